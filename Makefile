@@ -1,0 +1,54 @@
+# Madoguchi — the two commands are `make run` and `make test`; everything else is for developers.
+# Each target sets itself up: uv (bootstrapped with pip if missing), the virtual environment
+# from uv.lock, never downloading a Python.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+PORT ?= 8000
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+UV = $(PYTHON) -m uv
+STAMP := $(VENV)/.madoguchi-synced
+
+.PHONY: run test lint bench setup assets clean help
+
+help:
+	@echo "make run    — set up and serve on http://127.0.0.1:$(PORT) (SQLite, demo data)"
+	@echo "make test   — set up and run the test suite (MADOGUCHI_DATABASE_URL for PostgreSQL)"
+	@echo "make lint   — ruff, mypy (strict), import-linter"
+
+$(STAMP): pyproject.toml uv.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 以上が必要です / Python 3.12+ is required")'
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	@touch $@
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/madoguchi bootstrap --demo --base-url http://127.0.0.1:$(PORT)
+	@echo "  http://127.0.0.1:$(PORT)/ で待ち受けています。停止は Ctrl-C。"
+	@exec $(BIN)/granian --interface wsgi --host 127.0.0.1 --port $(PORT) \
+		--workers 1 --blocking-threads 4 --log-level warning \
+		madoguchi.conf.wsgi:application
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src
+	$(BIN)/ruff format --check src
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+assets:
+	cd assets && npm install --no-audit --no-fund
+	cp assets/node_modules/@digital-go-jp/design-tokens/dist/tokens.css src/madoguchi/core/static/madoguchi/vendor/dads-tokens.css
+	cp assets/node_modules/@digital-go-jp/design-tokens/LICENSE src/madoguchi/core/static/madoguchi/vendor/dads-tokens.LICENSE
+	cp assets/node_modules/htmx.org/dist/htmx.min.js src/madoguchi/core/static/madoguchi/vendor/htmx.min.js
+	cp assets/node_modules/htmx.org/LICENSE src/madoguchi/core/static/madoguchi/vendor/htmx.LICENSE
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

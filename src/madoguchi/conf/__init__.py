@@ -1,0 +1,1 @@
+"""Settings of the platform. Every value comes from a ``MADOGUCHI_*`` environment variable."""

@@ -1,0 +1,250 @@
+"""Django settings for Madoguchi.
+
+Every value comes from the environment (``MADOGUCHI_*``) with a safe default; each one is
+documented in the README and a test fails when one is not. ``MADOGUCHI_ENV=production``
+refuses to start with unsafe values and says which.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from madoguchi.conf.env import (
+    ProductionCheck,
+    SettingError,
+    env_bool,
+    env_int,
+    env_list,
+    load_or_create_secret_key,
+    production_problems,
+)
+
+ENV = os.environ
+BASE_DIR = Path(__file__).resolve().parent.parent  # src/madoguchi
+
+try:
+    MADOGUCHI_ENV = ENV.get("MADOGUCHI_ENV", "development").strip().lower()
+    if MADOGUCHI_ENV not in {"development", "production", "test"}:
+        raise SettingError(
+            f"MADOGUCHI_ENV must be development, production or test, not {MADOGUCHI_ENV!r}"
+        )
+    PRODUCTION = MADOGUCHI_ENV == "production"
+    DEBUG = env_bool(ENV, "MADOGUCHI_DEBUG", default=False)
+    DATA_DIR = Path(ENV.get("MADOGUCHI_DATA_DIR", "var")).resolve()
+    TLS = env_bool(ENV, "MADOGUCHI_TLS", default=PRODUCTION)
+    HSTS_SECONDS = env_int(ENV, "MADOGUCHI_HSTS_SECONDS", default=31_536_000 if TLS else 0)
+    ALLOWED_HOSTS = env_list(
+        ENV, "MADOGUCHI_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+    )
+    CSRF_TRUSTED_ORIGINS = env_list(ENV, "MADOGUCHI_CSRF_TRUSTED_ORIGINS", [])
+    LOG_LEVEL = ENV.get("MADOGUCHI_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    SESSION_IDLE_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+    SESSION_MAX_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_MAX_SECONDS", 8 * 3600, minimum=60)
+except SettingError as error:
+    raise ImproperlyConfigured(str(error)) from None
+
+_secret_from_env = ENV.get("MADOGUCHI_SECRET_KEY") or None
+_database_url = ENV.get("MADOGUCHI_DATABASE_URL") or None
+
+if PRODUCTION:
+    _problems = production_problems(
+        ProductionCheck(
+            debug=DEBUG,
+            secret_key_from_env=_secret_from_env,
+            allowed_hosts=ALLOWED_HOSTS,
+            tls=TLS,
+            database_url=_database_url,
+        )
+    )
+    if _problems:
+        raise ImproperlyConfigured(
+            "Madoguchi refuses to start in production with unsafe settings:\n- "
+            + "\n- ".join(_problems)
+        )
+
+SECRET_KEY = _secret_from_env or load_or_create_secret_key(DATA_DIR)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+    "django_tasks_db",
+    "madoguchi.core",
+    "madoguchi.tenants",
+    "madoguchi.identity",
+    "madoguchi.ops",
+    "madoguchi.portal",
+    "madoguchi.console",
+    "madoguchi.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "madoguchi.identity.middleware.SessionTimeoutMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "madoguchi.conf.urls"
+WSGI_APPLICATION = "madoguchi.conf.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# The embedded default is SQLite in the data directory. WAL lets readers work while one writer
+# commits; synchronous=FULL makes a commit durable on power loss (an application's arrival is
+# the commit that stores it, so "probably on disk" is not good enough).
+_SQLITE_INIT = (
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "PRAGMA foreign_keys=ON;"
+)
+
+
+def _database(url: str | None) -> dict[str, Any]:
+    if not url:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{DATA_DIR / 'madoguchi.sqlite3'}"
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"MADOGUCHI_DATABASE_URL cannot be used: {error}") from None
+    engine = config["ENGINE"]
+    options: dict[str, Any] = dict(config.get("OPTIONS") or {})
+    if engine == "django.db.backends.sqlite3":
+        options.setdefault("init_command", _SQLITE_INIT)
+        # Writers wait for each other instead of failing with "database is locked".
+        options.setdefault("timeout", 20)
+        options.setdefault("transaction_mode", "IMMEDIATE")
+    elif engine == "django.db.backends.postgresql":
+        config["ENGINE"] = "django.db.backends.postgresql"
+        config["CONN_MAX_AGE"] = 60
+        config["CONN_HEALTH_CHECKS"] = True
+        options.setdefault("application_name", "madoguchi")
+    config["OPTIONS"] = options
+    config.setdefault("TEST", {})
+    return config
+
+
+DATABASES = {"default": _database(_database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Tasks (Django's Tasks API, database-backed) ---------------------------------------------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Identity --------------------------------------------------------------------------------
+AUTH_USER_MODEL = "identity.User"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Sessions, cookies and transport security -----------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = TLS
+CSRF_COOKIE_SECURE = TLS
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = TLS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TLS else None
+SECURE_HSTS_SECONDS = HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = TLS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+from django.utils.csp import CSP  # noqa: E402  (settings-only import)
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+
+# --- Language and time -----------------------------------------------------------------------
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Tokyo"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "files")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Static files are served from the package directly: no collectstatic step for `make run`.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Logging ---------------------------------------------------------------------------------
+# Personal data never goes into logs: we log ids and codes, never answers or names.
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
+NINJA_PAGINATION_PER_PAGE = 50

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from madoguchi.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("groups/<str:slug>/", views.group, name="group"),
+]

@@ -1,0 +1,55 @@
+"""``madoguchi bootstrap``: everything ``make run`` needs before serving, idempotently."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from madoguchi.core.time import now
+from madoguchi.ops.demo import demo_setup
+from madoguchi.tenants.master import load_master_data
+from madoguchi.tenants.selectors import last_master_load
+from madoguchi.tenants.services import organisation_master_load
+
+
+class Command(BaseCommand):
+    help = "マイグレーション、団体マスタの読込、（--demo で）デモデータの作成を行います。"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--demo", action="store_true", help="デモデータを作成する")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.perf_counter()
+        call_command("migrate", interactive=False, verbosity=0)
+        data = load_master_data()
+        last = last_master_load()
+        if last is None or last.digest != data.digest:
+            report = organisation_master_load(now=now(), data=data)
+            self.stdout.write(
+                f"団体マスタを読み込みました: 追加 {report.created}、更新 {report.updated}、"
+                f"無効化 {report.deactivated}"
+            )
+        base = options["base_url"].rstrip("/")
+        logins = demo_setup(now=now()) if options["demo"] else []
+        elapsed = time.perf_counter() - started
+        self.stdout.write(f"準備ができました（{elapsed:.1f}秒）。データ: {settings.DATA_DIR}")
+        self.stdout.write("")
+        self.stdout.write(f"  全国トップ          {base}/")
+        self.stdout.write(f"  神奈川県ポータル    {base}/p/14/")
+        self.stdout.write(f"  団体ページ（横浜市）{base}/o/141003/")
+        self.stdout.write(f"  職員コンソール      {base}/console/")
+        self.stdout.write(f"  API (OpenAPI)       {base}/api/v1/docs")
+        self.stdout.write(f"  ヘルスチェック      {base}/healthz")
+        if logins:
+            self.stdout.write("")
+            self.stdout.write("  デモ用ログイン（パスワードはこの環境専用に生成されたものです）:")
+            for login in logins:
+                self.stdout.write(
+                    f"    {login.role:<14} {login.organisation:<10} {login.email}  {login.password}"
+                )
+        self.stdout.write("")
