@@ -7,7 +7,6 @@ test that changes the master (a merger) leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,10 +23,9 @@ STAFF_PASSWORD = "correct horse battery staple 42"  # noqa: S105 (test-only)
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     with django_db_blocker.unblock():
         organisation_master_load(now=now())
-    yield
 
 
 @pytest.fixture

@@ -39,8 +39,12 @@ def install(api: NinjaAPI) -> None:
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         errors = []
         for item in exc.errors:
-            location = [str(part) for part in item.get("loc", ()) if part not in ("query", "path", "body")]
-            message = _PYDANTIC_JA.get(str(item.get("type", "")), str(item.get("msg", "値が正しくありません。")))
+            location = [
+                str(part) for part in item.get("loc", ()) if part not in ("query", "path", "body")
+            ]
+            message = _PYDANTIC_JA.get(
+                str(item.get("type", "")), str(item.get("msg", "値が正しくありません。"))
+            )
             errors.append({"field": ".".join(location), "message": message})
         return api.create_response(
             request, error_body("リクエストの値に誤りがあります。", errors), status=422

@@ -65,9 +65,15 @@ class OrganisationFilters(Schema):
     ] = None
     q: Annotated[
         str | None,
-        Field(None, max_length=100, description="名称・カナ・コードの部分一致（全角半角・ひらがなカタカナを区別しない）"),
+        Field(
+            None,
+            max_length=100,
+            description="名称・カナ・コードの部分一致（全角半角・ひらがなカタカナを区別しない）",
+        ),
     ] = None
-    active: Annotated[bool | None, Field(True, description="有効な団体のみ（既定 true）。false で無効のみ")] = True
+    active: Annotated[
+        bool | None, Field(True, description="有効な団体のみ（既定 true）。false で無効のみ")
+    ] = True
     page: Annotated[int, Field(1, ge=1, le=100_000)] = 1
     per_page: Annotated[int, Field(50, ge=1, le=MAX_PER_PAGE)] = 50
 
@@ -115,8 +121,7 @@ def list_organisations(
 def organisation_counts(request: HttpRequest) -> KindCounts:
     counts = kind_counts()
     municipalities = sum(
-        counts[k]
-        for k in ("designated_city", "city", "town", "village", "special_ward")
+        counts[k] for k in ("designated_city", "city", "town", "village", "special_ward")
     )
     return KindCounts(
         **counts,

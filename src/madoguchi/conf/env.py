@@ -106,7 +106,9 @@ def production_problems(check: ProductionCheck) -> list[str]:
     if not key:
         problems.append("MADOGUCHI_SECRET_KEY must be set in production (50 or more characters).")
     elif len(key) < 50 or len(set(key)) < 5:
-        problems.append("MADOGUCHI_SECRET_KEY is too short or too simple: use 50 or more random characters.")
+        problems.append(
+            "MADOGUCHI_SECRET_KEY is too short or too simple: use 50 or more random characters."
+        )
     if not check.allowed_hosts:
         problems.append("MADOGUCHI_ALLOWED_HOSTS must name the host names the platform answers to.")
     elif "*" in check.allowed_hosts:

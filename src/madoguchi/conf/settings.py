@@ -123,11 +123,7 @@ TEMPLATES = [
 # The embedded default is SQLite in the data directory. WAL lets readers work while one writer
 # commits; synchronous=FULL makes a commit durable on power loss (an application's arrival is
 # the commit that stores it, so "probably on disk" is not good enough).
-_SQLITE_INIT = (
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
-    "PRAGMA foreign_keys=ON;"
-)
+_SQLITE_INIT = "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA foreign_keys=ON;"
 
 
 def _database(url: str | None) -> dict[str, Any]:

@@ -38,7 +38,9 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "staff": staff,
         "operated_groups": groups,
-        "member_groups": list(groups_of_organisation(organisation=staff.organisation)) if staff else [],
+        "member_groups": list(groups_of_organisation(organisation=staff.organisation))
+        if staff
+        else [],
     }
     return render(request, "console/home.html", context)
 

@@ -30,9 +30,8 @@ class SessionTimeoutMiddleware:
             seen = request.session.get(_SEEN)
             if started is None:
                 request.session[_STARTED] = now
-            elif (
-                now - float(started) > settings.SESSION_MAX_SECONDS
-                or (seen is not None and now - float(seen) > settings.SESSION_IDLE_SECONDS)
+            elif now - float(started) > settings.SESSION_MAX_SECONDS or (
+                seen is not None and now - float(seen) > settings.SESSION_IDLE_SECONDS
             ):
                 logout(request)
                 request.session["timed_out"] = True

@@ -101,10 +101,25 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
         display_name="神奈川 運用",
     )
     return [
-        DemoLogin("職員（団体管理者）", yokohama.name, "staff@yokohama.demo.madoguchi.jp",
-                  passwords["yokohama"], "/console/"),
-        DemoLogin("職員（審査担当）", kamakura.name, "staff@kamakura.demo.madoguchi.jp",
-                  passwords["kamakura"], "/console/"),
-        DemoLogin("グループ運用者", group.name, "operator@kanagawa.demo.madoguchi.jp",
-                  passwords["operator"], "/console/"),
+        DemoLogin(
+            "職員（団体管理者）",
+            yokohama.name,
+            "staff@yokohama.demo.madoguchi.jp",
+            passwords["yokohama"],
+            "/console/",
+        ),
+        DemoLogin(
+            "職員（審査担当）",
+            kamakura.name,
+            "staff@kamakura.demo.madoguchi.jp",
+            passwords["kamakura"],
+            "/console/",
+        ),
+        DemoLogin(
+            "グループ運用者",
+            group.name,
+            "operator@kanagawa.demo.madoguchi.jp",
+            passwords["operator"],
+            "/console/",
+        ),
     ]

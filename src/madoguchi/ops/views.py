@@ -29,6 +29,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         status = 503
     database["ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
     return JsonResponse(
-        {"status": "ok" if status == 200 else "error", "version": __version__, "database": database},
+        {
+            "status": "ok" if status == 200 else "error",
+            "version": __version__,
+            "database": database,
+        },
         status=status,
     )

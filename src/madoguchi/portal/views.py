@@ -55,7 +55,9 @@ def prefecture(request: HttpRequest, code: str) -> HttpResponse:
     except UnknownPrefecture:
         raise Http404("その都道府県コードの都道府県はありません。") from None
     if code != pref.prefecture_code:
-        return HttpResponsePermanentRedirect(reverse("portal:prefecture", args=[pref.prefecture_code]))
+        return HttpResponsePermanentRedirect(
+            reverse("portal:prefecture", args=[pref.prefecture_code])
+        )
     return render(
         request,
         "portal/prefecture.html",

@@ -111,7 +111,9 @@ def load_master_data() -> MasterData:
         elif name.endswith("村"):
             kind = OrganisationKind.VILLAGE
         else:
-            raise MasterDataError(f"{name} ({code}): cannot tell whether it is a city, town or village")
+            raise MasterDataError(
+                f"{name} ({code}): cannot tell whether it is a city, town or village"
+            )
         by_pref_and_name[(pref_code, name)] = code
         records.append(
             MasterRecord(

@@ -140,6 +140,9 @@ class GroupMembership(models.Model):
             models.UniqueConstraint(fields=("group", "organisation"), name="membership_unique"),
         )
 
+    def __str__(self) -> str:
+        return f"{self.group_id}:{self.organisation_id}"
+
 
 class MasterLoad(models.Model):
     """One run of the organisation master loader, so operators can see what changed when."""
@@ -158,6 +161,9 @@ class MasterLoad(models.Model):
         verbose_name_plural = "団体マスタ読込"
         ordering = ("-loaded_at", "-id")
 
+    def __str__(self) -> str:
+        return f"{self.source} {self.loaded_at:%Y-%m-%d %H:%M}"
+
 
 class PopulationImport(models.Model):
     """One accepted population import (人口の取込)."""
@@ -173,6 +179,9 @@ class PopulationImport(models.Model):
         verbose_name = "人口取込"
         verbose_name_plural = "人口取込"
         ordering = ("-imported_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.file_name} {self.imported_at:%Y-%m-%d %H:%M}"
 
 
 __all__ = ["GroupMembership", "MasterLoad", "Organisation", "PopulationImport", "SharedGroup"]

@@ -129,10 +129,7 @@ def municipalities_by_kind(*, prefecture: Organisation) -> list[KindGroup]:
 def kind_counts(*, active: bool = True) -> dict[str, int]:
     """How many organisations of each kind the master holds."""
     rows = (
-        Organisation.objects.filter(active=active)
-        .values("kind")
-        .annotate(n=Count("id"))
-        .order_by()
+        Organisation.objects.filter(active=active).values("kind").annotate(n=Count("id")).order_by()
     )
     counts = {str(kind): 0 for kind in OrganisationKind.values}
     counts.update({row["kind"]: row["n"] for row in rows})

@@ -131,17 +131,29 @@ def organisation_master_load(*, now: datetime, data: MasterData | None = None) -
                     to_update.append(org)
                     if org.active and "active" not in diffs:
                         report.updated += 1
-                        report.changes.append(f"更新 {org.lg_code} {record.name}: " + "; ".join(diffs))
+                        report.changes.append(
+                            f"更新 {org.lg_code} {record.name}: " + "; ".join(diffs)
+                        )
                 else:
                     report.unchanged += 1
             Organisation.objects.bulk_create(to_create, batch_size=500)
             Organisation.objects.bulk_update(
                 to_update,
-                [*(f.removesuffix("_id") for f in _COMPARED_FIELDS), "active", "deactivated_at", "updated_at"],
+                [
+                    *(f.removesuffix("_id") for f in _COMPARED_FIELDS),
+                    "active",
+                    "deactivated_at",
+                    "updated_at",
+                ],
                 batch_size=500,
             )
             existing.update(
-                {org.lg_code: org for org in Organisation.objects.filter(lg_code__in=[o.lg_code for o in to_create])}
+                {
+                    org.lg_code: org
+                    for org in Organisation.objects.filter(
+                        lg_code__in=[o.lg_code for o in to_create]
+                    )
+                }
             )
 
         gone = [org for code, org in existing.items() if code not in by_code and org.active]
@@ -149,7 +161,9 @@ def organisation_master_load(*, now: datetime, data: MasterData | None = None) -
             org.active = False
             org.deactivated_at = now
             report.deactivated += 1
-            report.changes.append(f"無効化 {org.lg_code} {org.name}（マスタから消えたため。削除はしません）")
+            report.changes.append(
+                f"無効化 {org.lg_code} {org.name}（マスタから消えたため。削除はしません）"
+            )
         Organisation.objects.bulk_update(gone, ["active", "deactivated_at"], batch_size=500)
 
         MasterLoad.objects.create(
@@ -204,7 +218,9 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data.decode(encoding), "utf-8" if encoding == "utf-8-sig" else "shift_jis"
         except UnicodeDecodeError:
             continue
-    raise PopulationImportError(["文字コードを判別できません。UTF-8 か Shift_JIS で保存してください。"])
+    raise PopulationImportError(
+        ["文字コードを判別できません。UTF-8 か Shift_JIS で保存してください。"]
+    )
 
 
 def _resolve_code(raw: str, known: dict[str, Organisation]) -> Organisation:
@@ -260,7 +276,9 @@ def population_import(
         raise PopulationImportError(["ファイルが空です。"])
     text, encoding = _decode(data)
     if "\x00" in text:
-        raise PopulationImportError(["ファイルにNUL文字が含まれています。CSVファイルを指定してください。"])
+        raise PopulationImportError(
+            ["ファイルにNUL文字が含まれています。CSVファイルを指定してください。"]
+        )
     known = {org.lg_code: org for org in Organisation.objects.all()}
     errors: list[RowError] = []
     values: dict[str, tuple[int, int]] = {}
@@ -288,7 +306,9 @@ def population_import(
             continue
         if org.lg_code in values:
             errors.append(
-                RowError(line, f"団体コード {org.lg_code} は {values[org.lg_code][1]}行目にもあります。")
+                RowError(
+                    line, f"団体コード {org.lg_code} は {values[org.lg_code][1]}行目にもあります。"
+                )
             )
             continue
         values[org.lg_code] = (population, line)
@@ -319,7 +339,10 @@ def population_import(
         )
     without = Organisation.objects.filter(active=True, population__isnull=True).count()
     return PopulationImportReport(
-        rows=len(values), changed=len(changed), encoding=encoding, as_of=as_of,
+        rows=len(values),
+        changed=len(changed),
+        encoding=encoding,
+        as_of=as_of,
         without_population=without,
     )
 

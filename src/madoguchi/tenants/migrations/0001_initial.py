@@ -5,141 +5,296 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MasterLoad',
+            name="MasterLoad",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('loaded_at', models.DateTimeField(verbose_name='読込日時')),
-                ('source', models.CharField(max_length=128, verbose_name='出典')),
-                ('digest', models.CharField(max_length=64, verbose_name='データのSHA-256')),
-                ('created', models.PositiveIntegerField(default=0)),
-                ('updated', models.PositiveIntegerField(default=0)),
-                ('deactivated', models.PositiveIntegerField(default=0)),
-                ('reactivated', models.PositiveIntegerField(default=0)),
-                ('unchanged', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("loaded_at", models.DateTimeField(verbose_name="読込日時")),
+                ("source", models.CharField(max_length=128, verbose_name="出典")),
+                ("digest", models.CharField(max_length=64, verbose_name="データのSHA-256")),
+                ("created", models.PositiveIntegerField(default=0)),
+                ("updated", models.PositiveIntegerField(default=0)),
+                ("deactivated", models.PositiveIntegerField(default=0)),
+                ("reactivated", models.PositiveIntegerField(default=0)),
+                ("unchanged", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'verbose_name': '団体マスタ読込',
-                'verbose_name_plural': '団体マスタ読込',
-                'ordering': ('-loaded_at', '-id'),
+                "verbose_name": "団体マスタ読込",
+                "verbose_name_plural": "団体マスタ読込",
+                "ordering": ("-loaded_at", "-id"),
             },
         ),
         migrations.CreateModel(
-            name='PopulationImport',
+            name="PopulationImport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('imported_at', models.DateTimeField(verbose_name='取込日時')),
-                ('file_name', models.CharField(max_length=255, verbose_name='ファイル名')),
-                ('encoding', models.CharField(max_length=16, verbose_name='文字コード')),
-                ('as_of', models.DateField(blank=True, null=True, verbose_name='人口の基準日')),
-                ('rows', models.PositiveIntegerField(verbose_name='行数')),
-                ('digest', models.CharField(max_length=64, verbose_name='ファイルのSHA-256')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("imported_at", models.DateTimeField(verbose_name="取込日時")),
+                ("file_name", models.CharField(max_length=255, verbose_name="ファイル名")),
+                ("encoding", models.CharField(max_length=16, verbose_name="文字コード")),
+                ("as_of", models.DateField(blank=True, null=True, verbose_name="人口の基準日")),
+                ("rows", models.PositiveIntegerField(verbose_name="行数")),
+                ("digest", models.CharField(max_length=64, verbose_name="ファイルのSHA-256")),
             ],
             options={
-                'verbose_name': '人口取込',
-                'verbose_name_plural': '人口取込',
-                'ordering': ('-imported_at', '-id'),
+                "verbose_name": "人口取込",
+                "verbose_name_plural": "人口取込",
+                "ordering": ("-imported_at", "-id"),
             },
         ),
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('lg_code', models.CharField(max_length=6, unique=True, verbose_name='団体コード')),
-                ('name', models.CharField(max_length=64, verbose_name='名称')),
-                ('kana', models.CharField(blank=True, max_length=128, verbose_name='名称（カナ）')),
-                ('name_en', models.CharField(blank=True, max_length=128, verbose_name='名称（英字）')),
-                ('kind', models.CharField(choices=[('prefecture', '都道府県'), ('designated_city', '指定都市'), ('city', '市'), ('town', '町'), ('village', '村'), ('special_ward', '特別区'), ('ward', '行政区')], max_length=20, verbose_name='種別')),
-                ('prefecture_code', models.CharField(db_index=True, max_length=2, verbose_name='都道府県コード')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=7, max_digits=10, null=True, verbose_name='緯度')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=7, max_digits=10, null=True, verbose_name='経度')),
-                ('population', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='人口')),
-                ('population_as_of', models.DateField(blank=True, null=True, verbose_name='人口の基準日')),
-                ('active', models.BooleanField(default=True, verbose_name='有効')),
-                ('deactivated_at', models.DateTimeField(blank=True, null=True, verbose_name='無効化日時')),
-                ('search_key', models.CharField(db_index=True, editable=False, max_length=256)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='wards', to='tenants.organisation', verbose_name='親団体（行政区の属する指定都市）')),
-                ('prefecture', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='organisations_in_prefecture', to='tenants.organisation', verbose_name='都道府県')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("lg_code", models.CharField(max_length=6, unique=True, verbose_name="団体コード")),
+                ("name", models.CharField(max_length=64, verbose_name="名称")),
+                ("kana", models.CharField(blank=True, max_length=128, verbose_name="名称（カナ）")),
+                (
+                    "name_en",
+                    models.CharField(blank=True, max_length=128, verbose_name="名称（英字）"),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("prefecture", "都道府県"),
+                            ("designated_city", "指定都市"),
+                            ("city", "市"),
+                            ("town", "町"),
+                            ("village", "村"),
+                            ("special_ward", "特別区"),
+                            ("ward", "行政区"),
+                        ],
+                        max_length=20,
+                        verbose_name="種別",
+                    ),
+                ),
+                (
+                    "prefecture_code",
+                    models.CharField(db_index=True, max_length=2, verbose_name="都道府県コード"),
+                ),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=7, max_digits=10, null=True, verbose_name="緯度"
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=7, max_digits=10, null=True, verbose_name="経度"
+                    ),
+                ),
+                (
+                    "population",
+                    models.PositiveBigIntegerField(blank=True, null=True, verbose_name="人口"),
+                ),
+                (
+                    "population_as_of",
+                    models.DateField(blank=True, null=True, verbose_name="人口の基準日"),
+                ),
+                ("active", models.BooleanField(default=True, verbose_name="有効")),
+                (
+                    "deactivated_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="無効化日時"),
+                ),
+                ("search_key", models.CharField(db_index=True, editable=False, max_length=256)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="wards",
+                        to="tenants.organisation",
+                        verbose_name="親団体（行政区の属する指定都市）",
+                    ),
+                ),
+                (
+                    "prefecture",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="organisations_in_prefecture",
+                        to="tenants.organisation",
+                        verbose_name="都道府県",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '団体',
-                'verbose_name_plural': '団体',
-                'ordering': ('lg_code',),
+                "verbose_name": "団体",
+                "verbose_name_plural": "団体",
+                "ordering": ("lg_code",),
             },
         ),
         migrations.CreateModel(
-            name='GroupMembership',
+            name="GroupMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField(verbose_name='参加日時')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='group_memberships', to='tenants.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(verbose_name="参加日時")),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="group_memberships",
+                        to="tenants.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'グループ参加団体',
-                'verbose_name_plural': 'グループ参加団体',
+                "verbose_name": "グループ参加団体",
+                "verbose_name_plural": "グループ参加団体",
             },
         ),
         migrations.CreateModel(
-            name='SharedGroup',
+            name="SharedGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('slug', models.SlugField(max_length=64, unique=True, verbose_name='識別子')),
-                ('name', models.CharField(max_length=128, verbose_name='名称')),
-                ('portal_title', models.CharField(blank=True, max_length=128, verbose_name='ポータルの表題')),
-                ('portal_welcome', models.TextField(blank=True, max_length=4000, verbose_name='ポータルの案内文')),
-                ('contact', models.TextField(blank=True, max_length=2000, verbose_name='問い合わせ先')),
-                ('active', models.BooleanField(default=True, verbose_name='有効')),
-                ('members', models.ManyToManyField(related_name='shared_groups', through='tenants.GroupMembership', to='tenants.organisation')),
-                ('prefecture', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='portal_groups', to='tenants.organisation', verbose_name='ポータルを置く都道府県')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("slug", models.SlugField(max_length=64, unique=True, verbose_name="識別子")),
+                ("name", models.CharField(max_length=128, verbose_name="名称")),
+                (
+                    "portal_title",
+                    models.CharField(blank=True, max_length=128, verbose_name="ポータルの表題"),
+                ),
+                (
+                    "portal_welcome",
+                    models.TextField(blank=True, max_length=4000, verbose_name="ポータルの案内文"),
+                ),
+                (
+                    "contact",
+                    models.TextField(blank=True, max_length=2000, verbose_name="問い合わせ先"),
+                ),
+                ("active", models.BooleanField(default=True, verbose_name="有効")),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="shared_groups",
+                        through="tenants.GroupMembership",
+                        to="tenants.organisation",
+                    ),
+                ),
+                (
+                    "prefecture",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="portal_groups",
+                        to="tenants.organisation",
+                        verbose_name="ポータルを置く都道府県",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '共同利用グループ',
-                'verbose_name_plural': '共同利用グループ',
-                'ordering': ('slug',),
+                "verbose_name": "共同利用グループ",
+                "verbose_name_plural": "共同利用グループ",
+                "ordering": ("slug",),
             },
         ),
         migrations.AddField(
-            model_name='groupmembership',
-            name='group',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='tenants.sharedgroup'),
+            model_name="groupmembership",
+            name="group",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="tenants.sharedgroup",
+            ),
         ),
         migrations.AddIndex(
-            model_name='organisation',
-            index=models.Index(fields=['prefecture_code', 'kind', 'lg_code'], name='tenants_org_prefect_2f33db_idx'),
+            model_name="organisation",
+            index=models.Index(
+                fields=["prefecture_code", "kind", "lg_code"], name="tenants_org_prefect_2f33db_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.CheckConstraint(condition=models.Q(('lg_code__regex', '^[0-9]{6}$')), name='organisation_lg_code_six_digits'),
+            model_name="organisation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("lg_code__regex", "^[0-9]{6}$")),
+                name="organisation_lg_code_six_digits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.CheckConstraint(condition=models.Q(('prefecture_code__regex', '^[0-9]{2}$')), name='organisation_prefecture_code_two_digits'),
+            model_name="organisation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("prefecture_code__regex", "^[0-9]{2}$")),
+                name="organisation_prefecture_code_two_digits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['prefecture', 'designated_city', 'city', 'town', 'village', 'special_ward', 'ward'])), name='organisation_kind_known'),
+            model_name="organisation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "prefecture",
+                            "designated_city",
+                            "city",
+                            "town",
+                            "village",
+                            "special_ward",
+                            "ward",
+                        ],
+                    )
+                ),
+                name="organisation_kind_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.CheckConstraint(condition=models.Q(('population__isnull', True), ('population__gte', 0), _connector='OR'), name='organisation_population_not_negative'),
+            model_name="organisation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("population__isnull", True), ("population__gte", 0), _connector="OR"
+                ),
+                name="organisation_population_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sharedgroup',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True), ('prefecture__isnull', False)), fields=('prefecture',), name='one_active_portal_per_prefecture'),
+            model_name="sharedgroup",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active", True), ("prefecture__isnull", False)),
+                fields=("prefecture",),
+                name="one_active_portal_per_prefecture",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='groupmembership',
-            constraint=models.UniqueConstraint(fields=('group', 'organisation'), name='membership_unique'),
+            model_name="groupmembership",
+            constraint=models.UniqueConstraint(
+                fields=("group", "organisation"), name="membership_unique"
+            ),
         ),
     ]

@@ -15,8 +15,9 @@ class Command(BaseCommand):
     help = "団体マスタを japancode パッケージから読み込みます（何度実行しても同じ結果になります）。"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--quiet-unchanged", action="store_true",
-                            help="変更がないときは何も表示しない")
+        parser.add_argument(
+            "--quiet-unchanged", action="store_true", help="変更がないときは何も表示しない"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
