@@ -30,7 +30,9 @@ def staff_upsert(
         if user is None:
             user = User.objects.create_user(email, password, display_name=display_name)
         else:
-            user.set_password(password)
+            # Hashing is deliberately slow (argon2): skip it when the password is unchanged.
+            if not user.check_password(password):
+                user.set_password(password)
             user.display_name = display_name or user.display_name
             user.is_active = True
             user.save()
@@ -55,7 +57,8 @@ def group_operator_upsert(
         if user is None:
             user = User.objects.create_user(email, password, display_name=display_name)
         else:
-            user.set_password(password)
+            if not user.check_password(password):
+                user.set_password(password)
             user.is_active = True
             user.save()
         operator, _ = GroupOperator.objects.get_or_create(user=user, group=group)
