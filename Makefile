@@ -18,6 +18,7 @@ help:
 	@echo "make run    — set up and serve on http://127.0.0.1:$(PORT) (SQLite, demo data)"
 	@echo "make test   — set up and run the test suite (MADOGUCHI_DATABASE_URL for PostgreSQL)"
 	@echo "make lint   — ruff, mypy (strict), import-linter"
+	@echo "make bench  — benchmarks: figures, a baseline from the same run, their ratio (BENCH_ARGS=…)"
 
 $(STAMP): pyproject.toml uv.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 以上が必要です / Python 3.12+ is required")'
@@ -38,10 +39,17 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src
-	$(BIN)/ruff format --check src
+	$(BIN)/ruff check src bench
+	$(BIN)/ruff format --check src bench
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+
+# Speed is measured here, never as a threshold in a test (DESIGN.md, "Tests and measurements").
+# No database: the data directory is a throw-away one under var/.
+bench: $(STAMP)
+	@mkdir -p $(CURDIR)/var/bench
+	DJANGO_SETTINGS_MODULE=madoguchi.conf.settings MADOGUCHI_DATA_DIR=$(CURDIR)/var/bench \
+		$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 assets:
 	cd assets && npm install --no-audit --no-fund

@@ -7,6 +7,9 @@ test that changes the master (a merger) leaves nothing behind.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +69,76 @@ def other_staff(other_organisation: Organisation) -> Staff:
 def staff_client(client: Client, staff_member: Staff) -> Client:
     client.force_login(staff_member.user)
     return client
+
+
+# --- Real browser (Debian's chromium driven by Playwright; no browser downloads) -------------
+
+CHROMIUM = os.environ.get("MADOGUCHI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium for the session.
+
+    Without a Chromium the browser tests are skipped, except where ``MADOGUCHI_REQUIRE_BROWSER``
+    is set (CI sets it), so that a missing browser can never pass CI silently.
+    """
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("MADOGUCHI_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}: browser tests skipped")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls our fixtures make
+    # are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh page against the live server, with the organisation master present.
+
+    ``live_server`` needs a transactional database, which is emptied after each such test,
+    so the master is loaded here when it is missing.
+    """
+    if not Organisation.objects.exists():
+        organisation_master_load(now=now())
+    # bypass_csp lets axe-core be injected; the pages' own CSP is tested without a browser.
+    context = browser.new_context(locale="ja-JP", bypass_csp=True, base_url=live_server.url)
+    browser_page = context.new_page()
+    yield browser_page
+    context.close()
+
+
+def axe_violations(page: Any) -> list[str]:
+    """Run axe-core (WCAG 2.x A/AA rules) on the page; return one line per violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {
+                "type": "tag",
+                "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"],
+            },
+            "resultTypes": ["violations"],
+        },
+    )
+    return [
+        f"{v['id']}: {v['help']} ({', '.join(str(n['target']) for n in v['nodes'][:3])})"
+        for v in results.response["violations"]
+    ]

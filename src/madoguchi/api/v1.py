@@ -15,6 +15,7 @@ from pydantic import Field
 
 from madoguchi import __version__
 from madoguchi.api import errors
+from madoguchi.api.catalog import router as catalog_router
 from madoguchi.api.schemas import ErrorOut, KindCounts, OrganisationOut, OrganisationPage
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.tenants.constants import OrganisationKind
@@ -38,6 +39,7 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 errors.install(api)
+api.add_router("", catalog_router)
 
 MAX_PER_PAGE = 200
 

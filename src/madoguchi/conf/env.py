@@ -11,6 +11,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -30,6 +32,13 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_LOG_LEVEL",
     "MADOGUCHI_SESSION_IDLE_SECONDS",
     "MADOGUCHI_SESSION_MAX_SECONDS",
+    "MADOGUCHI_ENCRYPTION_KEYS",
+    "MADOGUCHI_SMTP_URL",
+    "MADOGUCHI_MAIL_FROM",
+    "MADOGUCHI_EXTRA_FONTS",
+    # Test-only: which Chromium the browser tests drive, and whether its absence fails them.
+    "MADOGUCHI_CHROMIUM",
+    "MADOGUCHI_REQUIRE_BROWSER",
 )
 
 
@@ -46,7 +55,9 @@ def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise SettingError(f"{name} must be true or false, not {raw!r}")
+    raise SettingError(
+        f"{name} は true か false で指定してください（{name} must be true or false, not {raw!r}）"
+    )
 
 
 def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -56,9 +67,13 @@ def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int
     try:
         value = int(raw.strip())
     except ValueError:
-        raise SettingError(f"{name} must be a whole number, not {raw!r}") from None
+        raise SettingError(
+            f"{name} は整数で指定してください（{name} must be a whole number, not {raw!r}）"
+        ) from None
     if value < minimum:
-        raise SettingError(f"{name} must be at least {minimum}, not {value}")
+        raise SettingError(
+            f"{name} は {minimum} 以上にしてください（{name} must be at least {minimum}, not {value}）"
+        )
     return value
 
 
@@ -95,32 +110,78 @@ class ProductionCheck:
     allowed_hosts: list[str]
     tls: bool
     database_url: str | None
+    encryption_keys: list[str] | None = None
 
 
 def production_problems(check: ProductionCheck) -> list[str]:
     """Say, one sentence each, why these settings are unsafe for production (empty if safe)."""
     problems: list[str] = []
     if check.debug:
-        problems.append("MADOGUCHI_DEBUG must be off in production (it shows internals to anyone).")
+        problems.append(
+            "本番では MADOGUCHI_DEBUG を off にしてください（MADOGUCHI_DEBUG must be off in production: it shows internals to anyone）。"
+        )
     key = check.secret_key_from_env
     if not key:
-        problems.append("MADOGUCHI_SECRET_KEY must be set in production (50 or more characters).")
+        problems.append(
+            "本番では MADOGUCHI_SECRET_KEY が必要です（MADOGUCHI_SECRET_KEY must be set in production, 50 or more characters）。"
+        )
     elif len(key) < 50 or len(set(key)) < 5:
         problems.append(
-            "MADOGUCHI_SECRET_KEY is too short or too simple: use 50 or more random characters."
+            "MADOGUCHI_SECRET_KEY が短すぎるか単純すぎます（MADOGUCHI_SECRET_KEY is too short or too simple: use 50 or more random characters）。"
         )
     if not check.allowed_hosts:
-        problems.append("MADOGUCHI_ALLOWED_HOSTS must name the host names the platform answers to.")
+        problems.append(
+            "MADOGUCHI_ALLOWED_HOSTS に応答するホスト名を指定してください（MADOGUCHI_ALLOWED_HOSTS must name the host names the platform answers to）。"
+        )
     elif "*" in check.allowed_hosts:
-        problems.append("MADOGUCHI_ALLOWED_HOSTS must not be '*' in production.")
+        problems.append(
+            "本番では MADOGUCHI_ALLOWED_HOSTS に '*' は使えません（MADOGUCHI_ALLOWED_HOSTS must not be '*' in production）。"
+        )
     if not check.tls:
         problems.append(
-            "MADOGUCHI_TLS must be on in production: the platform must be served over HTTPS "
-            "(secure cookies, HSTS)."
+            "本番では MADOGUCHI_TLS を on にし、HTTPS で提供してください（MADOGUCHI_TLS must be on "
+            "in production: the platform must be served over HTTPS, secure cookies, HSTS）。"
         )
     if not check.database_url:
         problems.append(
-            "MADOGUCHI_DATABASE_URL must be set in production (the embedded SQLite default "
-            "is for trials and small installations only)."
+            "本番では MADOGUCHI_DATABASE_URL を明示してください（MADOGUCHI_DATABASE_URL must be set "
+            "in production: the embedded SQLite default is for trials and small installations only）。"
+        )
+    if check.encryption_keys is not None and not check.encryption_keys:
+        problems.append(
+            "本番では MADOGUCHI_ENCRYPTION_KEYS（Fernet 鍵、カンマ区切り）が必要です（MADOGUCHI_ENCRYPTION_KEYS "
+            "must be set in production: My Number is encrypted with keys kept outside the database）。"
         )
     return problems
+
+
+def email_settings(url: str) -> dict[str, Any]:
+    """A Django ``MAILERS`` entry from ``smtp://user:password@host:port`` (``smtps://`` for TLS,
+    ``?starttls=1`` for STARTTLS). An empty URL prints mail to the console."""
+    if not url:
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingError(
+            "MADOGUCHI_SMTP_URL は smtp://ユーザー:パスワード@ホスト:ポート の形で指定してください"
+            "（MADOGUCHI_SMTP_URL must look like smtp://user:password@host:port）"
+        )
+    query = parse_qs(parts.query)
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 25)
+    except ValueError:
+        raise SettingError(
+            "MADOGUCHI_SMTP_URL のポート番号が正しくありません（invalid port）"
+        ) from None
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": parts.hostname,
+            "port": port,
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_ssl": parts.scheme == "smtps",
+            "use_tls": query.get("starttls", ["0"])[0] in TRUE_WORDS,
+            "timeout": 20,
+        },
+    }

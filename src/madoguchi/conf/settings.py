@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from madoguchi.conf.env import (
     ProductionCheck,
     SettingError,
+    email_settings,
     env_bool,
     env_int,
     env_list,
@@ -31,7 +32,8 @@ try:
     MADOGUCHI_ENV = ENV.get("MADOGUCHI_ENV", "development").strip().lower()
     if MADOGUCHI_ENV not in {"development", "production", "test"}:
         raise SettingError(
-            f"MADOGUCHI_ENV must be development, production or test, not {MADOGUCHI_ENV!r}"
+            "MADOGUCHI_ENV は development、production、test のいずれかです"
+            f"（MADOGUCHI_ENV must be development, production or test, not {MADOGUCHI_ENV!r}）"
         )
     PRODUCTION = MADOGUCHI_ENV == "production"
     DEBUG = env_bool(ENV, "MADOGUCHI_DEBUG", default=False)
@@ -45,6 +47,12 @@ try:
     LOG_LEVEL = ENV.get("MADOGUCHI_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     SESSION_IDLE_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
     SESSION_MAX_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_MAX_SECONDS", 8 * 3600, minimum=60)
+    ENCRYPTION_KEYS = env_list(ENV, "MADOGUCHI_ENCRYPTION_KEYS", [])
+    EXTRA_FONTS = env_list(ENV, "MADOGUCHI_EXTRA_FONTS", [])
+    DEFAULT_FROM_EMAIL = ENV.get(
+        "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
+    )
+    EMAIL_CONFIG = email_settings(ENV.get("MADOGUCHI_SMTP_URL", ""))
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
@@ -59,11 +67,13 @@ if PRODUCTION:
             allowed_hosts=ALLOWED_HOSTS,
             tls=TLS,
             database_url=_database_url,
+            encryption_keys=ENCRYPTION_KEYS,
         )
     )
     if _problems:
         raise ImproperlyConfigured(
-            "Madoguchi refuses to start in production with unsafe settings:\n- "
+            "安全でない設定のため、本番モードでは起動しません"
+            " (Madoguchi refuses to start in production with unsafe settings):\n- "
             + "\n- ".join(_problems)
         )
 
@@ -80,6 +90,13 @@ INSTALLED_APPS = [
     "madoguchi.core",
     "madoguchi.tenants",
     "madoguchi.identity",
+    "madoguchi.audit",
+    "madoguchi.forms",
+    "madoguchi.documents",
+    "madoguchi.notifications",
+    "madoguchi.catalog",
+    "madoguchi.applications",
+    "madoguchi.stats",
     "madoguchi.ops",
     "madoguchi.portal",
     "madoguchi.console",
@@ -141,6 +158,9 @@ def _database(url: str | None) -> dict[str, Any]:
         # Writers wait for each other instead of failing with "database is locked".
         options.setdefault("timeout", 20)
         options.setdefault("transaction_mode", "IMMEDIATE")
+        # Tests run on a file, not in memory: shared-cache memory databases answer "table is
+        # locked" instead of waiting, which is not how the embedded default behaves.
+        config.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test_madoguchi.sqlite3")
     elif engine == "django.db.backends.postgresql":
         config["ENGINE"] = "django.db.backends.postgresql"
         config["CONN_MAX_AGE"] = 60
@@ -219,6 +239,8 @@ USE_TZ = True
 # --- Static files ----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# whitenoise looks here too (collectstatic for production); it must exist to avoid a warning.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -244,3 +266,8 @@ LOGGING: dict[str, Any] = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --- Mail ---------------------------------------------------------------------------------
+# Without MADOGUCHI_SMTP_URL, mail is printed to the console (make run); with it, sent by SMTP.
+MAILERS = {"default": EMAIL_CONFIG}
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

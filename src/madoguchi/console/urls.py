@@ -1,6 +1,6 @@
 from django.urls import path
 
-from madoguchi.console import views
+from madoguchi.console import views, views_catalog
 
 app_name = "console"
 
@@ -8,5 +8,20 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("groups/<str:slug>/", views.group, name="group"),
+    path("groups/<slug:slug>/", views.group, name="group"),
+    path("procedures/", views_catalog.procedures, name="procedures"),
+    path("procedures/new/", views_catalog.procedure_new, name="procedure_new"),
+    path("procedures/<int:procedure_id>/", views_catalog.procedure_detail, name="procedure"),
+    path(
+        "procedures/<int:procedure_id>/upgrade/",
+        views_catalog.procedure_upgrade_view,
+        name="procedure_upgrade",
+    ),
+    path(
+        "procedures/<int:procedure_id>/preview/",
+        views_catalog.procedure_preview,
+        name="procedure_preview",
+    ),
+    path("templates/", views_catalog.templates, name="templates"),
+    path("templates/<slug:slug>/adopt/", views_catalog.template_adopt, name="template_adopt"),
 ]

@@ -14,8 +14,13 @@ _HIRAGANA_START = 0x3041
 _HIRAGANA_END = 0x3096
 _KATAKANA_OFFSET = 0x60
 _SPACES = re.compile(r"[\s\u3000]+")
-# C0/C1 controls, bidi overrides and zero-width characters: never meaningful in a search.
-_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0/C1 controls, bidi overrides and marks, zero-width characters (word joiner, soft hyphen,
+# invisible operators included) and variation selectors (葛󠄀 = 葛 + IVS): never meaningful in
+# a search, so 葛󠄀飾区 typed with an IVS still finds 葛飾区.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufe00-\ufe0f\ufeff\U000e0100-\U000e01ef\ud800-\udfff]"
+)
 
 
 def hiragana_to_katakana(text: str) -> str:

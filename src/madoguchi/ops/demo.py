@@ -13,9 +13,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.models import Procedure, TemplateVersion
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import group_operator_upsert, staff_upsert
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
@@ -100,6 +104,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
         password=passwords["operator"],
         display_name="神奈川 運用",
     )
+    _demo_procedures(yokohama, kamakura, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -123,3 +128,56 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
             "/console/",
         ),
     ]
+
+
+_YOKOHAMA_CONTACTS = {
+    "jidou-teate-nintei": "こども青少年局 こども家庭課 電話 045-000-0000（デモ）",
+    "juminhyo": "市民局 窓口サービス課 電話 045-000-0001（デモ）",
+}
+
+
+def _demo_procedures(yokohama: Organisation, kamakura: Organisation, *, now: datetime) -> None:
+    """横浜市 publishes every national template; 鎌倉市 a few, one with its own fee and a
+    local question, so that the catalogue, the portal and the diff have something to show."""
+    for version in TemplateVersion.objects.select_related("template").order_by(
+        "template__slug", "-version"
+    ):
+        slug = version.template.slug
+        for org, wanted in ((yokohama, True), (kamakura, slug in _KAMAKURA)):
+            if not wanted or Procedure.objects.filter(organisation=org, slug=slug).exists():
+                continue
+            settings = dict(_KAMAKURA.get(slug, {})) if org == kamakura else {}
+            if org == yokohama and slug in _YOKOHAMA_CONTACTS:
+                settings["contact"] = _YOKOHAMA_CONTACTS[slug]
+            known = set(version.metadata.get("parameters") or {})
+            settings["parameters"] = {
+                k: v for k, v in (settings.get("parameters") or {}).items() if k in known
+            }
+            procedure = procedure_adopt(
+                organisation=org, template_version=version, settings=settings, now=now
+            )
+            procedure_set_status(
+                organisation=org, procedure=procedure, status=ProcedureStatus.PUBLISHED
+            )
+
+
+_KAMAKURA: dict[str, dict[str, Any]] = {
+    "juminhyo": {"parameters": {"unit_fee": 350}, "contact": "市民課 電話 0467-00-0000（デモ）"},
+    "jidou-teate-nintei": {
+        "local_questions": [
+            {
+                "key": "local_q1",
+                "type": "choice",
+                "label": "この手続を何で知りましたか",
+                "options": {
+                    "choices": [
+                        {"value": "c1", "label": "市のウェブサイト"},
+                        {"value": "c2", "label": "広報かまくら"},
+                    ]
+                },
+            }
+        ]
+    },
+    "sodai-gomi": {"parameters": {"unit_fee": 500}},
+    "event-moushikomi": {},
+}

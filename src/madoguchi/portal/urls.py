@@ -9,4 +9,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("p/<str:code>/", views.prefecture, name="prefecture"),
     path("o/<str:code>/", views.organisation, name="organisation"),
+    path("g/<slug:slug>/", views.group, name="group"),
+    path("o/<str:code>/procedures/<int:procedure_id>/", views.procedure, name="procedure"),
+    path("life-events/<slug:slug>/", views.life_event, name="life_event"),
 ]

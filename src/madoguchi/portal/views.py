@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from madoguchi.catalog.models import LifeEvent, Procedure
+from madoguchi.catalog.presentation import procedure_guide
+from madoguchi.catalog.selectors import (
+    life_events_list,
+    procedure_get,
+    procedures_of,
+    procedures_search,
+)
 from madoguchi.core.lgcode import InvalidLgCode, parse_lg_code
+from madoguchi.core.text import strip_invisible
 from madoguchi.tenants.constants import OrganisationKind
-from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import (
     MAX_QUERY_LENGTH,
     UnknownPrefecture,
+    group_get,
+    group_members,
     groups_of_organisation,
     municipalities_by_kind,
     organisation_get,
@@ -26,7 +37,9 @@ SEARCH_LIMIT = 50
 
 
 def _search(request: HttpRequest) -> tuple[str, list[Organisation], int]:
-    q = request.GET.get("q", "")[:MAX_QUERY_LENGTH].strip()
+    # Controls and bidi overrides are never part of a name: drop them before searching and
+    # before echoing the words back (a bare NUL would otherwise match every organisation).
+    q = strip_invisible(request.GET.get("q", "")[:MAX_QUERY_LENGTH]).strip()
     if not q:
         return "", [], 0
     qs = organisations_filter(q=q).exclude(kind=OrganisationKind.WARD)
@@ -36,13 +49,26 @@ def _search(request: HttpRequest) -> tuple[str, list[Organisation], int]:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/index.html", {"regions": prefectures_by_region()})
+    return render(
+        request,
+        "portal/index.html",
+        {"regions": prefectures_by_region(), "life_events": list(life_events_list())},
+    )
 
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     q, results, found = _search(request)
-    context = {"q": q, "results": results, "more": found > SEARCH_LIMIT, "limit": SEARCH_LIMIT}
+    procedures = (
+        list(procedures_search(q=q).prefetch_related("life_events")[:SEARCH_LIMIT]) if q else []
+    )
+    context = {
+        "q": q,
+        "results": results,
+        "more": found > SEARCH_LIMIT,
+        "limit": SEARCH_LIMIT,
+        "procedures": procedures,
+    }
     if request.headers.get("HX-Request") == "true":
         return render(request, "portal/_search_results.html", context)
     return render(request, "portal/search.html", context)
@@ -70,6 +96,22 @@ def prefecture(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_GET
+def group(request: HttpRequest, slug: str) -> HttpResponse:
+    """The portal of a shared group (共同利用グループ), prefecture-wide or not."""
+    try:
+        shared_group = group_get(slug=slug)
+    except SharedGroup.DoesNotExist:
+        raise Http404("その共同利用グループはありません。") from None
+    if shared_group.prefecture is not None:
+        return redirect("portal:prefecture", shared_group.prefecture.prefecture_code)
+    return render(
+        request,
+        "portal/group.html",
+        {"group": shared_group, "members": list(group_members(group=shared_group))},
+    )
+
+
+@require_GET
 def organisation(request: HttpRequest, code: str) -> HttpResponse:
     try:
         lg_code = parse_lg_code(code)
@@ -88,5 +130,63 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
             "org": org,
             "wards": list(org.wards.filter(active=True).order_by("lg_code")),
             "groups": list(groups_of_organisation(organisation=org)),
+            "procedures": list(procedures_of(organisation=org).prefetch_related("life_events")),
+            "life_events": list(life_events_list()),
+        },
+    )
+
+
+def _organisation_or_404(code: str) -> Organisation:
+    try:
+        return organisation_get(code=code)
+    except (InvalidLgCode, Organisation.DoesNotExist):
+        raise Http404("その団体コードの団体はありません。") from None
+
+
+@require_GET
+def procedure(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    org = _organisation_or_404(code)
+    try:
+        item = procedure_get(organisation=org, procedure_id=procedure_id, published_only=True)
+    except Procedure.DoesNotExist:
+        raise Http404("その手続はありません。") from None
+    return render(
+        request,
+        "portal/procedure.html",
+        {
+            "org": org,
+            "procedure": item,
+            "guide": procedure_guide(item),
+            "life_events": list(item.life_events.all()),
+        },
+    )
+
+
+@require_GET
+def life_event(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        event = life_events_list().get(slug=slug[:64])
+    except LifeEvent.DoesNotExist:
+        raise Http404("そのライフイベントはありません。") from None
+    org = None
+    code = strip_invisible(request.GET.get("o", "")[:16])
+    if code:
+        try:
+            org = organisation_get(code=code)
+        except (InvalidLgCode, Organisation.DoesNotExist):
+            org = None
+    procedures = (
+        list(procedures_search(life_event=event.slug, organisation=org)[:200]) if org else []
+    )
+    templates = list(event.templates.order_by("category", "slug"))
+    return render(
+        request,
+        "portal/life_event.html",
+        {
+            "event": event,
+            "org": org,
+            "procedures": procedures,
+            "templates": templates,
+            "code": code,
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -254,7 +255,10 @@ def _parse_population(raw: str) -> int:
     text = unicodedata.normalize("NFKC", raw).strip().replace(",", "").replace("_", "")
     if not (text.isascii() and text.isdigit()):
         raise ValueError(f"人口 {raw[:20]!r} は0以上の整数ではありません。")
-    value = int(text)
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_POPULATION)):  # int() refuses, in English, over 4,300 digits
+        raise ValueError(f"人口（{len(digits)}桁）は大きすぎます。")
+    value = int(digits)
     if value > MAX_POPULATION:
         raise ValueError(f"人口 {value} は大きすぎます。")
     return value
@@ -282,17 +286,31 @@ def population_import(
     known = {org.lg_code: org for org in Organisation.objects.all()}
     errors: list[RowError] = []
     values: dict[str, tuple[int, int]] = {}
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:  # e.g. a field longer than the csv module's limit (128 KiB)
+        raise PopulationImportError(
+            ["CSVとして読めません。1列目に団体コード、2列目に人口を書いたCSVを指定してください。"]
+        ) from None
     if len(rows) > MAX_POPULATION_ROWS + 1:
         raise PopulationImportError([f"行数が多すぎます（上限 {MAX_POPULATION_ROWS} 行）。"])
     for line, row in enumerate(rows, start=1):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
-        if line == 1 and not unicodedata.normalize("NFKC", cells[0]).strip().isdigit():
-            continue  # header row such as 団体コード,人口
+        if line == 1 and not any(ch.isdigit() for ch in unicodedata.normalize("NFKC", cells[0])):
+            continue  # header row such as 団体コード,人口 (a mistyped code has digits: an error)
         if len(cells) < 2 or not cells[1]:
             errors.append(RowError(line, "団体コードと人口の2列が必要です。"))
+            continue
+        if len(cells) > 2 and all(re.fullmatch(r"[0-9０-９]{3}", cell) for cell in cells[2:]):
+            # 141003,3,770,000: an unquoted thousands separator would silently import "3".
+            errors.append(
+                RowError(
+                    line,
+                    '人口の桁区切りのカンマで列が分かれています。人口は 3770000 か "3,770,000" と書いてください。',
+                )
+            )
             continue
         try:
             org = _resolve_code(cells[0], known)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from madoguchi.catalog.services import template_load_all
 from madoguchi.core.time import now
 from madoguchi.ops.demo import demo_setup
 from madoguchi.tenants.master import load_master_data
@@ -34,6 +35,11 @@ class Command(BaseCommand):
                 f"団体マスタを読み込みました: 追加 {report.created}、更新 {report.updated}、"
                 f"無効化 {report.deactivated}"
             )
+        templates = template_load_all(now=now())
+        if templates.created or templates.new_versions:
+            self.stdout.write(
+                f"国のひな形を読み込みました: 追加 {len(templates.created)}、新しい版 {len(templates.new_versions)}"
+            )
         base = options["base_url"].rstrip("/")
         logins = demo_setup(now=now()) if options["demo"] else []
         elapsed = time.perf_counter() - started
@@ -49,7 +55,6 @@ class Command(BaseCommand):
             self.stdout.write("")
             self.stdout.write("  デモ用ログイン（パスワードはこの環境専用に生成されたものです）:")
             for login in logins:
-                self.stdout.write(
-                    f"    {login.role:<14} {login.organisation:<10} {login.email}  {login.password}"
-                )
+                self.stdout.write(f"    {login.role}: {login.organisation}")
+                self.stdout.write(f"      メール {login.email}   パスワード {login.password}")
         self.stdout.write("")

@@ -1,0 +1,115 @@
+"""Drafts and applications. An application's answers are frozen at submission (到達)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.catalog.models import Procedure
+from madoguchi.core.models import TimeStampedModel
+from madoguchi.forms.models import FormVersion
+from madoguchi.tenants.models import Organisation
+
+
+class Draft(TimeStampedModel):
+    """下書き: unsubmitted answers owned by one resident, pinned to one form version."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="drafts")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts"
+    )
+    answers = models.JSONField(default=dict)
+    step = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "下書き"
+        verbose_name_plural = "下書き"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("applicant", "procedure"), name="one_draft_per_procedure"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"下書き {self.pk}"
+
+
+class Application(models.Model):
+    """申請: one submitted case. ``arrived_at`` is the legal moment of arrival (到達)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="applications"
+    )
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="applications")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
+    )
+    contact_email = models.EmailField(blank=True)
+    receipt_number = models.CharField("受付番号", max_length=32, unique=True)
+    idempotency_scope = models.CharField(max_length=300)
+    idempotency_key = models.CharField(max_length=64)
+    arrived_at = models.DateTimeField("到達日時")
+    #: Normalised answers; 特定個人情報 values are encrypted ({"$enc": …, "masked": …}).
+    answers = models.JSONField()
+    answers_digest = models.CharField("回答のSHA-256", max_length=64)
+    status = models.CharField(
+        max_length=32, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
+    )
+    revision = models.PositiveIntegerField(default=1)
+    channel = models.CharField(max_length=16, default="online")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "申請"
+        verbose_name_plural = "申請"
+        constraints = (
+            # A retry, a double click or a resubmission after a timeout finds this row.
+            models.UniqueConstraint(
+                fields=("idempotency_scope", "idempotency_key"), name="application_idempotency"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ApplicationStatus.values),
+                name="application_status_known",
+            ),
+        )
+        indexes = (
+            models.Index(fields=("organisation", "-arrived_at", "-id"), name="app_inbox"),
+            models.Index(
+                fields=("organisation", "status", "-arrived_at", "-id"), name="app_inbox_status"
+            ),
+            models.Index(fields=("applicant", "-arrived_at"), name="app_mine"),
+        )
+
+    def __str__(self) -> str:
+        return self.receipt_number
+
+
+class ApplicationRevision(models.Model):
+    """The answers of each revision (補正) of an application, history kept."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="revisions")
+    revision = models.PositiveIntegerField()
+    answers = models.JSONField()
+    answers_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("application", "revision"), name="revision_unique"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.application_id} r{self.revision}"

@@ -1,0 +1,318 @@
+"""Submitting applications: stored exactly once, never lost, never doubled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
+from madoguchi.applications.events import application_arrived
+from madoguchi.applications.models import Application, ApplicationRevision, Draft
+from madoguchi.audit.services import audit_record
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.models import Procedure
+from madoguchi.core.crypto import encrypt
+from madoguchi.core.time import to_tokyo
+from madoguchi.forms.base import FormSpec
+from madoguchi.forms.constants import Privacy
+from madoguchi.forms.engine import validate
+from madoguchi.forms.field_types import mask_my_number
+from madoguchi.forms.selectors import form_spec
+from madoguchi.notifications.services import outbox_enqueue_email
+from madoguchi.tenants.models import Organisation
+
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+class SubmissionError(ValueError):
+    """The submission was refused; nothing was stored. The message is Japanese."""
+
+
+class ValidationFailed(SubmissionError):
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("回答に誤りがあります。")
+
+
+class ProcedureClosed(SubmissionError):
+    pass
+
+
+class InvalidIdempotencyKey(SubmissionError):
+    pass
+
+
+class IdempotencyConflict(SubmissionError):
+    """The same key was used for a different submission."""
+
+
+class StaleFormVersion(SubmissionError):
+    """The answers were made for a form version that is no longer the procedure's."""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    application: Application
+    created: bool
+
+
+def new_idempotency_key() -> str:
+    """A key to render into a form: one submission, however often it is sent."""
+    return secrets.token_urlsafe(24)
+
+
+def canonical_digest(answers: Mapping[str, Any]) -> str:
+    text = json.dumps(answers, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _protect(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Encrypt 特定個人情報 values, keeping a masked form for display without decryption."""
+
+    def protect_value(value: Any) -> Any:
+        text = str(value)
+        return {"$enc": encrypt(text), "masked": mask_my_number(text)}
+
+    result = dict(answers)
+    for field in spec.fields:
+        if field.key not in result:
+            continue
+        if field.privacy == Privacy.SPECIFIC:
+            result[field.key] = protect_value(result[field.key])
+        elif field.type == "group":
+            sensitive = {c.key for c in field.fields if c.privacy == Privacy.SPECIFIC}
+            if sensitive:
+                result[field.key] = [
+                    {k: protect_value(v) if k in sensitive else v for k, v in item.items()}
+                    for item in result[field.key]
+                ]
+    return result
+
+
+def _receipt_number(organisation: Organisation, now: datetime) -> str:
+    # 団体コード-年月日-8桁: readable on the phone, not guessable, unique by constraint.
+    return f"{organisation.lg_code}-{to_tokyo(now):%y%m%d}-{secrets.randbelow(10**8):08d}"
+
+
+def procedure_is_open(procedure: Procedure, now: datetime) -> bool:
+    if procedure.status != ProcedureStatus.PUBLISHED or not procedure.organisation.active:
+        return False
+    if procedure.reception_starts_at and now < procedure.reception_starts_at:
+        return False
+    return not (procedure.reception_ends_at and now >= procedure.reception_ends_at)
+
+
+def application_submit(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    applicant: Any,
+    answers: Mapping[str, Any],
+    idempotency_key: str,
+    now: datetime,
+    form_version_id: int | None = None,
+    contact_email: str = "",
+) -> SubmitResult:
+    """Store a validated application exactly once and record its arrival (到達).
+
+    Replaying the same idempotency key returns the stored application unchanged (created
+    False), even when two copies race; the same key with other answers raises
+    :class:`IdempotencyConflict`. Raises :class:`ValidationFailed` (answers),
+    :class:`ProcedureClosed` (not published or outside the reception period),
+    :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`.
+
+    In one transaction: the frozen answers (特定個人情報 encrypted) and their SHA-256, the
+    receipt number and arrival time, the first revision, an audit event, the online channel
+    count (via ``application_arrived``), an e-mail in the outbox, and the draft's deletion.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
+        raise InvalidIdempotencyKey(
+            "送信の識別子が正しくありません。画面を開き直してから送信してください。"
+        )
+    applicant_id = getattr(applicant, "pk", None)
+    email = contact_email or (getattr(applicant, "email", "") if applicant_id else "")
+    if not applicant_id and not email:
+        raise SubmissionError("連絡先のメールアドレスが必要です。")
+    scope = f"user:{applicant_id}" if applicant_id else f"guest:{email.lower()}"
+
+    existing = Application.objects.filter(
+        idempotency_scope=scope, idempotency_key=idempotency_key
+    ).first()
+    spec = form_spec(procedure.form_version)
+    if existing is not None:
+        return _replay(existing, procedure, spec, answers, now)
+    if form_version_id is not None and form_version_id != procedure.form_version_id:
+        raise StaleFormVersion(
+            "申請様式が更新されました。内容を確認してから、もう一度送信してください。"
+        )
+    if not procedure_is_open(procedure, now):
+        raise ProcedureClosed("この手続は現在受け付けていません。")
+    result = validate(spec, answers, today=to_tokyo(now).date())
+    if result.errors:
+        raise ValidationFailed(result.errors)
+    normalised = result.answers
+    digest = canonical_digest(normalised)
+    stored = _protect(spec, normalised)
+    try:
+        with transaction.atomic():
+            application = _insert(
+                organisation,
+                procedure,
+                applicant_id,
+                email,
+                scope,
+                idempotency_key,
+                stored,
+                digest,
+                now,
+            )
+            ApplicationRevision.objects.create(
+                application=application,
+                revision=1,
+                answers=stored,
+                answers_digest=digest,
+                created_at=now,
+            )
+            audit_record(
+                action="application.submitted",
+                now=now,
+                organisation=organisation,
+                actor=applicant if applicant_id else None,
+                actor_label="申請者" if applicant_id else "申請者（アカウントなし）",
+                target_type="application",
+                target_id=application.pk,
+                detail={
+                    "procedure": procedure.pk,
+                    "form_version": procedure.form_version_id,
+                    "digest": digest,
+                },
+            )
+            application_arrived.send(
+                sender=Application,
+                organisation_id=organisation.pk,
+                procedure_id=procedure.pk,
+                application_id=application.pk,
+                arrived_at=now,
+                channel="online",
+            )
+            if email:
+                outbox_enqueue_email(
+                    to=email,
+                    subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
+                    body=_receipt_mail(application, organisation, procedure),
+                    now=now,
+                    organisation=organisation,
+                )
+            if applicant_id:
+                Draft.objects.filter(applicant_id=applicant_id, procedure=procedure).delete()
+    except IntegrityError:
+        # Another copy of the same submission committed first: answer with its receipt.
+        existing = Application.objects.filter(
+            idempotency_scope=scope, idempotency_key=idempotency_key
+        ).first()
+        if existing is None:
+            raise
+        return _replay(existing, procedure, spec, answers, now)
+    return SubmitResult(application, True)
+
+
+def _insert(
+    organisation: Organisation,
+    procedure: Procedure,
+    applicant_id: int | None,
+    email: str,
+    scope: str,
+    key: str,
+    stored: dict[str, Any],
+    digest: str,
+    now: datetime,
+) -> Application:
+    for _attempt in range(5):
+        receipt = _receipt_number(organisation, now)
+        if Application.objects.filter(receipt_number=receipt).exists():
+            continue
+        return Application.objects.create(
+            organisation=organisation,
+            procedure=procedure,
+            form_version=procedure.form_version,
+            applicant_id=applicant_id,
+            contact_email=email,
+            receipt_number=receipt,
+            idempotency_scope=scope,
+            idempotency_key=key,
+            arrived_at=now,
+            answers=stored,
+            answers_digest=digest,
+        )
+    raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
+
+
+def _replay(
+    existing: Application,
+    procedure: Procedure,
+    spec: FormSpec,
+    answers: Mapping[str, Any],
+    now: datetime,
+) -> SubmitResult:
+    if existing.procedure_id != procedure.pk:
+        raise IdempotencyConflict(
+            "この送信の識別子は別の申請に使われています。画面を開き直してください。"
+        )
+    result = validate(spec, answers, today=to_tokyo(now).date())
+    if not result.errors and canonical_digest(result.answers) != existing.answers_digest:
+        raise IdempotencyConflict(
+            "同じ送信の識別子で、内容の違う申請が送られました。画面を開き直してください。"
+        )
+    return SubmitResult(existing, False)
+
+
+def _receipt_mail(
+    application: Application, organisation: Organisation, procedure: Procedure
+) -> str:
+    arrived = to_tokyo(application.arrived_at)
+    return (
+        f"{organisation.name}への申請を受け付けました。\n\n"
+        f"手続: {procedure.name}\n"
+        f"受付番号: {application.receipt_number}\n"
+        f"到達日時: {arrived:%Y年%m月%d日 %H時%M分%S秒}\n\n"
+        "申請の状況と到達通知（PDF）は、マイページで確認できます。\n"
+        "このメールに個人番号などの内容は含めていません。\n"
+        "心当たりのない場合は、このメールを破棄してください。\n"
+    )
+
+
+def draft_save(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    applicant: Any,
+    answers: Mapping[str, Any],
+    step: str,
+    now: datetime,
+) -> Draft:
+    """Save (or update) the resident's draft for this procedure; it expires after 30 days."""
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    draft, _ = Draft.objects.update_or_create(
+        applicant=applicant,
+        procedure=procedure,
+        defaults={
+            "organisation": organisation,
+            "form_version": procedure.form_version,
+            "answers": dict(answers),
+            "step": step[:64],
+            "expires_at": now + DRAFT_LIFETIME,
+            "expiry_notified_at": None,
+        },
+    )
+    return draft

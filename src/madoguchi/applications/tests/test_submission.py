@@ -1,0 +1,269 @@
+"""A resident's application is stored exactly once, with everything its arrival implies."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from madoguchi.applications.documents import application_receipt_pdf
+from madoguchi.applications.models import Application, ApplicationRevision, Draft
+from madoguchi.applications.services import (
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    ProcedureClosed,
+    StaleFormVersion,
+    ValidationFailed,
+    application_submit,
+    draft_save,
+    new_idempotency_key,
+)
+from madoguchi.audit.models import AuditEvent
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.selectors import template_version_get
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.core.crypto import decrypt
+from madoguchi.core.time import now, to_tokyo
+from madoguchi.identity.models import User
+from madoguchi.notifications.models import OutboxMessage
+from madoguchi.stats.models import ChannelCount
+from madoguchi.tenants.models import Organisation
+
+
+@pytest.fixture
+def procedure(db):
+    template_load_all(now=now())
+    organisation = Organisation.objects.get(lg_code="141003")
+    item = procedure_adopt(
+        organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
+    )
+    return procedure_set_status(
+        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    )
+
+
+@pytest.fixture
+def resident(db):
+    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
+
+
+def valid_answers(procedure):
+    """Every field's own example, which the field type promises is valid."""
+    from madoguchi.forms.base import Context, field_types
+    from madoguchi.forms.engine import validate
+    from madoguchi.forms.selectors import form_spec
+
+    spec = form_spec(procedure.form_version)
+    ctx = Context(today=to_tokyo(now()).date())
+    answers = {}
+    for field in spec.fields:
+        ftype = field_types[field.type]
+        if field.type == "group":
+            low = int(field.option("min_items", 0))
+            answers[field.key] = [
+                {
+                    c.key: field_types[c.type].example(c, ctx)
+                    for c in field.fields
+                    if field_types[c.type].has_value
+                }
+                for _ in range(max(low, 1))
+            ]
+        elif ftype.has_value and field.type != "computed":
+            answers[field.key] = ftype.example(field, ctx)
+    # Keep only what validates (examples of hidden/conditional fields may not apply).
+    result = validate(spec, answers, today=to_tokyo(now()).date())
+    for path in list(result.errors):
+        top, _, rest = path.partition("[")
+        if rest and "]." in rest:
+            index, _, child = rest.partition("].")
+            answers[top][int(index)].pop(child.split(".")[0], None)
+        else:
+            answers.pop(path.split(".")[0], None)
+    assert validate(spec, answers, today=to_tokyo(now()).date()).ok, validate(
+        spec, answers, today=to_tokyo(now()).date()
+    ).errors
+    return answers
+
+
+def submit(procedure, resident, answers, key=None, **kwargs):
+    return application_submit(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers=answers,
+        idempotency_key=key or new_idempotency_key(),
+        now=kwargs.pop("at", now()),
+        **kwargs,
+    )
+
+
+def test_submission_stores_the_application_with_its_arrival_and_side_effects(procedure, resident):
+    answers = valid_answers(procedure)
+    draft_save(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers=answers,
+        step="",
+        now=now(),
+    )
+
+    result = submit(procedure, resident, answers)
+
+    application = result.application
+    assert result.created
+    assert application.receipt_number.startswith("141003-")
+    assert application.arrived_at is not None
+    assert ApplicationRevision.objects.filter(application=application, revision=1).exists()
+    assert (
+        AuditEvent.objects.filter(
+            action="application.submitted", target_id=str(application.pk)
+        ).count()
+        == 1
+    )
+    count = ChannelCount.objects.get(
+        organisation=procedure.organisation, procedure=procedure, channel="online"
+    )
+    assert count.count == 1
+    mail = OutboxMessage.objects.get(topic="email")
+    assert mail.payload["to"] == "hanako@example.jp"
+    assert application.receipt_number in mail.payload["subject"]
+    assert not Draft.objects.filter(applicant=resident).exists()
+
+
+def test_a_retry_with_the_same_key_returns_the_same_receipt(procedure, resident):
+    answers = valid_answers(procedure)
+    key = new_idempotency_key()
+    first = submit(procedure, resident, answers, key)
+    second = submit(procedure, resident, answers, key)
+
+    assert second.application.pk == first.application.pk
+    assert not second.created
+    assert Application.objects.count() == 1
+    assert ChannelCount.objects.get(procedure=procedure).count == 1
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_the_same_key_with_other_answers_is_refused(procedure, resident):
+    answers = valid_answers(procedure)
+    key = new_idempotency_key()
+    submit(procedure, resident, answers, key)
+    changed = dict(answers)
+    changed["copies"] = 3 if answers.get("copies") != 3 else 2
+    with pytest.raises(IdempotencyConflict):
+        submit(procedure, resident, changed, key)
+    assert Application.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "key", ["", "short", "x" * 65, "bad key with spaces!!", "../../etc/passwd", None, 12345]
+)
+def test_a_forged_key_is_refused_and_nothing_is_stored(procedure, resident, key):
+    with pytest.raises(InvalidIdempotencyKey):
+        submit(
+            procedure, resident, valid_answers(procedure), key=key if key is not None else None
+        ) if key else (
+            application_submit(
+                organisation=procedure.organisation,
+                procedure=procedure,
+                applicant=resident,
+                answers={},
+                idempotency_key=key,
+                now=now(),
+            )
+        )
+    assert Application.objects.count() == 0
+
+
+def test_invalid_answers_store_nothing(procedure, resident):
+    with pytest.raises(ValidationFailed) as caught:
+        submit(procedure, resident, {"copies": "たくさん"})
+    assert caught.value.errors
+    assert Application.objects.count() == 0
+    assert ChannelCount.objects.count() == 0
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_a_closed_or_draft_procedure_does_not_accept(procedure, resident):
+    procedure_set_status(
+        organisation=procedure.organisation, procedure=procedure, status=ProcedureStatus.CLOSED
+    )
+    with pytest.raises(ProcedureClosed):
+        submit(procedure, resident, valid_answers(procedure))
+    procedure_set_status(
+        organisation=procedure.organisation, procedure=procedure, status=ProcedureStatus.PUBLISHED
+    )
+    procedure.reception_ends_at = now() - timedelta(days=1)
+    procedure.save()
+    with pytest.raises(ProcedureClosed):
+        submit(procedure, resident, valid_answers(procedure))
+    assert Application.objects.count() == 0
+
+
+def test_a_stale_form_version_is_refused(procedure, resident):
+    with pytest.raises(StaleFormVersion):
+        submit(
+            procedure,
+            resident,
+            valid_answers(procedure),
+            form_version_id=procedure.form_version_id + 1000,
+        )
+
+
+def test_my_number_is_encrypted_at_rest_and_masked_on_the_receipt(db, resident):
+    template_load_all(now=now())
+    organisation = Organisation.objects.get(lg_code="141003")
+    item = procedure_adopt(
+        organisation=organisation,
+        template_version=template_version_get(slug="jidou-teate-nintei"),
+        now=now(),
+    )
+    procedure_set_status(
+        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    )
+    answers = valid_answers(item)
+    my_number = answers["claimant_my_number"]
+
+    application = submit(item, resident, answers).application
+
+    stored = application.answers["claimant_my_number"]
+    assert my_number not in str(application.answers)
+    assert decrypt(stored["$enc"]) == my_number
+    assert stored["masked"].endswith(my_number[-4:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT answers FROM applications_application WHERE id = %s", [application.pk]
+        )
+        assert my_number not in str(cursor.fetchone()[0])
+    pdf = application_receipt_pdf(application, now=now())
+    assert pdf.startswith(b"%PDF")
+    assert my_number.encode() not in pdf
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_double_submission_creates_one_application(procedure, resident):
+    answers = valid_answers(procedure)
+    key = new_idempotency_key()
+    results, errors = [], []
+
+    def attempt():
+        try:
+            results.append(submit(procedure, resident, answers, key))
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    assert len({r.application.pk for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert Application.objects.count() == 1
+    assert ChannelCount.objects.get(procedure=procedure).count == 1

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "madoguchi.audit"
+    label = "audit"
+    verbose_name = "監査記録"

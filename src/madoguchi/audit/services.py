@@ -1,0 +1,40 @@
+"""Recording audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from madoguchi.audit.models import AuditEvent
+from madoguchi.tenants.models import Organisation
+
+
+def audit_record(
+    *,
+    action: str,
+    now: datetime,
+    organisation: Organisation | None = None,
+    actor: Any = None,
+    actor_label: str = "",
+    target_type: str = "",
+    target_id: str | int = "",
+    reason: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event in the caller's transaction.
+
+    ``detail`` must hold ids, codes and counts only, never answers or names: audit records
+    outlive the applications they describe (retention purges keep them).
+    """
+    return AuditEvent.objects.create(
+        occurred_at=now,
+        organisation=organisation,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=actor_label[:200],
+        action=action[:64],
+        target_type=target_type[:64],
+        target_id=str(target_id)[:64],
+        reason=reason[:500],
+        detail=dict(detail or {}),
+    )

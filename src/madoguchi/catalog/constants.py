@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class ProcedureStatus(models.TextChoices):
+    DRAFT = "draft", "準備中"
+    PUBLISHED = "published", "公開中"
+    CLOSED = "closed", "受付終了"
+
+
+class AssuranceLevel(models.IntegerChoices):
+    """身元確認保証レベル (IAL) / 当人認証保証レベル (AAL), after the national guideline."""
+
+    LOW = 1, "レベル1（メールアドレス等）"
+    SUBSTANTIAL = 2, "レベル2（本人確認書類の画像等）"
+    HIGH = 3, "レベル3（マイナンバーカード）"
+
+
+LOCAL_SECTION_KEY = "local_questions"
+LOCAL_STEP_KEY = "local"
+LOCAL_KEY_PREFIX = "local_"

@@ -1,0 +1,129 @@
+"""National templates (ひな形), life events, and the procedures organisations publish."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from madoguchi.catalog.constants import AssuranceLevel, ProcedureStatus
+from madoguchi.core.models import TimeStampedModel
+from madoguchi.forms.models import FormVersion
+from madoguchi.tenants.models import Organisation
+
+
+class LifeEvent(models.Model):
+    """ライフイベント: a bundle of procedures people need at one moment of life."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField("名称", max_length=64)
+    kana = models.CharField("よみ", max_length=128)
+    description = models.TextField("説明", blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "ライフイベント"
+        verbose_name_plural = "ライフイベント"
+        ordering = ("order", "slug")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Template(TimeStampedModel):
+    """申請様式のひな形 (national). Its versions are immutable."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField("名称", max_length=200)
+    kana = models.CharField("よみ", max_length=400)
+    category = models.CharField("分野", max_length=64)
+    synonyms = models.JSONField("別の呼び方", default=list)
+    life_events = models.ManyToManyField(LifeEvent, blank=True, related_name="templates")
+    search_key = models.TextField(editable=False, default="")
+
+    class Meta:
+        verbose_name = "ひな形"
+        verbose_name_plural = "ひな形"
+        ordering = ("category", "slug")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateVersion(models.Model):
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField("版")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+    #: Everything but the form: assurance, fee parameters, retention, source, extension points.
+    metadata = models.JSONField("属性")
+    digest = models.CharField(max_length=64)
+    published_at = models.DateTimeField("公開日時")
+
+    class Meta:
+        verbose_name = "ひな形の版"
+        verbose_name_plural = "ひな形の版"
+        ordering = ("template_id", "version")
+        constraints = (
+            models.UniqueConstraint(fields=("template", "version"), name="template_version_unique"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.template.name} 第{self.version}版"
+
+
+class Procedure(TimeStampedModel):
+    """手続: what residents can apply for at one organisation."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="procedures"
+    )
+    slug = models.SlugField(max_length=64)
+    template_version = models.ForeignKey(
+        TemplateVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="procedures"
+    )
+    form_version = models.ForeignKey(
+        FormVersion, on_delete=models.PROTECT, related_name="procedures"
+    )
+    name = models.CharField("名称", max_length=200)
+    kana = models.CharField("よみ", max_length=400, blank=True)
+    summary = models.TextField("概要", blank=True)
+    status = models.CharField(
+        max_length=16, choices=ProcedureStatus.choices, default=ProcedureStatus.DRAFT
+    )
+    #: Values at the template's extension points (and, for own procedures, the same keys).
+    settings = models.JSONField("団体の設定", default=dict)
+    ial = models.PositiveSmallIntegerField(
+        "身元確認保証レベル", choices=AssuranceLevel.choices, default=1
+    )
+    aal = models.PositiveSmallIntegerField(
+        "当人認証保証レベル", choices=AssuranceLevel.choices, default=1
+    )
+    signature_required = models.BooleanField("電子署名が必要", default=False)
+    retention_years = models.PositiveSmallIntegerField("保存年限（年）", default=5)
+    processing_days = models.PositiveSmallIntegerField("標準処理期間（日）", null=True, blank=True)
+    reception_starts_at = models.DateTimeField("受付開始", null=True, blank=True)
+    reception_ends_at = models.DateTimeField("受付終了", null=True, blank=True)
+    life_events = models.ManyToManyField(LifeEvent, blank=True, related_name="procedures")
+    search_key = models.TextField(editable=False, default="")
+
+    class Meta:
+        verbose_name = "手続"
+        verbose_name_plural = "手続"
+        ordering = ("organisation_id", "name")
+        constraints = (
+            models.UniqueConstraint(fields=("organisation", "slug"), name="procedure_slug_unique"),
+            models.CheckConstraint(
+                condition=models.Q(ial__gte=1, ial__lte=3), name="procedure_ial_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(aal__gte=1, aal__lte=3), name="procedure_aal_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reception_starts_at__isnull=True)
+                | models.Q(reception_ends_at__isnull=True)
+                | models.Q(reception_ends_at__gt=models.F("reception_starts_at")),
+                name="procedure_reception_period_ordered",
+            ),
+        )
+        indexes = (models.Index(fields=("organisation", "status")),)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,210 @@
+"""Reads of the catalog: templates, procedures, their differences from the template, search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.definitions import national_synonyms, optional_defaults, parameter_defaults
+from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVersion
+from madoguchi.core.text import search_key
+from madoguchi.core.time import to_tokyo
+from madoguchi.forms.base import field_types
+from madoguchi.tenants.models import Organisation
+
+MAX_QUERY_LENGTH = 100
+
+
+def templates_list() -> QuerySet[Template]:
+    """National templates with their versions (newest last) and life events."""
+    return Template.objects.prefetch_related(
+        Prefetch("versions", queryset=TemplateVersion.objects.order_by("version")), "life_events"
+    ).order_by("category", "slug")
+
+
+def template_version_get(*, slug: str, version: int | None = None) -> TemplateVersion:
+    """A template's version (the newest when ``version`` is None). Raises DoesNotExist."""
+    qs = TemplateVersion.objects.select_related("template", "form_version").filter(
+        template__slug=slug[:64]
+    )
+    if version is None:
+        result = qs.order_by("-version").first()
+        if result is None:
+            raise TemplateVersion.DoesNotExist
+        return result
+    return qs.get(version=version)
+
+
+def latest_template_version(*, template_id: int) -> TemplateVersion | None:
+    return TemplateVersion.objects.filter(template_id=template_id).order_by("-version").first()
+
+
+def life_events_list() -> QuerySet[LifeEvent]:
+    return LifeEvent.objects.order_by("order")
+
+
+def procedures_of(
+    *, organisation: Organisation, published_only: bool = True
+) -> QuerySet[Procedure]:
+    """An organisation's procedures (for residents: only published ones, and none of an
+    organisation that no longer exists, as in search and ``published_procedure_get``)."""
+    qs = Procedure.objects.filter(organisation=organisation).select_related(
+        "template_version__template", "form_version"
+    )
+    if published_only:
+        qs = qs.filter(status=ProcedureStatus.PUBLISHED, organisation__active=True)
+    return qs.order_by("name")
+
+
+def procedure_get(
+    *, organisation: Organisation, procedure_id: int, published_only: bool = False
+) -> Procedure:
+    """One procedure of ``organisation``; another organisation's id raises DoesNotExist (404)."""
+    return procedures_of(organisation=organisation, published_only=published_only).get(
+        pk=procedure_id
+    )
+
+
+def published_procedure_get(*, procedure_id: int) -> Procedure:
+    """A published procedure of any organisation, for residents and the public API."""
+    return Procedure.objects.select_related(
+        "organisation", "template_version__template", "form_version"
+    ).get(pk=procedure_id, status=ProcedureStatus.PUBLISHED, organisation__active=True)
+
+
+def _expand(term: str, synonyms: Mapping[str, list[str]]) -> list[str]:
+    keys = [search_key(term)]
+    for word, alternatives in synonyms.items():
+        if search_key(word) == keys[0]:
+            keys.extend(search_key(alt) for alt in alternatives)
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def procedures_search(
+    *,
+    q: str = "",
+    organisation: Organisation | None = None,
+    life_event: str | None = None,
+    prefecture_code: str | None = None,
+) -> QuerySet[Procedure]:
+    """Published procedures matching every word of ``q`` (each word or one of its synonyms),
+    in name, reading, synonyms, life events or organisation; kanji/kana and full-/half-width
+    insensitive."""
+    qs = Procedure.objects.filter(
+        status=ProcedureStatus.PUBLISHED, organisation__active=True
+    ).select_related("organisation")
+    if organisation is not None:
+        qs = qs.filter(organisation=organisation)
+    if prefecture_code is not None:
+        qs = qs.filter(organisation__prefecture_code=prefecture_code)
+    if life_event:
+        qs = qs.filter(life_events__slug=life_event[:64])
+    synonyms = national_synonyms()
+    for term in q[:MAX_QUERY_LENGTH].replace("\u3000", " ").split()[:8]:
+        keys = _expand(term, synonyms)
+        if not keys:
+            continue
+        condition = Q()
+        for key in keys:
+            condition |= Q(search_key__contains=key)
+        qs = qs.filter(condition)
+    return qs.distinct().order_by("organisation__lg_code", "name")
+
+
+def templates_search(*, q: str) -> QuerySet[Template]:
+    qs = Template.objects.all()
+    synonyms = national_synonyms()
+    for term in q[:MAX_QUERY_LENGTH].split()[:8]:
+        condition = Q()
+        for key in _expand(term, synonyms):
+            condition |= Q(search_key__contains=key)
+        qs = qs.filter(condition)
+    return qs.order_by("category", "slug")
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    """One difference between a procedure and its national template."""
+
+    kind: str  # "parameter" | "optional" | "local" | "setting" | "version"
+    text: str
+
+
+def procedure_diff(*, procedure: Procedure) -> list[DiffLine]:
+    """How this organisation's procedure differs from the national template, in words."""
+    version = procedure.template_version
+    if version is None:
+        return [DiffLine("version", "国のひな形によらない、団体独自の手続です。")]
+    meta = version.metadata
+    settings = procedure.settings
+    lines = [
+        DiffLine(
+            "version", f"国のひな形「{meta['name']}」第{version.version}版をもとにしています。"
+        )
+    ]
+    latest = latest_template_version(template_id=version.template_id)
+    if latest is not None and latest.version > version.version:
+        lines.append(DiffLine("version", f"新しい版（第{latest.version}版）が公開されています。"))
+    defaults = parameter_defaults(meta)
+    for name, value in (settings.get("parameters") or {}).items():
+        param = meta["parameters"][name]
+        if value != defaults.get(name):
+            unit = param.get("unit", "")
+            lines.append(
+                DiffLine(
+                    "parameter", f"{param['label']}: ひな形 {defaults[name]}{unit} → {value}{unit}"
+                )
+            )
+    labels = _labels(meta["form"])
+    for key, on in (settings.get("optional_fields") or {}).items():
+        default = optional_defaults(meta).get(key, True)
+        if on != default:
+            lines.append(
+                DiffLine(
+                    "optional",
+                    f"任意項目「{labels.get(key, key)}」: {'求める' if on else '求めない'}（ひな形の既定は{'求める' if default else '求めない'}）",
+                )
+            )
+    for question in settings.get("local_questions") or []:
+        ftype = field_types[question["type"]] if question.get("type") in field_types else None
+        required = "、必須" if question.get("required") else ""
+        lines.append(
+            DiffLine(
+                "local",
+                f"団体独自の質問を追加: 「{question.get('label')}」（{ftype.label if ftype else question.get('type')}{required}）",
+            )
+        )
+    for key, label in (
+        ("contact", "問い合わせ先"),
+        ("counter", "受付窓口"),
+        ("department", "担当部署"),
+        ("summary", "手続の説明"),
+    ):
+        if settings.get(key):
+            lines.append(DiffLine("setting", f"{label}: {settings[key]}"))
+    if procedure.reception_starts_at or procedure.reception_ends_at:
+        start = (
+            to_tokyo(procedure.reception_starts_at).strftime("%Y-%m-%d %H:%M")
+            if procedure.reception_starts_at
+            else "—"
+        )
+        end = (
+            to_tokyo(procedure.reception_ends_at).strftime("%Y-%m-%d %H:%M")
+            if procedure.reception_ends_at
+            else "—"
+        )
+        lines.append(DiffLine("setting", f"受付期間: {start} 〜 {end}"))
+    return lines
+
+
+def _labels(form: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        f["key"]: f["label"]
+        for step in form["steps"]
+        for section in step["sections"]
+        for f in section["fields"]
+    }

@@ -1,0 +1,559 @@
+"""Writes of the catalog: loading national templates, adopting them, own procedures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from jsonschema import Draft202012Validator
+
+from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, ProcedureStatus
+from madoguchi.catalog.definitions import (
+    TemplateFile,
+    compose,
+    national_files,
+    national_life_events,
+    optional_defaults,
+    parameter_defaults,
+    parse_template_text,
+)
+from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVersion
+from madoguchi.core.text import search_key
+from madoguchi.forms.schema import (
+    DefinitionProblem,
+    InvalidDefinition,
+    check_definition,
+    parse_definition_text,
+)
+from madoguchi.forms.services import form_version_publish
+from madoguchi.tenants.models import Organisation
+
+
+class CatalogError(ValueError):
+    """A catalog change was refused; ``problems`` say why, in Japanese."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class TemplateVersionConflict(CatalogError):
+    """A published template version would change: publish a new version instead."""
+
+
+class UpgradeConflict(CatalogError):
+    """Local settings cannot be carried to the new template version as they are."""
+
+
+# --- National templates ------------------------------------------------------------------------
+
+
+@dataclass
+class TemplateLoadReport:
+    life_events: int = 0
+    created: list[str] = field(default_factory=list)
+    new_versions: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _template_search_key(metadata: Mapping[str, Any]) -> str:
+    words = [
+        metadata["name"],
+        metadata["kana"],
+        metadata.get("category", ""),
+        *metadata.get("synonyms", []),
+    ]
+    return search_key(" ".join(words))
+
+
+def template_load_all(*, now: datetime) -> TemplateLoadReport:
+    """Load the national templates shipped in ``catalog/national`` (idempotent).
+
+    A file whose (slug, version) is already stored with the same content changes nothing;
+    with different content it raises :class:`TemplateVersionConflict` (a published version is
+    immutable: raise the version number). Files are all checked before anything is written.
+    Raises ``InvalidDefinition`` (with file name, path and line) for a broken file.
+    """
+    report = TemplateLoadReport()
+    events = national_life_events()
+    event_slugs = {e["slug"] for e in events}
+    parsed = []
+    for name, data in national_files():
+        try:
+            parsed.append(parse_template_text(data, name, event_slugs))
+        except InvalidDefinition as error:
+            raise InvalidDefinition(
+                [DefinitionProblem(f"{name}: {p.path}", p.message, p.line) for p in error.problems]
+            ) from None
+    slugs = [t.metadata["slug"] for t in parsed]
+    duplicated = {s for s in slugs if slugs.count(s) > 1}
+    if duplicated:
+        raise CatalogError([f"ひな形の slug が重複しています: {', '.join(sorted(duplicated))}"])
+    with transaction.atomic():
+        for order, event in enumerate(events):
+            LifeEvent.objects.update_or_create(
+                slug=event["slug"],
+                defaults={
+                    "name": event["name"],
+                    "kana": event["kana"],
+                    "description": event.get("description", ""),
+                    "order": order,
+                },
+            )
+        report.life_events = len(events)
+        by_slug = {e.slug: e for e in LifeEvent.objects.all()}
+        for item in parsed:
+            created, new = template_version_publish(parsed=item, life_events=by_slug, now=now)
+            meta = item.metadata
+            label = f"{meta['name']} 第{meta['version']}版"
+            if created:
+                report.created.append(label)
+            elif new:
+                report.new_versions.append(label)
+            else:
+                report.unchanged += 1
+    return report
+
+
+def template_version_publish(
+    *, parsed: TemplateFile, life_events: Mapping[str, LifeEvent], now: datetime
+) -> tuple[bool, bool]:
+    """Store one parsed template file as a version; returns (template created, version added).
+
+    The same (slug, version) with the same content changes nothing; with other content it
+    raises :class:`TemplateVersionConflict`, as does a version older than the newest.
+    """
+    meta = parsed.metadata
+    template, created = Template.objects.get_or_create(
+        slug=meta["slug"],
+        defaults={"name": meta["name"], "kana": meta["kana"], "category": meta["category"]},
+    )
+    existing = TemplateVersion.objects.filter(template=template, version=meta["version"]).first()
+    if existing is not None:
+        if existing.digest != parsed.digest:
+            raise TemplateVersionConflict(
+                [
+                    f"{parsed.file_name}: ひな形「{meta['name']}」第{meta['version']}版は公開済みで、内容が違います。version を上げてください。"
+                ]
+            )
+        return False, False
+    latest = template.versions.order_by("-version").first()
+    if latest is not None and latest.version > meta["version"]:
+        raise TemplateVersionConflict(
+            [
+                f"{parsed.file_name}: 第{latest.version}版より古い版（第{meta['version']}版）は追加できません。"
+            ]
+        )
+    form_version = form_version_publish(
+        organisation=None, schema=compose(parsed.form, meta, {}), now=now
+    )
+    TemplateVersion.objects.create(
+        template=template,
+        version=meta["version"],
+        form_version=form_version,
+        metadata={**meta, "form": parsed.form},
+        digest=parsed.digest,
+        published_at=now,
+    )
+    template.name = meta["name"]
+    template.kana = meta["kana"]
+    template.category = meta["category"]
+    template.synonyms = meta.get("synonyms", [])
+    template.search_key = _template_search_key(meta)
+    template.save()
+    template.life_events.set(
+        [life_events[s] for s in meta.get("life_events", []) if s in life_events]
+    )
+    return created, True
+
+
+# --- Settings at extension points ---------------------------------------------------------------
+
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "contact": {"type": "string", "maxLength": 1000},
+        "counter": {"type": "string", "maxLength": 1000},
+        "department": {"type": "string", "maxLength": 200},
+        "summary": {"type": "string", "maxLength": 4000},
+        "parameters": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "optional_fields": {"type": "object", "additionalProperties": {"type": "boolean"}},
+        "local_questions": {"type": "array", "maxItems": 30, "items": {"type": "object"}},
+    },
+}
+_SETTINGS = Draft202012Validator(SETTINGS_SCHEMA)
+
+
+def check_settings(
+    settings: Mapping[str, Any], metadata: Mapping[str, Any], *, organisation_name: str = ""
+) -> dict[str, Any]:
+    """Check an organisation's settings against a template version; return the effective form.
+
+    Raises :class:`CatalogError` listing every problem (unknown parameter, value out of
+    range, a field that is not optional, a local question that breaks the form).
+    """
+    problems = [
+        f"{'.'.join(map(str, e.absolute_path)) or '設定'}: {e.message}"
+        for e in _SETTINGS.iter_errors(settings)
+    ]
+    if problems:
+        raise CatalogError(problems)
+    declared = metadata.get("parameters") or {}
+    for name, value in (settings.get("parameters") or {}).items():
+        param = declared.get(name)
+        if param is None:
+            problems.append(f"パラメータ「{name}」はこのひな形にありません。")
+            continue
+        if "min" in param and value < param["min"]:
+            problems.append(f"{param['label']}は{param['min']}以上にしてください。")
+        if "max" in param and value > param["max"]:
+            problems.append(f"{param['label']}は{param['max']}以下にしてください。")
+    optional = metadata.get("optional_fields") or {}
+    for key in settings.get("optional_fields") or {}:
+        if key not in optional:
+            problems.append(f"項目「{key}」は団体が選べる任意項目ではありません。")
+    for index, question in enumerate(settings.get("local_questions") or []):
+        key = str(question.get("key", ""))
+        if not key.startswith(LOCAL_KEY_PREFIX):
+            problems.append(
+                f"団体独自の質問{index + 1}: key は local_ で始めてください（「{key}」）。"
+            )
+    if problems:
+        raise CatalogError(problems)
+    form = compose(metadata["form"], metadata, settings, organisation_name=organisation_name)
+    try:
+        check_definition(form)
+    except InvalidDefinition as error:
+        raise CatalogError([f"{p.path}: {p.message}" for p in error.problems]) from None
+    return form
+
+
+def _procedure_search_key(procedure: Procedure, synonyms: list[str], extra: list[str]) -> str:
+    words = [
+        procedure.name,
+        procedure.kana,
+        procedure.organisation.name,
+        procedure.organisation.kana,
+        *synonyms,
+        *extra,
+    ]
+    return search_key(" ".join(words))
+
+
+def _refresh_search_key(procedure: Procedure) -> None:
+    synonyms: list[str] = []
+    extra: list[str] = []
+    if procedure.template_version is not None:
+        meta = procedure.template_version.metadata
+        synonyms = list(meta.get("synonyms", []))
+        extra = [meta.get("category", ""), procedure.template_version.template.name]
+    extra += [event.name for event in procedure.life_events.all()]
+    procedure.search_key = _procedure_search_key(procedure, synonyms, extra)
+    procedure.save(update_fields=["search_key"])
+
+
+def procedure_adopt(
+    *,
+    organisation: Organisation,
+    template_version: TemplateVersion,
+    settings: Mapping[str, Any] | None = None,
+    now: datetime,
+) -> Procedure:
+    """Adopt a national template version as a procedure of ``organisation`` (準備中).
+
+    The procedure's form is the template's with the organisation's settings applied at the
+    declared extension points. Raises :class:`CatalogError` for invalid settings or when the
+    organisation already has a procedure from this template.
+    """
+    if not organisation.is_tenant or not organisation.active:
+        raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
+    settings = dict(settings or {})
+    meta = template_version.metadata
+    form = check_settings(settings, meta, organisation_name=organisation.name)
+    slug = template_version.template.slug
+    try:
+        with transaction.atomic():
+            form_version = form_version_publish(organisation=organisation, schema=form, now=now)
+            procedure = Procedure.objects.create(
+                organisation=organisation,
+                slug=slug,
+                template_version=template_version,
+                form_version=form_version,
+                name=meta["name"],
+                kana=meta["kana"],
+                summary=settings.get("summary") or meta.get("summary", ""),
+                settings=settings,
+                ial=meta["ial"],
+                aal=meta["aal"],
+                signature_required=bool(meta.get("signature_required", False)),
+                retention_years=meta["retention_years"],
+                processing_days=meta.get("processing_days"),
+            )
+            procedure.life_events.set(template_version.template.life_events.all())
+            _refresh_search_key(procedure)
+    except IntegrityError:
+        raise CatalogError(
+            [f"{organisation.name}はこのひな形（{meta['name']}）をすでに採用しています。"]
+        ) from None
+    return procedure
+
+
+def procedure_update_settings(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    settings: Mapping[str, Any],
+    reception_starts_at: datetime | None = None,
+    reception_ends_at: datetime | None = None,
+    now: datetime,
+) -> Procedure:
+    """Change an adopted procedure's extension points; the form gets a new version if it changed.
+
+    Raises :class:`CatalogError` (invalid settings, an own procedure, or a reception period
+    that ends before it starts). Drafts and applications keep the version they started with.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    if procedure.template_version is None:
+        raise CatalogError(["独自の手続は様式ファイルを更新してください。"])
+    if reception_starts_at and reception_ends_at and reception_ends_at <= reception_starts_at:
+        raise CatalogError(["受付終了は受付開始より後にしてください。"])
+    meta = procedure.template_version.metadata
+    form = check_settings(settings, meta, organisation_name=organisation.name)
+    with transaction.atomic():
+        procedure.form_version = form_version_publish(
+            organisation=organisation, schema=form, now=now
+        )
+        procedure.settings = dict(settings)
+        procedure.summary = settings.get("summary") or meta.get("summary", "")
+        procedure.reception_starts_at = reception_starts_at
+        procedure.reception_ends_at = reception_ends_at
+        procedure.save()
+    return procedure
+
+
+def procedure_set_status(
+    *, organisation: Organisation, procedure: Procedure, status: ProcedureStatus
+) -> Procedure:
+    """Publish (公開), close (受付終了) or withdraw to draft a procedure of ``organisation``."""
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    procedure.status = status
+    procedure.save(update_fields=["status", "updated_at"])
+    return procedure
+
+
+# --- Moving to a new template version --------------------------------------------------------
+
+
+@dataclass
+class UpgradePreview:
+    settings: dict[str, Any]
+    conflicts: list[str]
+    template_changes: list[str]
+
+
+def _field_index(form: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    index: dict[str, Mapping[str, Any]] = {}
+    for step in form["steps"]:
+        for section in step["sections"]:
+            for f in section["fields"]:
+                index[f["key"]] = f
+                for child in f.get("fields", []):
+                    index[f"{f['key']}.{child['key']}"] = child
+    return index
+
+
+def template_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Readable differences between two template versions' forms and settings."""
+    lines: list[str] = []
+    a, b = _field_index(old["form"]), _field_index(new["form"])
+    for key in b.keys() - a.keys():
+        lines.append(f"追加された項目: 「{b[key]['label']}」（{key}）")
+    for key in a.keys() - b.keys():
+        lines.append(f"削除された項目: 「{a[key]['label']}」（{key}）")
+    for key in sorted(a.keys() & b.keys()):
+        before, after = a[key], b[key]
+        if before.get("label") != after.get("label"):
+            lines.append(f"項目名の変更: 「{before['label']}」→「{after['label']}」")
+        if bool(before.get("required")) != bool(after.get("required")):
+            lines.append(
+                f"「{after['label']}」: {'必須になりました' if after.get('required') else '任意になりました'}"
+            )
+        if before.get("type") != after.get("type"):
+            lines.append(
+                f"「{after['label']}」: 入力の種類が {before['type']} から {after['type']} に変わりました"
+            )
+        elif before.get("options") != after.get("options"):
+            lines.append(f"「{after['label']}」: 選択肢や入力の条件が変わりました")
+    for name in ("ial", "aal", "retention_years", "processing_days"):
+        if old.get(name) != new.get(name):
+            lines.append(f"{name}: {old.get(name)} → {new.get(name)}")
+    return sorted(lines)
+
+
+def procedure_upgrade_preview(*, procedure: Procedure, to: TemplateVersion) -> UpgradePreview:
+    """What moving ``procedure`` to template version ``to`` would do, and what conflicts."""
+    if (
+        procedure.template_version is None
+        or to.template_id != procedure.template_version.template_id
+    ):
+        raise CatalogError(["この手続は、そのひな形から作られていません。"])
+    old_meta = procedure.template_version.metadata
+    meta = to.metadata
+    settings = dict(procedure.settings)
+    conflicts: list[str] = []
+    params = dict(settings.get("parameters") or {})
+    for name, value in list(params.items()):
+        declared = (meta.get("parameters") or {}).get(name)
+        if declared is None:
+            conflicts.append(
+                f"設定していたパラメータ「{old_meta['parameters'][name]['label']}」（{value}）は新しい版にありません。"
+            )
+            params.pop(name)
+        elif ("min" in declared and value < declared["min"]) or (
+            "max" in declared and value > declared["max"]
+        ):
+            conflicts.append(f"「{declared['label']}」の設定値 {value} は新しい版の範囲外です。")
+    settings["parameters"] = params
+    optional = dict(settings.get("optional_fields") or {})
+    for key in list(optional):
+        if key not in (meta.get("optional_fields") or {}):
+            conflicts.append(
+                f"任意項目「{key}」の選択は新しい版では選べません（ひな形どおりになります）。"
+            )
+            optional.pop(key)
+    settings["optional_fields"] = optional
+    new_keys = set(_field_index(meta["form"]))
+    for question in settings.get("local_questions") or []:
+        if question.get("key") in new_keys:
+            conflicts.append(
+                f"団体独自の質問「{question.get('label')}」の key が新しい版の項目と重なっています。"
+            )
+    if not conflicts:
+        try:
+            check_settings(settings, meta, organisation_name=procedure.organisation.name)
+        except CatalogError as error:
+            conflicts.extend(error.problems)
+    return UpgradePreview(
+        settings=settings, conflicts=conflicts, template_changes=template_changes(old_meta, meta)
+    )
+
+
+def procedure_upgrade(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    to: TemplateVersion,
+    accept_changes: bool = False,
+    now: datetime,
+) -> Procedure:
+    """Move a procedure to a newer template version, carrying its local settings over.
+
+    Raises :class:`UpgradeConflict` listing what cannot be carried over, unless
+    ``accept_changes`` (the admin has seen the preview and accepts the listed adjustments).
+    Applications already made keep the form version they were made with.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    current = procedure.template_version
+    if current is None or to.version <= current.version:
+        raise CatalogError(["新しい版を指定してください。"])
+    preview = procedure_upgrade_preview(procedure=procedure, to=to)
+    if preview.conflicts and not accept_changes:
+        raise UpgradeConflict(preview.conflicts)
+    form = check_settings(preview.settings, to.metadata, organisation_name=organisation.name)
+    meta = to.metadata
+    with transaction.atomic():
+        procedure.form_version = form_version_publish(
+            organisation=organisation, schema=form, now=now
+        )
+        procedure.template_version = to
+        procedure.settings = preview.settings
+        procedure.name = meta["name"]
+        procedure.kana = meta["kana"]
+        procedure.ial, procedure.aal = meta["ial"], meta["aal"]
+        procedure.signature_required = bool(meta.get("signature_required", False))
+        procedure.retention_years = meta["retention_years"]
+        procedure.processing_days = meta.get("processing_days")
+        procedure.save()
+        procedure.life_events.set(to.template.life_events.all())
+        _refresh_search_key(procedure)
+    return procedure
+
+
+# --- Own procedures (no template) ------------------------------------------------------------
+
+
+def procedure_create_own(
+    *,
+    organisation: Organisation,
+    slug: str,
+    definition: str | bytes,
+    kana: str = "",
+    summary: str = "",
+    ial: int = 1,
+    aal: int = 1,
+    retention_years: int = 5,
+    processing_days: int | None = None,
+    now: datetime,
+) -> Procedure:
+    """Create (or give a new form version to) an organisation's own procedure from a file.
+
+    Raises ``InvalidDefinition`` whose problems carry the path and line of each error, and
+    :class:`CatalogError` for a ward or an inactive organisation (not tenants).
+    """
+    if not organisation.is_tenant or not organisation.active:
+        raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
+    spec, data = parse_definition_text(definition)
+    with transaction.atomic():
+        form_version = form_version_publish(
+            organisation=organisation,
+            schema=data,
+            now=now,
+            key=f"own_{slug.replace('-', '_')}"[:64],
+        )
+        procedure, created = Procedure.objects.get_or_create(
+            organisation=organisation,
+            slug=slug,
+            defaults={"form_version": form_version, "name": spec.title},
+        )
+        if not created and procedure.template_version_id is not None:
+            raise CatalogError(
+                [f"「{slug}」はひな形から作った手続です。独自の様式には置き換えられません。"]
+            )
+        procedure.form_version = form_version
+        procedure.name = spec.title
+        procedure.kana = kana
+        procedure.summary = summary or spec.description
+        procedure.ial, procedure.aal = ial, aal
+        procedure.retention_years = retention_years
+        procedure.processing_days = processing_days
+        procedure.save()
+        _refresh_search_key(procedure)
+    return procedure
+
+
+__all__ = [
+    "CatalogError",
+    "TemplateLoadReport",
+    "TemplateVersionConflict",
+    "UpgradeConflict",
+    "UpgradePreview",
+    "check_settings",
+    "optional_defaults",
+    "parameter_defaults",
+    "procedure_adopt",
+    "procedure_create_own",
+    "procedure_set_status",
+    "procedure_update_settings",
+    "procedure_upgrade",
+    "procedure_upgrade_preview",
+    "template_changes",
+    "template_load_all",
+    "template_version_publish",
+]

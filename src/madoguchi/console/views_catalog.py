@@ -1,0 +1,414 @@
+"""Console pages for an organisation admin: adopt templates, set extension points, see the
+difference from the national template, move to a new template version, upload own forms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.forms import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.definitions import optional_defaults, parameter_defaults
+from madoguchi.catalog.models import Procedure, TemplateVersion
+from madoguchi.catalog.selectors import (
+    latest_template_version,
+    procedure_diff,
+    procedure_get,
+    procedures_of,
+    template_version_get,
+    templates_list,
+)
+from madoguchi.catalog.services import (
+    CatalogError,
+    UpgradeConflict,
+    procedure_adopt,
+    procedure_create_own,
+    procedure_set_status,
+    procedure_update_settings,
+    procedure_upgrade,
+    procedure_upgrade_preview,
+)
+from madoguchi.console.access import can_manage, staff_required
+from madoguchi.console.forms import LocalQuestionForm, OwnProcedureForm, ProcedureSettingsForm
+from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.engine import display_rows, validate
+from madoguchi.forms.rendering import answers_from_post, error_summary, render_step
+from madoguchi.forms.schema import DefinitionProblem, InvalidDefinition
+from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import Staff
+
+
+def _procedure(staff: Staff, procedure_id: int) -> Procedure:
+    try:
+        return procedure_get(organisation=staff.organisation, procedure_id=procedure_id)
+    except Procedure.DoesNotExist:
+        raise Http404 from None
+
+
+@staff_required()
+def procedures(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    items = list(procedures_of(organisation=staff.organisation, published_only=False))
+    return render(
+        request,
+        "console/procedures.html",
+        {"staff": staff, "procedures": items, "can_manage": can_manage(staff)},
+    )
+
+
+@staff_required()
+def templates(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    adopted = {
+        p.template_version.template_id: p
+        for p in procedures_of(organisation=staff.organisation, published_only=False)
+        if p.template_version is not None
+    }
+    rows = []
+    for template in templates_list():
+        versions = list(template.versions.all())
+        rows.append(
+            {"template": template, "latest": versions[-1], "procedure": adopted.get(template.pk)}
+        )
+    return render(
+        request,
+        "console/templates.html",
+        {"staff": staff, "rows": rows, "can_manage": can_manage(staff)},
+    )
+
+
+@require_POST
+@staff_required(StaffRole.ADMIN)
+def template_adopt(request: HttpRequest, slug: str, *, staff: Staff) -> HttpResponse:
+    try:
+        version = template_version_get(slug=slug)
+    except TemplateVersion.DoesNotExist:
+        raise Http404 from None
+    try:
+        procedure = procedure_adopt(
+            organisation=staff.organisation, template_version=version, now=now()
+        )
+    except CatalogError as error:
+        for problem in error.problems:
+            messages.error(request, problem)
+        return redirect("console:templates")
+    messages.success(
+        request, f"「{procedure.name}」を採用しました（準備中）。内容を確認して公開してください。"
+    )
+    return redirect("console:procedure", procedure.pk)
+
+
+def _settings_form(procedure: Procedure, data: Any = None) -> ProcedureSettingsForm:
+    meta = procedure.template_version.metadata if procedure.template_version else {}
+    labels = {
+        f["key"]: f["label"]
+        for step in meta.get("form", {}).get("steps", [])
+        for section in step["sections"]
+        for f in section["fields"]
+    }
+    optional = {key: labels.get(key, key) for key in meta.get("optional_fields") or {}}
+    settings = procedure.settings
+    initial: dict[str, Any] = {
+        "summary": settings.get("summary", ""),
+        "department": settings.get("department", ""),
+        "contact": settings.get("contact", ""),
+        "counter": settings.get("counter", ""),
+        "reception_starts_at": to_tokyo(procedure.reception_starts_at)
+        if procedure.reception_starts_at
+        else None,
+        "reception_ends_at": to_tokyo(procedure.reception_ends_at)
+        if procedure.reception_ends_at
+        else None,
+    }
+    params = {**parameter_defaults(meta), **(settings.get("parameters") or {})}
+    for name, value in params.items():
+        initial[f"param_{name}"] = value
+    chosen = {**optional_defaults(meta), **(settings.get("optional_fields") or {})}
+    for key, on in chosen.items():
+        initial[f"optional_{key}"] = on
+    return ProcedureSettingsForm(
+        data, initial=initial, parameters=meta.get("parameters") or {}, optional=optional
+    )
+
+
+def _save_settings(
+    request: HttpRequest,
+    procedure: Procedure,
+    staff: Staff,
+    settings: dict[str, Any],
+    reception: tuple[datetime | None, datetime | None],
+) -> bool:
+    try:
+        procedure_update_settings(
+            organisation=staff.organisation,
+            procedure=procedure,
+            settings=settings,
+            reception_starts_at=reception[0],
+            reception_ends_at=reception[1],
+            now=now(),
+        )
+    except CatalogError as error:
+        for problem in error.problems:
+            messages.error(request, problem)
+        return False
+    return True
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required()
+def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResponse:
+    procedure = _procedure(staff, procedure_id)
+    form = _settings_form(procedure)
+    question_form = LocalQuestionForm(prefix="q")
+    if request.method == "POST":
+        if not can_manage(staff):
+            raise PermissionDenied("この操作は団体管理者だけができます。")
+        action = request.POST.get("action", "")
+        if action in ("publish", "close", "draft"):
+            status = {
+                "publish": ProcedureStatus.PUBLISHED,
+                "close": ProcedureStatus.CLOSED,
+                "draft": ProcedureStatus.DRAFT,
+            }[action]
+            procedure_set_status(
+                organisation=staff.organisation, procedure=procedure, status=status
+            )
+            messages.success(request, f"状態を「{status.label}」にしました。")
+            return redirect("console:procedure", procedure.pk)
+        if procedure.template_version is None:
+            raise Http404
+        settings = dict(procedure.settings)
+        stored_reception = (procedure.reception_starts_at, procedure.reception_ends_at)
+        if action == "save":
+            form = _settings_form(procedure, request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                for key in ("summary", "department", "contact", "counter"):
+                    settings[key] = data.get(key) or ""
+                settings["parameters"] = {
+                    k.removeprefix("param_"): v for k, v in data.items() if k.startswith("param_")
+                }
+                settings["optional_fields"] = {
+                    k.removeprefix("optional_"): bool(v)
+                    for k, v in data.items()
+                    if k.startswith("optional_")
+                }
+                reception = (data.get("reception_starts_at"), data.get("reception_ends_at"))
+                if _save_settings(request, procedure, staff, settings, reception):
+                    messages.success(request, "設定を保存しました。")
+                    return redirect("console:procedure", procedure.pk)
+        elif action == "add_local":
+            question_form = LocalQuestionForm(request.POST, prefix="q")
+            if question_form.is_valid():
+                questions = list(settings.get("local_questions") or [])
+                questions.append(question_form.to_definition({q["key"] for q in questions}))
+                settings["local_questions"] = questions
+                if _save_settings(request, procedure, staff, settings, stored_reception):
+                    messages.success(request, "団体独自の質問を追加しました。")
+                    return redirect("console:procedure", procedure.pk)
+        elif action == "remove_local":
+            key = request.POST.get("key", "")
+            settings["local_questions"] = [
+                q for q in settings.get("local_questions") or [] if q.get("key") != key
+            ]
+            if _save_settings(request, procedure, staff, settings, stored_reception):
+                messages.success(request, "団体独自の質問を削除しました。")
+                return redirect("console:procedure", procedure.pk)
+        else:
+            messages.error(request, "操作を選び直してください。")
+    latest = (
+        latest_template_version(template_id=procedure.template_version.template_id)
+        if procedure.template_version
+        else None
+    )
+    return render(
+        request,
+        "console/procedure.html",
+        {
+            "staff": staff,
+            "procedure": procedure,
+            "diff": procedure_diff(procedure=procedure),
+            "form": form,
+            "question_form": question_form,
+            "local_questions": procedure.settings.get("local_questions") or [],
+            "newer": latest
+            if latest
+            and procedure.template_version
+            and latest.version > procedure.template_version.version
+            else None,
+            "can_manage": can_manage(staff),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required()
+def procedure_upgrade_view(
+    request: HttpRequest, procedure_id: int, *, staff: Staff
+) -> HttpResponse:
+    # Another organisation's id is a 404 for everyone; the role is checked only after that.
+    procedure = _procedure(staff, procedure_id)
+    if not can_manage(staff):
+        raise PermissionDenied("この操作は団体管理者だけができます。")
+    if procedure.template_version is None:
+        raise Http404
+    target = latest_template_version(template_id=procedure.template_version.template_id)
+    if target is None or target.version <= procedure.template_version.version:
+        messages.info(request, "この手続はひな形の最新の版を使っています。")
+        return redirect("console:procedure", procedure.pk)
+    preview = procedure_upgrade_preview(procedure=procedure, to=target)
+    if request.method == "POST":
+        try:
+            procedure_upgrade(
+                organisation=staff.organisation,
+                procedure=procedure,
+                to=target,
+                accept_changes=request.POST.get("accept") == "yes",
+                now=now(),
+            )
+        except UpgradeConflict as error:
+            messages.error(
+                request,
+                "引き継げない設定があります。内容を確認し、「上記の調整を受け入れる」にチェックを入れてください。",
+            )
+            preview.conflicts = error.problems
+        except CatalogError as error:
+            for problem in error.problems:
+                messages.error(request, problem)
+        else:
+            messages.success(
+                request,
+                f"ひな形の第{target.version}版に移行しました。団体の設定は引き継がれています。",
+            )
+            return redirect("console:procedure", procedure.pk)
+    return render(
+        request,
+        "console/procedure_upgrade.html",
+        {"staff": staff, "procedure": procedure, "target": target, "preview": preview},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(StaffRole.ADMIN)
+def procedure_new(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    form = OwnProcedureForm()
+    problems: list[DefinitionProblem] = []
+    if request.method == "POST":
+        form = OwnProcedureForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                procedure = procedure_create_own(
+                    organisation=staff.organisation,
+                    slug=form.cleaned_data["slug"],
+                    definition=form.definition(),
+                    kana=form.cleaned_data.get("kana") or "",
+                    now=now(),
+                )
+            except InvalidDefinition as error:
+                problems = error.problems
+            except CatalogError as error:
+                problems = [DefinitionProblem("", p) for p in error.problems]
+            except ValidationError as error:  # the upload itself (size)
+                form.add_error("definition_file", error)
+            else:
+                messages.success(
+                    request, f"独自の手続「{procedure.name}」を登録しました（準備中）。"
+                )
+                return redirect("console:procedure", procedure.pk)
+    return render(
+        request, "console/procedure_new.html", {"staff": staff, "form": form, "problems": problems}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required()
+def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResponse:
+    """The form as residents will see it, step by step, validated by the server. Nothing is stored."""
+    procedure = _procedure(staff, procedure_id)
+    spec = form_spec(procedure.form_version)
+    keys = [s.key for s in spec.steps]
+    step_key = request.POST.get("_step") or request.GET.get("step") or keys[0]
+    if step_key not in keys:
+        step_key = keys[0]
+    answers: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    done = False
+    if request.method == "POST":
+        answers = answers_from_post(spec, request.POST)
+        add, remove = request.POST.get("_add"), request.POST.get("_remove")
+        if add or remove:
+            _change_group(answers, add, remove)
+        elif request.POST.get("_back"):
+            # Going back never loses or checks what was typed on this step.
+            step_key = keys[max(keys.index(step_key) - 1, 0)]
+        else:
+            result = validate(spec, answers, today=to_tokyo(now()).date(), step=step_key)
+            errors = result.errors
+            if not errors:
+                index = keys.index(step_key)
+                if index + 1 < len(keys):
+                    step_key = keys[index + 1]
+                else:
+                    full = validate(spec, answers, today=to_tokyo(now()).date())
+                    errors = full.errors
+                    done = not errors
+                    answers = full.answers if done else answers
+    step = spec.step(step_key)
+    return render(
+        request,
+        "console/procedure_preview.html",
+        {
+            "staff": staff,
+            "procedure": procedure,
+            "spec": spec,
+            "step": step,
+            "steps": spec.steps,
+            "answers": answers,
+            "fields_html": render_step(spec, step, answers, errors),
+            "errors": error_summary(spec, errors),
+            "done": done,
+            "rows": display_rows(spec, answers) if done else [],
+            "hidden_answers": _hidden_inputs(answers, exclude={f.key for f in step.fields}),
+        },
+    )
+
+
+def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) -> None:
+    if add and isinstance(answers.get(add, []), list):
+        answers.setdefault(add, []).append({})
+    if remove and "." in remove:
+        key, _, index = remove.rpartition(".")
+        items = answers.get(key)
+        if isinstance(items, list) and index.isdigit() and int(index) < len(items):
+            items.pop(int(index))
+
+
+def _hidden_inputs(answers: dict[str, Any], *, exclude: set[str]) -> list[tuple[str, str]]:
+    """Answers of other steps, carried as hidden inputs so that the preview needs no storage."""
+    result: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        elif isinstance(value, list):
+            if all(isinstance(v, dict) for v in value):
+                for i, v in enumerate(value):
+                    walk(f"{prefix}.{i}", v)
+            else:
+                for v in value:
+                    result.append((prefix, str(v)))
+        elif value is not None:
+            result.append(
+                (prefix, "yes" if value is True else "no" if value is False else str(value))
+            )
+
+    for key, value in answers.items():
+        if key not in exclude:
+            walk(key, value)
+    return result

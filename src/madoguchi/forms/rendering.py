@@ -1,0 +1,260 @@
+"""Server-rendered, accessible HTML for a form step, and reading the posted HTML form back.
+
+Names in the HTML form are paths: ``claimant_phone``, ``claimant_name.family``,
+``children.0.birth_date``. :func:`answers_from_post` turns them back into the JSON-like
+answers the engine validates, so the browser and the API go through the same validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from madoguchi.forms.base import FieldSpec, FormSpec, StepSpec, field_types
+from madoguchi.forms.field_types import ACCOUNT_TYPES, PREFECTURES
+
+COMPOSITE_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "person_name": (
+        ("family", "姓"),
+        ("given", "名"),
+        ("family_kana", "セイ（フリガナ）"),
+        ("given_kana", "メイ（フリガナ）"),
+    ),
+    "address": (
+        ("postal_code", "郵便番号"),
+        ("prefecture", "都道府県"),
+        ("city", "市区町村"),
+        ("town", "町域"),
+        ("block", "番地"),
+        ("building", "建物名・部屋番号"),
+    ),
+    "bank_account": (
+        ("bank_code", "金融機関コード（4桁）"),
+        ("branch_code", "支店コード（3桁）"),
+        ("account_type", "預金の種別"),
+        ("account_number", "口座番号（7桁まで）"),
+        ("holder", "口座名義（カタカナ）"),
+    ),
+}
+MAX_GROUP_INDEX = 49
+
+
+@dataclass(frozen=True)
+class ErrorLink:
+    anchor: str
+    message: str
+
+
+def html_id(path: str) -> str:
+    """A DOM id for a field path: children[1].birth_date → f-children-1-birth_date."""
+    return "f-" + path.replace("[", "-").replace("]", "").replace(".", "-")
+
+
+def input_name(path: str) -> str:
+    """The HTML name for a field path: children[1].birth_date → children.1.birth_date."""
+    return path.replace("[", ".").replace("]", "")
+
+
+def _set(target: dict[str, Any], parts: list[str], value: Any) -> None:
+    key = parts[0]
+    if len(parts) == 1:
+        target[key] = value
+        return
+    child = target.setdefault(key, {})
+    if isinstance(child, dict):
+        _set(child, parts[1:], value)
+
+
+def answers_from_post(spec: FormSpec, data: QueryDict | Mapping[str, Any]) -> dict[str, Any]:
+    """Rebuild nested answers from posted names; unknown names are ignored (CSRF token etc.).
+
+    Group items come back as a list ordered by index; a gap (removed item) is closed.
+    """
+    fields = {f.key: f for f in spec.fields}
+    answers: dict[str, Any] = {}
+    getlist = data.getlist if isinstance(data, QueryDict) else (lambda k: [data[k]])
+    for name in list(data.keys())[:2000]:
+        parts = str(name).split(".")
+        top = fields.get(parts[0])
+        if top is None:
+            continue
+        if top.type == "multichoice" and len(parts) == 1:
+            answers[top.key] = [v for v in getlist(name) if v][:500]
+            continue
+        if top.type == "group":
+            if len(parts) < 3 or not parts[1].isdigit() or int(parts[1]) > MAX_GROUP_INDEX:
+                continue
+            items = answers.setdefault(top.key, {})
+            item = items.setdefault(int(parts[1]), {})
+            child = next((c for c in top.fields if c.key == parts[2]), None)
+            if child is None:
+                continue
+            if child.type == "multichoice" and len(parts) == 3:
+                item[child.key] = [v for v in getlist(name) if v][:500]
+            else:
+                _set(item, parts[2:], data.get(name) if isinstance(data, QueryDict) else data[name])
+            continue
+        _set(answers, parts, data.get(name) if isinstance(data, QueryDict) else data[name])
+    for key, value in list(answers.items()):
+        if isinstance(value, dict) and fields[key].type == "group":
+            answers[key] = [value[i] for i in sorted(value)]
+    return answers
+
+
+def _part_values(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def describe_condition(condition: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    """A condition in words, so that a form without JavaScript says when a field applies."""
+    if "all" in condition:
+        return "、かつ".join(describe_condition(c, labels) for c in condition["all"])
+    if "any" in condition:
+        return "、または".join(describe_condition(c, labels) for c in condition["any"])
+    if "not" in condition:
+        return f"「{describe_condition(condition['not'], labels)}」ではない場合"
+    label = labels.get(condition["field"], condition["field"])
+    if "equals" in condition:
+        value = condition["equals"]
+        text = {True: "はい", False: "いいえ"}.get(
+            value, labels.get(f"{condition['field']}={value}", str(value))
+        )
+        return f"「{label}」が「{text}」の場合"
+    if "in" in condition:
+        texts = "・".join(labels.get(f"{condition['field']}={v}", str(v)) for v in condition["in"])
+        return f"「{label}」が「{texts}」の場合"
+    if "filled" in condition:
+        return f"「{label}」を入力した場合"
+    return f"「{label}」の回答によって必要な場合"
+
+
+def _labels(spec: FormSpec) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for f in spec.fields:
+        for item in (f, *f.fields):
+            labels[item.key] = item.label
+            for choice in item.option("choices", []) or []:
+                labels[f"{item.key}={choice['value']}"] = choice["label"]
+    return labels
+
+
+def _field_context(
+    spec: FieldSpec,
+    path: str,
+    value: Any,
+    errors: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    labels = labels or {}
+    own = errors.get(path)
+    sub_errors = {k[len(path) + 1 :]: v for k, v in errors.items() if k.startswith(path + ".")}
+    context: dict[str, Any] = {
+        "f": spec,
+        "ftype": field_types[spec.type],
+        "id": html_id(path),
+        "name": input_name(path),
+        "value": value,
+        "error": own,
+        "sub_errors": sub_errors,
+        "condition": describe_condition(spec.visible_if.raw, labels) if spec.visible_if else "",
+        "required_when": describe_condition(spec.required_if.raw, labels)
+        if spec.required_if
+        else "",
+        "describedby": " ".join(
+            x
+            for x in (
+                f"{html_id(path)}-help" if spec.help else "",
+                f"{html_id(path)}-format" if spec.type in ("date", "birth_date") else "",
+                f"{html_id(path)}-error" if own else "",
+            )
+            if x
+        ),
+    }
+    if spec.type in COMPOSITE_PARTS:
+        values = _part_values(value)
+        context["parts"] = [
+            {
+                "key": key,
+                "label": label,
+                "id": f"{html_id(path)}-{key}",
+                "name": f"{input_name(path)}.{key}",
+                "value": values.get(key, ""),
+                "error": sub_errors.get(key),
+            }
+            for key, label in COMPOSITE_PARTS[spec.type]
+        ]
+    if spec.type in ("choice", "multichoice"):
+        chosen = value if isinstance(value, list) else [value]
+        context["choices"] = [
+            {
+                "value": c["value"],
+                "label": c["label"],
+                "id": f"{html_id(path)}-{i}",
+                "checked": c["value"] in chosen,
+            }
+            for i, c in enumerate(spec.option("choices", []))
+        ]
+    if spec.type == "group":
+        items = value if isinstance(value, list) else []
+        minimum = int(spec.option("min_items", 0))
+        count = max(len(items), minimum, 1)
+        context["items"] = [
+            {
+                "index": i,
+                "label": f"{spec.option('item_label', spec.label)}{i + 1}",
+                "fields": [
+                    _field_context(
+                        child,
+                        f"{path}[{i}].{child.key}",
+                        _part_values(items[i] if i < len(items) else {}).get(child.key),
+                        errors,
+                        labels,
+                    )
+                    for child in spec.fields
+                ],
+            }
+            for i in range(count)
+        ]
+        context["can_add"] = count < int(spec.option("max_items", 10))
+        context["can_remove"] = count > max(minimum, 1)
+    context["prefectures"] = PREFECTURES if spec.type == "address" else ()
+    context["account_types"] = ACCOUNT_TYPES.items() if spec.type == "bank_account" else ()
+    return context
+
+
+def error_summary(spec: FormSpec, errors: Mapping[str, str]) -> list[ErrorLink]:
+    """Links for the summary at the top of the page, in the order fields appear."""
+    order = {}
+    for i, f in enumerate(spec.fields):
+        order[f.key] = i
+
+    def rank(path: str) -> tuple[int, str]:
+        return (order.get(path.split(".")[0].split("[")[0], 10_000), path)
+
+    links = []
+    for path in sorted(errors, key=rank):
+        anchor = html_id(path) if path else "form-top"
+        links.append(ErrorLink(anchor, errors[path]))
+    return links
+
+
+def render_step(
+    spec: FormSpec, step: StepSpec, answers: Mapping[str, Any], errors: Mapping[str, str]
+) -> SafeString:
+    """The fieldsets of one step, with values and errors in place."""
+    labels = _labels(spec)
+    sections = [
+        {
+            "section": section,
+            "fields": [
+                _field_context(f, f.key, answers.get(f.key), errors, labels) for f in section.fields
+            ],
+        }
+        for section in step.sections
+    ]
+    return render_to_string("forms/step.html", {"spec": spec, "step": step, "sections": sections})

@@ -1,0 +1,101 @@
+"""Mail leaves through the outbox to a real SMTP server on loopback, and is retried when the
+server is away."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from madoguchi.conf.env import email_settings
+from madoguchi.core.time import now
+from madoguchi.notifications.models import OutboxMessage
+from madoguchi.notifications.services import outbox_deliver_email, outbox_enqueue_email
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server(settings):
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {"default": email_settings(f"smtp://127.0.0.1:{port}")}
+    yield inbox
+    controller.stop()
+
+
+def subject_of(raw: bytes) -> str:
+    return str(make_header(decode_header(message_from_bytes(raw)["Subject"])))
+
+
+def test_queued_mail_is_delivered_once_to_a_real_smtp_server(db, smtp_server):
+    at = now()
+    outbox_enqueue_email(
+        to="hanako@example.jp", subject="【横浜市】申請を受け付けました", body="本文", now=at
+    )
+
+    report = outbox_deliver_email(now=at)
+    again = outbox_deliver_email(now=at + timedelta(minutes=5))
+
+    assert report.delivered == 1
+    assert again.delivered == 0
+    assert len(smtp_server.messages) == 1
+    assert subject_of(smtp_server.messages[0]) == "【横浜市】申請を受け付けました"
+    assert OutboxMessage.objects.get().delivered_at == at
+
+
+def test_mail_is_retried_with_backoff_while_the_server_is_away(db, settings):
+    port = free_port()  # nothing listens here
+    settings.MAILERS = {"default": email_settings(f"smtp://127.0.0.1:{port}")}
+    at = now()
+    outbox_enqueue_email(to="hanako@example.jp", subject="件名", body="本文", now=at)
+
+    report = outbox_deliver_email(now=at)
+
+    message = OutboxMessage.objects.get()
+    assert report.failed == 1
+    assert message.delivered_at is None
+    assert message.attempts == 1
+    assert message.available_at > at
+    assert "hanako" not in message.last_error
+    # Not due yet: nothing is tried again before the backoff has passed.
+    assert outbox_deliver_email(now=at + timedelta(seconds=1)).failed == 0
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        report = outbox_deliver_email(now=message.available_at)
+    finally:
+        controller.stop()
+    assert report.delivered == 1
+    assert len(inbox.messages) == 1
+
+
+def test_smtp_url_is_read_into_mailer_options():
+    config = email_settings("smtps://user%40lg.jp:p%40ss@mail.example.lg.jp")
+    assert config["OPTIONS"]["host"] == "mail.example.lg.jp"
+    assert config["OPTIONS"]["port"] == 465
+    assert config["OPTIONS"]["username"] == "user@lg.jp"
+    assert config["OPTIONS"]["password"] == "p@ss"
+    assert config["OPTIONS"]["use_ssl"] is True
+    assert email_settings("")["BACKEND"].endswith("console.EmailBackend")

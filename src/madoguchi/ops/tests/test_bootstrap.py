@@ -1,0 +1,127 @@
+"""A developer runs ``make run``: ``madoguchi bootstrap --demo`` prepares everything."""
+
+import io
+import json
+import stat
+
+import pytest
+from django.core.management import call_command
+
+from madoguchi.core.time import now
+from madoguchi.identity.models import GroupOperator, Staff, User
+from madoguchi.ops.demo import DEMO_GROUP_SLUG, demo_setup
+from madoguchi.tenants.models import SharedGroup
+
+DEMO_EMAILS = (
+    "staff@yokohama.demo.madoguchi.jp",
+    "staff@kamakura.demo.madoguchi.jp",
+    "operator@kanagawa.demo.madoguchi.jp",
+)
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+def bootstrap(*args: str) -> str:
+    out = io.StringIO()
+    call_command("bootstrap", *args, stdout=out)
+    return out.getvalue()
+
+
+def logins_printed(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "@" in line]
+
+
+def demo_state() -> tuple[object, ...]:
+    return (
+        list(SharedGroup.objects.filter(slug=DEMO_GROUP_SLUG).values_list("pk", "name")),
+        sorted(Staff.objects.values_list("pk", "user__email", "organisation__lg_code", "role")),
+        sorted(GroupOperator.objects.values_list("pk", "user__email", "group__slug")),
+        User.objects.count(),
+    )
+
+
+def test_bootstrap_demo_prints_the_urls_and_three_demo_logins(db, data_dir):
+    output = bootstrap("--demo", "--base-url", "http://127.0.0.1:8123/")
+
+    for url in (
+        "http://127.0.0.1:8123/",
+        "http://127.0.0.1:8123/p/14/",
+        "http://127.0.0.1:8123/o/141003/",
+        "http://127.0.0.1:8123/console/",
+        "http://127.0.0.1:8123/api/v1/docs",
+        "http://127.0.0.1:8123/healthz",
+    ):
+        assert url in output
+    assert "8123//" not in output
+    passwords = json.loads((data_dir / "demo_logins.json").read_text(encoding="utf-8"))
+    for email, key in zip(DEMO_EMAILS, ("yokohama", "kamakura", "operator"), strict=True):
+        line = next(line for line in output.splitlines() if email in line)
+        assert passwords[key] in line
+    assert len(logins_printed(output)) == 3
+    assert "横浜市" in output
+    assert "鎌倉市" in output
+
+
+def test_demo_passwords_are_private_to_this_installation(db, data_dir):
+    bootstrap("--demo")
+
+    path = data_dir / "demo_logins.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    passwords = json.loads(path.read_text(encoding="utf-8"))
+    assert len(set(passwords.values())) == 3
+    assert all(len(password) >= 16 for password in passwords.values())
+
+
+def test_demo_logins_work(client, db, data_dir):
+    bootstrap("--demo")
+    passwords = json.loads((data_dir / "demo_logins.json").read_text(encoding="utf-8"))
+
+    for email, key in zip(DEMO_EMAILS, ("yokohama", "kamakura", "operator"), strict=True):
+        assert client.login(username=email, password=passwords[key]), email
+        client.logout()
+
+
+def test_bootstrap_twice_changes_nothing_the_second_time(db, data_dir):
+    first = bootstrap("--demo")
+    state = demo_state()
+
+    second = bootstrap("--demo")
+
+    assert demo_state() == state
+    assert "団体マスタを読み込みました" not in second
+    assert logins_printed(first) == logins_printed(second)  # the same passwords
+
+
+def test_bootstrap_without_demo_creates_no_accounts(db, data_dir):
+    output = bootstrap()
+
+    assert "デモ用ログイン" not in output
+    assert not SharedGroup.objects.filter(slug=DEMO_GROUP_SLUG).exists()
+    assert not User.objects.exists()
+    assert not (data_dir / "demo_logins.json").exists()
+
+
+def test_demo_data_is_refused_in_production(db, data_dir, settings):
+    settings.PRODUCTION = True
+
+    with pytest.raises(RuntimeError, match="本番環境"):
+        demo_setup(now=now())
+
+    assert not SharedGroup.objects.filter(slug=DEMO_GROUP_SLUG).exists()
+    assert not User.objects.exists()
+    assert not (data_dir / "demo_logins.json").exists()
+
+
+def test_demo_group_is_kanagawa_with_all_its_municipalities(db, data_dir):
+    demo_setup(now=now())
+
+    group = SharedGroup.objects.get(slug=DEMO_GROUP_SLUG)
+    codes = set(group.members.values_list("lg_code", flat=True))
+    assert group.prefecture is not None
+    assert group.prefecture.lg_code == "140007"
+    assert {"140007", "141003", "142042"} <= codes
+    assert len(codes) == 34  # the prefecture and its 33 municipalities, no wards
