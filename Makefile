@@ -31,9 +31,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	@$(BIN)/madoguchi bootstrap --demo --base-url http://127.0.0.1:$(PORT)
 	@echo "  http://127.0.0.1:$(PORT)/ で待ち受けています。停止は Ctrl-C。"
-	@exec $(BIN)/granian --interface wsgi --host 127.0.0.1 --port $(PORT) \
-		--workers 1 --blocking-threads 4 --log-level warning \
-		madoguchi.conf.wsgi:application
+	@exec $(BIN)/madoguchi serve --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

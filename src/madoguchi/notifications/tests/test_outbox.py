@@ -99,3 +99,17 @@ def test_smtp_url_is_read_into_mailer_options():
     assert config["OPTIONS"]["password"] == "p@ss"
     assert config["OPTIONS"]["use_ssl"] is True
     assert email_settings("")["BACKEND"].endswith("console.EmailBackend")
+
+
+def test_the_worker_delivers_due_mail_once_and_stops(db, settings, smtp_server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    outbox_enqueue_email(to="taro@example.jp", subject="件名", body="本文", now=now())
+    out, err = StringIO(), StringIO()
+
+    call_command("outbox_worker", "--once", stdout=out, stderr=err)
+
+    assert "配信 1" in out.getvalue(), err.getvalue()
+    assert len(smtp_server.messages) == 1
