@@ -23,6 +23,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         bin_dir = os.path.dirname(sys.executable)
+        # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
+        # then sends exactly one SIGTERM to each group (granian shuts down cleanly on one
+        # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
+        # inherited-ignored SIGINT, also stops a child still starting), and a group can be
+        # killed whole if it does not stop.
         server = subprocess.Popen(  # noqa: S603 (our own executables, fixed arguments)
             [
                 os.path.join(bin_dir, "granian"),
@@ -39,28 +44,30 @@ class Command(BaseCommand):
                 "--log-level",
                 "warning",
                 "madoguchi.conf.wsgi:application",
-            ]
+            ],
+            start_new_session=True,
         )
-        worker = subprocess.Popen([sys.executable, "-m", "madoguchi", "outbox_worker"])
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "madoguchi", "outbox_worker"], start_new_session=True
+        )
         children = (server, worker)
+        stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
+            nonlocal stopping
+            stopping = True
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        try:
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
-        finally:
-            stop(signal.SIGTERM, None)
-            for child in children:
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    # A server stopped while it was still starting may miss the first signal.
-                    child.kill()
-                    child.wait()
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
+        for child in children:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
         self.stdout.write("停止しました。")
