@@ -97,6 +97,23 @@ def _protect(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _without_specific(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(answers)
+    for field in spec.fields:
+        if field.privacy == Privacy.SPECIFIC:
+            result.pop(field.key, None)
+        elif field.type == "group" and isinstance(result.get(field.key), list):
+            sensitive = {c.key for c in field.fields if c.privacy == Privacy.SPECIFIC}
+            if sensitive:
+                result[field.key] = [
+                    {k: v for k, v in item.items() if k not in sensitive}
+                    if isinstance(item, dict)
+                    else item
+                    for item in result[field.key]
+                ]
+    return result
+
+
 def _receipt_number(organisation: Organisation, now: datetime) -> str:
     # 団体コード-年月日-8桁: readable on the phone, not guessable, unique by constraint.
     return f"{organisation.lg_code}-{to_tokyo(now):%y%m%d}-{secrets.randbelow(10**8):08d}"
@@ -300,9 +317,14 @@ def draft_save(
     step: str,
     now: datetime,
 ) -> Draft:
-    """Save (or update) the resident's draft for this procedure; it expires after 30 days."""
+    """Save (or update) the resident's draft for this procedure; it expires after 30 days.
+
+    特定個人情報 (My Number) is never kept in a draft: it is asked again before sending, so
+    an unsent draft cannot leak it.
+    """
     if procedure.organisation_id != organisation.pk:
         raise Procedure.DoesNotExist
+    answers = _without_specific(form_spec(procedure.form_version), answers)
     draft, _ = Draft.objects.update_or_create(
         applicant=applicant,
         procedure=procedure,

@@ -267,3 +267,30 @@ def test_concurrent_double_submission_creates_one_application(procedure, residen
     assert sum(r.created for r in results) == 1
     assert Application.objects.count() == 1
     assert ChannelCount.objects.get(procedure=procedure).count == 1
+
+
+def test_a_draft_never_keeps_my_number(db, resident):
+    template_load_all(now=now())
+    organisation = Organisation.objects.get(lg_code="141003")
+    item = procedure_adopt(
+        organisation=organisation,
+        template_version=template_version_get(slug="jidou-teate-nintei"),
+        now=now(),
+    )
+    answers = valid_answers(item)
+    answers["children"][0]["my_number"] = answers["claimant_my_number"]
+
+    draft = draft_save(
+        organisation=organisation,
+        procedure=item,
+        applicant=resident,
+        answers=answers,
+        step="claimant",
+        now=now(),
+    )
+
+    draft.refresh_from_db()
+    assert "claimant_my_number" not in draft.answers
+    assert "my_number" not in draft.answers["children"][0]
+    assert draft.answers["claimant_name"] == answers["claimant_name"]
+    assert draft.expires_at > now()
