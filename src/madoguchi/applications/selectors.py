@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from madoguchi.applications.models import Application, Draft
-from madoguchi.forms.base import FormSpec, field_types
+from madoguchi.forms.base import FieldSpec, FormSpec, field_types
+from madoguchi.forms.engine import display_rows
 from madoguchi.forms.selectors import form_spec
 
 
@@ -33,39 +34,13 @@ def drafts_of_applicant(*, applicant: Any) -> QuerySet[Draft]:
     )
 
 
-def _masked(value: Any) -> Any:
-    if isinstance(value, dict) and "$enc" in value:
-        return value.get("masked", "●●●●")
-    return value
-
-
 def stored_display_rows(spec: FormSpec, answers: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """Rows for receipts and my page from stored answers: encrypted values show masked,
     without decrypting (revealing is a staff action that is audited)."""
-    rows: list[tuple[str, str, str]] = []
-    for step in spec.steps:
-        for field in step.fields:
-            if field.key not in answers:
-                continue
-            value = answers[field.key]
-            if field.type == "group":
-                for index, item in enumerate(value):
-                    label = field.option("item_label", field.label)
-                    for child in field.fields:
-                        if child.key in item:
-                            rows.append(
-                                (
-                                    step.title,
-                                    f"{label}{index + 1} {child.label}",
-                                    _text(child, item[child.key]),
-                                )
-                            )
-                continue
-            rows.append((step.title, field.label, _text(field, value)))
-    return rows
+    return display_rows(spec, answers, text=_text)
 
 
-def _text(field: Any, value: Any) -> str:
+def _text(field: FieldSpec, value: Any) -> str:
     if isinstance(value, dict) and "$enc" in value:
         return str(value.get("masked", "●●●●"))
     return field_types[field.type].display(value, field)

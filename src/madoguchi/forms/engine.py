@@ -7,7 +7,7 @@ form) and returns the normalised answers or the errors keyed by field path
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -269,12 +269,23 @@ def validate(
 
 
 def display_rows(
-    spec: FormSpec, answers: Mapping[str, Any], *, reveal: bool = False
+    spec: FormSpec,
+    answers: Mapping[str, Any],
+    *,
+    reveal: bool = False,
+    text: Callable[[FieldSpec, Any], str] | None = None,
 ) -> list[tuple[str, str, str]]:
     """(step title, label, text) for every answered field: confirmation pages and receipts.
 
     My Number and account numbers stay masked unless ``reveal`` (which callers audit).
+    ``text`` overrides how one value is shown (stored answers hold encrypted values).
     """
+
+    def show(field: FieldSpec, value: Any) -> str:
+        if text is not None:
+            return text(field, value)
+        return field_types[field.type].display(value, field, reveal=reveal)
+
     rows: list[tuple[str, str, str]] = []
     for step in spec.steps:
         for f in step.fields:
@@ -282,16 +293,12 @@ def display_rows(
                 continue
             value = answers[f.key]
             if f.type == "group":
+                item_label = f.option("item_label", f.label)
                 for index, item in enumerate(value):
-                    item_label = f.option("item_label", f.label)
                     for child in f.fields:
                         if child.key in item:
-                            text = field_types[child.type].display(
-                                item[child.key], child, reveal=reveal
-                            )
-                            rows.append(
-                                (step.title, f"{item_label}{index + 1} {child.label}", text)
-                            )
+                            label = f"{item_label}{index + 1} {child.label}"
+                            rows.append((step.title, label, show(child, item[child.key])))
                 continue
-            rows.append((step.title, f.label, field_types[f.type].display(value, f, reveal=reveal)))
+            rows.append((step.title, f.label, show(f, value)))
     return rows
