@@ -54,7 +54,3 @@ class KindCounts(Schema):
     ward: int
     municipalities: int
     cities_including_designated: int
-
-
-class Health(Schema):
-    status: str

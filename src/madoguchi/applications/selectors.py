@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from madoguchi.applications.models import Application, Draft
+from madoguchi.applications.models import Application
 from madoguchi.forms.base import FieldSpec, FormSpec, field_types
 from madoguchi.forms.engine import display_rows
 from madoguchi.forms.selectors import form_spec
@@ -18,19 +18,6 @@ def applications_of_applicant(*, applicant: Any) -> QuerySet[Application]:
         Application.objects.filter(applicant=applicant)
         .select_related("organisation", "procedure")
         .order_by("-arrived_at", "-id")
-    )
-
-
-def application_for_applicant(*, applicant: Any, receipt_number: str) -> Application:
-    """The applicant's own application; anyone else's receipt number raises DoesNotExist."""
-    return applications_of_applicant(applicant=applicant).get(receipt_number=receipt_number[:32])
-
-
-def drafts_of_applicant(*, applicant: Any) -> QuerySet[Draft]:
-    return (
-        Draft.objects.filter(applicant=applicant)
-        .select_related("procedure", "organisation")
-        .order_by("-updated_at")
     )
 
 

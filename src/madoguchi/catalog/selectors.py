@@ -115,17 +115,6 @@ def procedures_search(
     return qs.distinct().order_by("organisation__lg_code", "name")
 
 
-def templates_search(*, q: str) -> QuerySet[Template]:
-    qs = Template.objects.all()
-    synonyms = national_synonyms()
-    for term in q[:MAX_QUERY_LENGTH].split()[:8]:
-        condition = Q()
-        for key in _expand(term, synonyms):
-            condition |= Q(search_key__contains=key)
-        qs = qs.filter(condition)
-    return qs.order_by("category", "slug")
-
-
 @dataclass(frozen=True)
 class DiffLine:
     """One difference between a procedure and its national template."""

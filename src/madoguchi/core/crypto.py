@@ -48,8 +48,3 @@ def decrypt(token: str) -> str:
         raise DecryptionFailed(
             "暗号化された値を復号できません（鍵の設定を確認してください）。"
         ) from None
-
-
-def reset_cache() -> None:
-    """Forget loaded keys (tests that change the key settings)."""
-    _fernet.cache_clear()

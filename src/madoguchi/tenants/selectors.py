@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from madoguchi.core.lgcode import parse_lg_code, with_check_digit
 from madoguchi.core.text import search_key
@@ -156,7 +156,3 @@ def group_get(*, slug: str) -> SharedGroup:
 
 def last_master_load() -> MasterLoad | None:
     return MasterLoad.objects.first()
-
-
-def organisations_count(*, q: Q | None = None) -> int:
-    return Organisation.objects.filter(q or Q()).count()
