@@ -113,3 +113,99 @@ class ApplicationRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} r{self.revision}"
+
+
+class Attachment(models.Model):
+    """添付ファイル: checked, re-encoded where it is an image, and stored encrypted on disk.
+
+    Uploaded while filling in a form (owned by the resident, or by a guest upload key), then
+    claimed by exactly one application at submission. Unclaimed files expire with drafts.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="+")
+    field_key = models.CharField(max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
+    #: For applications without an account: a random key kept in the guest's session.
+    guest_key = models.CharField(max_length=64, blank=True, db_index=True)
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    revision = models.PositiveIntegerField(null=True, blank=True)
+    name = models.CharField("ファイル名", max_length=200)
+    kind = models.CharField(max_length=16)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    scanned = models.BooleanField("ウイルス検査済み", default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "添付ファイル"
+        verbose_name_plural = "添付ファイル"
+        indexes = (models.Index(fields=("owner", "procedure"), name="attachment_owner"),)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApplicationMessage(models.Model):
+    """Messages between the organisation and the applicant, shown on my page."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "お知らせ"
+        CORRECTION = "correction", "補正のお願い"
+        DECISION = "decision", "決定のお知らせ"
+        REPLY = "reply", "申請者からの返信"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_staff = models.BooleanField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(max_length=4000)
+    #: For correction requests: the answer keys the applicant is asked to change.
+    fields = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "申請のメッセージ"
+        verbose_name_plural = "申請のメッセージ"
+        indexes = (models.Index(fields=("application", "created_at"), name="message_thread"),)
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.kind}"
+
+
+class ApplicationTransition(models.Model):
+    """One move of the workflow: who, when, from, to and why. Never changed afterwards."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="transitions"
+    )
+    from_status = models.CharField(max_length=32)
+    to_status = models.CharField(max_length=32)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=64)
+    reason = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "申請の状態遷移"
+        verbose_name_plural = "申請の状態遷移"
+        indexes = (models.Index(fields=("application", "created_at"), name="transition_history"),)
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.from_status}→{self.to_status}"

@@ -38,6 +38,8 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     display_name = models.CharField("表示名", max_length=128, blank=True)
     is_active = models.BooleanField("有効", default=True)
     is_staff = models.BooleanField("運用者（管理サイト）", default=False)
+    #: Residents sign up with an address they must prove; until then they cannot log in.
+    email_verified_at = models.DateTimeField("メール確認日時", null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -89,3 +91,49 @@ class GroupOperator(TimeStampedModel):
         constraints = (
             models.UniqueConstraint(fields=("user", "group"), name="group_operator_unique"),
         )
+
+
+class ResidentProfile(TimeStampedModel):
+    """住民の登録情報: used to pre-fill forms only after the resident confirms (ワンスオンリー)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="resident_profile")
+    family_name = models.CharField("姓", max_length=64, blank=True)
+    given_name = models.CharField("名", max_length=64, blank=True)
+    family_name_kana = models.CharField("セイ", max_length=64, blank=True)
+    given_name_kana = models.CharField("メイ", max_length=64, blank=True)
+    postal_code = models.CharField("郵便番号", max_length=8, blank=True)
+    address = models.CharField("住所", max_length=256, blank=True)
+    birth_date = models.DateField("生年月日", null=True, blank=True)
+    phone = models.CharField("電話番号", max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = "住民の登録情報"
+        verbose_name_plural = "住民の登録情報"
+
+    def __str__(self) -> str:
+        return f"{self.family_name} {self.given_name}".strip() or str(self.user)
+
+
+class AccessToken(models.Model):
+    """API token (resident apps, staff integrations). Only a SHA-256 of the secret is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_tokens")
+    #: Set for staff tokens: the token acts for this organisation only.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField("名前", max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "APIトークン"
+        verbose_name_plural = "APIトークン"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from madoguchi.portal import views
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("g/<slug:slug>/", views.group, name="group"),
     path("o/<str:code>/procedures/<int:procedure_id>/", views.procedure, name="procedure"),
     path("life-events/<slug:slug>/", views.life_event, name="life_event"),
+    path("account/", include("madoguchi.portal.urls_account")),
+    path("", include("madoguchi.portal.urls_apply")),
 ]
