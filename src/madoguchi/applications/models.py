@@ -70,6 +70,18 @@ class Application(models.Model):
     )
     revision = models.PositiveIntegerField(default=1)
     channel = models.CharField(max_length=16, default="online")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_applications",
+        verbose_name="担当者",
+    )
+    #: 標準処理期間の期限 (arrival + the procedure's processing days), for overdue filters.
+    due_at = models.DateTimeField("処理期限", null=True, blank=True)
+    #: Name (kana-folded, for staff search) of the applicant; never shown, only matched.
+    search_name = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -91,6 +103,13 @@ class Application(models.Model):
                 fields=("organisation", "status", "-arrived_at", "-id"), name="app_inbox_status"
             ),
             models.Index(fields=("applicant", "-arrived_at"), name="app_mine"),
+            models.Index(
+                fields=("organisation", "procedure", "-arrived_at", "-id"), name="app_inbox_proc"
+            ),
+            models.Index(
+                fields=("organisation", "assignee", "-arrived_at", "-id"), name="app_inbox_assignee"
+            ),
+            models.Index(fields=("organisation", "due_at"), name="app_due"),
         )
 
     def __str__(self) -> str:
@@ -209,3 +228,66 @@ class ApplicationTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.from_status}→{self.to_status}"
+
+
+class ApplicationNote(models.Model):
+    """内部メモ: staff-only notes on an application, never shown to the applicant."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField(max_length=4000)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "内部メモ"
+        verbose_name_plural = "内部メモ"
+
+    def __str__(self) -> str:
+        return f"note {self.application_id}"
+
+
+class DecisionTemplate(models.Model):
+    """Editable text for decisions (承認・却下の理由) per organisation."""
+
+    class Kind(models.TextChoices):
+        APPROVE = "approve", "承認"
+        REJECT = "reject", "却下"
+        CORRECTION = "correction", "補正依頼"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="decision_templates"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField("名前", max_length=100)
+    body = models.TextField("本文", max_length=4000)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "文例"
+        verbose_name_plural = "文例"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class IssuedDocument(models.Model):
+    """A decision notice (決定通知書) or other document issued to the applicant."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=32)
+    title = models.CharField(max_length=200)
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "交付文書"
+        verbose_name_plural = "交付文書"
+
+    def __str__(self) -> str:
+        return self.title

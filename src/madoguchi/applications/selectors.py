@@ -7,10 +7,18 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from madoguchi.applications.models import Application
+from madoguchi.applications.models import (
+    Application,
+    ApplicationMessage,
+    ApplicationTransition,
+    Draft,
+)
+from madoguchi.catalog.models import Procedure
 from madoguchi.forms.base import FieldSpec, FormSpec, field_types
 from madoguchi.forms.engine import display_rows
+from madoguchi.forms.postal import lookup as postal_lookup
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.models import ResidentProfile
 
 
 def applications_of_applicant(*, applicant: Any) -> QuerySet[Application]:
@@ -33,5 +41,119 @@ def _text(field: FieldSpec, value: Any) -> str:
     return field_types[field.type].display(value, field)
 
 
+def preview_rows(spec: FormSpec, answers: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """Rows for the confirmation page from answers not yet stored: My Number shown masked."""
+    return display_rows(spec, answers)
+
+
 def application_rows(application: Application) -> list[tuple[str, str, str]]:
     return stored_display_rows(form_spec(application.form_version), application.answers)
+
+
+def application_of_applicant(*, applicant: Any, receipt_number: str) -> Application:
+    """The applicant's own application; another person's answers ``DoesNotExist``."""
+    if not getattr(applicant, "pk", None):
+        raise Application.DoesNotExist
+    return Application.objects.select_related("organisation", "procedure", "form_version").get(
+        applicant=applicant, receipt_number=receipt_number[:32]
+    )
+
+
+def application_by_receipt(*, receipt_number: str) -> Application:
+    """Look-up by receipt number only, for callers that prove ownership another way (a
+    guest's session remembers the receipts it created)."""
+    return Application.objects.select_related("organisation", "procedure", "form_version").get(
+        receipt_number=receipt_number[:32]
+    )
+
+
+def drafts_of_applicant(*, applicant: Any) -> QuerySet[Draft]:
+    return (
+        Draft.objects.filter(applicant=applicant)
+        .select_related("organisation", "procedure")
+        .order_by("-updated_at")
+    )
+
+
+def draft_of_applicant(*, applicant: Any, procedure: Procedure) -> Draft | None:
+    return Draft.objects.filter(applicant=applicant, procedure=procedure).first()
+
+
+def application_history(application: Application) -> list[ApplicationTransition]:
+    return list(application.transitions.order_by("created_at", "id"))
+
+
+def application_messages(application: Application) -> list[ApplicationMessage]:
+    return list(application.messages.order_by("created_at", "id"))
+
+
+def unread_message_count(*, applicant: Any) -> int:
+    return ApplicationMessage.objects.filter(
+        application__applicant=applicant, from_staff=True, read_at__isnull=True
+    ).count()
+
+
+#: Field types that describe the applicant and can be filled once for several forms.
+SHARED_TYPES = ("person_name", "birth_date", "address", "postal_code", "phone", "email")
+
+
+def answers_by_type(spec: FormSpec, by_type: Mapping[str, Any]) -> dict[str, Any]:
+    """Put one value per field type into the first top-level field of that type (the
+    applicant's own name, address…); fields inside groups (other people) are left alone."""
+    result: dict[str, Any] = {}
+    for field in spec.fields:
+        if field.type in by_type and field.type not in {
+            f.type for f in spec.fields if f.key in result
+        }:
+            result[field.key] = by_type[field.type]
+    return result
+
+
+def profile_prefill(
+    spec: FormSpec, profile: ResidentProfile | None, email: str = ""
+) -> dict[str, Any]:
+    """Answers the resident's registered details would fill in (ワンスオンリー); the
+    resident sees them and confirms before they are used."""
+    if profile is None:
+        return {}
+    by_type: dict[str, Any] = {}
+    if profile.family_name or profile.given_name:
+        by_type["person_name"] = {
+            "family": profile.family_name,
+            "given": profile.given_name,
+            "family_kana": profile.family_name_kana,
+            "given_kana": profile.given_name_kana,
+        }
+    if profile.birth_date:
+        by_type["birth_date"] = profile.birth_date.isoformat()
+    if profile.phone:
+        by_type["phone"] = profile.phone
+    if email:
+        by_type["email"] = email
+    if profile.postal_code:
+        by_type["address"] = _address_parts(profile.postal_code, profile.address)
+        by_type["postal_code"] = profile.postal_code
+    return answers_by_type(spec, by_type)
+
+
+def _address_parts(postal_code: str, address: str) -> dict[str, str]:
+    """Split a one-line registered address into the form's parts using the postal code."""
+    digits = "".join(ch for ch in postal_code if ch.isdigit())
+    parts = {"postal_code": digits, "block": "", "building": ""}
+    text = address.strip()
+    for found in postal_lookup(digits):
+        for prefix in (
+            f"{found.prefecture}{found.city}{found.town}",
+            f"{found.city}{found.town}",
+            f"{found.prefecture}{found.city}",
+            found.city,
+        ):
+            if prefix and text.startswith(prefix):
+                parts.update(
+                    prefecture=found.prefecture,
+                    city=found.city,
+                    town=found.town if prefix.endswith(found.town) and found.town else "",
+                    block=text[len(prefix) :].strip(),
+                )
+                return parts
+    return parts

@@ -6,22 +6,24 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
 from madoguchi.applications.events import application_arrived
-from madoguchi.applications.models import Application, ApplicationRevision, Draft
+from madoguchi.applications.models import Application, ApplicationRevision, Attachment, Draft
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import encrypt
+from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
-from madoguchi.forms.base import FormSpec
+from madoguchi.forms.base import FieldSpec, FormSpec
 from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
 from madoguchi.forms.field_types import mask_my_number
@@ -74,7 +76,7 @@ def canonical_digest(answers: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _protect(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
+def protect_answers(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
     """Encrypt 特定個人情報 values, keeping a masked form for display without decryption."""
 
     def protect_value(value: Any) -> Any:
@@ -97,6 +99,19 @@ def _protect(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def specific_answers(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers that hold 特定個人情報: whole fields, or whole groups with such a child."""
+    result: dict[str, Any] = {}
+    for field in spec.fields:
+        if field.key not in answers:
+            continue
+        if field.privacy == Privacy.SPECIFIC or (
+            field.type == "group" and any(c.privacy == Privacy.SPECIFIC for c in field.fields)
+        ):
+            result[field.key] = answers[field.key]
+    return result
+
+
 def _without_specific(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
     result = dict(answers)
     for field in spec.fields:
@@ -112,6 +127,95 @@ def _without_specific(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, A
                     for item in result[field.key]
                 ]
     return result
+
+
+def _attachment_slots(
+    spec: FormSpec, answers: Mapping[str, Any]
+) -> Iterator[tuple[str, FieldSpec, list[dict[str, Any]]]]:
+    """(answer path, field, items) for every attachment answer, groups included."""
+    for field in spec.fields:
+        value = answers.get(field.key)
+        if field.type == "attachment" and isinstance(value, list):
+            yield field.key, field, value
+        elif field.type == "group" and isinstance(value, list):
+            for index, item in enumerate(value):
+                for child in field.fields:
+                    inner = item.get(child.key) if isinstance(item, dict) else None
+                    if child.type == "attachment" and isinstance(inner, list):
+                        yield f"{field.key}.{index}.{child.key}", child, inner
+
+
+def claim_attachments(
+    spec: FormSpec,
+    answers: dict[str, Any],
+    *,
+    procedure: Procedure,
+    owner: Any = None,
+    guest_key: str = "",
+    application: Application | None = None,
+    revision: int | None = None,
+) -> list[Attachment]:
+    """Check that every file the answers refer to was uploaded by this applicant for this
+    procedure, and make the answers describe the stored file (name, type and size as
+    checked on upload, not as the client claims).
+
+    With ``application``, the files are also claimed for it (inside the caller's
+    transaction); a file already claimed by another application is refused.
+    Raises :class:`ValidationFailed` keyed by the answer's path.
+    """
+    procedure_id = procedure.pk
+    owner_id = getattr(owner, "pk", None)
+    errors: dict[str, str] = {}
+    rows: list[Attachment] = []
+    for path, field, items in _attachment_slots(spec, answers):
+        for item in items:
+            try:
+                attachment_id = uuid.UUID(hex=str(item.get("id", "")))
+            except ValueError:
+                errors[path] = "ファイルが見つかりません。もう一度アップロードしてください。"
+                continue
+            scope = Attachment.objects.filter(
+                pk=attachment_id, procedure_id=procedure_id, field_key=field.key
+            )
+            scope = (
+                scope.filter(owner_id=owner_id)
+                if owner_id
+                else scope.filter(owner__isnull=True, guest_key=guest_key or "-")
+            )
+            row = scope.first()
+            if row is None or (
+                row.application_id is not None
+                and (application is None or row.application_id != application.pk)
+            ):
+                errors[path] = "ファイルが見つかりません。もう一度アップロードしてください。"
+                continue
+            item.update({"id": row.pk.hex, "name": row.name, "kind": row.kind, "size": row.size})
+            rows.append(row)
+    if errors:
+        raise ValidationFailed(errors)
+    if application is not None:
+        fresh = [row.pk for row in rows if row.application_id is None]
+        if fresh:
+            claimed = Attachment.objects.filter(pk__in=fresh, application__isnull=True).update(
+                application=application, revision=revision
+            )
+            if claimed != len(set(fresh)):
+                raise ValidationFailed(
+                    {"": "添付ファイルが別の申請で使われました。もう一度アップロードしてください。"}
+                )
+    return rows
+
+
+def applicant_search_name(spec: FormSpec, answers: Mapping[str, Any]) -> str:
+    """The applicant's name folded for staff search (kana-insensitive), from the first
+    top-level name field: "山田 太郎 ヤマダ タロウ" → "山田太郎ヤマダタロウ"."""
+    for field in spec.fields:
+        value = answers.get(field.key)
+        if field.type == "person_name" and isinstance(value, dict):
+            parts = [str(value.get(p, "")) for p in ("family", "given")]
+            kana = [str(value.get(p, "")) for p in ("family_kana", "given_kana")]
+            return search_key(" ".join(parts) + " " + " ".join(kana))[:200]
+    return ""
 
 
 def _receipt_number(organisation: Organisation, now: datetime) -> str:
@@ -137,6 +241,7 @@ def application_submit(
     now: datetime,
     form_version_id: int | None = None,
     contact_email: str = "",
+    guest_key: str = "",
 ) -> SubmitResult:
     """Store a validated application exactly once and record its arrival (到達).
 
@@ -178,8 +283,15 @@ def application_submit(
     if result.errors:
         raise ValidationFailed(result.errors)
     normalised = result.answers
+    claim_attachments(
+        spec,
+        normalised,
+        procedure=procedure,
+        owner=applicant if applicant_id else None,
+        guest_key=guest_key,
+    )
     digest = canonical_digest(normalised)
-    stored = _protect(spec, normalised)
+    stored = protect_answers(spec, normalised)
     try:
         with transaction.atomic():
             application = _insert(
@@ -192,6 +304,16 @@ def application_submit(
                 stored,
                 digest,
                 now,
+                applicant_search_name(spec, normalised),
+            )
+            claim_attachments(
+                spec,
+                normalised,
+                procedure=procedure,
+                owner=applicant if applicant_id else None,
+                guest_key=guest_key,
+                application=application,
+                revision=1,
             )
             ApplicationRevision.objects.create(
                 application=application,
@@ -253,6 +375,7 @@ def _insert(
     stored: dict[str, Any],
     digest: str,
     now: datetime,
+    search_name: str,
 ) -> Application:
     for _attempt in range(5):
         receipt = _receipt_number(organisation, now)
@@ -270,6 +393,10 @@ def _insert(
             arrived_at=now,
             answers=stored,
             answers_digest=digest,
+            due_at=now + timedelta(days=procedure.processing_days)
+            if procedure.processing_days
+            else None,
+            search_name=search_name,
         )
     raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
 
@@ -338,3 +465,13 @@ def draft_save(
         },
     )
     return draft
+
+
+def draft_delete(*, applicant: Any, procedure: Procedure) -> int:
+    """Delete the resident's draft for this procedure. Returns how many (0 or 1).
+
+    Files uploaded for it stay until the expiry purge removes unclaimed files (row and
+    bytes together), so no file is left on disk without its row.
+    """
+    deleted, _ = Draft.objects.filter(applicant=applicant, procedure=procedure).delete()
+    return min(deleted, 1)

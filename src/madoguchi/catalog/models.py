@@ -102,6 +102,10 @@ class Procedure(TimeStampedModel):
     reception_starts_at = models.DateTimeField("受付開始", null=True, blank=True)
     reception_ends_at = models.DateTimeField("受付終了", null=True, blank=True)
     life_events = models.ManyToManyField(LifeEvent, blank=True, related_name="procedures")
+    #: 審査担当 assigned to this procedure; empty means every reviewer of the organisation.
+    reviewers = models.ManyToManyField(
+        "identity.Staff", blank=True, related_name="assigned_procedures"
+    )
     search_key = models.TextField(editable=False, default="")
 
     class Meta:

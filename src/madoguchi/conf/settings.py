@@ -53,6 +53,8 @@ try:
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
     )
     EMAIL_CONFIG = email_settings(ENV.get("MADOGUCHI_SMTP_URL", ""))
+    # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
+    BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
@@ -68,6 +70,7 @@ if PRODUCTION:
             tls=TLS,
             database_url=_database_url,
             encryption_keys=ENCRYPTION_KEYS,
+            bench_endpoints=BENCH_ENDPOINTS,
         )
     )
     if _problems:
@@ -97,6 +100,7 @@ INSTALLED_APPS = [
     "madoguchi.catalog",
     "madoguchi.applications",
     "madoguchi.stats",
+    "madoguchi.integrations",
     "madoguchi.ops",
     "madoguchi.portal",
     "madoguchi.console",

@@ -137,3 +137,63 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class StaffTOTP(models.Model):
+    """The staff member's second factor (RFC 6238); the secret is encrypted."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    #: The last accepted time step: a code is never accepted twice.
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "二要素認証"
+        verbose_name_plural = "二要素認証"
+
+    def __str__(self) -> str:
+        return f"TOTP {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One-time recovery codes for a lost authenticator; only a hash is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=128)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "リカバリーコード"
+        verbose_name_plural = "リカバリーコード"
+
+    def __str__(self) -> str:
+        return f"recovery {self.user_id}"
+
+
+class LoginAttempt(models.Model):
+    """Every login success and failure, for throttling and for the audit of access."""
+
+    at = models.DateTimeField(db_index=True)
+    #: SHA-256 of the lower-cased address typed: throttles per account without storing it.
+    account_key = models.CharField(max_length=64)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    success = models.BooleanField()
+    stage = models.CharField(max_length=16, default="password")
+    portal = models.CharField(max_length=16, default="console")
+
+    class Meta:
+        verbose_name = "ログイン記録"
+        verbose_name_plural = "ログイン記録"
+        indexes = (
+            models.Index(fields=("account_key", "-at"), name="login_by_account"),
+            models.Index(fields=("address", "-at"), name="login_by_address"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.at} {'ok' if self.success else 'ng'}"
