@@ -1,6 +1,6 @@
 from django.urls import path
 
-from madoguchi.console import views, views_catalog
+from madoguchi.console import urls_admin, urls_exports, urls_review, views, views_catalog
 
 app_name = "console"
 
@@ -24,4 +24,7 @@ urlpatterns = [
     ),
     path("templates/", views_catalog.templates, name="templates"),
     path("templates/<slug:slug>/adopt/", views_catalog.template_adopt, name="template_adopt"),
+    *urls_review.urlpatterns,
+    *urls_admin.urlpatterns,
+    *urls_exports.urlpatterns,
 ]
