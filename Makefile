@@ -12,13 +12,14 @@ BIN := $(VENV)/bin
 UV = $(PYTHON) -m uv
 STAMP := $(VENV)/.madoguchi-synced
 
-.PHONY: run test lint bench setup assets clean help
+.PHONY: run test lint bench setup assets messages clean help
 
 help:
 	@echo "make run    — set up and serve on http://127.0.0.1:$(PORT) (SQLite, demo data)"
 	@echo "make test   — set up and run the test suite (MADOGUCHI_DATABASE_URL for PostgreSQL)"
 	@echo "make lint   — ruff, mypy (strict), import-linter"
 	@echo "make bench  — benchmarks: figures, a baseline from the same run, their ratio (BENCH_ARGS=…)"
+	@echo "make messages — update the English translation (.po) and compile it (.mo); needs gettext"
 
 $(STAMP): pyproject.toml uv.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 以上が必要です / Python 3.12+ is required")'
@@ -55,6 +56,17 @@ assets:
 	cp assets/node_modules/@digital-go-jp/design-tokens/LICENSE src/madoguchi/core/static/madoguchi/vendor/dads-tokens.LICENSE
 	cp assets/node_modules/htmx.org/dist/htmx.min.js src/madoguchi/core/static/madoguchi/vendor/htmx.min.js
 	cp assets/node_modules/htmx.org/LICENSE src/madoguchi/core/static/madoguchi/vendor/htmx.LICENSE
+
+# Translations: Japanese is the source language; English covers the portal's chrome. makemessages
+# adds new marked strings to the .po (kept translations stay), msgfmt compiles the .mo. Both files
+# are committed, so a machine without gettext still serves English. Fill in every empty msgstr
+# before committing: a test fails on an empty translation or a .mo that differs from the .po.
+LOCALE_PO := src/madoguchi/locale/en/LC_MESSAGES/django.po
+messages: $(STAMP)
+	cd src/madoguchi && MADOGUCHI_DATA_DIR=$(CURDIR)/var $(BIN)/python -m django makemessages \
+		--locale en --no-obsolete --settings=madoguchi.conf.settings
+	msgfmt --check -o $(LOCALE_PO:.po=.mo) $(LOCALE_PO)
+	@! grep -n -A1 '^#, fuzzy' $(LOCALE_PO) || { echo "fuzzy translations above: check them, then remove the fuzzy flag"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,3 +30,16 @@ WITHDRAWABLE: Final = frozenset(
 
 DRAFT_LIFETIME: Final = timedelta(days=30)
 IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9_\-]{16,64}$"
+
+#: Attachments not yet claimed by an application, per owner (account or guest key) and
+#: procedure: what one application may carry at most, whatever its fields allow.
+ATTACHMENT_MAX_FILES_PER_APPLICATION: Final = 20
+ATTACHMENT_MAX_BYTES_PER_APPLICATION: Final = 50 * 1024 * 1024
+#: An attachment field's own limit when its definition names none (as AttachmentField does).
+ATTACHMENT_DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
+ATTACHMENT_DEFAULT_ACCEPT: Final = ("pdf", "jpeg", "png")
+#: Images larger than this are refused before decoding (a small file can unpack to gigabytes).
+#: 40 megapixels is above every phone camera and A3 scan at 300 dpi (about 17 MP).
+ATTACHMENT_MAX_PIXELS: Final = 40_000_000
+#: How long clamd may take for one file before the upload is refused (fail closed).
+CLAMD_TIMEOUT_SECONDS: Final = 60.0

@@ -48,3 +48,18 @@ def decrypt(token: str) -> str:
         raise DecryptionFailed(
             "暗号化された値を復号できません（鍵の設定を確認してください）。"
         ) from None
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """Encrypt a file's bytes (an attachment) with the current key; the token is ASCII bytes."""
+    return _fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    """Decrypt what :func:`encrypt_bytes` wrote, with any configured key (rotation)."""
+    try:
+        return _fernet().decrypt(token)
+    except (InvalidToken, ValueError):
+        raise DecryptionFailed(
+            "暗号化されたファイルを復号できません（鍵の設定を確認してください）。"
+        ) from None

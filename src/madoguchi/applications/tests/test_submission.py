@@ -87,6 +87,38 @@ def valid_answers(procedure):
     return answers
 
 
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def with_real_files(procedure, answers, owner=None, guest_key=""):
+    """Replace example file references with files really uploaded by ``owner``."""
+    from madoguchi.applications.attachments import attachment_answer, attachment_store
+    from madoguchi.forms.selectors import form_spec
+
+    spec = form_spec(procedure.form_version)
+    result = dict(answers)
+    for field in spec.fields:
+        if field.type == "attachment" and field.key in result:
+            stored = attachment_store(
+                procedure=procedure,
+                field_key=field.key,
+                owner=owner,
+                guest_key=guest_key,
+                name="書類.png",
+                data=png_bytes(),
+                now=now(),
+            )
+            result[field.key] = [attachment_answer(stored)]
+    return result
+
+
 def submit(procedure, resident, answers, key=None, **kwargs):
     return application_submit(
         organisation=procedure.organisation,
@@ -223,7 +255,7 @@ def test_my_number_is_encrypted_at_rest_and_masked_on_the_receipt(db, resident):
     procedure_set_status(
         organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
     )
-    answers = valid_answers(item)
+    answers = with_real_files(item, valid_answers(item), owner=resident)
     my_number = answers["claimant_my_number"]
 
     application = submit(item, resident, answers).application
@@ -294,3 +326,54 @@ def test_a_draft_never_keeps_my_number(db, resident):
     assert "my_number" not in draft.answers["children"][0]
     assert draft.answers["claimant_name"] == answers["claimant_name"]
     assert draft.expires_at > now()
+
+
+def _file_procedure():
+    template_load_all(now=now())
+    organisation = Organisation.objects.get(lg_code="141003")
+    item = procedure_adopt(
+        organisation=organisation,
+        template_version=template_version_get(slug="jidou-teate-nintei"),
+        now=now(),
+    )
+    return procedure_set_status(
+        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    )
+
+
+def test_files_are_claimed_once_and_described_as_stored(db, resident):
+    from madoguchi.applications.models import Attachment
+
+    item = _file_procedure()
+    answers = with_real_files(item, valid_answers(item), owner=resident)
+    slots = [k for k, v in answers.items() if isinstance(v, list) and v and "kind" in v[0]]
+    assert slots
+    # What the client says about the file does not count: the stored facts do.
+    answers[slots[0]][0]["name"] = "偽名.pdf"
+    application = submit(item, resident, answers).application
+    assert application.answers[slots[0]][0]["name"] == "書類.png"
+    assert Attachment.objects.filter(application=application).count() == len(slots)
+    # The same file cannot be sent again with another application.
+    with pytest.raises(ValidationFailed) as again:
+        submit(item, resident, answers)
+    assert "ファイルが見つかりません" in str(again.value.errors)
+
+
+def test_another_persons_file_cannot_be_attached(db, resident):
+    item = _file_procedure()
+    stranger = User.objects.create_user("stranger@example.jp", "stranger pass 12345")
+    answers = with_real_files(item, valid_answers(item), owner=stranger)
+    with pytest.raises(ValidationFailed):
+        submit(item, resident, answers)
+    assert not Application.objects.exists()
+
+
+def test_made_up_file_ids_are_refused(db, resident):
+    item = _file_procedure()
+    answers = with_real_files(item, valid_answers(item), owner=resident)
+    slot = next(k for k, v in answers.items() if isinstance(v, list) and v and "kind" in v[0])
+    for forged in ("../../etc/passwd", "0" * 32, "'; drop table x;--", ""):
+        answers[slot] = [{"id": forged, "name": "x.pdf", "kind": "pdf", "size": 10}]
+        with pytest.raises(ValidationFailed):
+            submit(item, resident, answers)
+    assert not Application.objects.exists()

@@ -1,0 +1,507 @@
+"""Inspection of an uploaded file before anything is stored: pure, no database, no disk.
+
+The type is decided by the bytes (magic numbers and structure), never by the file name or the
+browser's content type. Only PDF, JPEG, PNG (and HEIC where Pillow can decode it) pass; archives,
+markup, programs and files that are two things at once (polyglots) are refused. Images are
+decoded and written anew, so that EXIF (GPS), XMP, text chunks and anything appended are gone.
+PDFs are stored as sent, so they are refused when they carry active content or cannot be checked.
+Every refusal is an :class:`UploadRefused` with a Japanese sentence the resident can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import struct
+import unicodedata
+import warnings
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import Image, ImageFile, ImageOps
+
+from madoguchi.applications.constants import ATTACHMENT_MAX_PIXELS
+from madoguchi.forms.field_types import ATTACHMENT_KINDS
+from madoguchi.forms.japanese import ParseError, clean_text
+
+CONTENT_TYPES: Final = {
+    "pdf": "application/pdf",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "heic": "image/heic",
+}
+EXTENSIONS: Final = {"pdf": ".pdf", "jpeg": ".jpg", "png": ".png", "heic": ".heic"}
+_PIL_FORMATS: Final = {"jpeg": "JPEG", "png": "PNG", "heic": "HEIF"}
+_CLAIMED_BY_EXTENSION: Final = {
+    "pdf": "pdf",
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
+    "jpe": "jpeg",
+    "png": "png",
+    "heic": "heic",
+    "heif": "heic",
+}
+
+FALLBACK_STEM: Final = "添付ファイル"
+MAX_NAME_CHARS: Final = 80
+MAX_NAME_BYTES: Final = 200  # UTF-8; file systems stop at 255 bytes, downloads keep the name
+#: Decompressed PDF object streams looked into, at most, before the PDF counts as uncheckable.
+PDF_INFLATE_BUDGET: Final = 64 * 1024 * 1024
+
+_TRY_AGAIN_AS = "PDF、JPEG、PNG のいずれかで保存し直してから添付してください。"
+
+
+class UploadRefused(Exception):
+    """The file cannot be accepted. ``message`` is Japanese and says what to do instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CleanUpload:
+    """A file that passed inspection: what is stored (``data``) and its facts."""
+
+    name: str
+    kind: str
+    content_type: str
+    data: bytes
+    size: int
+    sha256: str
+
+
+def inspect_upload(*, name: str, data: bytes, accept: Sequence[str], max_bytes: int) -> CleanUpload:
+    """Decide by content what the file is, refuse what must not be stored, clean the rest.
+
+    Guarantees for the result: ``kind`` is in ``accept``; ``size`` ≤ ``max_bytes`` and > 0;
+    ``data`` is the PDF as sent (checked) or the image decoded and re-encoded (no metadata,
+    orientation applied); ``name`` is safe to show and to offer as a download name, with the
+    extension of the real type. Raises :class:`UploadRefused` with a Japanese message.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise UploadRefused("ファイルを読み取れませんでした。もう一度選んでください。")
+    data = bytes(data)
+    if not data:
+        raise UploadRefused("ファイルが空です（0バイト）。中身のあるファイルを選んでください。")
+    if len(data) > max_bytes:  # before any heavy work
+        raise UploadRefused(
+            f"ファイルが大きすぎます（{_size_text(len(data))}）。"
+            f"{_size_text(max_bytes)}以下にしてから添付してください。"
+        )
+    claimed = _claimed_kind(name)
+    kind = _sniff(data, claimed)
+    _refuse_polyglot(data, kind)
+    accepted = [k for k in accept if k in ATTACHMENT_KINDS]
+    if kind not in accepted:
+        names = "、".join(ATTACHMENT_KINDS[k] for k in accepted) or "PDF"
+        raise UploadRefused(
+            f"この書類は {names} で提出してください（選んだファイルは{ATTACHMENT_KINDS[kind]}です）。"
+        )
+    if kind == "pdf":
+        _check_pdf(data)
+    else:
+        data = _reencode_image(data, kind, max_bytes)
+    return CleanUpload(
+        name=safe_file_name(name, kind),
+        kind=kind,
+        content_type=CONTENT_TYPES[kind],
+        data=data,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+# --- What the bytes are ------------------------------------------------------------------------
+
+_ARCHIVE_MAGIC: Final = (
+    b"PK\x03\x04",  # zip, and so docx/xlsx/pptx, odt, jar, apk, epub
+    b"PK\x05\x06",  # empty zip
+    b"PK\x07\x08",  # spanned zip
+    b"\x1f\x8b",  # gzip
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"\x28\xb5\x2f\xfd",  # zstd
+    b"MSCF",  # cab
+    b"\x1f\x9d",  # compress (.Z)
+    b"\x04\x22\x4d\x18",  # lz4
+)
+_EXECUTABLE_MAGIC: Final = (
+    b"MZ",
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",  # Mach-O universal, and Java classes
+    b"#!",
+    b"\x00asm",
+    b"dex\n",
+)
+_OTHER_IMAGE_MAGIC: Final = (
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\x00\x00\x01\x00",
+)
+_HEIC_BRANDS: Final = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+#: Tags that make a browser (or a mail client) treat the file as a page with scripts.
+_MARKUP_TAGS: Final = (
+    b"<html",
+    b"<script",
+    b"<svg",
+    b"<!doctype",
+    b"<body",
+    b"<head",
+    b"<iframe",
+    b"<object",
+    b"<embed",
+    b"<?xml-stylesheet",
+)
+
+
+def _sniff(data: bytes, claimed: str | None) -> str:
+    """The accepted kind the bytes are, or an :class:`UploadRefused` saying what they are."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS and b"avif" not in data[8:64]:
+        return "heic"
+    prefix = _not_what_name_says(claimed)
+    if data.startswith(_ARCHIVE_MAGIC) or data[257:262] == b"ustar":
+        raise UploadRefused(
+            f"{prefix}圧縮ファイル（ZIP など）や Word・Excel のファイルは添付できません。"
+            f"中のファイルを1つずつ、{_TRY_AGAIN_AS}"
+        )
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        raise UploadRefused(f"{prefix}Word・Excel などのファイルは添付できません。{_TRY_AGAIN_AS}")
+    if data.startswith(_EXECUTABLE_MAGIC):
+        raise UploadRefused(f"{prefix}プログラム（実行ファイル）は添付できません。")
+    if _looks_like_markup(data):
+        raise UploadRefused(
+            f"{prefix}ウェブページ（HTML）、XML、SVG などのファイルは添付できません。{_TRY_AGAIN_AS}"
+        )
+    if data.startswith(_OTHER_IMAGE_MAGIC) or data[8:12] == b"WEBP" or data[4:8] == b"ftyp":
+        raise UploadRefused(f"{prefix}この形式の画像は添付できません。{_TRY_AGAIN_AS}")
+    raise UploadRefused(f"{prefix}この形式のファイルは添付できません。{_TRY_AGAIN_AS}")
+
+
+def _not_what_name_says(claimed: str | None) -> str:
+    return f"ファイルの中身が{ATTACHMENT_KINDS[claimed]}ではありません。" if claimed else ""
+
+
+def _looks_like_markup(data: bytes) -> bool:
+    head = data[:1024]
+    for bom, encoding in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            head = head[2:].decode(encoding, "ignore").encode("ascii", "ignore")
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x0c\x00")
+    return head.startswith(b"<") or _markup_near_start(data)
+
+
+def _markup_near_start(data: bytes) -> bool:
+    # Browsers sniff the first 512 bytes for HTML; twice that leaves no room to hide.
+    head = data[:1024].lower().replace(b"\x00", b"")
+    return any(tag in head for tag in _MARKUP_TAGS)
+
+
+def _refuse_polyglot(data: bytes, kind: str) -> None:
+    """A file that is also a web page or an archive is refused, whatever it starts as."""
+    if _markup_near_start(data):
+        raise UploadRefused(
+            f"ファイルの中にウェブページ（HTML）の記述が含まれているため、受け付けられません。{_TRY_AGAIN_AS}"
+        )
+    if _has_zip_directory(data) or b"Rar!\x1a\x07" in data or b"7z\xbc\xaf\x27\x1c" in data:
+        raise UploadRefused(
+            f"{ATTACHMENT_KINDS[kind]}の後ろに圧縮ファイル（ZIP など）がつながっているため、"
+            f"受け付けられません。{_TRY_AGAIN_AS}"
+        )
+
+
+def _has_zip_directory(data: bytes) -> bool:
+    """Whether a zip reader would find an archive here: an end-of-central-directory record
+    near the end that points at a central directory (appended data, a comment, a polyglot).
+
+    The structural check keeps a chance ``PK\\x05\\x06`` inside compressed data from counting.
+    """
+    start = max(0, len(data) - (0xFFFF + 22 + 1024))
+    position = len(data)
+    while True:
+        position = data.rfind(b"PK\x05\x06", start, position)
+        if position < 0:
+            return False
+        record = data[position : position + 22]
+        if len(record) == 22:
+            _, _, _, entries, cd_size, cd_offset, comment = struct.unpack("<4xHHHHIIH", record)
+            directory = position - cd_size
+            if (
+                position + 22 + comment <= len(data)
+                and cd_offset <= position
+                and directory >= 0
+                and (entries == 0 or data[directory : directory + 4] == b"PK\x01\x02")
+            ):
+                return True
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+#: Names that make a PDF act: run scripts, start programs, carry files, submit data.
+_PDF_ACTIVE_NAMES: Final = frozenset(
+    {
+        "JavaScript",
+        "JS",
+        "Launch",
+        "EmbeddedFile",
+        "EmbeddedFiles",
+        "RichMedia",
+        "XFA",
+        "AA",
+        "GoToE",
+        "SubmitForm",
+        "ImportData",
+    }
+)
+_PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}\x00]*)")
+_PDF_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
+_PDF_HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _pdf_names(chunk: bytes) -> set[str]:
+    # "/J#61vaScript" is "/JavaScript" to a reader: decode #xx escapes before comparing.
+    return {
+        _PDF_HEX.sub(lambda m: bytes([int(m[1], 16)]), raw).decode("latin-1")
+        for raw in _PDF_NAME.findall(chunk)
+    }
+
+
+def _pdf_parts(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+    """(text before a stream, the stream's raw bytes) in order; the last has no stream.
+
+    Only the text is searched for names: names inside compressed streams are chance bytes,
+    except in object streams, which the caller inflates.
+    """
+    position = 0
+    while True:
+        begin = _stream_keyword(data, position)
+        if begin is None:
+            yield data[position:], None
+            return
+        keyword, body = begin
+        end = data.find(b"endstream", body)
+        if end < 0:
+            raise UploadRefused(_PDF_BROKEN)
+        yield data[position:keyword], data[body:end]
+        position = end + len(b"endstream")
+
+
+def _stream_keyword(data: bytes, position: int) -> tuple[int, int] | None:
+    """(where ``stream`` starts, where its data starts) of the next stream, or None.
+
+    ``bytes.find`` rather than a regex: a look-behind makes ``re`` crawl through megabytes.
+    """
+    while True:
+        found = data.find(b"stream", position)
+        if found < 0:
+            return None
+        position = found + len(b"stream")
+        if data[found - 3 : found] == b"end":
+            continue
+        if data[position : position + 2] == b"\r\n":
+            return found, position + 2
+        if data[position : position + 1] in (b"\n", b"\r"):
+            return found, position + 1
+
+
+_PDF_BROKEN = (
+    "PDFファイルが壊れているか、途中までしかありません。"
+    "元のファイルからPDFとして保存し直してから添付してください。"
+)
+
+
+def _check_pdf(data: bytes) -> None:
+    if b"%%EOF" not in data[-1024:] or not _PDF_OBJECT.search(data):
+        raise UploadRefused(_PDF_BROKEN)
+    parts = list(_pdf_parts(data))
+    names: set[str] = set()
+    for text, _ in parts:
+        names |= _pdf_names(text)
+    if "Encrypt" in names:
+        raise UploadRefused(
+            "パスワードで保護（暗号化）されたPDFは、中身を確認できないため受け付けられません。"
+            "保護を外したPDFを添付してください。"
+        )
+    budget = PDF_INFLATE_BUDGET
+    for text, stream in parts:
+        if stream is None:
+            continue
+        objects = list(_PDF_OBJECT.finditer(text))
+        dictionary = _pdf_names(text[objects[-1].start() :] if objects else text[-4096:])
+        if "ObjStm" not in dictionary:
+            continue
+        # Objects packed in an object stream: their names are only readable inflated.
+        if dictionary & {"ASCIIHexDecode", "ASCII85Decode", "LZWDecode", "RunLengthDecode"}:
+            raise UploadRefused(_PDF_UNCHECKABLE)
+        if "FlateDecode" in dictionary:
+            stream, budget = _inflate(stream, budget)
+        names |= _pdf_names(stream)
+    if names & _PDF_ACTIVE_NAMES:
+        raise UploadRefused(
+            "このPDFには自動で動く仕組み（JavaScript、埋め込みファイル、入力フォームの送信など）が"
+            "含まれているため、受け付けられません。紙に印刷してスキャンしたPDFか、"
+            "「PDFとして印刷」で保存し直したPDFを添付してください。"
+        )
+
+
+_PDF_UNCHECKABLE = (
+    "このPDFは中身を確認できない形式で保存されているため、受け付けられません。"
+    "「PDFとして印刷」で保存し直したPDFを添付してください。"
+)
+
+
+def _inflate(stream: bytes, budget: int) -> tuple[bytes, int]:
+    decompressor = zlib.decompressobj()
+    try:
+        inflated = decompressor.decompress(stream, budget + 1)
+    except zlib.error:
+        raise UploadRefused(_PDF_BROKEN) from None
+    if len(inflated) > budget:  # a deflate bomb, or simply too much to look through
+        raise UploadRefused(_PDF_UNCHECKABLE)
+    return inflated, budget - len(inflated)
+
+
+# --- Images ------------------------------------------------------------------------------------
+
+_IMAGE_BROKEN = "画像が壊れているか、途中までしかありません。もう一度撮影するか保存し直してから添付してください。"
+_PNG_MODES: Final = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"})
+
+
+def _reencode_image(data: bytes, kind: str, max_bytes: int) -> bytes:
+    """Decode within the pixel limit, apply the EXIF orientation and write a new file that
+    holds pixels only (no EXIF, GPS, XMP, text chunks, ICC, trailing data)."""
+    pixels_text = f"{ATTACHMENT_MAX_PIXELS // 10_000}万画素"
+    too_many_pixels = UploadRefused(
+        f"画像の画素数が多すぎます（{pixels_text}まで）。"
+        "画像を小さくするか、解像度を下げて保存し直してから添付してください。"
+    )
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # a process-wide switch: never decode half an image
+        raise UploadRefused(_IMAGE_BROKEN)
+    Image.init()
+    if _PIL_FORMATS[kind] not in Image.OPEN:  # HEIC needs pillow-heif, which we do not ship
+        raise UploadRefused(
+            "HEIC形式の画像は、この窓口では読み取れません。JPEG か PNG で保存し直してから"
+            "添付してください（iPhone では「設定」→「カメラ」→「フォーマット」で"
+            "「互換性優先」を選ぶと JPEG で撮影できます）。"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise too_many_pixels from None
+        except Exception:  # any decoder failure is a broken file, never a 500
+            raise UploadRefused(_IMAGE_BROKEN) from None
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise UploadRefused(_IMAGE_BROKEN)
+        if width * height > ATTACHMENT_MAX_PIXELS:  # checked on the header, before decoding
+            raise too_many_pixels
+        try:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise too_many_pixels from None
+        except Exception:  # truncated or corrupt data in any decoder
+            raise UploadRefused(_IMAGE_BROKEN) from None
+    transparency = upright.info.get("transparency") if upright.mode in {"P", "L", "RGB"} else None
+    upright.info = {} if transparency is None else {"transparency": transparency}
+    if kind == "jpeg" and upright.mode not in {"L", "RGB"}:
+        upright = upright.convert("RGB")
+    elif kind == "png" and upright.mode not in _PNG_MODES:
+        upright = upright.convert("RGBA")
+    attempts = [{"quality": 90}, {"quality": 75}] if kind == "jpeg" else [{"compress_level": 6}]
+    if kind == "png":
+        attempts.append({"compress_level": 9})
+    for options in attempts:
+        output = io.BytesIO()
+        try:
+            upright.save(output, format=_PIL_FORMATS[kind], **options)
+        except Exception:  # an image Pillow read but cannot write back
+            raise UploadRefused(_IMAGE_BROKEN) from None
+        if output.tell() <= max_bytes:
+            return output.getvalue()
+    raise UploadRefused(
+        f"画像を安全な形に変換すると{_size_text(max_bytes)}を超えてしまいます。"
+        "画像を小さくしてから添付してください。"
+    )
+
+
+# --- Names -------------------------------------------------------------------------------------
+
+_WINDOWS_RESERVED: Final = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$", re.IGNORECASE)
+_UNSAFE_CHARACTERS: Final = re.compile(r'[<>:"|?*]')
+
+
+def _claimed_kind(name: object) -> str | None:
+    if not isinstance(name, str):
+        return None
+    _, dot, extension = name.rpartition(".")
+    return _CLAIMED_BY_EXTENSION.get(extension.strip().lower()) if dot else None
+
+
+def safe_file_name(raw: object, kind: str) -> str:
+    """A name safe to show and to offer as a download, ending in the real type's extension.
+
+    Drops folders (``../``, ``C:\\``), control, format (bidi override, zero width) and
+    surrogate characters, characters Windows refuses, reserved device names; keeps Japanese.
+    Falls back to 「添付ファイル.<ext>」 when nothing readable is left.
+    """
+    text = unicodedata.normalize("NFC", raw) if isinstance(raw, str) else ""
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(
+        " " if ch in "\t\n\r" else ch
+        for ch in text
+        if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+        or ch in "\t\n\r"
+    )
+    text = _UNSAFE_CHARACTERS.sub("_", text)
+    text = re.sub(r"\s+", " ", text)
+    stem, dot, extension = text.rpartition(".")
+    if dot and re.fullmatch(r"[A-Za-z0-9]{1,5}", extension.strip()):
+        text = stem
+    stem = text.strip(" .")
+    if _WINDOWS_RESERVED.match(stem) or _WINDOWS_RESERVED.match(stem.split(".")[0]):
+        stem = ""
+    stem = _shorten(stem)
+    try:
+        stem = clean_text(stem)
+    except ParseError:  # cannot happen after the filter above; the fallback is still right
+        stem = ""
+    return f"{stem or FALLBACK_STEM}{EXTENSIONS[kind]}"
+
+
+def _shorten(stem: str) -> str:
+    stem = stem[:MAX_NAME_CHARS]
+    while len(stem.encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem.rstrip(" .")
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        value = size / (1024 * 1024)
+        return f"{value:.1f}".removesuffix(".0") + "MB"
+    if size >= 1024:
+        return f"{size // 1024}KB"
+    return f"{size}バイト"
