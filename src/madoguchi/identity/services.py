@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import GroupOperator, Staff, User
+from madoguchi.identity.mfa import totp_reset
+from madoguchi.identity.models import AccessToken, GroupOperator, ResidentProfile, Staff, User
 from madoguchi.tenants.models import Organisation, SharedGroup
 
 
@@ -63,3 +79,450 @@ def group_operator_upsert(
             user.save()
         operator, _ = GroupOperator.objects.get_or_create(user=user, group=group)
     return operator
+
+
+# --- Residents (national accounts) ------------------------------------------------------------
+
+
+class EmailAlreadyRegistered(Exception):
+    """Sign-up with an address that has an account. The requester must not learn this: the
+    caller shows the same page as for a new account and mails the address's owner instead."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("email already registered")
+        self.user = user
+
+
+class InvalidToken(Exception):
+    """A verification link that is malformed, forged, expired or already used."""
+
+
+class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
+    """Tokens for the sign-up confirmation link.
+
+    Another salt than password reset (a reset token never verifies an address, nor the other
+    way round), and ``email_verified_at`` in the hash, so that verifying spends the token.
+    Valid for ``PASSWORD_RESET_TIMEOUT`` (3 days by default).
+    """
+
+    key_salt = "madoguchi.identity.EmailVerificationTokenGenerator"
+
+    def _make_hash_value(self, user: Any, timestamp: int) -> str:
+        verified = user.email_verified_at
+        verified_text = "" if verified is None else verified.replace(microsecond=0).isoformat()
+        return f"{super()._make_hash_value(user, timestamp)}{verified_text}{user.is_active}"
+
+
+email_verification_tokens: Final = EmailVerificationTokenGenerator()
+
+#: Longer tokens are refused before any decoding (a real one is about 50 characters).
+MAX_TOKEN_LENGTH: Final = 200
+PROFILE_FIELDS: Final = (
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "postal_code",
+    "address",
+    "birth_date",
+    "phone",
+)
+
+
+def is_resident(user: Any) -> bool:
+    """A logged-in person without a staff role: residents are users without a Staff row."""
+    return (
+        bool(getattr(user, "is_authenticated", False))
+        and not Staff.objects.filter(user_id=user.pk).exists()
+    )
+
+
+def resident_signup(*, email: str, password: str, now: datetime) -> User:
+    """Create an unverified resident account for ``email``; it cannot log in until verified.
+
+    The password is checked with the configured validators first (raises Django's
+    ``ValidationError`` with Japanese messages), so that a weak password is refused the same
+    way whether or not the address exists. Raises :class:`EmailAlreadyRegistered` (carrying
+    the existing account, never changed) when the address has an account: the caller must
+    answer exactly as for a new account. Audit events are the caller's: audit sits above
+    identity in the layers.
+    """
+    address = User.objects.normalize_email(email.strip()).lower()
+    password_validation.validate_password(password, User(email=address))
+    with transaction.atomic():
+        existing = User.objects.filter(email=address).first()
+        if existing is not None:
+            raise EmailAlreadyRegistered(existing)
+        user = User.objects.create_user(address, password)
+    return user
+
+
+def resident_verification_token_make(*, user: User) -> str:
+    """The token of the sign-up confirmation link: ``<uid>.<token>``, URL-safe."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return f"{uid}.{email_verification_tokens.make_token(user)}"
+
+
+def _token_user(token: str) -> User:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidToken
+    uid, _, secret = token.partition(".")
+    try:
+        pk = int(urlsafe_base64_decode(uid).decode("ascii"))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidToken from None
+    user = User.objects.filter(pk=pk).first()
+    if user is None or not user.is_active:
+        raise InvalidToken
+    if not email_verification_tokens.check_token(user, secret):
+        raise InvalidToken
+    return user
+
+
+def resident_verification_token_check(*, token: str) -> User:
+    """The unverified account a confirmation link is for; raises :class:`InvalidToken`."""
+    user = _token_user(token)
+    if user.email_verified_at is not None:
+        raise InvalidToken
+    return user
+
+
+def resident_verify_email(*, token: str, now: datetime) -> User:
+    """Mark the address of the account in ``token`` as verified; the token is then spent.
+
+    Raises :class:`InvalidToken` for a malformed, forged, expired or used token, or for an
+    inactive account. Two concurrent uses verify once.
+    """
+    user = resident_verification_token_check(token=token)
+    with transaction.atomic():
+        updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=now
+        )
+        if not updated:
+            raise InvalidToken
+    user.refresh_from_db()
+    return user
+
+
+def resident_password_reset_done(*, user: User, now: datetime) -> User:
+    """Record a completed password reset. A reset link proves the mailbox as well as a
+    confirmation link does, so an unverified address becomes verified (and an account someone
+    else created with this address is now in its owner's hands, with the owner's password)."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=now
+        )
+    user.refresh_from_db()
+    return user
+
+
+def resident_profile_update(
+    *, user: User, data: Mapping[str, Any], now: datetime
+) -> tuple[ResidentProfile, list[str]]:
+    """Store the resident's profile (登録情報) from already parsed ``data``.
+
+    Only the keys of :data:`PROFILE_FIELDS` are taken; anything else is ignored. Values must
+    fit the columns (raises ``ValueError`` otherwise, storing nothing). Returns the profile
+    and the names of the fields that changed (for the caller's audit event: names, never
+    values).
+    """
+    if is_resident(user) is False:
+        raise ValueError("職員のアカウントには住民の登録情報はありません。")
+    with transaction.atomic():
+        profile, _ = ResidentProfile.objects.select_for_update().get_or_create(user=user)
+        changed: list[str] = []
+        for name in PROFILE_FIELDS:
+            if name not in data:
+                continue
+            value = data[name]
+            if name == "birth_date":
+                if value is not None and not isinstance(value, date):
+                    raise ValueError("birth_date must be a date")
+            else:
+                value = "" if value is None else str(value)
+                limit = getattr(ResidentProfile._meta.get_field(name), "max_length", 0) or 0
+                if len(value) > limit:
+                    raise ValueError(f"{name} is longer than {limit}")
+            if getattr(profile, name) != value:
+                setattr(profile, name, value)
+                changed.append(name)
+        if changed:
+            profile.save()
+    return profile, changed
+
+
+def resident_delete(*, user: User, now: datetime, has_retained_data: bool) -> bool:
+    """Close a resident's account. Returns True when the user row was deleted.
+
+    Without retained data the account and everything hanging off it (profile, drafts,
+    tokens) is deleted. With applications still under their organisations' retention
+    (``has_retained_data``; the caller knows, identity cannot look), the account stays only as
+    the applicant those applications point to: deactivated, profile erased, API tokens
+    deleted, the address replaced by a random one and the password made unusable, so nobody can
+    log in with it and the address can sign up again. Should an application arrive between the
+    caller's check and the deletion, the database refuses the deletion and the account is
+    closed the second way. Raises ``ValueError`` for staff accounts.
+    """
+    if Staff.objects.filter(user_id=user.pk).exists():
+        raise ValueError("職員のアカウントはこの方法では削除できません。")
+    user_id = user.pk
+    with transaction.atomic():
+        if not has_retained_data:
+            try:
+                with transaction.atomic():
+                    user.delete()
+                return True
+            except ProtectedError:
+                pass  # applications arrived meanwhile: keep the row for them (below)
+        ResidentProfile.objects.filter(user_id=user_id).delete()
+        AccessToken.objects.filter(user_id=user_id).delete()
+        user = User.objects.select_for_update().get(pk=user_id)
+        user.email = f"deleted-{user_id}-{secrets.token_hex(8)}@deleted.invalid"
+        user.display_name = ""
+        user.is_active = False
+        user.email_verified_at = None
+        user.set_unusable_password()
+        user.save()
+    return False
+
+
+# --- Applying without an account (procedures of ial 1) ---------------------------------------
+
+_GUEST_SALT: Final = "madoguchi.identity.guest_email"
+
+
+def guest_email_token_make(*, email: str, procedure_id: int) -> str:
+    """A signed, timestamped token proving that whoever opens it received mail at ``email``
+    for this procedure. Salted: no other signed value of the site is accepted as one."""
+    return signing.dumps({"e": email, "p": int(procedure_id)}, salt=_GUEST_SALT, compress=True)
+
+
+def guest_email_token_check(*, token: str, max_age: int) -> tuple[str, int] | None:
+    """``(email, procedure_id)`` of a genuine token younger than ``max_age`` seconds, or
+    ``None`` for anything forged, tampered with, expired, overlong or malformed."""
+    if not isinstance(token, str) or len(token) > 1000 or not token.isascii():
+        return None
+    try:
+        payload = signing.loads(token, salt=_GUEST_SALT, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    email, procedure_id = payload.get("e"), payload.get("p")
+    if not isinstance(email, str) or not email or type(procedure_id) is not int:
+        return None
+    return email, procedure_id
+
+
+# --- Staff of an organisation, managed by its admins (団体管理者) -------------------------------
+
+
+class StaffError(ValueError):
+    """A staff change that cannot be made; the message is Japanese and says what to do."""
+
+
+_INVITATION_SALT: Final = "madoguchi.identity.staff_invitation"
+#: An invitation link works for a week, and only until a password is set with it.
+INVITATION_MAX_AGE: Final = 60 * 60 * 24 * 7
+_email_validator: Final = EmailValidator()
+
+
+def _clean_staff_text(value: object, *, label: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise StaffError(f"{label}を文字で入力してください。")
+    text = value.strip()
+    if len(text) > limit:
+        raise StaffError(f"{label}は{limit}文字以内で入力してください。")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise StaffError(f"{label}に使えない文字（制御文字）が含まれています。")
+    return text
+
+
+def _clean_role(role: object) -> StaffRole:
+    if role not in StaffRole.values:
+        raise StaffError("役割は「団体管理者」「審査担当」「閲覧のみ」から選んでください。")
+    return StaffRole(role)
+
+
+def _invitation_fingerprint(user: User) -> str:
+    # Changes when a password is set (or the invitation is sent again): the link is spent.
+    return hashlib.sha256(f"{user.pk}:{user.password}".encode()).hexdigest()[:24]
+
+
+def staff_invitation_token_make(*, user: User) -> str:
+    """The signed token of an invitation link (expires after :data:`INVITATION_MAX_AGE`)."""
+    return signing.dumps({"u": user.pk, "f": _invitation_fingerprint(user)}, salt=_INVITATION_SALT)
+
+
+def staff_invitation_check(*, token: object) -> Staff:
+    """The invited, active staff member a genuine, unexpired, unspent link is for.
+
+    Raises :class:`InvalidToken` for anything else (forged, expired, used, overlong)."""
+    if not isinstance(token, str) or len(token) > 500 or not token.isascii():
+        raise InvalidToken
+    try:
+        payload = signing.loads(token, salt=_INVITATION_SALT, max_age=INVITATION_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise InvalidToken from None
+    if not isinstance(payload, dict) or type(payload.get("u")) is not int:
+        raise InvalidToken
+    staff = (
+        Staff.objects.select_related("user", "organisation")
+        .filter(user_id=payload["u"], active=True, user__is_active=True)
+        .first()
+    )
+    if staff is None or not _hmac_equal(_invitation_fingerprint(staff.user), payload.get("f")):
+        raise InvalidToken
+    return staff
+
+
+def _hmac_equal(expected: str, given: object) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(expected, given)
+
+
+def staff_invite(
+    *,
+    organisation: Organisation,
+    email: object,
+    role: object,
+    display_name: object = "",
+    department: object = "",
+    now: datetime,
+) -> tuple[Staff, str]:
+    """Create a staff account of ``organisation`` that has no password yet, and the token of
+    the invitation link with which the invitee sets one.
+
+    Inviting again an invitee who has not yet set a password sends a new link (the old one
+    stops working). Raises :class:`StaffError` (Japanese) for a malformed address, name or
+    role, or for an address that already has an account (a resident's, or staff's): the
+    invitation never takes over an existing account. Nothing is stored when it raises.
+    """
+    address = _clean_staff_text(email, label="メールアドレス", limit=254).lower()
+    try:
+        _email_validator(address)
+    except ValidationError:
+        raise StaffError(
+            "メールアドレスの形式が正しくありません。例: taro.yamada@city.example.lg.jp"
+        ) from None
+    role = _clean_role(role)
+    name = _clean_staff_text(display_name, label="氏名", limit=128)
+    dept = _clean_staff_text(department, label="所属", limit=128)
+    if not organisation.is_tenant or not organisation.active:
+        raise StaffError(f"{organisation.display_name} には職員を登録できません。")
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(email=address).first()
+        if user is None:
+            user = User.objects.create_user(address, None, display_name=name)
+            staff = Staff.objects.create(
+                user=user, organisation=organisation, role=role, department=dept, active=True
+            )
+        else:
+            existing = Staff.objects.filter(user=user, organisation=organisation).first()
+            if existing is None or user.has_usable_password() or not existing.active:
+                raise StaffError(
+                    "このメールアドレスでは招待できません。既にアカウントがあります。"
+                    "別のアドレスを指定してください。"
+                )
+            staff = existing
+            user.set_unusable_password()  # a fresh fingerprint: earlier links stop working
+            user.display_name = name or user.display_name
+            user.save()
+            staff.role = role
+            staff.department = dept
+            staff.save()
+    return staff, staff_invitation_token_make(user=user)
+
+
+def staff_invitation_accept(*, token: object, password: object, now: datetime) -> Staff:
+    """Set the invitee's password through an invitation link; the link is then spent.
+
+    Raises :class:`InvalidToken` (bad link) or Django's ``ValidationError`` (password refused
+    by the validators, Japanese messages). Two concurrent uses set the password once.
+    """
+    staff = staff_invitation_check(token=token)
+    if not isinstance(password, str) or len(password) > 4096:
+        raise ValidationError("パスワードを入力してください。")
+    password_validation.validate_password(password, staff.user)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=staff.user_id)
+        if not _hmac_equal(_invitation_fingerprint(user), _invitation_fingerprint(staff.user)):
+            raise InvalidToken
+        user.set_password(password)
+        user.save(update_fields=["password", "updated_at"])
+    staff.user = user
+    return staff
+
+
+def _active_admins(organisation: Organisation) -> list[int]:
+    return list(
+        Staff.objects.select_for_update()
+        .filter(organisation=organisation, role=StaffRole.ADMIN, active=True)
+        .values_list("pk", flat=True)
+    )
+
+
+def _staff_for_change(organisation: Organisation, staff_id: int) -> Staff:
+    return (
+        Staff.objects.select_for_update()
+        .select_related("user")
+        .get(organisation=organisation, pk=staff_id)
+    )
+
+
+def staff_set_role(
+    *, organisation: Organisation, staff_id: int, role: object, actor: Staff
+) -> tuple[Staff, str]:
+    """Give staff member ``staff_id`` of ``organisation`` another role; returns it and the
+    previous role.
+
+    Raises ``Staff.DoesNotExist`` for another organisation's staff (the caller answers 404),
+    :class:`StaffError` for an unknown role or when the change would leave the organisation
+    without an active admin.
+    """
+    new_role = _clean_role(role)
+    with transaction.atomic():
+        admins = _active_admins(organisation)
+        staff = _staff_for_change(organisation, staff_id)
+        previous = staff.role
+        if previous == StaffRole.ADMIN and new_role != StaffRole.ADMIN:
+            if staff.active and [pk for pk in admins if pk != staff.pk] == []:
+                raise StaffError(
+                    "最後の団体管理者の役割は変更できません。先に別の職員を団体管理者にしてください。"
+                )
+        staff.role = new_role
+        staff.save(update_fields=["role", "updated_at"])
+    return staff, previous
+
+
+def staff_set_active(
+    *, organisation: Organisation, staff_id: int, active: bool, actor: Staff
+) -> Staff:
+    """Disable (利用停止) or enable again staff member ``staff_id`` of ``organisation``.
+
+    A disabled member is refused on their next request (the console checks on every page).
+    Raises ``Staff.DoesNotExist`` (another organisation's: 404) or :class:`StaffError` when
+    disabling oneself or the last active admin.
+    """
+    with transaction.atomic():
+        admins = _active_admins(organisation)
+        staff = _staff_for_change(organisation, staff_id)
+        if not active:
+            if staff.pk == actor.pk:
+                raise StaffError("自分自身を利用停止にすることはできません。")
+            if staff.role == StaffRole.ADMIN and [pk for pk in admins if pk != staff.pk] == []:
+                raise StaffError(
+                    "最後の団体管理者は利用停止にできません。先に別の職員を団体管理者にしてください。"
+                )
+        staff.active = active
+        staff.save(update_fields=["active", "updated_at"])
+    return staff
+
+
+def staff_totp_reset(*, organisation: Organisation, staff_id: int) -> tuple[Staff, bool]:
+    """Remove the second factor of staff member ``staff_id`` of ``organisation`` (lost phone):
+    they enrol again at their next login. Returns the member and whether anything was removed.
+    Raises ``Staff.DoesNotExist`` for another organisation's staff."""
+    with transaction.atomic():
+        staff = _staff_for_change(organisation, staff_id)
+        removed = totp_reset(user=staff.user)
+    return staff, removed

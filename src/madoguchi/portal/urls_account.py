@@ -1,7 +1,35 @@
 """Resident accounts: sign-up, e-mail verification, login, password reset, profile."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from madoguchi.portal import views_account as views
 
 app_name = "account"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup_sent"),
+    path("verify/resend/", views.verification_resend, name="verify_resend"),
+    path("verify/<str:token>/", views.verify, name="verify"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<str:uidb64>/<str:token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("profile/", views.profile, name="profile"),
+    path("profile/edit/", views.profile_edit, name="profile_edit"),
+    path("delete/", views.delete, name="delete"),
+]

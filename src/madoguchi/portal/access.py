@@ -1,0 +1,39 @@
+"""Who may use which resident page: a logged-in resident with a verified address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from madoguchi.identity.models import Staff
+
+View = Callable[..., HttpResponse]
+
+
+def resident_required(view: View) -> View:
+    """Let a logged-in resident through; send anyone else to the resident login.
+
+    Anonymous visitors go to ``portal:account:login?next=<this page>``. Staff accounts are
+    refused with a 403 page pointing to the staff console (a staff member's session must not
+    apply, nor see a resident's pages); an account whose address is not yet verified (it can
+    only have logged in through another door) gets a 403 page with the way to verify.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("portal:account:login"))
+        if Staff.objects.filter(user_id=user.pk).exists():
+            return render(request, "portal/account/staff_refused.html", status=403)
+        if getattr(user, "email_verified_at", None) is None:
+            return render(request, "portal/account/unverified.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
