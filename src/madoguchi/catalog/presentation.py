@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from madoguchi.catalog.constants import AssuranceLevel
 from madoguchi.catalog.models import Procedure
 from madoguchi.forms.base import field_types
 from madoguchi.forms.field_types import ATTACHMENT_KINDS
 from madoguchi.forms.selectors import form_spec
 
+# Lazy: these are read per request, in the language of that request (Japanese by default).
 IDENTITY_TEXT = {
-    1: "メールアドレスの確認だけで申請できます。",
-    2: "本人確認書類の画像などで本人確認をします。",
-    3: "マイナンバーカードで本人確認をします（カードと暗証番号が必要です）。",
+    1: gettext_lazy("メールアドレスの確認だけで申請できます。"),
+    2: gettext_lazy("本人確認書類の画像などで本人確認をします。"),
+    3: gettext_lazy("マイナンバーカードで本人確認をします（カードと暗証番号が必要です）。"),
+}
+# The same words as AssuranceLevel's labels (a test keeps them equal), translatable here
+# because the model choices stay plain Japanese (they are part of migrations and the API).
+LEVEL_TEXT = {
+    AssuranceLevel.LOW: gettext_lazy("レベル1（メールアドレス等）"),
+    AssuranceLevel.SUBSTANTIAL: gettext_lazy("レベル2（本人確認書類の画像等）"),
+    AssuranceLevel.HIGH: gettext_lazy("レベル3（マイナンバーカード）"),
 }
 
 
@@ -38,7 +49,11 @@ class ProcedureGuide:
 
 
 def procedure_guide(procedure: Procedure) -> ProcedureGuide:
-    """The 'before you apply' facts: steps, documents, identity, fee, time, contact."""
+    """The 'before you apply' facts: steps, documents, identity, fee, time, contact.
+
+    The fixed sentences are in the active language (Japanese unless the resident chose
+    English); labels and notes that come from the template or the organisation stay as written.
+    """
     spec = form_spec(procedure.form_version)
     steps = []
     attachments = []
@@ -56,7 +71,7 @@ def procedure_guide(procedure: Procedure) -> ProcedureGuide:
                 labels.append(f.label)
         steps.append((step.title, labels))
     settings = procedure.settings
-    fee = "かかりません。"
+    fee = _("かかりません。")
     meta = procedure.template_version.metadata if procedure.template_version else {}
     if meta.get("fee"):
         params = {
@@ -67,21 +82,23 @@ def procedure_guide(procedure: Procedure) -> ProcedureGuide:
             f"{meta['parameters'][k]['label']} {v}{meta['parameters'][k].get('unit', '')}"
             for k, v in params.items()
         ]
-        fee = "、".join(parts) or "かかります。"
+        fee = "、".join(parts) or _("かかります。")
         if meta["fee"].get("note"):
             fee += f"（{meta['fee']['note']}）"
     processing = (
-        f"標準処理期間は{procedure.processing_days}日です。"
+        _("標準処理期間は%(days)s日です。") % {"days": procedure.processing_days}
         if procedure.processing_days
-        else "手続によって異なります。"
+        else _("手続によって異なります。")
     )
     return ProcedureGuide(
         steps=steps,
         attachments=attachments,
-        identity=f"{AssuranceLevel(procedure.ial).label}。{IDENTITY_TEXT[procedure.ial]}",
-        signature="マイナンバーカードによる電子署名が必要です。"
+        # Translators: the assurance level, then how identity is checked at that level.
+        identity=_("%(level)s。%(how)s")
+        % {"level": LEVEL_TEXT[AssuranceLevel(procedure.ial)], "how": IDENTITY_TEXT[procedure.ial]},
+        signature=_("マイナンバーカードによる電子署名が必要です。")
         if procedure.signature_required
-        else "電子署名は不要です。",
+        else _("電子署名は不要です。"),
         fee=fee,
         processing=processing,
         contact=str(settings.get("contact", "")),

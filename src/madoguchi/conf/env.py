@@ -7,6 +7,7 @@ without reloading Django's settings.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,9 +37,15 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_SMTP_URL",
     "MADOGUCHI_MAIL_FROM",
     "MADOGUCHI_EXTRA_FONTS",
+    "MADOGUCHI_CLAMD",
+    "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE",
+    # Benchmark-only: the insert-only baseline endpoint (refused in production).
+    "MADOGUCHI_BENCH_ENDPOINTS",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.
     "MADOGUCHI_CHROMIUM",
     "MADOGUCHI_REQUIRE_BROWSER",
+    # Test-only: whether a missing clamd fails the virus-scan tests instead of skipping them.
+    "MADOGUCHI_REQUIRE_CLAMD",
 )
 
 
@@ -84,6 +91,20 @@ def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+_CLAMD_ADDRESS = re.compile(r"^(unix:/.+|tcp:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5})$")
+
+
+def env_clamd(environ: Mapping[str, str], name: str = "MADOGUCHI_CLAMD") -> str:
+    """Where clamd listens (``unix:/path`` or ``tcp:host:port``), or "" for no virus scan."""
+    raw = environ.get(name, "").strip()
+    if raw and not _CLAMD_ADDRESS.match(raw):
+        raise SettingError(
+            f"{name} は unix:/パス または tcp:ホスト:ポート で指定してください"
+            f"（{name} must be unix:/path or tcp:host:port, not {raw!r}）"
+        )
+    return raw
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Return the secret key kept in the data directory, creating it on first use.
 
@@ -111,6 +132,7 @@ class ProductionCheck:
     tls: bool
     database_url: str | None
     encryption_keys: list[str] | None = None
+    bench_endpoints: bool = False
 
 
 def production_problems(check: ProductionCheck) -> list[str]:
@@ -151,6 +173,11 @@ def production_problems(check: ProductionCheck) -> list[str]:
         problems.append(
             "本番では MADOGUCHI_ENCRYPTION_KEYS（Fernet 鍵、カンマ区切り）が必要です（MADOGUCHI_ENCRYPTION_KEYS "
             "must be set in production: My Number is encrypted with keys kept outside the database）。"
+        )
+    if check.bench_endpoints:
+        problems.append(
+            "本番では MADOGUCHI_BENCH_ENDPOINTS を off にしてください（MADOGUCHI_BENCH_ENDPOINTS must be "
+            "off in production: the benchmark endpoint stores unvalidated data without authentication）。"
         )
     return problems
 

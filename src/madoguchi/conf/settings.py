@@ -19,6 +19,7 @@ from madoguchi.conf.env import (
     SettingError,
     email_settings,
     env_bool,
+    env_clamd,
     env_int,
     env_list,
     load_or_create_secret_key,
@@ -53,8 +54,13 @@ try:
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
     )
     EMAIL_CONFIG = email_settings(ENV.get("MADOGUCHI_SMTP_URL", ""))
+    # clamd for uploads ("unix:/path" or "tcp:host:port"); empty: uploads are not virus-scanned.
+    CLAMD = env_clamd(ENV)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
+    # Webhooks to loopback/private addresses (SSRF guard off): for development, tests, and
+    # deployments whose core systems sit on a closed network (LGWAN) by the operator's choice.
+    WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
@@ -112,6 +118,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "madoguchi.core.middleware.JapaneseOnlyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

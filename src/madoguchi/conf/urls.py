@@ -9,5 +9,7 @@ urlpatterns = [
     path("api/v1/", api_v1.urls),
     path("console/", include("madoguchi.console.urls")),
     path("operator-admin/", admin.site.urls),
+    # set_language (POST /i18n/setlang/): the header's language switch; Japanese stays the default.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("madoguchi.portal.urls")),
 ]
