@@ -1,7 +1,33 @@
 """Applying, drafts, completion, my page."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from madoguchi.portal import views_apply, views_bundle, views_mypage
 
 app_name = "apply"
 
-urlpatterns: list[URLPattern] = []
+_P = "o/<str:code>/procedures/<int:procedure_id>/apply/"
+
+urlpatterns = [
+    path(_P + "start/", views_apply.start, name="start"),
+    path(_P, views_apply.form, name="form"),
+    path(_P + "confirm/", views_apply.confirm, name="confirm"),
+    path(_P + "discard/", views_apply.draft_discard, name="discard"),
+    path(_P + "guest/", views_apply.guest_email, name="guest_email"),
+    path(_P + "guest/<str:token>/", views_apply.guest_confirm, name="guest_confirm"),
+    path("applications/<str:receipt_number>/done/", views_apply.complete, name="complete"),
+    path(
+        "applications/<str:receipt_number>/receipt.pdf",
+        views_apply.receipt_pdf,
+        name="receipt_pdf",
+    ),
+    path(
+        "life-events/<slug:slug>/o/<str:code>/apply/",
+        views_bundle.checklist,
+        name="life_event_apply",
+    ),
+    path("mypage/", views_mypage.index, name="mypage"),
+    path("mypage/<str:receipt_number>/", views_mypage.detail, name="mypage_detail"),
+    path("mypage/<str:receipt_number>/correct/", views_mypage.correct, name="mypage_correct"),
+    path("mypage/<str:receipt_number>/withdraw/", views_mypage.withdraw, name="mypage_withdraw"),
+]

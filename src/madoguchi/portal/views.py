@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from madoguchi.applications.services import procedure_is_open
 from madoguchi.catalog.models import LifeEvent, Procedure
 from madoguchi.catalog.presentation import procedure_guide
 from madoguchi.catalog.selectors import (
@@ -17,6 +18,7 @@ from madoguchi.catalog.selectors import (
 )
 from madoguchi.core.lgcode import InvalidLgCode, parse_lg_code
 from madoguchi.core.text import strip_invisible
+from madoguchi.core.time import now
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import (
@@ -158,6 +160,7 @@ def procedure(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "procedure": item,
             "guide": procedure_guide(item),
             "life_events": list(item.life_events.all()),
+            "is_open": procedure_is_open(item, now()),
         },
     )
 

@@ -1,0 +1,497 @@
+"""Applying online: start or resume, the steps, confirmation, sending, completion, receipt."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from madoguchi.applications.attachments import (
+    attachment_answer,
+    attachment_delete_unclaimed,
+    attachment_store,
+)
+from madoguchi.applications.documents import application_receipt_pdf
+from madoguchi.applications.models import Application
+from madoguchi.applications.selectors import (
+    application_by_receipt,
+    application_of_applicant,
+    draft_of_applicant,
+    preview_rows,
+    profile_prefill,
+    stored_display_rows,
+)
+from madoguchi.applications.services import (
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    ProcedureClosed,
+    StaleFormVersion,
+    SubmissionError,
+    ValidationFailed,
+    application_submit,
+    draft_delete,
+    new_idempotency_key,
+    procedure_is_open,
+)
+from madoguchi.applications.uploads import UploadRefused
+from madoguchi.catalog.models import Procedure
+from madoguchi.catalog.selectors import procedure_get
+from madoguchi.core.lgcode import InvalidLgCode
+from madoguchi.core.text import strip_invisible
+from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.base import FormSpec, StepSpec
+from madoguchi.forms.engine import validate
+from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
+from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.models import ResidentProfile
+from madoguchi.identity.services import guest_email_token_check, guest_email_token_make
+from madoguchi.notifications.services import outbox_enqueue_email
+from madoguchi.portal import apply_state
+from madoguchi.portal.apply_state import WorkingCopy
+from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.selectors import organisation_get
+
+logger = logging.getLogger(__name__)
+
+#: A request body above this is refused before any file is read (per upload request).
+MAX_UPLOAD_REQUEST = 50 * 1024 * 1024
+
+
+def _procedure(code: str, procedure_id: int) -> Procedure:
+    try:
+        org = organisation_get(code=code)
+        return procedure_get(organisation=org, procedure_id=procedure_id, published_only=True)
+    except (InvalidLgCode, Organisation.DoesNotExist, Procedure.DoesNotExist):
+        raise Http404("その手続はありません。") from None
+
+
+def _apply_url(procedure: Procedure, name: str = "form", **query: str) -> str:
+    url = reverse(f"portal:apply:{name}", args=[procedure.organisation.lg_code, procedure.pk])
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return url
+
+
+def _who(request: HttpRequest, procedure: Procedure) -> tuple[Any, dict[str, str] | None]:
+    """The resident, or the confirmed guest; (None, None) when neither may apply yet."""
+    user = apply_state.resident(request)
+    if user is not None:
+        return user, None
+    if procedure.ial == 1:
+        return None, apply_state.guest_of(request, procedure)
+    return None, None
+
+
+def _closed(request: HttpRequest, procedure: Procedure) -> HttpResponse:
+    return render(
+        request,
+        "portal/apply/closed.html",
+        {"procedure": procedure, "org": procedure.organisation},
+        status=409,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """The way in: log in, apply as a guest, or (for residents) pre-fill and resume."""
+    procedure = _procedure(code, procedure_id)
+    if not procedure_is_open(procedure, now()):
+        return _closed(request, procedure)
+    user, guest = _who(request, procedure)
+    if request.user.is_authenticated and user is None:
+        raise PermissionDenied("職員のアカウントでは申請できません。")
+    if user is None and guest is None:
+        return render(
+            request,
+            "portal/apply/start.html",
+            {
+                "procedure": procedure,
+                "org": procedure.organisation,
+                "guest_allowed": procedure.ial == 1,
+                "next": request.get_full_path(),
+            },
+        )
+    spec = form_spec(procedure.form_version)
+    if user is not None:
+        draft = draft_of_applicant(applicant=user, procedure=procedure)
+        if draft is None:
+            profile = ResidentProfile.objects.filter(user=user).first()
+            prefill = profile_prefill(spec, profile, email=user.email)
+            if request.method == "POST":
+                copy = WorkingCopy(procedure=procedure, step=spec.steps[0].key)
+                if request.POST.get("prefill") == "yes":
+                    copy.answers = prefill
+                apply_state.save(request, copy, spec)
+                return redirect(_apply_url(procedure))
+            if prefill:
+                rows = stored_display_rows(spec, prefill)
+                return render(
+                    request,
+                    "portal/apply/prefill.html",
+                    {"procedure": procedure, "org": procedure.organisation, "rows": rows},
+                )
+        elif draft.form_version_id != procedure.form_version_id and request.method == "GET":
+            messages.warning(
+                request,
+                "申請様式が更新されたため、以前の下書きは使えません。お手数ですが最初から入力してください。",
+            )
+            draft.delete()
+    return redirect(_apply_url(procedure))
+
+
+def _merge_step(copy: WorkingCopy, spec: FormSpec, step: StepSpec, posted: dict[str, Any]) -> None:
+    """This step's answers replace what was there (an unticked box is an answer too);
+    attachment slots keep their uploaded files, which are not re-posted."""
+    for f in step.fields:
+        if f.type == "attachment":
+            continue
+        copy.answers.pop(f.key, None)
+        if f.key in posted:
+            copy.answers[f.key] = posted[f.key]
+
+
+def _uploads(request: HttpRequest, copy: WorkingCopy, step: StepSpec, user: Any) -> dict[str, str]:
+    """Store files chosen on this step; refuse each bad one with its own message."""
+    errors: dict[str, str] = {}
+    for f in step.fields:
+        if f.type != "attachment":
+            continue
+        files = request.FILES.getlist(input_name(f.key))
+        items = list(copy.answers.get(f.key) or [])
+        for upload in files[:20]:
+            try:
+                if upload.size is None or upload.size > MAX_UPLOAD_REQUEST:
+                    raise UploadRefused("ファイルが大きすぎます。50MB以下にしてください。")
+                stored = attachment_store(
+                    procedure=copy.procedure,
+                    field_key=f.key,
+                    owner=user,
+                    guest_key=copy.guest_key,
+                    name=str(upload.name or ""),
+                    data=upload.read(),
+                    now=now(),
+                )
+            except UploadRefused as error:
+                # The name is shown cleaned: a bidi override in it must not garble the page.
+                shown = strip_invisible(str(upload.name or ""))[:80]
+                errors[f.key] = f"{shown}: {error}" if upload.name else str(error)
+                continue
+            items.append(attachment_answer(stored))
+        if items:
+            copy.answers[f.key] = items
+    return errors
+
+
+def _remove_file(copy: WorkingCopy, user: Any, value: str) -> None:
+    key, _, file_id = value.partition(":")
+    items = copy.answers.get(key)
+    if not isinstance(items, list):
+        return
+    kept = [i for i in items if not (isinstance(i, dict) and i.get("id") == file_id)]
+    if len(kept) != len(items):
+        attachment_delete_unclaimed(owner=user, guest_key=copy.guest_key, attachment_id=file_id)
+    if kept:
+        copy.answers[key] = kept
+    else:
+        copy.answers.pop(key, None)
+
+
+def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) -> None:
+    if add and isinstance(answers.get(add, []), list):
+        answers.setdefault(add, []).append({})
+    if remove and "." in remove:
+        key, _, index = remove.rpartition(".")
+        items = answers.get(key)
+        if isinstance(items, list) and index.isdigit() and int(index) < len(items):
+            items.pop(int(index))
+
+
+@require_http_methods(["GET", "POST"])
+def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """One step of the form. Every step is checked by the server and kept as a draft."""
+    procedure = _procedure(code, procedure_id)
+    if not procedure_is_open(procedure, now()):
+        return _closed(request, procedure)
+    user, guest = _who(request, procedure)
+    if user is None and guest is None:
+        return redirect(_apply_url(procedure, "start"))
+    spec = form_spec(procedure.form_version)
+    keys = [s.key for s in spec.steps]
+    copy = apply_state.load(request, procedure)
+    wanted = request.POST.get("_step") or request.GET.get("step") or copy.step or keys[0]
+    step_key = wanted if wanted in keys else keys[0]
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        step = spec.step(step_key)
+        _merge_step(copy, spec, step, answers_from_post(spec, request.POST))
+        errors = _uploads(request, copy, step, user)
+        add, remove = request.POST.get("_add"), request.POST.get("_remove")
+        remove_file = request.POST.get("_remove_file")
+        if remove_file:
+            _remove_file(copy, user, remove_file[:200])
+        elif add or remove:
+            _change_group(copy.answers, add, remove)
+        elif request.POST.get("_back"):
+            # Going back never loses or checks what was typed on this step.
+            step_key = keys[max(keys.index(step_key) - 1, 0)]
+        elif request.POST.get("_save"):
+            copy.step = step_key
+            apply_state.save(request, copy, spec)
+            messages.success(
+                request,
+                "下書きを保存しました。マイページからいつでも続きを入力できます"
+                "（保存から30日で削除されます）。"
+                if user is not None
+                else "入力内容を一時的に保存しました。この画面を閉じると消えます。",
+            )
+            return redirect(_apply_url(procedure) + f"?step={step_key}")
+        elif not errors:
+            result = validate(spec, copy.answers, today=to_tokyo(now()).date(), step=step_key)
+            errors = result.errors
+            if not errors:
+                index = keys.index(step_key)
+                if index + 1 < len(keys):
+                    step_key = keys[index + 1]
+                else:
+                    copy.step = step_key
+                    apply_state.save(request, copy, spec)
+                    return redirect(_apply_url(procedure, "confirm"))
+        copy.step = step_key
+        apply_state.save(request, copy, spec)
+        if not errors:
+            return redirect(_apply_url(procedure) + f"?step={step_key}")
+    step = spec.step(step_key)
+    has_files = any(f.type == "attachment" for f in step.fields)
+    files = {
+        f.key: list(copy.answers.get(f.key) or []) for f in step.fields if f.type == "attachment"
+    }
+    return render(
+        request,
+        "portal/apply/step.html",
+        {
+            "procedure": procedure,
+            "org": procedure.organisation,
+            "spec": spec,
+            "step": step,
+            "steps": spec.steps,
+            "step_number": keys.index(step_key) + 1,
+            "fields_html": render_step(spec, step, copy.answers, errors),
+            "errors": error_summary(spec, errors),
+            "multipart": has_files,
+            "files": files,
+            "guest": guest,
+            "resumed": copy.resumed_draft
+            and request.method == "GET"
+            and not request.GET.get("step"),
+            "draft_expires_at": copy.draft_expires_at,
+            "is_first": step_key == keys[0],
+        },
+        status=422 if errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """Everything at once before sending; sending carries this attempt's idempotency key."""
+    procedure = _procedure(code, procedure_id)
+    user, guest = _who(request, procedure)
+    if user is None and guest is None:
+        return redirect(_apply_url(procedure, "start"))
+    spec = form_spec(procedure.form_version)
+    copy = apply_state.load(request, procedure)
+    if request.method == "POST":
+        key = request.POST.get("idempotency_key", "")
+        try:
+            result = application_submit(
+                organisation=procedure.organisation,
+                procedure=procedure,
+                applicant=user,
+                answers=copy.answers,
+                idempotency_key=key,
+                now=now(),
+                form_version_id=_int(request.POST.get("form_version")),
+                contact_email=guest["email"] if guest else "",
+                guest_key=copy.guest_key,
+            )
+        except ValidationFailed as failure:
+            first = _first_step_with_error(spec, failure.errors)
+            messages.error(request, "入力内容に誤りがあります。該当する項目を直してください。")
+            return redirect(_apply_url(procedure) + f"?step={first}")
+        except ProcedureClosed:
+            return _closed(request, procedure)
+        except (StaleFormVersion, IdempotencyConflict, InvalidIdempotencyKey) as error:
+            messages.error(request, str(error))
+            copy.idempotency_key = ""
+            apply_state.save(request, copy, spec)
+            return redirect(_apply_url(procedure, "confirm"))
+        except SubmissionError as error:
+            messages.error(request, str(error))
+            return redirect(_apply_url(procedure, "confirm"))
+        application = result.application
+        apply_state.clear(request, procedure)
+        apply_state.remember_receipt(request, application.receipt_number)
+        return redirect("portal:apply:complete", application.receipt_number)
+    full = validate(spec, copy.answers, today=to_tokyo(now()).date())
+    if full.errors:
+        first = _first_step_with_error(spec, full.errors)
+        if request.GET.get("check") != "0":
+            messages.error(
+                request,
+                "まだ入力されていない項目か、誤りのある項目があります。"
+                "（下書きから再開した場合、個人番号はもう一度入力してください。）",
+            )
+        return redirect(_apply_url(procedure) + f"?step={first}")
+    if not copy.idempotency_key:
+        copy.idempotency_key = new_idempotency_key()
+        apply_state.save(request, copy, spec)
+    return render(
+        request,
+        "portal/apply/confirm.html",
+        {
+            "procedure": procedure,
+            "org": procedure.organisation,
+            "spec": spec,
+            "steps": spec.steps,
+            "rows": preview_rows(spec, full.answers),
+            "idempotency_key": copy.idempotency_key,
+            "form_version": procedure.form_version_id,
+            "guest": guest,
+        },
+    )
+
+
+def _first_step_with_error(spec: FormSpec, errors: dict[str, str]) -> str:
+    for step in spec.steps:
+        keys = {f.key for f in step.fields}
+        if any(path.split(".")[0] in keys for path in errors):
+            return step.key
+    return spec.steps[0].key
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+def _own_application(request: HttpRequest, receipt_number: str) -> Application:
+    """The application if this resident (or this guest session) sent it; else 404."""
+    user = apply_state.resident(request)
+    try:
+        if user is not None:
+            return application_of_applicant(applicant=user, receipt_number=receipt_number)
+        if apply_state.session_owns(request, receipt_number):
+            return application_by_receipt(receipt_number=receipt_number)
+    except Application.DoesNotExist:
+        pass
+    raise Http404("その申請はありません。")
+
+
+def complete(request: HttpRequest, receipt_number: str) -> HttpResponse:
+    application = _own_application(request, receipt_number)
+    return render(
+        request,
+        "portal/apply/complete.html",
+        {
+            "application": application,
+            "procedure": application.procedure,
+            "org": application.organisation,
+            "arrived": to_tokyo(application.arrived_at),
+            "has_account": apply_state.resident(request) is not None,
+        },
+    )
+
+
+def receipt_pdf(request: HttpRequest, receipt_number: str) -> HttpResponse:
+    application = _own_application(request, receipt_number)
+    pdf = application_receipt_pdf(application, now=now())
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="receipt-{application.receipt_number}.pdf"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """Applying without an account: prove the e-mail address first (procedures of level 1)."""
+    procedure = _procedure(code, procedure_id)
+    if procedure.ial != 1:
+        raise Http404("この手続はアカウントなしでは申請できません。")
+    error = ""
+    email = ""
+    if request.method == "POST":
+        email = request.POST.get("email", "").strip()[:254]
+        try:
+            validate_email(email)
+        except ValidationError:
+            error = "メールアドレスを正しく入力してください（例: taro@example.jp）。"
+        if not error:
+            token = guest_email_token_make(email=email, procedure_id=procedure.pk)
+            link = request.build_absolute_uri(
+                reverse(
+                    "portal:apply:guest_confirm",
+                    args=[procedure.organisation.lg_code, procedure.pk, token],
+                )
+            )
+            outbox_enqueue_email(
+                to=email,
+                subject=f"【{procedure.organisation.name}】メールアドレスの確認",
+                body=(
+                    f"「{procedure.name}」をアカウントなしで申請するためのリンクです。\n"
+                    f"1時間以内に開いてください。\n\n{link}\n\n"
+                    "心当たりのない場合は、このメールを破棄してください。\n"
+                ),
+                now=now(),
+                organisation=procedure.organisation,
+            )
+            return render(
+                request,
+                "portal/apply/guest_sent.html",
+                {"procedure": procedure, "org": procedure.organisation, "email": email},
+            )
+    return render(
+        request,
+        "portal/apply/guest_email.html",
+        {"procedure": procedure, "org": procedure.organisation, "error": error, "email": email},
+        status=422 if error else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners open links); POST starts the guest application."""
+    procedure = _procedure(code, procedure_id)
+    checked = guest_email_token_check(token=token[:500], max_age=3600)
+    if checked is None or checked[1] != procedure.pk or procedure.ial != 1:
+        return render(
+            request,
+            "portal/apply/guest_invalid.html",
+            {"procedure": procedure, "org": procedure.organisation},
+            status=400,
+        )
+    if request.method == "POST":
+        apply_state.guest_start(request, procedure, checked[0])
+        return redirect(_apply_url(procedure))
+    return render(
+        request,
+        "portal/apply/guest_confirm.html",
+        {"procedure": procedure, "org": procedure.organisation, "email": checked[0]},
+    )
+
+
+@require_POST
+def draft_discard(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    procedure = _procedure(code, procedure_id)
+    user = apply_state.resident(request)
+    if user is not None:
+        draft_delete(applicant=user, procedure=procedure)
+    apply_state.clear(request, procedure)
+    messages.success(request, "下書きを削除しました。")
+    return redirect("portal:procedure", procedure.organisation.lg_code, procedure.pk)

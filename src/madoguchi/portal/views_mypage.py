@@ -1,0 +1,198 @@
+"""My page (マイページ): my applications, drafts, messages, corrections, withdrawal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from madoguchi.applications.attachments import attachment_answer, attachment_store
+from madoguchi.applications.constants import WITHDRAWABLE, ApplicationStatus
+from madoguchi.applications.models import Application
+from madoguchi.applications.selectors import (
+    application_history,
+    application_messages,
+    application_of_applicant,
+    application_rows,
+    applications_of_applicant,
+    drafts_of_applicant,
+)
+from madoguchi.applications.services import ValidationFailed
+from madoguchi.applications.uploads import UploadRefused
+from madoguchi.applications.workflow import (
+    TransitionRefused,
+    application_withdraw,
+    correction_answer,
+    messages_mark_read,
+    open_correction,
+)
+from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
+from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
+from madoguchi.forms.selectors import form_spec
+from madoguchi.portal.access import resident_required
+
+PAGE_SIZE = 50
+
+
+def _application(request: HttpRequest, receipt_number: str) -> Application:
+    try:
+        return application_of_applicant(applicant=request.user, receipt_number=receipt_number)
+    except Application.DoesNotExist:
+        raise Http404("その申請はありません。") from None
+
+
+@require_GET
+@resident_required
+def index(request: HttpRequest) -> HttpResponse:
+    items = list(applications_of_applicant(applicant=request.user)[: PAGE_SIZE + 1])
+    return render(
+        request,
+        "portal/mypage/index.html",
+        {
+            "applications": items[:PAGE_SIZE],
+            "more": len(items) > PAGE_SIZE,
+            "drafts": list(drafts_of_applicant(applicant=request.user)[:50]),
+        },
+    )
+
+
+@require_GET
+@resident_required
+def detail(request: HttpRequest, receipt_number: str) -> HttpResponse:
+    application = _application(request, receipt_number)
+    thread = application_messages(application)
+    messages_mark_read(applicant=request.user, application=application, now=now())
+    return render(
+        request,
+        "portal/mypage/detail.html",
+        {
+            "application": application,
+            "arrived": to_tokyo(application.arrived_at),
+            "rows": application_rows(application),
+            "history": application_history(application),
+            "thread": thread,
+            "correction": open_correction(application),
+            "withdrawable": application.status in WITHDRAWABLE
+            and application.procedure.settings.get("allow_withdrawal") is not False,
+            "status_label": ApplicationStatus(application.status).label,
+        },
+    )
+
+
+def _correction_step(spec: FormSpec, fields: list[str]) -> StepSpec:
+    """A step made of only the fields the organisation asked to correct."""
+    chosen: tuple[FieldSpec, ...] = tuple(f for f in spec.fields if f.key in fields)
+    section = SectionSpec(key="correction", title="補正する項目", description="", fields=chosen)
+    return StepSpec(key="correction", title="補正する項目", sections=(section,))
+
+
+@require_http_methods(["GET", "POST"])
+@resident_required
+def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
+    """Answer a correction request (補正): change only the indicated answers."""
+    application = _application(request, receipt_number)
+    request_message = open_correction(application)
+    if request_message is None:
+        messages.info(request, "この申請には、回答が必要な補正のお願いはありません。")
+        return redirect("portal:apply:mypage_detail", application.receipt_number)
+    spec = form_spec(application.form_version)
+    step = _correction_step(spec, list(request_message.fields))
+    current = {
+        k: v
+        for k, v in application.answers.items()
+        if k in request_message.fields and not (isinstance(v, dict) and "$enc" in v)
+    }
+    errors: dict[str, str] = {}
+    answers: dict[str, Any] = dict(current)
+    if request.method == "POST":
+        posted = answers_from_post(spec, request.POST)
+        changes: dict[str, Any] = {}
+        for f in step.fields:
+            if f.type == "attachment":
+                items = [
+                    i
+                    for i in (current.get(f.key) or [])
+                    if i.get("id") not in request.POST.getlist("_remove_file")
+                ]
+                for upload in request.FILES.getlist(input_name(f.key))[:20]:
+                    try:
+                        stored = attachment_store(
+                            procedure=application.procedure,
+                            field_key=f.key,
+                            owner=request.user,
+                            name=str(upload.name or ""),
+                            data=upload.read(),
+                            now=now(),
+                        )
+                    except UploadRefused as error:
+                        errors[f.key] = str(error)
+                        continue
+                    items.append(attachment_answer(stored))
+                changes[f.key] = items
+            elif f.key in posted:
+                changes[f.key] = posted[f.key]
+        answers = {**current, **changes}
+        if not errors:
+            try:
+                correction_answer(
+                    applicant=request.user,
+                    application=application,
+                    changes=changes,
+                    note=request.POST.get("note", ""),
+                    now=now(),
+                )
+            except ValidationFailed as failure:
+                errors = failure.errors
+            except TransitionRefused as error:
+                messages.error(request, str(error))
+                return redirect("portal:apply:mypage_detail", application.receipt_number)
+            else:
+                messages.success(request, "補正した内容を送信しました。担当者が確認します。")
+                return redirect("portal:apply:mypage_detail", application.receipt_number)
+    return render(
+        request,
+        "portal/mypage/correct.html",
+        {
+            "application": application,
+            "request_message": request_message,
+            "fields_html": render_step(spec, step, answers, errors),
+            "errors": error_summary(spec, errors),
+            "multipart": any(f.type == "attachment" for f in step.fields),
+            "files": {
+                f.key: list(answers.get(f.key) or []) for f in step.fields if f.type == "attachment"
+            },
+            "note": request.POST.get("note", "")[:4000],
+        },
+        status=422 if errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@resident_required
+def withdraw(request: HttpRequest, receipt_number: str) -> HttpResponse:
+    """Withdraw (取下げ) after a confirmation page that says what it means."""
+    application = _application(request, receipt_number)
+    error = ""
+    if request.method == "POST":
+        try:
+            application_withdraw(
+                applicant=request.user,
+                application=application,
+                reason=request.POST.get("reason", ""),
+                now=now(),
+            )
+        except TransitionRefused as refused:
+            error = str(refused)
+        else:
+            messages.success(request, "申請を取り下げました。")
+            return redirect("portal:apply:mypage_detail", application.receipt_number)
+    return render(
+        request,
+        "portal/mypage/withdraw.html",
+        {"application": application, "error": error},
+        status=409 if error else 200,
+    )
