@@ -475,3 +475,54 @@ def draft_delete(*, applicant: Any, procedure: Procedure) -> int:
     """
     deleted, _ = Draft.objects.filter(applicant=applicant, procedure=procedure).delete()
     return min(deleted, 1)
+
+
+#: How long before a draft's deletion its owner is told (once).
+DRAFT_EXPIRY_NOTICE = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class DraftExpiryReport:
+    notified: int
+    deleted: int
+
+
+def drafts_expire(*, now: datetime, limit: int = 500) -> DraftExpiryReport:
+    """Tell residents, once, that a draft will be deleted in three days, and delete expired
+    drafts. Safe to run from several workers: each notice is claimed by a conditional update
+    before its mail is queued, in one transaction."""
+    notified = 0
+    due = (
+        Draft.objects.filter(
+            expires_at__lte=now + DRAFT_EXPIRY_NOTICE,
+            expires_at__gt=now,
+            expiry_notified_at__isnull=True,
+        )
+        .select_related("procedure", "organisation", "applicant")
+        .order_by("expires_at")[:limit]
+    )
+    for draft in due:
+        with transaction.atomic():
+            claimed = Draft.objects.filter(pk=draft.pk, expiry_notified_at__isnull=True).update(
+                expiry_notified_at=now
+            )
+            if not claimed:
+                continue
+            expires = to_tokyo(draft.expires_at)
+            outbox_enqueue_email(
+                to=draft.applicant.email,
+                subject=f"【{draft.organisation.name}】下書きの保存期限が近づいています",
+                body=(
+                    f"「{draft.procedure.name}」の下書きは、"
+                    f"{expires:%Y年%m月%d日 %H時%M分}に削除されます。\n"
+                    "申請する場合は、それまでにマイページから続きを入力して送信してください。\n"
+                    "このメールには入力した内容を含めていません。\n"
+                ),
+                now=now,
+                organisation=draft.organisation,
+            )
+            notified += 1
+    deleted, _ = Draft.objects.filter(
+        pk__in=list(Draft.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[:limit])
+    ).delete()
+    return DraftExpiryReport(notified=notified, deleted=deleted)

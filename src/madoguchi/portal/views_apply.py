@@ -267,6 +267,9 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         apply_state.save(request, copy, spec)
         if not errors:
             return redirect(_apply_url(procedure) + f"?step={step_key}")
+    if request.method == "GET" and request.GET.get("check") == "1":
+        # Sent back from the confirmation: show what is missing or wrong on this step.
+        errors = validate(spec, copy.answers, today=to_tokyo(now()).date(), step=step_key).errors
     step = spec.step(step_key)
     has_files = any(f.type == "attachment" for f in step.fields)
     files = {
@@ -293,7 +296,7 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             "draft_expires_at": copy.draft_expires_at,
             "is_first": step_key == keys[0],
         },
-        status=422 if errors else 200,
+        status=422 if errors and request.method == "POST" else 200,
     )
 
 
@@ -323,7 +326,7 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         except ValidationFailed as failure:
             first = _first_step_with_error(spec, failure.errors)
             messages.error(request, "入力内容に誤りがあります。該当する項目を直してください。")
-            return redirect(_apply_url(procedure) + f"?step={first}")
+            return redirect(_apply_url(procedure) + f"?step={first}&check=1")
         except ProcedureClosed:
             return _closed(request, procedure)
         except (StaleFormVersion, IdempotencyConflict, InvalidIdempotencyKey) as error:
@@ -341,13 +344,12 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     full = validate(spec, copy.answers, today=to_tokyo(now()).date())
     if full.errors:
         first = _first_step_with_error(spec, full.errors)
-        if request.GET.get("check") != "0":
-            messages.error(
-                request,
-                "まだ入力されていない項目か、誤りのある項目があります。"
-                "（下書きから再開した場合、個人番号はもう一度入力してください。）",
-            )
-        return redirect(_apply_url(procedure) + f"?step={first}")
+        messages.error(
+            request,
+            "まだ入力されていない項目か、誤りのある項目があります。"
+            "（下書きから再開した場合、個人番号はもう一度入力してください。）",
+        )
+        return redirect(_apply_url(procedure) + f"?step={first}&check=1")
     if not copy.idempotency_key:
         copy.idempotency_key = new_idempotency_key()
         apply_state.save(request, copy, spec)

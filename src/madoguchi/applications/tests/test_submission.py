@@ -377,3 +377,28 @@ def test_made_up_file_ids_are_refused(db, resident):
         with pytest.raises(ValidationFailed):
             submit(item, resident, answers)
     assert not Application.objects.exists()
+
+
+def test_drafts_warn_once_before_expiry_and_are_then_deleted(procedure, resident):
+    from madoguchi.applications.services import drafts_expire
+
+    saved_at = now()
+    draft = draft_save(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers={"requester_phone": "045-000-0000"},
+        step="",
+        now=saved_at,
+    )
+    assert drafts_expire(now=saved_at + timedelta(days=10)).notified == 0
+    later = draft.expires_at - timedelta(days=2)
+    report = drafts_expire(now=later)
+    assert (report.notified, report.deleted) == (1, 0)
+    [mail] = [m for m in OutboxMessage.objects.all() if "下書き" in m.payload["subject"]]
+    assert mail.payload["to"] == "hanako@example.jp"
+    assert "045" not in mail.payload["body"]
+    assert drafts_expire(now=later).notified == 0  # once only
+    gone = drafts_expire(now=draft.expires_at + timedelta(seconds=1))
+    assert gone.deleted == 1
+    assert not Draft.objects.exists()

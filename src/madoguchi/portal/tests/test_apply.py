@@ -466,3 +466,17 @@ def test_a_life_event_checklist_fills_shared_answers_once(resident_client, resid
         names = [v for v in draft.answers.values() if isinstance(v, dict) and "family" in v]
         assert names
         assert names[0]["family"] == "山田"
+
+
+def test_the_confirmation_sends_back_to_the_first_incomplete_step_with_its_errors(
+    resident_client, juminhyo
+):
+    response = resident_client.get(base(juminhyo) + "confirm/")
+    assert response.status_code == 302
+    assert "check=1" in response["Location"]
+    page = resident_client.get(response["Location"])
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "まだ入力されていない項目" in text
+    assert "error-summary" in text
+    assert not Application.objects.exists()
