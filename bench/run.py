@@ -3,6 +3,7 @@
     make bench                                   # everything
     make bench BENCH_ARGS="forms_validation"     # one module
     make bench BENCH_ARGS="--rounds 3"           # quicker, noisier
+    BENCH_QUICK=1 make bench                     # smaller volumes (exports 20,000, inbox 100,000)
 
 Each other ``bench/*.py`` not starting with ``_`` is a benchmark module with ``TITLE`` (one
 line), ``run(settings) -> list[Result]`` and optionally ``NOTES`` (lines printed under its
@@ -76,6 +77,11 @@ def _header(settings: Settings) -> list[str]:
 
 
 def _table(module: ModuleType, results: list[Result]) -> list[str]:
+    if not results:  # skipped (e.g. inbox without PostgreSQL): its notes say why
+        return [
+            f"{module.__name__} — {module.TITLE}",
+            *(f"  {n}" for n in getattr(module, "NOTES", ())),
+        ]
     rows = [("", "median", "p95", "baseline", "median", "p95", "ratio")]
     for result in results:
         base = result.baseline

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,33 @@ STAFF_PASSWORD = "correct horse battery staple 42"  # noqa: S105 (test-only)
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     with django_db_blocker.unblock():
         organisation_master_load(now=now())
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(
+        (marker is not None and marker.kwargs.get("transaction"))
+        or {"transactional_db", "live_server", "page"} & names
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Put the organisation master back after a transactional test emptied the database.
+
+    Such tests (threads, a live server) end with a flush of every table, and the tests after
+    them expect the master that ``django_db_setup`` loaded once; reloading here, after the
+    flush and outside any test transaction, keeps the order of tests irrelevant.
+    """
+    yield
+    if nextitem is None or not _transactional(item):
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        if not Organisation.objects.exists():
+            organisation_master_load(now=now())
 
 
 @pytest.fixture
@@ -67,8 +96,111 @@ def other_staff(other_organisation: Organisation) -> Staff:
 
 @pytest.fixture
 def staff_client(client: Client, staff_member: Staff) -> Client:
+    """The reviewer of 横浜市, logged in to the console with both factors."""
     client.force_login(staff_member.user)
     return client
+
+
+def mark_mfa_complete(client: Client, user: Any) -> None:
+    """Mark the client's session as a console login with both factors (what the TOTP step
+    does), for tests that are not about logging in."""
+    from madoguchi.console.access import MFA_SESSION_KEY
+
+    session = client.session
+    session[MFA_SESSION_KEY] = user.pk
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_is_a_complete_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Client.force_login`` stands for a finished login, second factor included.
+
+    Django's ``force_login`` exists to skip authentication in tests that are not about it;
+    without this every console test would first have to play the TOTP step. Tests of the
+    login itself use the real password and code steps (console/tests/test_mfa.py), and a
+    test that wants a session without the second factor removes the mark.
+    """
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        mark_mfa_complete(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@dataclass
+class TOTPStaff:
+    """A staff member with a confirmed authenticator, and what their app would show."""
+
+    staff: Staff
+    secret: str
+
+    @property
+    def user(self) -> Any:
+        return self.staff.user
+
+    @property
+    def email(self) -> str:
+        return str(self.staff.user.email)
+
+    def code(self, at: datetime | None = None) -> str:
+        from madoguchi.identity.mfa import totp_code_at
+
+        return totp_code_at(secret_b32=self.secret, instant=at or now())
+
+
+def totp_enrol(user: Any) -> str:
+    """Enrol ``user``'s authenticator as of ten minutes ago (its first code spent then);
+    returns the base32 secret."""
+    from madoguchi.identity.mfa import totp_begin_enrolment, totp_code_at, totp_confirm
+
+    enrolled_at = now() - timedelta(minutes=10)
+    secret = totp_begin_enrolment(user=user, now=enrolled_at)
+    code = totp_code_at(secret_b32=secret, instant=enrolled_at)
+    assert totp_confirm(user=user, code=code, now=enrolled_at)
+    return secret
+
+
+def totp_fresh_code(user: Any, secret: str) -> str:
+    """A code the server accepts now: the current step's, or the next step's (still inside
+    the window) when the current one was already used by an earlier login of the test."""
+    from madoguchi.identity.mfa import STEP_SECONDS, step_of, totp_code_at
+    from madoguchi.identity.models import StaffTOTP
+
+    last_step = StaffTOTP.objects.get(user=user).last_step
+    instant = now()
+    if step_of(instant) <= last_step:
+        instant += timedelta(seconds=STEP_SECONDS)
+    return totp_code_at(secret_b32=secret, instant=instant)
+
+
+@pytest.fixture
+def staff_with_totp(staff_member: Staff) -> TOTPStaff:
+    """The reviewer of 横浜市 with TOTP enrolled ten minutes ago."""
+    return TOTPStaff(staff=staff_member, secret=totp_enrol(staff_member.user))
+
+
+def console_log_in(client: Client, email: str, password: str = STAFF_PASSWORD, **extra: str) -> Any:
+    """The whole console login as a person does it: the password, then the authenticator's
+    code (an account without one is enrolled first). Returns the last response."""
+    from madoguchi.identity.mfa import totp_is_confirmed
+    from madoguchi.identity.models import StaffTOTP, User
+
+    typed = email.strip().lower()
+    plausible = len(typed) < 255 and "\x00" not in typed  # PostgreSQL refuses NUL in a query
+    user = User.objects.filter(email=typed).first() if plausible else None
+    secrets_of = getattr(client, "_totp_secrets", {})
+    if user is not None and not totp_is_confirmed(user=user):
+        StaffTOTP.objects.filter(user=user).delete()
+        secrets_of[user.pk] = totp_enrol(user)
+    client._totp_secrets = secrets_of  # type: ignore[attr-defined]
+    response = client.post("/console/login/", {"username": email, "password": password, **extra})
+    if response.status_code != 302 or response["Location"] != "/console/login/code/":
+        return response
+    assert user is not None
+    secret = secrets_of[user.pk]
+    return client.post("/console/login/code/", {"code": totp_fresh_code(user, secret)})
 
 
 # --- Real browser (Debian's chromium driven by Playwright; no browser downloads) -------------

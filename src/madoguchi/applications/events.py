@@ -1,7 +1,9 @@
 """Signals the applications app sends. Receivers live in higher layers (stats, integrations).
 
-``application_arrived`` is sent *inside* the submission transaction, so that a receiver's
-writes (the channel count) commit or roll back with the application itself.
+Both signals are sent *inside* the transaction that makes the change, so that a receiver's
+writes (the channel count, the webhook outbox rows) commit or roll back with the change
+itself: nothing is announced that did not happen, and nothing that happened goes unannounced.
+They carry ids and statuses only, never answers.
 """
 
 from __future__ import annotations
@@ -10,3 +12,8 @@ from django.dispatch import Signal
 
 #: kwargs: organisation_id, procedure_id, application_id, arrived_at, channel
 application_arrived = Signal()
+
+#: kwargs: organisation_id, procedure_id, application_id, from_status, to_status, changed_at.
+#: Sent before the new status is saved in the same transaction: take the statuses from the
+#: kwargs, not from the row.
+application_status_changed = Signal()

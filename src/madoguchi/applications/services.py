@@ -292,77 +292,81 @@ def application_submit(
     )
     digest = canonical_digest(normalised)
     stored = protect_answers(spec, normalised)
-    try:
-        with transaction.atomic():
-            application = _insert(
-                organisation,
-                procedure,
-                applicant_id,
-                email,
-                scope,
-                idempotency_key,
-                stored,
-                digest,
-                now,
-                applicant_search_name(spec, normalised),
-            )
-            claim_attachments(
-                spec,
-                normalised,
-                procedure=procedure,
-                owner=applicant if applicant_id else None,
-                guest_key=guest_key,
-                application=application,
-                revision=1,
-            )
-            ApplicationRevision.objects.create(
-                application=application,
-                revision=1,
-                answers=stored,
-                answers_digest=digest,
-                created_at=now,
-            )
-            audit_record(
-                action="application.submitted",
-                now=now,
-                organisation=organisation,
-                actor=applicant if applicant_id else None,
-                actor_label="申請者" if applicant_id else "申請者（アカウントなし）",
-                target_type="application",
-                target_id=application.pk,
-                detail={
-                    "procedure": procedure.pk,
-                    "form_version": procedure.form_version_id,
-                    "digest": digest,
-                },
-            )
-            application_arrived.send(
-                sender=Application,
-                organisation_id=organisation.pk,
-                procedure_id=procedure.pk,
-                application_id=application.pk,
-                arrived_at=now,
-                channel="online",
-            )
-            if email:
-                outbox_enqueue_email(
-                    to=email,
-                    subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
-                    body=_receipt_mail(application, organisation, procedure),
+    # A receipt number is random: in the unlikely event it is taken, the unique constraint
+    # refuses the insert and the whole transaction is tried again with a new number.
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                application = _insert(
+                    organisation,
+                    procedure,
+                    applicant_id,
+                    email,
+                    scope,
+                    idempotency_key,
+                    stored,
+                    digest,
+                    now,
+                    applicant_search_name(spec, normalised),
+                )
+                claim_attachments(
+                    spec,
+                    normalised,
+                    procedure=procedure,
+                    owner=applicant if applicant_id else None,
+                    guest_key=guest_key,
+                    application=application,
+                    revision=1,
+                )
+                ApplicationRevision.objects.create(
+                    application=application,
+                    revision=1,
+                    answers=stored,
+                    answers_digest=digest,
+                    created_at=now,
+                )
+                audit_record(
+                    action="application.submitted",
                     now=now,
                     organisation=organisation,
+                    actor=applicant if applicant_id else None,
+                    actor_label="申請者" if applicant_id else "申請者（アカウントなし）",
+                    target_type="application",
+                    target_id=application.pk,
+                    detail={
+                        "procedure": procedure.pk,
+                        "form_version": procedure.form_version_id,
+                        "digest": digest,
+                    },
                 )
-            if applicant_id:
-                Draft.objects.filter(applicant_id=applicant_id, procedure=procedure).delete()
-    except IntegrityError:
-        # Another copy of the same submission committed first: answer with its receipt.
-        existing = Application.objects.filter(
-            idempotency_scope=scope, idempotency_key=idempotency_key
-        ).first()
-        if existing is None:
-            raise
-        return _replay(existing, procedure, spec, answers, now)
-    return SubmitResult(application, True)
+                application_arrived.send(
+                    sender=Application,
+                    organisation_id=organisation.pk,
+                    procedure_id=procedure.pk,
+                    application_id=application.pk,
+                    arrived_at=now,
+                    channel="online",
+                )
+                if email:
+                    outbox_enqueue_email(
+                        to=email,
+                        subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
+                        body=_receipt_mail(application, organisation, procedure),
+                        now=now,
+                        organisation=organisation,
+                    )
+                if applicant_id:
+                    Draft.objects.filter(applicant_id=applicant_id, procedure=procedure).delete()
+        except IntegrityError:
+            # Another copy of the same submission committed first: answer with its receipt.
+            existing = Application.objects.filter(
+                idempotency_scope=scope, idempotency_key=idempotency_key
+            ).first()
+            if existing is None:
+                continue
+            return _replay(existing, procedure, spec, answers, now)
+        return SubmitResult(application, True)
+    raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
 
 
 def _insert(
@@ -377,28 +381,23 @@ def _insert(
     now: datetime,
     search_name: str,
 ) -> Application:
-    for _attempt in range(5):
-        receipt = _receipt_number(organisation, now)
-        if Application.objects.filter(receipt_number=receipt).exists():
-            continue
-        return Application.objects.create(
-            organisation=organisation,
-            procedure=procedure,
-            form_version=procedure.form_version,
-            applicant_id=applicant_id,
-            contact_email=email,
-            receipt_number=receipt,
-            idempotency_scope=scope,
-            idempotency_key=key,
-            arrived_at=now,
-            answers=stored,
-            answers_digest=digest,
-            due_at=now + timedelta(days=procedure.processing_days)
-            if procedure.processing_days
-            else None,
-            search_name=search_name,
-        )
-    raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
+    return Application.objects.create(
+        organisation=organisation,
+        procedure=procedure,
+        form_version=procedure.form_version,
+        applicant_id=applicant_id,
+        contact_email=email,
+        receipt_number=_receipt_number(organisation, now),
+        idempotency_scope=scope,
+        idempotency_key=key,
+        arrived_at=now,
+        answers=stored,
+        answers_digest=digest,
+        due_at=now + timedelta(days=procedure.processing_days)
+        if procedure.processing_days
+        else None,
+        search_name=search_name,
+    )
 
 
 def _replay(

@@ -141,6 +141,19 @@ def _move(
         target_id=locked.pk,
         detail={"from": locked.status, "to": to_status},
     )
+    # Inside the transaction (webhook rows commit with the move); imported here so that this
+    # one function is all that changes. Sent before the save, so the old status is at hand.
+    from madoguchi.applications.events import application_status_changed
+
+    application_status_changed.send(
+        sender=Application,
+        organisation_id=locked.organisation_id,
+        procedure_id=locked.procedure_id,
+        application_id=locked.pk,
+        from_status=locked.status,
+        to_status=to_status,
+        changed_at=now,
+    )
     locked.status = to_status
     locked.save(update_fields=["status", "updated_at"])
     application.status = to_status
@@ -463,3 +476,11 @@ def messages_mark_read(*, applicant: Any, application: Application, now: datetim
     return ApplicationMessage.objects.filter(
         application=application, from_staff=True, read_at__isnull=True
     ).update(read_at=now)
+
+
+def notify_applicant(*, application: Application, subject: str, now: datetime) -> None:
+    """Queue a mail telling the applicant to look at my page (the mail carries no content).
+
+    Public for the review services (decisions); does nothing when there is no address.
+    """
+    _notify_applicant(application, subject, now)

@@ -70,10 +70,19 @@ def procedure_get(
 
 
 def published_procedure_get(*, procedure_id: int) -> Procedure:
-    """A published procedure of any organisation, for residents and the public API."""
-    return Procedure.objects.select_related(
-        "organisation", "template_version__template", "form_version"
-    ).get(pk=procedure_id, status=ProcedureStatus.PUBLISHED, organisation__active=True)
+    """A published procedure of any organisation, for residents and the public API.
+
+    The large JSON documents (the form schema, the template's metadata) are deferred: every
+    submission looks the procedure up, and the form spec is cached by the version's digest,
+    so they are read only on a cache miss or by the pages that show them.
+    """
+    return (
+        Procedure.objects.select_related(
+            "organisation", "template_version__template", "form_version"
+        )
+        .defer("form_version__schema", "template_version__metadata")
+        .get(pk=procedure_id, status=ProcedureStatus.PUBLISHED, organisation__active=True)
+    )
 
 
 def _expand(term: str, synonyms: Mapping[str, list[str]]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from jsonschema import Draft202012Validator
 
+from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, ProcedureStatus
 from madoguchi.catalog.definitions import (
     TemplateFile,
@@ -29,6 +30,8 @@ from madoguchi.forms.schema import (
     parse_definition_text,
 )
 from madoguchi.forms.services import form_version_publish
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import Staff
 from madoguchi.tenants.models import Organisation
 
 
@@ -557,3 +560,57 @@ __all__ = [
     "template_load_all",
     "template_version_publish",
 ]
+
+
+# --- Reviewers of a procedure ----------------------------------------------------------------
+
+
+def procedure_set_reviewers(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    staff_ids: Iterable[object],
+    actor: Any,
+    now: datetime,
+) -> list[int]:
+    """Assign the 審査担当 of a procedure of ``organisation`` (none: every reviewer may work it).
+
+    Only active staff of the same organisation with a role that reviews (団体管理者, 審査担当)
+    can be assigned. Returns the sorted ids now assigned. Raises ``Procedure.DoesNotExist``
+    for another organisation's procedure and :class:`CatalogError` (Japanese, nothing changed)
+    for an id that is not such a staff member. Records ``procedure.reviewers_set``.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    wanted: set[int] = set()
+    for value in staff_ids:
+        text = str(value)
+        if not text.isascii() or not text.isdigit() or len(text) > 12:
+            raise CatalogError(["担当者の指定が正しくありません。一覧から選び直してください。"])
+        wanted.add(int(text))
+    with transaction.atomic():
+        eligible = set(
+            Staff.objects.filter(
+                organisation=organisation,
+                active=True,
+                role__in=(StaffRole.ADMIN, StaffRole.REVIEWER),
+                pk__in=wanted,
+            ).values_list("pk", flat=True)
+        )
+        if eligible != wanted:
+            raise CatalogError(
+                ["担当者に指定できるのは、この団体の有効な団体管理者・審査担当だけです。"]
+            )
+        previous = sorted(procedure.reviewers.values_list("pk", flat=True))
+        procedure.reviewers.set(sorted(wanted))
+        audit_record(
+            action="procedure.reviewers_set",
+            now=now,
+            organisation=organisation,
+            actor=actor,
+            actor_label=getattr(actor, "email", ""),
+            target_type="procedure",
+            target_id=procedure.pk,
+            detail={"before": previous, "after": sorted(wanted)},
+        )
+    return sorted(wanted)

@@ -1,12 +1,14 @@
-"""Who may use which console page: the staff member's own organisation, and a role."""
+"""Who may use which console page: a complete (two-factor) login, the staff member's own
+organisation, and a role."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Final
 
-from django.contrib.auth.decorators import login_required
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
@@ -16,16 +18,40 @@ from madoguchi.identity.selectors import active_staff_of
 
 View = Callable[..., HttpResponse]
 
+#: Set (to the user's id) only by the console's second-factor step. A session logged in any
+#: other way (the resident portal, the operators' admin site) is not a console session.
+MFA_SESSION_KEY: Final = "_madoguchi_mfa"
+
+
+def mfa_complete(request: HttpRequest) -> bool:
+    """True when this session logged in to the console with both factors."""
+    user = request.user
+    return bool(user.is_authenticated and request.session.get(MFA_SESSION_KEY) == user.pk)
+
+
+def mfa_required(view: View) -> View:
+    """Require a console login with both factors; anyone else is sent to the login page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not mfa_complete(request):
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
 
 def staff_required(*roles: StaffRole) -> Callable[[View], View]:
-    """Require an active staff member; with ``roles``, one of those roles.
+    """Require an active staff member logged in with both factors; with ``roles``, one of those.
 
     The staff record is passed to the view as ``staff``; every query in the view is scoped
     to ``staff.organisation``, so another organisation's object is simply not found (404).
+    The staff record is read on every request, so a member disabled by an admin is refused
+    at once, whatever their session says.
     """
 
     def decorator(view: View) -> View:
-        @login_required
+        @mfa_required
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user

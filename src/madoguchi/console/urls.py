@@ -1,6 +1,14 @@
 from django.urls import path
 
-from madoguchi.console import urls_admin, urls_exports, urls_review, views, views_catalog
+from madoguchi.console import (
+    urls_admin,
+    urls_exports,
+    urls_review,
+    urls_tokens,
+    urls_webhooks,
+    views,
+    views_catalog,
+)
 
 app_name = "console"
 
@@ -27,4 +35,6 @@ urlpatterns = [
     *urls_review.urlpatterns,
     *urls_admin.urlpatterns,
     *urls_exports.urlpatterns,
+    *urls_tokens.urlpatterns,
+    *urls_webhooks.urlpatterns,
 ]

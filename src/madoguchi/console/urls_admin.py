@@ -1,5 +1,33 @@
-"""Console URLs: admin (included from console/urls.py under the "console" namespace)."""
+"""Console URLs: the second factor and the organisation admin's pages (included from
+console/urls.py under the "console" namespace)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from madoguchi.console import views_admin, views_mfa
+
+urlpatterns: list[URLPattern] = [
+    path("login/code/", views_mfa.login_code, name="login_code"),
+    path("login/recovery/", views_mfa.login_recovery, name="login_recovery"),
+    path("login/enrol/", views_mfa.login_enrol, name="login_enrol"),
+    path("invitation/<str:token>/", views_admin.invitation, name="invitation"),
+    path("admin/staff/", views_admin.staff_list, name="admin_staff"),
+    path("admin/staff/invite/", views_admin.staff_invite_view, name="admin_staff_invite"),
+    path("admin/staff/<int:staff_id>/role/", views_admin.staff_role_view, name="admin_staff_role"),
+    path(
+        "admin/staff/<int:staff_id>/active/",
+        views_admin.staff_active_view,
+        name="admin_staff_active",
+    ),
+    path(
+        "admin/staff/<int:staff_id>/totp-reset/",
+        views_admin.staff_totp_reset_view,
+        name="admin_staff_totp_reset",
+    ),
+    path("admin/procedures/", views_admin.procedures_reviewers, name="admin_procedures"),
+    path(
+        "admin/procedures/<int:procedure_id>/reviewers/",
+        views_admin.procedure_reviewers,
+        name="admin_procedure_reviewers",
+    ),
+    path("admin/audit/", views_admin.audit_log, name="admin_audit"),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from madoguchi.identity.models import GroupOperator, Staff, User
-from madoguchi.tenants.models import SharedGroup
+from madoguchi.tenants.models import Organisation, SharedGroup
 
 
 def active_staff_of(*, user: User) -> Staff | None:
@@ -23,3 +23,17 @@ def groups_operated_by(*, user: User) -> QuerySet[SharedGroup]:
 
 def operator_of(*, user: User, group: SharedGroup) -> bool:
     return GroupOperator.objects.filter(user=user, group=group).exists()
+
+
+def staff_of_organisation(*, organisation: Organisation) -> QuerySet[Staff]:
+    """Every staff member of ``organisation`` (active or not), admins first, then by address."""
+    return (
+        Staff.objects.select_related("user")
+        .filter(organisation=organisation)
+        .order_by("role", "user__email")
+    )
+
+
+def staff_get(*, organisation: Organisation, staff_id: int) -> Staff:
+    """One staff member of ``organisation``; another organisation's id raises DoesNotExist."""
+    return staff_of_organisation(organisation=organisation).get(pk=staff_id)

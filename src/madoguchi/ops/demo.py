@@ -8,19 +8,28 @@ who read the README.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from madoguchi.applications.models import Application
+from madoguchi.applications.services import SubmissionError, application_submit
+from madoguchi.applications.workflow import application_transition
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.core.time import to_tokyo
+from madoguchi.forms.base import Context, field_types
+from madoguchi.forms.engine import validate
+from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import Staff, User
 from madoguchi.identity.services import group_operator_upsert, staff_upsert
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
@@ -28,6 +37,8 @@ from madoguchi.tenants.selectors import organisation_get, prefecture_get
 from madoguchi.tenants.services import shared_group_upsert
 
 DEMO_GROUP_SLUG = "kanagawa"
+logger = logging.getLogger(__name__)
+
 YOKOHAMA = "141003"
 KAMAKURA = "142042"
 
@@ -41,11 +52,19 @@ class DemoLogin:
     url: str
 
 
+PASSWORD_KEYS = ("yokohama", "kamakura", "operator", "resident")
+DEMO_RESIDENT = "resident@demo.madoguchi.jp"
+
+
 def _passwords(path: Path) -> dict[str, str]:
+    data: dict[str, str] = {}
     if path.exists():
-        data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-        return data
-    data = {key: secrets.token_urlsafe(12) for key in ("yokohama", "kamakura", "operator")}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if all(key in data for key in PASSWORD_KEYS):
+            return data
+    # Keys added by a newer version (the demo resident) are filled in; existing ones kept.
+    for key in PASSWORD_KEYS:
+        data.setdefault(key, secrets.token_urlsafe(12))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -105,6 +124,8 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
         display_name="神奈川 運用",
     )
     _demo_procedures(yokohama, kamakura, now=now)
+    resident = _demo_resident(passwords["resident"], now=now)
+    _demo_applications(yokohama, resident, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -126,6 +147,13 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
             "operator@kanagawa.demo.madoguchi.jp",
             passwords["operator"],
             "/console/",
+        ),
+        DemoLogin(
+            "住民（申請者）",
+            "マイページ",
+            DEMO_RESIDENT,
+            passwords["resident"],
+            "/account/login/",
         ),
     ]
 
@@ -181,3 +209,97 @@ _KAMAKURA: dict[str, dict[str, Any]] = {
     "sodai-gomi": {"parameters": {"unit_fee": 500}},
     "event-moushikomi": {},
 }
+
+
+def _demo_resident(password: str, *, now: datetime) -> User:
+    """A resident account with a verified address, so staff see applications from someone
+    who can also log in to my page and answer a correction."""
+    user = User.objects.filter(email=DEMO_RESIDENT).first()
+    if user is None:
+        user = User.objects.create_user(DEMO_RESIDENT, password, display_name="山田 花子")
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+        user.save(update_fields=["email_verified_at"])
+    return user
+
+
+#: (idempotency key, name, kana, days ago, status the demo leaves it in)
+_DEMO_APPLICATIONS = (
+    ("demo-yokohama-juminhyo-0001", ("山田", "花子", "ヤマダ", "ハナコ"), 10, "submitted"),
+    ("demo-yokohama-juminhyo-0002", ("佐藤", "一郎", "サトウ", "イチロウ"), 3, "accepted"),
+    ("demo-yokohama-juminhyo-0003", ("髙橋", "美咲", "タカハシ", "ミサキ"), 1, "submitted"),
+    ("demo-yokohama-sodai-gomi-0001", ("鈴木", "健太", "スズキ", "ケンタ"), 0, "submitted"),
+)
+
+
+def _example_answers(
+    procedure: Procedure, name: tuple[str, str, str, str], today: date
+) -> dict[str, Any]:
+    """Answers made of each field type's own example (valid by the type's promise), the
+    applicant's name set, attachments left out (they need uploaded files)."""
+    spec = form_spec(procedure.form_version)
+    ctx = Context(today=today)
+    answers: dict[str, Any] = {}
+    for spec_field in spec.fields:
+        ftype = field_types[spec_field.type]
+        if spec_field.type == "group":
+            answers[spec_field.key] = [
+                {
+                    c.key: field_types[c.type].example(c, ctx)
+                    for c in spec_field.fields
+                    if field_types[c.type].has_value and c.type != "attachment"
+                }
+                for _ in range(max(int(spec_field.option("min_items", 0)), 1))
+            ]
+        elif ftype.has_value and spec_field.type not in ("computed", "attachment"):
+            answers[spec_field.key] = ftype.example(spec_field, ctx)
+    person = next((f.key for f in spec.fields if f.type == "person_name"), None)
+    if person:
+        family, given, family_kana, given_kana = name
+        answers[person] = {
+            "family": family,
+            "given": given,
+            "family_kana": family_kana,
+            "given_kana": given_kana,
+        }
+    # Examples of fields that do not apply (hidden by a condition) are dropped.
+    for path in validate(spec, answers, today=today).errors:
+        answers.pop(path.split(".")[0].split("[")[0], None)
+    return answers
+
+
+def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """A few applications to 横浜市 in different states (one past its 標準処理期間), so that
+    the staff inbox is not empty after ``make run``. Fixed idempotency keys make a second
+    bootstrap find them and add nothing."""
+    staff = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN).first()
+    for key, name, days_ago, status in _DEMO_APPLICATIONS:
+        if Application.objects.filter(
+            idempotency_scope=f"user:{resident.pk}", idempotency_key=key
+        ).exists():
+            continue
+        slug = "sodai-gomi" if "sodai-gomi" in key else "juminhyo"
+        procedure = Procedure.objects.filter(organisation=yokohama, slug=slug).first()
+        if procedure is None:
+            continue
+        at = now - timedelta(days=days_ago, hours=2)
+        try:
+            result = application_submit(
+                organisation=yokohama,
+                procedure=procedure,
+                applicant=resident,
+                answers=_example_answers(procedure, name, to_tokyo(at).date()),
+                idempotency_key=key,
+                now=at,
+            )
+        except SubmissionError as error:  # a template changed shape: the demo goes on
+            logger.warning("demo application %s not created: %s", key, error)
+            continue
+        if status == "accepted" and staff is not None:
+            application_transition(
+                organisation=yokohama,
+                application=result.application,
+                to_status=status,
+                staff_user=staff.user,
+                now=at + timedelta(hours=1),
+            )

@@ -29,5 +29,10 @@ urlpatterns = [
     path("mypage/", views_mypage.index, name="mypage"),
     path("mypage/<str:receipt_number>/", views_mypage.detail, name="mypage_detail"),
     path("mypage/<str:receipt_number>/correct/", views_mypage.correct, name="mypage_correct"),
+    path(
+        "mypage/<str:receipt_number>/documents/<int:document_id>.pdf",
+        views_mypage.document_pdf,
+        name="mypage_document",
+    ),
     path("mypage/<str:receipt_number>/withdraw/", views_mypage.withdraw, name="mypage_withdraw"),
 ]

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.applications.attachments import attachment_answer, attachment_store
 from madoguchi.applications.constants import WITHDRAWABLE, ApplicationStatus
-from madoguchi.applications.models import Application
+from madoguchi.applications.inbox import application_documents, issued_document_get
+from madoguchi.applications.models import Application, IssuedDocument
 from madoguchi.applications.selectors import (
     application_history,
     application_messages,
@@ -75,6 +76,7 @@ def detail(request: HttpRequest, receipt_number: str) -> HttpResponse:
             "rows": application_rows(application),
             "history": application_history(application),
             "thread": thread,
+            "documents": application_documents(application),
             "correction": open_correction(application),
             "withdrawable": application.status in WITHDRAWABLE
             and application.procedure.settings.get("allow_withdrawal") is not False,
@@ -196,3 +198,24 @@ def withdraw(request: HttpRequest, receipt_number: str) -> HttpResponse:
         {"application": application, "error": error},
         status=409 if error else 200,
     )
+
+
+@require_GET
+@resident_required
+def document_pdf(request: HttpRequest, receipt_number: str, document_id: int) -> HttpResponse:
+    """A document the organisation issued for this application (決定通知書 …)."""
+    application = _application(request, receipt_number)
+    try:
+        document = issued_document_get(
+            organisation=application.organisation,
+            application=application,
+            document_id=document_id,
+        )
+    except IssuedDocument.DoesNotExist:
+        raise Http404("その文書はありません。") from None
+    response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{document.kind}-{application.receipt_number}.pdf"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response

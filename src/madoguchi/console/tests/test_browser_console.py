@@ -6,7 +6,7 @@ import pytest
 
 from madoguchi.catalog.selectors import template_version_get
 from madoguchi.catalog.services import procedure_adopt, template_load_all
-from madoguchi.conftest import STAFF_PASSWORD, axe_violations
+from madoguchi.conftest import STAFF_PASSWORD, axe_violations, totp_enrol, totp_fresh_code
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import staff_upsert
@@ -18,12 +18,13 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def admin_page(page):
     organisation = Organisation.objects.get(lg_code="141003")
-    staff_upsert(
+    admin = staff_upsert(
         organisation=organisation,
         email="admin@yokohama.test",
         password=STAFF_PASSWORD,
         role=StaffRole.ADMIN,
     )
+    secret = totp_enrol(admin.user)
     template_load_all(now=now())
     procedure = procedure_adopt(
         organisation=organisation,
@@ -34,6 +35,9 @@ def admin_page(page):
     page.get_by_label("メールアドレス").fill("admin@yokohama.test")
     page.get_by_label("パスワード").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url("**/console/login/code/")
+    page.get_by_label("確認コード（6桁の数字）").fill(totp_fresh_code(admin.user, secret))
+    page.get_by_role("button", name="確認してログイン").click()
     page.wait_for_url("**/console/")
     page.procedure_id = procedure.pk
     return page

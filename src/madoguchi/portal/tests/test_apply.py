@@ -480,3 +480,47 @@ def test_the_confirmation_sends_back_to_the_first_incomplete_step_with_its_error
     assert "まだ入力されていない項目" in text
     assert "error-summary" in text
     assert not Application.objects.exists()
+
+
+def test_the_decision_notice_is_on_my_page_for_its_applicant_only(
+    resident_client, sent, organisation
+):
+    from madoguchi.applications.review import application_decide
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.identity.services import staff_upsert
+
+    admin = staff_upsert(
+        organisation=organisation,
+        email="admin@yokohama.test",
+        password="admin password 12345",
+        role=StaffRole.ADMIN,
+    )
+    application_transition(
+        organisation=organisation,
+        application=sent,
+        to_status=S.ACCEPTED,
+        staff_user=admin.user,
+        now=now(),
+    )
+    document = application_decide(
+        organisation=organisation,
+        application=sent,
+        staff=admin,
+        outcome="approve",
+        reason="要件を満たしています。",
+        expected_status=S.ACCEPTED,
+        now=now(),
+    )
+    detail = resident_client.get(f"/mypage/{sent.receipt_number}/").content.decode()
+    url = f"/mypage/{sent.receipt_number}/documents/{document.pk}.pdf"
+    assert url in detail
+    pdf = resident_client.get(url)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    other = Client()
+    other.force_login(make_resident("other@example.jp"))
+    assert other.get(url).status_code == 404
+    assert (
+        resident_client.get(f"/mypage/{sent.receipt_number}/documents/999999.pdf").status_code
+        == 404
+    )

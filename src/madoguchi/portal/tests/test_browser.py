@@ -35,7 +35,9 @@ def test_search_works_without_javascript(browser, live_server):
 
     if not Organisation.objects.exists():
         organisation_master_load(now=now())
-    context = browser.new_context(java_script_enabled=False, locale="ja-JP", base_url=live_server.url)
+    context = browser.new_context(
+        java_script_enabled=False, locale="ja-JP", base_url=live_server.url
+    )
     no_js = context.new_page()
     no_js.goto("/")
     no_js.get_by_label("手続名・団体名で検索").fill("ﾖｺﾊﾏ")

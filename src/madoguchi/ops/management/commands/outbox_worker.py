@@ -1,4 +1,6 @@
-"""``madoguchi outbox_worker``: deliver queued mail until stopped (or once with ``--once``)."""
+"""``madoguchi outbox_worker``: deliver queued mail and webhooks until stopped (or once with
+``--once``); every hour warn of expiring drafts and remove unsent uploads; and purge
+applications past their retention period once a day."""
 
 from __future__ import annotations
 
@@ -10,12 +12,26 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from madoguchi.applications.attachments import attachments_purge_expired
+from madoguchi.applications.retention import applications_purge_expired
+from madoguchi.applications.services import drafts_expire
 from madoguchi.core.time import now
+from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
+
+#: The retention purge runs at start and then once a day: django_tasks_db has no schedule of
+#: its own and needs a worker `make run` does not start, while this loop runs everywhere.
+PURGE_INTERVAL_SECONDS = 24 * 3600
+PURGE_BATCH = 1000
+#: Draft expiry notices and unclaimed uploads are looked at every hour.
+HOUSEKEEPING_INTERVAL_SECONDS = 3600
 
 
 class Command(BaseCommand):
-    help = "送信待ちのメールを配信します。失敗したものは間隔をあけて再送します。"
+    help = (
+        "送信待ちのメールと Webhook を配信します。失敗したものは間隔をあけて再送します。"
+        "保存期間を過ぎた申請の削除も1日1回行います。"
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="1回だけ配信して終了する")
@@ -30,6 +46,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        next_purge = 0.0
+        next_housekeeping = 0.0
         while True:
             try:
                 report = outbox_deliver_email(now=now())
@@ -42,6 +60,41 @@ class Command(BaseCommand):
                     self.stdout.write(
                         f"メール: 配信 {report.delivered}、失敗（再送予定） {report.failed}"
                     )
+            try:
+                hooks = webhooks_deliver(now=now())
+            except Exception as error:  # as for mail: keep the worker alive, retry
+                self.stderr.write(f"Webhook の配信を一時中断しました（{type(error).__name__}）。")
+            else:
+                if hooks.delivered or hooks.failed or hooks.gave_up:
+                    self.stdout.write(
+                        f"Webhook: 配信 {hooks.delivered}、失敗（再送予定） {hooks.failed}、"
+                        f"再送終了 {hooks.gave_up}"
+                    )
+            if not options["once"] and time.monotonic() >= next_purge:
+                try:
+                    purge = applications_purge_expired(now=now(), limit=PURGE_BATCH)
+                except Exception as error:  # tried again in ten minutes
+                    self.stderr.write(f"保存期間の削除を中断しました（{type(error).__name__}）。")
+                    next_purge = time.monotonic() + 600
+                else:
+                    # A full batch means more is due: the next loop continues the backlog.
+                    full = purge.purged >= PURGE_BATCH
+                    next_purge = time.monotonic() + (0 if full else PURGE_INTERVAL_SECONDS)
+                    if purge.purged:
+                        self.stdout.write(f"保存期間を過ぎた申請を削除: {purge.purged} 件")
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL_SECONDS
+                try:
+                    drafts = drafts_expire(now=now())
+                    files = attachments_purge_expired(now=now())
+                except Exception as error:  # tried again at the next hour
+                    self.stderr.write(f"下書きの整理を中断しました（{type(error).__name__}）。")
+                else:
+                    if drafts.notified or drafts.deleted or files:
+                        self.stdout.write(
+                            f"下書き: 期限の通知 {drafts.notified}、削除 {drafts.deleted}、"
+                            f"未送信の添付ファイル削除 {files}"
+                        )
             if options["once"] or stopping:
                 return
             waited = 0.0

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--threads", type=int, default=4)
+        # One process per core: a request is mostly Python (CPU), so threads alone share one
+        # core under the GIL.
+        parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
 
     def handle(self, *args: Any, **options: Any) -> None:
         bin_dir = os.path.dirname(sys.executable)
@@ -38,7 +41,7 @@ class Command(BaseCommand):
                 "--port",
                 str(options["port"]),
                 "--workers",
-                "1",
+                str(max(options["workers"], 1)),
                 "--blocking-threads",
                 str(options["threads"]),
                 "--log-level",

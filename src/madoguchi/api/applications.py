@@ -1,0 +1,446 @@
+"""A resident's applications over HTTP: submit once (idempotently), read back one's own.
+
+Authentication, in this order: an API token (``Authorization: Bearer mdg_…`` with the scope
+``applications``), the browser session of a logged-in resident (then the CSRF token is
+required, as for a form), or none at all for procedures whose identity assurance level
+(``ial``) is 1, where the resident gives a contact e-mail address instead.
+
+Status codes of ``POST /applications/`` (each one means one thing, so that an app can act on
+it without reading the message):
+
+- 201 stored now; 200 the same submission again (same ``Idempotency-Key``): the same receipt
+- 400 no or malformed ``Idempotency-Key``, unreadable JSON; 413 body over 1 MB;
+  415 not ``application/json``; 422 answers or fields wrong (``errors`` by field path)
+- 401 credentials missing (procedure needs an account) or wrong; 403 CSRF token missing for
+  a session, token without the scope, procedure outside its reception period
+- 404 no such published procedure; 409 the key was used for other content;
+  410 the form was revised since the client fetched it (fetch the procedure again)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
+from pydantic import Field
+
+from madoguchi.api.schemas import ErrorOut
+from madoguchi.applications.constants import IDEMPOTENCY_KEY_PATTERN, ApplicationStatus
+from madoguchi.applications.models import Application
+from madoguchi.applications.selectors import (
+    application_of_applicant,
+    application_rows,
+    applications_of_applicant,
+)
+from madoguchi.applications.services import (
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    ProcedureClosed,
+    StaleFormVersion,
+    SubmissionError,
+    ValidationFailed,
+    application_submit,
+)
+from madoguchi.catalog.models import Procedure
+from madoguchi.catalog.selectors import published_procedure_get
+from madoguchi.core.time import now, to_tokyo
+from madoguchi.identity.models import User
+from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_authenticate
+
+router = Router(tags=["申請"])
+
+#: Answers are text (files are uploaded separately), so 1 MB is far beyond any real form.
+MAX_BODY_BYTES: Final = 1024 * 1024
+MAX_JSON_DEPTH: Final = 32
+MAX_PER_PAGE: Final = 100
+IDEMPOTENCY_KEY: Final = re.compile(IDEMPOTENCY_KEY_PATTERN)
+#: 団体コード-年月日-番号. Checked before the look-up: PostgreSQL refuses NUL in a query (a 500).
+RECEIPT_NUMBER: Final = re.compile(r"[0-9A-Za-z-]{1,32}")
+_KEY_HELP: Final = (
+    "送信ごとに一つ作る識別子（16〜64文字の英数字・-・_）。通信が途切れたら同じ値で送り直すと、"
+    "二重に申請されず同じ受付番号が返ります。"
+)
+
+
+# --- Authentication ---------------------------------------------------------------------------
+
+
+class ResidentToken(HttpBearer):
+    """``Authorization: Bearer mdg_…``. A wrong, revoked or expired token is refused (401)
+    rather than ignored, so that an app never submits as a guest by mistake."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> User:
+        found = access_token_authenticate(raw=token, now=now())
+        if found is None:
+            raise HttpError(
+                401,
+                "アクセストークンが正しくないか、失効または期限切れです。新しいトークンを発行してください。",
+            )
+        if SCOPE_APPLICATIONS not in found.scopes or found.organisation_id is not None:
+            raise HttpError(403, "このアクセストークンでは申請を扱えません。")
+        return found.user
+
+
+class ResidentSession(APIKeyCookie):
+    """The session of a resident logged in to the portal. A write must carry the CSRF token
+    (cookie + ``X-CSRFToken`` header), exactly as a form post does."""
+
+    param_name = "sessionid"
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # django-ninja checks CSRF before it knows whether anyone is logged in, which would
+        # refuse guests that have no CSRF cookie; only a logged-in session needs the check.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if check_csrf(request) is not None:
+            raise HttpError(
+                403,
+                "CSRF トークンがありません。画面を再読み込みしてから、もう一度送信してください。",
+            )
+        return request.COOKIES.get(self.param_name, "")
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
+        if key is None:
+            return None
+        user: User = request.user  # type: ignore[assignment]
+        return user
+
+
+class _Guest:
+    """Nobody logged in. Truthy, so that django-ninja lets the request through; the view
+    decides whether the procedure accepts guests."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+GUEST: Final = _Guest()
+
+
+def guest(request: HttpRequest) -> _Guest:
+    return GUEST
+
+
+def _applicant(request: HttpRequest) -> User | None:
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, User) else None
+
+
+# --- Schemas ----------------------------------------------------------------------------------
+
+
+class ProcedureRef(Schema):
+    id: int
+    name: str
+
+
+class OrganisationRef(Schema):
+    lg_code: str
+    name: str
+
+
+class ApplicationOut(Schema):
+    receipt_number: str = Field(description="受付番号")
+    arrived_at: datetime = Field(description="到達日時（日本時間）")
+    status: str
+    status_label: str
+    procedure: ProcedureRef
+    organisation: OrganisationRef
+
+
+class AnswerRow(Schema):
+    step: str
+    label: str
+    value: str = Field(description="表示用の値。個人番号は伏せ字")
+
+
+class ApplicationDetailOut(ApplicationOut):
+    revision: int
+    answers_digest: str = Field(description="申請データの SHA-256")
+    answers: list[AnswerRow]
+
+
+class ApplicationPage(Schema):
+    count: int
+    page: int
+    per_page: int
+    pages: int
+    results: list[ApplicationOut]
+
+
+class SubmitIn(Schema):
+    """Documented here; the body is parsed by hand so that hostile JSON gets a clear answer."""
+
+    procedure: int = Field(description="手続の id（/api/v1/procedures/{id}/）")
+    answers: dict[str, Any] = Field(description="項目の key → 値")
+    form_version: int | None = Field(
+        None, description="回答を作ったときの様式の版。違えば 410 を返します"
+    )
+    contact_email: str | None = Field(
+        None, description="連絡先メールアドレス。アカウントなしの申請（ial 1）では必須"
+    )
+
+
+def application_out(application: Application) -> dict[str, Any]:
+    return {
+        "receipt_number": application.receipt_number,
+        "arrived_at": to_tokyo(application.arrived_at),
+        "status": application.status,
+        "status_label": ApplicationStatus(application.status).label,
+        "procedure": {"id": application.procedure_id, "name": application.procedure.name},
+        "organisation": {
+            "lg_code": application.organisation.lg_code,
+            "name": application.organisation.name,
+        },
+    }
+
+
+# --- Reading the request ----------------------------------------------------------------------
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _idempotency_key(request: HttpRequest) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not key:
+        raise HttpError(400, "Idempotency-Key ヘッダーが必要です。" + _KEY_HELP)
+    if not isinstance(key, str) or not IDEMPOTENCY_KEY.fullmatch(key):
+        raise HttpError(400, "Idempotency-Key の形式が正しくありません。" + _KEY_HELP)
+    return key
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    content_type = request.content_type or ""
+    if content_type.lower() != "application/json":
+        raise HttpError(415, "本文は JSON（Content-Type: application/json）で送ってください。")
+    length = request.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise HttpError(413, "リクエストが大きすぎます（1MBまで）。")
+    try:
+        raw: bytes | None = request.body
+    except RequestDataTooBig:  # beyond DATA_UPLOAD_MAX_MEMORY_SIZE, Django will not read it
+        raw = None
+    if raw is None or len(raw) > MAX_BODY_BYTES:
+        raise HttpError(413, "リクエストが大きすぎます（1MBまで）。")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise HttpError(400, "JSONとして読めません。") from None
+    if not isinstance(body, dict):
+        raise HttpError(
+            422, '本文は {"procedure": 手続のid, "answers": {項目: 値}} の形で送ってください。'
+        )
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise HttpError(422, "回答の入れ子が深すぎます。")
+    try:
+        # "\ud800" is valid JSON but no character: it could be neither stored nor sent back.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HttpError(
+            400, "JSONとして読めません（文字として使えないコードが含まれています）。"
+        ) from None
+    return body
+
+
+def _field_errors(errors: dict[str, str], status: int = 422) -> Status[dict[str, Any]]:
+    return Status(
+        status,
+        {
+            "detail": "リクエストの値に誤りがあります。",
+            "errors": [{"field": field, "message": message} for field, message in errors.items()],
+        },
+    )
+
+
+class _Invalid(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("invalid")
+        self.errors = errors
+
+
+def _submission(body: dict[str, Any]) -> tuple[int, dict[str, Any], int | None, str]:
+    """(procedure id, answers, form version, contact e-mail); raises _Invalid (422)."""
+    errors: dict[str, str] = {}
+    procedure_id: Any = body.get("procedure")
+    if type(procedure_id) is not int or not 1 <= procedure_id < 2**63:
+        errors["procedure"] = "手続の id（整数）を指定してください。"
+    answers: Any = body.get("answers")
+    if not isinstance(answers, dict):
+        errors["answers"] = "回答はオブジェクト（項目名: 値）の形で送ってください。"
+    version: Any = body.get("form_version")
+    if version is not None and (type(version) is not int or not 1 <= version < 2**31):
+        errors["form_version"] = "様式の版は整数で指定してください。"
+    email = body.get("contact_email") or ""
+    if not isinstance(email, str):
+        errors["contact_email"] = "メールアドレスを文字列で指定してください。"
+    elif email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["contact_email"] = "メールアドレスの形式が正しくありません。"
+    unknown = sorted(set(body) - {"procedure", "answers", "form_version", "contact_email"})
+    for key in unknown[:20]:
+        errors[str(key)[:100]] = "指定できない項目です。"
+    if errors:
+        raise _Invalid(errors)
+    return procedure_id, answers, version, str(email)
+
+
+# --- Endpoints --------------------------------------------------------------------------------
+
+_ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 410, 413, 415, 422), ErrorOut)
+
+
+@router.post(
+    "/applications/",
+    auth=[ResidentToken(), ResidentSession(), guest],
+    response={201: ApplicationOut, 200: ApplicationOut, **_ERRORS},
+    summary="申請する（冪等: 同じ Idempotency-Key なら同じ受付番号）",
+    description=__doc__.split("\n\n", 1)[1] if __doc__ else "",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                "description": _KEY_HELP,
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SubmitIn.model_json_schema()}},
+        },
+    },
+)
+def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
+    key = _idempotency_key(request)
+    body = _json_body(request)
+    try:
+        procedure_id, answers, version, email = _submission(body)
+    except _Invalid as invalid:
+        return _field_errors(invalid.errors)
+    try:
+        procedure = published_procedure_get(procedure_id=procedure_id)
+    except Procedure.DoesNotExist:
+        raise HttpError(
+            404, "その手続は見つかりません（公開されていないか、受付を終了しています）。"
+        ) from None
+    applicant = _applicant(request)
+    if applicant is None:
+        if procedure.ial >= 2:
+            raise HttpError(
+                401,
+                "この手続の申請にはログインが必要です（本人確認のため）。ログインしてください。",
+            )
+        if not email:
+            return _field_errors(
+                {
+                    "contact_email": "アカウントなしで申請するときは、連絡先のメールアドレスが必要です。"
+                }
+            )
+    # The client names the version it filled in by its number (as GET /procedures/{id}/
+    # shows it); the service compares ids, and 0 is no id, so any other number is stale.
+    version_id = None
+    if version is not None:
+        version_id = procedure.form_version_id if version == procedure.form_version.version else 0
+    try:
+        result = application_submit(
+            organisation=procedure.organisation,
+            procedure=procedure,
+            applicant=applicant,
+            answers=answers,
+            idempotency_key=key,
+            now=now(),
+            form_version_id=version_id,
+            contact_email=email,
+        )
+    except ValidationFailed as failed:
+        return _field_errors(
+            {f"answers.{k}" if k else "answers": v for k, v in failed.errors.items()}
+        )
+    except IdempotencyConflict as error:
+        raise HttpError(409, str(error)) from None
+    except StaleFormVersion as error:
+        raise HttpError(410, str(error)) from None
+    except ProcedureClosed as error:
+        raise HttpError(403, str(error)) from None
+    except InvalidIdempotencyKey as error:
+        raise HttpError(400, str(error)) from None
+    except SubmissionError as error:
+        raise HttpError(422, str(error)) from None
+    return Status(201 if result.created else 200, application_out(result.application))
+
+
+class PageQuery(Schema):
+    page: Annotated[int, Field(1, ge=1, le=100_000)] = 1
+    per_page: Annotated[int, Field(20, ge=1, le=MAX_PER_PAGE)] = 20
+
+
+@router.get(
+    "/applications/",
+    auth=[ResidentToken(), ResidentSession()],
+    response={200: ApplicationPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="自分の申請の一覧（新しい順）",
+)
+def list_applications(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
+    applicant = _applicant(request)
+    qs = applications_of_applicant(applicant=applicant)
+    count = qs.count()
+    start = (query.page - 1) * query.per_page
+    rows = list(qs[start : start + query.per_page])
+    return {
+        "count": count,
+        "page": query.page,
+        "per_page": query.per_page,
+        "pages": max(1, math.ceil(count / query.per_page)),
+        "results": [application_out(application) for application in rows],
+    }
+
+
+@router.get(
+    "/applications/{receipt_number}/",
+    auth=[ResidentToken(), ResidentSession(), guest],
+    response={200: ApplicationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="自分の申請（受付番号）。他人の申請は 404",
+)
+def get_application(request: HttpRequest, receipt_number: str) -> dict[str, Any]:
+    applicant = _applicant(request)
+    try:
+        if applicant is None or not RECEIPT_NUMBER.fullmatch(receipt_number):
+            raise Application.DoesNotExist
+        application = application_of_applicant(applicant=applicant, receipt_number=receipt_number)
+    except Application.DoesNotExist:
+        raise HttpError(404, "その受付番号の申請は見つかりません。") from None
+    data = application_out(application)
+    data["revision"] = application.revision
+    data["answers_digest"] = application.answers_digest
+    data["answers"] = [
+        {"step": step, "label": label, "value": value}
+        for step, label, value in application_rows(application)
+    ]
+    return data

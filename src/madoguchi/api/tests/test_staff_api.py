@@ -1,0 +1,520 @@
+"""An organisation's system works its applications through the staff API with a scoped token,
+and sees nothing of any other organisation's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from madoguchi.applications.constants import ApplicationStatus as S
+from madoguchi.applications.models import Application, ApplicationTransition, Attachment
+from madoguchi.applications.tests import test_submission
+from madoguchi.applications.tests.test_submission import submit
+from madoguchi.audit.models import AuditEvent
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.selectors import template_version_get
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.conftest import STAFF_PASSWORD
+from madoguchi.core.time import now
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import AccessToken, Staff, User
+from madoguchi.identity.services import staff_upsert
+from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_create
+from madoguchi.integrations.tokens import (
+    SCOPE_READ,
+    SCOPE_WRITE,
+    staff_token_create,
+    staff_token_revoke,
+)
+
+BASE = "/api/v1/staff"
+BOTH = (SCOPE_READ, SCOPE_WRITE)
+
+
+def _publish(organisation, slug):
+    item = procedure_adopt(
+        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
+    )
+    return procedure_set_status(
+        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    )
+
+
+@pytest.fixture
+def procedure(organisation):
+    """住民票の写しの交付請求 at 横浜市."""
+    template_load_all(now=now())
+    return _publish(organisation, "juminhyo")
+
+
+@pytest.fixture
+def my_number_procedure(procedure):
+    """児童手当の認定請求 (with the claimant's My Number) at 横浜市."""
+    return _publish(procedure.organisation, "jidou-teate-nintei")
+
+
+@pytest.fixture
+def resident(db):
+    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
+
+
+@pytest.fixture
+def admin(organisation):
+    return staff_upsert(
+        organisation=organisation,
+        email="admin@yokohama.test",
+        password=STAFF_PASSWORD,
+        role=StaffRole.ADMIN,
+        display_name="管理 太郎",
+    )
+
+
+@pytest.fixture
+def other_admin(other_organisation):
+    return staff_upsert(
+        organisation=other_organisation,
+        email="admin@kamakura.test",
+        password=STAFF_PASSWORD,
+        role=StaffRole.ADMIN,
+        display_name="管理 次郎",
+    )
+
+
+def valid_answers(procedure, owner=None):
+    """Every field's example, with the attachment slots pointing at files ``owner`` uploaded."""
+    from madoguchi.forms.selectors import form_spec
+
+    answers = test_submission.valid_answers(procedure)
+    for field in form_spec(procedure.form_version).fields:
+        if field.type == "attachment" and field.key in answers:
+            if owner is None:
+                owner = User.objects.get(email="hanako@example.jp")
+            row = Attachment.objects.create(
+                procedure=procedure,
+                field_key=field.key,
+                owner=owner,
+                name="書類.pdf",
+                kind="pdf",
+                content_type="application/pdf",
+                size=1024,
+                sha256="0" * 64,
+                created_at=now(),
+            )
+            answers[field.key] = [{"id": row.pk.hex, "name": row.name, "kind": "pdf", "size": 1024}]
+    return answers
+
+
+def token_for(staff: Staff, scopes=BOTH, **kwargs) -> str:
+    return staff_token_create(staff=staff, name="基幹系連携", scopes=scopes, now=now(), **kwargs)[1]
+
+
+def bearer(raw: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def application(procedure, resident):
+    return submit(procedure, resident, valid_answers(procedure)).application
+
+
+def detail_url(application_id) -> str:
+    return f"{BASE}/applications/{application_id}/"
+
+
+def move_url(application_id) -> str:
+    return f"{BASE}/applications/{application_id}/transitions"
+
+
+def post_move(client, application_id, raw, body):
+    return client.post(
+        move_url(application_id), body, content_type="application/json", **bearer(raw)
+    )
+
+
+# --- Tokens -----------------------------------------------------------------------------------
+
+
+def test_without_a_token_the_api_answers_401_in_japanese(client, application):
+    response = client.get(f"{BASE}/applications/")
+
+    assert response.status_code == 401
+    assert "認証" in response.json()["detail"]
+
+
+WRONG_TOKENS = ["garbage", "mdg_00000000_" + "A" * 43, "mdg_" + "x" * 500, "mdg_ü", "Bearer", ""]
+
+
+def test_a_wrong_token_is_refused_with_401(client, application):
+    for raw in WRONG_TOKENS:
+        response = client.get(f"{BASE}/applications/", **bearer(raw))
+
+        assert response.status_code == 401, raw
+        assert "detail" in response.json()
+
+
+def test_a_revoked_token_is_refused_with_401(client, admin, application):
+    token, raw = staff_token_create(staff=admin, name="連携", scopes=BOTH, now=now())
+    assert client.get(f"{BASE}/applications/", **bearer(raw)).status_code == 200
+
+    staff_token_revoke(staff=admin, token=token, now=now())
+
+    response = client.get(f"{BASE}/applications/", **bearer(raw))
+    assert response.status_code == 401
+    assert "失効" in response.json()["detail"]
+    assert AuditEvent.objects.filter(action="access_token.revoked").count() == 1
+
+
+def test_an_expired_token_is_refused_with_401(client, admin, application):
+    token, raw = staff_token_create(
+        staff=admin, name="連携", scopes=BOTH, now=now(), expires_at=now() + timedelta(days=1)
+    )
+    AccessToken.objects.filter(pk=token.pk).update(expires_at=now() - timedelta(seconds=1))
+
+    assert client.get(f"{BASE}/applications/", **bearer(raw)).status_code == 401
+
+
+def test_a_token_stops_working_when_its_owner_is_no_longer_staff(client, admin, application):
+    raw = token_for(admin)
+    Staff.objects.filter(pk=admin.pk).update(active=False)
+
+    assert client.get(f"{BASE}/applications/", **bearer(raw)).status_code == 401
+
+
+def test_a_residents_token_is_not_a_staff_token(client, resident, application):
+    _, raw = access_token_create(
+        user=resident, name="アプリ", scopes=[SCOPE_APPLICATIONS], now=now()
+    )
+
+    response = client.get(f"{BASE}/applications/", **bearer(raw))
+
+    assert response.status_code == 403
+
+
+def test_only_an_admin_issues_staff_tokens(staff_member):
+    from madoguchi.integrations.tokens import TokenError
+
+    with pytest.raises(TokenError):
+        staff_token_create(staff=staff_member, name="連携", scopes=BOTH, now=now())
+    assert not AccessToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("scopes", "name"),
+    [
+        ([], "連携"),
+        (["admin"], "連携"),
+        ([SCOPE_APPLICATIONS], "連携"),
+        (BOTH, "  "),
+        (BOTH, "x" * 101),
+    ],
+)
+def test_a_token_with_unknown_scopes_or_no_name_is_refused(admin, scopes, name):
+    from madoguchi.integrations.tokens import TokenError
+
+    with pytest.raises(TokenError):
+        staff_token_create(staff=admin, name=name, scopes=scopes, now=now())
+    assert not AccessToken.objects.exists()
+
+
+def test_a_read_token_cannot_move_and_a_write_token_cannot_read(client, admin, application):
+    read = token_for(admin, scopes=[SCOPE_READ])
+    write = token_for(admin, scopes=[SCOPE_WRITE])
+
+    refused = post_move(
+        client, application.pk, read, {"to": S.ACCEPTED, "expected_status": S.SUBMITTED}
+    )
+    assert refused.status_code == 403
+    assert SCOPE_WRITE in refused.json()["detail"]
+    assert client.get(detail_url(application.pk), **bearer(write)).status_code == 403
+    assert client.get(f"{BASE}/applications/", **bearer(write)).status_code == 403
+    assert client.get(f"{BASE}/procedures/", **bearer(write)).status_code == 403
+    application.refresh_from_db()
+    assert application.status == S.SUBMITTED
+
+
+def test_a_viewer_cannot_move_applications_even_with_a_write_token(
+    client, admin, organisation, application
+):
+    raw = token_for(admin)
+    # The admin who issued it is demoted to 閲覧のみ: the token follows the person's role.
+    Staff.objects.filter(pk=admin.pk).update(role=StaffRole.VIEWER)
+
+    response = post_move(
+        client, application.pk, raw, {"to": S.ACCEPTED, "expected_status": S.SUBMITTED}
+    )
+
+    assert response.status_code == 403
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+
+def test_the_detail_masks_my_number_and_the_read_is_audited(
+    client, admin, my_number_procedure, resident
+):
+    procedure = my_number_procedure
+    answers = valid_answers(procedure)
+    my_number = answers["claimant_my_number"]
+    application = submit(procedure, resident, answers).application
+    raw = token_for(admin)
+
+    response = client.get(detail_url(application.pk), **bearer(raw))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert my_number not in response.content.decode()
+    assert "$enc" not in response.content.decode()
+    assert body["answers"]["claimant_my_number"].endswith(my_number[-4:])
+    assert body["receipt_number"] == application.receipt_number
+    assert body["organisation"] == "141003"
+    assert body["procedure"]["id"] == procedure.pk
+    assert body["status"] == S.SUBMITTED
+    assert set(body["allowed_transitions"]) >= {S.ACCEPTED, S.REJECTED}
+    assert body["answer_rows"]
+    event = AuditEvent.objects.get(action="application.view", target_id=str(application.pk))
+    assert event.detail["channel"] == "api"
+    assert event.actor == admin.user
+    assert my_number not in str(event.detail)
+
+
+def test_another_organisations_application_answers_404_and_leaks_nothing(
+    client, other_admin, application
+):
+    raw = token_for(other_admin)
+
+    detail = client.get(detail_url(application.pk), **bearer(raw))
+    move = post_move(
+        client, application.pk, raw, {"to": S.ACCEPTED, "expected_status": S.SUBMITTED}
+    )
+    listing = client.get(f"{BASE}/applications/", **bearer(raw))
+
+    assert detail.status_code == 404
+    assert move.status_code == 404
+    assert detail.json() == move.json() == {"detail": "その申請は見つかりません。"}
+    assert listing.status_code == 200
+    assert listing.json()["results"] == []
+    assert application.receipt_number not in listing.content.decode()
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+    assert not AuditEvent.objects.filter(action="application.view").exists()
+
+
+def test_the_list_pages_by_cursor_without_gaps_or_repeats(client, admin, procedure, resident):
+    at = now()
+    created = [submit(procedure, resident, valid_answers(procedure)).application for _ in range(5)]
+    # Two arrive in the same microsecond: the id breaks the tie.
+    Application.objects.filter(pk__in=[created[1].pk, created[2].pk]).update(arrived_at=at)
+    raw = token_for(admin)
+
+    seen = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        response = client.get(f"{BASE}/applications/", query, **bearer(raw))
+        assert response.status_code == 200
+        body = response.json()
+        seen += [row["id"] for row in body["results"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+
+    assert pages == 3
+    assert sorted(seen) == sorted(a.pk for a in created)
+    assert len(set(seen)) == 5
+    expected = sorted(
+        Application.objects.filter(pk__in=seen), key=lambda a: (a.arrived_at, a.pk), reverse=True
+    )
+    assert seen == [a.pk for a in expected]
+    assert set(body["results"][0]) >= {
+        "id",
+        "receipt_number",
+        "organisation",
+        "procedure",
+        "status",
+        "status_label",
+        "arrived_at",
+        "due_at",
+        "revision",
+        "channel",
+    }
+    assert "answers" not in body["results"][0]
+    assert AuditEvent.objects.filter(action="application.list").count() == 3
+
+
+def test_the_list_filters_by_procedure_status_and_period(client, admin, procedure, resident):
+    other = _publish(procedure.organisation, "inu-toroku")
+    first = submit(procedure, resident, valid_answers(procedure)).application
+    second = submit(other, resident, valid_answers(other)).application
+    Application.objects.filter(pk=first.pk).update(arrived_at=now() - timedelta(days=10))
+    application_id = second.pk
+    raw = token_for(admin)
+    post_move(client, application_id, raw, {"to": S.ACCEPTED, "expected_status": S.SUBMITTED})
+
+    def ids(**query):
+        response = client.get(f"{BASE}/applications/", query, **bearer(raw))
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids(procedure=procedure.pk) == [first.pk]
+    assert ids(status=S.ACCEPTED) == [second.pk]
+    assert ids(arrived_after=(now() - timedelta(days=1)).isoformat()) == [second.pk]
+    assert ids(arrived_before=(now() - timedelta(days=1)).isoformat()) == [first.pk]
+    # Without an offset the time is Japan time.
+    assert ids(arrived_before="2000-01-01T00:00:00") == []
+
+
+HOSTILE_QUERIES = [
+    {"cursor": "not-a-cursor"},
+    {"cursor": "W10"},
+    {"cursor": "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwxXQ"},  # naive time
+    {"cursor": "x" * 300},
+    {"status": "deleted"},
+    {"status": "'; DROP TABLE applications_application; --"},
+    {"limit": 0},
+    {"limit": 100000},
+    {"procedure": -1},
+    {"procedure": 2**70},
+    {"procedure": "１"},
+    {"arrived_after": "0001-01-01T00:00:00+09:00"},
+    {"arrived_before": "9999-12-31T23:59:59-12:00"},
+    {"arrived_after": "昨日"},
+]
+
+
+def test_hostile_list_queries_get_a_clear_422(client, admin, application):
+    raw = token_for(admin)
+
+    for query in HOSTILE_QUERIES:
+        response = client.get(f"{BASE}/applications/", query, **bearer(raw))
+
+        assert response.status_code == 422, (query, response.content)
+        assert response.json()["detail"]
+
+
+def test_hostile_ids_answer_404_or_422_never_500(client, admin, application):
+    raw = token_for(admin)
+
+    for path in ["0", "-1", str(2**63), str(2**70), "abc", "1e3", "%00", "１"]:
+        response = client.get(f"{BASE}/applications/{path}/", **bearer(raw))
+
+        assert response.status_code in (404, 422), path
+
+
+def test_the_procedures_are_the_organisations_own(client, admin, other_admin, procedure):
+    raw = token_for(admin)
+    other_raw = token_for(other_admin)
+
+    mine = client.get(f"{BASE}/procedures/", **bearer(raw)).json()
+    theirs = client.get(f"{BASE}/procedures/", **bearer(other_raw)).json()
+
+    assert [p["id"] for p in mine] == [procedure.pk]
+    assert mine[0]["retention_years"] == procedure.retention_years
+    assert theirs == []
+
+
+# --- Moving -----------------------------------------------------------------------------------
+
+
+def test_a_transition_moves_the_application_and_is_recorded(client, admin, application):
+    raw = token_for(admin)
+
+    response = post_move(
+        client,
+        application.pk,
+        raw,
+        {"to": S.ACCEPTED, "expected_status": S.SUBMITTED, "reason": "書類確認済み"},
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == S.ACCEPTED
+    transition = ApplicationTransition.objects.get(application=application)
+    assert (transition.from_status, transition.to_status) == (S.SUBMITTED, S.ACCEPTED)
+    assert transition.actor == admin.user
+    assert transition.reason == "書類確認済み"
+
+
+def test_a_stale_expected_status_answers_409_and_changes_nothing(client, admin, application):
+    raw = token_for(admin)
+    assert (
+        post_move(
+            client, application.pk, raw, {"to": S.ACCEPTED, "expected_status": S.SUBMITTED}
+        ).status_code
+        == 200
+    )
+
+    # A second system saw the application as submitted too and tries to reject it.
+    response = post_move(
+        client, application.pk, raw, {"to": S.REJECTED, "expected_status": S.SUBMITTED}
+    )
+
+    assert response.status_code == 409
+    assert "状態が変わりました" in response.json()["detail"]
+    assert Application.objects.get(pk=application.pk).status == S.ACCEPTED
+    assert ApplicationTransition.objects.filter(application=application).count() == 1
+
+
+def test_a_forbidden_move_answers_409(client, admin, application):
+    raw = token_for(admin)
+    post_move(client, application.pk, raw, {"to": S.REJECTED, "expected_status": S.SUBMITTED})
+
+    # Approving a rejected application, or taking back a withdrawal, is not a move.
+    response = post_move(
+        client, application.pk, raw, {"to": S.APPROVED, "expected_status": S.REJECTED}
+    )
+
+    assert response.status_code == 409
+    assert "できません" in response.json()["detail"]
+    assert Application.objects.get(pk=application.pk).status == S.REJECTED
+
+
+HOSTILE_BODIES = [
+    {"to": "approved"},
+    {"expected_status": "submitted"},
+    {"to": "nonsense", "expected_status": "submitted"},
+    {"to": "accepted", "expected_status": "nonsense"},
+    {"to": "accepted", "expected_status": "submitted", "reason": "あ" * 2001},
+    {"to": ["accepted"], "expected_status": "submitted"},
+    {"to": None, "expected_status": "submitted"},
+    {"to": "correction_requested", "expected_status": "submitted"},
+    [],
+    '"accepted"',
+    "42",
+]
+
+
+def test_hostile_transition_bodies_get_a_clear_422(client, admin, application):
+    raw = token_for(admin)
+
+    for body in HOSTILE_BODIES:
+        response = post_move(client, application.pk, raw, body)
+
+        assert response.status_code == 422, (body, response.content)
+        assert response.json()["detail"]
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+    assert not ApplicationTransition.objects.exists()
+
+
+UNREADABLE = [
+    ("application/json", b"{not json"),
+    ("application/json", b"\xff\xfe"),
+    ("text/plain", b"to=accepted"),
+    ("application/json", b'{"to": "accepted", "expected_status": "submitted", "x": ' * 50),
+    ("application/json", b"[" * 100_000),
+    ("application/json", b'{"to": "' + b"a" * 70_000 + b'"}'),
+]
+
+
+def test_unreadable_transition_bodies_get_a_clear_answer_never_500(client, admin, application):
+    raw = token_for(admin)
+
+    for content_type, data in UNREADABLE:
+        response = client.generic(
+            "POST", move_url(application.pk), data, content_type=content_type, **bearer(raw)
+        )
+
+        assert response.status_code in (400, 413, 422), response.content
+        assert response.json()["detail"]
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED

@@ -1,0 +1,346 @@
+"""The staff inbox (受付一覧) and the other reads of the review console, scoped by organisation.
+
+The inbox must stay fast with a million applications: keyset pagination on the order the
+indexes of :class:`Application` hold ((arrived_at, id) or (due_at, id)), never OFFSET, and no
+COUNT(*) per page — one extra row tells whether there is a next page.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final
+
+from django.core import signing
+from django.db.models import F, Q, QuerySet
+
+from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.models import (
+    Application,
+    ApplicationNote,
+    DecisionTemplate,
+    IssuedDocument,
+)
+from madoguchi.core.text import search_key
+from madoguchi.core.time import TOKYO
+from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import Staff
+from madoguchi.tenants.models import Organisation
+
+S = ApplicationStatus
+
+#: Decided or withdrawn: nothing is left to do, so such applications are never overdue.
+FINAL: Final = frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN})
+SORTS: Final = {"newest": "新しい順", "oldest": "古い順", "due": "処理期限の近い順"}
+MAX_QUERY = 100
+_CURSOR_SALT = "madoguchi.inbox.cursor"
+_RECEIPT = re.compile(r"^[0-9][0-9-]*$")
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What the staff member asked for. ``viewer_id`` resolves ``assignee="me"``."""
+
+    procedure_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    arrived_from: date | None = None
+    arrived_to: date | None = None
+    #: "" (anyone), "me", "none" (unassigned) or a user id as text.
+    assignee: str = ""
+    overdue: bool = False
+    q: str = ""
+    sort: str = "newest"
+    viewer_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    application: Application
+    name: str
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    next_cursor: str | None
+    #: A cursor was given but could not be trusted: the first page is shown instead.
+    cursor_rejected: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def inbox_filters_parse(
+    params: Mapping[str, Any], *, viewer_id: int | None
+) -> tuple[InboxFilters, dict[str, str]]:
+    """Filters from a query string (``QueryDict`` or dict). Whatever cannot be understood is
+    left out and explained (Japanese) in the returned errors; this never raises."""
+    errors: dict[str, str] = {}
+
+    def one(name: str) -> str:
+        getter = getattr(params, "get", None)
+        value = getter(name, "") if getter else ""
+        return str(value or "").replace("\x00", "").strip()
+
+    def many(name: str) -> list[str]:
+        getlist = getattr(params, "getlist", None)
+        if getlist is not None:
+            return [str(v) for v in getlist(name)]
+        value = params.get(name)
+        return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+    procedure_id: int | None = None
+    if one("procedure"):
+        try:
+            procedure_id = int(one("procedure"))
+        except ValueError:
+            errors["procedure"] = "手続の指定が正しくありません。"
+    statuses = tuple(dict.fromkeys(s for s in many("status") if s in S.values))
+    if len(statuses) != len(set(many("status"))):
+        errors["status"] = "状態の指定に、知らない値が含まれていました。"
+
+    def day(name: str, label: str) -> date | None:
+        text = unicodedata.normalize("NFKC", one(name))
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            errors[name] = f"{label}は 2025-04-01 の形で入力してください。"
+            return None
+
+    arrived_from = day("from", "到達日（から）")
+    arrived_to = day("to", "到達日（まで）")
+    if arrived_from and arrived_to and arrived_from > arrived_to:
+        errors["to"] = "到達日の「まで」は「から」より後の日にしてください。"
+        arrived_to = None
+    assignee = one("assignee")
+    if assignee not in ("", "me", "none") and not assignee.isdigit():
+        errors["assignee"] = "担当者の指定が正しくありません。"
+        assignee = ""
+    q = one("q")
+    if len(q) > MAX_QUERY:
+        errors["q"] = f"検索語は{MAX_QUERY}文字以内で入力してください。"
+        q = q[:MAX_QUERY]
+    sort = one("sort") or "newest"
+    if sort not in SORTS:
+        errors["sort"] = "並び順の指定が正しくありません。"
+        sort = "newest"
+    filters = InboxFilters(
+        procedure_id=procedure_id,
+        statuses=statuses,
+        arrived_from=arrived_from,
+        arrived_to=arrived_to,
+        assignee=assignee,
+        overdue=one("overdue") in ("1", "on", "true"),
+        q=q,
+        sort=sort,
+        viewer_id=viewer_id,
+    )
+    return filters, errors
+
+
+def _cursor_dump(sort: str, value: datetime | None, pk: int) -> str:
+    return signing.dumps(
+        [sort, value.isoformat() if value else None, pk], salt=_CURSOR_SALT, compress=True
+    )
+
+
+def _cursor_load(cursor: str, sort: str) -> tuple[datetime | None, int]:
+    """The position after which the page starts. The cursor is signed, so a forged or edited
+    one is refused here rather than turned into a query."""
+    try:
+        data = signing.loads(cursor[:500], salt=_CURSOR_SALT)
+        kind, raw, pk = data
+        if kind != sort or not isinstance(pk, int):
+            raise InvalidCursor
+        value = datetime.fromisoformat(raw) if raw is not None else None
+    except (signing.BadSignature, ValueError, TypeError) as error:
+        raise InvalidCursor from error
+    if value is None and sort != "due":
+        raise InvalidCursor
+    return value, pk
+
+
+def _filtered(
+    organisation: Organisation, filters: InboxFilters, now: datetime
+) -> QuerySet[Application]:
+    qs = Application.objects.filter(organisation=organisation)
+    if filters.procedure_id is not None:
+        qs = qs.filter(procedure_id=filters.procedure_id)
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.arrived_from:
+        qs = qs.filter(arrived_at__gte=datetime.combine(filters.arrived_from, time(), TOKYO))
+    if filters.arrived_to:
+        end = datetime.combine(filters.arrived_to + timedelta(days=1), time(), TOKYO)
+        qs = qs.filter(arrived_at__lt=end)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee_id=filters.viewer_id or -1)
+    elif filters.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif filters.assignee:
+        qs = qs.filter(assignee_id=int(filters.assignee))
+    if filters.overdue:
+        qs = qs.filter(due_at__lt=now).exclude(status__in=FINAL)
+    q = unicodedata.normalize("NFKC", filters.q).strip()
+    if q:
+        compact = re.sub(r"\s+", "", q)
+        if _RECEIPT.match(compact):
+            # Receipt numbers: whole or the beginning (団体コード-年月日-…), as read on the phone.
+            qs = qs.filter(receipt_number__startswith=compact)
+        else:
+            qs = qs.filter(search_name__contains=search_key(q))
+    return qs
+
+
+def inbox_page(
+    *,
+    organisation: Organisation,
+    filters: InboxFilters,
+    now: datetime,
+    after: str | None = None,
+    limit: int = 50,
+) -> InboxPage:
+    """One page of the organisation's applications, newest / oldest / nearest deadline first.
+
+    Guarantees: only ``organisation``'s applications; at most ``limit`` rows; ``next_cursor``
+    only when more rows exist (found by fetching one row more, no COUNT). A cursor that was
+    tampered with, or made for another sort, gives the first page with ``cursor_rejected``.
+    Never raises for user input.
+    """
+    limit = max(1, min(limit, 200))
+    qs = _filtered(organisation, filters, now)
+    rejected = False
+    position: tuple[datetime | None, int] | None = None
+    if after:
+        try:
+            position = _cursor_load(after, filters.sort)
+        except InvalidCursor:
+            rejected = True
+    if filters.sort == "due":
+        # Without a deadline last, on both databases (SQLite would put NULLs first).
+        qs = qs.order_by(F("due_at").asc(nulls_last=True), "id")
+        if position is not None:
+            value, pk = position
+            if value is None:
+                qs = qs.filter(due_at__isnull=True, id__gt=pk)
+            else:
+                qs = qs.filter(
+                    Q(due_at__gt=value) | Q(due_at=value, id__gt=pk) | Q(due_at__isnull=True)
+                )
+    elif filters.sort == "oldest":
+        qs = qs.order_by("arrived_at", "id")
+        if position is not None and position[0] is not None:
+            value, pk = position[0], position[1]
+            # The first condition is what the index can seek to; the second breaks ties.
+            qs = qs.filter(arrived_at__gte=value).exclude(arrived_at=value, id__lte=pk)
+    else:
+        qs = qs.order_by("-arrived_at", "-id")
+        if position is not None and position[0] is not None:
+            value, pk = position[0], position[1]
+            qs = qs.filter(arrived_at__lte=value).exclude(arrived_at=value, id__gte=pk)
+    items = list(qs.select_related("procedure", "assignee", "form_version")[: limit + 1])
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = None
+    if more and items:
+        last = items[-1]
+        value = last.due_at if filters.sort == "due" else last.arrived_at
+        next_cursor = _cursor_dump(filters.sort, value, last.pk)
+    rows = [
+        InboxRow(application=a, name=applicant_name(a), overdue=application_overdue(a, now))
+        for a in items
+    ]
+    return InboxPage(rows=rows, next_cursor=next_cursor, cursor_rejected=rejected)
+
+
+def application_overdue(application: Application, now: datetime) -> bool:
+    """Past its 標準処理期間 and still open."""
+    return (
+        application.due_at is not None
+        and application.due_at < now
+        and application.status not in FINAL
+    )
+
+
+def applicant_name(application: Application) -> str:
+    """The applicant's name as typed (first top-level name field), for staff screens."""
+    spec = form_spec(application.form_version)
+    for f in spec.fields:
+        value = application.answers.get(f.key)
+        if f.type == "person_name" and isinstance(value, dict):
+            return " ".join(
+                str(value.get(p, "")) for p in ("family", "given") if value.get(p)
+            ).strip()
+    return ""
+
+
+def application_get(*, organisation: Organisation, application_id: Any) -> Application:
+    """One application of ``organisation``; anything else (another organisation's id, a
+    malformed id) raises ``Application.DoesNotExist``."""
+    try:
+        pk = int(application_id)
+    except (TypeError, ValueError):
+        raise Application.DoesNotExist from None
+    return Application.objects.select_related(
+        "organisation", "procedure", "form_version", "assignee"
+    ).get(organisation=organisation, pk=pk)
+
+
+def application_notes(application: Application) -> list[ApplicationNote]:
+    return list(application.notes.select_related("author").order_by("created_at", "id"))
+
+
+def application_documents(application: Application) -> list[IssuedDocument]:
+    return list(application.documents.defer("pdf").order_by("created_at", "id"))
+
+
+def issued_document_get(
+    *, organisation: Organisation, application: Application, document_id: Any
+) -> IssuedDocument:
+    try:
+        pk = int(document_id)
+    except (TypeError, ValueError):
+        raise IssuedDocument.DoesNotExist from None
+    return IssuedDocument.objects.get(
+        organisation=organisation, application_id=application.pk, pk=pk
+    )
+
+
+def decision_templates_of(
+    *, organisation: Organisation, kind: str | None = None
+) -> list[DecisionTemplate]:
+    qs = DecisionTemplate.objects.filter(organisation=organisation)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return list(qs.order_by("kind", "title", "id"))
+
+
+def decision_template_get(*, organisation: Organisation, template_id: Any) -> DecisionTemplate:
+    try:
+        pk = int(template_id)
+    except (TypeError, ValueError):
+        raise DecisionTemplate.DoesNotExist from None
+    return DecisionTemplate.objects.get(organisation=organisation, pk=pk)
+
+
+def assignable_staff(*, organisation: Organisation) -> list[Staff]:
+    """Active staff of the organisation who may handle applications (not viewers)."""
+    return list(
+        Staff.objects.filter(
+            organisation=organisation,
+            active=True,
+            user__is_active=True,
+            role__in=(StaffRole.ADMIN, StaffRole.REVIEWER),
+        )
+        .select_related("user")
+        .order_by("user__display_name", "user__email")
+    )

@@ -1,0 +1,598 @@
+"""Staff review of applications: who may do what, assignment, bulk moves, notes, decisions,
+and the audited reveal of 特定個人情報.
+
+Every function here checks the staff member's role and, for moves, the procedure's reviewers
+(an empty list means every reviewer of the organisation), then calls the state machine in
+:mod:`madoguchi.applications.workflow`, which locks the row against the status the actor saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.inbox import applicant_name
+from madoguchi.applications.models import (
+    Application,
+    ApplicationMessage,
+    ApplicationNote,
+    DecisionTemplate,
+    IssuedDocument,
+)
+from madoguchi.applications.workflow import (
+    MAX_MESSAGE,
+    MAX_REASON,
+    TransitionRefused,
+    application_transition,
+    correction_request,
+    message_send,
+    notify_applicant,
+)
+from madoguchi.audit.services import audit_record
+from madoguchi.catalog.models import Procedure
+from madoguchi.core.crypto import decrypt
+from madoguchi.core.time import to_tokyo
+from madoguchi.documents.decision import DecisionData, decision_pdf
+from madoguchi.forms.constants import Privacy
+from madoguchi.forms.japanese import wareki
+from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import Staff
+from madoguchi.tenants.models import Organisation
+
+S = ApplicationStatus
+
+MAX_NOTE: Final = 4000
+MIN_PURPOSE: Final = 10
+MAX_PURPOSE: Final = 500
+MAX_BULK: Final = 200
+#: Statuses reached only through their own form (with a message or a decision notice).
+DECISIONS: Final = {"approve": S.APPROVED, "reject": S.REJECTED}
+
+
+class ReviewError(TransitionRefused):
+    """A request that cannot be carried out as given; the message says why, in Japanese."""
+
+
+class NotAllowed(PermissionDenied):
+    """The staff member's role (or the procedure's reviewers) does not allow this."""
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+
+def staff_may_move(*, staff: Staff, procedure: Procedure) -> bool:
+    """Admins always; reviewers when the procedure lists no reviewers or lists them; viewers
+    never. The staff member must belong to the procedure's organisation."""
+    if not staff.active or staff.organisation_id != procedure.organisation_id:
+        return False
+    if staff.role == StaffRole.ADMIN:
+        return True
+    if staff.role != StaffRole.REVIEWER:
+        return False
+    listed = procedure.reviewers.values_list("pk", flat=True)
+    return not listed.exists() or listed.filter(pk=staff.pk).exists()
+
+
+def require_move(*, staff: Staff, application: Application) -> None:
+    """Raise :class:`NotAllowed` unless the staff member may move this application."""
+    _require_move(staff, application)
+
+
+def _require_move(staff: Staff, application: Application) -> None:
+    if staff.role == StaffRole.VIEWER:
+        raise NotAllowed("閲覧のみの職員は、申請を操作できません。")
+    if not staff_may_move(staff=staff, procedure=application.procedure):
+        raise NotAllowed(
+            "この手続の審査担当に指定されていないため、申請を操作できません。"
+            "団体管理者に担当の指定を依頼してください。"
+        )
+
+
+def _own(organisation: Organisation, staff: Staff, application: Application) -> None:
+    # Another organisation's application does not exist for this staff member (404, not 403).
+    if application.organisation_id != organisation.pk or staff.organisation_id != organisation.pk:
+        raise Application.DoesNotExist
+
+
+def _clean(text: Any, limit: int, what: str, *, required: bool = False) -> str:
+    if not isinstance(text, str):
+        raise ReviewError(f"{what}が正しくありません。")
+    cleaned = str(text).replace("\x00", "").strip()
+    if len(cleaned) > limit:
+        raise ReviewError(f"{what}は{limit}文字以内で入力してください（現在{len(cleaned)}文字）。")
+    if required and not cleaned:
+        raise ReviewError(f"{what}を入力してください。")
+    return cleaned
+
+
+# --- moves --------------------------------------------------------------------------------
+
+
+def application_move(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    to_status: str,
+    expected_status: str,
+    reason: str = "",
+    now: datetime,
+) -> Application:
+    """Move an application to a status that needs no message or notice (受付, 審査中).
+
+    Decisions go through :func:`application_decide` and corrections through
+    :func:`application_correction_request`, so that the applicant is always told.
+    Raises :class:`NotAllowed`, ``TransitionRefused`` / ``StaleStatus`` (the status changed
+    since the staff member looked), ``Application.DoesNotExist`` (another organisation).
+    """
+    _own(organisation, staff, application)
+    _require_move(staff, application)
+    if to_status in (S.APPROVED, S.REJECTED):
+        raise ReviewError("承認・却下は、決定の欄から理由を添えて行ってください。")
+    if to_status == S.CORRECTION_REQUESTED:
+        raise ReviewError("補正の依頼は、補正を依頼する欄から項目と内容を選んで行ってください。")
+    return application_transition(
+        organisation=organisation,
+        application=application,
+        to_status=to_status,
+        staff_user=staff.user,
+        reason=_clean(reason, MAX_REASON, "理由"),
+        expected_status=expected_status,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    application_id: int
+    receipt_number: str
+    ok: bool
+    message: str
+
+
+def applications_bulk_transition(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    items: Iterable[tuple[int, str]],
+    to_status: str,
+    now: datetime,
+) -> list[BulkResult]:
+    """Move several applications, each against the status the staff member saw for it.
+
+    ``items`` are (application id, expected status). Each item is moved in its own
+    transaction: one refusal does not undo the others. Ids of other organisations are
+    reported as not found, without telling whether they exist. Never raises for an item.
+    """
+    chosen = list(dict.fromkeys(items))[:MAX_BULK]
+    found = {
+        a.pk: a
+        for a in Application.objects.select_related("procedure").filter(
+            organisation=organisation, pk__in=[pk for pk, _ in chosen]
+        )
+    }
+    results: list[BulkResult] = []
+    for pk, expected in chosen:
+        application = found.get(pk)
+        if application is None:
+            results.append(BulkResult(pk, "", False, "申請が見つかりません。"))
+            continue
+        try:
+            application_move(
+                organisation=organisation,
+                application=application,
+                staff=staff,
+                to_status=to_status,
+                expected_status=expected,
+                now=now,
+            )
+        except (TransitionRefused, NotAllowed) as error:
+            results.append(BulkResult(pk, application.receipt_number, False, _text(error)))
+        else:
+            results.append(BulkResult(pk, application.receipt_number, True, "変更しました。"))
+    return results
+
+
+def _text(error: Exception) -> str:
+    return str(error.args[0]) if error.args else str(error)
+
+
+def application_correction_request(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    body: str,
+    fields: Sequence[str],
+    expected_status: str,
+    now: datetime,
+) -> ApplicationMessage:
+    """Ask for a correction (補正依頼) after checking the staff member may move it. See
+    ``workflow.correction_request`` for what is guaranteed; raises :class:`NotAllowed` too."""
+    _own(organisation, staff, application)
+    _require_move(staff, application)
+    return correction_request(
+        organisation=organisation,
+        application=application,
+        staff_user=staff.user,
+        body=body,
+        fields=[str(f)[:64] for f in fields][:200],
+        expected_status=expected_status,
+        now=now,
+    )
+
+
+def application_message_send(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    body: str,
+    now: datetime,
+) -> ApplicationMessage:
+    """Send a message to the applicant (my page + mail notice). Viewers may not."""
+    _own(organisation, staff, application)
+    _require_move(staff, application)
+    return message_send(
+        organisation=organisation,
+        application=application,
+        staff_user=staff.user,
+        body=body,
+        now=now,
+    )
+
+
+# --- assignment and notes -----------------------------------------------------------------
+
+
+def application_assign(
+    *,
+    organisation: Organisation,
+    applications: Sequence[Application],
+    assignee_staff: Staff | None,
+    actor_staff: Staff,
+    now: datetime,
+) -> int:
+    """Set (or, with ``None``, clear) the 担当者 of the given applications. Returns how many.
+
+    Guarantees: all or nothing; the actor may move every one of them; the assignee is active
+    staff of the same organisation who may move them too; each change is an audit event.
+    Raises :class:`NotAllowed`, :class:`ReviewError`, ``Application.DoesNotExist``.
+    """
+    if not applications:
+        raise ReviewError("担当者を設定する申請を選んでください。")
+    for application in applications:
+        _own(organisation, actor_staff, application)
+        _require_move(actor_staff, application)
+    if assignee_staff is not None and (
+        assignee_staff.organisation_id != organisation.pk
+        or not assignee_staff.active
+        or assignee_staff.role == StaffRole.VIEWER
+    ):
+        raise ReviewError("担当者に指定できない職員です。")
+    for application in applications:
+        if assignee_staff is not None and not staff_may_move(
+            staff=assignee_staff, procedure=application.procedure
+        ):
+            raise ReviewError(
+                f"受付番号 {application.receipt_number} の手続は、指定した職員の担当ではありません。"
+            )
+    user = assignee_staff.user if assignee_staff is not None else None
+    with transaction.atomic():
+        for application in applications:
+            Application.objects.filter(pk=application.pk, organisation=organisation).update(
+                assignee=user, updated_at=now
+            )
+            application.assignee = user
+            audit_record(
+                action="application.assigned",
+                now=now,
+                organisation=organisation,
+                actor=actor_staff.user,
+                actor_label="職員",
+                target_type="application",
+                target_id=application.pk,
+                detail={"assignee": user.pk if user else None},
+            )
+    return len(applications)
+
+
+def note_add(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    body: str,
+    now: datetime,
+) -> ApplicationNote:
+    """Add an internal note (内部メモ, never shown to the applicant). Viewers may not.
+    Raises :class:`ReviewError` (empty or longer than 4000 characters), :class:`NotAllowed`."""
+    _own(organisation, staff, application)
+    if staff.role == StaffRole.VIEWER:
+        raise NotAllowed("閲覧のみの職員は、内部メモを書けません。")
+    body = _clean(body, MAX_NOTE, "内部メモ", required=True)
+    with transaction.atomic():
+        note = ApplicationNote.objects.create(
+            organisation=organisation,
+            application=application,
+            author=staff.user,
+            body=body,
+            created_at=now,
+        )
+        audit_record(
+            action="application.note",
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label="職員",
+            target_type="application",
+            target_id=application.pk,
+            detail={"note": note.pk},
+        )
+    return note
+
+
+# --- views and reveals (every read of personal data is recorded) --------------------------
+
+
+def application_view_record(
+    *, organisation: Organisation, application: Application, staff: Staff, now: datetime
+) -> None:
+    """Record that the staff member opened the application (an audit event, no content)."""
+    _own(organisation, staff, application)
+    audit_record(
+        action="application.viewed",
+        now=now,
+        organisation=organisation,
+        actor=staff.user,
+        actor_label="職員",
+        target_type="application",
+        target_id=application.pk,
+    )
+
+
+def revealable_fields(application: Application) -> dict[str, str]:
+    """Answer path → label of every encrypted (特定個人情報) value the application holds."""
+    spec = form_spec(application.form_version)
+    result: dict[str, str] = {}
+    for f in spec.fields:
+        value = application.answers.get(f.key)
+        if f.privacy == Privacy.SPECIFIC and isinstance(value, dict) and "$enc" in value:
+            result[f.key] = f.label
+        elif f.type == "group" and isinstance(value, list):
+            item_label = f.option("item_label", f.label)
+            for index, item in enumerate(value):
+                for child in f.fields:
+                    inner = item.get(child.key) if isinstance(item, dict) else None
+                    if isinstance(inner, dict) and "$enc" in inner:
+                        result[f"{f.key}.{index}.{child.key}"] = (
+                            f"{item_label}{index + 1} {child.label}"
+                        )
+    return result
+
+
+def _encrypted(application: Application, path: str) -> str:
+    parts = path.split(".")
+    value: Any = application.answers.get(parts[0])
+    if len(parts) == 3:
+        value = value[int(parts[1])].get(parts[2])
+    return str(value["$enc"])
+
+
+def my_number_reveal(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    purpose: str,
+    now: datetime,
+) -> dict[str, str]:
+    """Decrypt the application's 特定個人情報 for one look, with a stated purpose.
+
+    Guarantees: only admins and reviewers who may handle the procedure; the purpose
+    (10–500 characters) and the answer paths revealed — never the values — are recorded as
+    an ``application.reveal`` audit event before anything is returned.
+    Raises :class:`NotAllowed`, :class:`ReviewError` (no purpose, nothing to reveal).
+    """
+    _own(organisation, staff, application)
+    if staff.role not in (StaffRole.ADMIN, StaffRole.REVIEWER):
+        raise NotAllowed("閲覧のみの職員は、個人番号を表示できません。")
+    _require_move(staff, application)
+    purpose = _clean(purpose, MAX_PURPOSE, "利用目的", required=True)
+    if len(purpose) < MIN_PURPOSE:
+        raise ReviewError(
+            f"利用目的は{MIN_PURPOSE}文字以上で、具体的に入力してください"
+            "（例: 基幹系システムへの登録のため）。"
+        )
+    paths = list(revealable_fields(application))
+    if not paths:
+        raise ReviewError("この申請には、表示できる個人番号はありません。")
+    audit_record(
+        action="application.reveal",
+        now=now,
+        organisation=organisation,
+        actor=staff.user,
+        actor_label="職員",
+        target_type="application",
+        target_id=application.pk,
+        reason=purpose,
+        detail={"fields": paths},
+    )
+    return {path: decrypt(_encrypted(application, path)) for path in paths}
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+
+def _date_text(instant: datetime) -> str:
+    day = to_tokyo(instant).date()
+    return f"{wareki(day)}（{day.year}年{day.month}月{day.day}日）"
+
+
+def application_decide(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    outcome: str,
+    reason: str,
+    expected_status: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Approve or reject (承認・却下) and issue the 決定通知書.
+
+    Guarantees, in one transaction: the move (against ``expected_status``: two staff deciding
+    at once make one decision), the notice PDF as an :class:`IssuedDocument` with its
+    SHA-256, a decision message on the applicant's my page and a mail notice (no content).
+    A rejection needs a reason. Raises :class:`NotAllowed`, :class:`ReviewError`,
+    ``TransitionRefused`` / ``StaleStatus``, ``Application.DoesNotExist``.
+    """
+    _own(organisation, staff, application)
+    _require_move(staff, application)
+    if outcome not in DECISIONS:
+        raise ReviewError("決定の内容（承認または却下）を選んでください。")
+    reason = _clean(reason, MAX_REASON, "決定の理由", required=outcome == "reject")
+    arrived = to_tokyo(application.arrived_at)
+    data = DecisionData(
+        organisation_name=organisation.name,
+        procedure_name=application.procedure.name,
+        receipt_number=application.receipt_number,
+        outcome=outcome,
+        reason=reason,
+        decided_on_text=_date_text(now),
+        arrived_at_text=f"{wareki(arrived.date())} {arrived:%H時%M分}（{arrived:%Y-%m-%d %H:%M}）",
+        applicant_name=applicant_name(application),
+    )
+    # Built before the row is locked, so the lock is held only for the writes.
+    pdf = decision_pdf(data, generated_at=to_tokyo(now))
+    title = f"{'承認' if outcome == 'approve' else '却下'}通知書（{application.receipt_number}）"
+    with transaction.atomic():
+        application_transition(
+            organisation=organisation,
+            application=application,
+            to_status=DECISIONS[outcome],
+            staff_user=staff.user,
+            reason=reason,
+            expected_status=expected_status,
+            now=now,
+        )
+        document = IssuedDocument.objects.create(
+            organisation=organisation,
+            application=application,
+            kind=f"decision_{outcome}",
+            title=title,
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            created_at=now,
+        )
+        body = (
+            f"申請を{'承認' if outcome == 'approve' else '却下'}しました。"
+            "決定通知書（PDF）をマイページで確認してください。"
+        )
+        if reason:
+            body += f"\n\n{'理由' if outcome == 'reject' else '備考'}: {reason}"
+        ApplicationMessage.objects.create(
+            organisation=organisation,
+            application=application,
+            kind=ApplicationMessage.Kind.DECISION,
+            from_staff=True,
+            author=staff.user,
+            body=body[:MAX_MESSAGE],
+            created_at=now,
+        )
+        audit_record(
+            action="application.document_issued",
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label="職員",
+            target_type="application",
+            target_id=application.pk,
+            detail={"document": document.pk, "kind": document.kind, "sha256": document.sha256},
+        )
+        notify_applicant(application=application, subject="申請の決定をお知らせします", now=now)
+    return document
+
+
+# --- decision templates (文例) ------------------------------------------------------------
+
+
+def decision_template_save(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    kind: str,
+    title: str,
+    body: str,
+    now: datetime,
+    template: DecisionTemplate | None = None,
+) -> DecisionTemplate:
+    """Create or (with ``template``) update a 文例. Admins only; recorded as an audit event.
+    Raises :class:`NotAllowed`, :class:`ReviewError`, ``DecisionTemplate.DoesNotExist``."""
+    if staff.organisation_id != organisation.pk or staff.role != StaffRole.ADMIN:
+        raise NotAllowed("文例を編集できるのは団体管理者だけです。")
+    if template is not None and template.organisation_id != organisation.pk:
+        raise DecisionTemplate.DoesNotExist
+    if kind not in DecisionTemplate.Kind.values:
+        raise ReviewError("文例の種類を選んでください。")
+    title = _clean(title, 100, "文例の名前", required=True)
+    body = _clean(body, MAX_MESSAGE, "文例の本文", required=True)
+    with transaction.atomic():
+        if template is None:
+            template = DecisionTemplate.objects.create(
+                organisation=organisation,
+                kind=kind,
+                title=title,
+                body=body,
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            template.kind, template.title, template.body, template.updated_at = (
+                kind,
+                title,
+                body,
+                now,
+            )
+            template.save(update_fields=["kind", "title", "body", "updated_at"])
+        audit_record(
+            action="decision_template.saved",
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label="職員",
+            target_type="decision_template",
+            target_id=template.pk,
+            detail={"kind": kind},
+        )
+    return template
+
+
+def decision_template_delete(
+    *, organisation: Organisation, staff: Staff, template: DecisionTemplate, now: datetime
+) -> None:
+    """Delete a 文例. Admins only; recorded. Raises :class:`NotAllowed`."""
+    if staff.organisation_id != organisation.pk or staff.role != StaffRole.ADMIN:
+        raise NotAllowed("文例を削除できるのは団体管理者だけです。")
+    if template.organisation_id != organisation.pk:
+        raise DecisionTemplate.DoesNotExist
+    with transaction.atomic():
+        audit_record(
+            action="decision_template.deleted",
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label="職員",
+            target_type="decision_template",
+            target_id=template.pk,
+            detail={"kind": template.kind},
+        )
+        template.delete()

@@ -1,0 +1,231 @@
+"""Throttling failed logins without handing an attacker a way to lock a victim out.
+
+Every attempt (password step, second factor, refused while throttled) is a ``LoginAttempt``
+row: the SHA-256 of the lower-cased address typed (``account_key``; the same for an account
+that exists and one that does not, so throttling never tells which addresses are accounts),
+the client's IP address, the stage and the outcome. Decisions are made from those rows, so
+they hold across processes and servers, and the rows are the access record as well.
+
+Three limits, each aimed at one kind of attack:
+
+1. **Account and address together** (``PAIR_*``): after ``PAIR_FREE_FAILURES`` failures of one
+   account from one address since that pair's last complete login, each further attempt waits twice as
+   long as the one before (2 s, 4 s, 8 s … up to ``PAIR_MAX_DELAY``). This slows guessing from
+   one place and never affects anyone else: the victim's own address is another pair.
+2. **Address across accounts** (``ADDRESS_*``): an address with ``ADDRESS_MAX_FAILURES``
+   failures in ``ADDRESS_WINDOW`` (whatever accounts) is refused until the window moves on.
+   This stops one machine from trying one password against many accounts (password spraying).
+3. **Account across addresses** (``ACCOUNT_*``): when an account collects
+   ``ACCOUNT_FREE_FAILURES`` failures in ``ACCOUNT_WINDOW`` from anywhere (a botnet, one guess
+   per address), every attempt on it waits, doubling per further failure up to
+   ``ACCOUNT_MAX_DELAY``.
+
+Limits 2 and 3 are what an attacker could turn against a victim (hammer the victim's account,
+or share the victim's office NAT address), so they are **bypassed for a trusted client**: one
+that presents the device cookie this module signs at a successful login of that account
+(:func:`device_token_make`), or that logs in from an address where that account completed a full
+login (password *and* second factor) within ``KNOWN_ADDRESS_DAYS``. A password alone never makes
+an address known, so an attacker who has the password cannot use it to escape limit 3 while
+guessing second-factor codes. Limit 1 always applies (it only ever slows the pair itself).
+
+Attempts refused because of throttling are recorded with stage ``throttled`` and do not count
+as failures, so hammering during a wait does not stretch the wait of a slow typist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from django.core import signing
+
+from madoguchi.identity.models import LoginAttempt, User
+
+PAIR_FREE_FAILURES: Final = 3
+PAIR_MAX_DELAY: Final = timedelta(minutes=15)
+#: Failures older than this no longer count for the pair (a forgotten password a day later).
+PAIR_WINDOW: Final = timedelta(hours=24)
+ADDRESS_MAX_FAILURES: Final = 30
+ADDRESS_WINDOW: Final = timedelta(minutes=15)
+ACCOUNT_FREE_FAILURES: Final = 10
+ACCOUNT_WINDOW: Final = timedelta(minutes=15)
+ACCOUNT_MAX_DELAY: Final = timedelta(minutes=5)
+KNOWN_ADDRESS_DAYS: Final = 90
+DEVICE_COOKIE: Final = "madoguchi_device"
+DEVICE_MAX_AGE: Final = 60 * 60 * 24 * KNOWN_ADDRESS_DAYS
+#: Accounts remembered by one browser (a shared counter PC); the oldest is forgotten first.
+DEVICE_MAX_ACCOUNTS: Final = 5
+_DEVICE_SALT: Final = "madoguchi.identity.throttle.device"
+
+STAGE_PASSWORD: Final = "password"  # noqa: S105 (a stage name)
+STAGE_TOTP: Final = "totp"
+STAGE_RECOVERY: Final = "recovery"
+STAGE_ENROL: Final = "enrol"
+STAGE_THROTTLED: Final = "throttled"
+#: Stages whose success means a complete login (both factors).
+FULL_LOGIN_STAGES: Final = (STAGE_TOTP, STAGE_RECOVERY, STAGE_ENROL)
+
+
+def account_key_of(typed: object) -> str:
+    """SHA-256 of the address as typed, lower-cased: the same key whether or not it exists."""
+    text = typed if isinstance(typed, str) else ""
+    return hashlib.sha256(text.strip().lower().encode("utf-8", "replace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginDecision:
+    allowed: bool
+    wait_seconds: int = 0
+    #: Which limit refused: "pair", "address" or "account" (for the record, never shown).
+    limit: str = ""
+
+    @property
+    def message(self) -> str:
+        """What the person is told: when to try again, in Japanese, the same for every limit."""
+        if self.allowed:
+            return ""
+        minutes = max(1, -(-self.wait_seconds // 60))
+        wait = f"約{self.wait_seconds}秒" if self.wait_seconds < 60 else f"約{minutes}分"
+        return (
+            "ログインの失敗が続いたため、しばらくログインを受け付けません。"
+            f"{wait}後にもう一度お試しください。"
+            "パスワードを忘れた場合は団体管理者に連絡してください。"
+        )
+
+
+def _failures(**filters: object) -> list[datetime]:
+    return list(
+        LoginAttempt.objects.filter(success=False, **filters)
+        .exclude(stage=STAGE_THROTTLED)
+        .order_by("-at")
+        .values_list("at", flat=True)[:200]
+    )
+
+
+def _exponential(count: int, free: int, cap: timedelta) -> timedelta:
+    if count < free:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(count - free + 1, 20)), cap)
+
+
+def login_trusted(
+    *, account: object, address: str | None, now: datetime, device_token: str | None = None
+) -> bool:
+    """True when this client has logged in to ``account`` before: by device cookie or from
+    this address within ``KNOWN_ADDRESS_DAYS`` (full logins only)."""
+    key = account_key_of(account)
+    if device_token and key in device_token_accounts(device_token):
+        return True
+    if not address:
+        return False
+    return LoginAttempt.objects.filter(
+        account_key=key,
+        address=address,
+        success=True,
+        stage__in=FULL_LOGIN_STAGES,
+        at__gte=now - timedelta(days=KNOWN_ADDRESS_DAYS),
+    ).exists()
+
+
+def login_allowed(
+    *, account: object, address: str | None, now: datetime, trusted: bool = False
+) -> LoginDecision:
+    """May ``address`` try to log in to ``account`` now? (See the module notes.)
+
+    ``account`` is the address as typed (or the user's address at the second step);
+    ``trusted`` comes from :func:`login_trusted`. Never raises; reads only.
+    """
+    key = account_key_of(account)
+    waits: list[tuple[timedelta, str]] = []
+
+    # 1. The pair: counted since its last success, within PAIR_WINDOW.
+    if address:
+        since = now - PAIR_WINDOW
+        last_success = (
+            LoginAttempt.objects.filter(
+                account_key=key,
+                address=address,
+                success=True,
+                stage__in=FULL_LOGIN_STAGES,
+                at__gte=since,
+            )
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        pair = _failures(account_key=key, address=address, at__gte=last_success or since)
+        delay = _exponential(len(pair), PAIR_FREE_FAILURES, PAIR_MAX_DELAY)
+        if pair and delay and pair[0] + delay > now:
+            waits.append((pair[0] + delay - now, "pair"))
+
+    if not trusted:
+        # 2. The address, whatever the accounts.
+        if address:
+            recent = _failures(address=address, at__gte=now - ADDRESS_WINDOW)
+            if len(recent) >= ADDRESS_MAX_FAILURES:
+                # Open again when enough failures have left the window.
+                oldest_counted = recent[ADDRESS_MAX_FAILURES - 1]
+                waits.append((oldest_counted + ADDRESS_WINDOW - now, "address"))
+        # 3. The account, whatever the addresses.
+        failures = _failures(account_key=key, at__gte=now - ACCOUNT_WINDOW)
+        delay = _exponential(len(failures), ACCOUNT_FREE_FAILURES, ACCOUNT_MAX_DELAY)
+        if failures and delay and failures[0] + delay > now:
+            waits.append((failures[0] + delay - now, "account"))
+
+    waits = [(wait, limit) for wait, limit in waits if wait > timedelta(0)]
+    if not waits:
+        return LoginDecision(allowed=True)
+    wait, limit = max(waits)
+    return LoginDecision(
+        allowed=False, wait_seconds=max(1, int(wait.total_seconds()) + 1), limit=limit
+    )
+
+
+def login_record(
+    *,
+    account: object,
+    address: str | None,
+    now: datetime,
+    success: bool,
+    stage: str,
+    user: User | None = None,
+    portal: str = "console",
+) -> LoginAttempt:
+    """Append one attempt (in the caller's transaction). The typed text is kept only as its
+    hash; the password is never passed here. The audit event is the caller's (audit sits
+    above identity)."""
+    return LoginAttempt.objects.create(
+        at=now,
+        account_key=account_key_of(account),
+        address=address or None,
+        user=user,
+        success=success,
+        stage=stage[:16],
+        portal=portal[:16],
+    )
+
+
+# --- The device cookie ----------------------------------------------------------------------
+
+
+def device_token_accounts(token: object) -> list[str]:
+    """The account keys a genuine, unexpired device cookie vouches for ([] for anything else)."""
+    if not isinstance(token, str) or len(token) > 2000 or not token.isascii():
+        return []
+    try:
+        value = signing.loads(token, salt=_DEVICE_SALT, max_age=DEVICE_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        return []
+    if not isinstance(value, list):
+        return []
+    return [key for key in value if isinstance(key, str) and len(key) == 64]
+
+
+def device_token_make(*, account: object, previous: object = None) -> str:
+    """A device cookie value that adds ``account`` to what ``previous`` vouched for."""
+    key = account_key_of(account)
+    keys = [k for k in device_token_accounts(previous) if k != key]
+    keys = [*keys, key][-DEVICE_MAX_ACCOUNTS:]
+    return signing.dumps(keys, salt=_DEVICE_SALT)

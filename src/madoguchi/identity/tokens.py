@@ -1,0 +1,112 @@
+"""API tokens: created with a secret shown once, kept only as its SHA-256, revocable.
+
+A token reads ``mdg_<prefix>_<secret>``: the prefix (8 hex digits) lets a person tell their
+tokens apart in a list without the secret; the secret (43 URL-safe characters, 256 bits)
+is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Final
+
+from django.db.models import Q
+
+from madoguchi.identity.models import AccessToken, User
+from madoguchi.tenants.models import Organisation
+
+TOKEN_PREFIX: Final = "mdg"  # noqa: S105 (a label, not a secret)
+#: A resident's app submitting and reading their own applications.
+SCOPE_APPLICATIONS: Final = "applications"
+#: Staff integrations (``madoguchi.integrations.tokens``): read, or change the status of,
+#: the applications of the token's organisation.
+SCOPE_STAFF_READ: Final = "applications:read"
+SCOPE_STAFF_WRITE: Final = "applications:write"
+KNOWN_SCOPES: Final = frozenset({SCOPE_APPLICATIONS, SCOPE_STAFF_READ, SCOPE_STAFF_WRITE})
+#: ``last_used_at`` is a hint for the owner ("used 3 days ago"), not an audit trail: writing
+#: it on every request would turn every API read into a write.
+LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
+#: Longer input is refused before hashing (a token is 56 characters).
+MAX_RAW_LENGTH: Final = 200
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def access_token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    now: datetime,
+    organisation: Organisation | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[AccessToken, str]:
+    """Create a token for ``user`` and return it with its secret, which is shown only now.
+
+    Raises ``ValueError`` for an unknown scope, an empty name or an expiry in the past.
+    """
+    wanted = sorted(set(scopes))
+    unknown = set(wanted) - KNOWN_SCOPES
+    if unknown or not wanted:
+        raise ValueError("トークンの権限（scope）が正しくありません。")
+    if not name.strip():
+        raise ValueError("トークンの名前を入力してください。")
+    if expires_at is not None and expires_at <= now:
+        raise ValueError("有効期限は未来の日時にしてください。")
+    prefix = secrets.token_hex(4)
+    raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = AccessToken.objects.create(
+        user=user,
+        organisation=organisation,
+        name=name.strip()[:100],
+        prefix=prefix,
+        token_hash=_digest(raw),
+        scopes=wanted,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return token, raw
+
+
+def access_token_authenticate(*, raw: str, now: datetime) -> AccessToken | None:
+    """The usable token that ``raw`` is, or ``None``.
+
+    None for anything malformed, unknown, revoked, expired or belonging to an inactive
+    user. The look-up is by SHA-256 of the whole secret (an attacker cannot steer which
+    stored hash is compared), and the match is confirmed with a constant-time comparison.
+    ``last_used_at`` is updated at most once a minute.
+    """
+    if not isinstance(raw, str) or len(raw) > MAX_RAW_LENGTH:
+        return None
+    if not raw.startswith(f"{TOKEN_PREFIX}_") or not raw.isascii():
+        return None
+    digest = _digest(raw)
+    token = AccessToken.objects.select_related("user").filter(token_hash=digest).first()
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    if token.revoked_at is not None and token.revoked_at <= now:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        # Conditional, so that concurrent requests of one token write once, not each.
+        AccessToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def access_token_revoke(*, token: AccessToken, now: datetime) -> AccessToken:
+    """Revoke ``token`` from ``now`` on; revoking twice keeps the first time."""
+    AccessToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+    token.refresh_from_db(fields=["revoked_at"])
+    return token

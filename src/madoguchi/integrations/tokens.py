@@ -1,0 +1,122 @@
+"""Staff API tokens of an organisation: created by its admins, scoped, revocable, audited.
+
+A staff token belongs to the admin who created it and acts for the organisation only while
+that person is active staff of it: when they leave, their tokens stop working with them.
+The secret is shown once (``madoguchi.identity.tokens`` keeps only its SHA-256).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Final
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from madoguchi.audit.services import audit_record
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import AccessToken, Staff
+from madoguchi.identity.tokens import (
+    SCOPE_STAFF_READ,
+    SCOPE_STAFF_WRITE,
+    access_token_create,
+    access_token_revoke,
+)
+
+SCOPE_READ: Final = SCOPE_STAFF_READ
+SCOPE_WRITE: Final = SCOPE_STAFF_WRITE
+#: scope → what an admin reads when choosing.
+STAFF_SCOPES: Final[Mapping[str, str]] = {
+    SCOPE_READ: "申請の一覧・内容の取得（applications:read）",
+    SCOPE_WRITE: "申請の状態の変更（applications:write）",
+}
+
+
+class TokenError(ValueError):
+    """A token cannot be created as asked (message in Japanese)."""
+
+
+def staff_token_create(
+    *,
+    staff: Staff,
+    name: str,
+    scopes: Iterable[str],
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> tuple[AccessToken, str]:
+    """Create a token acting for ``staff.organisation``; return it with its secret (shown now
+    only). Only an organisation admin may; audited as ``access_token.created`` (prefix and
+    scopes, never the secret). Raises :class:`TokenError`.
+    """
+    if staff.role != StaffRole.ADMIN or not staff.active:
+        raise TokenError("APIトークンを発行できるのは団体管理者だけです。")
+    wanted = sorted({str(scope) for scope in scopes})
+    if not wanted or any(scope not in STAFF_SCOPES for scope in wanted):
+        raise TokenError("権限（scope）を1つ以上、一覧から選んでください。")
+    if not isinstance(name, str) or not name.replace("\x00", "").strip():
+        raise TokenError("トークンの名前を入力してください（例: 基幹系連携）。")
+    if len(name.strip()) > 100:
+        raise TokenError("トークンの名前は100文字以内で入力してください。")
+    with transaction.atomic():
+        try:
+            token, raw = access_token_create(
+                user=staff.user,
+                name=name.replace("\x00", "").strip(),
+                scopes=wanted,
+                now=now,
+                organisation=staff.organisation,
+                expires_at=expires_at,
+            )
+        except ValueError as error:
+            raise TokenError(str(error)) from None
+        audit_record(
+            action="access_token.created",
+            now=now,
+            organisation=staff.organisation,
+            actor=staff.user,
+            actor_label="団体管理者",
+            target_type="access_token",
+            target_id=token.pk,
+            detail={"prefix": token.prefix, "scopes": wanted},
+        )
+    return token, raw
+
+
+def staff_tokens_of(*, organisation_id: int) -> QuerySet[AccessToken]:
+    """Every token acting for the organisation, newest first (revoked ones included)."""
+    return (
+        AccessToken.objects.filter(organisation_id=organisation_id)
+        .select_related("user")
+        .order_by("-created_at", "-id")
+    )
+
+
+def staff_token_get(*, organisation_id: int, token_id: int) -> AccessToken:
+    """One token of the organisation; another organisation's id raises DoesNotExist."""
+    return staff_tokens_of(organisation_id=organisation_id).get(pk=token_id)
+
+
+def staff_token_revoke(*, staff: Staff, token: AccessToken, now: datetime) -> AccessToken:
+    """Revoke a token of the admin's organisation from ``now`` on (twice: the first time
+    stays). Audited. Raises ``AccessToken.DoesNotExist`` for another organisation's token
+    and :class:`TokenError` for a non-admin."""
+    if token.organisation_id != staff.organisation_id:
+        raise AccessToken.DoesNotExist
+    if staff.role != StaffRole.ADMIN or not staff.active:
+        raise TokenError("APIトークンを失効できるのは団体管理者だけです。")
+    with transaction.atomic():
+        already = token.revoked_at is not None
+        token = access_token_revoke(token=token, now=now)
+        if not already:
+            audit_record(
+                action="access_token.revoked",
+                now=now,
+                organisation=staff.organisation,
+                actor=staff.user,
+                actor_label="団体管理者",
+                target_type="access_token",
+                target_id=token.pk,
+                detail={"prefix": token.prefix},
+            )
+    return token
