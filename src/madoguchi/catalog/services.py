@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,7 +88,7 @@ def template_load_all(*, now: datetime) -> TemplateLoadReport:
     parsed = []
     for name, data in national_files():
         try:
-            parsed.append(parse_template_text(data, name, event_slugs))
+            parsed.append(_parsed_national(name, data, frozenset(event_slugs)))
         except InvalidDefinition as error:
             raise InvalidDefinition(
                 [DefinitionProblem(f"{name}: {p.path}", p.message, p.line) for p in error.problems]
@@ -119,6 +121,20 @@ def template_load_all(*, now: datetime) -> TemplateLoadReport:
             else:
                 report.unchanged += 1
     return report
+
+
+#: Parsed national files by (name, content digest, life events): the files ship with the code,
+#: so a process parses each once (PyYAML and the schema checks cost seconds for all 17).
+_PARSED: dict[tuple[str, str, frozenset[str]], TemplateFile] = {}
+
+
+def _parsed_national(name: str, data: bytes, event_slugs: frozenset[str]) -> TemplateFile:
+    key = (name, hashlib.sha256(data).hexdigest(), event_slugs)
+    cached = _PARSED.get(key)
+    if cached is None:
+        cached = _PARSED[key] = parse_template_text(data, name, set(event_slugs))
+    # Callers get their own copy: nothing they do can change what the next load sees.
+    return copy.deepcopy(cached)
 
 
 def template_version_publish(
