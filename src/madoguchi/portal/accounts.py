@@ -20,8 +20,9 @@ from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import drafts_of_applicant
 from madoguchi.applications.services import draft_delete
 from madoguchi.audit.services import audit_record
+from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import now
-from madoguchi.identity.models import ResidentProfile, Staff, User
+from madoguchi.identity.models import AccessToken, ResidentProfile, Staff, User
 from madoguchi.identity.services import (
     EmailAlreadyRegistered,
     resident_delete,
@@ -30,6 +31,11 @@ from madoguchi.identity.services import (
     resident_signup,
     resident_verification_token_make,
     resident_verify_email,
+)
+from madoguchi.identity.tokens import (
+    SCOPE_APPLICATIONS,
+    access_token_create,
+    access_token_revoke,
 )
 from madoguchi.notifications.services import outbox_enqueue_email
 
@@ -41,6 +47,10 @@ _FOOTER: Final = (
     "このメールは送信専用です。返信はできません。\n"
     "心当たりのない場合は、このメールを破棄してください。\n"
 )
+
+
+#: Personal API tokens a resident may hold at once.
+MAX_TOKENS: Final = 10
 
 
 def _audit(action: str, user: User | None, user_id: int, **detail: Any) -> None:
@@ -226,3 +236,38 @@ class ResidentPasswordResetForm(PasswordResetForm):
             ),
             now=now(),
         )
+
+
+def account_token_create(*, user: User, name: str) -> tuple[AccessToken, str]:
+    """Issue a personal API token (scope ``applications``) and record it; the secret is
+    returned once and only its hash is kept. Raises ``ValueError`` (Japanese) for a bad name."""
+    name = strip_invisible(name or "").strip()
+    if len(name) > 100:
+        raise ValueError("名前は100文字以内で入力してください。")
+    if AccessToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_TOKENS:
+        raise ValueError(
+            f"使えるトークンは{MAX_TOKENS}個までです。使っていないものを失効させてください。"
+        )
+    with transaction.atomic():
+        token, raw = access_token_create(
+            user=user, name=name, scopes=[SCOPE_APPLICATIONS], now=now()
+        )
+        _audit("resident.token_created", user, user.pk, token=token.pk)
+    return token, raw
+
+
+def account_token_revoke(*, user: User, token_id: int) -> bool:
+    """Revoke one of the resident's own tokens; another person's id changes nothing (False)."""
+    token = AccessToken.objects.filter(user=user, organisation__isnull=True, pk=token_id).first()
+    if token is None:
+        return False
+    with transaction.atomic():
+        access_token_revoke(token=token, now=now())
+        _audit("resident.token_revoked", user, user.pk, token=token.pk)
+    return True
+
+
+def account_tokens(user: User) -> list[AccessToken]:
+    return list(
+        AccessToken.objects.filter(user=user, organisation__isnull=True).order_by("-created_at")
+    )

@@ -32,4 +32,5 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/edit/", views.profile_edit, name="profile_edit"),
     path("delete/", views.delete, name="delete"),
+    path("tokens/", views.tokens, name="tokens"),
 ]

@@ -240,3 +240,30 @@ def delete(request: HttpRequest) -> HttpResponse:
         {"form": form, "retained": accounts.has_retained_data(user)},
         status=422 if form.errors else 200,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@resident_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    """Personal API tokens for apps that apply on the resident's behalf."""
+    user = request.user
+    assert isinstance(user, User)
+    created = ""
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("revoke", "").isdigit():
+            if accounts.account_token_revoke(user=user, token_id=int(request.POST["revoke"][:12])):
+                messages.success(request, "トークンを失効させました。")
+            return redirect("portal:account:tokens")
+        try:
+            _token, created = accounts.account_token_create(
+                user=user, name=request.POST.get("name", "")
+            )
+        except ValueError as refused:
+            error = str(refused)
+    return render(
+        request,
+        "portal/account/tokens.html",
+        {"tokens": accounts.account_tokens(user), "created": created, "error": error},
+        status=422 if error else 200,
+    )

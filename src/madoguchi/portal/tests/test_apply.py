@@ -524,3 +524,25 @@ def test_the_decision_notice_is_on_my_page_for_its_applicant_only(
         resident_client.get(f"/mypage/{sent.receipt_number}/documents/999999.pdf").status_code
         == 404
     )
+
+
+def test_a_resident_issues_a_token_once_uses_it_and_revokes_it(resident_client, resident, juminhyo):
+    from madoguchi.identity.models import AccessToken
+
+    page = resident_client.post("/account/tokens/", {"name": "家計簿アプリ"})
+    assert page.status_code == 200
+    raw = found(r"<code class=\"secret\">(mdg_[^<]+)</code>", page.content.decode())
+    assert raw not in resident_client.get("/account/tokens/").content.decode()  # shown once
+    api = Client()
+    listed = api.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert listed.status_code == 200
+    token = AccessToken.objects.get(user=resident)
+    other = Client()
+    other.force_login(make_resident("other@example.jp"))
+    other.post("/account/tokens/", {"revoke": str(token.pk)})
+    assert api.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    resident_client.post("/account/tokens/", {"revoke": str(token.pk)})
+    assert api.get("/api/v1/applications/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+    bad = resident_client.post("/account/tokens/", {"name": "あ" * 101})
+    assert bad.status_code == 422
+    assert AccessToken.objects.filter(user=resident).count() == 1
