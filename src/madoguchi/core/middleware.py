@@ -22,4 +22,6 @@ class JapaneseOnlyMiddleware:
         if request.path.startswith(JAPANESE_ONLY_PREFIXES):
             translation.activate("ja")
             request.LANGUAGE_CODE = "ja"
+            # Templates leave out the language form on these pages (error pages included).
+            request.japanese_only = True  # type: ignore[attr-defined]
         return self.get_response(request)
