@@ -26,6 +26,7 @@ from madoguchi.applications.models import (
     DecisionTemplate,
     IssuedDocument,
 )
+from madoguchi.applications.services import reveal_answer
 from madoguchi.applications.workflow import (
     MAX_MESSAGE,
     MAX_REASON,
@@ -37,10 +38,9 @@ from madoguchi.applications.workflow import (
 )
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
-from madoguchi.core.crypto import decrypt
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.decision import DecisionData, decision_pdf
-from madoguchi.forms.constants import Privacy
+from madoguchi.forms.base import field_types
 from madoguchi.forms.japanese import wareki
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
@@ -365,7 +365,7 @@ def revealable_fields(application: Application) -> dict[str, str]:
     result: dict[str, str] = {}
     for f in spec.fields:
         value = application.answers.get(f.key)
-        if f.privacy == Privacy.SPECIFIC and isinstance(value, dict) and "$enc" in value:
+        if isinstance(value, dict) and "$enc" in value:
             result[f.key] = f.label
         elif f.type == "group" and isinstance(value, list):
             item_label = f.option("item_label", f.label)
@@ -379,12 +379,19 @@ def revealable_fields(application: Application) -> dict[str, str]:
     return result
 
 
-def _encrypted(application: Application, path: str) -> str:
+def _revealed_text(application: Application, path: str) -> str:
+    """The decrypted value at ``path`` as a person reads it (a bank account in full)."""
+    spec = form_spec(application.form_version)
     parts = path.split(".")
+    field = next(f for f in spec.fields if f.key == parts[0])
     value: Any = application.answers.get(parts[0])
     if len(parts) == 3:
         value = value[int(parts[1])].get(parts[2])
-    return str(value["$enc"])
+        field = next(c for c in field.fields if c.key == parts[2])
+    plain = reveal_answer(value)
+    if isinstance(plain, dict):
+        return field_types[field.type].display(plain, field, reveal=True)
+    return str(plain)
 
 
 def my_number_reveal(
@@ -426,7 +433,7 @@ def my_number_reveal(
         reason=purpose,
         detail={"fields": paths},
     )
-    return {path: decrypt(_encrypted(application, path)) for path in paths}
+    return {path: _revealed_text(application, path) for path in paths}
 
 
 # --- decisions ----------------------------------------------------------------------------

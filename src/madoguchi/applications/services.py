@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from django.db import IntegrityError, transaction
 
@@ -20,10 +20,10 @@ from madoguchi.applications.models import Application, ApplicationRevision, Atta
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
-from madoguchi.core.crypto import encrypt
+from madoguchi.core.crypto import decrypt, encrypt
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
-from madoguchi.forms.base import FieldSpec, FormSpec
+from madoguchi.forms.base import FieldSpec, FormSpec, field_types
 from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
 from madoguchi.forms.field_types import mask_my_number
@@ -76,24 +76,64 @@ def canonical_digest(answers: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: Field types encrypted at rest although not 特定個人情報: the account a benefit is paid to.
+ENCRYPTED_TYPES: Final = frozenset({"bank_account"})
+
+
+def _encrypted_field(field: FieldSpec) -> bool:
+    return field.privacy == Privacy.SPECIFIC or field.type in ENCRYPTED_TYPES
+
+
+def protect_value(field: FieldSpec, value: Any) -> dict[str, Any]:
+    """The stored form of one sensitive value: the ciphertext and a masked copy for display.
+
+    Text (My Number) is encrypted as it is; a structured value (a bank account) as JSON, with
+    its parts kept masked (the account number shortened to its last digits) so that screens,
+    receipts and exports never need the key.
+    """
+    if isinstance(value, dict):
+        masked_parts = dict(value)
+        number = str(masked_parts.get("account_number", ""))
+        masked_parts["account_number"] = "●" * 4 + number[-3:] if number else ""
+        return {
+            "$enc": encrypt(json.dumps(value, ensure_ascii=False, sort_keys=True)),
+            "format": "json",
+            "masked": field_types[field.type].display(value, field),
+            "parts": masked_parts,
+        }
+    text = str(value)
+    return {"$enc": encrypt(text), "masked": mask_my_number(text)}
+
+
+def reveal_answer(stored: Any) -> Any:
+    """The plain value of a stored answer (decrypting it when encrypted). Callers that show it
+    to a person must record why (an audit event); re-validation need not.
+    Raises ``DecryptionFailed`` when the keys do not fit."""
+    if isinstance(stored, dict) and "$enc" in stored:
+        text = decrypt(str(stored["$enc"]))
+        return json.loads(text) if stored.get("format") == "json" else text
+    return stored
+
+
 def protect_answers(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Encrypt 特定個人情報 values, keeping a masked form for display without decryption."""
-
-    def protect_value(value: Any) -> Any:
-        text = str(value)
-        return {"$enc": encrypt(text), "masked": mask_my_number(text)}
-
+    """Encrypt 特定個人情報 and bank accounts, keeping a masked form for display without
+    decryption."""
     result = dict(answers)
     for field in spec.fields:
-        if field.key not in result:
+        if field.key not in result or result[field.key] in (None, ""):
             continue
-        if field.privacy == Privacy.SPECIFIC:
-            result[field.key] = protect_value(result[field.key])
+        if _encrypted_field(field):
+            result[field.key] = protect_value(field, result[field.key])
         elif field.type == "group":
-            sensitive = {c.key for c in field.fields if c.privacy == Privacy.SPECIFIC}
+            sensitive = {c.key: c for c in field.fields if _encrypted_field(c)}
             if sensitive:
                 result[field.key] = [
-                    {k: protect_value(v) if k in sensitive else v for k, v in item.items()}
+                    {
+                        k: protect_value(sensitive[k], v)
+                        if k in sensitive and v not in (None, "")
+                        else v
+                        for k, v in item.items()
+                    }
                     for item in result[field.key]
                 ]
     return result

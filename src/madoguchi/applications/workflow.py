@@ -25,9 +25,9 @@ from madoguchi.applications.services import (
     canonical_digest,
     claim_attachments,
     protect_answers,
+    reveal_answer,
 )
 from madoguchi.audit.services import audit_record
-from madoguchi.core.crypto import decrypt
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.constants import Privacy
@@ -318,9 +318,7 @@ def _revealed(spec: FormSpec, stored: Mapping[str, Any]) -> dict[str, Any]:
     """Stored answers with encrypted values decrypted, for re-validation only (never shown)."""
 
     def plain(value: Any) -> Any:
-        if isinstance(value, dict) and "$enc" in value:
-            return decrypt(str(value["$enc"]))
-        return value
+        return reveal_answer(value)
 
     result: dict[str, Any] = {}
     for key, value in stored.items():

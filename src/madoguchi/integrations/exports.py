@@ -80,6 +80,7 @@ from django.db.models import Count, Max, QuerySet
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import Application
 from madoguchi.applications.review import MAX_PURPOSE, MIN_PURPOSE, staff_may_move
+from madoguchi.applications.services import reveal_answer
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import DecryptionFailed, decrypt
@@ -237,6 +238,16 @@ def _field_plan(spec: FieldSpec, key: str, label: str) -> tuple[list[Column], Em
         def composite(value: Any, reveal: bool) -> list[str]:
             if not isinstance(value, dict):
                 return list(blank)
+            if "$enc" in value:  # a bank account: encrypted, with masked parts kept
+                if reveal:
+                    try:
+                        value = reveal_answer(value)
+                    except DecryptionFailed:
+                        return ["（復号できません）", *blank[1:]]
+                else:
+                    value = value.get("parts") or {}
+                if not isinstance(value, dict):
+                    return list(blank)
             return [_scalar(value.get(name)) for name in names]
 
         return columns, composite

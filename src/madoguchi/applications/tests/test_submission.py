@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -402,3 +403,30 @@ def test_drafts_warn_once_before_expiry_and_are_then_deleted(procedure, resident
     gone = drafts_expire(now=draft.expires_at + timedelta(seconds=1))
     assert gone.deleted == 1
     assert not Draft.objects.exists()
+
+
+def test_bank_accounts_are_encrypted_at_rest_and_shown_masked(db, resident):
+    from madoguchi.applications.selectors import application_rows
+    from madoguchi.applications.services import reveal_answer
+    from madoguchi.forms.selectors import form_spec
+
+    item = _file_procedure()
+    answers = with_real_files(item, valid_answers(item), owner=resident)
+    spec = form_spec(item.form_version)
+    key = next(f.key for f in spec.fields if f.type == "bank_account" and f.key in answers)
+    number = answers[key]["account_number"]
+
+    application = submit(item, resident, answers).application
+
+    stored = application.answers[key]
+    assert set(stored) >= {"$enc", "masked", "parts"}
+    assert number not in json.dumps(stored, ensure_ascii=False)
+    assert stored["parts"]["account_number"].endswith(number[-3:])
+    assert reveal_answer(stored)["account_number"] == number
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT answers FROM applications_application WHERE id = %s", [application.pk]
+        )
+        assert f'"{number}"' not in str(cursor.fetchone()[0])
+    shown = " ".join(text for _s, _l, text in application_rows(application))
+    assert "●●●●" in shown
