@@ -1,0 +1,275 @@
+"""Isolation proof: every staff page and staff API resource of organisation A, requested by
+staff of organisation B (an admin, the strongest role) and by a resident, answers 404 (or the
+login page) and shows nothing of A.
+
+The URLs are taken from the URL configuration and the API's routes, not listed by hand: a new
+console page or staff endpoint is covered the day it is added, and one with a parameter this
+test cannot fill fails until the parameter is taught here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from madoguchi.applications.constants import ApplicationStatus as S
+from madoguchi.applications.models import ApplicationNote
+from madoguchi.applications.review import application_decide, decision_template_save
+from madoguchi.applications.services import application_submit, new_idempotency_key
+from madoguchi.applications.workflow import application_transition, message_send
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.selectors import template_version_get
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.core.time import now
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import User
+from madoguchi.identity.services import staff_upsert
+from madoguchi.identity.tokens import SCOPE_STAFF_READ, SCOPE_STAFF_WRITE
+from madoguchi.integrations.tokens import staff_token_create
+from madoguchi.integrations.webhooks import webhook_endpoint_create
+
+#: What identifies A's data in a response: the applicant's name, the receipt number is added
+#: per test. The name is unusual enough never to appear by chance.
+SECRET_NAME = "隔離検証"
+SECRET_NOTE = "内部メモ・横浜だけ"
+
+#: Console URLs that are not tenant data (login steps, public invitation links).
+PUBLIC = {"login", "logout", "login_code", "login_recovery", "login_enrol", "invitation"}
+
+
+def console_patterns() -> list[tuple[str, str]]:
+    """(name, route) of every URL in the console namespace."""
+    found: list[tuple[str, str]] = []
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern), p.namespace or namespace)
+            elif isinstance(p, URLPattern) and namespace == "console" and p.name:
+                found.append((p.name, prefix + str(p.pattern)))
+
+    walk(get_resolver().url_patterns, "/", "")
+    return found
+
+
+def staff_api_routes() -> list[str]:
+    from madoguchi.api.v1 import api
+
+    routes = []
+    for prefix, router in api._routers:
+        for path in router.path_operations:
+            full = (prefix + path).replace("//", "/")
+            if full.startswith("/staff"):
+                routes.append("/api/v1" + full)
+    return sorted(set(routes))
+
+
+@pytest.fixture
+def world(db, organisation, other_organisation):
+    """A's data (横浜市) in every kind of object a staff URL can name; B's admin (鎌倉市)."""
+    template_load_all(now=now())
+    procedure = procedure_set_status(
+        organisation=organisation,
+        procedure=procedure_adopt(
+            organisation=organisation,
+            template_version=template_version_get(slug="sodai-gomi"),
+            now=now(),
+        ),
+        status=ProcedureStatus.PUBLISHED,
+    )
+    admin_a = staff_upsert(
+        organisation=organisation,
+        email="admin@yokohama.test",
+        password="admin password a 12345",
+        role=StaffRole.ADMIN,
+    )
+    from madoguchi.applications.tests.test_submission import valid_answers
+    from madoguchi.forms.selectors import form_spec
+
+    resident = User.objects.create_user("isolation@example.jp", "resident password 12345")
+    answers = valid_answers(procedure)
+    spec = form_spec(procedure.form_version)
+    name_key = next(f.key for f in spec.fields if f.type == "person_name")
+    answers[name_key] = {
+        "family": SECRET_NAME,
+        "given": "太郎",
+        "family_kana": "カクリケンショウ",
+        "given_kana": "タロウ",
+    }
+    application = application_submit(
+        organisation=organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers=answers,
+        idempotency_key=new_idempotency_key(),
+        now=now(),
+    ).application
+    ApplicationNote.objects.create(
+        organisation=organisation,
+        application=application,
+        author=admin_a.user,
+        body=SECRET_NOTE,
+        created_at=now(),
+    )
+    message_send(
+        organisation=organisation,
+        application=application,
+        staff_user=admin_a.user,
+        body="書類を確認しています。",
+        now=now(),
+    )
+    application_transition(
+        organisation=organisation,
+        application=application,
+        to_status=S.ACCEPTED,
+        staff_user=admin_a.user,
+        now=now(),
+    )
+    document = application_decide(
+        organisation=organisation,
+        application=application,
+        staff=admin_a,
+        outcome="approve",
+        reason="承認します。",
+        expected_status=S.ACCEPTED,
+        now=now(),
+    )
+    token, _raw = staff_token_create(
+        staff=admin_a, name="基幹連携", scopes=[SCOPE_STAFF_READ, SCOPE_STAFF_WRITE], now=now()
+    )
+    from django.test import override_settings
+
+    with override_settings(WEBHOOK_ALLOW_PRIVATE=True):
+        endpoint, _secret = webhook_endpoint_create(
+            organisation=organisation,
+            url="http://127.0.0.1:9/hook",
+            events=["application.submitted"],
+            actor=admin_a.user,
+            now=now(),
+        )
+    decision_template_save(
+        organisation=organisation,
+        staff=admin_a,
+        kind="approve",
+        title="横浜の文例",
+        body="横浜市の承認理由",
+        now=now(),
+    )
+    admin_b = staff_upsert(
+        organisation=other_organisation,
+        email="admin@kamakura.test",
+        password="admin password b 12345",
+        role=StaffRole.ADMIN,
+    )
+    b_token, b_raw = staff_token_create(
+        staff=admin_b, name="鎌倉", scopes=[SCOPE_STAFF_READ, SCOPE_STAFF_WRITE], now=now()
+    )
+    return {
+        "params": {
+            "procedure_id": procedure.pk,
+            "application_id": application.pk,
+            "document_id": document.pk,
+            "staff_id": admin_a.pk,
+            "token_id": token.pk,
+            "endpoint_id": endpoint.pk,
+            # Not tenant data: a group's slug and a template's slug are public.
+            "slug": "no-such-group",
+            "token": "not-a-real-invitation",
+        },
+        "marks": [SECRET_NAME, SECRET_NOTE, application.receipt_number, "横浜の文例", "基幹連携"],
+        "admin_b": admin_b,
+        "b_raw": b_raw,
+        "resident": resident,
+    }
+
+
+def fill(route: str, params: dict[str, Any]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).split(":")[-1]
+        assert name in params, f"teach the isolation test the URL parameter {name!r} ({route})"
+        return str(params[name])
+
+    return re.sub(r"<([^>]+)>", value, route)
+
+
+def assert_nothing_of_a(response: Any, marks: list[str], where: str) -> None:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode("utf-8", "replace")
+    for mark in marks:
+        assert mark not in text, f"{where} shows A's {mark!r}"
+
+
+def test_every_console_url_hides_a_from_another_organisations_admin(world):
+    client = Client()
+    client.force_login(world["admin_b"].user)
+    checked = 0
+    for name, route in console_patterns():
+        if name in PUBLIC:
+            continue
+        url = fill(route, world["params"])
+        with_ids = "<int:" in route
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            where = f"{method.upper()} {url} ({name})"
+            assert response.status_code != 500, where
+            if with_ids and "slug" not in route:
+                # Another organisation's object: simply not found (never 403, never data).
+                assert response.status_code in (404, 405), f"{where}: {response.status_code}"
+            assert_nothing_of_a(response, world["marks"], where)
+            checked += 1
+    assert checked > 40
+
+
+def test_every_console_url_sends_a_resident_to_the_login_or_refuses(world):
+    client = Client()
+    client.force_login(world["resident"])
+    for name, route in console_patterns():
+        if name in PUBLIC:
+            continue
+        url = fill(route, world["params"])
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            where = f"{method.upper()} {url} ({name})"
+            # The console's home page tells an account without a staff role that it has none.
+            allowed = (200, 302, 403, 404, 405) if name == "home" else (302, 403, 404, 405)
+            assert response.status_code in allowed, f"{where}: {response.status_code}"
+            if response.status_code == 302:
+                assert "/console/login/" in response["Location"], where
+            assert_nothing_of_a(response, world["marks"], where)
+
+
+def test_every_staff_api_resource_of_a_is_404_for_bs_token(world):
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['b_raw']}"}
+    routes = staff_api_routes()
+    assert routes
+    for route in routes:
+        url = fill(route.replace("{", "<").replace("}", ">"), world["params"])
+        with_ids = "{" in route
+        get = client.get(url, **auth)
+        post = client.post(
+            url,
+            data={"to": "approved", "expected_status": "accepted", "reason": "x"},
+            content_type="application/json",
+            **auth,
+        )
+        for method, response in (("GET", get), ("POST", post)):
+            where = f"{method} {url}"
+            assert response.status_code != 500, where
+            if with_ids:
+                assert response.status_code in (404, 405), f"{where}: {response.status_code}"
+            assert_nothing_of_a(response, world["marks"], where)
+
+
+def test_a_residents_session_reaches_no_staff_api(world):
+    client = Client()
+    client.force_login(world["resident"])
+    for route in staff_api_routes():
+        url = fill(route.replace("{", "<").replace("}", ">"), world["params"])
+        response = client.get(url)
+        assert response.status_code in (401, 403, 404, 405), url
+        assert_nothing_of_a(response, world["marks"], url)
