@@ -165,7 +165,7 @@ def world(db, organisation, other_organisation):
         password="admin password b 12345",
         role=StaffRole.ADMIN,
     )
-    b_token, b_raw = staff_token_create(
+    _b_token, b_raw = staff_token_create(
         staff=admin_b, name="鎌倉", scopes=[SCOPE_STAFF_READ, SCOPE_STAFF_WRITE], now=now()
     )
     return {
@@ -244,18 +244,18 @@ def test_every_console_url_sends_a_resident_to_the_login_or_refuses(world):
 
 def test_every_staff_api_resource_of_a_is_404_for_bs_token(world):
     client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['b_raw']}"}
+    auth = {"Authorization": f"Bearer {world['b_raw']}"}
     routes = staff_api_routes()
     assert routes
     for route in routes:
         url = fill(route.replace("{", "<").replace("}", ">"), world["params"])
         with_ids = "{" in route
-        get = client.get(url, **auth)
+        get = client.get(url, headers=auth)
         post = client.post(
             url,
             data={"to": "approved", "expected_status": "accepted", "reason": "x"},
             content_type="application/json",
-            **auth,
+            headers=auth,
         )
         for method, response in (("GET", get), ("POST", post)):
             where = f"{method} {url}"
