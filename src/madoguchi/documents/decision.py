@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-from madoguchi.documents.fonts import MISSING_MARK, font_chain, markup
+from madoguchi.documents.fonts import font_chain, markup
+from madoguchi.documents.layout import a4_pdf, missing_note
 
 OUTCOME_TITLES = {"approve": "承認", "reject": "却下"}
 
@@ -99,26 +98,5 @@ def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
         Spacer(1, 6 * mm),
         para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
     ]
-    if missing:
-        codes = "、".join(sorted(set(missing)))
-        story += [
-            Spacer(1, 4 * mm),
-            para(
-                f"注: 文字 {codes} は表示できる書体がないため「{MISSING_MARK}」で示しています。",
-                small,
-            ),
-        ]
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-        title=f"{heading} {data.receipt_number}",
-        author=data.organisation_name,
-        lang="ja-JP",
-    )
-    document.build(story)
-    return buffer.getvalue()
+    story += missing_note(missing, lambda text: para(text, small), "")
+    return a4_pdf(story, title=f"{heading} {data.receipt_number}", author=data.organisation_name)

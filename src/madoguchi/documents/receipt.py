@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-from madoguchi.documents.fonts import MISSING_MARK, font_chain, markup
+from madoguchi.documents.fonts import font_chain, markup
+from madoguchi.documents.layout import a4_pdf, missing_note
 
 
 @dataclass(frozen=True)
@@ -76,29 +75,10 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
         para(data.digest, small),
         para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
     ]
-    if missing:
-        codes = "、".join(sorted(set(missing)))
-        story += [
-            Spacer(1, 4 * mm),
-            para(
-                f"注: 文字 {codes} は表示できる書体がないため「{MISSING_MARK}」で示しています。申請の内容自体は正しく保存されています。",
-                small,
-            ),
-        ]
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-        title=f"到達通知 {data.receipt_number}",
-        author=data.organisation_name,
-        lang="ja-JP",
+    story += missing_note(
+        missing, lambda text: para(text, small), "申請の内容自体は正しく保存されています。"
     )
-    document.build(story)
-    return buffer.getvalue()
+    return a4_pdf(story, title=f"到達通知 {data.receipt_number}", author=data.organisation_name)
 
 
 def _table(rows: list[list[Paragraph]], widths: list[float], *, header: bool = False) -> Table:
