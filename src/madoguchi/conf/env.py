@@ -186,7 +186,7 @@ def email_settings(url: str) -> dict[str, Any]:
     """A Django ``MAILERS`` entry from ``smtp://user:password@host:port`` (``smtps://`` for TLS,
     ``?starttls=1`` for STARTTLS). An empty URL prints mail to the console."""
     if not url:
-        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "madoguchi.notifications.console.EmailBackend"}
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise SettingError(
