@@ -136,3 +136,15 @@ def remember_receipt(request: HttpRequest, receipt_number: str) -> None:
 
 def session_owns(request: HttpRequest, receipt_number: str) -> bool:
     return receipt_number in request.session.get("receipts", [])
+
+
+def remember_sent(request: HttpRequest, procedure: Procedure, receipt_number: str) -> None:
+    """Note which receipt this session's last sending of ``procedure`` got, so that the
+    confirmation page reached again with the back button says it was sent."""
+    request.session[f"sent:{procedure.pk}"] = receipt_number
+
+
+def sent_receipt(request: HttpRequest, procedure: Procedure) -> str:
+    """The receipt number of this session's last sending of ``procedure``, or ""."""
+    value = request.session.get(f"sent:{procedure.pk}")
+    return value if isinstance(value, str) and session_owns(request, value) else ""

@@ -340,7 +340,14 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         application = result.application
         apply_state.clear(request, procedure)
         apply_state.remember_receipt(request, application.receipt_number)
+        apply_state.remember_sent(request, procedure, application.receipt_number)
         return redirect("portal:apply:complete", application.receipt_number)
+    sent = apply_state.sent_receipt(request, procedure)
+    if sent and not copy.answers:
+        # Back from the completion page: the answers are gone because they were sent. Saying
+        # so (with the receipt) keeps an unsure resident from typing everything in again.
+        messages.info(request, f"この申請は送信済みです（受付番号 {sent}）。")
+        return redirect("portal:apply:complete", sent)
     full = validate(spec, copy.answers, today=to_tokyo(now()).date())
     if full.errors:
         first = _first_step_with_error(spec, full.errors)
