@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Final
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -13,20 +13,19 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.login import MFA_SESSION_KEY, session_mfa_complete
 from madoguchi.identity.models import Staff, User
 from madoguchi.identity.selectors import active_staff_of
 
 View = Callable[..., HttpResponse]
 
-#: Set (to the user's id) only by the console's second-factor step. A session logged in any
-#: other way (the resident portal, the operators' admin site) is not a console session.
-MFA_SESSION_KEY: Final = "_madoguchi_mfa"
+__all__ = ["MFA_SESSION_KEY", "can_manage", "mfa_complete", "mfa_required", "staff_required"]
 
 
 def mfa_complete(request: HttpRequest) -> bool:
-    """True when this session logged in to the console with both factors."""
-    user = request.user
-    return bool(user.is_authenticated and request.session.get(MFA_SESSION_KEY) == user.pk)
+    """True when this session logged in to the console with both factors (the mark is
+    identity's, shared with the operators' admin site)."""
+    return session_mfa_complete(session=request.session, user=request.user)
 
 
 def mfa_required(view: View) -> View:

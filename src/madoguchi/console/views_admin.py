@@ -1,8 +1,8 @@
 """Organisation admin pages (団体管理者): staff, reviewers per procedure, the audit log.
 
 Every page is for the admin's own organisation only: ids of another organisation's staff or
-procedures answer 404. Writes are identity/catalog services; the audit events of staff changes
-are recorded here, in the service's transaction (audit sits above identity).
+procedures answer 404. Writes are identity/catalog services, which record their own audit
+events and send their own mail; each view makes one call and opens no transaction.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from madoguchi.audit.selectors import AuditFilters, audit_events_search
-from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get, procedures_of
 from madoguchi.catalog.services import CatalogError, procedure_set_reviewers
@@ -34,12 +31,12 @@ from madoguchi.console.forms_admin import (
     format_cursor,
     parse_cursor,
 )
+from madoguchi.console.views_mfa import client_address
 from madoguchi.core.time import now as current_time
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, StaffTOTP
 from madoguchi.identity.selectors import staff_get, staff_of_organisation
 from madoguchi.identity.services import (
-    INVITATION_MAX_AGE,
     InvalidToken,
     StaffError,
     staff_invitation_accept,
@@ -49,7 +46,6 @@ from madoguchi.identity.services import (
     staff_set_role,
     staff_totp_reset,
 )
-from madoguchi.notifications.services import outbox_enqueue_email
 
 admin_required = staff_required(StaffRole.ADMIN)
 
@@ -100,20 +96,6 @@ def staff_list(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     return _staff_page(request, staff)
 
 
-def _invitation_mail(request: HttpRequest, staff: Staff, member: Staff, token: str) -> str:
-    link = request.build_absolute_uri(reverse("console:invitation", args=[token]))
-    days = INVITATION_MAX_AGE // 86400
-    return (
-        f"{member.user.display_name or member.user.email} 様\n\n"
-        f"{staff.organisation.name}の職員コンソール（窓口）に招待されました。"
-        f"次のリンクを開いて、パスワードを設定してください（{days}日間有効）。\n\n"
-        f"{link}\n\n"
-        "パスワードを設定したあと、ログインすると二要素認証（スマートフォンの認証アプリ）の"
-        "設定に進みます。\n"
-        "このメールに心当たりがない場合は、何もせずに削除してください。\n"
-    )
-
-
 @require_POST
 @admin_required
 def staff_invite_view(request: HttpRequest, *, staff: Staff) -> HttpResponse:
@@ -123,32 +105,17 @@ def staff_invite_view(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     now = current_time()
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            member, token = staff_invite(
-                organisation=staff.organisation,
-                email=data["email"],
-                role=data["role"],
-                display_name=data["display_name"],
-                department=data["department"],
-                now=now,
-            )
-            outbox_enqueue_email(
-                to=member.user.email,
-                subject=f"【{staff.organisation.name}】職員コンソールへの招待",
-                body=_invitation_mail(request, staff, member, token),
-                now=now,
-                organisation=staff.organisation,
-            )
-            audit_record(
-                action="staff.invited",
-                now=now,
-                organisation=staff.organisation,
-                actor=staff.user,
-                actor_label=staff.user.email,
-                target_type="staff",
-                target_id=member.pk,
-                detail={"role": member.role},
-            )
+        member, _token = staff_invite(
+            organisation=staff.organisation,
+            email=data["email"],
+            role=data["role"],
+            display_name=data["display_name"],
+            department=data["department"],
+            actor=staff,
+            base_url=request.build_absolute_uri("/"),
+            now=now,
+            client_address=client_address(request),
+        )
     except StaffError as error:
         form.add_error("email", str(error))
         return _staff_page(request, staff, invite_form=form, status=400)
@@ -169,23 +136,13 @@ def staff_role_view(request: HttpRequest, staff_id: int, *, staff: Staff) -> Htt
         return _change_failed(request, staff, str(form.errors["role"][0]))
     now = current_time()
     try:
-        with transaction.atomic():
-            member, previous = staff_set_role(
-                organisation=staff.organisation,
-                staff_id=member.pk,
-                role=form.cleaned_data["role"],
-                actor=staff,
-            )
-            audit_record(
-                action="staff.role_changed",
-                now=now,
-                organisation=staff.organisation,
-                actor=staff.user,
-                actor_label=staff.user.email,
-                target_type="staff",
-                target_id=member.pk,
-                detail={"before": previous, "after": member.role},
-            )
+        member, _previous = staff_set_role(
+            organisation=staff.organisation,
+            staff_id=member.pk,
+            role=form.cleaned_data["role"],
+            actor=staff,
+            now=now,
+        )
     except StaffError as error:
         return _change_failed(request, staff, str(error))
     messages.success(
@@ -204,19 +161,13 @@ def staff_active_view(request: HttpRequest, staff_id: int, *, staff: Staff) -> H
     active = form.cleaned_data["active"] == "1"
     now = current_time()
     try:
-        with transaction.atomic():
-            member = staff_set_active(
-                organisation=staff.organisation, staff_id=member.pk, active=active, actor=staff
-            )
-            audit_record(
-                action="staff.enabled" if active else "staff.disabled",
-                now=now,
-                organisation=staff.organisation,
-                actor=staff.user,
-                actor_label=staff.user.email,
-                target_type="staff",
-                target_id=member.pk,
-            )
+        member = staff_set_active(
+            organisation=staff.organisation,
+            staff_id=member.pk,
+            active=active,
+            actor=staff,
+            now=now,
+        )
     except StaffError as error:
         return _change_failed(request, staff, str(error))
     state = "有効にしました" if active else "利用停止にしました"
@@ -229,18 +180,9 @@ def staff_active_view(request: HttpRequest, staff_id: int, *, staff: Staff) -> H
 def staff_totp_reset_view(request: HttpRequest, staff_id: int, *, staff: Staff) -> HttpResponse:
     member = _staff_or_404(staff, staff_id)
     now = current_time()
-    with transaction.atomic():
-        member, removed = staff_totp_reset(organisation=staff.organisation, staff_id=member.pk)
-        audit_record(
-            action="staff.totp_reset",
-            now=now,
-            organisation=staff.organisation,
-            actor=staff.user,
-            actor_label=staff.user.email,
-            target_type="staff",
-            target_id=member.pk,
-            detail={"removed": removed},
-        )
+    member, _removed = staff_totp_reset(
+        organisation=staff.organisation, staff_id=member.pk, actor=staff, now=now
+    )
     messages.success(
         request,
         f"{member.user.email} の二要素認証をリセットしました。次のログインで設定し直します。",
@@ -354,19 +296,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         now = current_time()
         try:
-            with transaction.atomic():
-                member = staff_invitation_accept(
-                    token=token, password=form.cleaned_data["new_password1"], now=now
-                )
-                audit_record(
-                    action="staff.invitation_accepted",
-                    now=now,
-                    organisation=member.organisation,
-                    actor=member.user,
-                    actor_label=member.user.email,
-                    target_type="staff",
-                    target_id=member.pk,
-                )
+            member = staff_invitation_accept(
+                token=token, password=form.cleaned_data["new_password1"], now=now
+            )
         except InvalidToken:
             return render(request, "console/admin/invitation_invalid.html", status=404)
         except ValidationError as error:

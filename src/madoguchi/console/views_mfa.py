@@ -8,7 +8,6 @@ led to enrol right after the password; until they do, no console page opens for 
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from datetime import datetime
 from typing import Any, Final
@@ -17,7 +16,6 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,12 +23,11 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from madoguchi.audit.services import audit_record
 from madoguchi.console.access import MFA_SESSION_KEY
 from madoguchi.core.time import now as current_time
+from madoguchi.identity import login as identity_login
 from madoguchi.identity import mfa, throttle
-from madoguchi.identity.models import Staff, User
-from madoguchi.identity.selectors import active_staff_of, groups_operated_by
+from madoguchi.identity.models import User
 
 PENDING_KEY: Final = "_madoguchi_mfa_pending"
 #: How long the second step may take after the password (enrolment: scanning a QR code).
@@ -52,23 +49,12 @@ EXPIRED_MESSAGE: Final = "時間が経ったため、ログインをやり直し
 
 def client_address(request: HttpRequest) -> str | None:
     """The client's IP address as the server saw it (a proxy in front must set REMOTE_ADDR)."""
-    address = str(request.META.get("REMOTE_ADDR") or "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None  # not an address (a misconfigured proxy): throttled by account only
+    return identity_login.client_address_of(request.META.get("REMOTE_ADDR"))
 
 
 def may_use_console(user: User) -> bool:
-    """Active staff and group operators log in to the console; nobody else does."""
-    return active_staff_of(user=user) is not None or groups_operated_by(user=user).exists()
-
-
-def _organisation_of(user: User | None) -> Any:
-    if user is None:
-        return None
-    staff = Staff.objects.select_related("organisation").filter(user=user).first()
-    return staff.organisation if staff is not None else None
+    """Active staff, group operators and platform operators log in to the console."""
+    return identity_login.may_use_console(user=user)
 
 
 def record_attempt(
@@ -81,36 +67,17 @@ def record_attempt(
     now: datetime,
     reason: str = "",
 ) -> None:
-    """One login attempt: a ``LoginAttempt`` row and an audit event, in one transaction.
-
-    The audit event names the account only when it exists; for an address that is not an
-    account only a prefix of its hash is kept (never what was typed, never the password).
-    """
-    address = client_address(request)
-    complete = success and stage in throttle.FULL_LOGIN_STAGES
-    if success:
-        action = "staff.login" if complete else "staff.login_first_factor"
-    else:
-        action = "staff.login_failed"
-    detail: dict[str, Any] = {"stage": stage, "address": address or ""}
-    if reason:
-        detail["reason"] = reason
-    if user is None:
-        detail["account_key"] = throttle.account_key_of(account)[:16]
-    with transaction.atomic():
-        throttle.login_record(
-            account=account, address=address, now=now, success=success, stage=stage, user=user
-        )
-        audit_record(
-            action=action,
-            now=now,
-            organisation=_organisation_of(user),
-            actor=user,
-            actor_label=user.email if user is not None else "",
-            target_type="user" if user is not None else "",
-            target_id=user.pk if user is not None else "",
-            detail=detail,
-        )
+    """One console login attempt, recorded by identity (``LoginAttempt`` and audit event)."""
+    identity_login.login_attempt_record(
+        account=account,
+        user=user,
+        success=success,
+        stage=stage,
+        address=client_address(request),
+        now=now,
+        portal=identity_login.PORTAL_CONSOLE,
+        reason=reason,
+    )
 
 
 def safe_next(request: HttpRequest, candidate: object) -> str:
@@ -193,14 +160,12 @@ def _with_device_cookie(response: HttpResponse, token: str) -> HttpResponse:
 
 
 def _throttled(request: HttpRequest, user: User, now: datetime) -> throttle.LoginDecision:
-    address = client_address(request)
-    trusted = throttle.login_trusted(
+    return identity_login.login_decision(
         account=user.email,
-        address=address,
-        now=now,
+        address=client_address(request),
         device_token=request.COOKIES.get(throttle.DEVICE_COOKIE),
+        now=now,
     )
-    return throttle.login_allowed(account=user.email, address=address, now=now, trusted=trusted)
 
 
 def _failed_code(

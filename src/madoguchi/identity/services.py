@@ -16,12 +16,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from madoguchi.audit.services import audit_record
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.mfa import totp_reset
 from madoguchi.identity.models import AccessToken, GroupOperator, ResidentProfile, Staff, User
+from madoguchi.identity.tokens import staff_tokens_end
+from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation, SharedGroup
 
 
@@ -33,8 +38,10 @@ def staff_upsert(
     role: StaffRole,
     display_name: str = "",
     department: str = "",
+    now: datetime | None = None,
 ) -> Staff:
-    """Create (or reset) a staff account of ``organisation`` with ``role``.
+    """Create (or reset) a staff account of ``organisation`` with ``role`` (master loads,
+    the demo, tests). A role change or re-enabling ends the member's API tokens.
 
     Raises ``ValueError`` when the organisation is a ward (not a tenant) or inactive, or when
     the e-mail already belongs to staff of another organisation: staff belong to exactly one.
@@ -57,6 +64,8 @@ def staff_upsert(
             raise ValueError(f"{email} は他の団体の職員として登録済みです。")
         if staff is None:
             staff = Staff(user=user, organisation=organisation)
+        elif staff.role != role or not staff.active:
+            staff_tokens_end(user=user, now=now or timezone.now())
         staff.role = role
         staff.department = department
         staff.active = True
@@ -387,15 +396,20 @@ def staff_invite(
     role: object,
     display_name: object = "",
     department: object = "",
+    actor: Staff,
+    base_url: str,
     now: datetime,
+    client_address: str | None = None,
 ) -> tuple[Staff, str]:
-    """Create a staff account of ``organisation`` that has no password yet, and the token of
-    the invitation link with which the invitee sets one.
+    """Create a staff account of ``organisation`` that has no password yet, mail the invitee
+    the link with which they set one (``base_url`` is the site's, e.g. ``https://x.example``),
+    and record ``staff.invited``; returns the member and the link's token.
 
     Inviting again an invitee who has not yet set a password sends a new link (the old one
     stops working). Raises :class:`StaffError` (Japanese) for a malformed address, name or
     role, or for an address that already has an account (a resident's, or staff's): the
-    invitation never takes over an existing account. Nothing is stored when it raises.
+    invitation never takes over an existing account. Nothing is stored or sent when it raises.
+    ``client_address`` is the requester's, for the mail limits.
     """
     address = _clean_staff_text(email, label="メールアドレス", limit=254).lower()
     try:
@@ -409,7 +423,7 @@ def staff_invite(
     dept = _clean_staff_text(department, label="所属", limit=128)
     if not organisation.is_tenant or not organisation.active:
         raise StaffError(f"{organisation.display_name} には職員を登録できません。")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         user = User.objects.select_for_update().filter(email=address).first()
         if user is None:
             user = User.objects.create_user(address, None, display_name=name)
@@ -430,7 +444,52 @@ def staff_invite(
             staff.role = role
             staff.department = dept
             staff.save()
-    return staff, staff_invitation_token_make(user=user)
+        token = staff_invitation_token_make(user=user)
+        outbox_enqueue_email(
+            to=user.email,
+            subject=f"【{organisation.name}】職員コンソールへの招待",
+            body=_invitation_mail(
+                organisation=organisation, member=staff, link=_absolute(base_url, token)
+            ),
+            now=now,
+            organisation=organisation,
+        )
+        _staff_audit("staff.invited", actor=actor, member=staff, now=now, role=staff.role)
+    return staff, token
+
+
+def _absolute(base_url: str, token: str) -> str:
+    return base_url.rstrip("/") + reverse("console:invitation", args=[token])
+
+
+def _invitation_mail(*, organisation: Organisation, member: Staff, link: str) -> str:
+    days = INVITATION_MAX_AGE // 86400
+    return (
+        f"{member.user.display_name or member.user.email} 様\n\n"
+        f"{organisation.name}の職員コンソール（窓口）に招待されました。"
+        f"次のリンクを開いて、パスワードを設定してください（{days}日間有効）。\n\n"
+        f"{link}\n\n"
+        "パスワードを設定したあと、ログインすると二要素認証（スマートフォンの認証アプリ）の"
+        "設定に進みます。\n"
+        "このメールに心当たりがない場合は、何もせずに削除してください。\n"
+    )
+
+
+def _staff_audit(
+    action: str, *, actor: Staff | None, member: Staff, now: datetime, **detail: Any
+) -> None:
+    """The audit event of a change to ``member`` (ids and codes only, never names)."""
+    who = actor.user if actor is not None else member.user
+    audit_record(
+        action=action,
+        now=now,
+        organisation=member.organisation,
+        actor=who,
+        actor_label=who.email,
+        target_type="staff",
+        target_id=member.pk,
+        detail=detail,
+    )
 
 
 def staff_invitation_accept(*, token: object, password: object, now: datetime) -> Staff:
@@ -438,18 +497,20 @@ def staff_invitation_accept(*, token: object, password: object, now: datetime) -
 
     Raises :class:`InvalidToken` (bad link) or Django's ``ValidationError`` (password refused
     by the validators, Japanese messages). Two concurrent uses set the password once.
+    Recorded as ``staff.invitation_accepted``.
     """
     staff = staff_invitation_check(token=token)
     if not isinstance(password, str) or len(password) > 4096:
         raise ValidationError("パスワードを入力してください。")
     password_validation.validate_password(password, staff.user)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         user = User.objects.select_for_update().get(pk=staff.user_id)
         if not _hmac_equal(_invitation_fingerprint(user), _invitation_fingerprint(staff.user)):
             raise InvalidToken
         user.set_password(password)
         user.save(update_fields=["password", "updated_at"])
-    staff.user = user
+        staff.user = user
+        _staff_audit("staff.invitation_accepted", actor=staff, member=staff, now=now)
     return staff
 
 
@@ -470,17 +531,18 @@ def _staff_for_change(organisation: Organisation, staff_id: int) -> Staff:
 
 
 def staff_set_role(
-    *, organisation: Organisation, staff_id: int, role: object, actor: Staff
+    *, organisation: Organisation, staff_id: int, role: object, actor: Staff, now: datetime
 ) -> tuple[Staff, str]:
     """Give staff member ``staff_id`` of ``organisation`` another role; returns it and the
-    previous role.
+    previous role. Recorded as ``staff.role_changed``; a real change ends the member's API
+    tokens for good (:func:`~madoguchi.identity.tokens.staff_tokens_end`).
 
     Raises ``Staff.DoesNotExist`` for another organisation's staff (the caller answers 404),
     :class:`StaffError` for an unknown role or when the change would leave the organisation
     without an active admin.
     """
     new_role = _clean_role(role)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         admins = _active_admins(organisation)
         staff = _staff_for_change(organisation, staff_id)
         previous = staff.role
@@ -491,19 +553,44 @@ def staff_set_role(
                 )
         staff.role = new_role
         staff.save(update_fields=["role", "updated_at"])
+        if previous != new_role:
+            _tokens_end(member=staff, now=now, reason="role_changed")
+        _staff_audit(
+            "staff.role_changed",
+            actor=actor,
+            member=staff,
+            now=now,
+            before=previous,
+            after=new_role,
+        )
     return staff, previous
 
 
+def _tokens_end(*, member: Staff, now: datetime, reason: str) -> None:
+    for token in staff_tokens_end(user=member.user, now=now):
+        audit_record(
+            action="access_token.ended",
+            now=now,
+            organisation=member.organisation,
+            actor_label="システム",
+            target_type="access_token",
+            target_id=token.pk,
+            detail={"prefix": token.prefix, "reason": reason, "owner": member.pk},
+        )
+
+
 def staff_set_active(
-    *, organisation: Organisation, staff_id: int, active: bool, actor: Staff
+    *, organisation: Organisation, staff_id: int, active: bool, actor: Staff, now: datetime
 ) -> Staff:
     """Disable (利用停止) or enable again staff member ``staff_id`` of ``organisation``.
 
-    A disabled member is refused on their next request (the console checks on every page).
+    A disabled member is refused on their next request (the console checks on every page),
+    and their API tokens end for good: enabling the member again does not revive them.
+    Recorded as ``staff.disabled`` / ``staff.enabled``.
     Raises ``Staff.DoesNotExist`` (another organisation's: 404) or :class:`StaffError` when
     disabling oneself or the last active admin.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         admins = _active_admins(organisation)
         staff = _staff_for_change(organisation, staff_id)
         if not active:
@@ -515,14 +602,23 @@ def staff_set_active(
                 )
         staff.active = active
         staff.save(update_fields=["active", "updated_at"])
+        if not active:
+            _tokens_end(member=staff, now=now, reason="disabled")
+        _staff_audit(
+            "staff.enabled" if active else "staff.disabled", actor=actor, member=staff, now=now
+        )
     return staff
 
 
-def staff_totp_reset(*, organisation: Organisation, staff_id: int) -> tuple[Staff, bool]:
+def staff_totp_reset(
+    *, organisation: Organisation, staff_id: int, actor: Staff, now: datetime
+) -> tuple[Staff, bool]:
     """Remove the second factor of staff member ``staff_id`` of ``organisation`` (lost phone):
     they enrol again at their next login. Returns the member and whether anything was removed.
-    Raises ``Staff.DoesNotExist`` for another organisation's staff."""
-    with transaction.atomic():
+    Recorded as ``staff.totp_reset``. Raises ``Staff.DoesNotExist`` for another
+    organisation's staff."""
+    with transaction.atomic(durable=True):
         staff = _staff_for_change(organisation, staff_id)
         removed = totp_reset(user=staff.user)
+        _staff_audit("staff.totp_reset", actor=actor, member=staff, now=now, removed=removed)
     return staff, removed

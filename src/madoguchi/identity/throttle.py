@@ -64,8 +64,12 @@ STAGE_TOTP: Final = "totp"
 STAGE_RECOVERY: Final = "recovery"
 STAGE_ENROL: Final = "enrol"
 STAGE_THROTTLED: Final = "throttled"
-#: Stages whose success means a complete login (both factors).
-FULL_LOGIN_STAGES: Final = (STAGE_TOTP, STAGE_RECOVERY, STAGE_ENROL)
+#: The resident portal's login, where the password is the only factor: its success is a
+#: complete login. A staff account never succeeds there (``identity.login``), so a staff
+#: password alone still never makes an address known.
+STAGE_RESIDENT: Final = "resident"
+#: Stages whose success means a complete login (every factor the account has).
+FULL_LOGIN_STAGES: Final = (STAGE_TOTP, STAGE_RECOVERY, STAGE_ENROL, STAGE_RESIDENT)
 
 
 def account_key_of(typed: object) -> str:
@@ -81,18 +85,27 @@ class LoginDecision:
     #: Which limit refused: "pair", "address" or "account" (for the record, never shown).
     limit: str = ""
 
-    @property
-    def message(self) -> str:
-        """What the person is told: when to try again, in Japanese, the same for every limit."""
-        if self.allowed:
-            return ""
+    def _wait_text(self) -> str:
         minutes = max(1, -(-self.wait_seconds // 60))
         wait = f"約{self.wait_seconds}秒" if self.wait_seconds < 60 else f"約{minutes}分"
         return (
             "ログインの失敗が続いたため、しばらくログインを受け付けません。"
             f"{wait}後にもう一度お試しください。"
-            "パスワードを忘れた場合は団体管理者に連絡してください。"
         )
+
+    @property
+    def message(self) -> str:
+        """What staff are told: when to try again, in Japanese, the same for every limit."""
+        if self.allowed:
+            return ""
+        return self._wait_text() + "パスワードを忘れた場合は団体管理者に連絡してください。"
+
+    @property
+    def resident_message(self) -> str:
+        """What a resident is told: the same wait, and the way to reset the password."""
+        if self.allowed:
+            return ""
+        return self._wait_text() + "パスワードを忘れた場合は、パスワードを再設定できます。"
 
 
 def _failures(**filters: object) -> list[datetime]:
@@ -194,8 +207,8 @@ def login_record(
     portal: str = "console",
 ) -> LoginAttempt:
     """Append one attempt (in the caller's transaction). The typed text is kept only as its
-    hash; the password is never passed here. The audit event is the caller's (audit sits
-    above identity)."""
+    hash; the password is never passed here. ``identity.login.login_attempt_record`` adds the
+    audit event in the same transaction."""
     return LoginAttempt.objects.create(
         at=now,
         account_key=account_key_of(account),

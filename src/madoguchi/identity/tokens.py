@@ -91,7 +91,7 @@ def access_token_authenticate(*, raw: str, now: datetime) -> AccessToken | None:
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.revoked_at is not None and token.revoked_at <= now:
-        return None
+        return None  # revoked, or ended with its owner's role or activity (staff_tokens_end)
     if token.expires_at is not None and token.expires_at <= now:
         return None
     if not token.user.is_active:
@@ -110,3 +110,19 @@ def access_token_revoke(*, token: AccessToken, now: datetime) -> AccessToken:
     AccessToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
     token.refresh_from_db(fields=["revoked_at"])
     return token
+
+
+def staff_tokens_end(*, user: User, now: datetime) -> list[AccessToken]:
+    """End every staff token of ``user`` from ``now`` on, for good (in the caller's
+    transaction): called whenever the owner is disabled, changes role or leaves, so that a
+    token never outlives the authority it was issued under and re-enabling the owner does not
+    revive it. Returns the tokens ended (already revoked ones are left as they were)."""
+    ended = list(
+        AccessToken.objects.select_for_update().filter(
+            user=user, organisation__isnull=False, revoked_at__isnull=True
+        )
+    )
+    AccessToken.objects.filter(pk__in=[token.pk for token in ended]).update(revoked_at=now)
+    for token in ended:
+        token.revoked_at = now
+    return ended

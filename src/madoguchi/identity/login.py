@@ -1,0 +1,261 @@
+"""Logging in, for both doors: the console (password, then a second factor) and the resident
+portal (password). One mechanism for both: the limits of :mod:`madoguchi.identity.throttle`,
+one ``LoginAttempt`` row and one audit event per attempt, and one answer for every failure.
+
+The resident login answers a staff account (even with the right password) exactly as it answers
+a wrong password, and counts it as a failure of that account: the portal is no way around the
+console's limits, and it says nothing about who is staff.
+
+A console session is complete only once the second factor has passed; the mark of that is
+:data:`MFA_SESSION_KEY` in the session, shared by the console and the operators' admin site.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+
+from madoguchi.audit.services import audit_record
+from madoguchi.identity import throttle
+from madoguchi.identity.models import Staff, User
+from madoguchi.identity.selectors import active_staff_of, groups_operated_by
+from madoguchi.tenants.models import Organisation
+
+#: Set (to the user's id) only when a console login passed both factors. A session logged in
+#: any other way (the resident portal) is neither a console session nor an admin-site session.
+MFA_SESSION_KEY: Final = "_madoguchi_mfa"
+
+PORTAL_CONSOLE: Final = "console"
+PORTAL_RESIDENT: Final = "portal"
+
+#: The one answer of the resident login to a wrong password, an unknown address, a locked
+#: account and a staff account (right password or not).
+RESIDENT_INVALID_LOGIN: Final = (
+    "メールアドレスまたはパスワードが違います。入力し直してください。"
+    "パスワードを忘れた場合は、再設定できます。"
+)
+RESIDENT_UNVERIFIED: Final = (
+    "メールアドレスの確認が済んでいません。登録時にお送りしたメールのリンクを開いてください。"
+)
+#: Longer input is refused before any hashing or look-up.
+MAX_EMAIL_LENGTH: Final = 254
+MAX_PASSWORD_LENGTH: Final = 4096
+
+
+def session_mfa_complete(*, session: Mapping[str, Any], user: object) -> bool:
+    """True when ``session`` belongs to ``user`` logged in with both factors."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return session.get(MFA_SESSION_KEY) == getattr(user, "pk", None)
+
+
+def client_address_of(remote_addr: object) -> str | None:
+    """The client's IP address from ``REMOTE_ADDR`` (a proxy in front must set it), or None
+    for anything that is not an address (then only the per-account limits apply)."""
+    try:
+        return str(ipaddress.ip_address(str(remote_addr or "")))
+    except ValueError:
+        return None
+
+
+def may_use_console(*, user: User) -> bool:
+    """Who passes the console's door: active staff, group operators, and platform operators
+    (``is_staff``, the admin site's people, who log in there with both factors too)."""
+    if not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return active_staff_of(user=user) is not None or groups_operated_by(user=user).exists()
+
+
+def _organisation_of(user: User | None) -> Organisation | None:
+    if user is None:
+        return None
+    staff = Staff.objects.select_related("organisation").filter(user=user).first()
+    return staff.organisation if staff is not None else None
+
+
+def _record(
+    *,
+    account: object,
+    user: User | None,
+    success: bool,
+    stage: str,
+    address: str | None,
+    now: datetime,
+    portal: str,
+    reason: str,
+) -> None:
+    if portal == PORTAL_RESIDENT:
+        action = "resident.login" if success else "resident.login_failed"
+    elif success:
+        complete = stage in throttle.FULL_LOGIN_STAGES
+        action = "staff.login" if complete else "staff.login_first_factor"
+    else:
+        action = "staff.login_failed"
+    detail: dict[str, Any] = {"stage": stage, "address": address or ""}
+    if reason:
+        detail["reason"] = reason
+    if user is None:
+        # Not an account: only a prefix of the hash, never what was typed.
+        detail["account_key"] = throttle.account_key_of(account)[:16]
+    throttle.login_record(
+        account=account,
+        address=address,
+        now=now,
+        success=success,
+        stage=stage,
+        user=user,
+        portal=portal,
+    )
+    audit_record(
+        action=action,
+        now=now,
+        organisation=_organisation_of(user),
+        actor=user,
+        actor_label=user.email if user is not None else "",
+        target_type="user" if user is not None else "",
+        target_id=user.pk if user is not None else "",
+        detail=detail,
+    )
+
+
+def login_attempt_record(
+    *,
+    account: object,
+    user: User | None,
+    success: bool,
+    stage: str,
+    address: str | None,
+    now: datetime,
+    portal: str = PORTAL_CONSOLE,
+    reason: str = "",
+) -> None:
+    """Record one login attempt: a ``LoginAttempt`` row (what the limits count) and an audit
+    event, together or not at all. The audit event names the account only when it exists;
+    otherwise only a prefix of the typed address's hash is kept (never the text, never the
+    password). Never raises for what a client typed."""
+    with transaction.atomic(durable=True):
+        _record(
+            account=account,
+            user=user,
+            success=success,
+            stage=stage,
+            address=address,
+            now=now,
+            portal=portal,
+            reason=reason,
+        )
+
+
+def login_decision(
+    *, account: object, address: str | None, device_token: str | None, now: datetime
+) -> throttle.LoginDecision:
+    """May this client try ``account`` now? The limits of :mod:`identity.throttle`, with the
+    device cookie and known addresses of that account trusted. Reads only."""
+    trusted = throttle.login_trusted(
+        account=account, address=address, now=now, device_token=device_token
+    )
+    return throttle.login_allowed(account=account, address=address, now=now, trusted=trusted)
+
+
+def known_user(typed: object) -> User | None:
+    """The account an address typed at a login belongs to, if any (for the record only)."""
+    if not isinstance(typed, str) or not typed or len(typed) > MAX_EMAIL_LENGTH:
+        return None
+    if "\x00" in typed:
+        return None
+    return User.objects.filter(email=typed.strip().lower()).first()
+
+
+@dataclass
+class LoginRefused(Exception):
+    """A login that did not happen. ``message`` is what the person reads (Japanese);
+    ``status`` the HTTP status to answer with (422, or 429 while throttled); ``code`` tells
+    a template which help to offer (``invalid``, ``unverified``, ``throttled``)."""
+
+    message: str
+    status: int = 422
+    code: str = "invalid"
+
+
+def resident_login(
+    *,
+    email: object,
+    password: object,
+    address: str | None,
+    device_token: str | None,
+    now: datetime,
+) -> User:
+    """Check a resident's address and password under the same limits as the console's.
+
+    Returns the verified resident on success (the caller then logs the session in). Raises
+    :class:`LoginRefused`: throttled (429, refused before the password is even checked, so no
+    timing says whether it was right), unverified address (only after the right password), or
+    anything else — wrong password, unknown address, locked account, and a *staff* account,
+    with or without its right password — with the one answer :data:`RESIDENT_INVALID_LOGIN`,
+    counted as a failure of that account. Every attempt is recorded (``LoginAttempt`` and an
+    audit event, in one transaction of its own).
+    """
+    typed = email if isinstance(email, str) else ""
+    decision = login_decision(account=typed, address=address, device_token=device_token, now=now)
+    if not decision.allowed:
+        login_attempt_record(
+            account=typed,
+            user=known_user(typed),
+            success=False,
+            stage=throttle.STAGE_THROTTLED,
+            address=address,
+            now=now,
+            portal=PORTAL_RESIDENT,
+            reason=decision.limit,
+        )
+        raise LoginRefused(decision.resident_message, status=429, code="throttled")
+    user: User | None = None
+    if (
+        typed
+        and isinstance(password, str)
+        and len(typed) <= MAX_EMAIL_LENGTH
+        and len(password) <= MAX_PASSWORD_LENGTH
+        and "\x00" not in typed
+    ):
+        found = authenticate(None, username=typed.strip(), password=password)
+        user = found if isinstance(found, User) else None
+    reason = ""
+    if user is None:
+        reason = "bad_credentials"
+    elif Staff.objects.filter(user_id=user.pk).exists():
+        reason = "staff_account"
+    elif user.email_verified_at is None:
+        reason = "unverified"
+    if reason:
+        login_attempt_record(
+            account=typed,
+            user=user if user is not None else known_user(typed),
+            success=False,
+            stage=throttle.STAGE_RESIDENT,
+            address=address,
+            now=now,
+            portal=PORTAL_RESIDENT,
+            reason=reason,
+        )
+        if reason == "unverified":
+            raise LoginRefused(RESIDENT_UNVERIFIED, code="unverified")
+        raise LoginRefused(RESIDENT_INVALID_LOGIN)
+    assert user is not None
+    login_attempt_record(
+        account=typed,
+        user=user,
+        success=True,
+        stage=throttle.STAGE_RESIDENT,
+        address=address,
+        now=now,
+        portal=PORTAL_RESIDENT,
+    )
+    return user
