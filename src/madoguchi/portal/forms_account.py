@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
 
 from madoguchi.forms.japanese import (
     ParseError,
@@ -16,7 +16,7 @@ from madoguchi.forms.japanese import (
     parse_phone,
     parse_postal_code,
 )
-from madoguchi.identity.models import Staff
+from madoguchi.identity.models import User
 
 EMAIL_ERRORS = {
     "required": "メールアドレスを入力してください。",
@@ -72,43 +72,38 @@ class EmailForm(forms.Form):
     email = _email_field()
 
 
-class ResidentLoginForm(AuthenticationForm):
-    """Django's login form for residents: staff and unverified accounts are turned away
-    (only after the right password, so that this says nothing to someone guessing)."""
+class ResidentLoginForm(forms.Form):
+    """What a resident types to log in. Parsing only: whether it lets them in is
+    ``identity.login.resident_login`` (limits, records, one answer for every failure).
 
-    resident_errors: ClassVar[dict[str, str]] = {
-        "invalid_login": (
-            "メールアドレスまたはパスワードが違います。入力し直してください。"
-            "パスワードを忘れた場合は、再設定できます。"
-        ),
-        "inactive": "このアカウントは使えません。",
-        "staff": "職員のアカウントです。職員用の画面（/console/）からログインしてください。",
-        "unverified": (
-            "メールアドレスの確認が済んでいません。"
-            "登録時にお送りしたメールのリンクを開いてください。"
-        ),
-    }
+    Shaped like Django's ``AuthenticationForm`` (``username``, ``password``, ``request``), so
+    Django's ``LoginView`` drives it; ``user`` is set by the view after a successful login.
+    """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    username = forms.CharField(
+        label="メールアドレス",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "maxlength": 254}),
+        error_messages={
+            "required": "メールアドレスを入力してください。",
+            "max_length": "メールアドレスは254文字以内で入力してください。",
+            "null_characters_not_allowed": "メールアドレスに使えない文字が含まれています。",
+        },
+    )
+    password = forms.CharField(
+        label="パスワード",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        error_messages={"required": "パスワードを入力してください。"},
+    )
+
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.error_messages = {**self.error_messages, **self.resident_errors}
-        self.fields["username"].label = "メールアドレス"
-        self.fields["username"].widget = forms.EmailInput(
-            attrs={"autocomplete": "username", "maxlength": 254}
-        )
-        self.fields["username"].error_messages.update(
-            required="メールアドレスを入力してください。",
-            max_length="メールアドレスは254文字以内で入力してください。",
-        )
-        self.fields["password"].label = "パスワード"
-        self.fields["password"].error_messages.update(required="パスワードを入力してください。")
+        self.request = request
+        self.user: User | None = None
 
-    def confirm_login_allowed(self, user: Any) -> None:
-        super().confirm_login_allowed(user)
-        if Staff.objects.filter(user_id=user.pk).exists():
-            raise forms.ValidationError(self.error_messages["staff"], code="staff")
-        if user.email_verified_at is None:
-            raise forms.ValidationError(self.error_messages["unverified"], code="unverified")
+    def get_user(self) -> User | None:
+        return self.user
 
 
 def _parsed(parse: Any, raw: str) -> Any:
@@ -217,7 +212,7 @@ class DeleteForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
@@ -20,6 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
+from madoguchi.identity import throttle
+from madoguchi.identity.login import LoginRefused, client_address_of, resident_login
 from madoguchi.identity.models import ResidentProfile, Staff, User
 from madoguchi.identity.services import (
     PROFILE_FIELDS,
@@ -108,12 +111,42 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Resident login: verified residents only; the session key is rotated by ``login``;
-    ``next`` is followed only to this site (Django's own check)."""
+    """Resident login: verified residents only, under the console's limits (one mechanism:
+    ``identity.login.resident_login``); the session key is rotated by ``login``; ``next`` is
+    followed only to this site (Django's own check)."""
 
     template_name = "portal/account/login.html"
     authentication_form = ResidentLoginForm
     next_page = MY_PAGE
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        try:
+            user = resident_login(
+                email=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                address=client_address_of(self.request.META.get("REMOTE_ADDR")),
+                device_token=self.request.COOKIES.get(throttle.DEVICE_COOKIE),
+                now=now(),
+            )
+        except LoginRefused as refused:
+            form.add_error(None, ValidationError(refused.message, code=refused.code))
+            return self.render_to_response(self.get_context_data(form=form), status=refused.status)
+        form.user = user
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        response = HttpResponseRedirect(self.get_success_url())
+        # This browser is now trusted for this account (identity.throttle): the limits an
+        # attacker could turn against the resident no longer lock them out here.
+        response.set_cookie(
+            throttle.DEVICE_COOKIE,
+            throttle.device_token_make(
+                account=user.email, previous=self.request.COOKIES.get(throttle.DEVICE_COOKIE)
+            ),
+            max_age=throttle.DEVICE_MAX_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
 
     def form_invalid(self, form: Any) -> HttpResponse:
         response = super().form_invalid(form)

@@ -16,7 +16,8 @@ from madoguchi.applications.models import Application, Draft
 from madoguchi.audit.models import AuditEvent
 from madoguchi.conf.env import email_settings
 from madoguchi.core.time import now
-from madoguchi.identity.models import ResidentProfile, User
+from madoguchi.identity import throttle
+from madoguchi.identity.models import LoginAttempt, ResidentProfile, User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.services import outbox_deliver_email
 from madoguchi.notifications.tests.test_outbox import Inbox, free_port
@@ -198,14 +199,15 @@ def test_resident_signs_up_verifies_logs_in_edits_profile_resets_password_and_le
     assert "アカウントを削除しました" in mails_to(EMAIL)[-1]["subject"]
     assert client.get(PROFILE).status_code == 302  # logged out
 
-    assert audit_actions() == [
+    assert [action for action in audit_actions() if ".login" not in action] == [
         "resident.signed_up",
         "resident.email_verified",
         "resident.profile_updated",
         "resident.password_reset",
         "resident.deleted",
     ]
-    for event in AuditEvent.objects.all():
+    assert "resident.login" in audit_actions()  # every login attempt is recorded too
+    for event in AuditEvent.objects.exclude(action__startswith="resident.login"):
         text = str(event.detail) + event.actor_label + event.reason
         assert "hanako" not in text
         assert "髙橋" not in text
@@ -366,14 +368,83 @@ def test_wrong_password_gets_the_same_answer_as_an_unknown_address(client, resid
     assert "メールアドレスまたはパスワードが違います" in unknown.content.decode()
 
 
-def test_staff_are_sent_to_the_console_login(client, staff_member):
+def test_a_staff_password_gets_the_same_answer_as_a_wrong_one_and_counts_as_a_failure(
+    client, staff_member
+):
     from madoguchi.conftest import STAFF_PASSWORD
 
-    response = log_in(client, email=staff_member.user.email, password=STAFF_PASSWORD)
+    right = log_in(client, email=staff_member.user.email, password=STAFF_PASSWORD)
+    wrong = log_in(client, email=staff_member.user.email, password="not the password at all")
 
-    assert response.status_code == 422
-    assert "職員用の画面" in response.content.decode()
+    assert right.status_code == wrong.status_code == 422
     assert "_auth_user_id" not in client.session
+    assert "職員のアカウントです" not in right.content.decode()
+    assert "メールアドレスまたはパスワードが違います" in _error_summary(right)
+    assert _error_summary(right) == _error_summary(wrong)
+    attempts = LoginAttempt.objects.filter(user=staff_member.user, portal="portal")
+    assert list(attempts.values_list("success", flat=True)) == [False, False]
+    reasons = AuditEvent.objects.filter(action="resident.login_failed").order_by("id")
+    assert [event.detail["reason"] for event in reasons] == ["staff_account", "bad_credentials"]
+
+
+def test_staff_passwords_tried_at_the_resident_login_count_against_the_console_login(
+    client, staff_member
+):
+    from madoguchi.conftest import STAFF_PASSWORD
+
+    for _ in range(throttle.PAIR_FREE_FAILURES + 1):
+        log_in(client, email=staff_member.user.email, password=STAFF_PASSWORD)
+
+    console = client.post(
+        reverse("console:login"),
+        {"username": staff_member.user.email, "password": STAFF_PASSWORD},
+    )
+    assert console.status_code == 429
+    assert "_madoguchi_mfa_pending" not in client.session
+
+
+def _error_summary(response) -> str:
+    html = response.content.decode()
+    return html[
+        html.index('<div class="error-summary"') : html.index(
+            "</div>", html.index('<div class="error-summary"')
+        )
+    ]
+
+
+ATTACKER = "203.0.113.66"
+HOME = "198.51.100.7"
+CAFE = "192.0.2.44"
+
+
+def test_fifty_wrong_passwords_then_the_right_one_is_refused_from_that_address_only(resident):
+    # The resident logged in before, at home, with this browser.
+    own_browser = Client(REMOTE_ADDR=HOME)
+    assert log_in(own_browser).status_code == 302
+    assert own_browser.cookies.get(throttle.DEVICE_COOKIE)
+    own_browser.post(LOGOUT)
+
+    attacker = Client(REMOTE_ADDR=ATTACKER)
+    answers = [log_in(attacker, password=f"guess {n}").status_code for n in range(50)]
+    right = log_in(attacker)
+
+    assert set(answers) <= {422, 429} and 429 in answers
+    assert right.status_code == 429
+    assert "しばらくログインを受け付けません" in right.content.decode()
+    assert "_auth_user_id" not in attacker.session
+    # Every attempt is recorded, with an audit event each; none of them was a success.
+    attempts = LoginAttempt.objects.filter(address=ATTACKER, portal="portal")
+    assert attempts.count() == 51
+    assert not attempts.filter(success=True).exists()
+    assert attempts.filter(stage=throttle.STAGE_THROTTLED).exists()
+    assert AuditEvent.objects.filter(action="resident.login_failed").count() == 51
+
+    # The resident still gets in: from home (a known address), with a fresh browser ...
+    assert log_in(Client(REMOTE_ADDR=HOME)).status_code == 302
+    # ... and from anywhere with the browser that logged in before (the device cookie).
+    own_browser.defaults["REMOTE_ADDR"] = CAFE
+    assert log_in(own_browser).status_code == 302
+    assert AuditEvent.objects.filter(action="resident.login").count() == 3
 
 
 def test_a_deactivated_account_cannot_log_in(client, resident):
