@@ -47,8 +47,6 @@ from madoguchi.catalog.selectors import procedures_of
 from madoguchi.core.time import TOKYO, now, to_tokyo
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import AccessToken, Staff
-from madoguchi.identity.selectors import active_staff_of
-from madoguchi.identity.tokens import access_token_authenticate
 from madoguchi.integrations.selectors import (
     Cursor,
     InvalidCursor,
@@ -56,7 +54,12 @@ from madoguchi.integrations.selectors import (
     staff_application_get,
     staff_applications_page,
 )
-from madoguchi.integrations.tokens import SCOPE_READ, SCOPE_WRITE
+from madoguchi.integrations.tokens import (
+    SCOPE_READ,
+    SCOPE_WRITE,
+    TokenRefused,
+    staff_token_authenticate,
+)
 
 router = Router(tags=["職員API"])
 
@@ -84,20 +87,10 @@ class StaffToken(HttpBearer):
     """A staff token of an organisation whose owner is active staff of that organisation."""
 
     def authenticate(self, request: HttpRequest, token: str) -> StaffAuth:
-        found = access_token_authenticate(raw=token, now=now())
-        if found is None:
-            raise HttpError(
-                401,
-                "アクセストークンが正しくないか、失効または期限切れです。団体管理者に新しいトークンの発行を依頼してください。",
-            )
-        if found.organisation_id is None:
-            raise HttpError(403, "このアクセストークンは職員用ではありません。")
-        staff = active_staff_of(user=found.user)
-        if staff is None or staff.organisation_id != found.organisation_id:
-            raise HttpError(
-                401,
-                "このアクセストークンを発行した職員は、現在この団体の職員として有効ではありません。",
-            )
+        try:
+            found, staff = staff_token_authenticate(raw=token, now=now())
+        except TokenRefused as refused:
+            raise HttpError(refused.status, refused.message) from None
         return StaffAuth(token=found, staff=staff)
 
 
