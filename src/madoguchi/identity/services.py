@@ -260,7 +260,7 @@ def resident_profile_update(
     return profile, changed
 
 
-def resident_delete(*, user: User, now: datetime, has_retained_data: bool) -> bool:
+def resident_delete(*, user: User, now: datetime, has_retained_data: bool = False) -> bool:
     """Close a resident's account. Returns True when the user row was deleted.
 
     Without retained data the account and everything hanging off it (profile, drafts,

@@ -13,7 +13,7 @@ urlpatterns = [
     path("verify/<str:token>/", views.verify, name="verify"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/", views.password_reset, name="password_reset"),
     path(
         "password/reset/sent/",
         views.PasswordResetDoneView.as_view(),

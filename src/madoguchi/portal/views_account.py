@@ -1,7 +1,7 @@
 """Resident accounts: sign-up, e-mail verification, login, password reset, profile, deletion.
 
-Views parse and render; the changes, their audit events and their mail are in
-:mod:`madoguchi.portal.accounts`.
+Views parse, make one domain call (:mod:`madoguchi.identity.accounts`, which records the audit
+events and queues the mail in its own transaction) and render; they open no transaction.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from madoguchi.applications.selectors import applications_of_applicant
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
-from madoguchi.identity import throttle
+from madoguchi.identity import accounts, throttle
 from madoguchi.identity.login import LoginRefused, client_address_of, resident_login
 from madoguchi.identity.models import ResidentProfile, Staff, User
 from madoguchi.identity.services import (
@@ -29,7 +30,6 @@ from madoguchi.identity.services import (
     InvalidToken,
     resident_verification_token_check,
 )
-from madoguchi.portal import accounts
 from madoguchi.portal.access import resident_required
 from madoguchi.portal.forms_account import (
     DeleteForm,
@@ -41,6 +41,15 @@ from madoguchi.portal.forms_account import (
 
 #: Where a resident lands after logging in when no (safe) ``next`` was given.
 MY_PAGE = "/mypage/"
+
+
+def _base_url(request: HttpRequest) -> str:
+    """This site's address as the client reached it, for links in mail."""
+    return request.build_absolute_uri("/")
+
+
+def _address(request: HttpRequest) -> str | None:
+    return client_address_of(request.META.get("REMOTE_ADDR"))
 
 
 def _resident(request: HttpRequest) -> User:
@@ -56,9 +65,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             accounts.account_signup(
-                request=request,
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
+                base_url=_base_url(request),
+                now=now(),
+                client_address=_address(request),
             )
         except ValidationError as error:
             form.add_error("password", error)
@@ -83,7 +94,12 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
 def verification_resend(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        accounts.account_verification_resend(request=request, email=form.cleaned_data["email"])
+        accounts.account_verification_resend(
+            email=form.cleaned_data["email"],
+            base_url=_base_url(request),
+            now=now(),
+            client_address=_address(request),
+        )
         return redirect("portal:account:signup_sent")
     return render(
         request,
@@ -99,7 +115,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     """GET only shows a button: mail scanners open links, and must not spend the token."""
     try:
         if request.method == "POST":
-            accounts.account_verify(token=token)
+            accounts.account_verify(token=token, now=now())
             messages.success(
                 request, "メールアドレスを確認しました。登録したパスワードでログインしてください。"
             )
@@ -124,7 +140,7 @@ class LoginView(auth_views.LoginView):
             user = resident_login(
                 email=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
-                address=client_address_of(self.request.META.get("REMOTE_ADDR")),
+                address=_address(self.request),
                 device_token=self.request.COOKIES.get(throttle.DEVICE_COOKIE),
                 now=now(),
             )
@@ -165,17 +181,25 @@ class LogoutView(auth_views.LogoutView):
         return response
 
 
-class PasswordResetView(auth_views.PasswordResetView):
-    """Same answer for every address; the mail goes through the outbox."""
-
-    template_name = "portal/account/password_reset_form.html"
-    form_class = accounts.ResidentPasswordResetForm
-    success_url = reverse_lazy("portal:account:password_reset_done")
-
-    def form_invalid(self, form: Any) -> HttpResponse:
-        response = super().form_invalid(form)
-        response.status_code = 422
-        return response
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Same answer for every address; the mail (residents only) goes through the outbox."""
+    form = EmailForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        accounts.account_password_reset_request(
+            email=form.cleaned_data["email"],
+            base_url=_base_url(request),
+            now=now(),
+            client_address=_address(request),
+        )
+        return redirect("portal:account:password_reset_done")
+    return render(
+        request,
+        "portal/account/password_reset_form.html",
+        {"form": form},
+        status=422 if form.errors else 200,
+    )
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -197,9 +221,13 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return user
 
     def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        accounts.account_password_reset_completed(user=form.user)
-        return response
+        # Django's form would save the password by itself: identity's service does it, with
+        # the verification and the audit event, in one transaction.
+        accounts.account_password_reset_complete(
+            user=form.user, password=form.cleaned_data["new_password1"], now=now()
+        )
+        self.request.session.pop(auth_views.INTERNAL_RESET_SESSION_TOKEN, None)
+        return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form: Any) -> HttpResponse:
         response = super().form_invalid(form)
@@ -242,7 +270,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ProfileForm(request.POST, today=today)
         if form.is_valid():
-            accounts.account_profile_update(user=user, data=form.cleaned_data)
+            accounts.account_profile_update(user=user, data=form.cleaned_data, now=now())
             messages.success(request, "登録情報を保存しました。")
             return redirect("portal:account:profile")
     else:
@@ -264,13 +292,13 @@ def delete(request: HttpRequest) -> HttpResponse:
     user = _resident(request)
     form = DeleteForm(request.POST if request.method == "POST" else None, user=user)
     if request.method == "POST" and form.is_valid():
-        accounts.account_delete(user=user)
+        accounts.account_delete(user=user, now=now(), client_address=_address(request))
         logout(request)
         return render(request, "portal/account/deleted.html")
     return render(
         request,
         "portal/account/delete.html",
-        {"form": form, "retained": accounts.has_retained_data(user)},
+        {"form": form, "retained": applications_of_applicant(applicant=user).exists()},
         status=422 if form.errors else 200,
     )
 
@@ -285,18 +313,19 @@ def tokens(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         if request.POST.get("revoke", "").isdigit():
-            if accounts.account_token_revoke(user=user, token_id=int(request.POST["revoke"][:12])):
+            token_id = int(request.POST["revoke"][:12])
+            if accounts.account_token_revoke(user=user, token_id=token_id, now=now()):
                 messages.success(request, "トークンを失効させました。")
             return redirect("portal:account:tokens")
         try:
             _token, created = accounts.account_token_create(
-                user=user, name=request.POST.get("name", "")
+                user=user, name=request.POST.get("name", ""), now=now()
             )
         except ValueError as refused:
             error = str(refused)
     return render(
         request,
         "portal/account/tokens.html",
-        {"tokens": accounts.account_tokens(user), "created": created, "error": error},
+        {"tokens": accounts.account_tokens(user=user), "created": created, "error": error},
         status=422 if error else 200,
     )
