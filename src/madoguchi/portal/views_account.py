@@ -132,7 +132,8 @@ class LoginView(auth_views.LoginView):
     followed only to this site (Django's own check)."""
 
     template_name = "portal/account/login.html"
-    authentication_form = ResidentLoginForm
+    # Shaped like AuthenticationForm (username, password, request, get_user); it only parses.
+    authentication_form = ResidentLoginForm  # type: ignore[assignment]
     next_page = MY_PAGE
 
     def form_valid(self, form: Any) -> HttpResponse:

@@ -403,13 +403,10 @@ def test_staff_passwords_tried_at_the_resident_login_count_against_the_console_l
     assert "_madoguchi_mfa_pending" not in client.session
 
 
-def _error_summary(response) -> str:
+def _error_summary(response):
     html = response.content.decode()
-    return html[
-        html.index('<div class="error-summary"') : html.index(
-            "</div>", html.index('<div class="error-summary"')
-        )
-    ]
+    start = html.index('<div class="error-summary"')
+    return html[start : html.index("</div>", start)]
 
 
 ATTACKER = "203.0.113.66"
