@@ -1,5 +1,9 @@
 """Throttling failed logins without handing an attacker a way to lock a victim out.
 
+One mechanism for both doors: the staff console and the resident portal (``identity.login``
+applies it and records every attempt; an account's failures count whichever door they came
+through, so the portal is no way around the console's limits for a staff password).
+
 Every attempt (password step, second factor, refused while throttled) is a ``LoginAttempt``
 row: the SHA-256 of the lower-cased address typed (``account_key``; the same for an account
 that exists and one that does not, so throttling never tells which addresses are accounts),
