@@ -138,12 +138,9 @@ PROFILE_FIELDS: Final = (
 )
 
 
-def is_resident(user: Any) -> bool:
-    """A logged-in person without a staff role: residents are users without a Staff row."""
-    return (
-        bool(getattr(user, "is_authenticated", False))
-        and not Staff.objects.filter(user_id=user.pk).exists()
-    )
+def is_resident(user: User) -> bool:
+    """A person without a staff role: residents are users without a Staff row."""
+    return not Staff.objects.filter(user_id=user.pk).exists()
 
 
 def resident_signup(*, email: str, password: str, now: datetime) -> User:
@@ -235,7 +232,7 @@ def resident_profile_update(
     and the names of the fields that changed (for the caller's audit event: names, never
     values).
     """
-    if is_resident(user) is False:
+    if not is_resident(user):
         raise ValueError("職員のアカウントには住民の登録情報はありません。")
     with transaction.atomic():
         profile, _ = ResidentProfile.objects.select_for_update().get_or_create(user=user)
