@@ -20,6 +20,7 @@ from madoguchi.conf.env import (
     email_settings,
     env_bool,
     env_clamd,
+    env_fernet_keys,
     env_int,
     env_list,
     load_or_create_secret_key,
@@ -48,7 +49,7 @@ try:
     LOG_LEVEL = ENV.get("MADOGUCHI_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     SESSION_IDLE_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
     SESSION_MAX_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_MAX_SECONDS", 8 * 3600, minimum=60)
-    ENCRYPTION_KEYS = env_list(ENV, "MADOGUCHI_ENCRYPTION_KEYS", [])
+    ENCRYPTION_KEYS = env_fernet_keys(ENV)
     EXTRA_FONTS = env_list(ENV, "MADOGUCHI_EXTRA_FONTS", [])
     DEFAULT_FROM_EMAIL = ENV.get(
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
@@ -77,6 +78,8 @@ if PRODUCTION:
             database_url=_database_url,
             encryption_keys=ENCRYPTION_KEYS,
             bench_endpoints=BENCH_ENDPOINTS,
+            webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
+            smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
         )
     )
     if _problems:
