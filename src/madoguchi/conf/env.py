@@ -10,6 +10,7 @@ import math
 import os
 import re
 import secrets
+import stat
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -165,6 +166,44 @@ def secret_key_weakness(key: str) -> str | None:
     if bits < SECRET_KEY_MIN_BITS:
         return f"its estimated entropy is below {SECRET_KEY_MIN_BITS} bits"
     return None
+
+
+#: Everything the platform writes is for its own user only: files 0600, directories 0700.
+OWNER_ONLY_UMASK = 0o077
+
+
+def data_dir_prepare(data_dir: Path) -> None:
+    """Make new files owner-only and create the data directory 0700, before anything is written.
+
+    The umask applies to the whole process, so the SQLite database and its WAL/SHM files,
+    keys, uploads and anything a library writes are created owner-only (they held personal
+    data readable by every local user: the database was 0644). An existing directory owned
+    by this user is tightened to 0700; ``madoguchi bootstrap`` tightens the files inside.
+    """
+    os.umask(OWNER_ONLY_UMASK)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = data_dir.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        data_dir.chmod(0o700)
+
+
+def data_dir_tighten(data_dir: Path) -> int:
+    """Make every file (0600) and directory (0700) under ``data_dir`` owner-only, as an
+    installation made before this rule needs. Only entries owned by this user are changed
+    (a clamd socket of another user is left alone); symbolic links are not followed.
+    Returns how many entries were changed."""
+    changed = 0
+    for root, dirs, files in os.walk(data_dir):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                path.chmod((stat.S_IMODE(info.st_mode) & 0o700) | wanted)
+                changed += 1
+    return changed
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from madoguchi.conf.env import (
     ProductionCheck,
     SettingError,
+    data_dir_prepare,
     email_settings,
     env_bool,
     env_clamd,
@@ -89,6 +90,8 @@ if PRODUCTION:
             + "\n- ".join(_problems)
         )
 
+# Owner-only from here on: the database, keys, uploads and demo logins (files 0600, dirs 0700).
+data_dir_prepare(DATA_DIR)
 SECRET_KEY = _secret_from_env or load_or_create_secret_key(DATA_DIR)
 
 INSTALLED_APPS = [
@@ -262,6 +265,9 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Uploads through STORAGES are owner-only, whatever the process umask.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # Static files are served from the package directly: no collectstatic step for `make run`.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
