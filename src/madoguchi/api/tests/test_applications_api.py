@@ -199,7 +199,7 @@ def test_wrong_answers_get_422_keyed_by_field_path_and_store_nothing(client, pro
 
 def mailed_code() -> str:
     """The confirmation code in the last mail: the line after the blank line."""
-    body = OutboxMessage.objects.latest("id").payload["body"]
+    body: str = OutboxMessage.objects.latest("id").payload["body"]
     return body.split("\n\n")[1].strip()
 
 
