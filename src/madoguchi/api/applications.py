@@ -3,7 +3,10 @@
 Authentication, in this order: an API token (``Authorization: Bearer mdg_…`` with the scope
 ``applications``), the browser session of a logged-in resident (then the CSRF token is
 required, as for a form), or none at all for procedures whose identity assurance level
-(``ial``) is 1, where the resident gives a contact e-mail address instead.
+(``ial``) is 1. A guest proves their mailbox first, exactly as in the browser:
+``POST /applications/guest-verifications/`` mails a confirmation code to the address (limited
+per address and per client, 429 beyond), and the application carries that code in the
+``X-Guest-Token`` header; the receipt goes to the proven address only.
 
 Status codes of ``POST /applications/`` (each one means one thing, so that an app can act on
 it without reading the message):
@@ -11,8 +14,10 @@ it without reading the message):
 - 201 stored now; 200 the same submission again (same ``Idempotency-Key``): the same receipt
 - 400 no or malformed ``Idempotency-Key``, unreadable JSON; 413 body over 1 MB;
   415 not ``application/json``; 422 answers or fields wrong (``errors`` by field path)
-- 401 credentials missing (procedure needs an account) or wrong; 403 CSRF token missing for
-  a session, token without the scope, procedure outside its reception period
+- 401 credentials missing (procedure needs an account, or a guest without ``X-Guest-Token``)
+  or wrong; 403 CSRF token missing for a session, token without the scope, a guest code that
+  is forged, expired, for another procedure or another address, procedure outside its
+  reception period
 - 404 no such published procedure; 409 the key was used for other content;
   410 the form was revised since the client fetched it (fetch the procedure again)
 """
@@ -27,7 +32,7 @@ from typing import Annotated, Any, Final
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -36,6 +41,11 @@ from pydantic import Field
 
 from madoguchi.api.schemas import ErrorOut
 from madoguchi.applications.constants import IDEMPOTENCY_KEY_PATTERN, ApplicationStatus
+from madoguchi.applications.guests import (
+    GuestNotAllowed,
+    guest_code_check,
+    guest_email_confirmation_send,
+)
 from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import (
     application_of_applicant,
@@ -53,9 +63,11 @@ from madoguchi.applications.services import (
 )
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import published_procedure_get
+from madoguchi.core.request import client_address
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.identity.models import User
 from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_authenticate
+from madoguchi.notifications.ratelimit import MailRateLimited
 
 router = Router(tags=["申請"])
 
@@ -357,12 +369,7 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
                 401,
                 "この手続の申請にはログインが必要です（本人確認のため）。ログインしてください。",
             )
-        if not email:
-            return _field_errors(
-                {
-                    "contact_email": "アカウントなしで申請するときは、連絡先のメールアドレスが必要です。"
-                }
-            )
+        email = _guest_proof(request, procedure, email)
     # The client names the version it filled in by its number (as GET /procedures/{id}/
     # shows it); the service compares ids, and 0 is no id, so any other number is stale.
     version_id = None
@@ -394,6 +401,96 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
     except SubmissionError as error:
         raise HttpError(422, str(error)) from None
     return Status(201 if result.created else 200, application_out(result.application))
+
+
+# --- Guests prove their mailbox first ---------------------------------------------------------
+
+GUEST_TOKEN_HEADER: Final = "X-Guest-Token"  # noqa: S105 (a header name)
+_GUEST_HELP: Final = (
+    "アカウントなしで申請するには、先にメールアドレスの確認が必要です。"
+    "POST /api/v1/applications/guest-verifications/ で確認コードをメールで受け取り、"
+    f"申請の {GUEST_TOKEN_HEADER} ヘッダーに付けて送ってください。"
+)
+
+
+def _guest_proof(request: HttpRequest, procedure: Procedure, email: str) -> str:
+    """The proven contact address of a guest; 401 without a code, 403 with a wrong one."""
+    code = request.headers.get(GUEST_TOKEN_HEADER, "")
+    if not code:
+        raise HttpError(401, _GUEST_HELP)
+    proven = guest_code_check(procedure=procedure, code=code)
+    if proven is None:
+        raise HttpError(
+            403,
+            "メールアドレスの確認コードが正しくないか、期限切れか、別の手続のものです。"
+            "確認コードをもう一度受け取ってください。",
+        )
+    if email and email.casefold() != proven.casefold():
+        raise HttpError(
+            403,
+            "contact_email が、確認したメールアドレスと違います。確認したアドレスで送ってください。",
+        )
+    return proven
+
+
+class GuestVerificationIn(Schema):
+    procedure: int = Field(description="手続の id（アカウントなしで申請できる ial 1 の手続）")
+    email: str = Field(description="確認コードを送るメールアドレス")
+
+
+class MessageOut(Schema):
+    detail: str
+
+
+@router.post(
+    "/applications/guest-verifications/",
+    auth=None,
+    response={202: MessageOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: MessageOut},
+    summary="アカウントなしで申請する前に、メールアドレスの確認コードを受け取る",
+    description=(
+        f"確認コードをメールで送ります。申請の {GUEST_TOKEN_HEADER} ヘッダーに付けてください"
+        "（24時間有効、この手続とこのアドレスだけに使えます）。送信回数には、同じアドレスへ・同じ"
+        "接続元からの上限があり、超えると 429 と Retry-After（秒）を返します。"
+    ),
+)
+def request_guest_verification(
+    request: HttpRequest, body: GuestVerificationIn, response: HttpResponse
+) -> Status[dict[str, Any]]:
+    email = body.email.strip()
+    try:
+        if len(email) > 254:
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        return _field_errors({"email": "メールアドレスの形式が正しくありません。"})
+    if not 1 <= body.procedure < 2**63:
+        raise HttpError(
+            404, "その手続は見つかりません（公開されていないか、受付を終了しています）。"
+        )
+    try:
+        procedure = published_procedure_get(procedure_id=body.procedure)
+    except Procedure.DoesNotExist:
+        raise HttpError(
+            404, "その手続は見つかりません（公開されていないか、受付を終了しています）。"
+        ) from None
+    try:
+        guest_email_confirmation_send(
+            procedure=procedure,
+            email=email,
+            now=now(),
+            client_address=client_address(request) or "",
+        )
+    except GuestNotAllowed as error:
+        raise HttpError(403, str(error)) from None
+    except MailRateLimited as limited:
+        response["Retry-After"] = str(limited.retry_after_seconds)
+        return Status(429, {"detail": str(limited)})
+    return Status(
+        202,
+        {
+            "detail": "確認コードをメールで送りました。届いたコードを X-Guest-Token ヘッダーに付けて申請してください。"
+        },
+    )
 
 
 class PageQuery(Schema):

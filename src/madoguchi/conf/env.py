@@ -6,14 +6,19 @@ without reloading Django's settings.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
+import stat
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.fernet import Fernet
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -105,6 +110,102 @@ def env_clamd(environ: Mapping[str, str], name: str = "MADOGUCHI_CLAMD") -> str:
     return raw
 
 
+def env_fernet_keys(
+    environ: Mapping[str, str], name: str = "MADOGUCHI_ENCRYPTION_KEYS"
+) -> list[str]:
+    """The Fernet keys (comma-separated, newest first), each one checked now: a key that is not
+    a Fernet key (32 bytes, URL-safe base64) would otherwise fail only at the first encryption,
+    in front of a resident. The error names the key by its position, never by its value."""
+    keys = env_list(environ, name, [])
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise SettingError(
+                f"{name} の {position} 番目の鍵は Fernet 鍵ではありません。"
+                "Fernet.generate_key() で作った44文字の鍵を指定してください"
+                f"（{name}: key number {position} is not a Fernet key, 32 bytes in URL-safe"
+                " base64 as Fernet.generate_key() makes it）"
+            ) from None
+    return keys
+
+
+#: A secret key must be at least this long, and look random (see ``secret_key_weakness``).
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 12
+SECRET_KEY_MIN_BITS = 160
+SECRET_KEY_MAX_RUN = 8
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is not a usable secret key (English, for the refusal), or ``None``.
+
+    Length alone says little: ``"ab" * 40`` or ``"0123456789" * 5`` is long. A key must have
+    at least ``SECRET_KEY_MIN_DISTINCT`` different characters, no repeated block (at least 90 %
+    of its three-character pieces are different), no run of ``SECRET_KEY_MAX_RUN`` neighbouring
+    characters (``abcdefgh``, ``87654321``), and an estimated entropy (Shannon, from the characters' frequencies) of at
+    least ``SECRET_KEY_MIN_BITS`` bits. Django's ``get_random_secret_key()`` and
+    ``secrets.token_urlsafe(64)`` and ``openssl rand -hex 32`` pass; a phrase or a pattern does not.
+    """
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it is shorter than {SECRET_KEY_MIN_LENGTH} characters"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"it uses fewer than {SECRET_KEY_MIN_DISTINCT} different characters"
+    pieces = [key[i : i + 3] for i in range(len(key) - 2)]
+    if len(set(pieces)) < 0.9 * len(pieces):
+        return "it repeats itself"
+    run = longest = 1
+    for before, here, after in zip(key, key[1:], key[2:], strict=False):
+        step = ord(here) - ord(before)
+        run = run + 1 if step in (-1, 1) and ord(after) - ord(here) == step else 1
+        longest = max(longest, run)
+    if longest + 1 >= SECRET_KEY_MAX_RUN:
+        return "it runs through neighbouring characters (abc…, 123…)"
+    counts = Counter(key)
+    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    if bits < SECRET_KEY_MIN_BITS:
+        return f"its estimated entropy is below {SECRET_KEY_MIN_BITS} bits"
+    return None
+
+
+#: Everything the platform writes is for its own user only: files 0600, directories 0700.
+OWNER_ONLY_UMASK = 0o077
+
+
+def data_dir_prepare(data_dir: Path) -> None:
+    """Make new files owner-only and create the data directory 0700, before anything is written.
+
+    The umask applies to the whole process, so the SQLite database and its WAL/SHM files,
+    keys, uploads and anything a library writes are created owner-only (they held personal
+    data readable by every local user: the database was 0644). An existing directory owned
+    by this user is tightened to 0700; ``madoguchi bootstrap`` tightens the files inside.
+    """
+    os.umask(OWNER_ONLY_UMASK)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = data_dir.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        data_dir.chmod(0o700)
+
+
+def data_dir_tighten(data_dir: Path) -> int:
+    """Make every file (0600) and directory (0700) under ``data_dir`` owner-only, as an
+    installation made before this rule needs. Only entries owned by this user are changed
+    (a clamd socket of another user is left alone); symbolic links are not followed.
+    Returns how many entries were changed."""
+    changed = 0
+    for root, dirs, files in os.walk(data_dir):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                path.chmod((stat.S_IMODE(info.st_mode) & 0o700) | wanted)
+                changed += 1
+    return changed
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Return the secret key kept in the data directory, creating it on first use.
 
@@ -133,6 +234,8 @@ class ProductionCheck:
     database_url: str | None
     encryption_keys: list[str] | None = None
     bench_endpoints: bool = False
+    webhook_allow_private: bool = False
+    smtp_url: str | None = None
 
 
 def production_problems(check: ProductionCheck) -> list[str]:
@@ -147,9 +250,11 @@ def production_problems(check: ProductionCheck) -> list[str]:
         problems.append(
             "本番では MADOGUCHI_SECRET_KEY が必要です（MADOGUCHI_SECRET_KEY must be set in production, 50 or more characters）。"
         )
-    elif len(key) < 50 or len(set(key)) < 5:
+    elif (weakness := secret_key_weakness(key)) is not None:
         problems.append(
-            "MADOGUCHI_SECRET_KEY が短すぎるか単純すぎます（MADOGUCHI_SECRET_KEY is too short or too simple: use 50 or more random characters）。"
+            "MADOGUCHI_SECRET_KEY が短すぎるか単純すぎます。50文字以上のランダムな文字列にしてください"
+            f"（MADOGUCHI_SECRET_KEY is too short or too simple: {weakness}; use 50 or more "
+            "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'）。"
         )
     if not check.allowed_hosts:
         problems.append(
@@ -178,6 +283,20 @@ def production_problems(check: ProductionCheck) -> list[str]:
         problems.append(
             "本番では MADOGUCHI_BENCH_ENDPOINTS を off にしてください（MADOGUCHI_BENCH_ENDPOINTS must be "
             "off in production: the benchmark endpoint stores unvalidated data without authentication）。"
+        )
+    if check.webhook_allow_private:
+        problems.append(
+            "本番では MADOGUCHI_WEBHOOK_ALLOW_PRIVATE を off にしてください。内部ネットワークへの "
+            "Webhook 送信を許すと、団体管理者の設定ひとつで内部のサーバーに要求を送れてしまいます"
+            "（MADOGUCHI_WEBHOOK_ALLOW_PRIVATE must be off in production: it turns the SSRF guard "
+            "off, so a webhook could reach internal servers and cloud metadata）。"
+        )
+    if check.smtp_url is not None and not check.smtp_url.strip():
+        problems.append(
+            "本番では MADOGUCHI_SMTP_URL でメールサーバーを指定してください。未設定だとメールは標準出力に"
+            "書き出され、パスワード再設定や招待のリンクがログに残ります（MADOGUCHI_SMTP_URL must be set "
+            "in production: without it mail is printed to the console, and password-reset and "
+            "invitation links would end up in the logs）。"
         )
     return problems
 

@@ -17,9 +17,11 @@ from django.core.exceptions import ImproperlyConfigured
 from madoguchi.conf.env import (
     ProductionCheck,
     SettingError,
+    data_dir_prepare,
     email_settings,
     env_bool,
     env_clamd,
+    env_fernet_keys,
     env_int,
     env_list,
     load_or_create_secret_key,
@@ -48,7 +50,7 @@ try:
     LOG_LEVEL = ENV.get("MADOGUCHI_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     SESSION_IDLE_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
     SESSION_MAX_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_MAX_SECONDS", 8 * 3600, minimum=60)
-    ENCRYPTION_KEYS = env_list(ENV, "MADOGUCHI_ENCRYPTION_KEYS", [])
+    ENCRYPTION_KEYS = env_fernet_keys(ENV)
     EXTRA_FONTS = env_list(ENV, "MADOGUCHI_EXTRA_FONTS", [])
     DEFAULT_FROM_EMAIL = ENV.get(
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
@@ -77,6 +79,8 @@ if PRODUCTION:
             database_url=_database_url,
             encryption_keys=ENCRYPTION_KEYS,
             bench_endpoints=BENCH_ENDPOINTS,
+            webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
+            smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
         )
     )
     if _problems:
@@ -86,6 +90,8 @@ if PRODUCTION:
             + "\n- ".join(_problems)
         )
 
+# Owner-only from here on: the database, keys, uploads and demo logins (files 0600, dirs 0700).
+data_dir_prepare(DATA_DIR)
 SECRET_KEY = _secret_from_env or load_or_create_secret_key(DATA_DIR)
 
 INSTALLED_APPS = [
@@ -259,6 +265,9 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Uploads through STORAGES are owner-only, whatever the process umask.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # Static files are served from the package directly: no collectstatic step for `make run`.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

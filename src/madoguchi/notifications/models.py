@@ -23,6 +23,10 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    #: Keyed hashes of the recipient and of the requesting client, set only for mail that an
+    #: unauthenticated client requested (counted by ``notifications.ratelimit``); else "".
+    recipient_key = models.CharField(max_length=64, blank=True, default="")
+    client_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "送信待ち"
@@ -32,6 +36,16 @@ class OutboxMessage(models.Model):
                 fields=("topic", "available_at"),
                 condition=models.Q(delivered_at__isnull=True),
                 name="outbox_due",
+            ),
+            models.Index(
+                fields=("recipient_key", "created_at"),
+                condition=~models.Q(recipient_key=""),
+                name="outbox_requested_recipient",
+            ),
+            models.Index(
+                fields=("client_key", "created_at"),
+                condition=~models.Q(client_key=""),
+                name="outbox_requested_client",
             ),
         )
 

@@ -1,4 +1,8 @@
-"""Queueing and delivering messages from the outbox."""
+"""Queueing and delivering messages from the outbox.
+
+Mail that an unauthenticated client can trigger is rate-limited here, once for every caller:
+see :mod:`madoguchi.notifications.ratelimit` for the rule.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,14 @@ from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 
 from madoguchi.notifications.models import OutboxMessage
+from madoguchi.notifications.ratelimit import (
+    CLIENT_LIMITS,
+    RECIPIENT_LIMITS,
+    MailRateLimited,
+    client_key,
+    recipient_key,
+    window_label,
+)
 from madoguchi.tenants.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -19,19 +31,72 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 
 
+def _check_limit(
+    *, field: str, key: str, limits: tuple[tuple[timedelta, int], ...], whom: str, now: datetime
+) -> None:
+    longest = max(window for window, _ in limits)
+    recent = list(
+        OutboxMessage.objects.filter(
+            topic=OutboxMessage.Topic.EMAIL, created_at__gt=now - longest, **{field: key}
+        )
+        .exclude(**{field: ""})  # the partial index's own condition, so that it is used
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: max(most for _, most in limits)]
+    )
+    refusals: list[tuple[datetime, str]] = []
+    for window, most in limits:
+        inside = [at for at in recent if at > now - window]
+        if len(inside) >= most:
+            # Free again when the oldest of the `most` latest mails leaves the window.
+            refusals.append((inside[most - 1] + window, window_label(window, most, whom)))
+    if refusals:
+        retry_at, label = max(refusals)
+        raise MailRateLimited(limit=label, retry_at=retry_at, now=now)
+
+
 def outbox_enqueue_email(
-    *, to: str, subject: str, body: str, now: datetime, organisation: Organisation | None = None
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    organisation: Organisation | None = None,
+    client_address: str | None = None,
 ) -> OutboxMessage:
     """Queue an e-mail in the caller's transaction: it is sent only if that transaction commits.
 
-    The body must not contain My Number or other 特定個人情報; link to the my page instead.
+    ``client_address`` (the IP address of whoever asked) marks a mail that an unauthenticated
+    client *requested* (a confirmation link, a password reset): it is counted and refused
+    beyond the limits of :mod:`madoguchi.notifications.ratelimit`, raising ``MailRateLimited``
+    (nothing queued). Without it the mail is one the platform must send (a receipt, a
+    decision) and is never refused. The body must not contain My Number or other
+    特定個人情報; link to the my page instead.
     """
+    to_key = client = ""
+    if client_address is not None:
+        to_key, client = recipient_key(to), client_key(client_address)
+        _check_limit(
+            field="recipient_key",
+            key=to_key,
+            limits=RECIPIENT_LIMITS,
+            whom="同じメールアドレスへは",
+            now=now,
+        )
+        _check_limit(
+            field="client_key",
+            key=client,
+            limits=CLIENT_LIMITS,
+            whom="同じ接続元からは",
+            now=now,
+        )
     return OutboxMessage.objects.create(
         created_at=now,
         available_at=now,
         organisation=organisation,
         topic=OutboxMessage.Topic.EMAIL,
         payload={"to": to, "subject": subject[:200], "body": body},
+        recipient_key=to_key,
+        client_key=client,
     )
 
 

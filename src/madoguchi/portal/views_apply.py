@@ -19,6 +19,7 @@ from madoguchi.applications.attachments import (
     attachment_store,
 )
 from madoguchi.applications.documents import application_receipt_pdf
+from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
 from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import (
     application_by_receipt,
@@ -44,6 +45,7 @@ from madoguchi.applications.uploads import UploadRefused
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get
 from madoguchi.core.lgcode import InvalidLgCode
+from madoguchi.core.request import client_address
 from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FormSpec, StepSpec
@@ -51,8 +53,8 @@ from madoguchi.forms.engine import validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import ResidentProfile
-from madoguchi.identity.services import guest_email_token_check, guest_email_token_make
-from madoguchi.notifications.services import outbox_enqueue_email
+from madoguchi.identity.services import guest_email_token_check
+from madoguchi.notifications.ratelimit import MailRateLimited
 from madoguchi.portal import apply_state
 from madoguchi.portal.apply_state import WorkingCopy
 from madoguchi.tenants.models import Organisation
@@ -442,24 +444,33 @@ def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpRespo
         except ValidationError:
             error = "メールアドレスを正しく入力してください（例: taro@example.jp）。"
         if not error:
-            token = guest_email_token_make(email=email, procedure_id=procedure.pk)
-            link = request.build_absolute_uri(
-                reverse(
-                    "portal:apply:guest_confirm",
-                    args=[procedure.organisation.lg_code, procedure.pk, token],
+            try:
+                guest_email_confirmation_send(
+                    procedure=procedure,
+                    email=email,
+                    now=now(),
+                    client_address=client_address(request) or "",
+                    link_for=lambda token: request.build_absolute_uri(
+                        reverse(
+                            "portal:apply:guest_confirm",
+                            args=[procedure.organisation.lg_code, procedure.pk, token],
+                        )
+                    ),
                 )
-            )
-            outbox_enqueue_email(
-                to=email,
-                subject=f"【{procedure.organisation.name}】メールアドレスの確認",
-                body=(
-                    f"「{procedure.name}」をアカウントなしで申請するためのリンクです。\n"
-                    f"1時間以内に開いてください。\n\n{link}\n\n"
-                    "心当たりのない場合は、このメールを破棄してください。\n"
-                ),
-                now=now(),
-                organisation=procedure.organisation,
-            )
+            except MailRateLimited as limited:
+                response = render(
+                    request,
+                    "portal/apply/guest_email.html",
+                    {
+                        "procedure": procedure,
+                        "org": procedure.organisation,
+                        "limited": str(limited),
+                        "email": email,
+                    },
+                    status=429,
+                )
+                response["Retry-After"] = str(limited.retry_after_seconds)
+                return response
             return render(
                 request,
                 "portal/apply/guest_sent.html",
@@ -477,7 +488,7 @@ def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpRespo
 def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
     """GET shows a button (mail scanners open links); POST starts the guest application."""
     procedure = _procedure(code, procedure_id)
-    checked = guest_email_token_check(token=token[:500], max_age=3600)
+    checked = guest_email_token_check(token=token[:500], max_age=GUEST_LINK_MAX_AGE)
     if checked is None or checked[1] != procedure.pk or procedure.ial != 1:
         return render(
             request,

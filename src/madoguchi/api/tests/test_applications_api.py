@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core import signing
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client, override_settings
 
@@ -22,12 +25,15 @@ from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import AccessToken, User
+from madoguchi.identity.services import guest_email_token_make
 from madoguchi.identity.tokens import access_token_create, access_token_revoke
 from madoguchi.notifications.models import OutboxMessage
+from madoguchi.notifications.ratelimit import RECIPIENT_LIMITS
 from madoguchi.stats.models import ChannelCount
 from madoguchi.tenants.models import Organisation
 
 URL = "/api/v1/applications/"
+VERIFY_URL = "/api/v1/applications/guest-verifications/"
 PASSWORD = "correct horse battery 42"
 
 
@@ -191,19 +197,133 @@ def test_wrong_answers_get_422_keyed_by_field_path_and_store_nothing(client, pro
     assert stored() == (0, 0, 0, 0, 0)
 
 
-def test_a_guest_applies_for_an_ial_1_procedure_with_a_contact_address(client, guest_procedure):
+def mailed_code() -> str:
+    """The confirmation code in the last mail: the line after the blank line."""
+    body: str = OutboxMessage.objects.latest("id").payload["body"]
+    return body.split("\n\n")[1].strip()
+
+
+def signed_hours_ago(hours: int, payload: dict[str, Any]) -> str:
+    """A genuine guest code, as if it had been mailed ``hours`` ago."""
+
+    class Then(signing.TimestampSigner):
+        def timestamp(self) -> str:
+            return signing.b62_encode(int(time.time()) - hours * 3600)
+
+    return Then(salt="madoguchi.identity.guest_email").sign_object(payload, compress=True)
+
+
+def test_a_guest_proves_the_mailbox_then_applies_for_an_ial_1_procedure(client, guest_procedure):
     body = {"procedure": guest_procedure.pk, "answers": valid_answers(guest_procedure)}
 
-    without = post(client, body)
-    assert_json_error(without, {422})
-    assert without.json()["errors"][0]["field"] == "contact_email"
-    response = post(client, {**body, "contact_email": "guest@example.jp"})
+    asked = client.post(
+        VERIFY_URL,
+        data={"procedure": guest_procedure.pk, "email": "guest@example.jp"},
+        content_type="application/json",
+    )
+    assert asked.status_code == 202, asked.content
+    assert OutboxMessage.objects.get().payload["to"] == "guest@example.jp"
+    code = mailed_code()
+    assert code not in asked.content.decode()  # only the mailbox learns the code
+    response = post(client, body, headers={"X-Guest-Token": code})
 
     assert response.status_code == 201, response.content
     application = Application.objects.get()
     assert application.applicant is None
     assert application.contact_email == "guest@example.jp"
-    assert OutboxMessage.objects.get().payload["to"] == "guest@example.jp"
+    assert OutboxMessage.objects.latest("id").payload["to"] == "guest@example.jp"
+
+
+def test_a_guest_without_proof_of_the_mailbox_is_refused_and_no_mail_is_sent(
+    client, guest_procedure
+):
+    """Finding 6: anyone could make the platform mail a receipt to any address."""
+    body = {
+        "procedure": guest_procedure.pk,
+        "answers": valid_answers(guest_procedure),
+        "contact_email": "victim@example.jp",
+    }
+
+    refused = post(client, body)
+
+    assert "X-Guest-Token" in assert_json_error(refused, {401})["detail"]
+    assert stored() == (0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("case", ["forged", "other procedure", "other address", "expired"])
+def test_a_wrong_guest_code_is_403_and_stores_and_sends_nothing(
+    client, guest_procedure, procedure, case
+):
+    code = guest_email_token_make(email="guest@example.jp", procedure_id=guest_procedure.pk)
+    contact = "guest@example.jp"
+    if case == "forged":
+        code = code[:-3] + ("AAA" if not code.endswith("AAA") else "BBB")
+    elif case == "other procedure":
+        code = guest_email_token_make(email="guest@example.jp", procedure_id=procedure.pk)
+    elif case == "other address":
+        contact = "victim@example.jp"
+    elif case == "expired":
+        code = signed_hours_ago(25, {"e": "guest@example.jp", "p": guest_procedure.pk})
+    body = {
+        "procedure": guest_procedure.pk,
+        "answers": valid_answers(guest_procedure),
+        "contact_email": contact,
+    }
+
+    refused = post(client, body, headers={"X-Guest-Token": code})
+
+    assert_json_error(refused, {403})
+    assert stored() == (0, 0, 0, 0, 0)
+
+
+def test_asking_for_guest_codes_is_limited_per_address_with_retry_after(client, guest_procedure):
+    def ask(email: str):
+        return client.post(
+            VERIFY_URL,
+            data={"procedure": guest_procedure.pk, "email": email},
+            content_type="application/json",
+        )
+
+    answers = [ask("victim@example.jp") for _ in range(25)]
+
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(202) == RECIPIENT_LIMITS[0][1]
+    limited = answers[-1]
+    assert limited.status_code == 429
+    assert "上限" in assert_json_error(limited, {429})["detail"]
+    assert 0 < int(limited["Retry-After"]) <= 600
+    assert OutboxMessage.objects.count() == RECIPIENT_LIMITS[0][1]
+    assert ask("someone.else@example.jp").status_code == 202  # another address is not blocked
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"procedure": 1, "email": "not an address"},
+        {"procedure": 1, "email": "a@" + "b" * 300 + ".jp"},
+        {"procedure": "①", "email": "guest@example.jp"},
+        {"procedure": 2**70, "email": "guest@example.jp"},
+        {"email": "guest@example.jp"},
+    ],
+)
+def test_hostile_guest_code_requests_get_a_japanese_error_and_send_nothing(
+    client, guest_procedure, body
+):
+    response = client.post(VERIFY_URL, data=body, content_type="application/json")
+
+    assert_json_error(response, {404, 422})
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_a_procedure_that_needs_an_account_sends_no_guest_code(client, procedure):
+    response = client.post(
+        VERIFY_URL,
+        data={"procedure": procedure.pk, "email": "guest@example.jp"},
+        content_type="application/json",
+    )
+
+    assert_json_error(response, {403})
+    assert OutboxMessage.objects.count() == 0
 
 
 def test_a_procedure_that_needs_identity_refuses_guests(client, procedure):
@@ -467,8 +587,9 @@ def test_hostile_bodies_get_a_japanese_json_error_and_store_nothing(
     if isinstance(raw, str):
         raw = raw.encode()
     raw = raw.replace(b"PK", str(guest_procedure.pk).encode())
+    code = guest_email_token_make(email="guest@example.jp", procedure_id=guest_procedure.pk)
 
-    response = post(client, raw, content_type=content_type)
+    response = post(client, raw, content_type=content_type, headers={"X-Guest-Token": code})
 
     assert_json_error(response, statuses)
     assert stored() == (0, 0, 0, 0, 0)
@@ -531,7 +652,7 @@ def test_the_benchmark_baseline_is_off_unless_configured(client, guest_procedure
 def test_production_refuses_the_benchmark_endpoints():
     check = ProductionCheck(
         debug=False,
-        secret_key_from_env="k" * 20 + "abcdefghijklmnopqrstuvwxyz0123456789",
+        secret_key_from_env=secrets.token_urlsafe(64),
         allowed_hosts=["example.jp"],
         tls=True,
         database_url="postgres://db/madoguchi",

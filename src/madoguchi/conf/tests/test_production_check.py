@@ -1,11 +1,13 @@
 """An operator starts the platform in production: unsafe settings are refused, by name."""
 
 import secrets
+import string
 from typing import Any
 
 import pytest
+from django.core.management.utils import get_random_secret_key
 
-from madoguchi.conf.env import ProductionCheck, production_problems
+from madoguchi.conf.env import ProductionCheck, production_problems, secret_key_weakness
 
 SAFE: dict[str, Any] = {
     "debug": False,
@@ -13,6 +15,8 @@ SAFE: dict[str, Any] = {
     "allowed_hosts": ["example.jp"],
     "tls": True,
     "database_url": "postgres://madoguchi@db.example.jp/madoguchi",
+    "smtp_url": "smtp://madoguchi:secret@mail.example.jp:587?starttls=1",
+    "webhook_allow_private": False,
 }
 
 
@@ -38,6 +42,13 @@ def test_safe_settings_have_no_problems():
         ({"tls": False}, "MADOGUCHI_TLS"),
         ({"database_url": None}, "MADOGUCHI_DATABASE_URL"),
         ({"database_url": ""}, "MADOGUCHI_DATABASE_URL"),
+        # 50 characters, but a pattern: too few different characters, repeated, a run.
+        ({"secret_key_from_env": "abcdefghij" * 5}, "MADOGUCHI_SECRET_KEY"),
+        ({"secret_key_from_env": "abcdefghijklmnopqrstuvwxy" * 2}, "MADOGUCHI_SECRET_KEY"),
+        ({"secret_key_from_env": string.ascii_letters}, "MADOGUCHI_SECRET_KEY"),
+        ({"secret_key_from_env": "django-insecure-" + "x" * 40}, "MADOGUCHI_SECRET_KEY"),
+        ({"webhook_allow_private": True}, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE"),
+        ({"smtp_url": ""}, "MADOGUCHI_SMTP_URL"),
     ],
 )
 def test_each_unsafe_setting_is_named_in_one_sentence(changes, named):
@@ -63,3 +74,23 @@ def test_every_problem_is_reported_at_once():
         "MADOGUCHI_DATABASE_URL",
     ):
         assert name in text
+
+
+def test_random_keys_as_operators_make_them_are_accepted():
+    makers = (
+        get_random_secret_key,
+        lambda: secrets.token_urlsafe(64),
+        lambda: secrets.token_urlsafe(38),  # 51 characters
+        lambda: secrets.token_hex(32),  # openssl rand -hex 32
+    )
+    for make in makers:
+        weak = [key for key in (make() for _ in range(300)) if secret_key_weakness(key)]
+        assert weak == []
+
+
+def test_the_refusal_of_a_weak_key_says_why_without_echoing_it():
+    key = "abcdefghij" * 5
+    (found,) = problems(secret_key_from_env=key)
+
+    assert "different characters" in found
+    assert key not in found

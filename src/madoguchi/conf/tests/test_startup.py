@@ -38,6 +38,7 @@ def safe_production(tmp_path):
         "MADOGUCHI_TLS": "true",
         "MADOGUCHI_DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
         "MADOGUCHI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "MADOGUCHI_SMTP_URL": "smtp://127.0.0.1:2525",
     }
 
 
@@ -53,6 +54,7 @@ def test_production_with_nothing_set_refuses_to_start_and_says_why(start):
         "MADOGUCHI_DATABASE_URL",
         "MADOGUCHI_DEBUG",
         "MADOGUCHI_ENCRYPTION_KEYS",
+        "MADOGUCHI_SMTP_URL",
     ):
         assert name in result.stderr
 
@@ -66,6 +68,43 @@ def test_production_refuses_a_wildcard_host_and_a_short_key(start, safe_producti
     assert "MADOGUCHI_ALLOWED_HOSTS must not be '*'" in result.stderr
     assert "MADOGUCHI_SECRET_KEY is too short" in result.stderr
     assert "changeme" not in result.stderr  # the secret itself is never echoed
+
+
+def test_production_refuses_a_long_but_repetitive_secret_key(start, safe_production):
+    key = "0123456789" * 5  # 50 characters, ten different ones
+    result = start(**{**safe_production, "MADOGUCHI_SECRET_KEY": key})
+
+    assert result.returncode != 0
+    assert "MADOGUCHI_SECRET_KEY is too short or too simple" in result.stderr
+    assert key not in result.stderr
+
+
+def test_production_refuses_the_ssrf_guard_turned_off(start, safe_production):
+    result = start(**{**safe_production, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE": "true"})
+
+    assert result.returncode != 0
+    assert "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE must be off in production" in result.stderr
+
+
+def test_production_refuses_console_mail(start, safe_production):
+    environ = {key: value for key, value in safe_production.items() if key != "MADOGUCHI_SMTP_URL"}
+    result = start(**environ)
+
+    assert result.returncode != 0
+    assert "MADOGUCHI_SMTP_URL must be set in production" in result.stderr
+
+
+@pytest.mark.parametrize("env", ["production", "development"])
+def test_an_encryption_key_that_is_not_a_fernet_key_is_refused_at_start(
+    start, safe_production, env
+):
+    bad = "not-a-fernet-key-but-long-enough-to-look-like-one"
+    keys = f"{Fernet.generate_key().decode()},{bad}"
+    result = start(**{**safe_production, "MADOGUCHI_ENV": env, "MADOGUCHI_ENCRYPTION_KEYS": keys})
+
+    assert result.returncode != 0
+    assert "MADOGUCHI_ENCRYPTION_KEYS: key number 2 is not a Fernet key" in result.stderr
+    assert bad not in result.stderr
 
 
 def test_production_with_safe_settings_starts(start, safe_production, tmp_path):

@@ -2,7 +2,10 @@
 
 import io
 import json
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -125,3 +128,50 @@ def test_demo_group_is_kanagawa_with_all_its_municipalities(db, data_dir):
     assert group.prefecture.lg_code == "140007"
     assert {"140007", "141003", "142042"} <= codes
     assert len(codes) == 34  # the prefecture and its 33 municipalities, no wards
+
+
+BOOTSTRAP_AND_WRITE = """
+import io, django
+django.setup()
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from madoguchi.core.crypto import encrypt
+call_command("bootstrap", "--demo", stdout=io.StringIO())
+encrypt("個人番号")  # creates the encryption key file of the embedded default
+default_storage.save("2026/upload.txt", ContentFile(b"an uploaded file"))
+"""
+
+
+def test_every_file_in_the_data_directory_is_owner_only_after_bootstrap(tmp_path):
+    """Finding 11: the SQLite database was created 0644, readable by every local user."""
+    data = tmp_path / "data"
+    (data / "old").mkdir(parents=True)
+    data.chmod(0o755)
+    (data / "old").chmod(0o755)
+    (data / "old" / "from-an-older-version.txt").write_text("x")
+    (data / "old" / "from-an-older-version.txt").chmod(0o644)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MADOGUCHI_")}
+    env |= {"DJANGO_SETTINGS_MODULE": "madoguchi.conf.settings", "MADOGUCHI_DATA_DIR": str(data)}
+
+    done = subprocess.run(
+        [sys.executable, "-c", BOOTSTRAP_AND_WRITE],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        preexec_fn=lambda: os.umask(0o022),  # what a login shell usually has
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = {path.name for path in data.rglob("*")}
+    assert {"madoguchi.sqlite3", "secret_key", "encryption_key", "demo_logins.json"} <= names
+    assert "upload.txt" in names
+    loose = [
+        f"{path.relative_to(data)} {stat.filemode(path.stat().st_mode)}"
+        for path in [data, *data.rglob("*")]
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    ]
+    assert loose == []

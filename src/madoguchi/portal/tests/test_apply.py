@@ -22,6 +22,7 @@ from madoguchi.core.time import now
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.notifications.models import OutboxMessage
+from madoguchi.notifications.ratelimit import CLIENT_LIMITS, RECIPIENT_LIMITS
 from madoguchi.tenants.models import Organisation
 
 PASSWORD = "correct horse battery 42"
@@ -298,6 +299,36 @@ def test_a_guest_applies_with_a_confirmed_email_for_a_low_assurance_procedure(cl
     assert client.get(f"/applications/{application.receipt_number}/receipt.pdf").status_code == 200
     # Another browser cannot see it.
     assert Client().get(response["Location"]).status_code == 404
+
+
+def test_25_confirmation_requests_for_one_address_send_only_a_few_mails(client, inu):
+    """Finding 6: each request for the guest confirmation used to send a mail, unlimited."""
+    answers = [client.post(base(inu) + "guest/", {"email": "victim@example.jp"}) for _ in range(25)]
+
+    most = RECIPIENT_LIMITS[0][1]
+    assert [answer.status_code for answer in answers[:most]] == [200] * most
+    assert {answer.status_code for answer in answers[most:]} == {429}
+    assert OutboxMessage.objects.filter(payload__to="victim@example.jp").count() == most
+    page = answers[-1].content.decode()
+    assert f"同じメールアドレスへは10分間に{most}通まで" in page
+    assert "以降に、もう一度お試しください" in page
+    assert 0 < int(answers[-1]["Retry-After"]) <= 600
+
+
+def test_one_client_cannot_spray_confirmation_mails_over_many_addresses(client, inu):
+    most = CLIENT_LIMITS[0][1]
+    answers = [
+        client.post(
+            base(inu) + "guest/", {"email": f"person{n}@example.jp"}, REMOTE_ADDR="203.0.113.7"
+        )
+        for n in range(most + 1)
+    ]
+
+    assert [answer.status_code for answer in answers] == [200] * most + [429]
+    assert f"同じ接続元からは1時間に{most}通まで" in answers[-1].content.decode()
+    assert OutboxMessage.objects.count() == most
+    other = client.post(base(inu) + "guest/", {"email": "x@example.jp"}, REMOTE_ADDR="198.51.100.9")
+    assert other.status_code == 200
 
 
 def test_a_tampered_guest_link_is_refused(client, inu):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from madoguchi.catalog.services import template_load_all
+from madoguchi.conf.env import data_dir_tighten
 from madoguchi.core.time import now
 from madoguchi.ops.demo import demo_setup
 from madoguchi.tenants.master import load_master_data
@@ -26,6 +28,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
+        # An installation made before files were owner-only (the database was 0644).
+        tightened = data_dir_tighten(Path(settings.DATA_DIR))
+        if tightened:
+            self.stdout.write(
+                f"データディレクトリの {tightened} 件を所有者だけが読めるようにしました（0600/0700）。"
+            )
         call_command("migrate", interactive=False, verbosity=0)
         data = load_master_data()
         last = last_master_load()
