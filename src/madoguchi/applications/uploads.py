@@ -90,10 +90,7 @@ def inspect_upload(*, name: str, data: bytes, accept: Sequence[str], max_bytes: 
     if not data:
         raise UploadRefused("ファイルが空です（0バイト）。中身のあるファイルを選んでください。")
     if len(data) > max_bytes:  # before any heavy work
-        raise UploadRefused(
-            f"ファイルが大きすぎます（{_size_text(len(data))}）。"
-            f"{_size_text(max_bytes)}以下にしてから添付してください。"
-        )
+        raise upload_too_large(len(data), max_bytes)
     claimed = _claimed_kind(name)
     kind = _sniff(data, claimed)
     _refuse_polyglot(data, kind)
@@ -114,6 +111,14 @@ def inspect_upload(*, name: str, data: bytes, accept: Sequence[str], max_bytes: 
         data=data,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def upload_too_large(size: int | None, max_bytes: int) -> UploadRefused:
+    """The refusal of a file over ``max_bytes`` (``size`` None: the size is not known)."""
+    shown = f"（{_size_text(size)}）" if isinstance(size, int) else ""
+    return UploadRefused(
+        f"ファイルが大きすぎます{shown}。{_size_text(max_bytes)}以下にしてから添付してください。"
     )
 
 

@@ -253,10 +253,9 @@ STATIC_ROOT = DATA_DIR / "static"
 # whitenoise looks here too (collectstatic for production); it must exist to avoid a warning.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "files")},
-    },
+    # Uploads and other stored files: DATA_DIR/files, written crash-safe and owner-only. Domain
+    # code reaches them only through storages["default"]: object storage is a setting away.
+    "default": {"BACKEND": "madoguchi.core.storage.DataDirStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Static files are served from the package directly: no collectstatic step for `make run`.

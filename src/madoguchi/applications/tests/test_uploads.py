@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from django.conf import settings as django_settings
 from PIL import Image, PngImagePlugin
 from pypdf.actions import JavaScript
 from pypdf.annotations import Link
@@ -26,7 +27,7 @@ from madoguchi.applications.attachments import (
     attachment_delete_unclaimed,
     attachment_get_unclaimed,
     attachment_open,
-    attachment_path,
+    attachment_storage_name,
     attachment_store,
     attachments_purge_expired,
 )
@@ -600,6 +601,11 @@ FIELD = "residence_document"  # accept pdf, jpeg, png
 GUEST = "guest-key-abcdefghijklmnop"
 
 
+def attachment_path(row: Attachment) -> Path:
+    """Where the default storage (``DATA_DIR/files``) keeps the file of ``row``."""
+    return Path(django_settings.DATA_DIR) / "files" / attachment_storage_name(row)
+
+
 def stored_files(root) -> list[Path]:
     return (
         sorted(p for p in (root / "files").rglob("*") if p.is_file())
@@ -642,6 +648,32 @@ def test_a_stored_file_is_encrypted_on_disk_and_reads_back(procedure, resident, 
         "kind": "pdf",
         "size": len(data),
     }
+
+
+def test_files_go_wherever_the_storages_setting_says(
+    procedure, resident, data_dir, settings, django_capture_on_commit_callbacks
+):
+    # Domain code names no folder: another storage (here another place on disk, in production
+    # object storage) is a setting, and reads, deletes and purges follow it.
+    elsewhere = data_dir / "elsewhere"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "madoguchi.core.storage.DataDirStorage",
+            "OPTIONS": {"location": str(elsewhere)},
+        },
+    }
+    data = pdf_bytes()
+    row = attachment_store(
+        procedure=procedure, field_key=FIELD, owner=resident, name="a.pdf", data=data, now=now()
+    )
+    path = elsewhere / attachment_storage_name(row)
+    assert path.is_file() and os.stat(path).st_mode & 0o077 == 0
+    assert stored_files(data_dir) == []  # nothing under DATA_DIR/files
+    assert attachment_open(attachment=row) == data
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attachment_delete_unclaimed(owner=resident, attachment_id=row.pk.hex)
+    assert not path.exists()
 
 
 def test_a_changed_or_missing_file_is_never_returned(procedure, resident, data_dir):
