@@ -24,6 +24,7 @@ from madoguchi.conf.env import (
     env_list,
     load_or_create_secret_key,
     production_problems,
+    virus_scan_problems,
 )
 
 ENV = os.environ
@@ -56,6 +57,8 @@ try:
     EMAIL_CONFIG = email_settings(ENV.get("MADOGUCHI_SMTP_URL", ""))
     # clamd for uploads ("unix:/path" or "tcp:host:port"); empty: uploads are not virus-scanned.
     CLAMD = env_clamd(ENV)
+    # The operator scans uploads elsewhere: production then starts without MADOGUCHI_CLAMD.
+    VIRUS_SCAN_EXTERNAL = env_bool(ENV, "MADOGUCHI_VIRUS_SCAN_EXTERNAL", default=False)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
     # Webhooks to loopback/private addresses (SSRF guard off): for development, tests, and
@@ -78,7 +81,7 @@ if PRODUCTION:
             encryption_keys=ENCRYPTION_KEYS,
             bench_endpoints=BENCH_ENDPOINTS,
         )
-    )
+    ) + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
     if _problems:
         raise ImproperlyConfigured(
             "安全でない設定のため、本番モードでは起動しません"
