@@ -50,6 +50,7 @@ from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import FieldSpec
 from madoguchi.forms.selectors import form_spec
+from madoguchi.tenants.models import Organisation
 
 logger = logging.getLogger(__name__)
 
@@ -320,6 +321,18 @@ def attachment_open(*, attachment: Attachment) -> bytes:
     if hashlib.sha256(data).hexdigest() != attachment.sha256:
         raise AttachmentUnreadable("添付ファイルの内容が保存時と一致しません。")
     return data
+
+
+def attachments_of_application(
+    *, organisation: Organisation, application: Application
+) -> list[Attachment]:
+    """The files an application of ``organisation`` holds, in upload order, with whether a
+    virus scanner called each clean (``scanned``); another organisation's: none."""
+    return list(
+        Attachment.objects.filter(
+            application=application, application__organisation=organisation
+        ).order_by("created_at", "pk")
+    )
 
 
 def attachment_get_unclaimed(
