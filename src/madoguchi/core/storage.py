@@ -34,13 +34,16 @@ class DataDirStorage(FileSystemStorage):
     def __init__(self, location: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("file_permissions_mode", 0o600)
         kwargs.setdefault("directory_permissions_mode", 0o700)
+        self._explicit_location = location
         super().__init__(location=location, **kwargs)
 
     @cached_property
     def base_location(self) -> str:
-        return str(self._value_or_setting(self._location, Path(settings.DATA_DIR) / "files"))
+        if self._explicit_location is not None:
+            return str(self._explicit_location)
+        return str(Path(settings.DATA_DIR) / "files")
 
-    def _clear_cached_properties(self, setting: str, **kwargs: Any) -> None:
+    def _clear_cached_properties(self, setting: Any, **kwargs: Any) -> None:
         super()._clear_cached_properties(setting, **kwargs)
         if setting == "DATA_DIR":
             self.__dict__.pop("base_location", None)

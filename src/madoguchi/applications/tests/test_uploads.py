@@ -668,7 +668,8 @@ def test_files_go_wherever_the_storages_setting_says(
         procedure=procedure, field_key=FIELD, owner=resident, name="a.pdf", data=data, now=now()
     )
     path = elsewhere / attachment_storage_name(row)
-    assert path.is_file() and os.stat(path).st_mode & 0o077 == 0
+    assert path.is_file()
+    assert os.stat(path).st_mode & 0o077 == 0
     assert stored_files(data_dir) == []  # nothing under DATA_DIR/files
     assert attachment_open(attachment=row) == data
     with django_capture_on_commit_callbacks(execute=True):

@@ -44,8 +44,10 @@ def serve(data_dir: Path, signatures: Path) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir.parent / "serve.out").open("wb") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "madoguchi", "serve", "--port", str(free_port())]
-            + ["--workers", "1", "--clamd-signatures", str(signatures)],
+            [
+                *(sys.executable, "-m", "madoguchi", "serve", "--port", str(free_port())),
+                *("--workers", "1", "--clamd-signatures", str(signatures)),
+            ],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
