@@ -306,9 +306,9 @@ _PDF_BROKEN = (
     "PDFファイルが壊れているか、途中までしかありません。"
     "元のファイルからPDFとして保存し直してから添付してください。"
 )
-_PDF_UNCHECKABLE = (
-    "このPDFは中身を確認できない形式で保存されているため、受け付けられません。"
-    "「PDFとして印刷」で保存し直したPDFを添付してください。"
+_PDF_TOO_LARGE = (
+    "このPDFはページ数や中身が多すぎるため、確認できません。"
+    "いくつかに分けるか、「PDFとして印刷」で保存し直してから添付してください。"
 )
 _PDF_ENCRYPTED = (
     "パスワードで保護（暗号化）されたPDFは、中身を確認できないため受け付けられません。"
@@ -352,7 +352,7 @@ def _check_pdf(data: bytes) -> None:
     except _PdfActive:
         raise UploadRefused(_PDF_ACTIVE) from None
     except (pypdf.errors.LimitReachedError, MemoryError, RecursionError):
-        raise UploadRefused(_PDF_UNCHECKABLE) from None
+        raise UploadRefused(_PDF_TOO_LARGE) from None
     except (pypdf.errors.FileNotDecryptedError, pypdf.errors.DependencyError):
         raise UploadRefused(_PDF_ENCRYPTED) from None
     except Exception:  # whatever the parser trips over is a broken file, never a 500
@@ -365,14 +365,14 @@ def _inflate_object_streams(reader: pypdf.PdfReader) -> None:
     budget = PDF_INFLATE_BUDGET
     numbers = {number for number, _ in reader.xref_objStm.values()}
     if len(numbers) > PDF_MAX_OBJECTS:
-        raise UploadRefused(_PDF_UNCHECKABLE)
+        raise UploadRefused(_PDF_TOO_LARGE)
     for number in sorted(numbers):
         stream = reader.get_object(number)
         if not isinstance(stream, pypdf.generic.StreamObject):
             raise UploadRefused(_PDF_BROKEN)
         budget -= len(stream.get_data())
         if budget < 0:
-            raise UploadRefused(_PDF_UNCHECKABLE)
+            raise UploadRefused(_PDF_TOO_LARGE)
 
 
 def _walk_pdf(reader: pypdf.PdfReader) -> None:
@@ -387,21 +387,21 @@ def _walk_pdf(reader: pypdf.PdfReader) -> None:
         item = pending.pop()
         values += 1
         if values > PDF_MAX_VALUES:
-            raise UploadRefused(_PDF_UNCHECKABLE)
+            raise UploadRefused(_PDF_TOO_LARGE)
         if isinstance(item, pypdf.generic.IndirectObject):
             key = (item.idnum, item.generation)
             if key in seen:
                 continue
             seen.add(key)
             if len(seen) > PDF_MAX_OBJECTS:
-                raise UploadRefused(_PDF_UNCHECKABLE)
+                raise UploadRefused(_PDF_TOO_LARGE)
             item = item.get_object()
         if isinstance(item, pypdf.generic.DictionaryObject):  # streams too (their dictionary)
             _check_pdf_dictionary(item)
             if item.get("/Type") == "/Page":
                 pages += 1
                 if pages > PDF_MAX_PAGES:
-                    raise UploadRefused(_PDF_UNCHECKABLE)
+                    raise UploadRefused(_PDF_TOO_LARGE)
             pending.extend(item.values())
         elif isinstance(item, pypdf.generic.ArrayObject):
             pending.extend(item)
@@ -436,7 +436,7 @@ def _check_automatic_action(action: Any) -> None:
     while pending:
         steps += 1
         if steps > PDF_MAX_ACTION_CHAIN:
-            raise UploadRefused(_PDF_UNCHECKABLE)
+            raise UploadRefused(_PDF_TOO_LARGE)
         current = _resolved(pending.pop())
         if not isinstance(current, pypdf.generic.DictionaryObject):
             continue

@@ -38,6 +38,7 @@ from madoguchi.applications.constants import (
 from madoguchi.applications.models import Application, Attachment, Draft
 from madoguchi.applications.uploads import (
     PDF_INFLATE_BUDGET,
+    PDF_MAX_PAGES,
     UploadRefused,
     inspect_upload,
     safe_file_name,
@@ -472,7 +473,16 @@ def test_our_own_receipt_pdf_passes():
 def test_a_pdf_too_big_to_check_is_refused_without_inflating_it_all():
     data = packed_pdf(b"<< >>" + b" " * (PDF_INFLATE_BUDGET + MB), catalog_extra=b"/Extra 5 0 R")
     assert len(data) < MB
-    assert "中身を確認できない形式" in refused("bomb.pdf", data)
+    assert "中身が多すぎる" in refused("bomb.pdf", data)
+
+
+def test_a_pdf_with_more_pages_than_can_be_checked_is_refused():
+    writer = pypdf.PdfWriter()
+    for _ in range(PDF_MAX_PAGES + 1):
+        writer.add_blank_page(width=100, height=100)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert "ページ数や中身が多すぎる" in refused("many.pdf", buffer.getvalue())
 
 
 def test_a_pdf_the_parser_cannot_read_is_refused_as_broken():
