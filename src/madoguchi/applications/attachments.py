@@ -2,8 +2,9 @@
 
 A file is inspected (:mod:`madoguchi.applications.uploads`), scanned by clamd where
 ``MADOGUCHI_CLAMD`` is set (:mod:`madoguchi.applications.virus`), then written encrypted to
-``DATA_DIR/files/<yyyy>/<uuid hex>`` (the year of its upload, Japan time) before its row is
-created. Until an application claims it (``services.claim_attachments``) it belongs to its
+the file storage (``storages["default"]``, by default ``DATA_DIR/files``) as
+``<yyyy>/<uuid hex>`` (the year of its upload, Japan time) before its row is created. The
+row records whether clamd called the file clean (``scanned``) or no scanner looked at it. Until an application claims it (``services.claim_attachments``) it belongs to its
 uploader: an account (``owner``) or, without an account, a random ``guest_key`` kept in the
 guest's session.
 """
@@ -12,27 +13,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from madoguchi.applications.constants import (
     ATTACHMENT_DEFAULT_ACCEPT,
     ATTACHMENT_DEFAULT_MAX_BYTES,
+    ATTACHMENT_DEFAULT_MAX_FILES,
     ATTACHMENT_MAX_BYTES_PER_APPLICATION,
     ATTACHMENT_MAX_FILES_PER_APPLICATION,
     CLAMD_TIMEOUT_SECONDS,
     DRAFT_LIFETIME,
 )
-from madoguchi.applications.models import Attachment, Draft
-from madoguchi.applications.uploads import UploadRefused, inspect_upload
+from madoguchi.applications.models import Application, Attachment, Draft
+from madoguchi.applications.uploads import UploadRefused, inspect_upload, upload_too_large
 from madoguchi.applications.virus import (
     ScannerError,
     ScannerUnavailable,
@@ -41,9 +45,12 @@ from madoguchi.applications.virus import (
 )
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import DecryptionFailed, decrypt_bytes, encrypt_bytes
+from madoguchi.core.storage import TEMPORARY_PREFIX, TEMPORARY_SUFFIX
+from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import FieldSpec
 from madoguchi.forms.selectors import form_spec
+from madoguchi.tenants.models import Organisation
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +65,18 @@ class AttachmentUnreadable(RuntimeError):
     """A stored file is missing, cannot be decrypted or no longer matches its checksum."""
 
 
-def attachment_path(attachment: Attachment) -> Path:
-    """Where the encrypted bytes of ``attachment`` live."""
+#: The alias in ``STORAGES`` that holds attachment files.
+STORAGE_ALIAS = "default"
+
+
+def _storage() -> Storage:
+    return storages[STORAGE_ALIAS]
+
+
+def attachment_storage_name(attachment: Attachment) -> str:
+    """The name of the encrypted bytes of ``attachment`` in the file storage."""
     year = to_tokyo(attachment.created_at).year
-    return Path(settings.DATA_DIR) / "files" / f"{year:04d}" / attachment.pk.hex
+    return f"{year:04d}/{attachment.pk.hex}"
 
 
 def attachment_answer(attachment: Attachment) -> dict[str, Any]:
@@ -105,17 +120,21 @@ def attachment_store(
     name: str,
     data: bytes,
     now: datetime,
+    application: Application | None = None,
 ) -> Attachment:
     """Check, scan, encrypt and store one upload for an attachment field of the procedure.
 
     Guarantees: the file is of a type the field accepts (by content) and within its size;
-    the uploader's unclaimed files for this procedure stay within 20 files and 50 MB; where
-    clamd is configured it called the file clean (``scanned``); the encrypted bytes are on
-    disk (fsynced) before the row exists. Nothing is stored when anything is refused.
+    the uploader's unclaimed files for this procedure, with the files ``application`` (when
+    answering a correction) already holds, stay within 20 files and 50 MB; where clamd is
+    configured it called the file clean (``scanned``); the encrypted bytes are in the file
+    storage before the row exists. Nothing is stored when anything is refused.
     ``owner`` (an account) wins over ``guest_key``; one of them is required (ValueError).
     Raises :class:`~madoguchi.applications.uploads.UploadRefused` (Japanese message).
     """
     mine = _owned(owner, guest_key)
+    if application is not None:
+        mine |= Q(application=application)
     field = _attachment_field(procedure, field_key)
     if field is None:
         raise UploadRefused("この項目にはファイルを添付できません。")
@@ -138,14 +157,88 @@ def attachment_store(
         scanned=scanned,
         created_at=now,
     )
-    path = attachment_path(attachment)
-    _write_atomically(path, encrypt_bytes(clean.data))
+    storage = _storage()
+    stored_name = storage.save(
+        attachment_storage_name(attachment), ContentFile(encrypt_bytes(clean.data))
+    )
+    if stored_name != attachment_storage_name(attachment):  # a storage that renamed it
+        storage.delete(stored_name)
+        raise RuntimeError("the file storage did not keep the attachment's name")
     try:
         attachment.save(force_insert=True)
     except BaseException:
-        path.unlink(missing_ok=True)  # no row, no file: nothing half-stored
+        storage.delete(stored_name)  # no row, no file: nothing half-stored
         raise
     return attachment
+
+
+@dataclass
+class UploadBatch:
+    """What :func:`attachments_upload` did with the files chosen for one field."""
+
+    #: The field's answer: the files kept, then the ones stored now (``attachment_answer``).
+    items: list[dict[str, Any]] = field(default_factory=list)
+    #: One Japanese sentence per refused file, led by its name made safe to show.
+    refusals: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str:
+        return " ".join(self.refusals)
+
+
+def attachments_upload(
+    *,
+    procedure: Procedure,
+    field_key: str,
+    files: Sequence[File[Any]],
+    kept: Sequence[dict[str, Any]] = (),
+    owner: Any = None,
+    guest_key: str = "",
+    application: Application | None = None,
+    now: datetime,
+) -> UploadBatch:
+    """Store the files a person chose for one attachment field: the one way every flow
+    (applying, answering a correction) takes uploads.
+
+    Guarantees: the field's answer never holds more than its ``max_files`` (the files beyond
+    are refused, not stored); a file over the field's ``max_bytes`` is refused before it is
+    read; every other file goes through :func:`attachment_store` (type by content, per
+    application limits, virus scan, encryption). Each refusal names the file, cleaned of
+    invisible and control characters. ``kept`` are the answer's files already there.
+    """
+    spec = _attachment_field(procedure, field_key)
+    if spec is None:
+        return UploadBatch(items=list(kept), refusals=["この項目にはファイルを添付できません。"])
+    max_files = int(spec.option("max_files", ATTACHMENT_DEFAULT_MAX_FILES))
+    max_bytes = int(spec.option("max_bytes", ATTACHMENT_DEFAULT_MAX_BYTES))
+    batch = UploadBatch(items=list(kept))
+    for upload in files:
+        raw_name = str(getattr(upload, "name", "") or "")
+        shown = strip_invisible(raw_name)[:80]
+        try:
+            if len(batch.items) >= max_files:
+                raise UploadRefused(
+                    f"この項目に添付できるファイルは{max_files}個までです。"
+                    "不要なファイルを削除してから添付してください。"
+                )
+            size = getattr(upload, "size", None)
+            if not isinstance(size, int) or size > max_bytes:
+                raise upload_too_large(size, max_bytes)
+            stored = attachment_store(
+                procedure=procedure,
+                field_key=field_key,
+                owner=owner,
+                guest_key=guest_key,
+                name=raw_name,
+                data=upload.read(max_bytes + 1),
+                now=now,
+                application=application,
+            )
+        except UploadRefused as error:
+            batch.refusals.append(f"{shown}: {error}" if shown else str(error))
+            continue
+        batch.items.append(attachment_answer(stored))
+    return batch
 
 
 def _check_totals(procedure: Procedure, mine: Q, *, extra_bytes: int) -> None:
@@ -209,28 +302,6 @@ def _scan(data: bytes, *, procedure: Procedure, sha256: str) -> bool:
     return True
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, rename, fsync the folder: after
-    a crash the file is either whole or absent, never half written."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def attachment_open(*, attachment: Attachment) -> bytes:
     """The stored bytes of ``attachment``, decrypted and checked against its SHA-256.
 
@@ -239,7 +310,8 @@ def attachment_open(*, attachment: Attachment) -> bytes:
     not open it or its content changed.
     """
     try:
-        token = attachment_path(attachment).read_bytes()
+        with _storage().open(attachment_storage_name(attachment), "rb") as handle:
+            token = handle.read()
     except OSError:
         raise AttachmentUnreadable("添付ファイルが見つかりません。") from None
     try:
@@ -249,6 +321,18 @@ def attachment_open(*, attachment: Attachment) -> bytes:
     if hashlib.sha256(data).hexdigest() != attachment.sha256:
         raise AttachmentUnreadable("添付ファイルの内容が保存時と一致しません。")
     return data
+
+
+def attachments_of_application(
+    *, organisation: Organisation, application: Application
+) -> list[Attachment]:
+    """The files an application of ``organisation`` holds, in upload order, with whether a
+    virus scanner called each clean (``scanned``); another organisation's: none."""
+    return list(
+        Attachment.objects.filter(
+            application=application, application__organisation=organisation
+        ).order_by("created_at", "pk")
+    )
 
 
 def attachment_get_unclaimed(
@@ -276,17 +360,17 @@ def attachment_delete_unclaimed(
     )
     if attachment is None:
         return False
-    path = attachment_path(attachment)
+    name = attachment_storage_name(attachment)
     with transaction.atomic():
         deleted, _ = Attachment.objects.filter(pk=attachment.pk, application__isnull=True).delete()
         if deleted:
-            transaction.on_commit(lambda: _remove(path))
+            transaction.on_commit(lambda: _remove(name))
     return bool(deleted)
 
 
-def _remove(path: Path) -> None:
+def _remove(name: str) -> None:
     try:
-        path.unlink(missing_ok=True)
+        _storage().delete(name)
     except OSError as error:
         logger.error("attachments: file not deleted (%s)", type(error).__name__)
 
@@ -322,7 +406,7 @@ def attachments_purge_expired(*, now: datetime, batch_size: int = 500) -> int:
         total += deleted
         for attachment in batch:
             if not Attachment.objects.filter(pk=attachment.pk).exists():
-                _remove(attachment_path(attachment))
+                _remove(attachment_storage_name(attachment))
         if len(batch) < batch_size:
             break
     _sweep_temporary(now)
@@ -330,13 +414,25 @@ def attachments_purge_expired(*, now: datetime, batch_size: int = 500) -> int:
 
 
 def _sweep_temporary(now: datetime) -> None:
-    root = Path(settings.DATA_DIR) / "files"
-    if not root.is_dir():
+    """Temporary files a crash left behind while writing (a storage without them has none)."""
+    storage = _storage()
+    cutoff = now - timedelta(days=1)  # no upload takes a day to write
+    try:
+        folders, _ = storage.listdir("")
+    except (OSError, NotImplementedError):
         return
-    cutoff = (now - timedelta(days=1)).timestamp()  # no upload takes a day to write
-    for path in root.glob("[0-9][0-9][0-9][0-9]/.*.tmp"):
+    for folder in folders:
+        if not re.fullmatch(r"[0-9]{4}", folder):
+            continue
         try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
+            _, names = storage.listdir(folder)
         except OSError:
             continue
+        for name in names:
+            if not (name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)):
+                continue
+            try:
+                if storage.get_modified_time(f"{folder}/{name}") < cutoff:
+                    storage.delete(f"{folder}/{name}")
+            except OSError:
+                continue

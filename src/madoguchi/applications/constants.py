@@ -37,6 +37,8 @@ ATTACHMENT_MAX_FILES_PER_APPLICATION: Final = 20
 ATTACHMENT_MAX_BYTES_PER_APPLICATION: Final = 50 * 1024 * 1024
 #: An attachment field's own limit when its definition names none (as AttachmentField does).
 ATTACHMENT_DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
+#: Files one attachment field holds when its form says nothing (``max_files``).
+ATTACHMENT_DEFAULT_MAX_FILES: Final = 5
 ATTACHMENT_DEFAULT_ACCEPT: Final = ("pdf", "jpeg", "png")
 #: Images larger than this are refused before decoding (a small file can unpack to gigabytes).
 #: 40 megapixels is above every phone camera and A3 scan at 300 dpi (about 17 MP).

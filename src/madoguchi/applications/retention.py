@@ -20,13 +20,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Final
 
-from django.conf import settings
+from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from madoguchi.applications.attachments import STORAGE_ALIAS
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import Application, Attachment
 from madoguchi.audit.services import audit_record
@@ -66,38 +66,41 @@ def retention_cutoff(*, now: datetime, years: int) -> datetime:
     return earlier.astimezone(TOKYO)
 
 
-def _file_paths(ids: Iterable[uuid.UUID]) -> list[Path]:
-    """Files under ``DATA_DIR/files`` that belong to the given attachments.
+def _file_names(ids: Iterable[uuid.UUID]) -> list[str]:
+    """Files in the attachment storage (``storages["default"]``) that belong to the given
+    attachments.
 
     The storage names every stored file by its attachment's random UUID, whatever the
-    directory layout, so a path that carries the UUID (hex, with or without hyphens) is
-    that attachment's file. One walk of the tree serves the whole batch.
+    folder layout, so a name that carries the UUID (hex, with or without hyphens) is that
+    attachment's file. One walk of the storage serves the whole batch.
     """
-    wanted: dict[str, uuid.UUID] = {}
+    wanted: set[str] = set()
     for item in ids:
-        wanted[item.hex] = item
-        wanted[str(item)] = item
-    root = Path(settings.DATA_DIR) / "files"
-    if not wanted or not root.is_dir():
+        wanted.update({item.hex, str(item)})
+    if not wanted:
         return []
-    found = []
-    for path in root.rglob("*"):
-        if not path.is_file():
+    storage = storages[STORAGE_ALIAS]
+    found: list[str] = []
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        try:
+            subfolders, names = storage.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        text = str(path.relative_to(root))
-        if any(key in text for key in wanted):
-            found.append(path)
+        prefix = f"{folder}/" if folder else ""
+        folders.extend(prefix + sub for sub in subfolders)
+        found.extend(prefix + name for name in names if any(key in name for key in wanted))
     return found
 
 
 def _delete_files(ids: list[uuid.UUID]) -> int:
+    storage = storages[STORAGE_ALIAS]
     deleted = 0
-    for path in _file_paths(ids):
+    for name in _file_names(ids):
         try:
-            path.unlink()
+            storage.delete(name)
             deleted += 1
-        except FileNotFoundError:
-            continue
         except OSError as error:
             # The rows are gone; a file left behind is reported, never left silently.
             logger.error("retention: attachment file not deleted (%s)", type(error).__name__)

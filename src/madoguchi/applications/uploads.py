@@ -4,7 +4,8 @@ The type is decided by the bytes (magic numbers and structure), never by the fil
 browser's content type. Only PDF, JPEG, PNG (and HEIC where Pillow can decode it) pass; archives,
 markup, programs and files that are two things at once (polyglots) are refused. Images are
 decoded and written anew, so that EXIF (GPS), XMP, text chunks and anything appended are gone.
-PDFs are stored as sent, so they are refused when they carry active content or cannot be checked.
+PDFs are stored as sent, so they are parsed (pypdf) and refused when they carry active content or
+cannot be checked.
 Every refusal is an :class:`UploadRefused` with a Japanese sentence the resident can act on.
 """
 
@@ -16,11 +17,11 @@ import re
 import struct
 import unicodedata
 import warnings
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+import pypdf
 from PIL import Image, ImageFile, ImageOps
 
 from madoguchi.applications.constants import ATTACHMENT_MAX_PIXELS
@@ -48,7 +49,8 @@ _CLAIMED_BY_EXTENSION: Final = {
 FALLBACK_STEM: Final = "添付ファイル"
 MAX_NAME_CHARS: Final = 80
 MAX_NAME_BYTES: Final = 200  # UTF-8; file systems stop at 255 bytes, downloads keep the name
-#: Decompressed PDF object streams looked into, at most, before the PDF counts as uncheckable.
+#: Bytes of PDF streams decompressed, at most (per stream, and object streams in all), before
+#: the PDF counts as uncheckable.
 PDF_INFLATE_BUDGET: Final = 64 * 1024 * 1024
 
 _TRY_AGAIN_AS = "PDF、JPEG、PNG のいずれかで保存し直してから添付してください。"
@@ -88,10 +90,7 @@ def inspect_upload(*, name: str, data: bytes, accept: Sequence[str], max_bytes: 
     if not data:
         raise UploadRefused("ファイルが空です（0バイト）。中身のあるファイルを選んでください。")
     if len(data) > max_bytes:  # before any heavy work
-        raise UploadRefused(
-            f"ファイルが大きすぎます（{_size_text(len(data))}）。"
-            f"{_size_text(max_bytes)}以下にしてから添付してください。"
-        )
+        raise upload_too_large(len(data), max_bytes)
     claimed = _claimed_kind(name)
     kind = _sniff(data, claimed)
     _refuse_polyglot(data, kind)
@@ -112,6 +111,14 @@ def inspect_upload(*, name: str, data: bytes, accept: Sequence[str], max_bytes: 
         data=data,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def upload_too_large(size: int | None, max_bytes: int) -> UploadRefused:
+    """The refusal of a file over ``max_bytes`` (``size`` None: the size is not known)."""
+    shown = f"（{_size_text(size)}）" if isinstance(size, int) else ""
+    return UploadRefused(
+        f"ファイルが大きすぎます{shown}。{_size_text(max_bytes)}以下にしてから添付してください。"
     )
 
 
@@ -256,129 +263,190 @@ def _has_zip_directory(data: bytes) -> bool:
 
 
 # --- PDF ---------------------------------------------------------------------------------------
+#
+# A PDF is parsed by pypdf and its object graph walked from the catalog: the names tree, every
+# page and its annotations, the form, outlines and every action reachable from them, including
+# /Next chains. Bytes are never searched for names: comments, strings and streams can hide or
+# fake any keyword, and only the objects a reader resolves count.
 
-#: Names that make a PDF act: run scripts, start programs, carry files, submit data.
-_PDF_ACTIVE_NAMES: Final = frozenset(
+#: Action types that run code, start programs, open other files or send data, anywhere.
+_PDF_REFUSED_ACTIONS: Final = frozenset(
     {
-        "JavaScript",
-        "JS",
-        "Launch",
-        "EmbeddedFile",
-        "EmbeddedFiles",
-        "RichMedia",
-        "XFA",
-        "AA",
-        "GoToE",
-        "SubmitForm",
-        "ImportData",
+        "/JavaScript",
+        "/Launch",
+        "/ImportData",
+        "/SubmitForm",
+        "/GoToR",
+        "/GoToE",
+        "/GoTo3DView",
+        "/RichMediaExecute",
+        "/Rendition",
+        "/Movie",
+        "/Sound",
     }
 )
-_PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}\x00]*)")
-_PDF_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
-_PDF_HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
-
-
-def _pdf_names(chunk: bytes) -> set[str]:
-    # "/J#61vaScript" is "/JavaScript" to a reader: decode #xx escapes before comparing.
-    return {
-        _PDF_HEX.sub(lambda m: bytes([int(m[1], 16)]), raw).decode("latin-1")
-        for raw in _PDF_NAME.findall(chunk)
-    }
-
-
-def _pdf_parts(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
-    """(text before a stream, the stream's raw bytes) in order; the last has no stream.
-
-    Only the text is searched for names: names inside compressed streams are chance bytes,
-    except in object streams, which the caller inflates.
-    """
-    position = 0
-    while True:
-        begin = _stream_keyword(data, position)
-        if begin is None:
-            yield data[position:], None
-            return
-        keyword, body = begin
-        end = data.find(b"endstream", body)
-        if end < 0:
-            raise UploadRefused(_PDF_BROKEN)
-        yield data[position:keyword], data[body:end]
-        position = end + len(b"endstream")
-
-
-def _stream_keyword(data: bytes, position: int) -> tuple[int, int] | None:
-    """(where ``stream`` starts, where its data starts) of the next stream, or None.
-
-    ``bytes.find`` rather than a regex: a look-behind makes ``re`` crawl through megabytes.
-    """
-    while True:
-        found = data.find(b"stream", position)
-        if found < 0:
-            return None
-        position = found + len(b"stream")
-        if data[found - 3 : found] == b"end":
-            continue
-        if data[position : position + 2] == b"\r\n":
-            return found, position + 2
-        if data[position : position + 1] in (b"\n", b"\r"):
-            return found, position + 1
-
+#: Keys that hold scripts, attached files or an XFA form, in any dictionary.
+_PDF_REFUSED_KEYS: Final = frozenset({"/JS", "/JavaScript", "/EmbeddedFiles", "/EF", "/XFA"})
+#: Annotations that play media, carry a file or run a 3D script.
+_PDF_REFUSED_SUBTYPES: Final = frozenset(
+    {"/RichMedia", "/FileAttachment", "/Screen", "/Movie", "/Sound", "/3D"}
+)
+#: Keys whose actions run by themselves (on opening, on a page, on focus …), not by a click.
+_PDF_TRIGGER_KEYS: Final = frozenset({"/OpenAction", "/AA"})
+#: Actions that may not run by themselves: a URI opened on opening is a drive-by visit.
+_PDF_REFUSED_AUTOMATIC: Final = frozenset({"/URI"})
+#: Objects (indirect ones) and values (all) looked at, at most, before the PDF counts as
+#: too complex to check: a hostile PDF must not hang a worker.
+PDF_MAX_OBJECTS: Final = 100_000
+PDF_MAX_VALUES: Final = 2_000_000
+PDF_MAX_PAGES: Final = 5_000
+PDF_MAX_ACTION_CHAIN: Final = 100
 
 _PDF_BROKEN = (
     "PDFファイルが壊れているか、途中までしかありません。"
     "元のファイルからPDFとして保存し直してから添付してください。"
 )
-
-
-def _check_pdf(data: bytes) -> None:
-    if b"%%EOF" not in data[-1024:] or not _PDF_OBJECT.search(data):
-        raise UploadRefused(_PDF_BROKEN)
-    parts = list(_pdf_parts(data))
-    names: set[str] = set()
-    for text, _ in parts:
-        names |= _pdf_names(text)
-    if "Encrypt" in names:
-        raise UploadRefused(
-            "パスワードで保護（暗号化）されたPDFは、中身を確認できないため受け付けられません。"
-            "保護を外したPDFを添付してください。"
-        )
-    budget = PDF_INFLATE_BUDGET
-    for text, stream in parts:
-        if stream is None:
-            continue
-        objects = list(_PDF_OBJECT.finditer(text))
-        dictionary = _pdf_names(text[objects[-1].start() :] if objects else text[-4096:])
-        if "ObjStm" not in dictionary:
-            continue
-        # Objects packed in an object stream: their names are only readable inflated.
-        if dictionary & {"ASCIIHexDecode", "ASCII85Decode", "LZWDecode", "RunLengthDecode"}:
-            raise UploadRefused(_PDF_UNCHECKABLE)
-        if "FlateDecode" in dictionary:
-            stream, budget = _inflate(stream, budget)
-        names |= _pdf_names(stream)
-    if names & _PDF_ACTIVE_NAMES:
-        raise UploadRefused(
-            "このPDFには自動で動く仕組み（JavaScript、埋め込みファイル、入力フォームの送信など）が"
-            "含まれているため、受け付けられません。紙に印刷してスキャンしたPDFか、"
-            "「PDFとして印刷」で保存し直したPDFを添付してください。"
-        )
-
-
-_PDF_UNCHECKABLE = (
-    "このPDFは中身を確認できない形式で保存されているため、受け付けられません。"
-    "「PDFとして印刷」で保存し直したPDFを添付してください。"
+_PDF_TOO_LARGE = (
+    "このPDFはページ数や中身が多すぎるため、確認できません。"
+    "いくつかに分けるか、「PDFとして印刷」で保存し直してから添付してください。"
+)
+_PDF_ENCRYPTED = (
+    "パスワードで保護（暗号化）されたPDFは、中身を確認できないため受け付けられません。"
+    "保護を外したPDFを添付してください。"
+)
+_PDF_ACTIVE = (
+    "このPDFには自動で動く仕組み（JavaScript、開いたときにウェブページやほかのファイルを開く設定、"
+    "埋め込みファイル、入力フォームの送信など）が含まれているため、受け付けられません。"
+    "紙に印刷してスキャンしたPDFか、「PDFとして印刷」で保存し直したPDFを添付してください。"
 )
 
 
-def _inflate(stream: bytes, budget: int) -> tuple[bytes, int]:
-    decompressor = zlib.decompressobj()
+class _PdfActive(Exception):
+    """Internal: the walk met active content (turned into :class:`UploadRefused`)."""
+
+
+def _check_pdf(data: bytes) -> None:
+    """Refuse a PDF that is encrypted, unreadable, too complex to check, or active.
+
+    Active: JavaScript anywhere, actions that launch programs, import or submit data, open
+    other files (GoToR, GoToE) or media, embedded files, XFA forms, and a URI that opens by
+    itself (/OpenAction, /AA). A link a person clicks (an annotation's /A with /URI) is fine.
+    """
+    if b"%%EOF" not in data[-1024:]:
+        raise UploadRefused(_PDF_BROKEN)
     try:
-        inflated = decompressor.decompress(stream, budget + 1)
-    except zlib.error:
+        with pypdf.apply_configuration(
+            zlib_maximum_output_length=PDF_INFLATE_BUDGET,
+            lzw_maximum_output_length=PDF_INFLATE_BUDGET,
+            run_length_maximum_output_length=PDF_INFLATE_BUDGET,
+            array_based_stream_maximum_output_length=PDF_INFLATE_BUDGET,
+            stream_decoding_work_maximum_length=4 * PDF_INFLATE_BUDGET,
+        ):
+            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                raise UploadRefused(_PDF_ENCRYPTED)
+            _inflate_object_streams(reader)
+            _walk_pdf(reader)
+    except UploadRefused:
+        raise
+    except _PdfActive:
+        raise UploadRefused(_PDF_ACTIVE) from None
+    except (pypdf.errors.LimitReachedError, MemoryError, RecursionError):
+        raise UploadRefused(_PDF_TOO_LARGE) from None
+    except (pypdf.errors.FileNotDecryptedError, pypdf.errors.DependencyError):
+        raise UploadRefused(_PDF_ENCRYPTED) from None
+    except Exception:  # whatever the parser trips over is a broken file, never a 500
         raise UploadRefused(_PDF_BROKEN) from None
-    if len(inflated) > budget:  # a deflate bomb, or simply too much to look through
-        raise UploadRefused(_PDF_UNCHECKABLE)
-    return inflated, budget - len(inflated)
+
+
+def _inflate_object_streams(reader: pypdf.PdfReader) -> None:
+    """Decode every object stream once, within one budget for the whole file: objects packed
+    in them are only readable inflated, and a file full of deflate bombs must stop early."""
+    budget = PDF_INFLATE_BUDGET
+    numbers = {number for number, _ in reader.xref_objStm.values()}
+    if len(numbers) > PDF_MAX_OBJECTS:
+        raise UploadRefused(_PDF_TOO_LARGE)
+    for number in sorted(numbers):
+        stream = reader.get_object(number)
+        if not isinstance(stream, pypdf.generic.StreamObject):
+            raise UploadRefused(_PDF_BROKEN)
+        budget -= len(stream.get_data())
+        if budget < 0:
+            raise UploadRefused(_PDF_TOO_LARGE)
+
+
+def _walk_pdf(reader: pypdf.PdfReader) -> None:
+    """Look at every object reachable from the catalog, each indirect object once."""
+    root = reader.trailer.get("/Root")
+    if root is None or not isinstance(root.get_object(), pypdf.generic.DictionaryObject):
+        raise UploadRefused(_PDF_BROKEN)
+    seen: set[tuple[int, int]] = set()
+    pending: list[Any] = [root]
+    values = pages = 0
+    while pending:
+        item = pending.pop()
+        values += 1
+        if values > PDF_MAX_VALUES:
+            raise UploadRefused(_PDF_TOO_LARGE)
+        if isinstance(item, pypdf.generic.IndirectObject):
+            key = (item.idnum, item.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > PDF_MAX_OBJECTS:
+                raise UploadRefused(_PDF_TOO_LARGE)
+            item = item.get_object()
+        if isinstance(item, pypdf.generic.DictionaryObject):  # streams too (their dictionary)
+            _check_pdf_dictionary(item)
+            if item.get("/Type") == "/Page":
+                pages += 1
+                if pages > PDF_MAX_PAGES:
+                    raise UploadRefused(_PDF_TOO_LARGE)
+            pending.extend(item.values())
+        elif isinstance(item, pypdf.generic.ArrayObject):
+            pending.extend(item)
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_object() if isinstance(value, pypdf.generic.IndirectObject) else value
+
+
+def _check_pdf_dictionary(dictionary: pypdf.generic.DictionaryObject) -> None:
+    if not _PDF_REFUSED_KEYS.isdisjoint(dictionary.keys()):
+        raise _PdfActive
+    if _resolved(dictionary.get("/S")) in _PDF_REFUSED_ACTIONS:
+        raise _PdfActive
+    if _resolved(dictionary.get("/Type")) in {"/EmbeddedFile", "/Filespec"} and "/EF" in dictionary:
+        raise _PdfActive
+    if _resolved(dictionary.get("/Subtype")) in _PDF_REFUSED_SUBTYPES:
+        raise _PdfActive
+    for key in _PDF_TRIGGER_KEYS & set(dictionary.keys()):
+        trigger = _resolved(dictionary[key])
+        if key == "/AA" and isinstance(trigger, pypdf.generic.DictionaryObject):
+            for action in trigger.values():
+                _check_automatic_action(action)
+        elif key == "/OpenAction":  # an array is a destination (a page to show): fine
+            _check_automatic_action(trigger)
+
+
+def _check_automatic_action(action: Any) -> None:
+    """An action that runs by itself, with the actions its /Next chain runs after it."""
+    pending = [action]
+    steps = 0
+    while pending:
+        steps += 1
+        if steps > PDF_MAX_ACTION_CHAIN:
+            raise UploadRefused(_PDF_TOO_LARGE)
+        current = _resolved(pending.pop())
+        if not isinstance(current, pypdf.generic.DictionaryObject):
+            continue
+        if _resolved(current.get("/S")) in _PDF_REFUSED_AUTOMATIC:
+            raise _PdfActive
+        following = _resolved(current.get("/Next"))
+        if isinstance(following, pypdf.generic.ArrayObject):
+            pending.extend(following)
+        elif following is not None:
+            pending.append(following)
 
 
 # --- Images ------------------------------------------------------------------------------------

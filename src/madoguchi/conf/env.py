@@ -43,6 +43,7 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_MAIL_FROM",
     "MADOGUCHI_EXTRA_FONTS",
     "MADOGUCHI_CLAMD",
+    "MADOGUCHI_VIRUS_SCAN_EXTERNAL",
     "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
@@ -204,6 +205,20 @@ def data_dir_tighten(data_dir: Path) -> int:
                 path.chmod((stat.S_IMODE(info.st_mode) & 0o700) | wanted)
                 changed += 1
     return changed
+
+
+def virus_scan_problems(*, clamd: str, external: bool) -> list[str]:
+    """Production needs uploads scanned: a clamd to ask (``MADOGUCHI_CLAMD``), or the
+    operator's explicit word that files are scanned elsewhere
+    (``MADOGUCHI_VIRUS_SCAN_EXTERNAL=true``, e.g. by the storage or a gateway)."""
+    if clamd or external:
+        return []
+    return [
+        "本番では MADOGUCHI_CLAMD（ウイルス検査の clamd）が必要です。別の仕組みで検査している場合は"
+        " MADOGUCHI_VIRUS_SCAN_EXTERNAL=true を設定してください（MADOGUCHI_CLAMD must be set in"
+        " production: uploads from the internet are virus-scanned; set"
+        " MADOGUCHI_VIRUS_SCAN_EXTERNAL=true only if files are scanned elsewhere）。"
+    ]
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:

@@ -26,6 +26,7 @@ from madoguchi.conf.env import (
     env_list,
     load_or_create_secret_key,
     production_problems,
+    virus_scan_problems,
 )
 
 ENV = os.environ
@@ -58,6 +59,8 @@ try:
     EMAIL_CONFIG = email_settings(ENV.get("MADOGUCHI_SMTP_URL", ""))
     # clamd for uploads ("unix:/path" or "tcp:host:port"); empty: uploads are not virus-scanned.
     CLAMD = env_clamd(ENV)
+    # The operator scans uploads elsewhere: production then starts without MADOGUCHI_CLAMD.
+    VIRUS_SCAN_EXTERNAL = env_bool(ENV, "MADOGUCHI_VIRUS_SCAN_EXTERNAL", default=False)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
     # Webhooks to loopback/private addresses (SSRF guard off): for development, tests, and
@@ -82,7 +85,7 @@ if PRODUCTION:
             webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
             smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
         )
-    )
+    ) + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
     if _problems:
         raise ImproperlyConfigured(
             "安全でない設定のため、本番モードでは起動しません"
@@ -259,10 +262,9 @@ STATIC_ROOT = DATA_DIR / "static"
 # whitenoise looks here too (collectstatic for production); it must exist to avoid a warning.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "files")},
-    },
+    # Uploads and other stored files: DATA_DIR/files, written crash-safe and owner-only. Domain
+    # code reaches them only through storages["default"]: object storage is a setting away.
+    "default": {"BACKEND": "madoguchi.core.storage.DataDirStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Uploads through STORAGES are owner-only, whatever the process umask.

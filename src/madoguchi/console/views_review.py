@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from madoguchi.applications.attachments import attachments_of_application
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.inbox import (
     SORTS,
@@ -227,6 +228,9 @@ def _detail(
                 for t in application_history(application)
             ],
             "documents": application_documents(application),
+            "attachments": attachments_of_application(
+                organisation=staff.organisation, application=application
+            ),
             "staff_list": assignable_staff(organisation=staff.organisation) if may_move else [],
             "reveal_labels": reveal_labels,
             "revealed": [(reveal_labels.get(p, p), v) for p, v in (revealed or {}).items()],

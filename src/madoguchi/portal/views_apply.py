@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications.attachments import (
-    attachment_answer,
     attachment_delete_unclaimed,
-    attachment_store,
+    attachments_upload,
 )
 from madoguchi.applications.documents import application_receipt_pdf
 from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
@@ -41,12 +40,10 @@ from madoguchi.applications.services import (
     new_idempotency_key,
     procedure_is_open,
 )
-from madoguchi.applications.uploads import UploadRefused
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.request import client_address
-from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import validate
@@ -61,9 +58,6 @@ from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
 
 logger = logging.getLogger(__name__)
-
-#: A request body above this is refused before any file is read (per upload request).
-MAX_UPLOAD_REQUEST = 50 * 1024 * 1024
 
 
 def _procedure(code: str, procedure_id: int) -> Procedure:
@@ -166,28 +160,21 @@ def _uploads(request: HttpRequest, copy: WorkingCopy, step: StepSpec, user: Any)
         if f.type != "attachment":
             continue
         files = request.FILES.getlist(input_name(f.key))
-        items = list(copy.answers.get(f.key) or [])
-        for upload in files[:20]:
-            try:
-                if upload.size is None or upload.size > MAX_UPLOAD_REQUEST:
-                    raise UploadRefused("ファイルが大きすぎます。50MB以下にしてください。")
-                stored = attachment_store(
-                    procedure=copy.procedure,
-                    field_key=f.key,
-                    owner=user,
-                    guest_key=copy.guest_key,
-                    name=str(upload.name or ""),
-                    data=upload.read(),
-                    now=now(),
-                )
-            except UploadRefused as error:
-                # The name is shown cleaned: a bidi override in it must not garble the page.
-                shown = strip_invisible(str(upload.name or ""))[:80]
-                errors[f.key] = f"{shown}: {error}" if upload.name else str(error)
-                continue
-            items.append(attachment_answer(stored))
-        if items:
-            copy.answers[f.key] = items
+        if not files:
+            continue
+        batch = attachments_upload(
+            procedure=copy.procedure,
+            field_key=f.key,
+            files=files,
+            kept=list(copy.answers.get(f.key) or []),
+            owner=user,
+            guest_key=copy.guest_key,
+            now=now(),
+        )
+        if batch.refusals:
+            errors[f.key] = batch.error
+        if batch.items:
+            copy.answers[f.key] = batch.items
     return errors
 
 

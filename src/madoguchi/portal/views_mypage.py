@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from madoguchi.applications.attachments import attachment_answer, attachment_store
+from madoguchi.applications.attachments import attachments_upload
 from madoguchi.applications.constants import WITHDRAWABLE, ApplicationStatus
 from madoguchi.applications.inbox import application_documents, issued_document_get
 from madoguchi.applications.models import Application, IssuedDocument
@@ -22,7 +22,6 @@ from madoguchi.applications.selectors import (
     drafts_of_applicant,
 )
 from madoguchi.applications.services import ValidationFailed
-from madoguchi.applications.uploads import UploadRefused
 from madoguchi.applications.workflow import (
     TransitionRefused,
     application_withdraw,
@@ -115,26 +114,23 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
         changes: dict[str, Any] = {}
         for f in step.fields:
             if f.type == "attachment":
-                items = [
-                    i
-                    for i in (current.get(f.key) or [])
-                    if i.get("id") not in request.POST.getlist("_remove_file")
-                ]
-                for upload in request.FILES.getlist(input_name(f.key))[:20]:
-                    try:
-                        stored = attachment_store(
-                            procedure=application.procedure,
-                            field_key=f.key,
-                            owner=request.user,
-                            name=str(upload.name or ""),
-                            data=upload.read(),
-                            now=now(),
-                        )
-                    except UploadRefused as error:
-                        errors[f.key] = str(error)
-                        continue
-                    items.append(attachment_answer(stored))
-                changes[f.key] = items
+                # The same upload as when applying: limits, checks, cleaned names.
+                batch = attachments_upload(
+                    procedure=application.procedure,
+                    field_key=f.key,
+                    files=request.FILES.getlist(input_name(f.key)),
+                    kept=[
+                        i
+                        for i in (current.get(f.key) or [])
+                        if i.get("id") not in request.POST.getlist("_remove_file")
+                    ],
+                    owner=request.user,
+                    application=application,
+                    now=now(),
+                )
+                if batch.refusals:
+                    errors[f.key] = batch.error
+                changes[f.key] = batch.items
             elif f.key in posted:
                 changes[f.key] = posted[f.key]
         answers = {**current, **changes}

@@ -13,8 +13,12 @@ import zlib
 from datetime import timedelta
 from pathlib import Path
 
+import pypdf
 import pytest
+from django.conf import settings as django_settings
 from PIL import Image, PngImagePlugin
+from pypdf.actions import JavaScript
+from pypdf.annotations import Link
 from reportlab.pdfgen import canvas
 
 from madoguchi.applications.attachments import (
@@ -23,7 +27,7 @@ from madoguchi.applications.attachments import (
     attachment_delete_unclaimed,
     attachment_get_unclaimed,
     attachment_open,
-    attachment_path,
+    attachment_storage_name,
     attachment_store,
     attachments_purge_expired,
 )
@@ -32,10 +36,17 @@ from madoguchi.applications.constants import (
     ATTACHMENT_MAX_FILES_PER_APPLICATION,
 )
 from madoguchi.applications.models import Application, Attachment, Draft
-from madoguchi.applications.uploads import UploadRefused, inspect_upload, safe_file_name
+from madoguchi.applications.uploads import (
+    PDF_INFLATE_BUDGET,
+    PDF_MAX_PAGES,
+    UploadRefused,
+    inspect_upload,
+    safe_file_name,
+)
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.services import procedure_create_own, procedure_set_status
 from madoguchi.core.time import now
+from madoguchi.documents.receipt import ReceiptData, receipt_pdf
 from madoguchi.forms.base import Context, FieldSpec, field_types
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import User
@@ -56,19 +67,29 @@ def pdf_bytes(text: str = "住民票の写し 添付書類", *, encrypt: str | N
     return buffer.getvalue()
 
 
-def handmade_pdf(*objects: bytes, catalog_extra: bytes = b"") -> bytes:
-    """A minimal well-formed PDF with a real xref table; ``objects`` start at number 4."""
+def handmade_pdf(
+    *objects: bytes, catalog_extra: bytes = b"", page_extra: bytes = b"", hidden: bool = False
+) -> bytes:
+    """A minimal well-formed PDF with a real xref table; ``objects`` start at number 4.
+
+    ``hidden`` puts those objects between comment lines that look like ``%stream`` and
+    ``%endstream``: comments to a PDF reader, a stream to a byte scanner.
+    """
     bodies = [
         b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] " + page_extra + b">>",
         *objects,
     ]
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(bodies, start=1):
+        if hidden and number == 4:
+            out += b"%stream\n"
         offsets.append(len(out))
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    if hidden:
+        out += b"%endstream\n"
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
     for offset in offsets:
@@ -87,6 +108,33 @@ def object_stream(content: bytes) -> bytes:
         + packed
         + b"\nendstream"
     )
+
+
+def packed_pdf(packed: bytes, *, catalog_extra: bytes) -> bytes:
+    """A PDF whose object 5 lives inside the object stream 4 (``packed`` is its body), found
+    through a cross-reference stream, as PDF 1.5+ writers (Word, Acrobat) save them."""
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        object_stream(b"5 0 " + packed),
+    ]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    rows = [struct.pack(">BIH", 0, 0, 65535)]
+    for number, body in enumerate(bodies, start=1):
+        rows.append(struct.pack(">BIH", 1, len(out), 0))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    rows.append(struct.pack(">BIH", 2, 4, 0))  # object 5: first in stream 4
+    xref = len(out)
+    rows.append(struct.pack(">BIH", 1, xref, 0))  # object 6: this cross-reference stream
+    table = b"".join(rows)
+    out += (
+        b"6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n"
+        % len(table)
+        + table
+        + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
+    )
+    return bytes(out)
 
 
 def noise_image(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
@@ -289,19 +337,157 @@ def test_too_large_is_refused_before_looking_inside():
         ((b"<< /S /Launch /F (cmd.exe) >>",), b"/OpenAction 4 0 R"),
         ((b"<< /EmbeddedFiles << /Names [] >> >>",), b"/Names 4 0 R"),
         ((b"<< /Fields [] /XFA 5 0 R >>", b"<< >>"), b"/AcroForm 4 0 R"),
-        ((b"<< /O << /S /GoTo /D [3 0 R /Fit] >> >>",), b"/AA 4 0 R"),
-        ((b"<< /Type /Annot /Subtype /RichMedia >>",), b""),
-        ((object_stream(b"5 0 << /S /JavaScript /JS (app.alert(1)) >>"),), b"/OpenAction 5 0 R"),
+        ((b"<< /WC << /S /URI /URI (https://evil.example/) >> >>",), b"/AA 4 0 R"),
     ],
-    ids=["javascript", "escaped", "launch", "embedded", "xfa", "aa", "richmedia", "objstm"],
+    ids=["javascript", "escaped", "launch", "embedded", "xfa", "aa"],
 )
 def test_pdf_with_active_content_is_refused(objects, catalog):
     assert "自動で動く仕組み" in refused("form.pdf", handmade_pdf(*objects, catalog_extra=catalog))
 
 
+def test_pdf_active_content_packed_in_an_object_stream_is_refused():
+    data = packed_pdf(
+        b"<< /S /JavaScript /JS (app.alert(1)) >>", catalog_extra=b"/OpenAction 5 0 R"
+    )
+    assert "自動で動く仕組み" in refused("form.pdf", data)
+    harmless = packed_pdf(b"<< /Title (tegami) >>", catalog_extra=b"/Extra 5 0 R")
+    assert inspect_upload(name="a.pdf", data=harmless, accept=ALL, max_bytes=MB).kind == "pdf"
+
+
 def test_pdf_opening_at_a_page_is_fine():
     data = handmade_pdf(catalog_extra=b"/OpenAction [3 0 R /Fit]")
     assert inspect_upload(name="a.pdf", data=data, accept=ALL, max_bytes=MB).kind == "pdf"
+
+
+# Each way round the old byte scanner, and each kind of active content, now found by parsing.
+JS = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+URI = b"<< /S /URI /URI (https://evil.example/) >>"
+LINK = b"<< /Type /Annot /Subtype /Link /Rect [72 700 300 720] /Border [0 0 0] /A %s >>"
+
+
+@pytest.mark.parametrize(
+    ("objects", "catalog", "page"),
+    [
+        # The review's bypass: a comment line "%stream" … "%endstream" hid the objects.
+        ((JS,), b"/OpenAction 4 0 R", b""),
+        ((b"<< /S /Launch /F (cmd.exe) >>",), b"/OpenAction 4 0 R", b""),
+        # A URI that opens by itself: on opening, on closing, on showing a page.
+        ((URI,), b"/OpenAction 4 0 R", b""),
+        ((b"<< /WC 5 0 R >>", URI), b"/AA 4 0 R", b""),
+        ((b"<< /O 5 0 R >>", URI), b"", b"/AA 4 0 R"),
+        # … or at the end of a harmless action's /Next chain.
+        ((b"<< /S /GoTo /D [3 0 R /Fit] /Next [5 0 R] >>", URI), b"/OpenAction 4 0 R", b""),
+        # Scripts in the names tree and in a link's action chain; a launch from a link.
+        ((b"<< /JavaScript 5 0 R >>", b"<< /Names [(a) 6 0 R] >>", JS), b"/Names 4 0 R", b""),
+        ((LINK % b"6 0 R", b"", JS), b"", b"/Annots [4 0 R]"),
+        (
+            (LINK % b"<< /S /URI /URI (https://a.example/) /Next 6 0 R >>", b"", JS),
+            b"",
+            b"/Annots [4 0 R]",
+        ),
+        ((LINK % b"<< /S /Launch /F (calc.exe) >>",), b"", b"/Annots [4 0 R]"),
+        (
+            (LINK % b"<< /S /GoToR /F (\\\\\\\\evil\\\\share\\\\a.pdf) /D [0 /Fit] >>",),
+            b"",
+            b"/Annots [4 0 R]",
+        ),
+        ((LINK % b"<< /S /SubmitForm /F (https://evil.example/) >>",), b"", b"/Annots [4 0 R]"),
+        ((LINK % b"<< /S /ImportData /F (data.fdf) >>",), b"", b"/Annots [4 0 R]"),
+        # Files and forms that carry code.
+        (
+            (
+                b"<< /Type /Filespec /F (a.exe) /EF << /F 5 0 R >> >>",
+                b"<< /Type /EmbeddedFile /Length 0 >>\nstream\n\nendstream",
+            ),
+            b"",
+            b"/Annots [<< /Type /Annot /Subtype /FileAttachment /FS 4 0 R /Rect [0 0 9 9] >>]",
+        ),
+        ((b"<< /Fields [] /XFA 5 0 R >>", b"<< >>"), b"/AcroForm 4 0 R", b""),
+        ((b"<< /Type /Annot /Subtype /RichMedia /Rect [0 0 9 9] >>",), b"", b"/Annots [4 0 R]"),
+    ],
+    ids=[
+        "comment-stream-js",
+        "comment-stream-launch",
+        "openaction-uri",
+        "document-aa-uri",
+        "page-aa-uri",
+        "next-chain-uri",
+        "names-tree-js",
+        "annotation-js",
+        "link-next-js",
+        "annotation-launch",
+        "annotation-gotor",
+        "annotation-submit",
+        "annotation-import",
+        "file-attachment",
+        "xfa",
+        "richmedia",
+    ],
+)
+def test_pdf_active_content_is_found_by_parsing(objects, catalog, page):
+    data = handmade_pdf(*objects, catalog_extra=catalog, page_extra=page, hidden=True)
+    assert "自動で動く仕組み" in refused("form.pdf", data)
+
+
+def pypdf_built(build) -> bytes:
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    build(writer)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_pdf_made_active_by_pypdf_is_refused():
+    scripted = pypdf_built(lambda w: w.add_open_action(JavaScript("app.alert('x');")))
+    attached = pypdf_built(lambda w: w.add_attachment("run.exe", b"MZ payload"))
+    assert "自動で動く仕組み" in refused("js.pdf", scripted)
+    assert "自動で動く仕組み" in refused("attached.pdf", attached)
+
+
+def test_a_clickable_link_to_a_website_is_fine():
+    def link(writer: pypdf.PdfWriter) -> None:
+        writer.add_annotation(
+            0, Link(rect=(72, 700, 300, 720), url="https://www.city.example.lg.jp/")
+        )
+
+    for data in (pypdf_built(link), handmade_pdf(LINK % URI, page_extra=b"/Annots [4 0 R]")):
+        assert inspect_upload(name="a.pdf", data=data, accept=ALL, max_bytes=MB).kind == "pdf"
+
+
+def test_our_own_receipt_pdf_passes():
+    data = receipt_pdf(
+        ReceiptData(
+            organisation_name="横浜市",
+            procedure_name="児童手当 認定請求",
+            receipt_number="R-2026-000001",
+            arrived_at_text="令和8年12月4日 9時00分",
+            rows=[("申請者", "氏名", "山田 花子")],
+            digest="0" * 64,
+        ),
+        generated_at=now(),
+    )
+    assert inspect_upload(name="受付票.pdf", data=data, accept=ALL, max_bytes=10 * MB).kind == "pdf"
+
+
+def test_a_pdf_too_big_to_check_is_refused_without_inflating_it_all():
+    data = packed_pdf(b"<< >>" + b" " * (PDF_INFLATE_BUDGET + MB), catalog_extra=b"/Extra 5 0 R")
+    assert len(data) < MB
+    assert "中身が多すぎる" in refused("bomb.pdf", data)
+
+
+def test_a_pdf_with_more_pages_than_can_be_checked_is_refused():
+    writer = pypdf.PdfWriter()
+    for _ in range(PDF_MAX_PAGES + 1):
+        writer.add_blank_page(width=100, height=100)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert "ページ数や中身が多すぎる" in refused("many.pdf", buffer.getvalue())
+
+
+def test_a_pdf_the_parser_cannot_read_is_refused_as_broken():
+    data = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 9 0 R >>\n" + b"(" * 5000 + b"\n%%EOF\n"
+    assert "PDFファイルが壊れているか" in refused("bad.pdf", data)
 
 
 def test_encrypted_pdf_is_refused():
@@ -425,6 +611,11 @@ FIELD = "residence_document"  # accept pdf, jpeg, png
 GUEST = "guest-key-abcdefghijklmnop"
 
 
+def attachment_path(row: Attachment) -> Path:
+    """Where the default storage (``DATA_DIR/files``) keeps the file of ``row``."""
+    return Path(django_settings.DATA_DIR) / "files" / attachment_storage_name(row)
+
+
 def stored_files(root) -> list[Path]:
     return (
         sorted(p for p in (root / "files").rglob("*") if p.is_file())
@@ -467,6 +658,33 @@ def test_a_stored_file_is_encrypted_on_disk_and_reads_back(procedure, resident, 
         "kind": "pdf",
         "size": len(data),
     }
+
+
+def test_files_go_wherever_the_storages_setting_says(
+    procedure, resident, data_dir, settings, django_capture_on_commit_callbacks
+):
+    # Domain code names no folder: another storage (here another place on disk, in production
+    # object storage) is a setting, and reads, deletes and purges follow it.
+    elsewhere = data_dir / "elsewhere"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "madoguchi.core.storage.DataDirStorage",
+            "OPTIONS": {"location": str(elsewhere)},
+        },
+    }
+    data = pdf_bytes()
+    row = attachment_store(
+        procedure=procedure, field_key=FIELD, owner=resident, name="a.pdf", data=data, now=now()
+    )
+    path = elsewhere / attachment_storage_name(row)
+    assert path.is_file()
+    assert os.stat(path).st_mode & 0o077 == 0
+    assert stored_files(data_dir) == []  # nothing under DATA_DIR/files
+    assert attachment_open(attachment=row) == data
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attachment_delete_unclaimed(owner=resident, attachment_id=row.pk.hex)
+    assert not path.exists()
 
 
 def test_a_changed_or_missing_file_is_never_returned(procedure, resident, data_dir):

@@ -39,6 +39,7 @@ def safe_production(tmp_path):
         "MADOGUCHI_DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
         "MADOGUCHI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "MADOGUCHI_SMTP_URL": "smtp://127.0.0.1:2525",
+        "MADOGUCHI_VIRUS_SCAN_EXTERNAL": "true",
     }
 
 
@@ -55,8 +56,19 @@ def test_production_with_nothing_set_refuses_to_start_and_says_why(start):
         "MADOGUCHI_DEBUG",
         "MADOGUCHI_ENCRYPTION_KEYS",
         "MADOGUCHI_SMTP_URL",
+        "MADOGUCHI_CLAMD",
     ):
         assert name in result.stderr
+
+
+def test_production_refuses_to_start_without_a_virus_scanner(start, safe_production):
+    unscanned = {**safe_production, "MADOGUCHI_VIRUS_SCAN_EXTERNAL": "false"}
+    result = start(**unscanned)
+    assert result.returncode != 0
+    assert "MADOGUCHI_CLAMD must be set in production" in result.stderr
+    assert "MADOGUCHI_VIRUS_SCAN_EXTERNAL=true" in result.stderr
+    scanned = start(**unscanned, MADOGUCHI_CLAMD="unix:/run/clamav/clamd.ctl")
+    assert scanned.returncode == 0, scanned.stderr
 
 
 def test_production_refuses_a_wildcard_host_and_a_short_key(start, safe_production):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Any
 
@@ -9,13 +10,16 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
+from madoguchi.applications.attachments import attachment_store
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
     ApplicationNote,
     ApplicationTransition,
+    Attachment,
     DecisionTemplate,
     IssuedDocument,
 )
@@ -808,3 +812,31 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     resident = User.objects.get(email=DEMO_RESIDENT)
     assert resident.email_verified_at is not None
     assert client.login(username=DEMO_RESIDENT, password=passwords["resident"])
+
+
+def test_the_application_page_marks_an_unscanned_attachment(
+    staff_client, application, resident, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    settings.CLAMD = ""  # no scanner: the file is stored, marked unscanned
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20), (10, 200, 10)).save(buffer, "PNG")
+    unscanned = attachment_store(
+        procedure=application.procedure,
+        field_key="residence_document",
+        owner=resident,
+        name="在勤証明書.png",
+        data=buffer.getvalue(),
+        now=now(),
+    )
+    Attachment.objects.filter(pk=unscanned.pk).update(application=application)
+    page = text(staff_client.get(url("application", application)))
+    row = page[page.index("在勤証明書.png") :]
+    row = row[: row.index("</tr>")]
+    assert "未検査" in row
+    assert "ウイルス対策ソフトで確認" in row
+    Attachment.objects.filter(pk=unscanned.pk).update(scanned=True)
+    page = text(staff_client.get(url("application", application)))
+    row = page[page.index("在勤証明書.png") :]
+    assert "未検査" not in row[: row.index("</tr>")]
+    assert "検査済み" in row[: row.index("</tr>")]

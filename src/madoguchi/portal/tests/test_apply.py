@@ -577,3 +577,83 @@ def test_a_resident_issues_a_token_once_uses_it_and_revokes_it(resident_client, 
     bad = resident_client.post("/account/tokens/", {"name": "あ" * 101})
     assert bad.status_code == 422
     assert AccessToken.objects.filter(user=resident).count() == 1
+
+
+# --- One upload for applying and for answering a correction ------------------------------------
+
+
+def named(data: bytes, name: str) -> io.BytesIO:
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
+
+
+OVERSIZE = b"%PDF-1.7\n" + bytes(10 * 1024 * 1024)  # the field allows 10 MB
+BIDI_NAME = "請求書\u202etxt.exe\u202c.pdf"  # a right-to-left override hides ".exe"
+
+
+def upload_when_applying(client: Client, procedure: Procedure, files: list[io.BytesIO]) -> str:
+    spec = form_spec(procedure.form_version)
+    step = next(s for s in spec.steps if any(f.key == "residence_document" for f in s.fields))
+    data = flatten(without_files(procedure), spec)
+    response = client.post(
+        base(procedure), {**data, "_step": step.key, "residence_document": files}
+    )
+    return str(response.content.decode())
+
+
+def upload_in_correction(client: Client, application: Application, files: list[io.BytesIO]) -> str:
+    response = client.post(
+        f"/mypage/{application.receipt_number}/correct/", {"residence_document": files}
+    )
+    assert response.status_code == 422
+    return str(response.content.decode())
+
+
+@pytest.fixture
+def correcting(sent, staff_member):
+    correction_request(
+        organisation=sent.organisation,
+        application=sent,
+        staff_user=staff_member.user,
+        body="送付先に住んでいることがわかる書類を添付してください。",
+        fields=["residence_document"],
+        now=now(),
+    )
+    return sent
+
+
+def test_a_correction_refuses_more_files_than_the_field_takes(resident_client, correcting):
+    files = [named(png_bytes(), f"書類{n}.png") for n in range(5)]  # the field takes 3
+    page = upload_in_correction(resident_client, correcting, files)
+    assert "この項目に添付できるファイルは3個までです" in page
+    assert Attachment.objects.count() == 3  # the two beyond were never stored
+    correcting.refresh_from_db()
+    assert correcting.revision == 1  # nothing sent
+
+
+def test_a_correction_refuses_an_oversize_file_by_name_as_applying_does(
+    resident_client, correcting, juminhyo
+):
+    message = "大きな書類.pdf: ファイルが大きすぎます（10MB）。10MB以下にしてから添付してください。"
+    assert message in upload_in_correction(
+        resident_client, correcting, [named(OVERSIZE + b"!", "大きな書類.pdf")]
+    )
+    assert message in upload_when_applying(
+        resident_client, juminhyo, [named(OVERSIZE + b"!", "大きな書類.pdf")]
+    )
+    assert Attachment.objects.count() == 0
+
+
+def test_a_correction_shows_a_refused_file_name_cleaned_as_applying_does(
+    resident_client, correcting, juminhyo
+):
+    hostile = b"<html><script>alert(1)</script></html>"
+    shown = "請求書txt.exe.pdf: ファイルの中身がPDFではありません。"
+    for page in (
+        upload_in_correction(resident_client, correcting, [named(hostile, BIDI_NAME)]),
+        upload_when_applying(resident_client, juminhyo, [named(hostile, BIDI_NAME)]),
+    ):
+        assert shown in page
+        assert "\u202e" not in page
+    assert Attachment.objects.count() == 0

@@ -1,4 +1,5 @@
-"""``madoguchi serve``: the web server (granian) and the outbox worker, stopped together."""
+"""``madoguchi serve``: the web server (granian), the outbox worker and, where the system has
+ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together."""
 
 from __future__ import annotations
 
@@ -7,10 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from madoguchi.ops.clamd import (
+    SYSTEM_SIGNATURES,
+    LocalClamd,
+    clamd_binary,
+    local_clamd_start,
+    signature_directory,
+)
 
 
 class Command(BaseCommand):
@@ -23,9 +34,54 @@ class Command(BaseCommand):
         # One process per core: a request is mostly Python (CPU), so threads alone share one
         # core under the GIL.
         parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
+        parser.add_argument(
+            "--clamd-signatures",
+            type=Path,
+            default=SYSTEM_SIGNATURES,
+            help="ClamAV のウイルス定義のあるフォルダ（既定 /var/lib/clamav）",
+        )
+
+    def _scanner(self, signatures: Path) -> LocalClamd | None:
+        """Say how uploads are scanned; start a clamd of our own when we can and must."""
+        configured = str(getattr(settings, "CLAMD", "") or "")
+        if configured:
+            self.stdout.write(
+                f"ウイルス検査: MADOGUCHI_CLAMD の clamd（{configured}）で検査します。"
+            )
+            return None
+        if getattr(settings, "VIRUS_SCAN_EXTERNAL", False):
+            self.stdout.write(
+                "ウイルス検査: この窓口では行いません（MADOGUCHI_VIRUS_SCAN_EXTERNAL=true:"
+                " 別の仕組みで検査）。添付ファイルは「未検査」として保存されます。"
+            )
+            return None
+        binary = clamd_binary()
+        found = signature_directory([signatures])
+        if binary is None or found is None:
+            missing = (
+                "clamd（clamav-daemon）" if binary is None else f"ウイルス定義（{signatures}）"
+            )
+            self.stdout.write(
+                self.style.WARNING(
+                    f"ウイルス検査: 利用できません（{missing}がありません）。添付ファイルは検査されず、"
+                    "「未検査」として保存され、職員の画面に「未検査」と表示されます。"
+                    "（No virus scanner: uploads are stored marked unscanned.）"
+                )
+            )
+            return None
+        local = local_clamd_start(data_dir=Path(settings.DATA_DIR), signatures=found, binary=binary)
+        self.stdout.write(
+            f"ウイルス検査: clamd を起動しています（ウイルス定義: {found}、{local.address}）。"
+            "定義を読み込み終えるまで、添付ファイルは「しばらくしてから」とお断りします。"
+        )
+        return local
 
     def handle(self, *args: Any, **options: Any) -> None:
         bin_dir = os.path.dirname(sys.executable)
+        scanner = self._scanner(options["clamd_signatures"])
+        environ = dict(os.environ)
+        if scanner is not None:
+            environ["MADOGUCHI_CLAMD"] = scanner.address
         # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
         # then sends exactly one SIGTERM to each group (granian shuts down cleanly on one
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
@@ -49,9 +105,12 @@ class Command(BaseCommand):
                 "madoguchi.conf.wsgi:application",
             ],
             start_new_session=True,
+            env=environ,
         )
         worker = subprocess.Popen(
-            [sys.executable, "-m", "madoguchi", "outbox_worker"], start_new_session=True
+            [sys.executable, "-m", "madoguchi", "outbox_worker"],
+            start_new_session=True,
+            env=environ,
         )
         children = (server, worker)
         stopping = False
@@ -62,7 +121,23 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        scanner_state = "starting" if scanner is not None else "none"
         while not stopping and all(child.poll() is None for child in children):
+            if scanner is not None and scanner_state == "starting":
+                if scanner.ready(timeout=0.2):
+                    scanner_state = "ready"
+                    self.stdout.write(
+                        "ウイルス検査: clamd の準備ができました。添付ファイルを検査します。"
+                    )
+                elif not scanner.running():
+                    scanner_state = "stopped"
+                    self.stdout.write(
+                        self.style.ERROR(
+                            "ウイルス検査: clamd が起動できませんでした"
+                            f"（{scanner.folder / 'clamd.out'} を確認してください）。"
+                            "添付ファイルはお断りします（検査せずに保存はしません）。"
+                        )
+                    )
             time.sleep(0.3)
         for child in children:
             if child.poll() is None:
@@ -73,4 +148,6 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
+        if scanner is not None:
+            scanner.stop()
         self.stdout.write("停止しました。")
