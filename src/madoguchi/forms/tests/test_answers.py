@@ -1,9 +1,12 @@
 """The one walk over a form's answers, and the sealed values it gives."""
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import madoguchi
 from madoguchi.core.crypto import DecryptionFailed, encrypt
 from madoguchi.forms.answers import DROP, answers_map, holds_specific, masked_answers, walk
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
@@ -114,7 +117,7 @@ def test_hidden_and_missing_answers_are_not_walked_but_a_present_empty_one_is(ho
 
 
 def test_nested_groups_are_walked_to_any_depth():
-    answers = {"a": [{"b": [{"c": "1"}, {"c": "2"}]}, {"b": []}]}
+    answers: dict[str, Any] = {"a": [{"b": [{"c": "1"}, {"c": "2"}]}, {"b": []}]}
 
     walked = [(a.path, a.label) for a in walk(_nested(), answers)]
 
@@ -142,7 +145,7 @@ def test_malformed_groups_neither_crash_nor_lose_what_is_there(household):
 
 
 def test_dropping_answers_inside_repeated_items(household):
-    answers = {
+    answers: dict[str, Any] = {
         "my_number": "123456789018",
         "members": [{"name": "一郎", "my_number": "123456789018"}, {"name": "花子"}],
     }
@@ -184,7 +187,9 @@ def test_a_sealed_value_is_stored_in_the_format_rows_already_hold(household):
     assert sealed.reveal() == "123456789018"
     assert sealed.to_stored() == old
     assert Sealed.from_stored(bank) == Sealed.from_stored(bank.copy())
-    assert Sealed.from_stored(bank).to_stored() == bank
+    again = Sealed.from_stored(bank)
+    assert again is not None
+    assert again.to_stored() == bank
 
 
 def test_plain_values_are_not_sealed_and_a_foreign_token_is_refused():
@@ -199,7 +204,7 @@ def test_plain_values_are_not_sealed_and_a_foreign_token_is_refused():
 def test_sealed_values_are_walked_as_sealed_and_shown_masked(household):
     spec_of = {f.key: f for f in household.fields}
     member_number = spec_of["members"].fields[1]
-    stored = {
+    stored: dict[str, Any] = {
         "name": {
             "family": "髙橋",
             "given": "𠮷子",
@@ -238,3 +243,14 @@ def test_display_rows_of_fresh_answers_mask_unless_revealed():
         ("入力", "メモ", "x"),
     ]
     assert display_rows(spec, {"my_number": "123456789018"}, reveal=True)[0][2] == "123456789018"
+
+
+def test_only_the_sealed_module_knows_how_a_sealed_value_is_stored():
+    root = Path(madoguchi.__file__).parent
+    knowing = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "tests" not in path.parts and "$enc" in path.read_text(encoding="utf-8")
+    )
+
+    assert knowing == ["forms/sealed.py"]
