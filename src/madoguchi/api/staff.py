@@ -34,7 +34,7 @@ from pydantic import ValidationError as PydanticValidationError
 from madoguchi.api.schemas import ErrorOut
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import Application
-from madoguchi.applications.selectors import application_rows
+from madoguchi.applications.selectors import application_masked_answers, application_rows
 from madoguchi.applications.workflow import (
     STAFF,
     StaleStatus,
@@ -185,16 +185,6 @@ class ListQuery(Schema):
     limit: Annotated[int, Field(50, ge=1, le=MAX_LIMIT)] = 50
 
 
-def _masked(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "$enc" in value:
-            return str(value.get("masked", "●●●●"))
-        return {key: _masked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value
-
-
 def _summary(application: Application) -> dict[str, Any]:
     return {
         "id": application.pk,
@@ -336,7 +326,7 @@ def get_application(request: HttpRequest, application_id: ApplicationId) -> dict
     data.update(
         form_version=application.form_version.version,
         answers_digest=application.answers_digest,
-        answers=_masked(application.answers),
+        answers=application_masked_answers(application),
         answer_rows=[
             {"step": step, "label": label, "value": value}
             for step, label, value in application_rows(application)

@@ -26,6 +26,7 @@ from madoguchi.applications.models import (
 )
 from madoguchi.core.text import search_key
 from madoguchi.core.time import TOKYO
+from madoguchi.forms.answers import walk
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
@@ -274,11 +275,10 @@ def application_overdue(application: Application, now: datetime) -> bool:
 def applicant_name(application: Application) -> str:
     """The applicant's name as typed (first top-level name field), for staff screens."""
     spec = form_spec(application.form_version)
-    for f in spec.fields:
-        value = application.answers.get(f.key)
-        if f.type == "person_name" and isinstance(value, dict):
+    for a in walk(spec, application.answers, into_groups=False):
+        if a.field.type == "person_name" and isinstance(a.value, dict):
             return " ".join(
-                str(value.get(p, "")) for p in ("family", "given") if value.get(p)
+                str(a.value.get(p, "")) for p in ("family", "given") if a.value.get(p)
             ).strip()
     return ""
 

@@ -62,7 +62,7 @@ class Application(models.Model):
     idempotency_scope = models.CharField(max_length=300)
     idempotency_key = models.CharField(max_length=64)
     arrived_at = models.DateTimeField("到達日時")
-    #: Normalised answers; 特定個人情報 values are encrypted ({"$enc": …, "masked": …}).
+    #: Normalised answers; 特定個人情報 values are sealed (madoguchi.forms.sealed.Sealed).
     answers = models.JSONField()
     answers_digest = models.CharField("回答のSHA-256", max_length=64)
     status = models.CharField(

@@ -26,7 +26,6 @@ from madoguchi.applications.models import (
     DecisionTemplate,
     IssuedDocument,
 )
-from madoguchi.applications.services import reveal_answer
 from madoguchi.applications.workflow import (
     MAX_MESSAGE,
     MAX_REASON,
@@ -40,8 +39,10 @@ from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.decision import DecisionData, decision_pdf
+from madoguchi.forms.answers import walk
 from madoguchi.forms.base import field_types
 from madoguchi.forms.japanese import wareki
+from madoguchi.forms.sealed import Sealed, reveal
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
@@ -362,35 +363,16 @@ def application_view_record(
 def revealable_fields(application: Application) -> dict[str, str]:
     """Answer path → label of every encrypted (特定個人情報) value the application holds."""
     spec = form_spec(application.form_version)
-    result: dict[str, str] = {}
-    for f in spec.fields:
-        value = application.answers.get(f.key)
-        if isinstance(value, dict) and "$enc" in value:
-            result[f.key] = f.label
-        elif f.type == "group" and isinstance(value, list):
-            item_label = f.option("item_label", f.label)
-            for index, item in enumerate(value):
-                for child in f.fields:
-                    inner = item.get(child.key) if isinstance(item, dict) else None
-                    if isinstance(inner, dict) and "$enc" in inner:
-                        result[f"{f.key}.{index}.{child.key}"] = (
-                            f"{item_label}{index + 1} {child.label}"
-                        )
-    return result
+    return {a.path: a.label for a in walk(spec, application.answers) if isinstance(a.value, Sealed)}
 
 
 def _revealed_text(application: Application, path: str) -> str:
     """The decrypted value at ``path`` as a person reads it (a bank account in full)."""
     spec = form_spec(application.form_version)
-    parts = path.split(".")
-    field = next(f for f in spec.fields if f.key == parts[0])
-    value: Any = application.answers.get(parts[0])
-    if len(parts) == 3:
-        value = value[int(parts[1])].get(parts[2])
-        field = next(c for c in field.fields if c.key == parts[2])
-    plain = reveal_answer(value)
+    answer = next(a for a in walk(spec, application.answers) if a.path == path)
+    plain = reveal(answer.value)
     if isinstance(plain, dict):
-        return field_types[field.type].display(plain, field, reveal=True)
+        return field_types[answer.field.type].display(plain, answer.field, reveal=True)
     return str(plain)
 
 

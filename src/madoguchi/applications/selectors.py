@@ -14,7 +14,8 @@ from madoguchi.applications.models import (
     Draft,
 )
 from madoguchi.catalog.models import Procedure
-from madoguchi.forms.base import FieldSpec, FormSpec, field_types
+from madoguchi.forms.answers import masked_answers
+from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import display_rows
 from madoguchi.forms.postal import lookup as postal_lookup
 from madoguchi.forms.selectors import form_spec
@@ -32,13 +33,7 @@ def applications_of_applicant(*, applicant: Any) -> QuerySet[Application]:
 def stored_display_rows(spec: FormSpec, answers: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """Rows for receipts and my page from stored answers: encrypted values show masked,
     without decrypting (revealing is a staff action that is audited)."""
-    return display_rows(spec, answers, text=_text)
-
-
-def _text(field: FieldSpec, value: Any) -> str:
-    if isinstance(value, dict) and "$enc" in value:
-        return str(value.get("masked", "●●●●"))
-    return field_types[field.type].display(value, field)
+    return display_rows(spec, answers)
 
 
 def preview_rows(spec: FormSpec, answers: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -48,6 +43,12 @@ def preview_rows(spec: FormSpec, answers: Mapping[str, Any]) -> list[tuple[str, 
 
 def application_rows(application: Application) -> list[tuple[str, str, str]]:
     return stored_display_rows(form_spec(application.form_version), application.answers)
+
+
+def application_masked_answers(application: Application) -> dict[str, Any]:
+    """The stored answers with every sealed value replaced by its masked text (for the staff
+    API without a recorded reveal)."""
+    return masked_answers(form_spec(application.form_version), application.answers)
 
 
 def application_of_applicant(*, applicant: Any, receipt_number: str) -> Application:

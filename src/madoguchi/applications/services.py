@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -20,13 +20,13 @@ from madoguchi.applications.models import Application, ApplicationRevision, Atta
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
-from madoguchi.core.crypto import decrypt, encrypt
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
-from madoguchi.forms.base import FieldSpec, FormSpec, field_types
+from madoguchi.forms.answers import DROP, Answer, answers_map, holds_specific, walk
+from madoguchi.forms.base import FieldSpec, FormSpec
 from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
-from madoguchi.forms.field_types import mask_my_number
+from madoguchi.forms.sealed import Sealed, must_seal, seal
 from madoguchi.forms.selectors import form_spec
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation
@@ -76,113 +76,41 @@ def canonical_digest(answers: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-#: Field types encrypted at rest although not 特定個人情報: the account a benefit is paid to.
-ENCRYPTED_TYPES: Final = frozenset({"bank_account"})
-
-
-def _encrypted_field(field: FieldSpec) -> bool:
-    return field.privacy == Privacy.SPECIFIC or field.type in ENCRYPTED_TYPES
-
-
-def protect_value(field: FieldSpec, value: Any) -> dict[str, Any]:
-    """The stored form of one sensitive value: the ciphertext and a masked copy for display.
-
-    Text (My Number) is encrypted as it is; a structured value (a bank account) as JSON, with
-    its parts kept masked (the account number shortened to its last digits) so that screens,
-    receipts and exports never need the key.
-    """
-    if isinstance(value, dict):
-        masked_parts = dict(value)
-        number = str(masked_parts.get("account_number", ""))
-        masked_parts["account_number"] = "●" * 4 + number[-3:] if number else ""
-        return {
-            "$enc": encrypt(json.dumps(value, ensure_ascii=False, sort_keys=True)),
-            "format": "json",
-            "masked": field_types[field.type].display(value, field),
-            "parts": masked_parts,
-        }
-    text = str(value)
-    return {"$enc": encrypt(text), "masked": mask_my_number(text)}
-
-
-def reveal_answer(stored: Any) -> Any:
-    """The plain value of a stored answer (decrypting it when encrypted). Callers that show it
-    to a person must record why (an audit event); re-validation need not.
-    Raises ``DecryptionFailed`` when the keys do not fit."""
-    if isinstance(stored, dict) and "$enc" in stored:
-        text = decrypt(str(stored["$enc"]))
-        return json.loads(text) if stored.get("format") == "json" else text
-    return stored
-
-
 def protect_answers(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
     """Encrypt 特定個人情報 and bank accounts, keeping a masked form for display without
     decryption."""
-    result = dict(answers)
-    for field in spec.fields:
-        if field.key not in result or result[field.key] in (None, ""):
-            continue
-        if _encrypted_field(field):
-            result[field.key] = protect_value(field, result[field.key])
-        elif field.type == "group":
-            sensitive = {c.key: c for c in field.fields if _encrypted_field(c)}
-            if sensitive:
-                result[field.key] = [
-                    {
-                        k: protect_value(sensitive[k], v)
-                        if k in sensitive and v not in (None, "")
-                        else v
-                        for k, v in item.items()
-                    }
-                    for item in result[field.key]
-                ]
-    return result
+
+    def protect(answer: Answer) -> Any:
+        value = answer.value
+        if must_seal(answer.field) and value not in (None, "") and not isinstance(value, Sealed):
+            return seal(answer.field, value)
+        return value
+
+    return answers_map(spec, answers, protect)
 
 
 def specific_answers(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
     """The answers that hold 特定個人情報: whole fields, or whole groups with such a child."""
-    result: dict[str, Any] = {}
-    for field in spec.fields:
-        if field.key not in answers:
-            continue
-        if field.privacy == Privacy.SPECIFIC or (
-            field.type == "group" and any(c.privacy == Privacy.SPECIFIC for c in field.fields)
-        ):
-            result[field.key] = answers[field.key]
-    return result
+    return {
+        a.path: answers[a.path]
+        for a in walk(spec, answers, into_groups=False)
+        if holds_specific(a.field)
+    }
 
 
 def _without_specific(spec: FormSpec, answers: Mapping[str, Any]) -> dict[str, Any]:
-    result = dict(answers)
-    for field in spec.fields:
-        if field.privacy == Privacy.SPECIFIC:
-            result.pop(field.key, None)
-        elif field.type == "group" and isinstance(result.get(field.key), list):
-            sensitive = {c.key for c in field.fields if c.privacy == Privacy.SPECIFIC}
-            if sensitive:
-                result[field.key] = [
-                    {k: v for k, v in item.items() if k not in sensitive}
-                    if isinstance(item, dict)
-                    else item
-                    for item in result[field.key]
-                ]
-    return result
+    return answers_map(
+        spec, answers, lambda a: DROP if a.field.privacy == Privacy.SPECIFIC else a.value
+    )
 
 
 def _attachment_slots(
     spec: FormSpec, answers: Mapping[str, Any]
 ) -> Iterator[tuple[str, FieldSpec, list[dict[str, Any]]]]:
     """(answer path, field, items) for every attachment answer, groups included."""
-    for field in spec.fields:
-        value = answers.get(field.key)
-        if field.type == "attachment" and isinstance(value, list):
-            yield field.key, field, value
-        elif field.type == "group" and isinstance(value, list):
-            for index, item in enumerate(value):
-                for child in field.fields:
-                    inner = item.get(child.key) if isinstance(item, dict) else None
-                    if child.type == "attachment" and isinstance(inner, list):
-                        yield f"{field.key}.{index}.{child.key}", child, inner
+    for a in walk(spec, answers):
+        if a.field.type == "attachment" and isinstance(a.value, list):
+            yield a.path, a.field, a.value
 
 
 def claim_attachments(
@@ -249,11 +177,10 @@ def claim_attachments(
 def applicant_search_name(spec: FormSpec, answers: Mapping[str, Any]) -> str:
     """The applicant's name folded for staff search (kana-insensitive), from the first
     top-level name field: "山田 太郎 ヤマダ タロウ" → "山田太郎ヤマダタロウ"."""
-    for field in spec.fields:
-        value = answers.get(field.key)
-        if field.type == "person_name" and isinstance(value, dict):
-            parts = [str(value.get(p, "")) for p in ("family", "given")]
-            kana = [str(value.get(p, "")) for p in ("family_kana", "given_kana")]
+    for a in walk(spec, answers, into_groups=False):
+        if a.field.type == "person_name" and isinstance(a.value, dict):
+            parts = [str(a.value.get(p, "")) for p in ("family", "given")]
+            kana = [str(a.value.get(p, "")) for p in ("family_kana", "given_kana")]
             return search_key(" ".join(parts) + " " + " ".join(kana))[:200]
     return ""
 

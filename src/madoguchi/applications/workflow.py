@@ -25,13 +25,13 @@ from madoguchi.applications.services import (
     canonical_digest,
     claim_attachments,
     protect_answers,
-    reveal_answer,
 )
 from madoguchi.audit.services import audit_record
 from madoguchi.core.time import to_tokyo
+from madoguchi.forms.answers import answers_map, holds_specific
 from madoguchi.forms.base import FormSpec
-from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
+from madoguchi.forms.sealed import reveal
 from madoguchi.forms.selectors import form_spec
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation
@@ -315,21 +315,8 @@ def open_correction(application: Application) -> ApplicationMessage | None:
 
 
 def _revealed(spec: FormSpec, stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Stored answers with encrypted values decrypted, for re-validation only (never shown)."""
-
-    def plain(value: Any) -> Any:
-        return reveal_answer(value)
-
-    result: dict[str, Any] = {}
-    for key, value in stored.items():
-        if isinstance(value, list):
-            result[key] = [
-                {k: plain(v) for k, v in item.items()} if isinstance(item, dict) else item
-                for item in value
-            ]
-        else:
-            result[key] = plain(value)
-    return result
+    """Stored answers with sealed values decrypted, for re-validation only (never shown)."""
+    return answers_map(spec, stored, lambda answer: reveal(answer.value))
 
 
 def correction_answer(
@@ -425,11 +412,7 @@ def correction_answer(
 
 def _is_specific(spec: FormSpec, key: str) -> bool:
     field = next((f for f in spec.fields if f.key == key), None)
-    if field is None:
-        return False
-    if field.privacy == Privacy.SPECIFIC:
-        return True
-    return field.type == "group" and any(c.privacy == Privacy.SPECIFIC for c in field.fields)
+    return field is not None and holds_specific(field)
 
 
 def application_withdraw(

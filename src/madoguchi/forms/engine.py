@@ -7,16 +7,18 @@ form) and returns the normalised answers or the errors keyed by field path
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from madoguchi.forms.answers import leaves
 from madoguchi.forms.base import Context, FieldError, FieldSpec, FormSpec, field_types
 from madoguchi.forms.field_types import resolve_date_bound
 from madoguchi.forms.japanese import wareki
 from madoguchi.forms.rules import compute, evaluate
+from madoguchi.forms.sealed import Sealed
 
 MAX_ANSWER_KEYS = 1000
 
@@ -273,32 +275,16 @@ def display_rows(
     answers: Mapping[str, Any],
     *,
     reveal: bool = False,
-    text: Callable[[FieldSpec, Any], str] | None = None,
 ) -> list[tuple[str, str, str]]:
     """(step title, label, text) for every answered field: confirmation pages and receipts.
 
-    My Number and account numbers stay masked unless ``reveal`` (which callers audit).
-    ``text`` overrides how one value is shown (stored answers hold encrypted values).
+    My Number and account numbers stay masked unless ``reveal`` (which callers audit); a sealed
+    value of stored answers shows its masked form, without decrypting.
     """
 
     def show(field: FieldSpec, value: Any) -> str:
-        if text is not None:
-            return text(field, value)
+        if isinstance(value, Sealed):
+            return value.masked
         return field_types[field.type].display(value, field, reveal=reveal)
 
-    rows: list[tuple[str, str, str]] = []
-    for step in spec.steps:
-        for f in step.fields:
-            if f.key not in answers:
-                continue
-            value = answers[f.key]
-            if f.type == "group":
-                item_label = f.option("item_label", f.label)
-                for index, item in enumerate(value):
-                    for child in f.fields:
-                        if child.key in item:
-                            label = f"{item_label}{index + 1} {child.label}"
-                            rows.append((step.title, label, show(child, item[child.key])))
-                continue
-            rows.append((step.title, f.label, show(f, value)))
-    return rows
+    return [(a.step.title, a.label, show(a.field, a.value)) for a in leaves(spec, answers)]

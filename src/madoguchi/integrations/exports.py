@@ -80,15 +80,15 @@ from django.db.models import Count, Max, QuerySet
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import Application
 from madoguchi.applications.review import MAX_PURPOSE, MIN_PURPOSE, staff_may_move
-from madoguchi.applications.services import reveal_answer
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
-from madoguchi.core.crypto import DecryptionFailed, decrypt
+from madoguchi.core.crypto import DecryptionFailed
 from madoguchi.core.time import TOKYO, to_tokyo
 from madoguchi.forms.base import FieldSpec, FormSpec, field_types
 from madoguchi.forms.constants import Privacy
 from madoguchi.forms.field_types import mask_my_number
 from madoguchi.forms.models import FormVersion
+from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
@@ -201,8 +201,8 @@ def _scalar(value: Any) -> str:
             str(item.get("name", "")) if isinstance(item, dict) else _scalar(item) for item in value
         )
     if isinstance(value, dict):
-        if "$enc" in value:
-            return str(value.get("masked", ""))
+        if (sealed := Sealed.from_stored(value)) is not None:
+            return sealed.masked
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 
@@ -211,15 +211,16 @@ def _specific(value: Any, reveal: bool) -> str:
     """An encrypted value: masked, or decrypted when the export may include it."""
     if value is None or value == "":
         return ""
-    if isinstance(value, dict) and "$enc" in value:
+    if (sealed := Sealed.from_stored(value)) is not None:
         if not reveal:
-            return str(value.get("masked", ""))
+            return sealed.masked
         try:
-            return decrypt(str(value["$enc"]))
+            plain = sealed.reveal()
         except DecryptionFailed:
             # Visible in the file and refused by any importer that checks the 12 digits;
             # better than a file cut short in the middle of the download.
             return "（復号できません）"
+        return _scalar(plain)
     text = _scalar(value)
     return text if reveal else mask_my_number(text)
 
@@ -238,14 +239,15 @@ def _field_plan(spec: FieldSpec, key: str, label: str) -> tuple[list[Column], Em
         def composite(value: Any, reveal: bool) -> list[str]:
             if not isinstance(value, dict):
                 return list(blank)
-            if "$enc" in value:  # a bank account: encrypted, with masked parts kept
+            sealed = Sealed.from_stored(value)
+            if sealed is not None:  # a bank account: encrypted, with masked parts kept
                 if reveal:
                     try:
-                        value = reveal_answer(value)
+                        value = sealed.reveal()
                     except DecryptionFailed:
                         return ["（復号できません）", *blank[1:]]
                 else:
-                    value = value.get("parts") or {}
+                    value = sealed.parts or {}
                 if not isinstance(value, dict):
                     return list(blank)
             return [_scalar(value.get(name)) for name in names]

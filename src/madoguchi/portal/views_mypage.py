@@ -30,8 +30,10 @@ from madoguchi.applications.workflow import (
     open_correction,
 )
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.answers import walk
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
+from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.portal.access import resident_required
 
@@ -103,9 +105,9 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
     spec = form_spec(application.form_version)
     step = _correction_step(spec, list(request_message.fields))
     current = {
-        k: v
-        for k, v in application.answers.items()
-        if k in request_message.fields and not (isinstance(v, dict) and "$enc" in v)
+        a.path: a.value
+        for a in walk(spec, application.answers, into_groups=False)
+        if a.path in request_message.fields and not isinstance(a.value, Sealed)
     }
     errors: dict[str, str] = {}
     answers: dict[str, Any] = dict(current)

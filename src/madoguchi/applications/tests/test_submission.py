@@ -407,7 +407,7 @@ def test_drafts_warn_once_before_expiry_and_are_then_deleted(procedure, resident
 
 def test_bank_accounts_are_encrypted_at_rest_and_shown_masked(db, resident):
     from madoguchi.applications.selectors import application_rows
-    from madoguchi.applications.services import reveal_answer
+    from madoguchi.forms.sealed import reveal
     from madoguchi.forms.selectors import form_spec
 
     item = _file_procedure()
@@ -422,7 +422,7 @@ def test_bank_accounts_are_encrypted_at_rest_and_shown_masked(db, resident):
     assert set(stored) >= {"$enc", "masked", "parts"}
     assert number not in json.dumps(stored, ensure_ascii=False)
     assert stored["parts"]["account_number"].endswith(number[-3:])
-    assert reveal_answer(stored)["account_number"] == number
+    assert reveal(stored)["account_number"] == number
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT answers FROM applications_application WHERE id = %s", [application.pk]

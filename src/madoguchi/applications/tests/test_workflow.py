@@ -378,3 +378,49 @@ def test_messages_from_staff_are_announced_and_marked_read(application, clerk, r
             body="\x00 ",
             now=now(),
         )
+
+
+def test_a_correction_of_my_number_asks_for_it_again_and_never_shows_the_sealed_value(
+    procedure, resident, clerk, client
+):
+    from madoguchi.forms.sealed import Sealed
+
+    organisation = Organisation.objects.get(lg_code="141003")
+    saikofu = procedure_set_status(
+        organisation=organisation,
+        procedure=procedure_adopt(
+            organisation=organisation,
+            template_version=template_version_get(slug="kaigo-hihokensha-saikofu"),
+            now=now(),
+        ),
+        status=ProcedureStatus.PUBLISHED,
+    )
+    answers = {
+        k: v
+        for k, v in valid_answers(saikofu).items()
+        if not (isinstance(v, list) and v and isinstance(v[0], dict) and "kind" in v[0])
+    }
+    application = submit(saikofu, resident, answers).application
+    sealed = Sealed.from_stored(application.answers["insured_my_number"])
+    assert sealed is not None
+    request_correction(application, clerk, ["insured_my_number"])
+    resident.email_verified_at = now()
+    resident.save(update_fields=["email_verified_at"])
+    client.force_login(resident)
+    url = f"/mypage/{application.receipt_number}/correct/"
+
+    page = client.get(url).content.decode()
+
+    assert 'name="insured_my_number"' in page
+    assert sealed.token not in page
+    assert sealed.masked not in page
+    assert answers["insured_my_number"] not in page
+    with pytest.raises(ValidationFailed) as failed:  # not kept: it must be typed again
+        correction_answer(applicant=resident, application=application, changes={}, now=now())
+    assert "insured_my_number" in failed.value.errors
+    assert client.post(url, {"insured_my_number": answers["insured_my_number"]}).status_code == 302
+    application.refresh_from_db()
+    again = Sealed.from_stored(application.answers["insured_my_number"])
+    assert again is not None
+    assert again.reveal() == answers["insured_my_number"]
+    assert application.status == S.RESUBMITTED
