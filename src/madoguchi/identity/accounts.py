@@ -71,7 +71,13 @@ def _link(base_url: str, name: str, *args: str) -> str:
 
 def _mail(*, to: str, subject: str, body: str, now: datetime, client_address: str | None) -> None:
     # The one place where account mail is queued (the mail limits take client_address).
-    outbox_enqueue_email(to=to, subject=f"【{SITE}】{subject}", body=body + _FOOTER, now=now)
+    outbox_enqueue_email(
+        to=to,
+        subject=f"【{SITE}】{subject}",
+        body=body + _FOOTER,
+        now=now,
+        client_address=client_address,
+    )
 
 
 def _verification_mail(

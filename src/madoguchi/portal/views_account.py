@@ -6,6 +6,7 @@ events and queues the mail in its own transaction) and render; they open no tran
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from madoguchi.identity.services import (
     InvalidToken,
     resident_verification_token_check,
 )
+from madoguchi.notifications.ratelimit import MailRateLimited
 from madoguchi.portal.access import resident_required
 from madoguchi.portal.forms_account import (
     DeleteForm,
@@ -62,6 +64,7 @@ def _resident(request: HttpRequest) -> User:
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
+    status = 422
     if request.method == "POST" and form.is_valid():
         try:
             accounts.account_signup(
@@ -73,6 +76,10 @@ def signup(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             form.add_error("password", error)
+        except MailRateLimited as limited:
+            # New and taken addresses both get a mail, so both meet the same limit: no oracle.
+            form.add_error(None, str(limited))
+            status = 429
         else:
             # The same page whether the address was new or taken (PRG, nothing in the URL).
             return redirect("portal:account:signup_sent")
@@ -80,7 +87,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         request,
         "portal/account/signup.html",
         {"form": form},
-        status=422 if form.errors else 200,
+        status=status if form.errors else 200,
     )
 
 
@@ -94,12 +101,13 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
 def verification_resend(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        accounts.account_verification_resend(
-            email=form.cleaned_data["email"],
-            base_url=_base_url(request),
-            now=now(),
-            client_address=_address(request),
-        )
+        with suppress(MailRateLimited):  # limited or not: the same page (no oracle)
+            accounts.account_verification_resend(
+                email=form.cleaned_data["email"],
+                base_url=_base_url(request),
+                now=now(),
+                client_address=_address(request),
+            )
         return redirect("portal:account:signup_sent")
     return render(
         request,
@@ -188,12 +196,13 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     """Same answer for every address; the mail (residents only) goes through the outbox."""
     form = EmailForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        accounts.account_password_reset_request(
-            email=form.cleaned_data["email"],
-            base_url=_base_url(request),
-            now=now(),
-            client_address=_address(request),
-        )
+        with suppress(MailRateLimited):  # limited or not: the same page (no oracle)
+            accounts.account_password_reset_request(
+                email=form.cleaned_data["email"],
+                base_url=_base_url(request),
+                now=now(),
+                client_address=_address(request),
+            )
         return redirect("portal:account:password_reset_done")
     return render(
         request,

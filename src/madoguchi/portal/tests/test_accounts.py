@@ -815,3 +815,33 @@ def test_account_pages_in_a_real_browser_have_no_accessibility_violations(page):
     ]:
         page.goto(path)
         check(h1)
+
+
+def test_sign_up_mails_to_one_address_are_limited_with_a_clear_message(client, db):
+    """Finding 6: sign-up mails (new or taken address alike) count against the mail limits."""
+    from madoguchi.notifications.ratelimit import RECIPIENT_LIMITS
+
+    most = RECIPIENT_LIMITS[0][1]
+    answers = [sign_up(client) for _ in range(most + 1)]
+
+    assert [answer.status_code for answer in answers[:most]] == [302] * most
+    assert answers[-1].status_code == 429
+    assert "メールの送信回数が上限に達しました" in answers[-1].content.decode()
+    assert len(mails_to(EMAIL)) == most
+
+
+def test_reset_and_resend_are_limited_without_telling_whether_an_account_exists(client, resident):
+    from madoguchi.notifications.ratelimit import RECIPIENT_LIMITS
+
+    most = RECIPIENT_LIMITS[0][1]
+    known = [
+        client.post("/account/password/reset/", {"email": resident.email}) for _ in range(most + 2)
+    ]
+    unknown = [
+        client.post("/account/password/reset/", {"email": "nobody@example.jp"})
+        for _ in range(most + 2)
+    ]
+
+    assert {answer.status_code for answer in known + unknown} == {302}
+    assert {answer["Location"] for answer in known} == {answer["Location"] for answer in unknown}
+    assert len(mails_to(resident.email)) == most
