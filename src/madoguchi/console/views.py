@@ -14,12 +14,12 @@ from django.views.decorators.http import require_GET
 
 from madoguchi.console.access import mfa_complete, mfa_required
 from madoguchi.console.views_mfa import (
-    client_address,
     may_use_console,
     pending_start,
     record_attempt,
     safe_next,
 )
+from madoguchi.core.request import client_address
 from madoguchi.core.time import now as current_time
 from madoguchi.identity import throttle
 from madoguchi.identity.models import User

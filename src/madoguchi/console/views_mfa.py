@@ -24,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from madoguchi.console.access import MFA_SESSION_KEY
+from madoguchi.core.request import client_address
 from madoguchi.core.time import now as current_time
 from madoguchi.identity import login as identity_login
 from madoguchi.identity import mfa, throttle
@@ -45,11 +46,6 @@ EXPIRED_MESSAGE: Final = "時間が経ったため、ログインをやり直し
 
 
 # --- Helpers shared with the password step (console/views.py) -------------------------------
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """The client's IP address as the server saw it (a proxy in front must set REMOTE_ADDR)."""
-    return identity_login.client_address_of(request.META.get("REMOTE_ADDR"))
 
 
 def may_use_console(user: User) -> bool:

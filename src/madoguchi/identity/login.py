@@ -12,7 +12,6 @@ A console session is complete only once the second factor has passed; the mark o
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,15 +52,6 @@ def session_mfa_complete(*, session: Mapping[str, Any], user: object) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return session.get(MFA_SESSION_KEY) == getattr(user, "pk", None)
-
-
-def client_address_of(remote_addr: object) -> str | None:
-    """The client's IP address from ``REMOTE_ADDR`` (a proxy in front must set it), or None
-    for anything that is not an address (then only the per-account limits apply)."""
-    try:
-        return str(ipaddress.ip_address(str(remote_addr or "")))
-    except ValueError:
-        return None
 
 
 def may_use_console(*, user: User) -> bool:

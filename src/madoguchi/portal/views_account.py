@@ -21,10 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.applications.selectors import applications_of_applicant
+from madoguchi.core.request import client_address
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
 from madoguchi.identity import accounts, throttle
-from madoguchi.identity.login import LoginRefused, client_address_of, resident_login
+from madoguchi.identity.login import LoginRefused, resident_login
 from madoguchi.identity.models import ResidentProfile, Staff, User
 from madoguchi.identity.services import (
     PROFILE_FIELDS,
@@ -51,7 +52,7 @@ def _base_url(request: HttpRequest) -> str:
 
 
 def _address(request: HttpRequest) -> str | None:
-    return client_address_of(request.META.get("REMOTE_ADDR"))
+    return client_address(request)
 
 
 def _resident(request: HttpRequest) -> User:
