@@ -31,7 +31,7 @@ from madoguchi.console.forms_admin import (
     format_cursor,
     parse_cursor,
 )
-from madoguchi.console.views_mfa import client_address
+from madoguchi.core.request import client_address
 from madoguchi.core.time import now as current_time
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, StaffTOTP
