@@ -38,6 +38,7 @@ from madoguchi.applications.models import Application, DecisionTemplate, IssuedD
 from madoguchi.applications.review import (
     NotAllowed,
     ReviewError,
+    TransitionRefused,
     application_assign,
     application_correction_request,
     application_decide,
@@ -57,8 +58,8 @@ from madoguchi.applications.selectors import (
     application_history,
     application_messages,
     application_rows,
+    staff_allowed_targets,
 )
-from madoguchi.applications.workflow import STAFF, TransitionRefused, allowed_targets
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.time import now
@@ -198,7 +199,7 @@ def _detail(
     may_move = staff_may_move(staff=staff, procedure=application.procedure)
     spec = form_spec(application.form_version)
     reveal_labels = revealable_fields(application)
-    targets = allowed_targets(application.status, STAFF)
+    targets = staff_allowed_targets(application)
     return render(
         request,
         "console/review/application.html",

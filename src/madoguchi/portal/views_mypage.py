@@ -13,6 +13,12 @@ from madoguchi.applications.attachments import attachment_answer, attachment_sto
 from madoguchi.applications.constants import WITHDRAWABLE, ApplicationStatus
 from madoguchi.applications.inbox import application_documents, issued_document_get
 from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.review import (
+    TransitionRefused,
+    application_correction_answer,
+    application_messages_mark_read,
+    application_withdraw,
+)
 from madoguchi.applications.selectors import (
     application_history,
     application_messages,
@@ -20,16 +26,10 @@ from madoguchi.applications.selectors import (
     application_rows,
     applications_of_applicant,
     drafts_of_applicant,
+    open_correction,
 )
 from madoguchi.applications.services import ValidationFailed
 from madoguchi.applications.uploads import UploadRefused
-from madoguchi.applications.workflow import (
-    TransitionRefused,
-    application_withdraw,
-    correction_answer,
-    messages_mark_read,
-    open_correction,
-)
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
@@ -66,7 +66,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, receipt_number: str) -> HttpResponse:
     application = _application(request, receipt_number)
     thread = application_messages(application)
-    messages_mark_read(applicant=request.user, application=application, now=now())
+    application_messages_mark_read(applicant=request.user, application=application, now=now())
     return render(
         request,
         "portal/mypage/detail.html",
@@ -140,7 +140,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
         answers = {**current, **changes}
         if not errors:
             try:
-                correction_answer(
+                application_correction_answer(
                     applicant=request.user,
                     application=application,
                     changes=changes,

@@ -14,6 +14,7 @@ from madoguchi.applications.models import (
     ApplicationRevision,
     ApplicationTransition,
 )
+from madoguchi.applications.selectors import open_correction
 from madoguchi.applications.services import ValidationFailed
 from madoguchi.applications.tests.test_submission import submit, valid_answers
 from madoguchi.applications.workflow import (
@@ -26,7 +27,6 @@ from madoguchi.applications.workflow import (
     correction_request,
     message_send,
     messages_mark_read,
-    open_correction,
 )
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
