@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from madoguchi.applications.constants import ApplicationStatus as S
+from madoguchi.applications.inbox import InboxFilters, inbox_page
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
@@ -739,3 +740,48 @@ def test_a_decision_through_the_api_leaves_what_the_console_leaves(
     ]
     transition = ApplicationTransition.objects.filter(application=through_api).latest("id")
     assert transition.actor == admin.user
+
+
+# --- One inbox selector -------------------------------------------------------------------------
+
+
+def test_the_api_list_and_the_console_inbox_share_one_cursor(client, admin, procedure, resident):
+    created = [submit(procedure, resident, valid_answers(procedure)).application for _ in range(3)]
+    newest_first = sorted(created, key=lambda a: (a.arrived_at, a.pk), reverse=True)
+    raw = token_for(admin)
+
+    first = client.get(f"{BASE}/applications/", {"limit": 1}, **bearer(raw)).json()
+    page = inbox_page(
+        organisation=procedure.organisation,
+        filters=InboxFilters(),
+        now=now(),
+        after=first["next_cursor"],
+        limit=1,
+    )
+    third = client.get(
+        f"{BASE}/applications/", {"limit": 1, "cursor": page.next_cursor}, **bearer(raw)
+    ).json()
+
+    assert not page.cursor_rejected
+    assert [first["results"][0]["id"], page.rows[0].application.pk, third["results"][0]["id"]] == [
+        a.pk for a in newest_first
+    ]
+    assert third["next_cursor"] is None
+
+
+def test_a_cursor_of_another_order_is_refused_by_the_api(client, admin, procedure, resident):
+    for _ in range(2):
+        submit(procedure, resident, valid_answers(procedure))
+    oldest = inbox_page(
+        organisation=procedure.organisation,
+        filters=InboxFilters(sort="oldest"),
+        now=now(),
+        limit=1,
+    )
+
+    response = client.get(
+        f"{BASE}/applications/", {"cursor": oldest.next_cursor}, **bearer(token_for(admin))
+    )
+
+    assert response.status_code == 422
+    assert "next_cursor をそのまま指定してください" in response.json()["detail"]
