@@ -4,6 +4,7 @@ and sees nothing of any other organisation's."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -651,7 +652,7 @@ def webhook(organisation, admin, settings):
     return endpoint
 
 
-def decision_records(application: Application) -> dict[str, object]:
+def decision_records(application: Application) -> dict[str, Any]:
     """What a decision left behind, by kind (ids, times and receipt numbers left out)."""
     receipt = application.receipt_number
     transitions = ApplicationTransition.objects.filter(application=application)
@@ -724,7 +725,7 @@ def test_a_decision_through_the_api_leaves_what_the_console_leaves(
         (f"decision_{outcome}", f"{'承認' if outcome == 'approve' else '却下'}通知書（#）")
     ]
     assert api_records["pdf"] == [b"%PDF-"]
-    assert [kind for kind, _, _ in api_records["messages"]] == ["decision"]  # type: ignore[union-attr]
+    assert [kind for kind, _, _ in api_records["messages"]] == ["decision"]
     assert api_records["mail"] == [
         ("hanako@example.jp", "【横浜市】申請の決定をお知らせします（受付番号 #）")
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -395,11 +396,12 @@ def test_messages_from_staff_are_announced_and_marked_read(application, clerk, r
     ],
 )
 def test_unknown_kinds_and_statuses_are_refused_by_the_database(application, model, values):
-    row = {
+    rows: dict[type, dict[str, Any]] = {
         IssuedDocument: {"title": "t", "pdf": b"%PDF-", "sha256": "0" * 64},
         ApplicationMessage: {"from_staff": True, "body": "b"},
         ApplicationTransition: {"actor_label": "職員"},
-    }[model]
+    }
+    row = rows[model]
 
     with pytest.raises(IntegrityError), transaction.atomic():
         model.objects.create(
