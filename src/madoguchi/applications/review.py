@@ -337,6 +337,32 @@ def application_assign(
     return len(applications)
 
 
+def applications_bulk_assign(
+    *,
+    organisation: Organisation,
+    application_ids: Iterable[int],
+    assignee_staff: Staff | None,
+    actor_staff: Staff,
+    now: datetime,
+) -> int:
+    """:func:`application_assign` for the applications of ``organisation`` among the given
+    ids (at most 200; other organisations' ids are ignored, not reported). Returns how many.
+    Raises what :func:`application_assign` raises."""
+    ids = list(dict.fromkeys(application_ids))[:MAX_BULK]
+    found = list(
+        Application.objects.select_related("procedure").filter(
+            organisation=organisation, pk__in=ids
+        )
+    )
+    return application_assign(
+        organisation=organisation,
+        applications=found,
+        assignee_staff=assignee_staff,
+        actor_staff=actor_staff,
+        now=now,
+    )
+
+
 def note_add(
     *,
     organisation: Organisation,

@@ -45,6 +45,7 @@ from madoguchi.applications.review import (
     application_message_send,
     application_move,
     application_view_record,
+    applications_bulk_assign,
     applications_bulk_transition,
     decision_template_delete,
     decision_template_save,
@@ -159,13 +160,10 @@ def applications_bulk(request: HttpRequest, *, staff: Staff) -> HttpResponse:
                 messages.error(request, f"{label}: {r.message}")
         return redirect(back)
     if action in ("assign_me", "unassign"):
-        found = Application.objects.select_related("procedure").filter(
-            organisation=staff.organisation, pk__in=[pk for pk, _ in items]
-        )
         try:
-            count = application_assign(
+            count = applications_bulk_assign(
                 organisation=staff.organisation,
-                applications=list(found),
+                application_ids=[pk for pk, _ in items],
                 assignee_staff=staff if action == "assign_me" else None,
                 actor_staff=staff,
                 now=when,
