@@ -6,14 +6,22 @@ only, and only while the person who issued it is active staff there. Scopes:
 ``applications:read`` (lists, details, procedures) and ``applications:write`` (transitions,
 for an admin's or reviewer's token).
 
+Moves go through the same services as the console (:mod:`madoguchi.applications.review`),
+with the same checks and the same records: only admins and the procedure's assigned reviewers
+may move an application; 承認・却下 issue the 決定通知書, tell the applicant on my page and by
+mail, and are audited and sent to webhooks exactly as from the console; a rejection needs a
+``reason``; a correction request (補正依頼) names the answers to correct in ``fields`` and
+what to do in ``reason``.
+
 Status codes: 401 no, wrong, revoked or expired token (or its owner is no longer staff);
-403 the token lacks the scope (or is a resident's token); 404 no such application *of this
-organisation* — another organisation's id answers exactly as a missing one; 409 the move is
-not allowed now, or the application changed since ``expected_status``; 422 invalid input.
+403 the token lacks the scope (or is a resident's token), or its owner may not move this
+procedure's applications; 404 no such application *of this organisation* — another
+organisation's id answers exactly as a missing one; 409 the move is not allowed now, or the
+application changed since ``expected_status``; 422 invalid input.
 
 Field names are stable (core systems map them once). My Number and other 特定個人情報 are
 masked in every answer and never decrypted here; each read of an application is an audit
-event (``application.view``, channel ``api``).
+event (``application.viewed``, channel ``api``), as in the console.
 """
 
 from __future__ import annotations
@@ -33,27 +41,26 @@ from pydantic import ValidationError as PydanticValidationError
 
 from madoguchi.api.schemas import ErrorOut
 from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.inbox import InboxFilters, InvalidCursor, inbox_page
 from madoguchi.applications.models import Application
-from madoguchi.applications.selectors import application_masked_answers, application_rows
-from madoguchi.applications.workflow import (
-    STAFF,
+from madoguchi.applications.review import (
+    InputRefused,
+    NotAllowed,
     StaleStatus,
     TransitionRefused,
-    allowed_targets,
-    application_transition,
+    application_status_change,
+    application_view_record,
+    applications_list_record,
 )
-from madoguchi.audit.services import audit_record
+from madoguchi.applications.selectors import (
+    application_masked_answers,
+    application_rows,
+    staff_allowed_targets,
+)
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.core.time import TOKYO, now, to_tokyo
-from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import AccessToken, Staff
-from madoguchi.integrations.selectors import (
-    Cursor,
-    InvalidCursor,
-    StaffFilters,
-    staff_application_get,
-    staff_applications_page,
-)
+from madoguchi.integrations.selectors import staff_application_get
 from madoguchi.integrations.tokens import (
     SCOPE_READ,
     SCOPE_WRITE,
@@ -153,7 +160,18 @@ class TransitionIn(Schema):
         str,
         Field(max_length=32, description="取得したときの状態。違えば 409（ほかの操作が先）"),
     ]
-    reason: Annotated[str, Field(max_length=2000, description="理由（決定の理由など）")] = ""
+    reason: Annotated[
+        str,
+        Field(
+            max_length=2000,
+            description="理由。却下では必須。補正依頼（correction_requested）では申請者に伝える補正の内容",
+        ),
+    ] = ""
+    fields: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="補正依頼で直してほしい項目の key（correction_requested のときだけ、1つ以上）",
+    )
 
 
 class StaffProcedureOut(Schema):
@@ -270,36 +288,35 @@ def list_applications(request: HttpRequest, query: Query[ListQuery]) -> dict[str
             422,
             "status は " + "、".join(ApplicationStatus.values) + " のいずれかで指定してください。",
         )
-    try:
-        after = Cursor.decode(query.cursor) if query.cursor is not None else None
-    except InvalidCursor as error:
-        raise HttpError(422, str(error)) from None
-    filters = StaffFilters(
+    organisation = auth.staff.organisation
+    when = now()
+    filters = InboxFilters(
         procedure_id=query.procedure,
-        status=query.status,
+        statuses=(query.status,) if query.status is not None else (),
         arrived_after=_instant(query.arrived_after, "arrived_after"),
         arrived_before=_instant(query.arrived_before, "arrived_before"),
+        sort="newest",
     )
-    page = staff_applications_page(
-        organisation=auth.staff.organisation, filters=filters, after=after, limit=query.limit
+    page = inbox_page(
+        organisation=organisation, filters=filters, now=when, after=query.cursor, limit=query.limit
     )
-    organisation = auth.staff.organisation
-    for application in page.rows:
+    if page.cursor_rejected:
+        raise HttpError(422, str(InvalidCursor()))
+    rows = [row.application for row in page.rows]
+    for application in rows:
         application.organisation = organisation
-    if page.rows:
-        # A list names receipts and statuses, not answers: one event for the page.
-        audit_record(
-            action="application.list",
-            now=now(),
-            organisation=organisation,
-            actor=auth.staff.user,
-            actor_label=auth.label,
-            target_type="application",
-            detail={"channel": "api", "ids": [a.pk for a in page.rows]},
-        )
+    # A list names receipts and statuses, not answers: one event for the page.
+    applications_list_record(
+        organisation=organisation,
+        staff=auth.staff,
+        applications=rows,
+        now=when,
+        channel="api",
+        actor_label=auth.label,
+    )
     return {
-        "results": [_summary(application) for application in page.rows],
-        "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+        "results": [_summary(application) for application in rows],
+        "next_cursor": page.next_cursor,
     }
 
 
@@ -312,15 +329,14 @@ def list_applications(request: HttpRequest, query: Query[ListQuery]) -> dict[str
 def get_application(request: HttpRequest, application_id: ApplicationId) -> dict[str, Any]:
     auth = _auth(request, SCOPE_READ)
     application = _application(auth, application_id)
-    audit_record(
-        action="application.view",
-        now=now(),
+    application_view_record(
         organisation=auth.staff.organisation,
-        actor=auth.staff.user,
+        application=application,
+        staff=auth.staff,
+        now=now(),
+        channel="api",
         actor_label=auth.label,
-        target_type="application",
-        target_id=application.pk,
-        detail={"channel": "api", "token": auth.token.prefix},
+        token_prefix=auth.token.prefix,
     )
     data = _summary(application)
     data.update(
@@ -331,7 +347,7 @@ def get_application(request: HttpRequest, application_id: ApplicationId) -> dict
             {"step": step, "label": label, "value": value}
             for step, label, value in application_rows(application)
         ],
-        allowed_transitions=allowed_targets(application.status, STAFF),
+        allowed_transitions=staff_allowed_targets(application),
     )
     return data
 
@@ -351,40 +367,37 @@ def get_application(request: HttpRequest, application_id: ApplicationId) -> dict
 def transition_application(request: HttpRequest, application_id: ApplicationId) -> dict[str, Any]:
     auth = _auth(request, SCOPE_WRITE)
     body = _transition_body(request)
-    if auth.staff.role not in (StaffRole.ADMIN, StaffRole.REVIEWER):
-        raise HttpError(403, "閲覧のみの職員のトークンでは、申請の状態を変えられません。")
     statuses = "、".join(ApplicationStatus.values)
     if body.to not in ApplicationStatus.values:
         raise HttpError(422, f"to は {statuses} のいずれかで指定してください。")
     if body.expected_status not in ApplicationStatus.values:
         raise HttpError(422, f"expected_status は {statuses} のいずれかで指定してください。")
-    if body.to == ApplicationStatus.CORRECTION_REQUESTED:
-        # A correction request names the answers to fix and tells the applicant what to do;
-        # a bare status change would leave them unable to answer it.
-        raise HttpError(
-            422,
-            "補正の依頼は、直してほしい項目と内容を指定するため職員コンソールから行ってください。",
-        )
     application = _application(auth, application_id)
     try:
-        moved = application_transition(
+        moved = application_status_change(
             organisation=auth.staff.organisation,
             application=application,
+            staff=auth.staff,
             to_status=body.to,
-            staff_user=auth.staff.user,
-            reason=body.reason,
             expected_status=body.expected_status,
+            reason=body.reason,
+            fields=body.fields,
             now=now(),
         )
-    except StaleStatus as error:
-        raise HttpError(409, str(error)) from None
-    except TransitionRefused as error:
-        raise HttpError(409, str(error)) from None
+    except NotAllowed as error:
+        raise HttpError(403, _text(error)) from None
+    except InputRefused as error:
+        raise HttpError(422, _text(error)) from None
+    except (StaleStatus, TransitionRefused) as error:
+        raise HttpError(409, _text(error)) from None
     except Application.DoesNotExist:
         raise HttpError(404, "その申請は見つかりません。") from None
     moved.organisation = auth.staff.organisation
-    moved.procedure = application.procedure
     return _summary(moved)
+
+
+def _text(error: Exception) -> str:
+    return str(error.args[0]) if error.args else str(error)
 
 
 @router.get(

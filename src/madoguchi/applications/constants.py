@@ -17,6 +17,51 @@ class ApplicationStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "取下げ"
 
 
+class Decision(models.TextChoices):
+    """What staff decide (決定). Each has its own notice and status."""
+
+    APPROVE = "approve", "承認"
+    REJECT = "reject", "却下"
+
+
+#: The status a decision moves the application to.
+DECISION_STATUS: Final = {
+    Decision.APPROVE: ApplicationStatus.APPROVED,
+    Decision.REJECT: ApplicationStatus.REJECTED,
+}
+
+
+class IssuedDocumentKind(models.TextChoices):
+    """Documents the organisation issues for an application."""
+
+    DECISION_APPROVE = "decision_approve", "承認通知書"
+    DECISION_REJECT = "decision_reject", "却下通知書"
+
+
+class MessageKind(models.TextChoices):
+    """Messages between the organisation and the applicant (my page)."""
+
+    MESSAGE = "message", "お知らせ"
+    CORRECTION = "correction", "補正のお願い"
+    DECISION = "decision", "決定のお知らせ"
+    REPLY = "reply", "申請者からの返信"
+
+
+class DecisionTemplateKind(models.TextChoices):
+    """What a 文例 is for."""
+
+    APPROVE = "approve", "承認"
+    REJECT = "reject", "却下"
+    CORRECTION = "correction", "補正依頼"
+
+
+#: The notice each decision issues.
+DECISION_DOCUMENT: Final = {
+    Decision.APPROVE: IssuedDocumentKind.DECISION_APPROVE,
+    Decision.REJECT: IssuedDocumentKind.DECISION_REJECT,
+}
+
+
 #: States in which the applicant may still withdraw (取下げ).
 WITHDRAWABLE: Final = frozenset(
     {

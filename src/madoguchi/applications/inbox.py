@@ -1,5 +1,10 @@
 """The staff inbox (受付一覧) and the other reads of the review console, scoped by organisation.
 
+:func:`inbox_page` is the one list of an organisation's applications: the console's inbox and
+the staff API (``GET /api/v1/staff/applications/``) both read it, with one cursor format
+(signed, so a forged or edited cursor is refused rather than turned into a query) and one
+:class:`InvalidCursor`.
+
 The inbox must stay fast with a million applications: keyset pagination on the order the
 indexes of :class:`Application` hold ((arrived_at, id) or (due_at, id)), never OFFSET, and no
 COUNT(*) per page — one extra row tells whether there is a next page.
@@ -56,6 +61,9 @@ class InboxFilters:
     q: str = ""
     sort: str = "newest"
     viewer_id: int | None = None
+    #: Instants (the API's ``arrived_after`` inclusive, ``arrived_before`` exclusive).
+    arrived_after: datetime | None = None
+    arrived_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,13 @@ class InboxPage:
 
 
 class InvalidCursor(ValueError):
-    pass
+    """A cursor that this list did not hand out, or handed out for another order."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ページの指定（cursor）が正しくありません。"
+            "前のページの next_cursor をそのまま指定してください。"
+        )
 
 
 def inbox_filters_parse(
@@ -183,6 +197,10 @@ def _filtered(
     if filters.arrived_to:
         end = datetime.combine(filters.arrived_to + timedelta(days=1), time(), TOKYO)
         qs = qs.filter(arrived_at__lt=end)
+    if filters.arrived_after is not None:
+        qs = qs.filter(arrived_at__gte=filters.arrived_after)
+    if filters.arrived_before is not None:
+        qs = qs.filter(arrived_at__lt=filters.arrived_before)
     if filters.assignee == "me":
         qs = qs.filter(assignee_id=filters.viewer_id or -1)
     elif filters.assignee == "none":

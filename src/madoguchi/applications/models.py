@@ -7,7 +7,12 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.constants import (
+    ApplicationStatus,
+    DecisionTemplateKind,
+    IssuedDocumentKind,
+    MessageKind,
+)
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.models import TimeStampedModel
 from madoguchi.forms.models import FormVersion
@@ -177,11 +182,7 @@ class Attachment(models.Model):
 class ApplicationMessage(models.Model):
     """Messages between the organisation and the applicant, shown on my page."""
 
-    class Kind(models.TextChoices):
-        MESSAGE = "message", "お知らせ"
-        CORRECTION = "correction", "補正のお願い"
-        DECISION = "decision", "決定のお知らせ"
-        REPLY = "reply", "申請者からの返信"
+    Kind = MessageKind
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="messages")
@@ -199,6 +200,11 @@ class ApplicationMessage(models.Model):
     class Meta:
         verbose_name = "申請のメッセージ"
         verbose_name_plural = "申請のメッセージ"
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MessageKind.values), name="message_kind_known"
+            ),
+        )
         indexes = (models.Index(fields=("application", "created_at"), name="message_thread"),)
 
     def __str__(self) -> str:
@@ -224,6 +230,13 @@ class ApplicationTransition(models.Model):
     class Meta:
         verbose_name = "申請の状態遷移"
         verbose_name_plural = "申請の状態遷移"
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(from_status__in=ApplicationStatus.values)
+                & models.Q(to_status__in=ApplicationStatus.values),
+                name="transition_status_known",
+            ),
+        )
         indexes = (models.Index(fields=("application", "created_at"), name="transition_history"),)
 
     def __str__(self) -> str:
@@ -252,10 +265,7 @@ class ApplicationNote(models.Model):
 class DecisionTemplate(models.Model):
     """Editable text for decisions (承認・却下の理由) per organisation."""
 
-    class Kind(models.TextChoices):
-        APPROVE = "approve", "承認"
-        REJECT = "reject", "却下"
-        CORRECTION = "correction", "補正依頼"
+    Kind = DecisionTemplateKind
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="decision_templates"
@@ -269,6 +279,12 @@ class DecisionTemplate(models.Model):
     class Meta:
         verbose_name = "文例"
         verbose_name_plural = "文例"
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(kind__in=DecisionTemplateKind.values),
+                name="decision_template_kind_known",
+            ),
+        )
 
     def __str__(self) -> str:
         return self.title
@@ -279,7 +295,7 @@ class IssuedDocument(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="documents")
-    kind = models.CharField(max_length=32)
+    kind = models.CharField(max_length=32, choices=IssuedDocumentKind.choices)
     title = models.CharField(max_length=200)
     pdf = models.BinaryField()
     sha256 = models.CharField(max_length=64)
@@ -288,6 +304,12 @@ class IssuedDocument(models.Model):
     class Meta:
         verbose_name = "交付文書"
         verbose_name_plural = "交付文書"
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(kind__in=IssuedDocumentKind.values),
+                name="issued_document_kind_known",
+            ),
+        )
 
     def __str__(self) -> str:
         return self.title

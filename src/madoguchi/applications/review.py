@@ -1,15 +1,25 @@
-"""Staff review of applications: who may do what, assignment, bulk moves, notes, decisions,
-and the audited reveal of 特定個人情報.
+"""The public services of an application's life after arrival: staff review (moves,
+corrections, messages, assignment, notes, decisions, the audited reveal of 特定個人情報) and
+the applicant's side on my page (answering a correction, withdrawing, reading messages).
 
-Every function here checks the staff member's role and, for moves, the procedure's reviewers
-(an empty list means every reviewer of the organisation), then calls the state machine in
+One write path per use case: the console, the portal, the staff API and tasks call these
+functions and nothing below them. Each one checks who may act (the staff member's role and,
+for moves, the procedure's reviewers — an empty list means every reviewer of the
+organisation), owns its transaction with ``transaction.atomic(durable=True)`` (so it can never
+silently become a step of another), and calls the state machine in
 :mod:`madoguchi.applications.workflow`, which locks the row against the status the actor saw.
+A decision therefore leaves the same records — transition, 決定通知書, message, mail, audit
+events and webhook outbox rows — whether it came from the console or the API.
+
+Errors: :class:`NotAllowed` (403), :class:`ReviewError` / ``InputRefused`` (what was sent
+cannot be used), ``StaleStatus`` (someone moved it first), ``TransitionRefused`` (not a move
+from the current status), ``Application.DoesNotExist`` (another organisation's: 404).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -17,24 +27,34 @@ from typing import Any, Final
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications import workflow
+from madoguchi.applications.constants import (
+    DECISION_DOCUMENT,
+    DECISION_STATUS,
+    ApplicationStatus,
+    Decision,
+)
 from madoguchi.applications.inbox import applicant_name
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
     ApplicationNote,
+    ApplicationRevision,
     DecisionTemplate,
     IssuedDocument,
 )
 from madoguchi.applications.workflow import (
     MAX_MESSAGE,
     MAX_REASON,
+    InputRefused,
+    StaleStatus,
     TransitionRefused,
     application_transition,
     correction_request,
     message_send,
     notify_applicant,
 )
+from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import to_tokyo
@@ -55,10 +75,18 @@ MIN_PURPOSE: Final = 10
 MAX_PURPOSE: Final = 500
 MAX_BULK: Final = 200
 #: Statuses reached only through their own form (with a message or a decision notice).
-DECISIONS: Final = {"approve": S.APPROVED, "reject": S.REJECTED}
+DECISIONS: Final = DECISION_STATUS
+
+__all__ = [
+    "InputRefused",
+    "NotAllowed",
+    "ReviewError",
+    "StaleStatus",
+    "TransitionRefused",
+]
 
 
-class ReviewError(TransitionRefused):
+class ReviewError(InputRefused):
     """A request that cannot be carried out as given; the message says why, in Japanese."""
 
 
@@ -140,15 +168,17 @@ def application_move(
         raise ReviewError("承認・却下は、決定の欄から理由を添えて行ってください。")
     if to_status == S.CORRECTION_REQUESTED:
         raise ReviewError("補正の依頼は、補正を依頼する欄から項目と内容を選んで行ってください。")
-    return application_transition(
-        organisation=organisation,
-        application=application,
-        to_status=to_status,
-        staff_user=staff.user,
-        reason=_clean(reason, MAX_REASON, "理由"),
-        expected_status=expected_status,
-        now=now,
-    )
+    reason = _clean(reason, MAX_REASON, "理由")
+    with transaction.atomic(durable=True):
+        return application_transition(
+            organisation=organisation,
+            application=application,
+            to_status=to_status,
+            staff_user=staff.user,
+            reason=reason,
+            expected_status=expected_status,
+            now=now,
+        )
 
 
 @dataclass(frozen=True)
@@ -220,15 +250,16 @@ def application_correction_request(
     ``workflow.correction_request`` for what is guaranteed; raises :class:`NotAllowed` too."""
     _own(organisation, staff, application)
     _require_move(staff, application)
-    return correction_request(
-        organisation=organisation,
-        application=application,
-        staff_user=staff.user,
-        body=body,
-        fields=[str(f)[:64] for f in fields][:200],
-        expected_status=expected_status,
-        now=now,
-    )
+    with transaction.atomic(durable=True):
+        return correction_request(
+            organisation=organisation,
+            application=application,
+            staff_user=staff.user,
+            body=body,
+            fields=[str(f)[:64] for f in fields][:200],
+            expected_status=expected_status,
+            now=now,
+        )
 
 
 def application_message_send(
@@ -242,13 +273,14 @@ def application_message_send(
     """Send a message to the applicant (my page + mail notice). Viewers may not."""
     _own(organisation, staff, application)
     _require_move(staff, application)
-    return message_send(
-        organisation=organisation,
-        application=application,
-        staff_user=staff.user,
-        body=body,
-        now=now,
-    )
+    with transaction.atomic(durable=True):
+        return message_send(
+            organisation=organisation,
+            application=application,
+            staff_user=staff.user,
+            body=body,
+            now=now,
+        )
 
 
 # --- assignment and notes -----------------------------------------------------------------
@@ -287,14 +319,14 @@ def application_assign(
                 f"受付番号 {application.receipt_number} の手続は、指定した職員の担当ではありません。"
             )
     user = assignee_staff.user if assignee_staff is not None else None
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for application in applications:
             Application.objects.filter(pk=application.pk, organisation=organisation).update(
                 assignee=user, updated_at=now
             )
             application.assignee = user
             audit_record(
-                action="application.assigned",
+                action=AuditAction.APPLICATION_ASSIGNED,
                 now=now,
                 organisation=organisation,
                 actor=actor_staff.user,
@@ -304,6 +336,32 @@ def application_assign(
                 detail={"assignee": user.pk if user else None},
             )
     return len(applications)
+
+
+def applications_bulk_assign(
+    *,
+    organisation: Organisation,
+    application_ids: Iterable[int],
+    assignee_staff: Staff | None,
+    actor_staff: Staff,
+    now: datetime,
+) -> int:
+    """:func:`application_assign` for the applications of ``organisation`` among the given
+    ids (at most 200; other organisations' ids are ignored, not reported). Returns how many.
+    Raises what :func:`application_assign` raises."""
+    ids = list(dict.fromkeys(application_ids))[:MAX_BULK]
+    found = list(
+        Application.objects.select_related("procedure").filter(
+            organisation=organisation, pk__in=ids
+        )
+    )
+    return application_assign(
+        organisation=organisation,
+        applications=found,
+        assignee_staff=assignee_staff,
+        actor_staff=actor_staff,
+        now=now,
+    )
 
 
 def note_add(
@@ -320,7 +378,7 @@ def note_add(
     if staff.role == StaffRole.VIEWER:
         raise NotAllowed("閲覧のみの職員は、内部メモを書けません。")
     body = _clean(body, MAX_NOTE, "内部メモ", required=True)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         note = ApplicationNote.objects.create(
             organisation=organisation,
             application=application,
@@ -329,7 +387,7 @@ def note_add(
             created_at=now,
         )
         audit_record(
-            action="application.note",
+            action=AuditAction.APPLICATION_NOTE,
             now=now,
             organisation=organisation,
             actor=staff.user,
@@ -345,19 +403,57 @@ def note_add(
 
 
 def application_view_record(
-    *, organisation: Organisation, application: Application, staff: Staff, now: datetime
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    now: datetime,
+    channel: str = "console",
+    actor_label: str = "職員",
+    token_prefix: str = "",
 ) -> None:
-    """Record that the staff member opened the application (an audit event, no content)."""
+    """Record that the staff member opened the application (one ``application.viewed`` audit
+    event, no content), from the console or — ``channel="api"`` with the token — the API."""
     _own(organisation, staff, application)
-    audit_record(
-        action="application.viewed",
-        now=now,
-        organisation=organisation,
-        actor=staff.user,
-        actor_label="職員",
-        target_type="application",
-        target_id=application.pk,
-    )
+    detail = {"channel": channel} | ({"token": token_prefix} if token_prefix else {})
+    with transaction.atomic(durable=True):
+        audit_record(
+            action=AuditAction.APPLICATION_VIEWED,
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label=actor_label,
+            target_type="application",
+            target_id=application.pk,
+            detail=detail,
+        )
+
+
+def applications_list_record(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    applications: Sequence[Application],
+    now: datetime,
+    channel: str,
+    actor_label: str,
+) -> None:
+    """Record that a page of the organisation's applications was listed (receipts and
+    statuses, not answers): one audit event naming the ids; nothing for an empty page."""
+    if staff.organisation_id != organisation.pk:
+        raise Application.DoesNotExist
+    if not applications:
+        return
+    with transaction.atomic(durable=True):
+        audit_record(
+            action=AuditAction.APPLICATION_LISTED,
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label=actor_label,
+            target_type="application",
+            detail={"channel": channel, "ids": [a.pk for a in applications]},
+        )
 
 
 def revealable_fields(application: Application) -> dict[str, str]:
@@ -404,17 +500,18 @@ def my_number_reveal(
     paths = list(revealable_fields(application))
     if not paths:
         raise ReviewError("この申請には、表示できる個人番号はありません。")
-    audit_record(
-        action="application.reveal",
-        now=now,
-        organisation=organisation,
-        actor=staff.user,
-        actor_label="職員",
-        target_type="application",
-        target_id=application.pk,
-        reason=purpose,
-        detail={"fields": paths},
-    )
+    with transaction.atomic(durable=True):
+        audit_record(
+            action=AuditAction.APPLICATION_REVEAL,
+            now=now,
+            organisation=organisation,
+            actor=staff.user,
+            actor_label="職員",
+            target_type="application",
+            target_id=application.pk,
+            reason=purpose,
+            detail={"fields": paths},
+        )
     return {path: _revealed_text(application, path) for path in paths}
 
 
@@ -446,9 +543,10 @@ def application_decide(
     """
     _own(organisation, staff, application)
     _require_move(staff, application)
-    if outcome not in DECISIONS:
+    if outcome not in Decision.values:
         raise ReviewError("決定の内容（承認または却下）を選んでください。")
-    reason = _clean(reason, MAX_REASON, "決定の理由", required=outcome == "reject")
+    decision = Decision(outcome)
+    reason = _clean(reason, MAX_REASON, "決定の理由", required=decision == Decision.REJECT)
     arrived = to_tokyo(application.arrived_at)
     data = DecisionData(
         organisation_name=organisation.name,
@@ -462,12 +560,13 @@ def application_decide(
     )
     # Built before the row is locked, so the lock is held only for the writes.
     pdf = decision_pdf(data, generated_at=to_tokyo(now))
-    title = f"{'承認' if outcome == 'approve' else '却下'}通知書（{application.receipt_number}）"
-    with transaction.atomic():
+    kind = DECISION_DOCUMENT[decision]
+    title = f"{kind.label}（{application.receipt_number}）"
+    with transaction.atomic(durable=True):
         application_transition(
             organisation=organisation,
             application=application,
-            to_status=DECISIONS[outcome],
+            to_status=DECISION_STATUS[decision],
             staff_user=staff.user,
             reason=reason,
             expected_status=expected_status,
@@ -476,18 +575,15 @@ def application_decide(
         document = IssuedDocument.objects.create(
             organisation=organisation,
             application=application,
-            kind=f"decision_{outcome}",
+            kind=kind,
             title=title,
             pdf=pdf,
             sha256=hashlib.sha256(pdf).hexdigest(),
             created_at=now,
         )
-        body = (
-            f"申請を{'承認' if outcome == 'approve' else '却下'}しました。"
-            "決定通知書（PDF）をマイページで確認してください。"
-        )
+        body = f"申請を{decision.label}しました。決定通知書（PDF）をマイページで確認してください。"
         if reason:
-            body += f"\n\n{'理由' if outcome == 'reject' else '備考'}: {reason}"
+            body += f"\n\n{'理由' if decision == Decision.REJECT else '備考'}: {reason}"
         ApplicationMessage.objects.create(
             organisation=organisation,
             application=application,
@@ -498,7 +594,7 @@ def application_decide(
             created_at=now,
         )
         audit_record(
-            action="application.document_issued",
+            action=AuditAction.APPLICATION_DOCUMENT_ISSUED,
             now=now,
             organisation=organisation,
             actor=staff.user,
@@ -534,7 +630,7 @@ def decision_template_save(
         raise ReviewError("文例の種類を選んでください。")
     title = _clean(title, 100, "文例の名前", required=True)
     body = _clean(body, MAX_MESSAGE, "文例の本文", required=True)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if template is None:
             template = DecisionTemplate.objects.create(
                 organisation=organisation,
@@ -553,7 +649,7 @@ def decision_template_save(
             )
             template.save(update_fields=["kind", "title", "body", "updated_at"])
         audit_record(
-            action="decision_template.saved",
+            action=AuditAction.DECISION_TEMPLATE_SAVED,
             now=now,
             organisation=organisation,
             actor=staff.user,
@@ -573,9 +669,9 @@ def decision_template_delete(
         raise NotAllowed("文例を削除できるのは団体管理者だけです。")
     if template.organisation_id != organisation.pk:
         raise DecisionTemplate.DoesNotExist
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit_record(
-            action="decision_template.deleted",
+            action=AuditAction.DECISION_TEMPLATE_DELETED,
             now=now,
             organisation=organisation,
             actor=staff.user,
@@ -585,3 +681,112 @@ def decision_template_delete(
             detail={"kind": template.kind},
         )
         template.delete()
+
+
+# --- one request, whatever the target (the staff API) ----------------------------------------
+
+
+def application_status_change(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    to_status: str,
+    expected_status: str,
+    reason: str = "",
+    fields: Sequence[str] = (),
+    now: datetime,
+) -> Application:
+    """Move an application to ``to_status`` through the service that owns that move.
+
+    承認・却下 go through :func:`application_decide` (a rejection needs ``reason``; the
+    決定通知書, message, mail, audit events and webhook rows are issued as in the console),
+    補正依頼 through :func:`application_correction_request` (``reason`` is what the applicant
+    reads, ``fields`` the answers to correct), the others through :func:`application_move`.
+    Returns the application as stored afterwards. Raises what those services raise, and
+    :class:`ReviewError` for an unknown status.
+    """
+    if to_status not in S.values:
+        raise ReviewError("移動先の状態が正しくありません。")
+    if to_status in (S.APPROVED, S.REJECTED):
+        application_decide(
+            organisation=organisation,
+            application=application,
+            staff=staff,
+            outcome=Decision.APPROVE if to_status == S.APPROVED else Decision.REJECT,
+            reason=reason,
+            expected_status=expected_status,
+            now=now,
+        )
+    elif to_status == S.CORRECTION_REQUESTED:
+        application_correction_request(
+            organisation=organisation,
+            application=application,
+            staff=staff,
+            body=reason,
+            fields=fields,
+            expected_status=expected_status,
+            now=now,
+        )
+    else:
+        application_move(
+            organisation=organisation,
+            application=application,
+            staff=staff,
+            to_status=to_status,
+            expected_status=expected_status,
+            reason=reason,
+            now=now,
+        )
+    application.refresh_from_db()
+    return application
+
+
+# --- the applicant's side (my page) -------------------------------------------------------
+
+
+def application_correction_answer(
+    *,
+    applicant: Any,
+    application: Application,
+    changes: Mapping[str, Any],
+    note: str = "",
+    now: datetime,
+) -> ApplicationRevision:
+    """The applicant answers a correction request (補正) by changing the indicated answers.
+
+    Guarantees, in one transaction of its own: only the fields named in the open request
+    change; the whole form is validated again; a new revision is stored and the earlier ones
+    kept; new files are claimed; the status becomes 補正済み with a transition record and an
+    audit event. Raises ``Application.DoesNotExist`` (not the applicant's),
+    ``TransitionRefused`` / ``InputRefused`` and ``ValidationFailed`` (answers).
+    """
+    with transaction.atomic(durable=True):
+        return workflow.correction_answer(
+            applicant=applicant, application=application, changes=changes, note=note, now=now
+        )
+
+
+def application_withdraw(
+    *, applicant: Any, application: Application, reason: str = "", now: datetime
+) -> Application:
+    """The applicant withdraws (取下げ) an application still being handled.
+
+    Guarantees, in one transaction of its own: allowed only while the status allows it and
+    the procedure allows withdrawal online; recorded as a transition with the reason and an
+    audit event; a mail notice is queued. Raises ``Application.DoesNotExist`` (not the
+    applicant's) and ``TransitionRefused``.
+    """
+    with transaction.atomic(durable=True):
+        return workflow.application_withdraw(
+            applicant=applicant, application=application, reason=reason, now=now
+        )
+
+
+def application_messages_mark_read(
+    *, applicant: Any, application: Application, now: datetime
+) -> int:
+    """Mark the organisation's messages as read by the applicant; returns how many.
+    Raises ``Application.DoesNotExist`` for another person's application."""
+    with transaction.atomic(durable=True):
+        return workflow.messages_mark_read(applicant=applicant, application=application, now=now)

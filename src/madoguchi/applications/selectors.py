@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
@@ -86,6 +87,26 @@ def application_history(application: Application) -> list[ApplicationTransition]
 
 def application_messages(application: Application) -> list[ApplicationMessage]:
     return list(application.messages.order_by("created_at", "id"))
+
+
+def open_correction(application: Application) -> ApplicationMessage | None:
+    """The correction request the applicant has yet to answer, if any."""
+    if application.status != ApplicationStatus.CORRECTION_REQUESTED:
+        return None
+    return (
+        ApplicationMessage.objects.filter(
+            application=application, kind=ApplicationMessage.Kind.CORRECTION
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def staff_allowed_targets(application: Application) -> list[str]:
+    """The statuses staff may move the application to now (before checking who they are)."""
+    from madoguchi.applications.workflow import STAFF, allowed_targets
+
+    return allowed_targets(application.status, STAFF)
 
 
 def unread_message_count(*, applicant: Any) -> int:

@@ -3,6 +3,12 @@
 Every move is checked against the table below, made under a row lock against the status the
 actor saw (two staff deciding at once: the second is refused), recorded as an
 :class:`ApplicationTransition` and an audit event, in one transaction.
+
+These are the *steps*, private to the applications app: they join the caller's transaction.
+The console, the portal and the API call the public services of
+:mod:`madoguchi.applications.review`, which check who may act, own the transaction
+(``durable=True``) and leave the same records whatever the entry point; an import-linter
+contract keeps the entry apps away from this module.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ from madoguchi.applications.models import (
     ApplicationRevision,
     ApplicationTransition,
 )
+from madoguchi.applications.selectors import open_correction
 from madoguchi.applications.services import (
     ValidationFailed,
     canonical_digest,
     claim_attachments,
     protect_answers,
 )
+from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import answers_map, holds_specific
@@ -83,6 +91,10 @@ class StaleStatus(TransitionRefused):
     """Someone else moved the application after the actor looked at it."""
 
 
+class InputRefused(TransitionRefused):
+    """What was sent cannot be used as it is (empty, too long, unknown field or status)."""
+
+
 def allowed_targets(status: str, actor_kind: str) -> list[str]:
     """Statuses the given kind of actor may move an application to from ``status``."""
     return [to for (frm, to), who in TRANSITIONS.items() if frm == status and who == actor_kind]
@@ -90,10 +102,10 @@ def allowed_targets(status: str, actor_kind: str) -> list[str]:
 
 def _clean_text(text: str, limit: int, what: str) -> str:
     if not isinstance(text, str):
-        raise TransitionRefused(f"{what}が正しくありません。")
+        raise InputRefused(f"{what}が正しくありません。")
     text = text.replace("\x00", "").strip()
     if len(text) > limit:
-        raise TransitionRefused(f"{what}は{limit}文字以内で入力してください。")
+        raise InputRefused(f"{what}は{limit}文字以内で入力してください。")
     return text
 
 
@@ -132,7 +144,7 @@ def _move(
         created_at=now,
     )
     audit_record(
-        action="application.transition",
+        action=AuditAction.APPLICATION_TRANSITION,
         now=now,
         organisation=locked.organisation,
         actor=actor,
@@ -180,7 +192,7 @@ def application_transition(
     if application.organisation_id != organisation.pk:
         raise Application.DoesNotExist
     if to_status not in ApplicationStatus.values:
-        raise TransitionRefused("移動先の状態が正しくありません。")
+        raise InputRefused("移動先の状態が正しくありません。")
     reason = _clean_text(reason, MAX_REASON, "理由")
     with transaction.atomic():
         return _move(
@@ -231,7 +243,7 @@ def message_send(
         raise Application.DoesNotExist
     body = _clean_text(body, MAX_MESSAGE, "メッセージ")
     if not body:
-        raise TransitionRefused("メッセージを入力してください。")
+        raise InputRefused("メッセージを入力してください。")
     with transaction.atomic():
         message = ApplicationMessage.objects.create(
             organisation=organisation,
@@ -267,15 +279,15 @@ def correction_request(
         raise Application.DoesNotExist
     body = _clean_text(body, MAX_MESSAGE, "補正の内容")
     if not body:
-        raise TransitionRefused("補正してほしい内容を入力してください。")
+        raise InputRefused("補正してほしい内容を入力してください。")
     spec = form_spec(application.form_version)
     keys = {f.key for f in spec.fields if f.type not in ("notice", "computed")}
     chosen = list(dict.fromkeys(fields))
     if not chosen:
-        raise TransitionRefused("補正してほしい項目を1つ以上選んでください。")
+        raise InputRefused("補正してほしい項目を1つ以上選んでください。")
     unknown = [key for key in chosen if key not in keys]
     if unknown:
-        raise TransitionRefused("この申請の様式にない項目が指定されました。")
+        raise InputRefused("この申請の様式にない項目が指定されました。")
     with transaction.atomic():
         _move(
             application,
@@ -299,19 +311,6 @@ def correction_request(
         )
         _notify_applicant(application, "申請の補正をお願いします", now)
     return message
-
-
-def open_correction(application: Application) -> ApplicationMessage | None:
-    """The correction request the applicant has yet to answer, if any."""
-    if application.status != S.CORRECTION_REQUESTED:
-        return None
-    return (
-        ApplicationMessage.objects.filter(
-            application=application, kind=ApplicationMessage.Kind.CORRECTION
-        )
-        .order_by("-created_at", "-id")
-        .first()
-    )
 
 
 def _revealed(spec: FormSpec, stored: Mapping[str, Any]) -> dict[str, Any]:
@@ -348,7 +347,7 @@ def correction_answer(
     allowed = set(request.fields)
     extra = [key for key in changes if key not in allowed]
     if extra:
-        raise TransitionRefused("補正をお願いした項目のほかは変更できません。")
+        raise InputRefused("補正をお願いした項目のほかは変更できません。")
     spec = form_spec(application.form_version)
     merged = _revealed(spec, application.answers)
     for key in allowed:

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from madoguchi.audit.constants import AuditAction
 from madoguchi.tenants.models import Organisation
 
 
@@ -23,7 +24,7 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     actor_label = models.CharField("操作者", max_length=200, blank=True)
-    action = models.CharField("操作", max_length=64, db_index=True)
+    action = models.CharField("操作", max_length=64, db_index=True, choices=AuditAction.choices)
     target_type = models.CharField("対象の種類", max_length=64, blank=True)
     target_id = models.CharField("対象", max_length=64, blank=True)
     reason = models.CharField("理由", max_length=500, blank=True)
@@ -34,6 +35,11 @@ class AuditEvent(models.Model):
         verbose_name_plural = "監査記録"
         ordering = ("-occurred_at", "-id")
         indexes = (models.Index(fields=("organisation", "-occurred_at")),)
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(action__in=AuditAction.values), name="audit_action_known"
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.models import AuditEvent
 from madoguchi.tenants.models import Organisation
 
 
 def audit_record(
     *,
-    action: str,
+    action: AuditAction | str,
     now: datetime,
     organisation: Organisation | None = None,
     actor: Any = None,
@@ -25,14 +26,17 @@ def audit_record(
     """Append one audit event in the caller's transaction.
 
     ``detail`` must hold ids, codes and counts only, never answers or names: audit records
-    outlive the applications they describe (retention purges keep them).
+    outlive the applications they describe (retention purges keep them). ``action`` is one of
+    :class:`AuditAction` (else ``ValueError``, before anything is written; the database holds
+    the same rule as a check constraint).
     """
+    action = AuditAction(action)
     return AuditEvent.objects.create(
         occurred_at=now,
         organisation=organisation,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=actor_label[:200],
-        action=action[:64],
+        action=action.value,
         target_type=target_type[:64],
         target_id=str(target_id)[:64],
         reason=reason[:500],

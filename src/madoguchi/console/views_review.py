@@ -39,12 +39,14 @@ from madoguchi.applications.models import Application, DecisionTemplate, IssuedD
 from madoguchi.applications.review import (
     NotAllowed,
     ReviewError,
+    TransitionRefused,
     application_assign,
     application_correction_request,
     application_decide,
     application_message_send,
     application_move,
     application_view_record,
+    applications_bulk_assign,
     applications_bulk_transition,
     decision_template_delete,
     decision_template_save,
@@ -58,8 +60,8 @@ from madoguchi.applications.selectors import (
     application_history,
     application_messages,
     application_rows,
+    staff_allowed_targets,
 )
-from madoguchi.applications.workflow import STAFF, TransitionRefused, allowed_targets
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.time import now
@@ -159,13 +161,10 @@ def applications_bulk(request: HttpRequest, *, staff: Staff) -> HttpResponse:
                 messages.error(request, f"{label}: {r.message}")
         return redirect(back)
     if action in ("assign_me", "unassign"):
-        found = Application.objects.select_related("procedure").filter(
-            organisation=staff.organisation, pk__in=[pk for pk, _ in items]
-        )
         try:
-            count = application_assign(
+            count = applications_bulk_assign(
                 organisation=staff.organisation,
-                applications=list(found),
+                application_ids=[pk for pk, _ in items],
                 assignee_staff=staff if action == "assign_me" else None,
                 actor_staff=staff,
                 now=when,
@@ -199,7 +198,7 @@ def _detail(
     may_move = staff_may_move(staff=staff, procedure=application.procedure)
     spec = form_spec(application.form_version)
     reveal_labels = revealable_fields(application)
-    targets = allowed_targets(application.status, STAFF)
+    targets = staff_allowed_targets(application)
     return render(
         request,
         "console/review/application.html",

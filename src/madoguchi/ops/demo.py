@@ -18,9 +18,10 @@ from typing import Any
 
 from django.conf import settings
 
+from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import Application
+from madoguchi.applications.review import application_move
 from madoguchi.applications.services import SubmissionError, application_submit
-from madoguchi.applications.workflow import application_transition
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
@@ -296,10 +297,11 @@ def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime)
             logger.warning("demo application %s not created: %s", key, error)
             continue
         if status == "accepted" and staff is not None:
-            application_transition(
+            application_move(
                 organisation=yokohama,
                 application=result.application,
+                staff=staff,
                 to_status=status,
-                staff_user=staff.user,
+                expected_status=ApplicationStatus.SUBMITTED,
                 now=at + timedelta(hours=1),
             )

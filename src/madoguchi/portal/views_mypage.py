@@ -13,6 +13,12 @@ from madoguchi.applications.attachments import attachments_upload
 from madoguchi.applications.constants import WITHDRAWABLE, ApplicationStatus
 from madoguchi.applications.inbox import application_documents, issued_document_get
 from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.review import (
+    TransitionRefused,
+    application_correction_answer,
+    application_messages_mark_read,
+    application_withdraw,
+)
 from madoguchi.applications.selectors import (
     application_history,
     application_messages,
@@ -20,15 +26,9 @@ from madoguchi.applications.selectors import (
     application_rows,
     applications_of_applicant,
     drafts_of_applicant,
-)
-from madoguchi.applications.services import ValidationFailed
-from madoguchi.applications.workflow import (
-    TransitionRefused,
-    application_withdraw,
-    correction_answer,
-    messages_mark_read,
     open_correction,
 )
+from madoguchi.applications.services import ValidationFailed
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.answers import walk
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
@@ -67,7 +67,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, receipt_number: str) -> HttpResponse:
     application = _application(request, receipt_number)
     thread = application_messages(application)
-    messages_mark_read(applicant=request.user, application=application, now=now())
+    application_messages_mark_read(applicant=request.user, application=application, now=now())
     return render(
         request,
         "portal/mypage/detail.html",
@@ -138,7 +138,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
         answers = {**current, **changes}
         if not errors:
             try:
-                correction_answer(
+                application_correction_answer(
                     applicant=request.user,
                     application=application,
                     changes=changes,

@@ -4,29 +4,43 @@ and sees nothing of any other organisation's."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from madoguchi.applications.constants import ApplicationStatus as S
-from madoguchi.applications.models import Application, ApplicationTransition, Attachment
+from madoguchi.applications.inbox import InboxFilters, inbox_page
+from madoguchi.applications.models import (
+    Application,
+    ApplicationMessage,
+    ApplicationTransition,
+    Attachment,
+    IssuedDocument,
+)
+from madoguchi.applications.review import application_move
 from madoguchi.applications.tests import test_submission
 from madoguchi.applications.tests.test_submission import submit
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
-from madoguchi.conftest import STAFF_PASSWORD
+from madoguchi.conftest import STAFF_PASSWORD, mark_mfa_complete
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import AccessToken, Staff, User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_create
+from madoguchi.integrations.models import WebhookDelivery
 from madoguchi.integrations.tokens import (
     SCOPE_READ,
     SCOPE_WRITE,
     staff_token_create,
     staff_token_revoke,
 )
+from madoguchi.integrations.webhooks import EVENT_STATUS_CHANGED, webhook_endpoint_create
+from madoguchi.notifications.models import OutboxMessage
 
 BASE = "/api/v1/staff"
 BOTH = (SCOPE_READ, SCOPE_WRITE)
@@ -103,6 +117,14 @@ def valid_answers(procedure, owner=None):
             )
             answers[field.key] = [{"id": row.pk.hex, "name": row.name, "kind": "pdf", "size": 1024}]
     return answers
+
+
+def token_for_reviewer(staff: Staff) -> str:
+    """A write token held by a reviewer (the token model allows it; the console issues
+    tokens through an admin)."""
+    return access_token_create(
+        user=staff.user, name="審査連携", scopes=BOTH, now=now(), organisation=staff.organisation
+    )[1]
 
 
 def token_for(staff: Staff, scopes=BOTH, **kwargs) -> str:
@@ -274,7 +296,7 @@ def test_the_detail_masks_my_number_and_the_read_is_audited(
     assert body["status"] == S.SUBMITTED
     assert set(body["allowed_transitions"]) >= {S.ACCEPTED, S.REJECTED}
     assert body["answer_rows"]
-    event = AuditEvent.objects.get(action="application.view", target_id=str(application.pk))
+    event = AuditEvent.objects.get(action="application.viewed", target_id=str(application.pk))
     assert event.detail["channel"] == "api"
     assert event.actor == admin.user
     assert my_number not in str(event.detail)
@@ -298,7 +320,7 @@ def test_another_organisations_application_answers_404_and_leaks_nothing(
     assert listing.json()["results"] == []
     assert application.receipt_number not in listing.content.decode()
     assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
-    assert not AuditEvent.objects.filter(action="application.view").exists()
+    assert not AuditEvent.objects.filter(action="application.viewed").exists()
 
 
 def test_the_list_pages_by_cursor_without_gaps_or_repeats(client, admin, procedure, resident):
@@ -448,7 +470,10 @@ def test_a_stale_expected_status_answers_409_and_changes_nothing(client, admin, 
 
     # A second system saw the application as submitted too and tries to reject it.
     response = post_move(
-        client, application.pk, raw, {"to": S.REJECTED, "expected_status": S.SUBMITTED}
+        client,
+        application.pk,
+        raw,
+        {"to": S.REJECTED, "expected_status": S.SUBMITTED, "reason": "要件を満たしません。"},
     )
 
     assert response.status_code == 409
@@ -459,7 +484,12 @@ def test_a_stale_expected_status_answers_409_and_changes_nothing(client, admin, 
 
 def test_a_forbidden_move_answers_409(client, admin, application):
     raw = token_for(admin)
-    post_move(client, application.pk, raw, {"to": S.REJECTED, "expected_status": S.SUBMITTED})
+    post_move(
+        client,
+        application.pk,
+        raw,
+        {"to": S.REJECTED, "expected_status": S.SUBMITTED, "reason": "要件を満たしません。"},
+    )
 
     # Approving a rejected application, or taking back a withdrawal, is not a move.
     response = post_move(
@@ -519,3 +549,241 @@ def test_unreadable_transition_bodies_get_a_clear_answer_never_500(client, admin
         assert response.status_code in (400, 413, 422), response.content
         assert response.json()["detail"]
     assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+
+
+# --- The same rules and records as the console (finding 3) -----------------------------------
+
+
+def test_a_rejection_through_the_api_needs_a_reason(client, admin, application):
+    raw = token_for(admin)
+
+    for reason in ("", "   ", "\x00"):
+        response = post_move(
+            client,
+            application.pk,
+            raw,
+            {"to": S.REJECTED, "expected_status": S.SUBMITTED, "reason": reason},
+        )
+
+        assert response.status_code == 422, response.content
+        assert response.json()["detail"] == "決定の理由を入力してください。"
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+    assert not ApplicationTransition.objects.exists()
+    assert not IssuedDocument.objects.exists()
+    assert not [
+        m
+        for m in OutboxMessage.objects.filter(topic=OutboxMessage.Topic.EMAIL)
+        if "決定" in m.payload["subject"]
+    ]
+
+
+def test_a_reviewer_not_assigned_to_the_procedure_gets_403_as_in_the_console(
+    client, admin, staff_member, procedure, application
+):
+    # 横浜市 assigns this procedure to its admin only; the reviewer's token is still valid.
+    procedure.reviewers.set([admin])
+    raw = token_for_reviewer(staff_member)
+
+    for body in (
+        {"to": S.ACCEPTED, "expected_status": S.SUBMITTED},
+        {"to": S.APPROVED, "expected_status": S.SUBMITTED, "reason": "可"},
+        {"to": S.REJECTED, "expected_status": S.SUBMITTED, "reason": "不可"},
+        {
+            "to": S.CORRECTION_REQUESTED,
+            "expected_status": S.SUBMITTED,
+            "reason": "電話番号を確認してください。",
+            "fields": ["requester_phone"],
+        },
+    ):
+        response = post_move(client, application.pk, raw, body)
+
+        assert response.status_code == 403, (body, response.content)
+        assert "審査担当に指定されていない" in response.json()["detail"]
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+    assert not ApplicationTransition.objects.exists()
+    # Reading stays allowed, as in the console.
+    assert client.get(detail_url(application.pk), **bearer(raw)).status_code == 200
+
+
+def test_a_correction_request_through_the_api_names_fields_and_tells_the_applicant(
+    client, admin, application
+):
+    raw = token_for(admin)
+
+    response = post_move(
+        client,
+        application.pk,
+        raw,
+        {
+            "to": S.CORRECTION_REQUESTED,
+            "expected_status": S.SUBMITTED,
+            "reason": "電話番号を確認してください。",
+            "fields": ["requester_phone"],
+        },
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == S.CORRECTION_REQUESTED
+    message = ApplicationMessage.objects.get(application=application, kind="correction")
+    assert message.fields == ["requester_phone"]
+    unknown = post_move(
+        client,
+        application.pk,
+        raw,
+        {
+            "to": S.REJECTED,
+            "expected_status": S.CORRECTION_REQUESTED,
+            "reason": "x",
+            "fields": ["a" * 65],
+        },
+    )
+    assert unknown.status_code == 422
+
+
+@pytest.fixture
+def webhook(organisation, admin, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    endpoint, _ = webhook_endpoint_create(
+        organisation=organisation,
+        url="http://127.0.0.1:9/hook",
+        events=[EVENT_STATUS_CHANGED],
+        actor=admin.user,
+        now=now(),
+    )
+    return endpoint
+
+
+def decision_records(application: Application) -> dict[str, Any]:
+    """What a decision left behind, by kind (ids, times and receipt numbers left out)."""
+    receipt = application.receipt_number
+    transitions = ApplicationTransition.objects.filter(application=application)
+    documents = IssuedDocument.objects.filter(application=application)
+    return {
+        "status": Application.objects.get(pk=application.pk).status,
+        "transitions": [(t.from_status, t.to_status, t.reason) for t in transitions],
+        "documents": [(d.kind, d.title.replace(receipt, "#")) for d in documents],
+        "pdf": [bytes(d.pdf)[:5] for d in documents],
+        "messages": [
+            (m.kind, m.from_staff, m.body)
+            for m in ApplicationMessage.objects.filter(application=application).order_by("id")
+        ],
+        "mail": sorted(
+            (m.payload["to"], m.payload["subject"].replace(receipt, "#"))
+            for m in OutboxMessage.objects.filter(topic=OutboxMessage.Topic.EMAIL)
+            if receipt in m.payload["subject"] and "決定" in m.payload["subject"]
+        ),
+        "audit": sorted(
+            e.action
+            for e in AuditEvent.objects.filter(target_type="application", target_id=application.pk)
+            if e.action not in ("application.viewed", "application.list")
+        ),
+        "webhooks": [
+            (d.event_type, d.payload["data"]["from_status"], d.payload["data"]["status"])
+            for d in WebhookDelivery.objects.filter(event_type=EVENT_STATUS_CHANGED)
+            if d.payload["data"]["application_id"] == application.pk
+        ],
+    }
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("approve", S.APPROVED), ("reject", S.REJECTED)])
+def test_a_decision_through_the_api_leaves_what_the_console_leaves(
+    client, admin, procedure, resident, webhook, outcome, status
+):
+    through_api = submit(procedure, resident, valid_answers(procedure)).application
+    through_console = submit(procedure, resident, valid_answers(procedure)).application
+    reason = "要件を満たしています。" if outcome == "approve" else "添付書類が不足しています。"
+    for application in (through_api, through_console):
+        application_move(
+            organisation=procedure.organisation,
+            application=application,
+            staff=admin,
+            to_status=S.ACCEPTED,
+            expected_status=S.SUBMITTED,
+            now=now(),
+        )
+
+    response = post_move(
+        client,
+        through_api.pk,
+        token_for(admin),
+        {"to": status, "expected_status": S.ACCEPTED, "reason": reason},
+    )
+    console = Client()
+    console.force_login(admin.user)
+    mark_mfa_complete(console, admin.user)
+    decided = console.post(
+        reverse("console:application_decide", args=[through_console.pk]),
+        {"outcome": outcome, "reason": reason, "expected_status": S.ACCEPTED},
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == status
+    assert decided.status_code == 302
+    api_records = decision_records(through_api)
+    assert api_records == decision_records(through_console)
+    assert api_records["status"] == status
+    assert api_records["documents"] == [
+        (f"decision_{outcome}", f"{'承認' if outcome == 'approve' else '却下'}通知書（#）")
+    ]
+    assert api_records["pdf"] == [b"%PDF-"]
+    assert [kind for kind, _, _ in api_records["messages"]] == ["decision"]
+    assert api_records["mail"] == [
+        ("hanako@example.jp", "【横浜市】申請の決定をお知らせします（受付番号 #）")
+    ]
+    assert api_records["audit"] == [
+        "application.document_issued",
+        "application.submitted",
+        "application.transition",
+        "application.transition",
+    ]
+    assert api_records["webhooks"] == [
+        (EVENT_STATUS_CHANGED, S.SUBMITTED, S.ACCEPTED),
+        (EVENT_STATUS_CHANGED, S.ACCEPTED, status),
+    ]
+    transition = ApplicationTransition.objects.filter(application=through_api).latest("id")
+    assert transition.actor == admin.user
+
+
+# --- One inbox selector -------------------------------------------------------------------------
+
+
+def test_the_api_list_and_the_console_inbox_share_one_cursor(client, admin, procedure, resident):
+    created = [submit(procedure, resident, valid_answers(procedure)).application for _ in range(3)]
+    newest_first = sorted(created, key=lambda a: (a.arrived_at, a.pk), reverse=True)
+    raw = token_for(admin)
+
+    first = client.get(f"{BASE}/applications/", {"limit": 1}, **bearer(raw)).json()
+    page = inbox_page(
+        organisation=procedure.organisation,
+        filters=InboxFilters(),
+        now=now(),
+        after=first["next_cursor"],
+        limit=1,
+    )
+    third = client.get(
+        f"{BASE}/applications/", {"limit": 1, "cursor": page.next_cursor}, **bearer(raw)
+    ).json()
+
+    assert not page.cursor_rejected
+    assert [first["results"][0]["id"], page.rows[0].application.pk, third["results"][0]["id"]] == [
+        a.pk for a in newest_first
+    ]
+    assert third["next_cursor"] is None
+
+
+def test_a_cursor_of_another_order_is_refused_by_the_api(client, admin, procedure, resident):
+    for _ in range(2):
+        submit(procedure, resident, valid_answers(procedure))
+    oldest = inbox_page(
+        organisation=procedure.organisation,
+        filters=InboxFilters(sort="oldest"),
+        now=now(),
+        limit=1,
+    )
+
+    response = client.get(
+        f"{BASE}/applications/", {"cursor": oldest.next_cursor}, **bearer(token_for(admin))
+    )
+
+    assert response.status_code == 422
+    assert "next_cursor をそのまま指定してください" in response.json()["detail"]

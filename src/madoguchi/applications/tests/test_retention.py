@@ -99,7 +99,7 @@ def with_everything(application, staff_member, files_dir: Path) -> list[Path]:
     IssuedDocument.objects.create(
         organisation=application.organisation,
         application=application,
-        kind="decision",
+        kind="decision_reject",
         title="却下通知書",
         pdf=b"%PDF-1.7 fake",
         sha256="0" * 64,

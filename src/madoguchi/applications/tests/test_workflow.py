@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import (
@@ -13,7 +14,11 @@ from madoguchi.applications.models import (
     ApplicationMessage,
     ApplicationRevision,
     ApplicationTransition,
+    IssuedDocument,
 )
+from madoguchi.applications.review import application_move
+from madoguchi.applications.review import application_withdraw as application_withdraw_service
+from madoguchi.applications.selectors import open_correction
 from madoguchi.applications.services import ValidationFailed
 from madoguchi.applications.tests.test_submission import submit, valid_answers
 from madoguchi.applications.workflow import (
@@ -26,7 +31,6 @@ from madoguchi.applications.workflow import (
     correction_request,
     message_send,
     messages_mark_read,
-    open_correction,
 )
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
@@ -424,3 +428,64 @@ def test_a_correction_of_my_number_asks_for_it_again_and_never_shows_the_sealed_
     assert again is not None
     assert again.reveal() == answers["insured_my_number"]
     assert application.status == S.RESUBMITTED
+
+
+# --- Enums held by the database ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (IssuedDocument, {"kind": "decision_maybe"}),
+        (ApplicationMessage, {"kind": "gossip"}),
+        (ApplicationTransition, {"from_status": "submitted", "to_status": "lost"}),
+    ],
+)
+def test_unknown_kinds_and_statuses_are_refused_by_the_database(application, model, values):
+    rows: dict[type, dict[str, Any]] = {
+        IssuedDocument: {"title": "t", "pdf": b"%PDF-", "sha256": "0" * 64},
+        ApplicationMessage: {"from_staff": True, "body": "b"},
+        ApplicationTransition: {"actor_label": "職員"},
+    }
+    row = rows[model]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.create(
+            organisation_id=application.organisation_id,
+            application=application,
+            created_at=now(),
+            **row,
+            **values,
+        )
+
+
+# --- Public services own their transaction -----------------------------------------------------
+
+
+def test_a_public_service_cannot_become_a_step_of_another_transaction(
+    application, resident, staff_member
+):
+    """durable=True: a caller that wraps a service in its own transaction is refused, so a
+    service's guarantees (one commit, its outbox rows with it) cannot silently change."""
+    services = [
+        lambda: application_move(
+            organisation=application.organisation,
+            application=application,
+            staff=staff_member,
+            to_status=S.ACCEPTED,
+            expected_status=S.SUBMITTED,
+            now=now(),
+        ),
+        lambda: application_withdraw_service(
+            applicant=resident, application=application, now=now()
+        ),
+    ]
+    for call in services:
+        with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+            call()
+
+    assert Application.objects.get(pk=application.pk).status == S.SUBMITTED
+    # Called as they are meant to be, they work.
+    for call in services:
+        call()
+    assert Application.objects.get(pk=application.pk).status == S.WITHDRAWN

@@ -525,7 +525,7 @@ def events(admin_staff, organisation, other_organisation, staff_member):
         target_type="application",
         target_id="KAMAKURA-SECRET",
     )
-    audit_record(action="platform.backup", now=at, actor_label="operator")
+    audit_record(action="resident.signed_up", now=at, actor_label="住民")
     return at
 
 
@@ -533,7 +533,7 @@ def test_the_audit_log_shows_only_the_organisations_events_page_by_page(admin_cl
     first = text(admin_client.get(AUDIT))
 
     assert "KAMAKURA-SECRET" not in first
-    assert "platform.backup" not in first
+    assert "resident.signed_up" not in first
     assert first.count("application: Y-") == 50
     found = re.search(r'<a href="\?([^"]+)">さらに古い記録を見る</a>', first)
     assert found is not None

@@ -1,0 +1,62 @@
+"""Audit actions: one name for each act, held as a database check constraint.
+
+An action is ``<what>.<past tense>`` (``application.viewed``); the console's audit search matches
+a prefix (``staff.`` finds every staff event). A new act adds a member here and a migration (the
+constraint is built from :class:`AuditAction`), so a misspelt action fails at once instead of
+hiding from a search.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    # Applications (申請)
+    APPLICATION_SUBMITTED = "application.submitted", "申請の到達"
+    APPLICATION_LISTED = "application.list", "申請の一覧の閲覧"
+    APPLICATION_VIEWED = "application.viewed", "申請の閲覧"
+    APPLICATION_TRANSITION = "application.transition", "申請の状態の変更"
+    APPLICATION_ASSIGNED = "application.assigned", "担当者の設定"
+    APPLICATION_NOTE = "application.note", "内部メモの追加"
+    APPLICATION_REVEAL = "application.reveal", "個人番号の表示"
+    APPLICATION_DOCUMENT_ISSUED = "application.document_issued", "決定通知書の交付"
+    APPLICATION_EXPORT = "application.export", "申請の書き出し"
+    APPLICATION_PURGED = "application.purged", "保存期間満了による削除"
+    # Decision templates (文例) and procedures
+    DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
+    DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"
+    PROCEDURE_REVIEWERS_SET = "procedure.reviewers_set", "審査担当の設定"
+    # Staff (職員)
+    STAFF_INVITED = "staff.invited", "職員の招待"
+    STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"
+    STAFF_ROLE_CHANGED = "staff.role_changed", "職員の権限の変更"
+    STAFF_ENABLED = "staff.enabled", "職員の有効化"
+    STAFF_DISABLED = "staff.disabled", "職員の無効化"
+    STAFF_TOTP_RESET = "staff.totp_reset", "二要素認証のリセット"
+    STAFF_LOGIN = "staff.login", "職員のログイン"
+    STAFF_LOGIN_FIRST_FACTOR = "staff.login_first_factor", "職員のログイン（パスワードのみ）"
+    STAFF_LOGIN_FAILED = "staff.login_failed", "職員のログイン失敗"
+    # Residents (住民)
+    RESIDENT_SIGNED_UP = "resident.signed_up", "住民の利用登録"
+    RESIDENT_EMAIL_VERIFIED = "resident.email_verified", "メールアドレスの確認"
+    RESIDENT_PASSWORD_RESET = "resident.password_reset", "パスワードの再設定"
+    RESIDENT_PROFILE_UPDATED = "resident.profile_updated", "登録情報の変更"
+    RESIDENT_DELETED = "resident.deleted", "住民の退会"
+    RESIDENT_TOKEN_CREATED = "resident.token_created", "住民のAPIトークンの発行"
+    RESIDENT_TOKEN_REVOKED = "resident.token_revoked", "住民のAPIトークンの失効"
+    RESIDENT_LOGIN = "resident.login", "住民のログイン"
+    RESIDENT_LOGIN_FAILED = "resident.login_failed", "住民のログイン失敗"
+    # Integrations
+    ACCESS_TOKEN_CREATED = "access_token.created", "APIトークンの発行"
+    ACCESS_TOKEN_REVOKED = "access_token.revoked", "APIトークンの失効"
+    ACCESS_TOKEN_ENDED = "access_token.ended", "APIトークンの終了（発行者の権限の変更）"
+    WEBHOOK_CREATED = "webhook.created", "Webhook の登録"
+    WEBHOOK_UPDATED = "webhook.updated", "Webhook の変更"
+    WEBHOOK_DISABLED = "webhook.disabled", "Webhook の停止"
+    # Platform operators' admin site (/operator-admin/)
+    ADMIN_ADDED = "admin.added", "運用者による追加"
+    ADMIN_CHANGED = "admin.changed", "運用者による変更"
+    ADMIN_DELETED = "admin.deleted", "運用者による削除"
+    # Benchmarks (make bench only)
+    BENCH_INSERT_ONLY = "bench.insert_only", "ベンチマーク"
