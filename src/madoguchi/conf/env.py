@@ -6,6 +6,7 @@ without reloading Django's settings.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -45,6 +46,7 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_CLAMD",
     "MADOGUCHI_VIRUS_SCAN_EXTERNAL",
     "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE",
+    "MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.
@@ -95,6 +97,41 @@ def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[
     if raw is None:
         return list(default)
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_networks(
+    environ: Mapping[str, str], name: str = "MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS"
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Private networks that webhooks may reach (comma-separated CIDRs, e.g. the LGWAN segment
+    of the core systems), checked now. Loopback, link-local (cloud metadata at 169.254.169.254)
+    and unspecified addresses are never allowed: no core system lives there, an attacker does."""
+    networks = []
+    for part in env_list(environ, name, []):
+        try:
+            network = ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise SettingError(
+                f"{name} の {part!r} はネットワークではありません。10.20.0.0/16 のように"
+                f" CIDR で指定してください（{name}: {part!r} is not a network in CIDR form）"
+            ) from None
+        forbidden = [
+            ipaddress.ip_network(n)
+            for n in (
+                "127.0.0.0/8",
+                "169.254.0.0/16",
+                "0.0.0.0/8",
+                "::1/128",
+                "fe80::/10",
+                "::/128",
+            )
+        ]
+        if any(network.version == f.version and network.overlaps(f) for f in forbidden):  # type: ignore[arg-type]
+            raise SettingError(
+                f"{name} の {part} はループバック・リンクローカルを含むため指定できません"
+                f"（{name}: {part} includes loopback or link-local addresses, which are never allowed）"
+            )
+        networks.append(network)
+    return networks
 
 
 _CLAMD_ADDRESS = re.compile(r"^(unix:/.+|tcp:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5})$")
@@ -305,6 +342,9 @@ def production_problems(check: ProductionCheck) -> list[str]:
             "Webhook 送信を許すと、団体管理者の設定ひとつで内部のサーバーに要求を送れてしまいます"
             "（MADOGUCHI_WEBHOOK_ALLOW_PRIVATE must be off in production: it turns the SSRF guard "
             "off, so a webhook could reach internal servers and cloud metadata）。"
+            "閉じたネットワークの基幹系に送るときは MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS でそのネットワークだけを"
+            "許してください（to reach core systems on a closed network, list just their networks in"
+            " MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS）。"
         )
     if check.smtp_url is not None and not check.smtp_url.strip():
         problems.append(

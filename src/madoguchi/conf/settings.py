@@ -24,6 +24,7 @@ from madoguchi.conf.env import (
     env_fernet_keys,
     env_int,
     env_list,
+    env_networks,
     load_or_create_secret_key,
     production_problems,
     virus_scan_problems,
@@ -63,9 +64,10 @@ try:
     VIRUS_SCAN_EXTERNAL = env_bool(ENV, "MADOGUCHI_VIRUS_SCAN_EXTERNAL", default=False)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
-    # Webhooks to loopback/private addresses (SSRF guard off): for development, tests, and
-    # deployments whose core systems sit on a closed network (LGWAN) by the operator's choice.
+    # Webhooks to loopback/private addresses (SSRF guard off): development and tests only.
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
+    # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
+    WEBHOOK_ALLOWED_NETWORKS = env_networks(ENV)
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 

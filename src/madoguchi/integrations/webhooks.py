@@ -80,7 +80,10 @@ def _address_is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if ip.is_global and not ip.is_multicast:
+        return True
+    # A private network the operator named (MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS), e.g. LGWAN.
+    return any(ip in network for network in settings.WEBHOOK_ALLOWED_NETWORKS)
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -95,8 +98,9 @@ def webhook_url_check(url: str) -> str:
     """``url`` as an endpoint may use it, or :class:`WebhookError` saying why not.
 
     http(s) only, https only in production, no credentials in the URL, and — unless
-    ``MADOGUCHI_WEBHOOK_ALLOW_PRIVATE`` — every address the host resolves to must be a
-    public one (no loopback, private, link-local or reserved ranges: SSRF).
+    ``MADOGUCHI_WEBHOOK_ALLOW_PRIVATE`` (development only) — every address the host resolves to
+    must be a public one or inside ``MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS`` (no loopback, other
+    private, link-local or reserved ranges: SSRF).
     """
     if not isinstance(url, str) or not url.strip():
         raise WebhookError("送信先URLを入力してください。")

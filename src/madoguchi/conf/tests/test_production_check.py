@@ -94,3 +94,27 @@ def test_the_refusal_of_a_weak_key_says_why_without_echoing_it():
 
     assert "different characters" in found
     assert key not in found
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("10.20.0.0/16, 192.168.5.0/24", None),
+        ("fd00:1::/64", None),
+        ("lgwan", "CIDR"),
+        ("10.0.0.0/33", "CIDR"),
+        ("127.0.0.0/8", "ループバック"),
+        ("0.0.0.0/0", "ループバック"),
+        ("169.254.169.254/32", "リンクローカル"),
+        ("::/0", "ループバック"),
+    ],
+)
+def test_webhook_networks_are_checked_at_start(raw, problem):
+    from madoguchi.conf.env import SettingError, env_networks
+
+    environ = {"MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS": raw}
+    if problem is None:
+        assert env_networks(environ)
+    else:
+        with pytest.raises(SettingError, match=problem):
+            env_networks(environ)

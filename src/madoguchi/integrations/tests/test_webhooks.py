@@ -37,6 +37,7 @@ from madoguchi.integrations.webhooks import (
     webhook_endpoint_create,
     webhook_endpoint_disable,
     webhook_endpoint_update,
+    webhook_url_check,
     webhooks_deliver,
 )
 
@@ -570,3 +571,18 @@ def test_one_broken_endpoint_does_not_hold_up_the_others(
     assert [r["headers"]["webhook-id"] for r in receiver.requests] == [
         WebhookDelivery.objects.get(endpoint=endpoint).message_id
     ]
+
+
+# --- Closed networks (LGWAN) without turning the guard off -------------------------------------
+
+
+def test_a_named_private_network_is_allowed_and_nothing_else_private(settings):
+    import ipaddress
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    settings.WEBHOOK_ALLOWED_NETWORKS = [ipaddress.ip_network("10.20.0.0/16")]
+
+    assert webhook_url_check("https://10.20.1.5/hook") == "https://10.20.1.5/hook"
+    for url in ("https://10.21.1.5/hook", "https://127.0.0.1/hook", "https://169.254.169.254/"):
+        with pytest.raises(WebhookError, match="内部のネットワーク"):
+            webhook_url_check(url)
