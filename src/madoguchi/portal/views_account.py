@@ -18,6 +18,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
 from madoguchi.identity.models import ResidentProfile, Staff, User
@@ -251,9 +252,14 @@ def tokens(request: HttpRequest) -> HttpResponse:
     created = ""
     error = ""
     if request.method == "POST":
-        if request.POST.get("revoke", "").isdigit():
-            if accounts.account_token_revoke(user=user, token_id=int(request.POST["revoke"][:12])):
+        if "revoke" in request.POST:
+            token_id = parse_int(request.POST["revoke"])
+            if token_id is not None and accounts.account_token_revoke(user=user, token_id=token_id):
                 messages.success(request, "トークンを失効させました。")
+            else:
+                messages.error(
+                    request, "失効させるトークンが見つかりません。一覧から選んでください。"
+                )
             return redirect("portal:account:tokens")
         try:
             _token, created = accounts.account_token_create(

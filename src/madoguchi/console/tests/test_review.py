@@ -808,3 +808,14 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     resident = User.objects.get(email=DEMO_RESIDENT)
     assert resident.email_verified_at is not None
     assert client.login(username=DEMO_RESIDENT, password=passwords["resident"])
+
+
+@pytest.mark.parametrize("pk", ["①", "²", "٣", "9" * 40])
+def test_bulk_items_with_ids_that_are_not_ascii_digits_are_ignored(staff_client, application, pk):
+    bulk = staff_client.post(
+        reverse("console:applications_bulk"),
+        {"items": [f"{pk}:{S.SUBMITTED}"], "action": "accept"},
+    )
+
+    assert bulk.status_code == 302
+    assert status_of(application) == S.SUBMITTED
