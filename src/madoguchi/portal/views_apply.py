@@ -311,6 +311,12 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     spec = form_spec(procedure.form_version)
     copy = apply_state.load(request, procedure)
     if request.method == "POST":
+        sent = apply_state.sent_receipt(request, procedure)
+        if sent and not copy.answers:
+            # Sent already by this session (a second click after the first one finished): the
+            # answers are gone with the sending, so show its receipt rather than replay nothing
+            # (which the service refuses as other answers under the same key).
+            return redirect("portal:apply:complete", sent)
         key = request.POST.get("idempotency_key", "")
         version = request.POST.get("form_version")
         version_id = parse_int(version, minimum=1)
