@@ -253,7 +253,7 @@ def parse_phone(raw: str) -> str:
     text = HYPHENS.sub("", re.sub(r"[()（）]", "", text))
     if text.startswith("+81"):
         text = "0" + text[3:]
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # ٣ (Arabic-Indic) survives NFKC
         raise ParseError("電話番号は数字とハイフンで入力してください（例: 045-123-4567）。")
     if not text.startswith("0") or text.startswith("00"):
         raise ParseError("電話番号は市外局番（0から始まる番号）から入力してください。")

@@ -294,3 +294,19 @@ def test_the_field_types_refuse_nul_sent_as_json(shinsei):
     result = validate(shinsei, answers(note="a\x00b"), today=TODAY)
     assert "使用できない文字" in result.errors["note"]
     assert CTX.today == TODAY
+
+
+def test_a_phone_number_in_arabic_indic_digits_is_refused_not_stored():
+    from madoguchi.forms.base import FieldError
+
+    with pytest.raises(FieldError, match="電話番号は数字"):
+        field_types["phone"].normalise("٠٤٥٦٧١٢١٢١", spec("phone"), CTX)
+    assert (
+        field_types["phone"].normalise("０４５-６７１-２１２１", spec("phone"), CTX) == "0456712121"
+    )
+
+
+def test_a_postal_code_of_circled_digits_is_looked_up_as_nothing():
+    from madoguchi.forms.postal import lookup
+
+    assert lookup("①②③④⑤⑥⑦") == ()
