@@ -64,6 +64,7 @@ from madoguchi.applications.services import (
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import published_procedure_get
 from madoguchi.core.request import client_address
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.identity.models import User
 from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_authenticate
@@ -245,12 +246,20 @@ def _idempotency_key(request: HttpRequest) -> str:
     return key
 
 
+class _NotANumber(Exception):
+    """JSON ``Infinity``, ``-Infinity`` or ``NaN``: Python reads them, JSON does not have them."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotANumber(name)
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     content_type = request.content_type or ""
     if content_type.lower() != "application/json":
         raise HttpError(415, "本文は JSON（Content-Type: application/json）で送ってください。")
-    length = request.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+    length = parse_int(request.headers.get("Content-Length", ""))
+    if length is not None and length > MAX_BODY_BYTES:
         raise HttpError(413, "リクエストが大きすぎます（1MBまで）。")
     try:
         raw: bytes | None = request.body
@@ -259,7 +268,11 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     if raw is None or len(raw) > MAX_BODY_BYTES:
         raise HttpError(413, "リクエストが大きすぎます（1MBまで）。")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except _NotANumber:
+        raise HttpError(
+            400, "JSONとして読めません（Infinity や NaN は数値として使えません）。"
+        ) from None
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise HttpError(400, "JSONとして読めません。") from None
     if not isinstance(body, dict):

@@ -29,7 +29,7 @@ from madoguchi.applications.models import (
     DecisionTemplate,
     IssuedDocument,
 )
-from madoguchi.core.text import search_key
+from madoguchi.core.text import parse_int, search_key
 from madoguchi.core.time import TOKYO
 from madoguchi.forms.answers import walk
 from madoguchi.forms.selectors import form_spec
@@ -113,9 +113,8 @@ def inbox_filters_parse(
 
     procedure_id: int | None = None
     if one("procedure"):
-        try:
-            procedure_id = int(one("procedure"))
-        except ValueError:
+        procedure_id = parse_int(one("procedure"))
+        if procedure_id is None:
             errors["procedure"] = "手続の指定が正しくありません。"
     statuses = tuple(dict.fromkeys(s for s in many("status") if s in S.values))
     if len(statuses) != len(set(many("status"))):
@@ -137,7 +136,7 @@ def inbox_filters_parse(
         errors["to"] = "到達日の「まで」は「から」より後の日にしてください。"
         arrived_to = None
     assignee = one("assignee")
-    if assignee not in ("", "me", "none") and not assignee.isdigit():
+    if assignee not in ("", "me", "none") and parse_int(assignee) is None:
         errors["assignee"] = "担当者の指定が正しくありません。"
         assignee = ""
     q = one("q")

@@ -18,6 +18,7 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.forms.answers import masked_answers
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import display_rows
+from madoguchi.forms.japanese import ParseError, parse_postal_code
 from madoguchi.forms.postal import lookup as postal_lookup
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import ResidentProfile
@@ -159,23 +160,42 @@ def profile_prefill(
 
 
 def _address_parts(postal_code: str, address: str) -> dict[str, str]:
-    """Split a one-line registered address into the form's parts using the postal code."""
-    digits = "".join(ch for ch in postal_code if ch.isdigit())
-    parts = {"postal_code": digits, "block": "", "building": ""}
+    """Split a one-line registered address into the form's parts, filling only what parses.
+
+    The postal code (full-width, with 〒 or a hyphen as people save it) names the 都道府県,
+    市区町村 and 町域; where the saved address starts with them, the rest is the 番地. Where
+    it does not (a saved "中区日本大通1", a typo, another town), only what the postal code
+    says for certain is filled and the 番地 is left for the resident: whatever was saved,
+    this never raises and never guesses.
+    """
+    parts = dict.fromkeys(("postal_code", "prefecture", "city", "town", "block", "building"), "")
+    try:
+        digits = parse_postal_code(postal_code)
+    except ParseError:
+        return parts
+    parts["postal_code"] = digits
+    found = postal_lookup(digits)
     text = address.strip()
-    for found in postal_lookup(digits):
+    for place in found:
         for prefix in (
-            f"{found.prefecture}{found.city}{found.town}",
-            f"{found.city}{found.town}",
-            f"{found.prefecture}{found.city}",
-            found.city,
+            f"{place.prefecture}{place.city}{place.town}",
+            f"{place.city}{place.town}",
+            f"{place.prefecture}{place.city}",
+            place.city,
         ):
             if prefix and text.startswith(prefix):
                 parts.update(
-                    prefecture=found.prefecture,
-                    city=found.city,
-                    town=found.town if prefix.endswith(found.town) and found.town else "",
+                    prefecture=place.prefecture,
+                    city=place.city,
+                    town=place.town if prefix.endswith(place.town) and place.town else "",
                     block=text[len(prefix) :].strip(),
                 )
                 return parts
+    # One code may cover several cities or towns: fill only what all of them share.
+    if len({place.prefecture for place in found}) == 1:
+        parts["prefecture"] = found[0].prefecture
+        if len({place.city for place in found}) == 1:
+            parts["city"] = found[0].city
+            if len(found) == 1:
+                parts["town"] = found[0].town
     return parts

@@ -213,8 +213,8 @@ def application_submit(
     """Store a validated application exactly once and record its arrival (到達).
 
     Replaying the same idempotency key returns the stored application unchanged (created
-    False), even when two copies race; the same key with other answers raises
-    :class:`IdempotencyConflict`. Raises :class:`ValidationFailed` (answers),
+    False), even when two copies race; the same key with other answers, valid or not,
+    raises :class:`IdempotencyConflict`. Raises :class:`ValidationFailed` (answers),
     :class:`ProcedureClosed` (not published or outside the reception period),
     :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`.
 
@@ -378,8 +378,11 @@ def _replay(
         raise IdempotencyConflict(
             "この送信の識別子は別の申請に使われています。画面を開き直してください。"
         )
+    # The stored answers were valid; answers that are not (today) cannot be the same
+    # request, so they are refused exactly like different valid answers, never answered
+    # with the old receipt as if they had been accepted.
     result = validate(spec, answers, today=to_tokyo(now).date())
-    if not result.errors and canonical_digest(result.answers) != existing.answers_digest:
+    if result.errors or canonical_digest(result.answers) != existing.answers_digest:
         raise IdempotencyConflict(
             "同じ送信の識別子で、内容の違う申請が送られました。画面を開き直してください。"
         )

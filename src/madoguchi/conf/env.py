@@ -125,7 +125,7 @@ def env_networks(
                 "::/128",
             )
         ]
-        if any(network.version == f.version and network.overlaps(f) for f in forbidden):  # type: ignore[arg-type]
+        if any(network.version == f.version and network.overlaps(f) for f in forbidden):
             raise SettingError(
                 f"{name} の {part} はループバック・リンクローカルを含むため指定できません"
                 f"（{name}: {part} includes loopback or link-local addresses, which are never allowed）"

@@ -36,6 +36,7 @@ from madoguchi.catalog.services import (
 )
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.console.forms import LocalQuestionForm, OwnProcedureForm, ProcedureSettingsForm
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.engine import display_rows, validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, render_step
@@ -384,8 +385,9 @@ def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) 
     if remove and "." in remove:
         key, _, index = remove.rpartition(".")
         items = answers.get(key)
-        if isinstance(items, list) and index.isdigit() and int(index) < len(items):
-            items.pop(int(index))
+        position = parse_int(index)
+        if isinstance(items, list) and position is not None and position < len(items):
+            items.pop(position)
 
 
 def _hidden_inputs(answers: dict[str, Any], *, exclude: set[str]) -> list[tuple[str, str]]:

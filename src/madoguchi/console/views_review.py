@@ -64,6 +64,7 @@ from madoguchi.applications.selectors import (
 )
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
@@ -134,8 +135,9 @@ def applications_bulk(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     items: list[tuple[int, str]] = []
     for raw in request.POST.getlist("items")[:200]:
         pk, _, seen = str(raw).partition(":")
-        if pk.isdigit() and seen in S.values:
-            items.append((int(pk), seen))
+        application_id = parse_int(pk)
+        if application_id is not None and seen in S.values:
+            items.append((application_id, seen))
     # The inbox filters to go back to, re-encoded so that nothing but a query string survives.
     back_query = QueryDict(str(request.POST.get("return", ""))[:2000]).urlencode()
     back = reverse("console:inbox") + (f"?{back_query}" if back_query else "")

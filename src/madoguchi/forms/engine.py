@@ -103,12 +103,16 @@ class _Pass:
             if ftype.is_empty(value):
                 continue
             try:
-                values[spec.key] = ftype.normalise(value, spec, self.ctx)
+                normalised = ftype.normalise(value, spec, self.ctx)
             except FieldError as error:
                 for sub, message in error.errors.items():
                     errors[_join(_join(prefix, spec.key), sub)] = message
             except (TypeError, ValueError, AttributeError, KeyError):
                 errors[_join(prefix, spec.key)] = f"{spec.label}の値を読み取れません。"
+            else:
+                # Text with nothing visible in it ("　", U+200B) normalises to "": unanswered.
+                if normalised != "":
+                    values[spec.key] = normalised
         # 2. Rules see the normalised answers of this scope first, then the outer scope. The
         # answer to a hidden question is not seen either, so a question that depends on it
         # is hidden too (and validating the stored answers again gives the same answers).

@@ -1,8 +1,15 @@
 """The field types of the form engine, each with server-side normalisation and a precise
-Japanese error message. Registered in :data:`madoguchi.forms.base.field_types`."""
+Japanese error message. Registered in :data:`madoguchi.forms.base.field_types`.
+
+What each type does to typed text follows the rules in :mod:`madoguchi.forms.japanese`
+(names: :func:`clean_name`; 番地・建物名: :func:`clean_address_number`; every other text:
+:func:`clean_text`). ``display`` never fails on a stored value, even a partial one (a
+pre-filled address without 都道府県): missing parts are shown as empty.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -22,6 +29,8 @@ from madoguchi.forms.japanese import (
     HYPHENS,
     ParseError,
     ascii_digits,
+    clean_address_number,
+    clean_name,
     clean_text,
     corporate_number_check_digit,
     katakana_reading,
@@ -88,6 +97,8 @@ PREFECTURES = [
 def _str(raw: Any, what: str = "文字") -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise FieldError(f"{what}で入力してください。")
+    if isinstance(raw, float) and not math.isfinite(raw):  # JSON Infinity, NaN, 1e400
+        raise FieldError(f"{what}で入力してください（Infinity や NaN は使えません）。")
     return str(raw)
 
 
@@ -164,6 +175,8 @@ class NumberField(FieldType):
     def normalise(self, raw: Any, spec: FieldSpec, ctx: Context) -> Any:
         if isinstance(raw, bool):
             raise FieldError("数字で入力してください（例: 1234）。")
+        if isinstance(raw, float) and not math.isfinite(raw):  # JSON Infinity, NaN, 1e400
+            raise FieldError("数字で入力してください（Infinity や NaN は使えません）。")
         if isinstance(raw, int | float):
             text = repr(raw) if isinstance(raw, float) else str(raw)
         else:
@@ -593,6 +606,8 @@ class PostalCodeField(FieldType):
 
 
 _ADDRESS_PARTS = ("postal_code", "prefecture", "city", "town", "block", "building")
+#: The parts where numbers are written: NFKC-folded (rule 3 of :mod:`madoguchi.forms.japanese`).
+_ADDRESS_NUMBER_PARTS = ("block", "building")
 
 
 @register_field_type
@@ -626,7 +641,11 @@ class AddressField(FieldType):
                 errors[part] = "文字で入力してください。"
                 continue
             try:
-                text = clean_text(item)
+                text = (
+                    clean_address_number(item)
+                    if part in _ADDRESS_NUMBER_PARTS
+                    else clean_name(item)
+                )
             except ParseError as error:
                 errors[part] = str(error)
                 continue
@@ -665,7 +684,6 @@ class AddressField(FieldType):
                 missing[part] = message
         if missing:
             raise FieldError(errors=missing)
-        value["block"] = unicodedata.normalize("NFKC", value["block"])
         if value["prefecture"] not in PREFECTURES:
             raise FieldError(
                 errors={"prefecture": "都道府県名を正しく入力してください（例: 神奈川県）。"}
@@ -673,15 +691,14 @@ class AddressField(FieldType):
         return {part: value.get(part, "") for part in _ADDRESS_PARTS}
 
     def display(self, value: Any, spec: FieldSpec, *, reveal: bool = False) -> str:
-        if not value:
+        if not isinstance(value, Mapping) or not value:
             return ""
-        postal = (
-            f"〒{value['postal_code'][:3]}-{value['postal_code'][3:]} "
-            if value.get("postal_code")
-            else ""
-        )
-        building = f" {value['building']}" if value.get("building") else ""
-        return f"{postal}{value['prefecture']}{value['city']}{value.get('town', '')}{value['block']}{building}"
+        part = {name: str(value.get(name) or "") for name in _ADDRESS_PARTS}
+        code = part["postal_code"]
+        postal = f"〒{code[:3]}-{code[3:]} " if code else ""
+        building = f" {part['building']}" if part["building"] else ""
+        place = "".join(part[name] for name in ("prefecture", "city", "town", "block"))
+        return f"{postal}{place}{building}".strip()
 
     def example(self, spec: FieldSpec, ctx: Context) -> Any:
         return {"postal_code": "231-0023", "block": "1-1", "building": ""}
@@ -714,7 +731,7 @@ class PersonNameField(FieldType):
                 errors[part] = "文字で入力してください。"
                 continue
             try:
-                text = katakana_reading(item) if part.endswith("_kana") else clean_text(item)
+                text = katakana_reading(item) if part.endswith("_kana") else clean_name(item)
             except ParseError as error:
                 errors[part] = str(error)
                 continue
@@ -738,9 +755,9 @@ class PersonNameField(FieldType):
         return value
 
     def display(self, value: Any, spec: FieldSpec, *, reveal: bool = False) -> str:
-        if not value:
+        if not isinstance(value, Mapping) or not value:
             return ""
-        name = f"{value['family']} {value.get('given', '')}".strip()
+        name = f"{value.get('family', '')} {value.get('given', '')}".strip()
         kana = f"{value.get('family_kana', '')} {value.get('given_kana', '')}".strip()
         return f"{name}（{kana}）" if kana else name
 

@@ -2,6 +2,29 @@
 
 Each parser takes what a person typed and returns a normalised value, or raises
 :class:`ParseError` whose message is a Japanese sentence saying what to do.
+
+Input normalisation, decided here once for every field type (入力値の正規化):
+
+1. Every typed text goes through :func:`clean_text`. Refused, with a message: control
+   characters (NUL, ESC, DEL, C1; tab and newline only where lines are allowed), bidi
+   overrides and isolates, interlinear annotation characters, lone surrogates, and U+FFFD
+   (the replacement character: the text was garbled on the way, and storing it would keep
+   the damage). Removed silently: invisible format characters (U+200B, U+2060, U+FEFF,
+   U+00AD, LRM/RLM …, see :func:`madoguchi.core.text.strip_format`). Then NFC, which keeps
+   CJK compatibility ideographs such as 﨑 and 塚 as typed (:func:`madoguchi.core.text.compose`),
+   and surrounding spaces (U+3000 included) go. A value in which nothing is visible (only
+   spaces, joiners or marks) is empty, so it never satisfies a required field.
+2. Names (:func:`clean_name`): the same, and half-width katakana become full-width
+   (ﾔﾏﾀﾞ → ヤマダ). Nothing else changes: no NFKC, so 髙, 﨑, 𠮷 and variation selectors stay.
+   フリガナ are folded to full-width katakana (:func:`katakana_reading`).
+3. The numbered parts of an address, 番地 and 建物名 (:func:`clean_address_number`), are
+   NFKC-folded: １－２ → 1-2, ① → 1, Ⅲ → III, ㈱ → (株), ＡＢＣ → ABC. This is the common
+   practice of address matching (the same number written two ways is one address), and the
+   folded forms are plain JIS X 0208 / ASCII, so exports in Shift_JIS never lose them.
+   都道府県・市区町村・町域 are place names compared with the postal data: rule 2 applies.
+4. Numbers, dates, telephone numbers and postal codes are read after NFKC (全角数字 → 半角);
+   a number must be finite (JSON ``Infinity`` and ``NaN`` are refused).
+5. Free text (1行・複数行) follows rule 1 only: half-width kana are kept as typed there.
 """
 
 from __future__ import annotations
@@ -14,7 +37,13 @@ from typing import Final
 
 import japanera
 
-from madoguchi.core.text import hiragana_to_katakana
+from madoguchi.core.text import (
+    compose,
+    fold_halfwidth_katakana,
+    has_visible,
+    hiragana_to_katakana,
+    strip_format,
+)
 
 
 class ParseError(ValueError):
@@ -24,17 +53,18 @@ class ParseError(ValueError):
 # --- Characters ------------------------------------------------------------------------------
 
 #: C0/C1 controls (tab and newline are handled by the caller), bidi overrides and isolates
-#: (used to disguise text, e.g. file names), zero-width joiners outside emoji, BOM.
+#: (used to disguise text, e.g. file names), interlinear annotation characters.
 _FORBIDDEN = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufff9-\ufffb]"
 )
 _LINE_BREAKS = re.compile(r"\r\n?")
 
 
 def clean_text(raw: str, *, multiline: bool = False) -> str:
-    """Strip surrounding spaces; refuse control and bidi-override characters.
+    """Rule 1 of the module docstring: refuse what cannot be stored honestly, remove what
+    cannot be seen, NFC-compose, strip; "" when nothing visible is left.
 
-    Names and free text keep their characters exactly (髙, 﨑, 𠮷, emoji): no NFKC here.
+    Names and free text keep their characters (髙, 﨑, 𠮷, emoji): no NFKC here.
     """
     text = _LINE_BREAKS.sub("\n", raw)
     if not multiline and ("\n" in text or "\t" in text):
@@ -45,7 +75,23 @@ def clean_text(raw: str, *, multiline: bool = False) -> str:
         )
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
         raise ParseError("読み取れない文字が含まれています。")
-    return text.strip()
+    if "\ufffd" in text:
+        raise ParseError(
+            "文字化けした部分（�）があります。元の文章を確かめて、正しい文字で入力し直してください。"
+        )
+    text = compose(strip_format(text)).strip()
+    return text if has_visible(text) else ""
+
+
+def clean_name(raw: str) -> str:
+    """Rule 2: a name as typed, with half-width katakana made full-width (ﾔﾏﾀﾞ → ヤマダ)."""
+    return clean_text(fold_halfwidth_katakana(raw))
+
+
+def clean_address_number(raw: str) -> str:
+    """Rule 3: 番地 and 建物名 NFKC-folded (１－２ → 1-2, ① → 1, Ⅲ → III, ㈱ → (株))."""
+    text = unicodedata.normalize("NFKC", clean_text(raw)).strip()
+    return text if has_visible(text) else ""
 
 
 def ascii_digits(raw: str) -> str:
@@ -207,7 +253,7 @@ def parse_phone(raw: str) -> str:
     text = HYPHENS.sub("", re.sub(r"[()（）]", "", text))
     if text.startswith("+81"):
         text = "0" + text[3:]
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # ٣ (Arabic-Indic) survives NFKC
         raise ParseError("電話番号は数字とハイフンで入力してください（例: 045-123-4567）。")
     if not text.startswith("0") or text.startswith("00"):
         raise ParseError("電話番号は市外局番（0から始まる番号）から入力してください。")

@@ -45,7 +45,7 @@ def lookup(postal_code: str) -> tuple[PostalAddress, ...]:
     One code may cover several towns (alternates); each is returned. The placeholder town
     "以下に掲載がない場合" is returned as an empty town.
     """
-    if len(postal_code) != 7 or not postal_code.isdigit():
+    if len(postal_code) != 7 or not (postal_code.isascii() and postal_code.isdigit()):
         return ()
     row = (
         _connection()

@@ -15,6 +15,7 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
+from madoguchi.core.text import parse_int
 from madoguchi.forms.base import FieldSpec, FormSpec, StepSpec, field_types
 from madoguchi.forms.field_types import ACCOUNT_TYPES, PREFECTURES
 
@@ -73,11 +74,21 @@ def _set(target: dict[str, Any], parts: list[str], value: Any) -> None:
 def answers_from_post(spec: FormSpec, data: QueryDict | Mapping[str, Any]) -> dict[str, Any]:
     """Rebuild nested answers from posted names; unknown names are ignored (CSRF token etc.).
 
-    Group items come back as a list ordered by index; a gap (removed item) is closed.
+    Group items come back as a list ordered by index; a gap (removed item) is closed, and a
+    name whose index is not ASCII digits (``members.①.name``) is ignored. NUL characters are
+    removed from every posted value: they carry nothing, and PostgreSQL cannot store them
+    (a draft keeps what was typed before it is checked).
     """
     fields = {f.key: f for f in spec.fields}
     answers: dict[str, Any] = {}
-    getlist = data.getlist if isinstance(data, QueryDict) else (lambda k: [data[k]])
+    raw_getlist = data.getlist if isinstance(data, QueryDict) else (lambda k: [data[k]])
+
+    def getlist(name: str) -> list[Any]:
+        return [_without_nul(v) for v in raw_getlist(name)]
+
+    def get(name: str) -> Any:
+        return _without_nul(data.get(name) if isinstance(data, QueryDict) else data[name])
+
     for name in list(data.keys())[:2000]:
         parts = str(name).split(".")
         top = fields.get(parts[0])
@@ -87,23 +98,28 @@ def answers_from_post(spec: FormSpec, data: QueryDict | Mapping[str, Any]) -> di
             answers[top.key] = [v for v in getlist(name) if v][:500]
             continue
         if top.type == "group":
-            if len(parts) < 3 or not parts[1].isdigit() or int(parts[1]) > MAX_GROUP_INDEX:
+            index = parse_int(parts[1], maximum=MAX_GROUP_INDEX) if len(parts) >= 3 else None
+            if index is None:
                 continue
             items = answers.setdefault(top.key, {})
-            item = items.setdefault(int(parts[1]), {})
+            item = items.setdefault(index, {})
             child = next((c for c in top.fields if c.key == parts[2]), None)
             if child is None:
                 continue
             if child.type == "multichoice" and len(parts) == 3:
                 item[child.key] = [v for v in getlist(name) if v][:500]
             else:
-                _set(item, parts[2:], data.get(name) if isinstance(data, QueryDict) else data[name])
+                _set(item, parts[2:], get(name))
             continue
-        _set(answers, parts, data.get(name) if isinstance(data, QueryDict) else data[name])
+        _set(answers, parts, get(name))
     for key, value in list(answers.items()):
         if isinstance(value, dict) and fields[key].type == "group":
             answers[key] = [value[i] for i in sorted(value)]
     return answers
+
+
+def _without_nul(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def _part_values(value: Any) -> dict[str, Any]:

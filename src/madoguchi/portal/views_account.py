@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.applications.selectors import applications_of_applicant
 from madoguchi.core.request import client_address
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
 from madoguchi.identity import accounts, throttle
@@ -323,10 +324,16 @@ def tokens(request: HttpRequest) -> HttpResponse:
     created = ""
     error = ""
     if request.method == "POST":
-        if request.POST.get("revoke", "").isdigit():
-            token_id = int(request.POST["revoke"][:12])
-            if accounts.account_token_revoke(user=user, token_id=token_id, now=now()):
+        if "revoke" in request.POST:
+            token_id = parse_int(request.POST["revoke"])
+            if token_id is not None and accounts.account_token_revoke(
+                user=user, token_id=token_id, now=now()
+            ):
                 messages.success(request, "トークンを失効させました。")
+            else:
+                messages.error(
+                    request, "失効させるトークンが見つかりません。一覧から選んでください。"
+                )
             return redirect("portal:account:tokens")
         try:
             _token, created = accounts.account_token_create(

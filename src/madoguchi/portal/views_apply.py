@@ -44,6 +44,7 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.request import client_address
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import validate
@@ -198,8 +199,9 @@ def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) 
     if remove and "." in remove:
         key, _, index = remove.rpartition(".")
         items = answers.get(key)
-        if isinstance(items, list) and index.isdigit() and int(index) < len(items):
-            items.pop(int(index))
+        position = parse_int(index)
+        if isinstance(items, list) and position is not None and position < len(items):
+            items.pop(position)
 
 
 @require_http_methods(["GET", "POST"])
@@ -299,7 +301,20 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     spec = form_spec(procedure.form_version)
     copy = apply_state.load(request, procedure)
     if request.method == "POST":
+        sent = apply_state.sent_receipt(request, procedure)
+        if sent and not copy.answers:
+            # Sent already by this session (a second click after the first one finished): the
+            # answers are gone with the sending, so show its receipt rather than replay nothing
+            # (which the service refuses as other answers under the same key).
+            return redirect("portal:apply:complete", sent)
         key = request.POST.get("idempotency_key", "")
+        version = request.POST.get("form_version")
+        version_id = parse_int(version, minimum=1)
+        if version and version_id is None:
+            messages.error(
+                request, "申請様式の指定が正しくありません。内容を確認してから送信してください。"
+            )
+            return redirect(_apply_url(procedure, "confirm"))
         try:
             result = application_submit(
                 organisation=procedure.organisation,
@@ -308,7 +323,7 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 answers=copy.answers,
                 idempotency_key=key,
                 now=now(),
-                form_version_id=_int(request.POST.get("form_version")),
+                form_version_id=version_id,
                 contact_email=guest["email"] if guest else "",
                 guest_key=copy.guest_key,
             )
@@ -371,10 +386,6 @@ def _first_step_with_error(spec: FormSpec, errors: dict[str, str]) -> str:
         if any(path.split(".")[0] in keys for path in errors):
             return step.key
     return spec.steps[0].key
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
 
 
 def _own_application(request: HttpRequest, receipt_number: str) -> Application:

@@ -14,6 +14,7 @@ from madoguchi.applications.services import draft_save, procedure_is_open
 from madoguchi.catalog.models import LifeEvent, Procedure
 from madoguchi.catalog.selectors import life_events_list, procedures_search
 from madoguchi.core.lgcode import InvalidLgCode
+from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import validate
@@ -98,9 +99,12 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     ]
     error = ""
     if request.method == "POST" and request.POST.get("_stage") == "choose":
-        chosen_ids = [int(v) for v in request.POST.getlist("procedure")[:MAX_CHOSEN] if v.isdigit()]
-        chosen_ids = [i for i in dict.fromkeys(chosen_ids) if i in by_id]
-        if not chosen_ids:
+        posted = [parse_int(v) for v in request.POST.getlist("procedure")[:MAX_CHOSEN]]
+        chosen_ids = [i for i in dict.fromkeys(posted) if i is not None and i in by_id]
+        if None in posted:
+            error = "手続の指定が正しくありません。一覧から選び直してください。"
+            chosen_ids = []
+        elif not chosen_ids:
             error = "申請する手続を1つ以上選んでください。"
         else:
             request.session[session_key] = chosen_ids

@@ -661,3 +661,73 @@ def test_production_refuses_the_benchmark_endpoints():
 
     (problem,) = production_problems(check)
     assert "MADOGUCHI_BENCH_ENDPOINTS" in problem
+
+
+# --- Replays and numbers that are not numbers (issue 9, findings 9 and 10) --------------------
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"insured_name": {"family": "\u200b"}},  # nothing visible: not an answer
+        {"insured_name": "not a name"},
+        {"unknown_field": "x"},
+    ],
+    ids=["invisible name", "wrong shape", "unknown field"],
+)
+def test_the_same_key_with_invalid_answers_is_the_same_conflict(client, procedure, token, broken):
+    answers = valid_answers(procedure)
+    key = new_idempotency_key()
+    first = post(client, {"procedure": procedure.pk, "answers": answers}, key=key, token=token)
+    assert first.status_code == 201, first.content
+    before = stored()
+    other = post(
+        client, {"procedure": procedure.pk, "answers": {**answers, **broken}}, key=key, token=token
+    )
+    different = {**answers, "insured_name": {**answers["insured_name"], "family": "別人"}}
+    valid_but_other = post(
+        client, {"procedure": procedure.pk, "answers": different}, key=key, token=token
+    )
+
+    assert assert_json_error(other, {409}) == assert_json_error(valid_but_other, {409})
+    assert stored() == before
+    assert post(client, {"procedure": procedure.pk, "answers": answers}, key=key, token=token).status_code == 200  # fmt: skip
+
+
+@pytest.mark.parametrize("constant", ["Infinity", "-Infinity", "NaN"])
+def test_json_infinity_and_nan_are_refused_not_stored_as_text(client, procedure, token, constant):
+    answers = json.dumps(valid_answers(procedure), ensure_ascii=False)
+    raw = f'{{"procedure": {procedure.pk}, "answers": {answers[:-1]}, "x": {constant}}}}}'
+
+    body = assert_json_error(post(client, raw.encode(), token=token), {400})
+
+    assert "Infinity" in body["detail"]
+    assert stored() == (0, 0, 0, 0, 0)
+
+
+def test_a_number_too_large_for_a_float_is_refused_in_a_text_field(client, procedure, token):
+    answers = valid_answers(procedure)
+    text_key = next(
+        f.key for f in form_spec(procedure.form_version).fields if f.type in ("text", "textarea")
+    )
+    raw = json.dumps({"procedure": procedure.pk, "answers": {**answers, text_key: "X"}})
+    raw = raw.replace('"X"', "1e400")  # JSON reads it as float("inf")
+
+    body = assert_json_error(post(client, raw.encode(), token=token), {422})
+
+    assert any("Infinity" in item["message"] for item in body["errors"])
+    assert stored() == (0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("length", ["²", "①", "⑨", "9" * 40, "-1"])
+def test_a_content_length_that_is_not_ascii_digits_is_a_json_error(client, procedure, length):
+    response = client.post(
+        URL,
+        data=b"{}",
+        content_type="application/json",
+        headers={"Idempotency-Key": new_idempotency_key()},
+        CONTENT_LENGTH=length,
+    )
+
+    assert_json_error(response, {400, 401, 413, 422})
+    assert stored() == (0, 0, 0, 0, 0)

@@ -280,6 +280,35 @@ def test_filters_from_a_query_string_are_understood():
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("assignee", "①"),
+        ("assignee", "²"),
+        ("assignee", "٣"),
+        ("assignee", "9" * 40),
+        ("procedure", "٣"),
+        ("procedure", "①"),
+        ("procedure", "9" * 40),
+    ],
+)
+def test_unicode_digits_and_huge_ids_are_explained_not_a_server_error(
+    staff_client, procedure, name, value
+):
+    from django.http import QueryDict
+    from django.urls import reverse
+
+    query = QueryDict(mutable=True)
+    query[name] = value
+    filters, errors = inbox_filters_parse(query, viewer_id=None)
+
+    assert name in errors
+    assert (filters.assignee, filters.procedure_id) == ("", None)
+    page = staff_client.get(reverse("console:inbox"), {name: value})
+    assert page.status_code == 200
+    assert "正しくありません" in page.content.decode()
+
+
 # --- PostgreSQL: the pages are served from the indexes --------------------------------------
 
 postgres_only = pytest.mark.skipif(

@@ -934,3 +934,17 @@ def test_an_anonymous_post_changes_nothing_and_asks_for_a_login(client, publishe
     published.refresh_from_db()
     assert published.status == ProcedureStatus.PUBLISHED
     assert Procedure.objects.count() == 1
+
+
+@pytest.mark.parametrize("index", ["①", "²", "٣", "9" * 40])
+def test_the_preview_ignores_group_indexes_that_are_not_ascii_digits(
+    staff_client, published, index
+):
+    for data in (
+        {f"children.{index}.name.family": "攻撃", "_add": "children"},
+        {"children.0.name.family": "山田", "_remove": f"children.{index}"},
+    ):
+        response = staff_client.post(preview(published), data)
+
+        assert response.status_code in (200, 422)
+        assert "攻撃" not in text(response)

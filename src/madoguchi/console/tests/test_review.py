@@ -840,3 +840,14 @@ def test_the_application_page_marks_an_unscanned_attachment(
     row = page[page.index("在勤証明書.png") :]
     assert "未検査" not in row[: row.index("</tr>")]
     assert "検査済み" in row[: row.index("</tr>")]
+
+
+@pytest.mark.parametrize("pk", ["①", "²", "٣", "9" * 40])
+def test_bulk_items_with_ids_that_are_not_ascii_digits_are_ignored(staff_client, application, pk):
+    bulk = staff_client.post(
+        reverse("console:applications_bulk"),
+        {"items": [f"{pk}:{S.SUBMITTED}"], "action": "accept"},
+    )
+
+    assert bulk.status_code == 302
+    assert status_of(application) == S.SUBMITTED

@@ -382,7 +382,6 @@ def test_furigana_with_control_characters_is_refused_before_it_is_converted():
         "\u2066",  # LEFT-TO-RIGHT ISOLATE
         "\u2067",  # RIGHT-TO-LEFT ISOLATE
         "\u2069",  # POP DIRECTIONAL ISOLATE
-        "\ufeff",  # BYTE ORDER MARK
         "\ufffb",  # INTERLINEAR ANNOTATION TERMINATOR
     ],
 )

@@ -657,3 +657,140 @@ def test_a_correction_shows_a_refused_file_name_cleaned_as_applying_does(
         assert shown in page
         assert "\u202e" not in page
     assert Attachment.objects.count() == 0
+
+
+# --- Hostile requests and saved details (issue 9, findings 7, 9 and 10) -----------------------
+
+
+@pytest.mark.parametrize("version", ["①", "²", "٣", "３", "9" * 40, "-1", "0"])
+def test_a_form_version_that_is_not_ascii_digits_is_refused_with_a_message(
+    resident_client, juminhyo, version
+):
+    fill_all_steps(resident_client, juminhyo, without_files(juminhyo))
+    page = resident_client.get(base(juminhyo) + "confirm/").content.decode()
+    key = found(r'name="idempotency_key" value="([^"]+)"', page)
+
+    response = resident_client.post(
+        base(juminhyo) + "confirm/", {"idempotency_key": key, "form_version": version}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("confirm/")
+    assert not Application.objects.exists()
+    again = resident_client.get(response["Location"])
+    assert "申請様式の指定が正しくありません" in again.content.decode()
+    sent, _key = confirm_and_send(resident_client, juminhyo)
+    assert sent.status_code == 302
+    assert Application.objects.count() == 1
+
+
+@pytest.mark.parametrize("index", ["①", "²", "٣", "9" * 40])
+def test_group_indexes_that_are_not_ascii_digits_never_give_a_server_error(
+    resident_client, juminhyo, index
+):
+    fill_all_steps(resident_client, juminhyo, without_files(juminhyo))
+
+    posted = resident_client.post(
+        base(juminhyo) + "?step=certificate",
+        {"_step": "certificate", f"members.{index}.name.family": "攻撃", "_save": "1"},
+    )
+    removed = resident_client.post(
+        base(juminhyo) + "?step=certificate",
+        {"_step": "certificate", "_remove": f"members.{index}"},
+    )
+
+    assert posted.status_code == 302
+    assert removed.status_code in (302, 422)
+    assert "攻撃" not in str(Draft.objects.get().answers)
+
+
+def test_nul_characters_in_a_step_are_removed_before_the_draft_is_stored(resident_client, juminhyo):
+    response = resident_client.post(
+        base(juminhyo),
+        {
+            "_step": "requester",
+            "requester_name.family": "山\x00田",
+            "requester_name.given": "\x00",
+            "requester_phone": "045\x00-000-0000",
+            "_save": "1",
+        },
+    )
+
+    assert response.status_code == 302
+    answers = Draft.objects.get().answers
+    assert answers["requester_name"]["family"] == "山田"
+    assert answers["requester_phone"] == "045-000-0000"
+    assert "\x00" not in str(answers)
+
+
+HOSTILE_PROFILES = {
+    "address without prefecture or city": {"postal_code": "231-0021", "address": "中区日本大通1"},
+    "address of another town": {"postal_code": "2310021", "address": "東京都千代田区1-1"},
+    "address only spaces": {"postal_code": "2310021", "address": "\u3000 "},
+    "full-width postal code": {"postal_code": "２３１００２１", "address": "日本大通1"},
+    "postal code of nowhere": {"postal_code": "0000000", "address": "どこか1-1"},
+    "postal code not digits": {"postal_code": "①②③-④⑤", "address": "横浜市中区1"},
+    "postal code letters": {"postal_code": "abc", "address": ""},
+    "invisible address": {"postal_code": "2310021", "address": "\u200b\ufeff"},
+    "bidi override": {"postal_code": "2310021", "address": "横浜市中区\u202e1"},
+    "garbled": {"postal_code": "2310021", "address": "\ufffd\ufffd"},
+}
+
+
+@pytest.mark.parametrize("saved", HOSTILE_PROFILES.values(), ids=HOSTILE_PROFILES.keys())
+def test_whatever_address_was_saved_the_form_opens_and_the_resident_fills_the_rest(
+    resident_client, resident, juminhyo, saved
+):
+    ResidentProfile.objects.create(
+        user=resident, family_name="山田", given_name="花子", phone="045-000-0000", **saved
+    )
+
+    page = resident_client.get(base(juminhyo) + "start/")
+    assert page.status_code == 200
+    assert "登録している情報を使いますか" in page.content.decode()
+    assert resident_client.post(base(juminhyo) + "start/", {"prefill": "yes"}).status_code == 302
+    assert Draft.objects.get().answers["requester_name"]["family"] == "山田"
+    step = resident_client.get(base(juminhyo))
+    assert step.status_code == 200
+    checked = resident_client.get(base(juminhyo) + "?step=requester&check=1")
+    assert checked.status_code == 200
+
+
+def test_a_saved_address_without_the_city_fills_what_the_postal_code_says(
+    resident_client, resident, juminhyo
+):
+    ResidentProfile.objects.create(
+        user=resident, family_name="山田", postal_code="231-0021", address="中区日本大通1"
+    )
+
+    resident_client.post(base(juminhyo) + "start/", {"prefill": "yes"})
+
+    address = Draft.objects.get().answers["requester_address"]
+    assert address["postal_code"] == "2310021"
+    assert (address["prefecture"], address["city"]) == ("神奈川県", "横浜市中区")
+    assert address["block"] == ""  # not guessed: the resident types it
+
+
+def test_a_saved_address_that_starts_with_the_city_is_split(resident_client, resident, juminhyo):
+    ResidentProfile.objects.create(
+        user=resident, family_name="山田", postal_code="2310021", address="横浜市中区日本大通1"
+    )
+
+    resident_client.post(base(juminhyo) + "start/", {"prefill": "yes"})
+
+    address = Draft.objects.get().answers["requester_address"]
+    assert address["town"] == "日本大通"
+    assert address["block"] == "1"
+
+
+@pytest.mark.parametrize("value", ["①", "²", "٣", "9" * 40, ""])
+def test_a_life_event_checklist_refuses_procedure_ids_that_are_not_ascii_digits(
+    resident_client, templates, value
+):
+    moving = adopt("juminhyo")
+    url = "/life-events/moving/o/141003/apply/"
+
+    response = resident_client.post(url, {"_stage": "choose", "procedure": [str(moving.pk), value]})
+
+    assert response.status_code == 422
+    assert "手続の指定が正しくありません" in response.content.decode()
