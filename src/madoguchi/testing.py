@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
@@ -115,7 +115,9 @@ def national_templates_remove() -> None:
 # --- Catalog ------------------------------------------------------------------------------
 
 
-def procedure_publish(organisation: Any, slug: str = "juminhyo", **changes: Any) -> Any:
+def procedure_publish(
+    organisation: Organisation, slug: str = "juminhyo", **changes: Any
+) -> Procedure:
     """``organisation`` adopts the national template ``slug`` and publishes it.
 
     ``changes`` are written to the procedure row afterwards (e.g. ``retention_years=5``), for
@@ -298,11 +300,11 @@ def submit(
     )
 
 
-def staff_token(staff: Any, scopes: tuple[str, ...] | None = None, **kwargs: Any) -> str:
+def staff_token(staff: Any, scopes: Sequence[str] | None = None, **kwargs: Any) -> str:
     """A raw staff API token of ``staff`` (read and write unless ``scopes`` says otherwise)."""
     from madoguchi.integrations.tokens import SCOPE_READ, SCOPE_WRITE, staff_token_create
 
-    chosen = scopes if scopes is not None else (SCOPE_READ, SCOPE_WRITE)
+    chosen = list(scopes) if scopes is not None else [SCOPE_READ, SCOPE_WRITE]
     return staff_token_create(staff=staff, name="基幹系連携", scopes=chosen, now=now(), **kwargs)[1]
 
 
