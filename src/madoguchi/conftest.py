@@ -1,36 +1,73 @@
 """Fixtures named after the actors of the design notes.
 
-The organisation master is loaded once per test session into the test database (it is
-read-only reference data for most tests); each test still runs in its own transaction, so a
-test that changes the master (a merger) leaves nothing behind.
+The organisation master and the national templates are loaded once per test session into the
+test database (read-only reference data for most tests); each test still runs in its own
+transaction, so a test that changes them (a merger, a new template version) leaves nothing
+behind. The factories behind these fixtures live in :mod:`madoguchi.testing`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.definitions import national_life_events, parse_template_text
+from madoguchi.catalog.models import Procedure, TemplateVersion
+from madoguchi.catalog.services import (
+    TemplateLoadReport,
+    procedure_adopt,
+    procedure_set_status,
+    template_version_publish,
+)
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
-from madoguchi.identity.services import staff_upsert
 from madoguchi.tenants.models import Organisation
-from madoguchi.tenants.services import organisation_master_load
+from madoguchi.testing import (
+    FEE_TEMPLATE,
+    FEE_TEMPLATE_YAML,
+    NINTEI,
+    SESSION_TEMPLATE_REPORT,
+    STAFF_PASSWORD,
+    Inbox,
+    TOTPStaff,
+    axe_violations,
+    console_log_in,
+    console_login,
+    free_port,
+    life_events_by_slug,
+    national_templates_remove,
+    procedure_publish,
+    reference_data_load,
+    resident_create,
+    staff_create,
+    totp_enrol,
+    totp_fresh_code,
+)
 
-STAFF_PASSWORD = "correct horse battery staple 42"  # noqa: S105 (test-only)
+# Re-exported for tests written before the helpers moved to madoguchi.testing (import them
+# from there: a conftest is not a library).
+__all__ = [
+    "STAFF_PASSWORD",
+    "axe_violations",
+    "console_log_in",
+    "console_login",
+    "totp_enrol",
+    "totp_fresh_code",
+]
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """The organisation master and the national templates, once for the session."""
     with django_db_blocker.unblock():
-        organisation_master_load(now=now())
+        reference_data_load()
 
 
 def _transactional(item: pytest.Item) -> bool:
@@ -44,11 +81,11 @@ def _transactional(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """Put the organisation master back after a transactional test emptied the database.
+    """Put the reference data back after a transactional test emptied the database.
 
     Such tests (threads, a live server) end with a flush of every table, and the tests after
-    them expect the master that ``django_db_setup`` loaded once; reloading here, after the
-    flush and outside any test transaction, keeps the order of tests irrelevant.
+    them expect the master and the templates that ``django_db_setup`` loaded once; reloading
+    here, after the flush and outside any test transaction, keeps the order of tests irrelevant.
     """
     yield
     if nextitem is None or not _transactional(item):
@@ -56,8 +93,88 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     from pytest_django.plugin import blocking_manager_key
 
     with item.config.stash[blocking_manager_key].unblock():
-        if not Organisation.objects.exists():
-            organisation_master_load(now=now())
+        reference_data_load()
+
+
+# --- The national catalogue (loaded once per session; these pick from it) ------------------
+
+
+@pytest.fixture
+def templates_loaded(db: None) -> TemplateLoadReport:
+    """The national templates shipped in ``catalog/national``, loaded by the real
+    ``template_load_all`` once for the session (the root conftest's ``django_db_setup``);
+    returns what that first load, into an empty catalogue, reported."""
+    report: TemplateLoadReport = SESSION_TEMPLATE_REPORT[0]
+    return report
+
+
+@pytest.fixture
+def nintei(templates_loaded: TemplateLoadReport) -> TemplateVersion:
+    """児童手当の認定請求, first version."""
+    return TemplateVersion.objects.select_related("template", "form_version").get(
+        template__slug=NINTEI, version=1
+    )
+
+
+@pytest.fixture
+def fee_template(templates_loaded: TemplateLoadReport) -> TemplateVersion:
+    """A template with a fee parameter (住民票の写しの交付請求, for tests)."""
+    events = {event["slug"] for event in national_life_events()}
+    parsed = parse_template_text(FEE_TEMPLATE_YAML, "test-juminhyo.yaml", events)
+    template_version_publish(parsed=parsed, life_events=life_events_by_slug(), now=now())
+    return TemplateVersion.objects.select_related("template", "form_version").get(
+        template__slug=FEE_TEMPLATE, version=1
+    )
+
+
+@pytest.fixture
+def juminhyo(templates_loaded: TemplateLoadReport) -> TemplateVersion:
+    """The shipped 住民票 template, where one ships (skipped where no such file exists)."""
+    version = (
+        TemplateVersion.objects.select_related("template", "form_version")
+        .filter(template__slug__startswith="juminhyo")
+        .order_by("template__slug", "-version")
+        .first()
+    )
+    if version is None:
+        pytest.skip("no national juminhyo template ships in catalog/national")
+    return version
+
+
+@pytest.fixture
+def adopted(organisation: Organisation, nintei: TemplateVersion) -> Procedure:
+    """横浜市 has adopted 児童手当の認定請求 (準備中)."""
+    return procedure_adopt(organisation=organisation, template_version=nintei, now=now())
+
+
+@pytest.fixture
+def published(adopted: Procedure, organisation: Organisation) -> Procedure:
+    """横浜市's 児童手当の認定請求, published."""
+    return procedure_set_status(
+        organisation=organisation, procedure=adopted, status=ProcedureStatus.PUBLISHED
+    )
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[Inbox]:
+    """A real SMTP server on loopback that the platform's mail goes to; yields its inbox."""
+    from aiosmtpd.controller import Controller
+
+    from madoguchi.conf.env import email_settings
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {"default": email_settings(f"smtp://127.0.0.1:{port}")}
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def no_templates(db: None) -> None:
+    """A platform where no national template was loaded yet (for this test only)."""
+    national_templates_remove()
 
 
 @pytest.fixture
@@ -74,10 +191,10 @@ def other_organisation(db: None) -> Organisation:
 
 @pytest.fixture
 def staff_member(organisation: Organisation) -> Staff:
-    return staff_upsert(
-        organisation=organisation,
+    """審査担当 (reviewer) of 横浜市."""
+    return staff_create(
+        organisation,
         email="reviewer@yokohama.test",
-        password=STAFF_PASSWORD,
         role=StaffRole.REVIEWER,
         display_name="審査 一郎",
     )
@@ -85,122 +202,73 @@ def staff_member(organisation: Organisation) -> Staff:
 
 @pytest.fixture
 def other_staff(other_organisation: Organisation) -> Staff:
-    return staff_upsert(
-        organisation=other_organisation,
+    """審査担当 (reviewer) of 鎌倉市."""
+    return staff_create(
+        other_organisation,
         email="reviewer@kamakura.test",
-        password=STAFF_PASSWORD,
         role=StaffRole.REVIEWER,
         display_name="審査 花子",
     )
 
 
 @pytest.fixture
+def admin_staff(organisation: Organisation) -> Staff:
+    """団体管理者 of 横浜市."""
+    return staff_create(
+        organisation, email="admin@yokohama.test", role=StaffRole.ADMIN, display_name="管理 太郎"
+    )
+
+
+@pytest.fixture
+def other_admin(other_organisation: Organisation) -> Staff:
+    """団体管理者 of 鎌倉市."""
+    return staff_create(
+        other_organisation,
+        email="admin@kamakura.test",
+        role=StaffRole.ADMIN,
+        display_name="管理 花子",
+    )
+
+
+@pytest.fixture
 def staff_client(client: Client, staff_member: Staff) -> Client:
-    """The reviewer of 横浜市, logged in to the console with both factors."""
-    client.force_login(staff_member.user)
-    return client
+    """The reviewer of 横浜市, logged in to the console with both factors.
 
-
-def mark_mfa_complete(client: Client, user: Any) -> None:
-    """Mark the client's session as a console login with both factors (what the TOTP step
-    does), for tests that are not about logging in."""
-    from madoguchi.console.access import MFA_SESSION_KEY
-
-    session = client.session
-    session[MFA_SESSION_KEY] = user.pk
-    session.save()
-
-
-@pytest.fixture(autouse=True)
-def _force_login_is_a_complete_login(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``Client.force_login`` stands for a finished login, second factor included.
-
-    Django's ``force_login`` exists to skip authentication in tests that are not about it;
-    without this every console test would first have to play the TOTP step. Tests of the
-    login itself use the real password and code steps (console/tests/test_mfa.py), and a
-    test that wants a session without the second factor removes the mark.
+    ``client.force_login`` alone leaves the second factor undone (the console sends such a
+    session to the code step); :func:`madoguchi.testing.console_login` does both.
     """
-    original = Client.force_login
-
-    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
-        original(self, user, backend)
-        mark_mfa_complete(self, user)
-
-    monkeypatch.setattr(Client, "force_login", force_login)
+    return console_login(client, staff_member.user)
 
 
-@dataclass
-class TOTPStaff:
-    """A staff member with a confirmed authenticator, and what their app would show."""
-
-    staff: Staff
-    secret: str
-
-    @property
-    def user(self) -> Any:
-        return self.staff.user
-
-    @property
-    def email(self) -> str:
-        return str(self.staff.user.email)
-
-    def code(self, at: datetime | None = None) -> str:
-        from madoguchi.identity.mfa import totp_code_at
-
-        return totp_code_at(secret_b32=self.secret, instant=at or now())
+@pytest.fixture
+def admin_client(admin_staff: Staff) -> Client:
+    """The admin of 横浜市, logged in to the console with both factors, in a browser of their
+    own (a test may hold it beside ``staff_client`` or an anonymous ``client``)."""
+    return console_login(Client(), admin_staff.user)
 
 
-def totp_enrol(user: Any) -> str:
-    """Enrol ``user``'s authenticator as of ten minutes ago (its first code spent then);
-    returns the base32 secret."""
-    from madoguchi.identity.mfa import totp_begin_enrolment, totp_code_at, totp_confirm
-
-    enrolled_at = now() - timedelta(minutes=10)
-    secret = totp_begin_enrolment(user=user, now=enrolled_at)
-    code = totp_code_at(secret_b32=secret, instant=enrolled_at)
-    assert totp_confirm(user=user, code=code, now=enrolled_at)
-    return secret
+@pytest.fixture
+def resident(db: None) -> Any:
+    """花子, a resident with an account (password :data:`madoguchi.testing.PASSWORD`)."""
+    return resident_create("hanako@example.jp")
 
 
-def totp_fresh_code(user: Any, secret: str) -> str:
-    """A code the server accepts now: the current step's, or the next step's (still inside
-    the window) when the current one was already used by an earlier login of the test."""
-    from madoguchi.identity.mfa import STEP_SECONDS, step_of, totp_code_at
-    from madoguchi.identity.models import StaffTOTP
+@pytest.fixture
+def other_resident(db: None) -> Any:
+    """太郎, another resident."""
+    return resident_create("taro@example.jp")
 
-    last_step = StaffTOTP.objects.get(user=user).last_step
-    instant = now()
-    if step_of(instant) <= last_step:
-        instant += timedelta(seconds=STEP_SECONDS)
-    return totp_code_at(secret_b32=secret, instant=instant)
+
+@pytest.fixture
+def procedure(organisation: Organisation) -> Any:
+    """住民票の写しの交付請求, adopted and published by 横浜市."""
+    return procedure_publish(organisation, "juminhyo")
 
 
 @pytest.fixture
 def staff_with_totp(staff_member: Staff) -> TOTPStaff:
     """The reviewer of 横浜市 with TOTP enrolled ten minutes ago."""
     return TOTPStaff(staff=staff_member, secret=totp_enrol(staff_member.user))
-
-
-def console_log_in(client: Client, email: str, password: str = STAFF_PASSWORD, **extra: str) -> Any:
-    """The whole console login as a person does it: the password, then the authenticator's
-    code (an account without one is enrolled first). Returns the last response."""
-    from madoguchi.identity.mfa import totp_is_confirmed
-    from madoguchi.identity.models import StaffTOTP, User
-
-    typed = email.strip().lower()
-    plausible = len(typed) < 255 and "\x00" not in typed  # PostgreSQL refuses NUL in a query
-    user = User.objects.filter(email=typed).first() if plausible else None
-    secrets_of = getattr(client, "_totp_secrets", {})
-    if user is not None and not totp_is_confirmed(user=user):
-        StaffTOTP.objects.filter(user=user).delete()
-        secrets_of[user.pk] = totp_enrol(user)
-    client._totp_secrets = secrets_of  # type: ignore[attr-defined]
-    response = client.post("/console/login/", {"username": email, "password": password, **extra})
-    if response.status_code != 302 or response["Location"] != "/console/login/code/":
-        return response
-    assert user is not None
-    secret = secrets_of[user.pk]
-    return client.post("/console/login/code/", {"code": totp_fresh_code(user, secret)})
 
 
 # --- Real browser (Debian's chromium driven by Playwright; no browser downloads) -------------
@@ -247,30 +315,9 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     ``live_server`` needs a transactional database, which is emptied after each such test,
     so the master is loaded here when it is missing.
     """
-    if not Organisation.objects.exists():
-        organisation_master_load(now=now())
+    reference_data_load()
     # bypass_csp lets axe-core be injected; the pages' own CSP is tested without a browser.
     context = browser.new_context(locale="ja-JP", bypass_csp=True, base_url=live_server.url)
     browser_page = context.new_page()
     yield browser_page
     context.close()
-
-
-def axe_violations(page: Any) -> list[str]:
-    """Run axe-core (WCAG 2.x A/AA rules) on the page; return one line per violation."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(
-        page,
-        options={
-            "runOnly": {
-                "type": "tag",
-                "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"],
-            },
-            "resultTypes": ["violations"],
-        },
-    )
-    return [
-        f"{v['id']}: {v['help']} ({', '.join(str(n['target']) for n in v['nodes'][:3])})"
-        for v in results.response["violations"]
-    ]

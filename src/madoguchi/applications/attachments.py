@@ -145,6 +145,7 @@ def attachment_store(
     _check_totals(procedure, mine, extra_bytes=clean.size)
     scanned = _scan(clean.data, procedure=procedure, sha256=clean.sha256)
     attachment = Attachment(
+        organisation_id=procedure.organisation_id,
         procedure=procedure,
         field_key=field.key,
         owner=owner if getattr(owner, "pk", None) is not None else None,

@@ -124,6 +124,8 @@ class Application(models.Model):
 class ApplicationRevision(models.Model):
     """The answers of each revision (補正) of an application, history kept."""
 
+    #: The application's organisation, kept on the row (every tenant-owned table carries it).
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="revisions")
     revision = models.PositiveIntegerField()
     answers = models.JSONField()
@@ -147,6 +149,8 @@ class Attachment(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    #: The procedure's organisation: the one the file is sent to.
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="+")
     field_key = models.CharField(max_length=64)
     owner = models.ForeignKey(

@@ -28,7 +28,7 @@ from django.db.models import ProtectedError
 
 from madoguchi.applications.attachments import STORAGE_ALIAS
 from madoguchi.applications.constants import ApplicationStatus
-from madoguchi.applications.models import Application, Attachment
+from madoguchi.applications.models import Application, ApplicationRevision, Attachment
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import TOKYO, to_tokyo
@@ -115,10 +115,14 @@ def _purge_one(application_id: int, procedure: Procedure, now: datetime) -> list
         if application is None or application.status not in FINAL_STATUSES:
             return None
         attachment_ids = list(
-            Attachment.objects.filter(application=application).values_list("pk", flat=True)
+            Attachment.objects.filter(
+                organisation_id=application.organisation_id, application=application
+            ).values_list("pk", flat=True)
         )
         counts = {
-            "revisions": application.revisions.count(),
+            "revisions": ApplicationRevision.objects.filter(
+                organisation_id=application.organisation_id, application=application
+            ).count(),
             "attachments": len(attachment_ids),
             "messages": application.messages.count(),
             "notes": application.notes.count(),

@@ -143,7 +143,10 @@ def claim_attachments(
                 errors[path] = "ファイルが見つかりません。もう一度アップロードしてください。"
                 continue
             scope = Attachment.objects.filter(
-                pk=attachment_id, procedure_id=procedure_id, field_key=field.key
+                pk=attachment_id,
+                organisation_id=procedure.organisation_id,
+                procedure_id=procedure_id,
+                field_key=field.key,
             )
             scope = (
                 scope.filter(owner_id=owner_id)
@@ -164,9 +167,9 @@ def claim_attachments(
     if application is not None:
         fresh = [row.pk for row in rows if row.application_id is None]
         if fresh:
-            claimed = Attachment.objects.filter(pk__in=fresh, application__isnull=True).update(
-                application=application, revision=revision
-            )
+            claimed = Attachment.objects.filter(
+                pk__in=fresh, organisation_id=application.organisation_id, application__isnull=True
+            ).update(application=application, revision=revision)
             if claimed != len(set(fresh)):
                 raise ValidationFailed(
                     {"": "添付ファイルが別の申請で使われました。もう一度アップロードしてください。"}
@@ -267,14 +270,14 @@ def application_submit(
                 application = _insert(
                     organisation,
                     procedure,
-                    applicant_id,
-                    email,
-                    scope,
-                    idempotency_key,
-                    stored,
-                    digest,
-                    now,
-                    applicant_search_name(spec, normalised),
+                    applicant=applicant if applicant_id else None,
+                    email=email,
+                    scope=scope,
+                    key=idempotency_key,
+                    stored=stored,
+                    digest=digest,
+                    now=now,
+                    search_name=applicant_search_name(spec, normalised),
                 )
                 claim_attachments(
                     spec,
@@ -285,43 +288,6 @@ def application_submit(
                     application=application,
                     revision=1,
                 )
-                ApplicationRevision.objects.create(
-                    application=application,
-                    revision=1,
-                    answers=stored,
-                    answers_digest=digest,
-                    created_at=now,
-                )
-                audit_record(
-                    action="application.submitted",
-                    now=now,
-                    organisation=organisation,
-                    actor=applicant if applicant_id else None,
-                    actor_label="申請者" if applicant_id else "申請者（アカウントなし）",
-                    target_type="application",
-                    target_id=application.pk,
-                    detail={
-                        "procedure": procedure.pk,
-                        "form_version": procedure.form_version_id,
-                        "digest": digest,
-                    },
-                )
-                application_arrived.send(
-                    sender=Application,
-                    organisation_id=organisation.pk,
-                    procedure_id=procedure.pk,
-                    application_id=application.pk,
-                    arrived_at=now,
-                    channel="online",
-                )
-                if email:
-                    outbox_enqueue_email(
-                        to=email,
-                        subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
-                        body=_receipt_mail(application, organisation, procedure),
-                        now=now,
-                        organisation=organisation,
-                    )
                 if applicant_id:
                     Draft.objects.filter(applicant_id=applicant_id, procedure=procedure).delete()
         except IntegrityError:
@@ -339,7 +305,8 @@ def application_submit(
 def _insert(
     organisation: Organisation,
     procedure: Procedure,
-    applicant_id: int | None,
+    *,
+    applicant: Any,
     email: str,
     scope: str,
     key: str,
@@ -348,7 +315,13 @@ def _insert(
     now: datetime,
     search_name: str,
 ) -> Application:
-    return Application.objects.create(
+    """The rows of one arrival, inside the caller's transaction: the application with its
+    receipt number, its first revision, the audit event, the arrival event (channel counts,
+    webhooks) and the receipt mail in the outbox. ``application_submit`` calls it after
+    every check; the benchmark's insert-only baseline calls it with none (applications/bench.py),
+    so the baseline can never drift from what a submission writes."""
+    applicant_id = getattr(applicant, "pk", None)
+    application = Application.objects.create(
         organisation=organisation,
         procedure=procedure,
         form_version=procedure.form_version,
@@ -365,6 +338,45 @@ def _insert(
         else None,
         search_name=search_name,
     )
+    ApplicationRevision.objects.create(
+        organisation=organisation,
+        application=application,
+        revision=1,
+        answers=stored,
+        answers_digest=digest,
+        created_at=now,
+    )
+    audit_record(
+        action="application.submitted",
+        now=now,
+        organisation=organisation,
+        actor=applicant if applicant_id else None,
+        actor_label="申請者" if applicant_id else "申請者（アカウントなし）",
+        target_type="application",
+        target_id=application.pk,
+        detail={
+            "procedure": procedure.pk,
+            "form_version": procedure.form_version_id,
+            "digest": digest,
+        },
+    )
+    application_arrived.send(
+        sender=Application,
+        organisation_id=organisation.pk,
+        procedure_id=procedure.pk,
+        application_id=application.pk,
+        arrived_at=now,
+        channel="online",
+    )
+    if email:
+        outbox_enqueue_email(
+            to=email,
+            subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
+            body=_receipt_mail(application, organisation, procedure),
+            now=now,
+            organisation=organisation,
+        )
+    return application
 
 
 def _replay(

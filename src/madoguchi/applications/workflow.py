@@ -375,6 +375,7 @@ def correction_answer(
         digest = canonical_digest(result.answers)
         stored = protect_answers(spec, result.answers)
         item = ApplicationRevision.objects.create(
+            organisation_id=locked.organisation_id,
             application=locked,
             revision=revision,
             answers=stored,

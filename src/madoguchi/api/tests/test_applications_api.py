@@ -17,12 +17,9 @@ from madoguchi.applications.models import Application, ApplicationRevision
 from madoguchi.applications.services import new_idempotency_key
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.catalog.services import procedure_set_status
 from madoguchi.conf.env import ProductionCheck, production_problems
-from madoguchi.core.time import now, to_tokyo
-from madoguchi.forms.base import Context, field_types
-from madoguchi.forms.engine import validate
+from madoguchi.core.time import now
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import AccessToken, User
 from madoguchi.identity.services import guest_email_token_make
@@ -31,6 +28,7 @@ from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.ratelimit import RECIPIENT_LIMITS
 from madoguchi.stats.models import ChannelCount
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import procedure_publish, valid_answers
 
 URL = "/api/v1/applications/"
 VERIFY_URL = "/api/v1/applications/guest-verifications/"
@@ -38,14 +36,7 @@ PASSWORD = "correct horse battery 42"
 
 
 def publish(slug: str):
-    template_load_all(now=now())
-    organisation = Organisation.objects.get(lg_code="141003")
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
+    return procedure_publish(Organisation.objects.get(lg_code="141003"), slug)
 
 
 @pytest.fixture
@@ -61,48 +52,8 @@ def guest_procedure(db):
 
 
 @pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", PASSWORD)
-
-
-@pytest.fixture
-def other_resident(db):
-    return User.objects.create_user("taro@example.jp", PASSWORD)
-
-
-@pytest.fixture
 def token(resident):
     return access_token_create(user=resident, name="スマホ", scopes=["applications"], now=now())[1]
-
-
-def valid_answers(procedure) -> dict[str, Any]:
-    """Every field's own example, keeping only what validates together."""
-    spec = form_spec(procedure.form_version)
-    today = to_tokyo(now()).date()
-    ctx = Context(today=today)
-    answers: dict[str, Any] = {}
-    for field in spec.fields:
-        ftype = field_types[field.type]
-        if field.type == "group":
-            answers[field.key] = [
-                {
-                    c.key: field_types[c.type].example(c, ctx)
-                    for c in field.fields
-                    if field_types[c.type].has_value and c.type != "computed"
-                }
-                for _ in range(max(int(field.option("min_items", 0)), 1))
-            ]
-        elif ftype.has_value and field.type != "computed":
-            answers[field.key] = ftype.example(field, ctx)
-    for path in list(validate(spec, answers, today=today).errors):
-        top, _, rest = path.partition("[")
-        if rest and "]." in rest:
-            index, _, child = rest.partition("].")
-            answers[top][int(index)].pop(child.split(".")[0], None)
-        else:
-            answers.pop(path.split(".")[0], None)
-    assert validate(spec, answers, today=today).ok
-    return answers
 
 
 def post(client: Client, body: Any, *, key: str | None = None, token: str | None = None, **kw):

@@ -14,18 +14,12 @@ import pytest
 
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
-from madoguchi.catalog.tests import conftest as catalog
-from madoguchi.catalog.tests.conftest import publish_own
 from madoguchi.core.time import now
 from madoguchi.forms.base import FieldSpec
 from madoguchi.forms.selectors import form_spec
+from madoguchi.testing import publish_own
 
 # The catalog's fixtures (catalog/tests/conftest.py), for this module.
-templates_loaded = catalog.templates_loaded
-nintei = catalog.nintei
-fee_template = catalog.fee_template
-adopted = catalog.adopted
-published = catalog.published
 
 TEMPLATES = "/api/v1/templates/"
 YOKOHAMA = "/api/v1/organisations/141003/procedures/"
@@ -122,7 +116,7 @@ def test_the_national_templates_are_listed(client, templates_loaded):
     assert nintei_row["signature_required"] is True
 
 
-def test_no_templates_is_an_empty_list(client, db):
+def test_no_templates_is_an_empty_list(client, no_templates):
     response = client.get(TEMPLATES)
 
     assert response.status_code == 200

@@ -16,10 +16,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from madoguchi.api.tests.test_staff_api import BOTH, token_for
-from madoguchi.conftest import STAFF_PASSWORD
-from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.services import staff_upsert
+from madoguchi.testing import staff_token
 
 EXAMPLES = 25
 
@@ -42,17 +39,10 @@ def _keep_the_test_connection():
 
 
 @pytest.fixture
-def staff_headers(organisation):
-    """A token of the organisation's admin (the applications themselves are covered by the
-    story tests; loading templates for every operation would cost more than the fuzzing)."""
-    admin = staff_upsert(
-        organisation=organisation,
-        email="admin@yokohama.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 太郎",
-    )
-    return {"Authorization": f"Bearer {token_for(admin, scopes=BOTH)}"}
+def staff_headers(admin_staff):
+    """A read and write token of the organisation's admin (the applications themselves are
+    covered by the story tests)."""
+    return {"Authorization": f"Bearer {staff_token(admin_staff)}"}
 
 
 @schema.parametrize()

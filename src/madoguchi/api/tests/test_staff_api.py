@@ -16,21 +16,13 @@ from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
     ApplicationTransition,
-    Attachment,
     IssuedDocument,
 )
 from madoguchi.applications.review import application_move
-from madoguchi.applications.tests import test_submission
-from madoguchi.applications.tests.test_submission import submit
 from madoguchi.audit.models import AuditEvent
-from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
-from madoguchi.conftest import STAFF_PASSWORD, mark_mfa_complete
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import AccessToken, Staff, User
-from madoguchi.identity.services import staff_upsert
+from madoguchi.identity.models import AccessToken, Staff
 from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_create
 from madoguchi.integrations.models import WebhookDelivery
 from madoguchi.integrations.tokens import (
@@ -41,25 +33,13 @@ from madoguchi.integrations.tokens import (
 )
 from madoguchi.integrations.webhooks import EVENT_STATUS_CHANGED, webhook_endpoint_create
 from madoguchi.notifications.models import OutboxMessage
+from madoguchi.testing import answers_with_file_rows as valid_answers
+from madoguchi.testing import console_login, submit
+from madoguchi.testing import procedure_publish as _publish
+from madoguchi.testing import staff_token as token_for
 
 BASE = "/api/v1/staff"
 BOTH = (SCOPE_READ, SCOPE_WRITE)
-
-
-def _publish(organisation, slug):
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
-
-
-@pytest.fixture
-def procedure(organisation):
-    """住民票の写しの交付請求 at 横浜市."""
-    template_load_all(now=now())
-    return _publish(organisation, "juminhyo")
 
 
 @pytest.fixture
@@ -69,54 +49,8 @@ def my_number_procedure(procedure):
 
 
 @pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
-
-
-@pytest.fixture
-def admin(organisation):
-    return staff_upsert(
-        organisation=organisation,
-        email="admin@yokohama.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 太郎",
-    )
-
-
-@pytest.fixture
-def other_admin(other_organisation):
-    return staff_upsert(
-        organisation=other_organisation,
-        email="admin@kamakura.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 次郎",
-    )
-
-
-def valid_answers(procedure, owner=None):
-    """Every field's example, with the attachment slots pointing at files ``owner`` uploaded."""
-    from madoguchi.forms.selectors import form_spec
-
-    answers = test_submission.valid_answers(procedure)
-    for field in form_spec(procedure.form_version).fields:
-        if field.type == "attachment" and field.key in answers:
-            if owner is None:
-                owner = User.objects.get(email="hanako@example.jp")
-            row = Attachment.objects.create(
-                procedure=procedure,
-                field_key=field.key,
-                owner=owner,
-                name="書類.pdf",
-                kind="pdf",
-                content_type="application/pdf",
-                size=1024,
-                sha256="0" * 64,
-                created_at=now(),
-            )
-            answers[field.key] = [{"id": row.pk.hex, "name": row.name, "kind": "pdf", "size": 1024}]
-    return answers
+def admin(admin_staff):
+    return admin_staff
 
 
 def token_for_reviewer(staff: Staff) -> str:
@@ -125,10 +59,6 @@ def token_for_reviewer(staff: Staff) -> str:
     return access_token_create(
         user=staff.user, name="審査連携", scopes=BOTH, now=now(), organisation=staff.organisation
     )[1]
-
-
-def token_for(staff: Staff, scopes=BOTH, **kwargs) -> str:
-    return staff_token_create(staff=staff, name="基幹系連携", scopes=scopes, now=now(), **kwargs)[1]
 
 
 def bearer(raw: str) -> dict[str, str]:
@@ -709,8 +639,7 @@ def test_a_decision_through_the_api_leaves_what_the_console_leaves(
         {"to": status, "expected_status": S.ACCEPTED, "reason": reason},
     )
     console = Client()
-    console.force_login(admin.user)
-    mark_mfa_complete(console, admin.user)
+    console_login(console, admin.user)
     decided = console.post(
         reverse("console:application_decide", args=[through_console.pk]),
         {"outcome": outcome, "reason": reason, "expected_status": S.ACCEPTED},

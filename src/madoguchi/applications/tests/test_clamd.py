@@ -42,7 +42,6 @@ from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.services import procedure_create_own, procedure_set_status
 from madoguchi.conf.env import SettingError, env_clamd
 from madoguchi.core.time import now
-from madoguchi.identity.models import User
 from madoguchi.tenants.models import Organisation
 
 CLAMD_BINARY = shutil.which("clamd") or (
@@ -160,11 +159,6 @@ def procedure(db):
     return procedure_set_status(
         organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
     )
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
 
 
 @pytest.fixture

@@ -16,55 +16,10 @@ from madoguchi.applications.inbox import (
     inbox_page,
 )
 from madoguchi.applications.models import Application
-from madoguchi.applications.tests.test_submission import submit, valid_answers
 from madoguchi.applications.workflow import application_transition
-from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
 from madoguchi.core.time import now
-from madoguchi.identity.models import User
-
-
-def publish(organisation, slug="juminhyo"):
-    template_load_all(now=now())
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
-
-
-@pytest.fixture
-def procedure(organisation):
-    return publish(organisation)
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
-
-
-def apply(procedure, resident, *, name=("山田", "花子", "やまだ", "はなこ"), at=None):
-    """A submitted application whose applicant is called ``name`` (kana typed as given)."""
-    from madoguchi.forms.selectors import form_spec
-
-    spec = form_spec(procedure.form_version)
-    # Attachments need uploaded files; the stories here do not.
-    answers = {
-        k: v
-        for k, v in valid_answers(procedure).items()
-        if next((f.type for f in spec.fields if f.key == k), "") != "attachment"
-    }
-    family, given, family_kana, given_kana = name
-    key = next(f.key for f in spec.fields if f.type == "person_name")
-    answers[key] = {
-        "family": family,
-        "given": given,
-        "family_kana": family_kana,
-        "given_kana": given_kana,
-    }
-    return submit(procedure, resident, answers, at=at or now()).application
+from madoguchi.testing import procedure_publish as publish
+from madoguchi.testing import submit_named as apply
 
 
 def page(organisation, **kwargs):

@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from madoguchi.api.tests.test_staff_api import valid_answers
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import (
     Application,
@@ -24,34 +23,17 @@ from madoguchi.applications.models import (
     IssuedDocument,
 )
 from madoguchi.applications.retention import applications_purge_expired, retention_cutoff
-from madoguchi.applications.tests.test_submission import submit
 from madoguchi.applications.workflow import application_transition, message_send
 from madoguchi.audit.models import AuditEvent
-from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
-from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
 from madoguchi.core.time import now
-from madoguchi.identity.models import User
+from madoguchi.testing import answers_with_file_rows as valid_answers
+from madoguchi.testing import procedure_publish, submit
 
 
 @pytest.fixture
 def procedure(organisation):
-    template_load_all(now=now())
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
-    )
-    item = procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
-    Procedure.objects.filter(pk=item.pk).update(retention_years=5)
-    item.refresh_from_db()
-    return item
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
+    return procedure_publish(organisation, "juminhyo", retention_years=5)
 
 
 @pytest.fixture
@@ -107,6 +89,7 @@ def with_everything(application, staff_member, files_dir: Path) -> list[Path]:
     )
     for name in ("本人確認書類.jpg", "委任状.pdf"):
         Attachment.objects.create(
+            organisation=application.organisation,
             procedure=application.procedure,
             field_key="documents",
             owner=application.applicant,

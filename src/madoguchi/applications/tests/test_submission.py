@@ -24,112 +24,14 @@ from madoguchi.applications.services import (
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.crypto import decrypt
-from madoguchi.core.time import now, to_tokyo
+from madoguchi.core.time import now
 from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.stats.models import ChannelCount
 from madoguchi.tenants.models import Organisation
-
-
-@pytest.fixture
-def procedure(db):
-    template_load_all(now=now())
-    organisation = Organisation.objects.get(lg_code="141003")
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
-
-
-def valid_answers(procedure):
-    """Every field's own example, which the field type promises is valid."""
-    from madoguchi.forms.base import Context, field_types
-    from madoguchi.forms.engine import validate
-    from madoguchi.forms.selectors import form_spec
-
-    spec = form_spec(procedure.form_version)
-    ctx = Context(today=to_tokyo(now()).date())
-    answers = {}
-    for field in spec.fields:
-        ftype = field_types[field.type]
-        if field.type == "group":
-            low = int(field.option("min_items", 0))
-            answers[field.key] = [
-                {
-                    c.key: field_types[c.type].example(c, ctx)
-                    for c in field.fields
-                    if field_types[c.type].has_value
-                }
-                for _ in range(max(low, 1))
-            ]
-        elif ftype.has_value and field.type != "computed":
-            answers[field.key] = ftype.example(field, ctx)
-    # Keep only what validates (examples of hidden/conditional fields may not apply).
-    result = validate(spec, answers, today=to_tokyo(now()).date())
-    for path in list(result.errors):
-        top, _, rest = path.partition("[")
-        if rest and "]." in rest:
-            index, _, child = rest.partition("].")
-            answers[top][int(index)].pop(child.split(".")[0], None)
-        else:
-            answers.pop(path.split(".")[0], None)
-    assert validate(spec, answers, today=to_tokyo(now()).date()).ok, validate(
-        spec, answers, today=to_tokyo(now()).date()
-    ).errors
-    return answers
-
-
-def png_bytes() -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 24), (10, 120, 200)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def with_real_files(procedure, answers, owner=None, guest_key=""):
-    """Replace example file references with files really uploaded by ``owner``."""
-    from madoguchi.applications.attachments import attachment_answer, attachment_store
-    from madoguchi.forms.selectors import form_spec
-
-    spec = form_spec(procedure.form_version)
-    result = dict(answers)
-    for field in spec.fields:
-        if field.type == "attachment" and field.key in result:
-            stored = attachment_store(
-                procedure=procedure,
-                field_key=field.key,
-                owner=owner,
-                guest_key=guest_key,
-                name="書類.png",
-                data=png_bytes(),
-                now=now(),
-            )
-            result[field.key] = [attachment_answer(stored)]
-    return result
-
-
-def submit(procedure, resident, answers, key=None, **kwargs):
-    return application_submit(
-        organisation=procedure.organisation,
-        procedure=procedure,
-        applicant=resident,
-        answers=answers,
-        idempotency_key=key or new_idempotency_key(),
-        now=kwargs.pop("at", now()),
-        **kwargs,
-    )
+from madoguchi.testing import submit, valid_answers, with_real_files
 
 
 def test_submission_stores_the_application_with_its_arrival_and_side_effects(procedure, resident):
@@ -246,7 +148,6 @@ def test_a_stale_form_version_is_refused(procedure, resident):
 
 
 def test_my_number_is_encrypted_at_rest_and_masked_on_the_receipt(db, resident):
-    template_load_all(now=now())
     organisation = Organisation.objects.get(lg_code="141003")
     item = procedure_adopt(
         organisation=organisation,
@@ -303,7 +204,6 @@ def test_concurrent_double_submission_creates_one_application(procedure, residen
 
 
 def test_a_draft_never_keeps_my_number(db, resident):
-    template_load_all(now=now())
     organisation = Organisation.objects.get(lg_code="141003")
     item = procedure_adopt(
         organisation=organisation,
@@ -330,7 +230,6 @@ def test_a_draft_never_keeps_my_number(db, resident):
 
 
 def _file_procedure():
-    template_load_all(now=now())
     organisation = Organisation.objects.get(lg_code="141003")
     item = procedure_adopt(
         organisation=organisation,

@@ -602,11 +602,6 @@ def procedure(db):
     )
 
 
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
-
-
 FIELD = "residence_document"  # accept pdf, jpeg, png
 GUEST = "guest-key-abcdefghijklmnop"
 

@@ -20,7 +20,6 @@ from madoguchi.applications.review import application_move
 from madoguchi.applications.review import application_withdraw as application_withdraw_service
 from madoguchi.applications.selectors import open_correction
 from madoguchi.applications.services import ValidationFailed
-from madoguchi.applications.tests.test_submission import submit, valid_answers
 from madoguchi.applications.workflow import (
     StaleStatus,
     TransitionRefused,
@@ -35,28 +34,12 @@ from madoguchi.applications.workflow import (
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.time import now
 from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.tenants.models import Organisation
-
-
-@pytest.fixture
-def procedure(db):
-    template_load_all(now=now())
-    organisation = Organisation.objects.get(lg_code="141003")
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
+from madoguchi.testing import submit, valid_answers
 
 
 @pytest.fixture

@@ -22,7 +22,12 @@ from madoguchi.catalog.services import (
     procedure_upgrade_preview,
     template_changes,
 )
-from madoguchi.catalog.tests.conftest import (
+from madoguchi.core.time import TOKYO, now
+from madoguchi.forms.models import FormVersion
+from madoguchi.forms.schema import InvalidDefinition
+from madoguchi.tenants.constants import OrganisationKind
+from madoguchi.tenants.models import Organisation
+from madoguchi.testing import (
     add_field,
     field_keys,
     local_question,
@@ -31,11 +36,6 @@ from madoguchi.catalog.tests.conftest import (
     relabel_field,
     remove_field,
 )
-from madoguchi.core.time import TOKYO, now
-from madoguchi.forms.models import FormVersion
-from madoguchi.forms.schema import InvalidDefinition
-from madoguchi.tenants.constants import OrganisationKind
-from madoguchi.tenants.models import Organisation
 
 APRIL_FIRST = datetime(2026, 4, 1, 9, 0, tzinfo=TOKYO)
 

@@ -88,8 +88,9 @@ def _fields(form: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def loaded(db: None) -> Any:
-    return template_load_all(now=now())
+def loaded(templates_loaded: Any) -> Any:
+    """What the session's load of every shipped template into the empty catalogue reported."""
+    return templates_loaded
 
 
 # --- Loading ---------------------------------------------------------------------------------

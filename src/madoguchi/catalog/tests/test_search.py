@@ -11,8 +11,8 @@ from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedures_search
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
-from madoguchi.catalog.tests.conftest import publish_own
 from madoguchi.core.time import now
+from madoguchi.testing import publish_own
 
 NINTEI_NAME = "児童手当等の受給資格及び児童手当の額についての認定請求"
 

@@ -13,15 +13,14 @@ from django.test import Client
 from madoguchi.audit.models import AuditEvent
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, template_load_all
-from madoguchi.conftest import STAFF_PASSWORD, console_log_in, totp_enrol
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, StaffTOTP, User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.services import outbox_deliver_email
-from madoguchi.notifications.tests.test_outbox import smtp_server  # noqa: F401 (fixture)
+from madoguchi.testing import STAFF_PASSWORD, console_log_in, console_login, totp_enrol
 
 STAFF = "/console/admin/staff/"
 INVITE = "/console/admin/staff/invite/"
@@ -51,24 +50,6 @@ def reviewers_url(procedure: Any) -> str:
 
 
 @pytest.fixture
-def admin_staff(organisation):
-    return staff_upsert(
-        organisation=organisation,
-        email="admin@yokohama.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 太郎",
-    )
-
-
-@pytest.fixture
-def admin_client(admin_staff) -> Client:
-    client = Client()
-    client.force_login(admin_staff.user)
-    return client
-
-
-@pytest.fixture
 def kamakura_admin(other_organisation):
     return staff_upsert(
         organisation=other_organisation,
@@ -81,7 +62,6 @@ def kamakura_admin(other_organisation):
 
 @pytest.fixture
 def procedure(organisation):
-    template_load_all(now=now())
     return procedure_adopt(
         organisation=organisation,
         template_version=template_version_get(slug="jidou-teate-nintei"),
@@ -178,7 +158,7 @@ def test_another_organisations_staff_ids_are_404(admin_client, other_staff, kama
 def test_the_admin_invites_a_new_staff_member_who_sets_a_password_and_enrols(
     admin_client,
     admin_staff,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     response = admin_client.post(
         INVITE,
@@ -323,7 +303,7 @@ def test_a_residents_address_cannot_be_invited(admin_client, db):
 
 def test_posts_without_the_csrf_token_are_refused(admin_staff, staff_member):
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(admin_staff.user)
+    console_login(browser, admin_staff.user)
     before = snapshot()
 
     assert (
@@ -395,7 +375,7 @@ def test_with_a_second_admin_one_can_step_down(admin_client, admin_staff, organi
 
 def test_a_disabled_member_is_refused_at_once_and_cannot_log_in(admin_client, staff_member):
     member = Client()
-    member.force_login(staff_member.user)
+    console_login(member, staff_member.user)
     assert member.get("/console/procedures/").status_code == 200
 
     assert admin_client.post(active_url(staff_member), {"active": "0"}).status_code == 302

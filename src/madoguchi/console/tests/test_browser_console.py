@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, template_load_all
-from madoguchi.conftest import STAFF_PASSWORD, axe_violations, totp_enrol, totp_fresh_code
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import staff_upsert
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import STAFF_PASSWORD, axe_violations, totp_enrol, totp_fresh_code
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,6 @@ def admin_page(page):
         role=StaffRole.ADMIN,
     )
     secret = totp_enrol(admin.user)
-    template_load_all(now=now())
     procedure = procedure_adopt(
         organisation=organisation,
         template_version=template_version_get(slug="jidou-teate-nintei"),

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from madoguchi.conftest import STAFF_PASSWORD, axe_violations
 from madoguchi.core.time import now
 from madoguchi.identity import mfa
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import staff_upsert
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import STAFF_PASSWORD, axe_violations
 
 pytestmark = pytest.mark.browser
 

@@ -13,28 +13,21 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from madoguchi import testing as catalog
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.services import procedure_create_own, procedure_update_settings
-from madoguchi.catalog.tests import conftest as catalog
-from madoguchi.catalog.tests.conftest import (
+from madoguchi.core.time import now
+from madoguchi.forms.models import FormVersion
+from madoguchi.testing import (
+    console_login,
     field_keys,
     local_question,
     publish_template_version,
     remove_field,
 )
-from madoguchi.core.time import now
-from madoguchi.forms.models import FormVersion
 
 # The catalog's fixtures (catalog/tests/conftest.py), for this module.
-templates_loaded = catalog.templates_loaded
-nintei = catalog.nintei
-fee_template = catalog.fee_template
-adopted = catalog.adopted
-published = catalog.published
-admin_staff = catalog.admin_staff
-admin_client = catalog.admin_client
-other_admin = catalog.other_admin
 
 PROCEDURES = "/console/procedures/"
 TEMPLATES = "/console/templates/"
@@ -102,7 +95,7 @@ def carried(response: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def kamakura_admin_client(client: Client, other_admin: Any) -> Client:
-    client.force_login(other_admin.user)
+    console_login(client, other_admin.user)
     return client
 
 

@@ -8,11 +8,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from madoguchi.conftest import STAFF_PASSWORD, console_log_in
 from madoguchi.core.time import now
 from madoguchi.identity.services import group_operator_upsert
 from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.services import shared_group_upsert
+from madoguchi.testing import STAFF_PASSWORD, console_log_in, console_login
 
 LOGIN = "/console/login/"
 HOME = "/console/"
@@ -133,7 +133,7 @@ def test_logout_is_post_only(staff_client):
 
 def test_logout_needs_the_csrf_token(client, staff_member):
     csrf_client = Client(enforce_csrf_checks=True)
-    csrf_client.force_login(staff_member.user)
+    console_login(csrf_client, staff_member.user)
 
     assert csrf_client.post("/console/logout/").status_code == 403
     assert csrf_client.get(HOME).status_code == 200
@@ -143,7 +143,7 @@ def test_logout_needs_the_csrf_token(client, staff_member):
 
 
 def test_staff_of_kamakura_never_see_yokohama_staff(client, staff_member, other_staff):
-    client.force_login(other_staff.user)
+    console_login(client, other_staff.user)
 
     home = text(client.get(HOME))
 
@@ -154,7 +154,7 @@ def test_staff_of_kamakura_never_see_yokohama_staff(client, staff_member, other_
 
 
 def test_each_staff_member_sees_only_their_own_organisation(client, staff_member, other_staff):
-    client.force_login(staff_member.user)
+    console_login(client, staff_member.user)
 
     home = text(client.get(HOME))
 
@@ -163,7 +163,7 @@ def test_each_staff_member_sees_only_their_own_organisation(client, staff_member
 
 
 def test_staff_of_a_member_municipality_see_their_group_by_name(client, kanagawa, staff_member):
-    client.force_login(staff_member.user)
+    console_login(client, staff_member.user)
 
     assert "かながわ電子申請共同利用グループ" in text(client.get(HOME))
 
@@ -172,7 +172,7 @@ def test_staff_of_a_member_municipality_see_their_group_by_name(client, kanagawa
 
 
 def test_the_group_operator_sees_the_group(client, group_operator):
-    client.force_login(group_operator)
+    console_login(client, group_operator)
 
     home = text(client.get(HOME))
     response = client.get(GROUP)
@@ -186,20 +186,20 @@ def test_the_group_operator_sees_the_group(client, group_operator):
 
 
 def test_staff_of_a_member_municipality_get_404_for_the_group(client, kanagawa, staff_member):
-    client.force_login(staff_member.user)
+    console_login(client, staff_member.user)
 
     assert client.get(GROUP).status_code == 404
 
 
 def test_a_missing_group_is_the_same_404(client, kanagawa, staff_member, group_operator):
-    client.force_login(staff_member.user)
+    console_login(client, staff_member.user)
     forbidden = client.get(GROUP)
     missing = client.get("/console/groups/no-such-group/")
 
     assert forbidden.status_code == missing.status_code == 404
     assert text(forbidden) == text(missing)
 
-    client.force_login(group_operator)
+    console_login(client, group_operator)
     assert client.get("/console/groups/no-such-group/").status_code == 404
     assert client.get("/console/groups/" + "k" * 5000 + "/").status_code == 404
 
@@ -209,7 +209,7 @@ def test_an_operator_of_another_group_gets_404(client, kanagawa, db):
         slug="shonan", name="湘南グループ", prefecture=None, members=[], now=now()
     )
     operator = group_operator_upsert(group=other, email="op@shonan.test", password=STAFF_PASSWORD)
-    client.force_login(operator.user)
+    console_login(client, operator.user)
 
     assert client.get("/console/groups/shonan/").status_code == 200
     assert client.get(GROUP).status_code == 404
@@ -223,7 +223,7 @@ def test_anonymous_visitors_asking_for_a_group_are_sent_to_log_in(client, kanaga
 
 
 def test_a_deactivated_group_disappears_for_its_operator(client, group_operator, kanagawa):
-    client.force_login(group_operator)
+    console_login(client, group_operator)
     SharedGroup.objects.filter(pk=kanagawa.pk).update(active=False)
 
     assert client.get(GROUP).status_code == 404

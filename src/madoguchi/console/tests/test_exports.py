@@ -15,7 +15,6 @@ from django.urls import reverse
 
 from madoguchi.audit.models import AuditEvent
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.integrations.tests.export_helpers import (
     CHILD_MY_NUMBER,
@@ -24,6 +23,7 @@ from madoguchi.integrations.tests.export_helpers import (
     base_answers,
     submit,
 )
+from madoguchi.testing import console_login
 
 PURPOSE = "基幹系システム（保育）への登録のため"
 
@@ -31,11 +31,6 @@ PURPOSE = "基幹系システム（保育）への登録のため"
 @pytest.fixture
 def hoiku(organisation):
     return adopt(organisation)
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
 
 
 @pytest.fixture
@@ -54,7 +49,7 @@ def _client(client, organisation, role, email):
         role=role,
         display_name="職員 一郎",
     )
-    client.force_login(staff.user)
+    console_login(client, staff.user)
     return client
 
 

@@ -23,7 +23,7 @@ from madoguchi.applications.services import application_submit, new_idempotency_
 from madoguchi.applications.workflow import application_transition, message_send
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import User
@@ -31,6 +31,7 @@ from madoguchi.identity.services import staff_upsert
 from madoguchi.identity.tokens import SCOPE_STAFF_READ, SCOPE_STAFF_WRITE
 from madoguchi.integrations.tokens import staff_token_create
 from madoguchi.integrations.webhooks import webhook_endpoint_create
+from madoguchi.testing import console_login
 
 #: What identifies A's data in a response: the applicant's name, the receipt number is added
 #: per test. The name is unusual enough never to appear by chance.
@@ -71,7 +72,6 @@ def staff_api_routes() -> list[str]:
 @pytest.fixture
 def world(db, organisation, other_organisation):
     """A's data (横浜市) in every kind of object a staff URL can name; B's admin (鎌倉市)."""
-    template_load_all(now=now())
     procedure = procedure_set_status(
         organisation=organisation,
         procedure=procedure_adopt(
@@ -87,8 +87,8 @@ def world(db, organisation, other_organisation):
         password="admin password a 12345",
         role=StaffRole.ADMIN,
     )
-    from madoguchi.applications.tests.test_submission import valid_answers
     from madoguchi.forms.selectors import form_spec
+    from madoguchi.testing import valid_answers
 
     resident = User.objects.create_user("isolation@example.jp", "resident password 12345")
     answers = valid_answers(procedure)
@@ -205,7 +205,7 @@ def assert_nothing_of_a(response: Any, marks: list[str], where: str) -> None:
 
 def test_every_console_url_hides_a_from_another_organisations_admin(world):
     client = Client()
-    client.force_login(world["admin_b"].user)
+    console_login(client, world["admin_b"].user)
     checked = 0
     for name, route in console_patterns():
         if name in PUBLIC:

@@ -10,13 +10,13 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
 from madoguchi.audit.models import AuditEvent
-from madoguchi.conftest import STAFF_PASSWORD, totp_enrol, totp_fresh_code
 from madoguchi.console.access import MFA_SESSION_KEY
 from madoguchi.console.views_mfa import MAX_CODE_TRIES, PENDING_KEY
 from madoguchi.core.time import now
 from madoguchi.identity import mfa, throttle
 from madoguchi.identity.models import LoginAttempt, RecoveryCode, StaffTOTP
 from madoguchi.identity.throttle import account_key_of
+from madoguchi.testing import STAFF_PASSWORD, console_login, totp_enrol, totp_fresh_code
 
 LOGIN = "/console/login/"
 CODE = "/console/login/code/"
@@ -333,15 +333,29 @@ def test_a_resident_cannot_log_in_to_the_console(client, db):
 
 
 def test_a_session_logged_in_elsewhere_does_not_open_the_console(client, staff_member):
+    # force_login alone is a session with the password and no second factor, as after a
+    # login by the resident portal or the admin site (no fixture marks it complete).
     client.force_login(staff_member.user)
-    session = client.session
-    del session[MFA_SESSION_KEY]  # as after a login by the resident portal or the admin site
-    session.save()
+    assert MFA_SESSION_KEY not in client.session
 
     for path in (HOME, PROCEDURES, "/console/admin/staff/"):
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"].startswith(LOGIN)
+
+
+def test_only_the_explicit_console_login_opens_a_page_that_needs_the_second_factor(
+    client, admin_staff
+):
+    # The proof that a console test can catch a bypass of the second factor: the same staff
+    # member, the same page, refused with force_login only and shown after console_login.
+    client.force_login(admin_staff.user)
+    refused = client.get("/console/admin/staff/")
+    assert refused.status_code == 302
+    assert refused["Location"].startswith(LOGIN)
+
+    console_login(client, admin_staff.user)
+    assert client.get("/console/admin/staff/").status_code == 200
 
 
 def test_a_mark_for_another_user_does_not_count(client, staff_member, other_staff):

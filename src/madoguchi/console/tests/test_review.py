@@ -28,7 +28,6 @@ from madoguchi.applications.review import (
     application_decide,
     decision_template_save,
 )
-from madoguchi.applications.tests.test_inbox import apply, publish
 from madoguchi.applications.workflow import (
     StaleStatus,
     TransitionRefused,
@@ -37,26 +36,24 @@ from madoguchi.applications.workflow import (
     correction_answer,
 )
 from madoguchi.audit.models import AuditEvent
-from madoguchi.conftest import STAFF_PASSWORD, axe_violations, totp_enrol, totp_fresh_code
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.notifications.models import OutboxMessage
+from madoguchi.testing import (
+    STAFF_PASSWORD,
+    axe_violations,
+    console_login,
+    totp_enrol,
+    totp_fresh_code,
+)
+from madoguchi.testing import procedure_publish as publish
+from madoguchi.testing import submit_named as apply
 
 
 def text(response: Any) -> str:
     return str(response.content.decode())
-
-
-@pytest.fixture
-def procedure(organisation):
-    return publish(organisation)
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
 
 
 @pytest.fixture
@@ -65,14 +62,8 @@ def application(procedure, resident):
 
 
 @pytest.fixture
-def admin(organisation):
-    return staff_upsert(
-        organisation=organisation,
-        email="admin@yokohama.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 太郎",
-    )
+def admin(admin_staff):
+    return admin_staff
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ def viewer(organisation):
 
 def client_for(staff, **kwargs) -> Client:
     client = Client(**kwargs)
-    client.force_login(staff.user)
+    console_login(client, staff.user)
     return client
 
 
@@ -791,12 +782,10 @@ def test_inbox_and_application_pages_have_no_accessibility_violations(page):
 def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_path, client):
     import json
 
-    from madoguchi.catalog.services import template_load_all
     from madoguchi.ops.demo import DEMO_RESIDENT, demo_setup
     from madoguchi.tenants.models import Organisation
 
     settings.DATA_DIR = tmp_path
-    template_load_all(now=now())
     demo_setup(now=now())
     yokohama = Organisation.objects.get(lg_code="141003")
     made = list(Application.objects.filter(organisation=yokohama).order_by("pk"))

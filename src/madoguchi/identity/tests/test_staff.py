@@ -3,11 +3,11 @@
 import pytest
 from django.contrib.auth import authenticate
 
-from madoguchi.conftest import STAFF_PASSWORD
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import STAFF_PASSWORD
 
 
 def test_new_staff_get_an_account_with_an_argon2_password_hash(organisation):

@@ -5,17 +5,12 @@ from datetime import timedelta
 import pytest
 
 from madoguchi.core.time import now
-from madoguchi.identity.models import AccessToken, User
+from madoguchi.identity.models import AccessToken
 from madoguchi.identity.tokens import (
     access_token_authenticate,
     access_token_create,
     access_token_revoke,
 )
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
 
 
 def test_the_secret_is_shown_once_and_only_its_hash_is_kept(resident):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from madoguchi.conftest import STAFF_PASSWORD, axe_violations, totp_enrol, totp_fresh_code
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import staff_upsert
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import STAFF_PASSWORD, axe_violations, totp_enrol, totp_fresh_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.urls("madoguchi.integrations.tests.urls_spliced")]
 

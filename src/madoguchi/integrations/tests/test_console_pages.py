@@ -6,15 +6,13 @@ from __future__ import annotations
 import pytest
 
 from madoguchi.audit.models import AuditEvent
-from madoguchi.conftest import STAFF_PASSWORD
 from madoguchi.core.time import now
-from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import AccessToken
-from madoguchi.identity.services import staff_upsert
 from madoguchi.identity.tokens import access_token_authenticate
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
 from madoguchi.integrations.tokens import SCOPE_READ, SCOPE_WRITE, staff_token_create
 from madoguchi.integrations.webhooks import EVENT_SUBMITTED, webhook_endpoint_create
+from madoguchi.testing import console_login
 
 pytestmark = pytest.mark.urls("madoguchi.integrations.tests.urls_spliced")
 
@@ -23,31 +21,8 @@ WEBHOOKS = "/console/settings/webhooks/"
 
 
 @pytest.fixture
-def admin(organisation):
-    return staff_upsert(
-        organisation=organisation,
-        email="admin@yokohama.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 太郎",
-    )
-
-
-@pytest.fixture
-def other_admin(other_organisation):
-    return staff_upsert(
-        organisation=other_organisation,
-        email="admin@kamakura.test",
-        password=STAFF_PASSWORD,
-        role=StaffRole.ADMIN,
-        display_name="管理 次郎",
-    )
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    client.force_login(admin.user)
-    return client
+def admin(admin_staff):
+    return admin_staff
 
 
 def test_an_admin_issues_a_token_that_is_shown_once(admin_client, admin):
@@ -111,7 +86,7 @@ def test_an_admin_revokes_a_token_and_another_organisation_cannot(
 
 def test_reviewers_and_residents_cannot_manage_tokens_or_webhooks(client, staff_member):
     assert client.get(TOKENS).status_code == 302  # to the login page
-    client.force_login(staff_member.user)
+    console_login(client, staff_member.user)
     for url in (TOKENS, WEBHOOKS):
         assert client.get(url).status_code == 403
     assert (

@@ -21,7 +21,6 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.services import form_version_publish
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.integrations.exports import (
     GETA,
@@ -49,11 +48,6 @@ from madoguchi.integrations.tests.export_helpers import (
 def hoiku(organisation):
     """保育所の利用申込 of 横浜市: My Number at the top and in a group of up to 5 children."""
     return adopt(organisation)
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
 
 
 def admin_of(organisation, role=StaffRole.ADMIN, email="admin@yokohama.test"):

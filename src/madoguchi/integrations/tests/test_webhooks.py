@@ -16,18 +16,12 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from madoguchi.api.tests.test_staff_api import valid_answers
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import Application
-from madoguchi.applications.tests.test_submission import submit
 from madoguchi.applications.workflow import application_transition
 from madoguchi.audit.models import AuditEvent
-from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
 from madoguchi.core.crypto import decrypt
 from madoguchi.core.time import now
-from madoguchi.identity.models import User
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
 from madoguchi.integrations.webhooks import (
     EVENT_STATUS_CHANGED,
@@ -40,6 +34,8 @@ from madoguchi.integrations.webhooks import (
     webhook_url_check,
     webhooks_deliver,
 )
+from madoguchi.testing import answers_with_file_rows as valid_answers
+from madoguchi.testing import submit
 
 ALL_EVENTS = [EVENT_SUBMITTED, EVENT_STATUS_CHANGED]
 
@@ -121,22 +117,6 @@ def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 3
 @pytest.fixture
 def private_allowed(settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
-
-
-@pytest.fixture
-def procedure(organisation):
-    template_load_all(now=now())
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
-
-
-@pytest.fixture
-def resident(db):
-    return User.objects.create_user("hanako@example.jp", "correct horse battery 42")
 
 
 @pytest.fixture

@@ -3,44 +3,17 @@ server is away."""
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
-import pytest
 from aiosmtpd.controller import Controller
 
 from madoguchi.conf.env import email_settings
 from madoguchi.core.time import now
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.services import outbox_deliver_email, outbox_enqueue_email
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server(settings):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.MAILERS = {"default": email_settings(f"smtp://127.0.0.1:{port}")}
-    yield inbox
-    controller.stop()
+from madoguchi.testing import Inbox, free_port
 
 
 def subject_of(raw: bytes) -> str:

@@ -8,19 +8,16 @@ import re
 from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client
 from django.urls import reverse
 
 from madoguchi.applications.models import Application, Draft
 from madoguchi.audit.models import AuditEvent
-from madoguchi.conf.env import email_settings
 from madoguchi.core.time import now
 from madoguchi.identity import throttle
 from madoguchi.identity.models import LoginAttempt, ResidentProfile, User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.services import outbox_deliver_email
-from madoguchi.notifications.tests.test_outbox import Inbox, free_port
 
 PASSWORD = "blue whale under 7 bridges"
 NEW_PASSWORD = "seven quiet lanterns at dusk"
@@ -85,17 +82,6 @@ def resident(db) -> User:
 def resident_client(client: Client, resident: User) -> Client:
     client.force_login(resident)
     return client
-
-
-@pytest.fixture
-def smtp_server(settings):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.MAILERS = {"default": email_settings(f"smtp://127.0.0.1:{port}")}
-    yield inbox
-    controller.stop()
 
 
 def audit_actions() -> list[str]:
@@ -371,7 +357,7 @@ def test_wrong_password_gets_the_same_answer_as_an_unknown_address(client, resid
 def test_a_staff_password_gets_the_same_answer_as_a_wrong_one_and_counts_as_a_failure(
     client, staff_member
 ):
-    from madoguchi.conftest import STAFF_PASSWORD
+    from madoguchi.testing import STAFF_PASSWORD
 
     right = log_in(client, email=staff_member.user.email, password=STAFF_PASSWORD)
     wrong = log_in(client, email=staff_member.user.email, password="not the password at all")
@@ -390,7 +376,7 @@ def test_a_staff_password_gets_the_same_answer_as_a_wrong_one_and_counts_as_a_fa
 def test_staff_passwords_tried_at_the_resident_login_count_against_the_console_login(
     client, staff_member
 ):
-    from madoguchi.conftest import STAFF_PASSWORD
+    from madoguchi.testing import STAFF_PASSWORD
 
     for _ in range(throttle.PAIR_FREE_FAILURES + 1):
         log_in(client, email=staff_member.user.email, password=STAFF_PASSWORD)
@@ -665,10 +651,9 @@ def test_deletion_needs_the_password(resident_client, resident):
 def published_procedure(db):
     from madoguchi.catalog.constants import ProcedureStatus
     from madoguchi.catalog.selectors import template_version_get
-    from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
+    from madoguchi.catalog.services import procedure_adopt, procedure_set_status
     from madoguchi.tenants.models import Organisation
 
-    template_load_all(now=now())
     organisation = Organisation.objects.get(lg_code="141003")
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
@@ -682,8 +667,8 @@ def test_deletion_with_applications_keeps_them_with_the_organisation_and_locks_t
     resident_client, resident, published_procedure
 ):
     from madoguchi.applications.services import draft_save
-    from madoguchi.applications.tests.test_submission import submit, valid_answers
     from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_create
+    from madoguchi.testing import submit, valid_answers
 
     answers = valid_answers(published_procedure)
     application = submit(published_procedure, resident, answers).application
@@ -754,7 +739,7 @@ def test_posts_without_a_csrf_token_get_the_403_page_and_change_nothing(resident
 
 @pytest.mark.browser
 def test_account_pages_in_a_real_browser_have_no_accessibility_violations(page):
-    from madoguchi.conftest import axe_violations
+    from madoguchi.testing import axe_violations
 
     def check(expected_h1: str) -> None:
         assert page.locator("h1").inner_text() == expected_h1

@@ -12,35 +12,26 @@ from PIL import Image
 
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import Application, Attachment, Draft
-from madoguchi.applications.tests.test_submission import valid_answers
 from madoguchi.applications.workflow import application_transition, correction_request
-from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
-from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
 from madoguchi.core.time import now
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.ratelimit import CLIENT_LIMITS, RECIPIENT_LIMITS
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import procedure_publish, valid_answers
 
 PASSWORD = "correct horse battery 42"
 
 
 def adopt(slug: str, code: str = "141003") -> Procedure:
-    organisation = Organisation.objects.get(lg_code=code)
-    item = procedure_adopt(
-        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
-    )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
-    )
+    return procedure_publish(Organisation.objects.get(lg_code=code), slug)
 
 
 @pytest.fixture
 def templates(db):
-    template_load_all(now=now())
+    """The national templates (loaded once per session by the root conftest)."""
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from madoguchi.conftest import axe_violations
+from madoguchi.testing import axe_violations
 
 pytestmark = pytest.mark.browser
 

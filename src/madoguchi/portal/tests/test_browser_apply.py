@@ -23,14 +23,13 @@ from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import Application, Attachment, Draft
 from madoguchi.applications.workflow import correction_request
 from madoguchi.catalog.models import Procedure
-from madoguchi.catalog.services import template_load_all
-from madoguchi.conftest import axe_violations
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.notifications.models import OutboxMessage
-from madoguchi.portal.tests.test_apply import adopt
+from madoguchi.tenants.models import Organisation
+from madoguchi.testing import axe_violations, procedure_publish
 
 pytestmark = pytest.mark.browser
 
@@ -123,8 +122,8 @@ def path_in(body: str) -> str:
 
 
 def published(*slugs: str) -> list[Procedure]:
-    template_load_all(now=now())
-    return [adopt(slug) for slug in slugs]
+    yokohama = Organisation.objects.get(lg_code="141003")
+    return [procedure_publish(yokohama, slug) for slug in slugs]
 
 
 def verified_resident(email: str) -> User:

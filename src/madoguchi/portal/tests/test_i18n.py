@@ -26,10 +26,10 @@ from madoguchi.catalog.constants import AssuranceLevel, ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.presentation import LEVEL_TEXT, procedure_guide
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status, template_load_all
-from madoguchi.conftest import axe_violations
+from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.time import now
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import axe_violations
 
 PACKAGE = Path(settings.BASE_DIR)
 LOCALE = PACKAGE / "locale"
@@ -73,7 +73,6 @@ def csrf_client() -> Client:
 @pytest.fixture
 def juminhyo(organisation: Organisation) -> Procedure:
     """横浜市's published 住民票の写し等の交付請求."""
-    template_load_all(now=now())
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
     )

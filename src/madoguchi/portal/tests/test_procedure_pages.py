@@ -15,19 +15,12 @@ from madoguchi.catalog.services import (
     procedure_set_status,
     procedure_update_settings,
 )
-from madoguchi.catalog.tests import conftest as catalog
-from madoguchi.catalog.tests.conftest import publish_own
 from madoguchi.core.time import now
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation
+from madoguchi.testing import publish_own
 
 # The catalog's fixtures (catalog/tests/conftest.py), for this module.
-templates_loaded = catalog.templates_loaded
-nintei = catalog.nintei
-fee_template = catalog.fee_template
-juminhyo = catalog.juminhyo
-adopted = catalog.adopted
-published = catalog.published
 
 NINTEI_NAME = "児童手当等の受給資格及び児童手当の額についての認定請求"
 

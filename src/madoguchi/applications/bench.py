@@ -1,0 +1,48 @@
+"""The insert-only baseline of ``bench/submissions.py``: the rows of one arrival, nothing else.
+
+For the benchmark only (``madoguchi.api.bench``, off unless ``MADOGUCHI_BENCH_ENDPOINTS``): it
+stores what it is given, unvalidated. It calls the very insert of ``application_submit``, so
+the benchmark's ratio is the price of everything around it (HTTP, authentication, validation,
+encryption of My Number, the idempotency look-up), never of a copy that has drifted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from madoguchi.applications.models import Application
+from madoguchi.applications.services import _insert
+from madoguchi.catalog.models import Procedure
+
+
+def application_insert_only(
+    *,
+    procedure_id: int,
+    answers: dict[str, Any],
+    contact_email: str,
+    idempotency_key: str,
+    now: datetime,
+) -> Application:
+    """Store a guest's application to ``procedure_id`` as ``application_submit`` would after
+    its checks, in one durable transaction. Nothing is validated (the benchmark sends valid
+    answers). Raises ``Procedure.DoesNotExist`` for an unknown procedure."""
+    procedure = Procedure.objects.select_related("organisation", "form_version").get(
+        pk=procedure_id
+    )
+    with transaction.atomic(durable=True):
+        return _insert(
+            procedure.organisation,
+            procedure,
+            applicant=None,
+            email=contact_email,
+            scope=f"bench:{contact_email}",
+            key=idempotency_key or secrets.token_hex(16),
+            stored=answers,
+            digest=secrets.token_hex(32),
+            now=now,
+            search_name="",
+        )
