@@ -22,7 +22,7 @@ import pytest
 
 from madoguchi.applications.attachments import attachment_open, attachment_store
 from madoguchi.applications.models import Attachment
-from madoguchi.applications.tests.test_uploads import (  # the same made-on-the-spot files
+from madoguchi.applications.tests.samples import (  # the same made-on-the-spot files
     DEFINITION,
     FIELD,
     handmade_pdf,
