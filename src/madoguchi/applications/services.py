@@ -266,7 +266,7 @@ def application_submit(
     # refuses the insert and the whole transaction is tried again with a new number.
     for _attempt in range(3):
         try:
-            with transaction.atomic():
+            with transaction.atomic(durable=True):
                 application = _insert(
                     organisation,
                     procedure,
@@ -483,7 +483,7 @@ def drafts_expire(*, now: datetime, limit: int = 500) -> DraftExpiryReport:
         .order_by("expires_at")[:limit]
     )
     for draft in due:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             claimed = Draft.objects.filter(pk=draft.pk, expiry_notified_at__isnull=True).update(
                 expiry_notified_at=now
             )

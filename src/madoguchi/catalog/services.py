@@ -295,7 +295,7 @@ def procedure_adopt(
     form = check_settings(settings, meta, organisation_name=organisation.name)
     slug = template_version.template.slug
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             form_version = form_version_publish(organisation=organisation, schema=form, now=now)
             procedure = Procedure.objects.create(
                 organisation=organisation,
@@ -343,7 +343,7 @@ def procedure_update_settings(
         raise CatalogError(["受付終了は受付開始より後にしてください。"])
     meta = procedure.template_version.metadata
     form = check_settings(settings, meta, organisation_name=organisation.name)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         procedure.form_version = form_version_publish(
             organisation=organisation, schema=form, now=now
         )
@@ -487,7 +487,7 @@ def procedure_upgrade(
         raise UpgradeConflict(preview.conflicts)
     form = check_settings(preview.settings, to.metadata, organisation_name=organisation.name)
     meta = to.metadata
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         procedure.form_version = form_version_publish(
             organisation=organisation, schema=form, now=now
         )
@@ -529,7 +529,7 @@ def procedure_create_own(
     if not organisation.is_tenant or not organisation.active:
         raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
     spec, data = parse_definition_text(definition)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         form_version = form_version_publish(
             organisation=organisation,
             schema=data,
@@ -604,7 +604,7 @@ def procedure_set_reviewers(
         if not text.isascii() or not text.isdigit() or len(text) > 12:
             raise CatalogError(["担当者の指定が正しくありません。一覧から選び直してください。"])
         wanted.add(int(text))
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         eligible = set(
             Staff.objects.filter(
                 organisation=organisation,
