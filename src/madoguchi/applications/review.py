@@ -57,6 +57,7 @@ from madoguchi.applications.workflow import (
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
+from madoguchi.core.text import visible_text
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.decision import DecisionData, decision_pdf
 from madoguchi.forms.answers import walk
@@ -134,7 +135,7 @@ def _own(organisation: Organisation, staff: Staff, application: Application) -> 
 def _clean(text: Any, limit: int, what: str, *, required: bool = False) -> str:
     if not isinstance(text, str):
         raise ReviewError(f"{what}が正しくありません。")
-    cleaned = str(text).replace("\x00", "").strip()
+    cleaned = visible_text(text)
     if len(cleaned) > limit:
         raise ReviewError(f"{what}は{limit}文字以内で入力してください（現在{len(cleaned)}文字）。")
     if required and not cleaned:

@@ -35,6 +35,7 @@ from madoguchi.applications.services import (
 )
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.text import visible_text
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import answers_map, holds_specific
 from madoguchi.forms.base import FormSpec
@@ -103,7 +104,7 @@ def allowed_targets(status: str, actor_kind: str) -> list[str]:
 def _clean_text(text: str, limit: int, what: str) -> str:
     if not isinstance(text, str):
         raise InputRefused(f"{what}が正しくありません。")
-    text = text.replace("\x00", "").strip()
+    text = visible_text(text)
     if len(text) > limit:
         raise InputRefused(f"{what}は{limit}文字以内で入力してください。")
     return text

@@ -15,6 +15,9 @@ applies to every typed text are defined here:
 - :func:`compose` is NFC, except that CJK compatibility ideographs (U+F900–U+FAFF,
   U+2F800–U+2FA1F) are kept as typed: NFC would turn some of them (塚 U+FA10, 神 U+FA19)
   into their unified form, and a name must stay as written.
+- :func:`visible_text` applies these to free text typed outside the forms engine (staff
+  reasons, messages, notes, purposes): a required one made only of invisible characters is
+  empty, and is refused as empty.
 - :func:`fold_halfwidth_katakana` turns ｶﾀｶﾅ into カタカナ (ｶﾞ → ガ) and nothing else.
 
 ``search_key`` folds the differences people do not care about when they search: full-width
@@ -105,6 +108,15 @@ def hiragana_to_katakana(text: str) -> str:
         chr(ord(ch) + _KATAKANA_OFFSET) if _HIRAGANA_START <= ord(ch) <= _HIRAGANA_END else ch
         for ch in text
     )
+
+
+def visible_text(text: str) -> str:
+    """Free text a person typed for another to read — a reason, a message, a note, a purpose,
+    a name given to a token: NUL and invisible format characters removed, NFC-composed,
+    trimmed; "" when nothing visible is left, so that a required text cannot be answered
+    with zero-width spaces. Line breaks stay."""
+    text = compose(strip_format(text.replace("\x00", ""))).strip()
+    return text if has_visible(text) else ""
 
 
 def strip_invisible(text: str) -> str:

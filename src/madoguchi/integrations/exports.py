@@ -83,6 +83,7 @@ from madoguchi.applications.review import MAX_PURPOSE, MIN_PURPOSE, staff_may_mo
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import DecryptionFailed
+from madoguchi.core.text import visible_text
 from madoguchi.core.time import TOKYO, to_tokyo
 from madoguchi.forms.base import FieldSpec, FormSpec, field_types
 from madoguchi.forms.constants import Privacy
@@ -424,7 +425,7 @@ def _check(
                 "個人番号（特定個人情報）を含めて出力できるのは、団体管理者と、"
                 "この手続を担当する審査担当だけです。個人番号は伏せた形で出力できます。"
             )
-        purpose = options.purpose.replace("\x00", "").strip()
+        purpose = visible_text(options.purpose)
         if len(purpose) < MIN_PURPOSE or len(purpose) > MAX_PURPOSE:
             raise ExportRefused(
                 f"個人番号を含める利用目的を{MIN_PURPOSE}〜{MAX_PURPOSE}文字で具体的に入力して"

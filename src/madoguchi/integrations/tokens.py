@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from madoguchi.audit.services import audit_record
+from madoguchi.core.text import visible_text
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import AccessToken, Staff
 from madoguchi.identity.selectors import active_staff_of
@@ -107,15 +108,15 @@ def staff_token_create(
     wanted = sorted({str(scope) for scope in scopes})
     if not wanted or any(scope not in STAFF_SCOPES for scope in wanted):
         raise TokenError("権限（scope）を1つ以上、一覧から選んでください。")
-    if not isinstance(name, str) or not name.replace("\x00", "").strip():
+    if not isinstance(name, str) or not visible_text(name):
         raise TokenError("トークンの名前を入力してください（例: 基幹系連携）。")
-    if len(name.strip()) > 100:
+    if len(visible_text(name)) > 100:
         raise TokenError("トークンの名前は100文字以内で入力してください。")
     with transaction.atomic(durable=True):
         try:
             token, raw = access_token_create(
                 user=staff.user,
-                name=name.replace("\x00", "").strip(),
+                name=visible_text(name),
                 scopes=wanted,
                 now=now,
                 organisation=staff.organisation,

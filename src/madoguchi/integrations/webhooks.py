@@ -36,6 +36,7 @@ from django.db.models import QuerySet
 
 from madoguchi.audit.services import audit_record
 from madoguchi.core.crypto import decrypt, encrypt
+from madoguchi.core.text import visible_text
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
 from madoguchi.integrations.selectors import application_reference
 from madoguchi.tenants.models import Organisation
@@ -146,7 +147,7 @@ def _events_check(events: Iterable[str]) -> list[str]:
 
 
 def _description_check(description: str) -> str:
-    text = str(description or "").replace("\x00", "").strip()
+    text = visible_text(str(description or ""))
     if len(text) > MAX_DESCRIPTION:
         raise WebhookError(f"説明は{MAX_DESCRIPTION}文字以内で入力してください。")
     return text

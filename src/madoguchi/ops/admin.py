@@ -18,6 +18,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -48,7 +49,13 @@ class OperatorAdminSite(admin.AdminSite):
         )
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        """No password is checked here: the console's login (both factors, throttled)."""
+        """No password is checked here: the console's login (both factors, throttled).
+
+        Someone already logged in with both factors who is not a platform operator (staff of
+        an organisation, a group operator) is refused here; sending them to the console
+        login would send them straight back (a redirect loop)."""
+        if session_mfa_complete(session=request.session, user=request.user):
+            raise PermissionDenied("運用者管理の画面は、プラットフォームの運用者だけが使えます。")
         wanted = request.GET.get("next") or reverse("admin:index", current_app=self.name)
         return redirect_to_login(wanted, reverse("console:login"))
 

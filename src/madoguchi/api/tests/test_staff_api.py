@@ -487,7 +487,7 @@ def test_unreadable_transition_bodies_get_a_clear_answer_never_500(client, admin
 def test_a_rejection_through_the_api_needs_a_reason(client, admin, application):
     raw = token_for(admin)
 
-    for reason in ("", "   ", "\x00"):
+    for reason in ("", "   ", "\x00", "\u200b\u200b", "\u3000\ufeff", "\u2060"):
         response = post_move(
             client,
             application.pk,

@@ -840,3 +840,32 @@ def test_bulk_items_with_ids_that_are_not_ascii_digits_are_ignored(staff_client,
 
     assert bulk.status_code == 302
     assert status_of(application) == S.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b\u200b", "\u3000\ufeff", "\u2060\u00ad", "\x00 \u200b"]
+)
+def test_reasons_messages_and_notes_of_invisible_characters_only_are_refused(
+    staff_client, application, invisible
+):
+    """Found in the browser: zero-width spaces passed as a rejection reason and printed 〓〓 on
+    the notice; as a correction request and as a message they reached the applicant empty."""
+    refusals = [
+        ("application_decide", {"outcome": "reject", "reason": invisible}, "決定の理由を入力"),
+        (
+            "application_correction",
+            {"fields": ["requester_phone"], "body": invisible},
+            "を入力してください",
+        ),
+        ("application_message", {"body": invisible}, "を入力してください"),
+        ("application_note", {"body": invisible}, "内部メモを入力してください。"),
+    ]
+    for name, data, message in refusals:
+        response = post(staff_client, name, application, {**data, "expected_status": S.SUBMITTED})
+        assert response.status_code == 400, name
+        assert message in text(response), name
+
+    assert status_of(application) == S.SUBMITTED
+    assert not IssuedDocument.objects.exists()
+    assert not ApplicationNote.objects.exists()
+    assert not ApplicationMessage.objects.exists()

@@ -101,3 +101,15 @@ def test_failed_admin_logins_are_throttled_like_the_console(client, operator):
     attempts = LoginAttempt.objects.filter(user=operator)
     assert attempts.filter(success=False).count() == throttle.PAIR_FREE_FAILURES + 2
     assert not attempts.filter(success=True).exists()
+
+
+def test_staff_who_are_not_operators_are_refused_not_sent_round_in_a_loop(client, staff_member):
+    """Found in the browser: after both factors, an organisation's staff were sent from the
+    admin to the console login and straight back, for ever."""
+    console_log_in(client, staff_member.user.email, next=ADMIN)
+
+    response = client.get(ADMIN, follow=True)
+
+    assert response.status_code == 403
+    assert len(response.redirect_chain) <= 2
+    assert "運用者だけが使えます" in response.content.decode()
