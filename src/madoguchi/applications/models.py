@@ -222,8 +222,8 @@ class ApplicationTransition(models.Model):
     application = models.ForeignKey(
         Application, on_delete=models.CASCADE, related_name="transitions"
     )
-    from_status = models.CharField(max_length=32)
-    to_status = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=32, choices=ApplicationStatus.choices)
+    to_status = models.CharField(max_length=32, choices=ApplicationStatus.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -472,3 +472,17 @@ def test_a_public_service_cannot_become_a_step_of_another_transaction(
     for call in services:
         call()
     assert Application.objects.get(pk=application.pk).status == S.WITHDRAWN
+
+
+def test_my_page_history_names_each_status_in_japanese(application, resident, clerk, client):
+    """Found in the browser: the my page's 経過 listed `correction_requested`, `accepted`."""
+    request_correction(application, clerk, ["requester_phone"])
+    resident.email_verified_at = now()
+    resident.save(update_fields=["email_verified_at"])
+    client.force_login(resident)
+
+    page = client.get(f"/mypage/{application.receipt_number}/").content.decode()
+
+    history = page[page.index("経過") :]
+    assert "補正" in history
+    assert "correction_requested" not in history
