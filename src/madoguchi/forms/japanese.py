@@ -23,7 +23,8 @@ Input normalisation, decided here once for every field type (入力値の正規�
    folded forms are plain JIS X 0208 / ASCII, so exports in Shift_JIS never lose them.
    都道府県・市区町村・町域 are place names compared with the postal data: rule 2 applies.
 4. Numbers, dates, telephone numbers and postal codes are read after NFKC (全角数字 → 半角);
-   a number must be finite (JSON ``Infinity`` and ``NaN`` are refused).
+   a number must be finite (JSON ``Infinity`` and ``NaN`` are refused), and circled or
+   superscript digits (①, ⑩, ²) are refused in numbers, not read as 1, 10, 2.
 5. Free text (1行・複数行) follows rule 1 only: half-width kana are kept as typed there.
 """
 
@@ -124,7 +125,15 @@ _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
 def parse_number(raw: str) -> str:
-    """'１，２３４' → '1234'. Returns the canonical decimal text or raises ParseError."""
+    """'１，２３４' → '1234'. Returns the canonical decimal text or raises ParseError.
+
+    Full-width digits are folded; circled, superscript and fraction digits (①, ⑩, ², ½) are
+    refused rather than read (NFKC would make ①②③ the number 123 and ⑩ the number 10).
+    """
+    if any(unicodedata.category(ch) == "No" for ch in raw):
+        raise ParseError(
+            "丸数字や上付きの数字は使えません。0〜9 の数字で入力してください（例: 1234）。"
+        )
     text = ascii_digits(raw).replace(",", "").replace("円", "")
     text = text.replace("−", "-").replace("ー", "-")
     if not _NUMBER.match(text):

@@ -4,20 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0005_revision_attachment_organisation'),
+        ("applications", "0005_revision_attachment_organisation"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='applicationtransition',
-            name='from_status',
-            field=models.CharField(choices=[('submitted', '到達'), ('accepted', '受付'), ('in_review', '審査中'), ('correction_requested', '補正依頼中'), ('resubmitted', '補正済み'), ('approved', '承認'), ('rejected', '却下'), ('withdrawn', '取下げ')], max_length=32),
+            model_name="applicationtransition",
+            name="from_status",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "到達"),
+                    ("accepted", "受付"),
+                    ("in_review", "審査中"),
+                    ("correction_requested", "補正依頼中"),
+                    ("resubmitted", "補正済み"),
+                    ("approved", "承認"),
+                    ("rejected", "却下"),
+                    ("withdrawn", "取下げ"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='applicationtransition',
-            name='to_status',
-            field=models.CharField(choices=[('submitted', '到達'), ('accepted', '受付'), ('in_review', '審査中'), ('correction_requested', '補正依頼中'), ('resubmitted', '補正済み'), ('approved', '承認'), ('rejected', '却下'), ('withdrawn', '取下げ')], max_length=32),
+            model_name="applicationtransition",
+            name="to_status",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "到達"),
+                    ("accepted", "受付"),
+                    ("in_review", "審査中"),
+                    ("correction_requested", "補正依頼中"),
+                    ("resubmitted", "補正済み"),
+                    ("approved", "承認"),
+                    ("rejected", "却下"),
+                    ("withdrawn", "取下げ"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -310,3 +310,13 @@ def test_a_postal_code_of_circled_digits_is_looked_up_as_nothing():
     from madoguchi.forms.postal import lookup
 
     assert lookup("①②③④⑤⑥⑦") == ()
+
+
+@pytest.mark.parametrize("typed", ["①②③", "⑩", "²", "½", "1⁰"])
+def test_circled_and_superscript_digits_are_refused_in_numbers_not_read(typed):
+    """Found in the browser: ①②③ in 数量 was read as 123, ⑩ as 10."""
+    from madoguchi.forms.base import FieldError
+
+    with pytest.raises(FieldError, match="丸数字"):
+        field_types["number"].normalise(typed, spec("number"), CTX)
+    assert field_types["number"].normalise("１２３", spec("number"), CTX) == 123
