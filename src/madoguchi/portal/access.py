@@ -33,7 +33,7 @@ def resident_required(view: View) -> View:
             return redirect_to_login(request.get_full_path(), reverse("portal:account:login"))
         if Staff.objects.filter(user_id=user.pk).exists():
             return render(request, "portal/account/staff_refused.html", status=403)
-        if getattr(user, "email_verified_at", None) is None:
+        if not isinstance(user, User) or user.email_verified_at is None:
             return render(request, "portal/account/unverified.html", status=403)
         return view(request, *args, **kwargs)
 
