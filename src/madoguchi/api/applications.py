@@ -34,7 +34,7 @@ from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 from pydantic import Field
@@ -148,6 +148,15 @@ def guest(request: HttpRequest) -> _Guest:
 def _applicant(request: HttpRequest) -> User | None:
     auth = getattr(request, "auth", None)
     return auth if isinstance(auth, User) else None
+
+
+def _resident(request: HttpRequest) -> User:
+    """The resident an endpoint without guest access was authenticated as; refused with the
+    usual 401 if none (its auth classes let only a resident through)."""
+    applicant = _applicant(request)
+    if applicant is None:
+        raise AuthenticationError
+    return applicant
 
 
 # --- Schemas ----------------------------------------------------------------------------------
@@ -518,7 +527,7 @@ class PageQuery(Schema):
     summary="自分の申請の一覧（新しい順）",
 )
 def list_applications(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
-    applicant = _applicant(request)
+    applicant = _resident(request)
     qs = applications_of_applicant(applicant=applicant)
     count = qs.count()
     start = (query.page - 1) * query.per_page

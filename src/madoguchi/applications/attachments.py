@@ -50,6 +50,7 @@ from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import FieldSpec
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.models import User
 from madoguchi.tenants.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,9 @@ def _attachment_field(procedure: Procedure, field_key: str) -> FieldSpec | None:
     return found if found is not None and found.type == "attachment" else None
 
 
-def _owned(owner: Any, guest_key: str) -> Q:
+def _owned(owner: User | None, guest_key: str) -> Q:
     """Unclaimed files of one uploader; raises ValueError when neither is given (a bug)."""
-    owner_id = getattr(owner, "pk", None)
+    owner_id = owner.pk if owner is not None else None
     if owner_id is not None:
         return Q(owner_id=owner_id, application__isnull=True)
     if isinstance(guest_key, str) and GUEST_KEY_PATTERN.match(guest_key):
@@ -115,7 +116,7 @@ def attachment_store(
     *,
     procedure: Procedure,
     field_key: str,
-    owner: Any = None,
+    owner: User | None = None,
     guest_key: str = "",
     name: str,
     data: bytes,
@@ -148,8 +149,8 @@ def attachment_store(
         organisation_id=procedure.organisation_id,
         procedure=procedure,
         field_key=field.key,
-        owner=owner if getattr(owner, "pk", None) is not None else None,
-        guest_key="" if getattr(owner, "pk", None) is not None else guest_key,
+        owner=owner,
+        guest_key="" if owner is not None else guest_key,
         name=clean.name,
         kind=clean.kind,
         content_type=clean.content_type,
@@ -193,7 +194,7 @@ def attachments_upload(
     field_key: str,
     files: Sequence[File[Any]],
     kept: Sequence[dict[str, Any]] = (),
-    owner: Any = None,
+    owner: User | None = None,
     guest_key: str = "",
     application: Application | None = None,
     now: datetime,
@@ -337,7 +338,7 @@ def attachments_of_application(
 
 
 def attachment_get_unclaimed(
-    *, owner: Any = None, guest_key: str = "", attachment_id: str | uuid.UUID
+    *, owner: User | None = None, guest_key: str = "", attachment_id: str | uuid.UUID
 ) -> Attachment | None:
     """The uploader's own not yet submitted file with this id (hex or UUID), or None."""
     try:
@@ -349,7 +350,7 @@ def attachment_get_unclaimed(
 
 
 def attachment_delete_unclaimed(
-    *, owner: Any = None, guest_key: str = "", attachment_id: str | uuid.UUID
+    *, owner: User | None = None, guest_key: str = "", attachment_id: str | uuid.UUID
 ) -> bool:
     """Delete the uploader's own not yet submitted file (row, then its bytes after commit).
 

@@ -66,7 +66,7 @@ from madoguchi.forms.japanese import wareki
 from madoguchi.forms.sealed import Sealed, reveal
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import Staff
+from madoguchi.identity.models import Staff, User
 from madoguchi.tenants.models import Organisation
 
 S = ApplicationStatus
@@ -748,7 +748,7 @@ def application_status_change(
 
 def application_correction_answer(
     *,
-    applicant: Any,
+    applicant: User,
     application: Application,
     changes: Mapping[str, Any],
     note: str = "",
@@ -769,7 +769,7 @@ def application_correction_answer(
 
 
 def application_withdraw(
-    *, applicant: Any, application: Application, reason: str = "", now: datetime
+    *, applicant: User, application: Application, reason: str = "", now: datetime
 ) -> Application:
     """The applicant withdraws (取下げ) an application still being handled.
 
@@ -785,7 +785,7 @@ def application_withdraw(
 
 
 def application_messages_mark_read(
-    *, applicant: Any, application: Application, now: datetime
+    *, applicant: User, application: Application, now: datetime
 ) -> int:
     """Mark the organisation's messages as read by the applicant; returns how many.
     Raises ``Application.DoesNotExist`` for another person's application."""

@@ -21,10 +21,10 @@ from madoguchi.forms.engine import display_rows
 from madoguchi.forms.japanese import ParseError, parse_postal_code
 from madoguchi.forms.postal import lookup as postal_lookup
 from madoguchi.forms.selectors import form_spec
-from madoguchi.identity.models import ResidentProfile
+from madoguchi.identity.models import ResidentProfile, User
 
 
-def applications_of_applicant(*, applicant: Any) -> QuerySet[Application]:
+def applications_of_applicant(*, applicant: User) -> QuerySet[Application]:
     return (
         Application.objects.filter(applicant=applicant)
         .select_related("organisation", "procedure")
@@ -53,9 +53,9 @@ def application_masked_answers(application: Application) -> dict[str, Any]:
     return masked_answers(form_spec(application.form_version), application.answers)
 
 
-def application_of_applicant(*, applicant: Any, receipt_number: str) -> Application:
+def application_of_applicant(*, applicant: User, receipt_number: str) -> Application:
     """The applicant's own application; another person's answers ``DoesNotExist``."""
-    if not getattr(applicant, "pk", None):
+    if not applicant.pk:
         raise Application.DoesNotExist
     return Application.objects.select_related("organisation", "procedure", "form_version").get(
         applicant=applicant, receipt_number=receipt_number[:32]
@@ -70,7 +70,7 @@ def application_by_receipt(*, receipt_number: str) -> Application:
     )
 
 
-def drafts_of_applicant(*, applicant: Any) -> QuerySet[Draft]:
+def drafts_of_applicant(*, applicant: User) -> QuerySet[Draft]:
     return (
         Draft.objects.filter(applicant=applicant)
         .select_related("organisation", "procedure")
@@ -78,7 +78,7 @@ def drafts_of_applicant(*, applicant: Any) -> QuerySet[Draft]:
     )
 
 
-def draft_of_applicant(*, applicant: Any, procedure: Procedure) -> Draft | None:
+def draft_of_applicant(*, applicant: User, procedure: Procedure) -> Draft | None:
     return Draft.objects.filter(applicant=applicant, procedure=procedure).first()
 
 
@@ -110,7 +110,7 @@ def staff_allowed_targets(application: Application) -> list[str]:
     return allowed_targets(application.status, STAFF)
 
 
-def unread_message_count(*, applicant: Any) -> int:
+def unread_message_count(*, applicant: User) -> int:
     return ApplicationMessage.objects.filter(
         application__applicant=applicant, from_staff=True, read_at__isnull=True
     ).count()

@@ -28,6 +28,7 @@ from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
 from madoguchi.forms.sealed import Sealed, must_seal, seal
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.models import User
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation
 
@@ -118,7 +119,7 @@ def claim_attachments(
     answers: dict[str, Any],
     *,
     procedure: Procedure,
-    owner: Any = None,
+    owner: User | None = None,
     guest_key: str = "",
     application: Application | None = None,
     revision: int | None = None,
@@ -132,7 +133,7 @@ def claim_attachments(
     Raises :class:`ValidationFailed` keyed by the answer's path.
     """
     procedure_id = procedure.pk
-    owner_id = getattr(owner, "pk", None)
+    owner_id = owner.pk if owner is not None else None
     errors: dict[str, str] = {}
     rows: list[Attachment] = []
     for path, field, items in _attachment_slots(spec, answers):
@@ -205,7 +206,7 @@ def application_submit(
     *,
     organisation: Organisation,
     procedure: Procedure,
-    applicant: Any,
+    applicant: User | None,
     answers: Mapping[str, Any],
     idempotency_key: str,
     now: datetime,
@@ -231,8 +232,8 @@ def application_submit(
         raise InvalidIdempotencyKey(
             "送信の識別子が正しくありません。画面を開き直してから送信してください。"
         )
-    applicant_id = getattr(applicant, "pk", None)
-    email = contact_email or (getattr(applicant, "email", "") if applicant_id else "")
+    applicant_id = applicant.pk if applicant is not None else None
+    email = contact_email or (applicant.email if applicant is not None and applicant_id else "")
     if not applicant_id and not email:
         raise SubmissionError("連絡先のメールアドレスが必要です。")
     scope = f"user:{applicant_id}" if applicant_id else f"guest:{email.lower()}"
@@ -306,7 +307,7 @@ def _insert(
     organisation: Organisation,
     procedure: Procedure,
     *,
-    applicant: Any,
+    applicant: User | None,
     email: str,
     scope: str,
     key: str,
@@ -320,7 +321,7 @@ def _insert(
     webhooks) and the receipt mail in the outbox. ``application_submit`` calls it after
     every check; the benchmark's insert-only baseline calls it with none (applications/bench.py),
     so the baseline can never drift from what a submission writes."""
-    applicant_id = getattr(applicant, "pk", None)
+    applicant_id = applicant.pk if applicant is not None else None
     application = Application.objects.create(
         organisation=organisation,
         procedure=procedure,
@@ -420,7 +421,7 @@ def draft_save(
     *,
     organisation: Organisation,
     procedure: Procedure,
-    applicant: Any,
+    applicant: User,
     answers: Mapping[str, Any],
     step: str,
     now: datetime,
@@ -448,7 +449,7 @@ def draft_save(
     return draft
 
 
-def draft_delete(*, applicant: Any, procedure: Procedure) -> int:
+def draft_delete(*, applicant: User, procedure: Procedure) -> int:
     """Delete the resident's draft for this procedure. Returns how many (0 or 1).
 
     Files uploaded for it stay until the expiry purge removes unclaimed files (row and

@@ -42,6 +42,7 @@ from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.sealed import reveal
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.models import User
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation
 
@@ -115,7 +116,7 @@ def _move(
     *,
     to_status: str,
     actor_kind: str,
-    actor: Any,
+    actor: User,
     actor_label: str,
     reason: str,
     expected_status: str | None,
@@ -139,7 +140,7 @@ def _move(
         application=locked,
         from_status=locked.status,
         to_status=to_status,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor,
         actor_label=actor_label[:64],
         reason=reason,
         created_at=now,
@@ -178,7 +179,7 @@ def application_transition(
     organisation: Organisation,
     application: Application,
     to_status: str,
-    staff_user: Any,
+    staff_user: User,
     reason: str = "",
     expected_status: str | None = None,
     now: datetime,
@@ -233,7 +234,7 @@ def message_send(
     *,
     organisation: Organisation,
     application: Application,
-    staff_user: Any,
+    staff_user: User,
     body: str,
     now: datetime,
 ) -> ApplicationMessage:
@@ -263,7 +264,7 @@ def correction_request(
     *,
     organisation: Organisation,
     application: Application,
-    staff_user: Any,
+    staff_user: User,
     body: str,
     fields: list[str],
     expected_status: str | None = None,
@@ -321,7 +322,7 @@ def _revealed(spec: FormSpec, stored: Mapping[str, Any]) -> dict[str, Any]:
 
 def correction_answer(
     *,
-    applicant: Any,
+    applicant: User,
     application: Application,
     changes: Mapping[str, Any],
     note: str = "",
@@ -337,9 +338,7 @@ def correction_answer(
     and ``madoguchi.applications.services.ValidationFailed``.
     """
 
-    if application.applicant_id is None or application.applicant_id != getattr(
-        applicant, "pk", None
-    ):
+    if application.applicant_id is None or application.applicant_id != applicant.pk:
         raise Application.DoesNotExist
     note = _clean_text(note, MAX_MESSAGE, "連絡事項")
     request = open_correction(application)
@@ -417,7 +416,7 @@ def _is_specific(spec: FormSpec, key: str) -> bool:
 
 
 def application_withdraw(
-    *, applicant: Any, application: Application, reason: str = "", now: datetime
+    *, applicant: User, application: Application, reason: str = "", now: datetime
 ) -> Application:
     """The applicant withdraws (取下げ) an application that is still being handled.
 
@@ -426,9 +425,7 @@ def application_withdraw(
     the reason and announced to the applicant by mail. Raises ``Application.DoesNotExist``
     (not the applicant's) and :class:`TransitionRefused`.
     """
-    if application.applicant_id is None or application.applicant_id != getattr(
-        applicant, "pk", None
-    ):
+    if application.applicant_id is None or application.applicant_id != applicant.pk:
         raise Application.DoesNotExist
     reason = _clean_text(reason, MAX_REASON, "取下げの理由")
     if application.procedure.settings.get("allow_withdrawal") is False:
@@ -451,9 +448,9 @@ def application_withdraw(
     return locked
 
 
-def messages_mark_read(*, applicant: Any, application: Application, now: datetime) -> int:
+def messages_mark_read(*, applicant: User, application: Application, now: datetime) -> int:
     """Mark the organisation's messages as read by the applicant; returns how many."""
-    if application.applicant_id != getattr(applicant, "pk", None):
+    if application.applicant_id != applicant.pk:
         raise Application.DoesNotExist
     return ApplicationMessage.objects.filter(
         application=application, from_staff=True, read_at__isnull=True

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.models import AuditEvent
 from madoguchi.tenants.models import Organisation
+
+if TYPE_CHECKING:
+    # Audit lies below identity in the layers, so it cannot import
+    # madoguchi.identity.models.User; django-stubs' plugin resolves this alias to the
+    # AUTH_USER_MODEL, which is that User.
+    from django.contrib.auth.models import _User as User
 
 
 def audit_record(
@@ -16,7 +22,7 @@ def audit_record(
     action: AuditAction | str,
     now: datetime,
     organisation: Organisation | None = None,
-    actor: Any = None,
+    actor: User | None = None,
     actor_label: str = "",
     target_type: str = "",
     target_id: str | int = "",
@@ -34,7 +40,7 @@ def audit_record(
     return AuditEvent.objects.create(
         occurred_at=now,
         organisation=organisation,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor if actor is not None and actor.pk else None,
         actor_label=actor_label[:200],
         action=action.value,
         target_type=target_type[:64],

@@ -33,7 +33,7 @@ from madoguchi.forms.schema import (
 )
 from madoguchi.forms.services import form_version_publish
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import Staff
+from madoguchi.identity.models import Staff, User
 from madoguchi.tenants.models import Organisation
 
 
@@ -586,7 +586,7 @@ def procedure_set_reviewers(
     organisation: Organisation,
     procedure: Procedure,
     staff_ids: Iterable[object],
-    actor: Any,
+    actor: User,
     now: datetime,
 ) -> list[int]:
     """Assign the 審査担当 of a procedure of ``organisation`` (none: every reviewer may work it).
@@ -624,7 +624,7 @@ def procedure_set_reviewers(
             now=now,
             organisation=organisation,
             actor=actor,
-            actor_label=getattr(actor, "email", ""),
+            actor_label=actor.email,
             target_type="procedure",
             target_id=procedure.pk,
             detail={"before": previous, "after": sorted(wanted)},

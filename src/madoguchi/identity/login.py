@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from madoguchi.audit.services import audit_record
@@ -47,11 +48,11 @@ MAX_EMAIL_LENGTH: Final = 254
 MAX_PASSWORD_LENGTH: Final = 4096
 
 
-def session_mfa_complete(*, session: Mapping[str, Any], user: object) -> bool:
+def session_mfa_complete(*, session: Mapping[str, Any], user: User | AnonymousUser) -> bool:
     """True when ``session`` belongs to ``user`` logged in with both factors."""
-    if not getattr(user, "is_authenticated", False):
+    if not user.is_authenticated:
         return False
-    return session.get(MFA_SESSION_KEY) == getattr(user, "pk", None)
+    return session.get(MFA_SESSION_KEY) == user.pk
 
 
 def may_use_console(*, user: User) -> bool:

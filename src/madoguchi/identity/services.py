@@ -116,7 +116,7 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "madoguchi.identity.EmailVerificationTokenGenerator"
 
-    def _make_hash_value(self, user: Any, timestamp: int) -> str:
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
         verified = user.email_verified_at
         verified_text = "" if verified is None else verified.replace(microsecond=0).isoformat()
         return f"{super()._make_hash_value(user, timestamp)}{verified_text}{user.is_active}"

@@ -37,6 +37,7 @@ from django.db.models import QuerySet
 from madoguchi.audit.services import audit_record
 from madoguchi.core.crypto import decrypt, encrypt
 from madoguchi.core.text import visible_text
+from madoguchi.identity.models import User
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
 from madoguchi.integrations.selectors import application_reference
 from madoguchi.tenants.models import Organisation
@@ -159,7 +160,7 @@ def webhook_endpoint_create(
     url: str,
     events: Iterable[str],
     description: str = "",
-    actor: Any,
+    actor: User,
     now: datetime,
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint and return it with its signing secret, shown to the admin now only.
@@ -192,7 +193,7 @@ def webhook_endpoint_update(
     url: str,
     events: Iterable[str],
     description: str = "",
-    actor: Any,
+    actor: User,
     now: datetime,
 ) -> WebhookEndpoint:
     """Change an endpoint's URL, events and description (the secret stays). Audited.
@@ -212,7 +213,7 @@ def webhook_endpoint_update(
 
 
 def webhook_endpoint_disable(
-    *, organisation: Organisation, endpoint: WebhookEndpoint, actor: Any, now: datetime
+    *, organisation: Organisation, endpoint: WebhookEndpoint, actor: User, now: datetime
 ) -> WebhookEndpoint:
     """Stop sending to an endpoint: nothing new is queued and what is queued is not sent.
 
@@ -232,7 +233,7 @@ def webhook_endpoint_disable(
 
 
 def _audit(
-    action: str, endpoint: WebhookEndpoint, actor: Any, now: datetime, detail: dict[str, Any]
+    action: str, endpoint: WebhookEndpoint, actor: User, now: datetime, detail: dict[str, Any]
 ) -> None:
     audit_record(
         action=action,

@@ -7,11 +7,12 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from madoguchi.identity.models import Staff
+from madoguchi.identity.models import Staff, User
 
 View = Callable[..., HttpResponse]
 
@@ -32,8 +33,20 @@ def resident_required(view: View) -> View:
             return redirect_to_login(request.get_full_path(), reverse("portal:account:login"))
         if Staff.objects.filter(user_id=user.pk).exists():
             return render(request, "portal/account/staff_refused.html", status=403)
-        if getattr(user, "email_verified_at", None) is None:
+        if not isinstance(user, User) or user.email_verified_at is None:
             return render(request, "portal/account/unverified.html", status=403)
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def resident_of(request: HttpRequest) -> User:
+    """The account of a view behind :func:`resident_required`, typed as such.
+
+    The decorator has already refused anyone else; a view that forgot it gets
+    ``PermissionDenied`` (403) here rather than acting for an anonymous visitor.
+    """
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user

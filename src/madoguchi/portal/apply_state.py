@@ -22,6 +22,7 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import DecryptionFailed, decrypt, encrypt
 from madoguchi.core.time import now
 from madoguchi.forms.base import FormSpec
+from madoguchi.identity.models import User
 
 
 def _key(procedure: Procedure) -> str:
@@ -43,14 +44,10 @@ class WorkingCopy:
     draft_expires_at: Any = None
 
 
-def resident(request: HttpRequest) -> Any:
+def resident(request: HttpRequest) -> User | None:
     """The logged-in resident (not staff), or None."""
     user = request.user
-    if (
-        not user.is_authenticated
-        or hasattr(user, "staff")
-        or getattr(user, "email_verified_at", None) is None
-    ):
+    if not isinstance(user, User) or hasattr(user, "staff") or user.email_verified_at is None:
         return None
     return user
 

@@ -223,7 +223,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("portal:account:password_reset_complete")
     post_reset_login = False
 
-    def get_user(self, uidb64: str) -> Any:
+    def get_user(self, uidb64: str) -> User | None:
         # Overlong ids are refused before decoding; staff reset nothing through this page.
         if len(uidb64) > 40:
             return None

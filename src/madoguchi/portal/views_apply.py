@@ -50,7 +50,7 @@ from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
 from madoguchi.forms.selectors import form_spec
-from madoguchi.identity.models import ResidentProfile
+from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.identity.services import guest_email_token_check
 from madoguchi.notifications.ratelimit import MailRateLimited
 from madoguchi.portal import apply_state
@@ -76,7 +76,7 @@ def _apply_url(procedure: Procedure, name: str = "form", **query: str) -> str:
     return url
 
 
-def _who(request: HttpRequest, procedure: Procedure) -> tuple[Any, dict[str, str] | None]:
+def _who(request: HttpRequest, procedure: Procedure) -> tuple[User | None, dict[str, str] | None]:
     """The resident, or the confirmed guest; (None, None) when neither may apply yet."""
     user = apply_state.resident(request)
     if user is not None:
@@ -154,7 +154,9 @@ def _merge_step(copy: WorkingCopy, spec: FormSpec, step: StepSpec, posted: dict[
             copy.answers[f.key] = posted[f.key]
 
 
-def _uploads(request: HttpRequest, copy: WorkingCopy, step: StepSpec, user: Any) -> dict[str, str]:
+def _uploads(
+    request: HttpRequest, copy: WorkingCopy, step: StepSpec, user: User | None
+) -> dict[str, str]:
     """Store files chosen on this step; refuse each bad one with its own message."""
     errors: dict[str, str] = {}
     for f in step.fields:
@@ -179,7 +181,7 @@ def _uploads(request: HttpRequest, copy: WorkingCopy, step: StepSpec, user: Any)
     return errors
 
 
-def _remove_file(copy: WorkingCopy, user: Any, value: str) -> None:
+def _remove_file(copy: WorkingCopy, user: User | None, value: str) -> None:
     key, _, file_id = value.partition(":")
     items = copy.answers.get(key)
     if not isinstance(items, list):

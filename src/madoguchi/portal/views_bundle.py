@@ -21,7 +21,7 @@ from madoguchi.forms.engine import validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, render_step
 from madoguchi.forms.schema import build_spec
 from madoguchi.forms.selectors import form_spec
-from madoguchi.portal.access import resident_required
+from madoguchi.portal.access import resident_of, resident_required
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
 
@@ -90,6 +90,7 @@ def _shared_spec(specs: list[FormSpec]) -> FormSpec | None:
 @resident_required
 def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     """Step 1: tick the procedures; step 2: the shared details; then each form in turn."""
+    resident = resident_of(request)
     event, org = _event_and_org(slug, code)
     procedures = _open_procedures(event, org)
     by_id = {p.pk: p for p in procedures}
@@ -123,7 +124,7 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             if not errors:
                 moment = now()
                 for procedure, spec in zip(chosen, specs, strict=True):
-                    draft = draft_of_applicant(applicant=request.user, procedure=procedure)
+                    draft = draft_of_applicant(applicant=resident, procedure=procedure)
                     current = (
                         dict(draft.answers)
                         if draft and draft.form_version_id == procedure.form_version_id
@@ -132,7 +133,7 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
                     draft_save(
                         organisation=org,
                         procedure=procedure,
-                        applicant=request.user,
+                        applicant=resident,
                         answers={**current, **answers_by_type(spec, result.answers)},
                         step=draft.step if draft else "",
                         now=moment,
@@ -151,7 +152,7 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             status=422 if errors else 200,
         )
     if stage in ("forms", "shared") and chosen:
-        drafts = {p.pk: draft_of_applicant(applicant=request.user, procedure=p) for p in chosen}
+        drafts = {p.pk: draft_of_applicant(applicant=resident, procedure=p) for p in chosen}
         return render(
             request,
             "portal/bundle/forms.html",

@@ -35,14 +35,16 @@ from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
 from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
-from madoguchi.portal.access import resident_required
+from madoguchi.portal.access import resident_of, resident_required
 
 PAGE_SIZE = 50
 
 
 def _application(request: HttpRequest, receipt_number: str) -> Application:
     try:
-        return application_of_applicant(applicant=request.user, receipt_number=receipt_number)
+        return application_of_applicant(
+            applicant=resident_of(request), receipt_number=receipt_number
+        )
     except Application.DoesNotExist:
         raise Http404("その申請はありません。") from None
 
@@ -50,14 +52,14 @@ def _application(request: HttpRequest, receipt_number: str) -> Application:
 @require_GET
 @resident_required
 def index(request: HttpRequest) -> HttpResponse:
-    items = list(applications_of_applicant(applicant=request.user)[: PAGE_SIZE + 1])
+    items = list(applications_of_applicant(applicant=resident_of(request))[: PAGE_SIZE + 1])
     return render(
         request,
         "portal/mypage/index.html",
         {
             "applications": items[:PAGE_SIZE],
             "more": len(items) > PAGE_SIZE,
-            "drafts": list(drafts_of_applicant(applicant=request.user)[:50]),
+            "drafts": list(drafts_of_applicant(applicant=resident_of(request))[:50]),
         },
     )
 
@@ -67,7 +69,9 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, receipt_number: str) -> HttpResponse:
     application = _application(request, receipt_number)
     thread = application_messages(application)
-    application_messages_mark_read(applicant=request.user, application=application, now=now())
+    application_messages_mark_read(
+        applicant=resident_of(request), application=application, now=now()
+    )
     return render(
         request,
         "portal/mypage/detail.html",
@@ -126,7 +130,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
                         for i in (current.get(f.key) or [])
                         if i.get("id") not in request.POST.getlist("_remove_file")
                     ],
-                    owner=request.user,
+                    owner=resident_of(request),
                     application=application,
                     now=now(),
                 )
@@ -139,7 +143,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
         if not errors:
             try:
                 application_correction_answer(
-                    applicant=request.user,
+                    applicant=resident_of(request),
                     application=application,
                     changes=changes,
                     note=request.POST.get("note", ""),
@@ -180,7 +184,7 @@ def withdraw(request: HttpRequest, receipt_number: str) -> HttpResponse:
     if request.method == "POST":
         try:
             application_withdraw(
-                applicant=request.user,
+                applicant=resident_of(request),
                 application=application,
                 reason=request.POST.get("reason", ""),
                 now=now(),

@@ -20,6 +20,8 @@ def test_no_test_module_imports_another():
                 names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
-            if any(".tests.test_" in name or name.startswith("test_") for name in names):
-                offenders.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}")
+            if isinstance(node, ast.stmt) and any(
+                ".tests.test_" in name or name.startswith("test_") for name in names
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders

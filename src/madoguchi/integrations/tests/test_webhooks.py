@@ -237,7 +237,7 @@ def test_an_update_is_checked_like_a_creation_and_other_organisations_cannot_tou
         )
     with pytest.raises(WebhookEndpoint.DoesNotExist):
         webhook_endpoint_disable(
-            organisation=other_organisation, endpoint=endpoint, actor=None, now=now()
+            organisation=other_organisation, endpoint=endpoint, actor=staff_member.user, now=now()
         )
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).active
 
@@ -246,7 +246,7 @@ def test_an_update_is_checked_like_a_creation_and_other_organisations_cannot_tou
 
 
 def test_a_submission_queues_one_delivery_per_subscribed_endpoint(
-    endpoint, procedure, resident, receiver, staff_member, other_organisation
+    endpoint, procedure, resident, receiver, staff_member, other_organisation, other_admin
 ):
     organisation = procedure.organisation
     second, _ = webhook_endpoint_create(
@@ -277,7 +277,7 @@ def test_a_submission_queues_one_delivery_per_subscribed_endpoint(
         organisation=other_organisation,
         url=receiver.url + "/kamakura",
         events=ALL_EVENTS,
-        actor=None,
+        actor=other_admin.user,
         now=now(),
     )
 
