@@ -210,7 +210,9 @@ class SubmitIn(Schema):
         None, description="回答を作ったときの様式の版。違えば 410 を返します"
     )
     contact_email: str | None = Field(
-        None, description="連絡先メールアドレス。アカウントなしの申請（ial 1）では必須"
+        None,
+        description="連絡先メールアドレス。アカウントなしの申請（ial 1）で、確認したアドレス。"
+        "ログインしての申請では指定しません（受付のメールはアカウントのアドレスへ）",
     )
 
 
@@ -392,6 +394,12 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
                 "この手続の申請にはログインが必要です（本人確認のため）。ログインしてください。",
             )
         email = _guest_proof(request, procedure, email)
+    elif email and email.casefold() != applicant.email.casefold():
+        raise HttpError(
+            422,
+            "ログインしての申請では、受付のメールはアカウントのメールアドレスに送ります。"
+            "contact_email は指定しないでください。",
+        )
     # The client names the version it filled in by its number (as GET /procedures/{id}/
     # shows it); the service compares ids, and 0 is no id, so any other number is stale.
     version_id = None

@@ -3,8 +3,9 @@
 Authentication: ``Authorization: Bearer mdg_…`` with a token that an organisation admin
 issued in the console (職員コンソール → APIトークン). The token acts for that organisation
 only, and only while the person who issued it is active staff there. Scopes:
-``applications:read`` (lists, details, procedures) and ``applications:write`` (transitions,
-for an admin's or reviewer's token).
+``applications:read`` (lists, details, procedures) and ``applications:write`` (transitions).
+Only organisation admins hold working tokens: a token ends for good when its owner is
+disabled or changes role.
 
 Moves go through the same services as the console (:mod:`madoguchi.applications.review`),
 with the same checks and the same records: only admins and the procedure's assigned reviewers

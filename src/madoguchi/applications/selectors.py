@@ -110,12 +110,6 @@ def staff_allowed_targets(application: Application) -> list[str]:
     return allowed_targets(application.status, STAFF)
 
 
-def unread_message_count(*, applicant: User) -> int:
-    return ApplicationMessage.objects.filter(
-        application__applicant=applicant, from_staff=True, read_at__isnull=True
-    ).count()
-
-
 #: Field types that describe the applicant and can be filled once for several forms.
 SHARED_TYPES = ("person_name", "birth_date", "address", "postal_code", "phone", "email")
 

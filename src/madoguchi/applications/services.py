@@ -233,7 +233,9 @@ def application_submit(
             "送信の識別子が正しくありません。画面を開き直してから送信してください。"
         )
     applicant_id = applicant.pk if applicant is not None else None
-    email = contact_email or (applicant.email if applicant is not None and applicant_id else "")
+    # An account holder's receipt goes to the account's own (verified) address, never to one
+    # named in the request: otherwise any account could mail any address, unlimited.
+    email = applicant.email if applicant is not None and applicant_id else contact_email
     if not applicant_id and not email:
         raise SubmissionError("連絡先のメールアドレスが必要です。")
     scope = f"user:{applicant_id}" if applicant_id else f"guest:{email.lower()}"

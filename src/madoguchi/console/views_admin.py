@@ -31,7 +31,6 @@ from madoguchi.console.forms_admin import (
     format_cursor,
     parse_cursor,
 )
-from madoguchi.core.request import client_address
 from madoguchi.core.time import now as current_time
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, StaffTOTP
@@ -114,7 +113,6 @@ def staff_invite_view(request: HttpRequest, *, staff: Staff) -> HttpResponse:
             actor=staff,
             base_url=request.build_absolute_uri("/"),
             now=now,
-            client_address=client_address(request),
         )
     except StaffError as error:
         form.add_error("email", str(error))

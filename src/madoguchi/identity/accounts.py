@@ -27,6 +27,7 @@ from madoguchi.identity.events import resident_closing
 from madoguchi.identity.models import AccessToken, ResidentProfile, Staff, User
 from madoguchi.identity.services import (
     EmailAlreadyRegistered,
+    is_resident,
     resident_delete,
     resident_password_reset_done,
     resident_profile_update,
@@ -69,14 +70,24 @@ def _link(base_url: str, name: str, *args: str) -> str:
     return base_url.rstrip("/") + reverse(f"portal:account:{name}", args=args)
 
 
-def _mail(*, to: str, subject: str, body: str, now: datetime, client_address: str | None) -> None:
-    # The one place where account mail is queued (the mail limits take client_address).
+def _mail(
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    client_address: str | None,
+    requested: bool = True,
+) -> None:
+    # The one place where account mail is queued. Mail that a client's request makes us send
+    # (sign-up, resend, reset) always counts against the mail limits: an unknown client
+    # address ("" when REMOTE_ADDR was not an address) is one client, never a way around them.
     outbox_enqueue_email(
         to=to,
         subject=f"【{SITE}】{subject}",
         body=body + _FOOTER,
         now=now,
-        client_address=client_address,
+        client_address=(client_address or "") if requested else None,
     )
 
 
@@ -163,11 +174,7 @@ def account_verify(*, token: str, now: datetime) -> User:
 def _reset_candidates(email: str) -> list[User]:
     # As Django's PasswordResetForm: active accounts with a usable password; never staff.
     found = User.objects.filter(email__iexact=email.strip(), is_active=True)
-    return [
-        user
-        for user in found
-        if user.has_usable_password() and not Staff.objects.filter(user_id=user.pk).exists()
-    ]
+    return [user for user in found if user.has_usable_password() and is_resident(user)]
 
 
 def account_password_reset_request(
@@ -224,7 +231,7 @@ def account_profile_update(
     return profile
 
 
-def account_delete(*, user: User, now: datetime, client_address: str | None = None) -> bool:
+def account_delete(*, user: User, now: datetime) -> bool:
     """Close the resident's account; True when nothing of it is left.
 
     Drafts (never sent, so kept by no organisation) go in every case (``resident_closing``);
@@ -236,7 +243,7 @@ def account_delete(*, user: User, now: datetime, client_address: str | None = No
     address = user.email
     with transaction.atomic(durable=True):
         resident_closing.send(sender=User, user_id=user_id)
-        deleted = resident_delete(user=user, now=now, has_retained_data=False)
+        deleted = resident_delete(user=user, now=now)
         _mail(
             to=address,
             subject="アカウントを削除しました",
@@ -250,7 +257,8 @@ def account_delete(*, user: User, now: datetime, client_address: str | None = No
                 )
             ),
             now=now,
-            client_address=client_address,
+            client_address=None,
+            requested=False,  # the notice of a real act: never refused (a 500 would undo it)
         )
         _audit("resident.deleted", None, user_id, now, retained=not deleted)
     return deleted

@@ -25,6 +25,7 @@ from madoguchi.audit.services import audit_record
 from madoguchi.identity import throttle
 from madoguchi.identity.models import Staff, User
 from madoguchi.identity.selectors import active_staff_of, groups_operated_by
+from madoguchi.identity.services import is_resident
 from madoguchi.tenants.models import Organisation
 
 #: Set (to the user's id) only when a console login passed both factors. A session logged in
@@ -221,7 +222,7 @@ def resident_login(
     reason = ""
     if user is None:
         reason = "bad_credentials"
-    elif Staff.objects.filter(user_id=user.pk).exists():
+    elif not is_resident(user):
         reason = "staff_account"
     elif user.email_verified_at is None:
         reason = "unverified"

@@ -65,7 +65,7 @@ def staff_upsert(
         if staff is None:
             staff = Staff(user=user, organisation=organisation)
         elif staff.role != role or not staff.active:
-            staff_tokens_end(user=user, now=now or timezone.now())
+            staff_tokens_end(user=user, now=now or timezone.now(), reason="role_changed")
         staff.role = role
         staff.department = department
         staff.active = True
@@ -139,8 +139,15 @@ PROFILE_FIELDS: Final = (
 
 
 def is_resident(user: User) -> bool:
-    """A person without a staff role: residents are users without a Staff row."""
-    return not Staff.objects.filter(user_id=user.pk).exists()
+    """A resident is a user who may not use the console in any way: no Staff row (active or
+    not), no shared group to operate, not a platform operator (``is_staff``). The resident
+    portal logs in, resets and signs up residents only, so that a console account's password
+    can never be tried or made "known" there, outside the console's limits."""
+    return not (
+        user.is_staff
+        or Staff.objects.filter(user_id=user.pk).exists()
+        or GroupOperator.objects.filter(user_id=user.pk).exists()
+    )
 
 
 def resident_signup(*, email: str, password: str, now: datetime) -> User:
@@ -150,8 +157,8 @@ def resident_signup(*, email: str, password: str, now: datetime) -> User:
     ``ValidationError`` with Japanese messages), so that a weak password is refused the same
     way whether or not the address exists. Raises :class:`EmailAlreadyRegistered` (carrying
     the existing account, never changed) when the address has an account: the caller must
-    answer exactly as for a new account. Audit events are the caller's: audit sits above
-    identity in the layers.
+    answer exactly as for a new account. A step of ``accounts.account_signup``, which records
+    the audit event and sends the mail.
     """
     address = User.objects.normalize_email(email.strip()).lower()
     password_validation.validate_password(password, User(email=address))
@@ -257,29 +264,27 @@ def resident_profile_update(
     return profile, changed
 
 
-def resident_delete(*, user: User, now: datetime, has_retained_data: bool = False) -> bool:
-    """Close a resident's account. Returns True when the user row was deleted.
+def resident_delete(*, user: User, now: datetime) -> bool:
+    """Close a resident's account (a step of ``accounts.account_delete``). Returns True when
+    the user row was deleted.
 
-    Without retained data the account and everything hanging off it (profile, drafts,
-    tokens) is deleted. With applications still under their organisations' retention
-    (``has_retained_data``; the caller knows, identity cannot look), the account stays only as
-    the applicant those applications point to: deactivated, profile erased, API tokens
-    deleted, the address replaced by a random one and the password made unusable, so nobody can
-    log in with it and the address can sign up again. Should an application arrive between the
-    caller's check and the deletion, the database refuses the deletion and the account is
-    closed the second way. Raises ``ValueError`` for staff accounts.
+    The account and everything hanging off it (profile, tokens) is deleted when nothing else
+    points to it. When applications still under their organisations' retention point to it,
+    the database refuses the deletion (PROTECT) and the account stays only as their
+    applicant: deactivated, profile erased, API tokens deleted, the address replaced by a
+    random one and the password made unusable, so nobody can log in with it and the address
+    can sign up again. Raises ``ValueError`` for staff accounts.
     """
     if Staff.objects.filter(user_id=user.pk).exists():
         raise ValueError("職員のアカウントはこの方法では削除できません。")
     user_id = user.pk
     with transaction.atomic():
-        if not has_retained_data:
-            try:
-                with transaction.atomic():
-                    user.delete()
-                return True
-            except ProtectedError:
-                pass  # applications arrived meanwhile: keep the row for them (below)
+        try:
+            with transaction.atomic():
+                user.delete()
+            return True
+        except ProtectedError:
+            pass  # applications point to it: keep the row for them (below)
         ResidentProfile.objects.filter(user_id=user_id).delete()
         AccessToken.objects.filter(user_id=user_id).delete()
         user = User.objects.select_for_update().get(pk=user_id)
@@ -396,7 +401,6 @@ def staff_invite(
     actor: Staff,
     base_url: str,
     now: datetime,
-    client_address: str | None = None,
 ) -> tuple[Staff, str]:
     """Create a staff account of ``organisation`` that has no password yet, mail the invitee
     the link with which they set one (``base_url`` is the site's, e.g. ``https://x.example``),
@@ -406,7 +410,6 @@ def staff_invite(
     stops working). Raises :class:`StaffError` (Japanese) for a malformed address, name or
     role, or for an address that already has an account (a resident's, or staff's): the
     invitation never takes over an existing account. Nothing is stored or sent when it raises.
-    ``client_address`` is the requester's, for the mail limits.
     """
     address = _clean_staff_text(email, label="メールアドレス", limit=254).lower()
     try:
@@ -551,7 +554,7 @@ def staff_set_role(
         staff.role = new_role
         staff.save(update_fields=["role", "updated_at"])
         if previous != new_role:
-            _tokens_end(member=staff, now=now, reason="role_changed")
+            staff_tokens_end(user=staff.user, now=now, reason="role_changed")
         _staff_audit(
             "staff.role_changed",
             actor=actor,
@@ -561,19 +564,6 @@ def staff_set_role(
             after=new_role,
         )
     return staff, previous
-
-
-def _tokens_end(*, member: Staff, now: datetime, reason: str) -> None:
-    for token in staff_tokens_end(user=member.user, now=now):
-        audit_record(
-            action="access_token.ended",
-            now=now,
-            organisation=member.organisation,
-            actor_label="システム",
-            target_type="access_token",
-            target_id=token.pk,
-            detail={"prefix": token.prefix, "reason": reason, "owner": member.pk},
-        )
 
 
 def staff_set_active(
@@ -600,7 +590,7 @@ def staff_set_active(
         staff.active = active
         staff.save(update_fields=["active", "updated_at"])
         if not active:
-            _tokens_end(member=staff, now=now, reason="disabled")
+            staff_tokens_end(user=staff.user, now=now, reason="disabled")
         _staff_audit(
             "staff.enabled" if active else "staff.disabled", actor=actor, member=staff, now=now
         )

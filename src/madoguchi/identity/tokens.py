@@ -16,6 +16,7 @@ from typing import Final
 
 from django.db.models import Q
 
+from madoguchi.audit.services import audit_record
 from madoguchi.identity.models import AccessToken, User
 from madoguchi.tenants.models import Organisation
 
@@ -112,11 +113,12 @@ def access_token_revoke(*, token: AccessToken, now: datetime) -> AccessToken:
     return token
 
 
-def staff_tokens_end(*, user: User, now: datetime) -> list[AccessToken]:
+def staff_tokens_end(*, user: User, now: datetime, reason: str) -> list[AccessToken]:
     """End every staff token of ``user`` from ``now`` on, for good (in the caller's
     transaction): called whenever the owner is disabled, changes role or leaves, so that a
     token never outlives the authority it was issued under and re-enabling the owner does not
-    revive it. Returns the tokens ended (already revoked ones are left as they were)."""
+    revive it. Each ended token is an ``access_token.ended`` audit event giving ``reason``.
+    Returns the tokens ended (already revoked ones are left as they were)."""
     ended = list(
         AccessToken.objects.select_for_update().filter(
             user=user, organisation__isnull=False, revoked_at__isnull=True
@@ -125,4 +127,13 @@ def staff_tokens_end(*, user: User, now: datetime) -> list[AccessToken]:
     AccessToken.objects.filter(pk__in=[token.pk for token in ended]).update(revoked_at=now)
     for token in ended:
         token.revoked_at = now
+        audit_record(
+            action="access_token.ended",
+            now=now,
+            organisation=token.organisation,
+            actor_label="システム",
+            target_type="access_token",
+            target_id=token.pk,
+            detail={"prefix": token.prefix, "reason": reason, "owner": user.pk},
+        )
     return ended

@@ -101,13 +101,13 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         _audit(request, obj, "admin.changed" if change else "admin.added", changed)
         owner = _owner_of(obj)
         if change and owner is not None and _TOKEN_ENDING_FIELDS & set(changed):
-            staff_tokens_end(user=owner, now=now())
+            staff_tokens_end(user=owner, now=now(), reason="operator_admin")
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         _audit(request, obj, "admin.deleted", [])
         owner = _owner_of(obj)
         if isinstance(obj, Staff) and owner is not None:
-            staff_tokens_end(user=owner, now=now())
+            staff_tokens_end(user=owner, now=now(), reason="operator_admin")
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

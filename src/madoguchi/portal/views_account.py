@@ -27,10 +27,11 @@ from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
 from madoguchi.identity import accounts, throttle
 from madoguchi.identity.login import LoginRefused, resident_login
-from madoguchi.identity.models import ResidentProfile, Staff, User
+from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.identity.services import (
     PROFILE_FIELDS,
     InvalidToken,
+    is_resident,
     resident_verification_token_check,
 )
 from madoguchi.notifications.ratelimit import MailRateLimited
@@ -228,7 +229,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         if len(uidb64) > 40:
             return None
         user = super().get_user(uidb64)
-        if user is not None and Staff.objects.filter(user_id=user.pk).exists():
+        if user is not None and not is_resident(user):
             return None
         return user
 
@@ -304,7 +305,7 @@ def delete(request: HttpRequest) -> HttpResponse:
     user = _resident(request)
     form = DeleteForm(request.POST if request.method == "POST" else None, user=user)
     if request.method == "POST" and form.is_valid():
-        accounts.account_delete(user=user, now=now(), client_address=_address(request))
+        accounts.account_delete(user=user, now=now())
         logout(request)
         return render(request, "portal/account/deleted.html")
     return render(

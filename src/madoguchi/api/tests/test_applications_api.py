@@ -682,3 +682,23 @@ def test_a_content_length_that_is_not_ascii_digits_is_a_json_error(client, proce
 
     assert_json_error(response, {400, 401, 413, 422})
     assert stored() == (0, 0, 0, 0, 0)
+
+
+def test_an_account_cannot_send_its_receipts_to_another_address(client, procedure, resident, token):
+    """Review finding: a logged-in caller's contact_email won over the account's address, so
+    any account could make the platform mail any address, unlimited and uncounted."""
+    answers = valid_answers(procedure)
+    refused = post(
+        client,
+        {"procedure": procedure.pk, "answers": answers, "contact_email": "victim@example.jp"},
+        token=token,
+    )
+    sent = post(client, {"procedure": procedure.pk, "answers": answers}, token=token)
+
+    assert refused.status_code == 422
+    assert "contact_email は指定しないでください" in refused.json()["detail"]
+    assert sent.status_code == 201
+    receivers = [m.payload["to"] for m in OutboxMessage.objects.all()]
+    assert "victim@example.jp" not in receivers
+    assert resident.email in receivers
+    assert Application.objects.get().contact_email == resident.email

@@ -66,7 +66,7 @@ def test_profile_update_takes_only_profile_fields_and_refuses_what_does_not_fit(
 
 def test_deleting_a_staff_account_this_way_is_refused(staff_member):
     with pytest.raises(ValueError, match="職員"):
-        resident_delete(user=staff_member.user, now=now(), has_retained_data=False)
+        resident_delete(user=staff_member.user, now=now())
     assert User.objects.filter(pk=staff_member.user_id).exists()
 
 

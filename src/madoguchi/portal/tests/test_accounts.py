@@ -830,3 +830,62 @@ def test_reset_and_resend_are_limited_without_telling_whether_an_account_exists(
     assert {answer.status_code for answer in known + unknown} == {302}
     assert {answer["Location"] for answer in known} == {answer["Location"] for answer in unknown}
     assert len(mails_to(resident.email)) == most
+
+
+@pytest.mark.parametrize("kind", ["group_operator", "platform_operator"])
+def test_console_accounts_without_a_staff_row_cannot_log_in_or_reset_here(client, db, kind):
+    """Review finding: group and platform operators have no Staff row; their right password
+    logged them in at the resident login, outside the console's limits, and made the address
+    "known" to the console's throttle."""
+    from madoguchi.identity.services import group_operator_upsert
+    from madoguchi.tenants.models import Organisation, SharedGroup
+
+    address = f"{kind}@madoguchi.test"
+    if kind == "group_operator":
+        prefecture = Organisation.objects.get(lg_code="140007")
+        group = SharedGroup.objects.create(
+            slug="kanagawa-test", name="神奈川", prefecture=prefecture
+        )
+        user = group_operator_upsert(group=group, email=address, password=PASSWORD).user
+    else:
+        user = User.objects.create_superuser(address, PASSWORD)
+    user.email_verified_at = now()
+    user.save()
+
+    right = log_in(client, email=address)
+    wrong = log_in(client, email=address, password="not the password at all")
+    client.post("/account/password/reset/", {"email": address})
+
+    assert right.status_code == wrong.status_code == 422
+    assert _error_summary(right) == _error_summary(wrong)
+    assert "_auth_user_id" not in client.session
+    assert not LoginAttempt.objects.filter(user=user, success=True).exists()
+    assert mails_to(address) == []
+
+
+def test_mail_limits_hold_when_the_client_address_is_unknown(db):
+    """Review finding: with no usable REMOTE_ADDR (a unix socket, a misconfigured proxy) the
+    account mails had no limit at all."""
+    from madoguchi.notifications.ratelimit import RECIPIENT_LIMITS
+
+    client = Client(REMOTE_ADDR="")
+    most = RECIPIENT_LIMITS[0][1]
+    answers = [sign_up(client) for _ in range(most + 1)]
+
+    assert answers[-1].status_code == 429
+    assert len(mails_to(EMAIL)) == most
+
+
+def test_an_account_can_be_closed_even_after_many_mails_to_its_address(client, resident):
+    """Review finding: the closing notice counted against the mail limits, so three reset
+    requests by anyone made the deletion fail (500) and roll back."""
+    for _ in range(5):
+        client.post("/account/password/reset/", {"email": resident.email})
+    client.force_login(resident)
+
+    gone = client.post(DELETE, {"password": PASSWORD})
+
+    assert gone.status_code == 200
+    assert "アカウントを削除しました" in gone.content.decode()
+    assert not User.objects.filter(pk=resident.pk).exists()
+    assert "アカウントを削除しました" in mails_to(EMAIL)[-1]["subject"]
