@@ -363,7 +363,7 @@ def attachment_delete_unclaimed(
     if attachment is None:
         return False
     name = attachment_storage_name(attachment)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         deleted, _ = Attachment.objects.filter(pk=attachment.pk, application__isnull=True).delete()
         if deleted:
             transaction.on_commit(lambda: _remove(name))

@@ -172,7 +172,7 @@ def webhook_endpoint_create(
     chosen = _events_check(events)
     text = _description_check(description)
     secret = webhook_secret_new()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         endpoint = WebhookEndpoint.objects.create(
             organisation=organisation,
             url=url,
@@ -206,7 +206,7 @@ def webhook_endpoint_update(
     endpoint.url = webhook_url_check(url)
     endpoint.events = _events_check(events)
     endpoint.description = _description_check(description)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         endpoint.save(update_fields=["url", "events", "description"])
         _audit("webhook.updated", endpoint, actor, now, {"events": endpoint.events})
     return endpoint
@@ -222,7 +222,7 @@ def webhook_endpoint_disable(
     """
     if endpoint.organisation_id != organisation.pk:
         raise WebhookEndpoint.DoesNotExist
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, active=True).update(
             active=False, disabled_at=now
         )
