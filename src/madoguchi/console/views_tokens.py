@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -23,9 +24,8 @@ from madoguchi.integrations.tokens import (
     STAFF_SCOPES,
     TokenError,
     staff_token_create,
-    staff_token_get,
     staff_token_revoke,
-    staff_tokens_of,
+    staff_tokens_visible_to,
 )
 
 EXPIRY_CHOICES = (
@@ -81,10 +81,14 @@ def _state(token: AccessToken, at: Any) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_required(StaffRole.ADMIN)
+@staff_required()
 def tokens(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    """Admins issue and see every token of the organisation; any other member sees and can
+    revoke the tokens they issued (a demoted admin's tokens have ended, but stay in view)."""
     current = now()
     form = TokenForm(request.POST or None)
+    if request.method == "POST" and staff.role != StaffRole.ADMIN:
+        raise PermissionDenied("APIトークンを発行できるのは団体管理者だけです。")
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expiry"]
         expires_at = None if days == "none" else current + timedelta(days=int(days))
@@ -108,22 +112,28 @@ def tokens(request: HttpRequest, *, staff: Staff) -> HttpResponse:
             )
     rows = [
         {"token": token, "state": _state(token, current)}
-        for token in staff_tokens_of(organisation_id=staff.organisation_id)[:200]
+        for token in staff_tokens_visible_to(staff=staff)[:200]
     ]
     status = 422 if request.method == "POST" else 200
     return render(
         request,
         "console/integrations/tokens.html",
-        {"staff": staff, "form": form, "rows": rows, "scopes": STAFF_SCOPES},
+        {
+            "staff": staff,
+            "form": form,
+            "rows": rows,
+            "scopes": STAFF_SCOPES,
+            "may_issue": staff.role == StaffRole.ADMIN,
+        },
         status=status,
     )
 
 
 @require_POST
-@staff_required(StaffRole.ADMIN)
+@staff_required()
 def token_revoke(request: HttpRequest, token_id: int, *, staff: Staff) -> HttpResponse:
     try:
-        token = staff_token_get(organisation_id=staff.organisation_id, token_id=token_id)
+        token = staff_tokens_visible_to(staff=staff).get(pk=token_id)
         staff_token_revoke(staff=staff, token=token, now=now())
     except AccessToken.DoesNotExist:
         raise Http404 from None

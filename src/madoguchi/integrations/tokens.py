@@ -146,14 +146,17 @@ def staff_tokens_of(*, organisation_id: int) -> QuerySet[AccessToken]:
     )
 
 
-def staff_token_get(*, organisation_id: int, token_id: int) -> AccessToken:
-    """One token of the organisation; another organisation's id raises DoesNotExist."""
-    return staff_tokens_of(organisation_id=organisation_id).get(pk=token_id)
-
-
 def staff_tokens_owned_by(*, staff: Staff) -> QuerySet[AccessToken]:
     """The tokens ``staff`` created for their organisation, whatever their role now."""
     return staff_tokens_of(organisation_id=staff.organisation_id).filter(user_id=staff.user_id)
+
+
+def staff_tokens_visible_to(*, staff: Staff) -> QuerySet[AccessToken]:
+    """What the console's token page lists: every token of the organisation for an admin,
+    the member's own tokens for anyone else (a demoted owner still sees and revokes theirs)."""
+    if staff.role == StaffRole.ADMIN:
+        return staff_tokens_of(organisation_id=staff.organisation_id)
+    return staff_tokens_owned_by(staff=staff)
 
 
 def staff_token_revoke(*, staff: Staff, token: AccessToken, now: datetime) -> AccessToken:

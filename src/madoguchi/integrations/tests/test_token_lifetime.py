@@ -113,3 +113,32 @@ def test_a_token_whose_scopes_the_role_no_longer_allows_is_refused(client, owner
     type(owner).objects.filter(pk=owner.pk).update(role=StaffRole.VIEWER)
 
     assert _status(client, raw) == 401
+
+
+def test_a_demoted_owner_sees_and_revokes_their_tokens_in_the_console(client, owner, colleague):
+    from madoguchi.identity.models import AccessToken
+    from madoguchi.testing import console_login
+
+    _token(owner)
+    _token(colleague)
+    owner.role = StaffRole.REVIEWER  # as if demoted by a path that forgot to end the tokens
+    owner.save()
+    console_login(client, owner.user)
+
+    page = client.get("/console/settings/tokens/")
+    mine = AccessToken.objects.get(user=owner.user)
+    theirs = AccessToken.objects.get(user=colleague.user)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"mdg_{mine.prefix}_" in html
+    assert f"mdg_{theirs.prefix}_" not in html
+    assert "発行する</button>" not in html
+    assert client.post(f"/console/settings/tokens/{theirs.pk}/revoke/").status_code == 404
+    assert client.post(f"/console/settings/tokens/{mine.pk}/revoke/").status_code == 302
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.revoked_at is not None
+    assert theirs.revoked_at is None
+    issued = client.post("/console/settings/tokens/", {"name": "x", "scopes": [SCOPE_READ]})
+    assert issued.status_code == 403
