@@ -17,6 +17,14 @@ class ApplicationStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "取下げ"
 
 
+class Channel(models.TextChoices):
+    """How an application reached the organisation (the channel counts' key)."""
+
+    ONLINE = "online", "オンライン"
+    COUNTER = "counter", "窓口"
+    MAIL = "mail", "郵送"
+
+
 class Decision(models.TextChoices):
     """What staff decide (決定). Each has its own notice and status."""
 

@@ -9,6 +9,7 @@ from django.db import models
 
 from madoguchi.applications.constants import (
     ApplicationStatus,
+    Channel,
     DecisionTemplateKind,
     IssuedDocumentKind,
     MessageKind,
@@ -74,7 +75,13 @@ class Application(models.Model):
         max_length=32, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
     )
     revision = models.PositiveIntegerField(default=1)
-    channel = models.CharField(max_length=16, default="online")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ONLINE)
+    #: The assurance levels the submission met (身元確認 / 当人認証), and how: a snapshot of
+    #: the :class:`~madoguchi.identity.assurance.VerifiedIdentity` at arrival, with any
+    #: differences between the verified attributes and the answers (``mismatches``).
+    ial = models.PositiveSmallIntegerField("身元確認レベル", default=1)
+    aal = models.PositiveSmallIntegerField("当人認証レベル", default=1)
+    identity = models.JSONField("本人確認の記録", default=dict, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -100,6 +107,13 @@ class Application(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=ApplicationStatus.values),
                 name="application_status_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="application_channel_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ial__gte=1, ial__lte=3, aal__gte=1, aal__lte=3),
+                name="application_levels_range",
             ),
         )
         indexes = (
@@ -139,6 +153,48 @@ class ApplicationRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} r{self.revision}"
+
+
+class ApplicationSignature(models.Model):
+    """電子署名: a verified JPKI signature over one revision's canonical bytes, kept with the
+    certificate and the outcome of every check, so that staff (and a later audit) see who
+    signed what and how it was verified."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="signatures"
+    )
+    revision = models.PositiveIntegerField()
+    #: The detached CMS SignedData (DER) as received, and the signer's certificate (DER).
+    cms = models.BinaryField()
+    certificate = models.BinaryField()
+    #: SHA-256 of the canonical bytes signed (:mod:`madoguchi.applications.canonical`).
+    content_sha256 = models.CharField(max_length=64)
+    subject = models.CharField(max_length=80)
+    signer_name = models.CharField("署名者", max_length=200)
+    issuer = models.CharField(max_length=400)
+    serial = models.CharField(max_length=80)
+    not_after = models.DateTimeField()
+    signed_at = models.DateTimeField(null=True, blank=True)
+    revocation = models.CharField("失効確認", max_length=200)
+    verified_at = models.DateTimeField("検証日時")
+    #: How the signature was made: "upload" (a file), "api", "national_app" (digest signing).
+    via = models.CharField(max_length=32)
+    #: 基本4情報 as the certificate states them, and where the answers differ.
+    attributes = models.JSONField(default=dict)
+    mismatches = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "電子署名"
+        verbose_name_plural = "電子署名"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("application", "revision"), name="signature_per_revision"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.application_id} r{self.revision} {self.signer_name}"
 
 
 class Attachment(models.Model):

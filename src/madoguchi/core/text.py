@@ -129,3 +129,50 @@ def search_key(text: str) -> str:
     folded = unicodedata.normalize("NFKC", strip_invisible(text))
     folded = hiragana_to_katakana(folded).casefold()
     return _SPACES.sub("", folded)
+
+
+_KANJI_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_KANJI_NUMBER = re.compile("[〇零一二三四五六七八九十百千]+(?=丁目|番|号|の|-|$)")
+_ADDRESS_SEPARATORS = re.compile(
+    "(丁目|番地の?|番|号|の(?=[0-9])|(?<=[0-9])[‐‑‒–—―−ーｰ-](?=[0-9]))"
+)
+
+
+def _kanji_number(match: re.Match[str]) -> str:
+    text, total, current = match.group(0), 0, 0
+    for char in text:
+        if char in _KANJI_DIGITS:
+            current = current * 10 + _KANJI_DIGITS[char]
+        else:
+            unit = {"十": 10, "百": 100, "千": 1000}[char]
+            total += (current or 1) * unit
+            current = 0
+    return str(total + current)
+
+
+def name_key(text: str) -> str:
+    """A person's name folded for comparing two sources (the card and a form): NFKC, no
+    spaces or invisible characters. 髙 and 高 stay different: a name is what is written."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", strip_invisible(text)))
+
+
+def address_key(text: str) -> str:
+    """An address folded for comparing two sources: NFKC, no spaces, kanji numerals before
+    丁目/番/号 as digits, and 丁目・番地・番・号・の and dashes as one separator, so that
+    「御成町一丁目18番10号」, 「御成町1-18-10」 and 「御成町１丁目１８－１０」 are equal."""
+    folded = name_key(text)
+    folded = _KANJI_NUMBER.sub(_kanji_number, folded)
+    folded = _ADDRESS_SEPARATORS.sub("-", folded)
+    return re.sub("-+", "-", folded).strip("-")
