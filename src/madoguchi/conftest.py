@@ -32,6 +32,7 @@ from madoguchi.tenants.models import Organisation
 from madoguchi.testing import (
     FEE_TEMPLATE,
     FEE_TEMPLATE_YAML,
+    LEVEL_ONE,
     NINTEI,
     SESSION_TEMPLATE_REPORT,
     STAFF_PASSWORD,
@@ -149,7 +150,20 @@ def adopted(organisation: Organisation, nintei: TemplateVersion) -> Procedure:
 
 @pytest.fixture
 def published(adopted: Procedure, organisation: Organisation) -> Procedure:
-    """横浜市's 児童手当の認定請求, published."""
+    """横浜市's 児童手当の認定請求, published — at level 1 without a signature
+    (:data:`madoguchi.testing.LEVEL_ONE`): the stories using it are not about identity."""
+    published = procedure_set_status(
+        organisation=organisation, procedure=adopted, status=ProcedureStatus.PUBLISHED
+    )
+    Procedure.objects.filter(pk=published.pk).update(**LEVEL_ONE)
+    published.refresh_from_db()
+    return published
+
+
+@pytest.fixture
+def shipped(adopted: Procedure, organisation: Organisation) -> Procedure:
+    """横浜市's 児童手当の認定請求, published with the levels it ships with: 身元確認レベル3,
+    当人認証レベル2 and a My Number card signature."""
     return procedure_set_status(
         organisation=organisation, procedure=adopted, status=ProcedureStatus.PUBLISHED
     )
@@ -261,8 +275,14 @@ def other_resident(db: None) -> Any:
 
 @pytest.fixture
 def procedure(organisation: Organisation) -> Any:
-    """住民票の写しの交付請求, adopted and published by 横浜市."""
+    """住民票の写しの交付請求, adopted and published by 横浜市 (at level 1, no signature)."""
     return procedure_publish(organisation, "juminhyo")
+
+
+@pytest.fixture
+def procedure_shipped(organisation: Organisation) -> Any:
+    """住民票の写しの交付請求 of 横浜市 with the levels it ships with (level 3)."""
+    return procedure_publish(organisation, "juminhyo", as_shipped=True)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from django.test import Client
 
@@ -115,14 +115,32 @@ def national_templates_remove() -> None:
 # --- Catalog ------------------------------------------------------------------------------
 
 
+#: The levels of a procedure in stories that are not about identity: any resident with a
+#: verified address may apply, and no signature is asked. Identity stories publish the
+#: procedure as shipped (``as_shipped=True``) and prove who the resident is.
+LEVEL_ONE: Final = {"ial": 1, "aal": 1, "signature_required": False}
+
+
+def at_level_one(procedure: Procedure) -> Procedure:
+    """``procedure`` changed to ask for level 1 and no signature (:data:`LEVEL_ONE`)."""
+    from madoguchi.catalog.models import Procedure
+
+    Procedure.objects.filter(pk=procedure.pk).update(**LEVEL_ONE)
+    procedure.refresh_from_db()
+    return procedure
+
+
 def procedure_publish(
-    organisation: Organisation, slug: str = "juminhyo", **changes: Any
+    organisation: Organisation, slug: str = "juminhyo", *, as_shipped: bool = False, **changes: Any
 ) -> Procedure:
     """``organisation`` adopts the national template ``slug`` and publishes it.
 
     ``changes`` are written to the procedure row afterwards (e.g. ``retention_years=5``), for
-    stories about a setting the console would otherwise have to change first.
+    stories about a setting the console would otherwise have to change first. Unless
+    ``as_shipped``, the procedure asks for level 1 and no signature (:data:`LEVEL_ONE`).
     """
+    if not as_shipped:
+        changes = {**LEVEL_ONE, **changes}
     from madoguchi.catalog.constants import ProcedureStatus
     from madoguchi.catalog.models import Procedure
     from madoguchi.catalog.selectors import template_version_get

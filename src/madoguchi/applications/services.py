@@ -14,9 +14,16 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from madoguchi.applications.canonical import canonical_bytes
 from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
 from madoguchi.applications.events import application_arrived
-from madoguchi.applications.models import Application, ApplicationRevision, Attachment, Draft
+from madoguchi.applications.models import (
+    Application,
+    ApplicationRevision,
+    ApplicationSignature,
+    Attachment,
+    Draft,
+)
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
@@ -26,9 +33,22 @@ from madoguchi.forms.answers import DROP, Answer, answers_map, holds_specific, w
 from madoguchi.forms.base import FieldSpec, FormSpec
 from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
+from madoguchi.forms.identity import Mismatch, attribute_mismatches
 from madoguchi.forms.sealed import Sealed, must_seal, seal
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.assurance import (
+    Shortfall,
+    VerifiedIdentity,
+    assurance_shortfall,
+    with_signature,
+)
 from madoguchi.identity.models import User
+from madoguchi.identity.signatures.base import (
+    SignatureProblem,
+    SignatureRefused,
+    SignatureVerification,
+)
+from madoguchi.identity.signatures.services import signature_verify
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation
 
@@ -59,6 +79,27 @@ class IdempotencyConflict(SubmissionError):
 
 class StaleFormVersion(SubmissionError):
     """The answers were made for a form version that is no longer the procedure's."""
+
+
+class AssuranceInsufficient(SubmissionError):
+    """The identity at hand does not meet the procedure's levels; ``shortfall`` says what is
+    missing and how to get it."""
+
+    def __init__(self, shortfall: Shortfall) -> None:
+        self.shortfall = shortfall
+        super().__init__(shortfall.message)
+
+
+class SignatureInvalid(SubmissionError):
+    """The signature sent with the application was refused; ``code`` says why."""
+
+    def __init__(self, refused: SignatureRefused) -> None:
+        self.code: SignatureProblem = refused.code
+        super().__init__(refused.message)
+
+
+#: A signature larger than this is not a JPKI signature (a few KiB with the certificate).
+MAX_SIGNATURE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -202,6 +243,130 @@ def procedure_is_open(procedure: Procedure, now: datetime) -> bool:
     return not (procedure.reception_ends_at and now >= procedure.reception_ends_at)
 
 
+def _prepared(
+    procedure: Procedure,
+    spec: FormSpec,
+    answers: Mapping[str, Any],
+    *,
+    owner: User | None,
+    guest_key: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The answers validated and their files checked (not yet claimed), as they will be
+    stored and signed. Raises :class:`ValidationFailed`."""
+    result = validate(spec, answers, today=to_tokyo(now).date())
+    if result.errors:
+        raise ValidationFailed(result.errors)
+    normalised = result.answers
+    claim_attachments(spec, normalised, procedure=procedure, owner=owner, guest_key=guest_key)
+    return normalised
+
+
+def application_canonical(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    applicant: User | None,
+    answers: Mapping[str, Any],
+    now: datetime,
+    guest_key: str = "",
+) -> bytes:
+    """The canonical bytes of these answers (:mod:`madoguchi.applications.canonical`):
+    exactly what a signature sent with :func:`application_submit` must cover. Read-only.
+
+    Raises :class:`ValidationFailed` (answers or files), ``Procedure.DoesNotExist`` (another
+    organisation's procedure).
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    spec = form_spec(procedure.form_version)
+    owner = applicant if applicant is not None and applicant.pk else None
+    normalised = _prepared(procedure, spec, answers, owner=owner, guest_key=guest_key, now=now)
+    return canonical_bytes(procedure=procedure, answers=normalised)
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """A signature that verified over the answers, and where the certificate's 基本4情報
+    differ from them (shown to the resident before sending)."""
+
+    verification: SignatureVerification
+    mismatches: list[Mismatch]
+    content_sha256: str
+
+
+def _verify_signature(
+    organisation: Organisation,
+    procedure: Procedure,
+    *,
+    signature: bytes,
+    content: bytes,
+    actor: User | None,
+    now: datetime,
+) -> SignatureVerification:
+    """Verify, and record a refusal in the audit log (its own transaction: the submission
+    is refused, the record stays)."""
+    try:
+        if not isinstance(signature, bytes) or not signature:
+            raise SignatureRefused(
+                SignatureProblem.MALFORMED, "署名ファイルが空です。署名ファイルを選んでください。"
+            )
+        if len(signature) > MAX_SIGNATURE_BYTES:
+            raise SignatureRefused(
+                SignatureProblem.MALFORMED,
+                "署名ファイルが大きすぎます。マイナンバーカードで作成した署名ファイルを選んでください。",
+            )
+        return signature_verify(cms=signature, content=content, organisation=organisation, now=now)
+    except SignatureRefused as refused:
+        with transaction.atomic(durable=True):
+            audit_record(
+                action="signature.refused",
+                now=now,
+                organisation=organisation,
+                actor=actor,
+                actor_label="申請者" if actor is not None else "申請者（アカウントなし）",
+                target_type="procedure",
+                target_id=procedure.pk,
+                detail={
+                    "code": str(refused.code),
+                    "content_sha256": hashlib.sha256(content).hexdigest(),
+                },
+            )
+        raise SignatureInvalid(refused) from None
+
+
+def application_signature_check(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    applicant: User | None,
+    answers: Mapping[str, Any],
+    signature: bytes,
+    now: datetime,
+    guest_key: str = "",
+) -> SignatureCheck:
+    """Check a signature over these answers before sending: every check the submission
+    makes, and the differences between the certificate's 基本4情報 and the answers. Stores
+    nothing but the audit record of a refusal.
+
+    Raises :class:`ValidationFailed`, :class:`SignatureInvalid`.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    spec = form_spec(procedure.form_version)
+    owner = applicant if applicant is not None and applicant.pk else None
+    normalised = _prepared(procedure, spec, answers, owner=owner, guest_key=guest_key, now=now)
+    content = canonical_bytes(procedure=procedure, answers=normalised)
+    verification = _verify_signature(
+        organisation, procedure, signature=signature, content=content, actor=owner, now=now
+    )
+    return SignatureCheck(
+        verification=verification,
+        mismatches=attribute_mismatches(spec, normalised, verification.attributes),
+        content_sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
 def application_submit(
     *,
     organisation: Organisation,
@@ -213,6 +378,9 @@ def application_submit(
     form_version_id: int | None = None,
     contact_email: str = "",
     guest_key: str = "",
+    identity: VerifiedIdentity | None = None,
+    signature: bytes | None = None,
+    signature_via: str = "upload",
 ) -> SubmitResult:
     """Store a validated application exactly once and record its arrival (到達).
 
@@ -220,11 +388,17 @@ def application_submit(
     False), even when two copies race; the same key with other answers, valid or not,
     raises :class:`IdempotencyConflict`. Raises :class:`ValidationFailed` (answers),
     :class:`ProcedureClosed` (not published or outside the reception period),
-    :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`.
+    :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`, :class:`SignatureInvalid`
+    (the signature failed a check; the refusal is audited), :class:`AssuranceInsufficient`
+    (``identity`` — what the caller's login proved, :func:`identity_current` — together
+    with a verified ``signature`` over the canonical bytes does not meet the procedure's
+    ``ial``/``aal``/``signature_required``; the one place this rule is applied).
 
     In one transaction: the frozen answers (特定個人情報 encrypted) and their SHA-256, the
-    receipt number and arrival time, the first revision, an audit event, the online channel
-    count (via ``application_arrived``), an e-mail in the outbox, and the draft's deletion.
+    levels met and how (with any difference between verified attributes and the answers),
+    the signature with its certificate and verification, the receipt number and arrival
+    time, the first revision, an audit event, the online channel count (via
+    ``application_arrived``), an e-mail in the outbox, and the draft's deletion.
     """
     if procedure.organisation_id != organisation.pk:
         raise Procedure.DoesNotExist
@@ -252,17 +426,34 @@ def application_submit(
         )
     if not procedure_is_open(procedure, now):
         raise ProcedureClosed("この手続は現在受け付けていません。")
-    result = validate(spec, answers, today=to_tokyo(now).date())
-    if result.errors:
-        raise ValidationFailed(result.errors)
-    normalised = result.answers
-    claim_attachments(
-        spec,
-        normalised,
-        procedure=procedure,
-        owner=applicant if applicant_id else None,
-        guest_key=guest_key,
+    owner = applicant if applicant_id else None
+    normalised = _prepared(procedure, spec, answers, owner=owner, guest_key=guest_key, now=now)
+    content = canonical_bytes(procedure=procedure, answers=normalised)
+    verification = (
+        _verify_signature(
+            organisation, procedure, signature=signature, content=content, actor=owner, now=now
+        )
+        if signature is not None
+        else None
     )
+    met = with_signature(identity, verification.identity()) if verification else identity
+    shortfall = assurance_shortfall(
+        ial=procedure.ial,
+        aal=procedure.aal,
+        signature_required=procedure.signature_required,
+        identity=met,
+        signed=verification is not None,
+    )
+    if shortfall is not None:
+        raise AssuranceInsufficient(shortfall)
+    mismatches = (
+        attribute_mismatches(spec, normalised, met.attributes)
+        if met is not None and met.attributes is not None
+        else []
+    )
+    record: dict[str, Any] = met.to_json() if met is not None else {}
+    if mismatches:
+        record["mismatches"] = [m.__dict__ for m in mismatches]
     digest = canonical_digest(normalised)
     stored = protect_answers(spec, normalised)
     # A receipt number is random: in the unlikely event it is taken, the unique constraint
@@ -273,7 +464,7 @@ def application_submit(
                 application = _insert(
                     organisation,
                     procedure,
-                    applicant=applicant if applicant_id else None,
+                    applicant=owner,
                     email=email,
                     scope=scope,
                     key=idempotency_key,
@@ -281,12 +472,23 @@ def application_submit(
                     digest=digest,
                     now=now,
                     search_name=applicant_search_name(spec, normalised),
+                    levels=(met.ial, met.aal) if met is not None else (1, 1),
+                    identity=record,
                 )
+                if verification is not None and signature is not None:
+                    _keep_signature(
+                        application,
+                        signature=signature,
+                        content=content,
+                        verification=verification,
+                        via=signature_via,
+                        mismatches=mismatches,
+                    )
                 claim_attachments(
                     spec,
                     normalised,
                     procedure=procedure,
-                    owner=applicant if applicant_id else None,
+                    owner=owner,
                     guest_key=guest_key,
                     application=application,
                     revision=1,
@@ -305,6 +507,36 @@ def application_submit(
     raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
 
 
+def _keep_signature(
+    application: Application,
+    *,
+    signature: bytes,
+    content: bytes,
+    verification: SignatureVerification,
+    via: str,
+    mismatches: list[Mismatch],
+) -> ApplicationSignature:
+    return ApplicationSignature.objects.create(
+        organisation_id=application.organisation_id,
+        application=application,
+        revision=application.revision,
+        cms=signature,
+        certificate=verification.certificate_der,
+        content_sha256=hashlib.sha256(content).hexdigest(),
+        subject=verification.subject[:80],
+        signer_name=verification.attributes.name[:200],
+        issuer=verification.issuer[:400],
+        serial=verification.serial[:80],
+        not_after=verification.not_after,
+        signed_at=verification.signed_at,
+        revocation=verification.revocation[:200],
+        verified_at=verification.checked_at,
+        via=via[:32],
+        attributes=verification.attributes.to_json(),
+        mismatches=[m.__dict__ for m in mismatches],
+    )
+
+
 def _insert(
     organisation: Organisation,
     procedure: Procedure,
@@ -317,6 +549,8 @@ def _insert(
     digest: str,
     now: datetime,
     search_name: str,
+    levels: tuple[int, int] = (1, 1),
+    identity: dict[str, Any] | None = None,
 ) -> Application:
     """The rows of one arrival, inside the caller's transaction: the application with its
     receipt number, its first revision, the audit event, the arrival event (channel counts,
@@ -340,6 +574,9 @@ def _insert(
         if procedure.processing_days
         else None,
         search_name=search_name,
+        ial=levels[0],
+        aal=levels[1],
+        identity=identity or {},
     )
     ApplicationRevision.objects.create(
         organisation=organisation,
@@ -361,6 +598,9 @@ def _insert(
             "procedure": procedure.pk,
             "form_version": procedure.form_version_id,
             "digest": digest,
+            "ial": levels[0],
+            "aal": levels[1],
+            "methods": list((identity or {}).get("methods", [])),
         },
     )
     application_arrived.send(

@@ -14,6 +14,7 @@ from django.db import models
 class AuditAction(models.TextChoices):
     # Applications (申請)
     APPLICATION_SUBMITTED = "application.submitted", "申請の到達"
+    SIGNATURE_REFUSED = "signature.refused", "電子署名の不受理"
     APPLICATION_LISTED = "application.list", "申請の一覧の閲覧"
     APPLICATION_VIEWED = "application.viewed", "申請の閲覧"
     APPLICATION_TRANSITION = "application.transition", "申請の状態の変更"

@@ -266,7 +266,8 @@ def test_hostile_guest_code_requests_get_a_japanese_error_and_send_nothing(
     assert OutboxMessage.objects.count() == 0
 
 
-def test_a_procedure_that_needs_an_account_sends_no_guest_code(client, procedure):
+def test_a_procedure_that_needs_an_account_sends_no_guest_code(client, procedure_shipped):
+    procedure = procedure_shipped
     response = client.post(
         VERIFY_URL,
         data={"procedure": procedure.pk, "email": "guest@example.jp"},
@@ -277,7 +278,8 @@ def test_a_procedure_that_needs_an_account_sends_no_guest_code(client, procedure
     assert OutboxMessage.objects.count() == 0
 
 
-def test_a_procedure_that_needs_identity_refuses_guests(client, procedure):
+def test_a_procedure_that_needs_identity_refuses_guests(client, procedure_shipped):
+    procedure = procedure_shipped
     body = {
         "procedure": procedure.pk,
         "answers": valid_answers(procedure),

@@ -31,7 +31,7 @@ from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.stats.models import ChannelCount
 from madoguchi.tenants.models import Organisation
-from madoguchi.testing import submit, valid_answers, with_real_files
+from madoguchi.testing import at_level_one, submit, valid_answers, with_real_files
 
 
 def test_submission_stores_the_application_with_its_arrival_and_side_effects(procedure, resident):
@@ -154,8 +154,10 @@ def test_my_number_is_encrypted_at_rest_and_masked_on_the_receipt(db, resident):
         template_version=template_version_get(slug="jidou-teate-nintei"),
         now=now(),
     )
-    procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    at_level_one(
+        procedure_set_status(
+            organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+        )
     )
     answers = with_real_files(item, valid_answers(item), owner=resident)
     my_number = answers["claimant_my_number"]
@@ -236,8 +238,10 @@ def _file_procedure():
         template_version=template_version_get(slug="jidou-teate-nintei"),
         now=now(),
     )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    return at_level_one(
+        procedure_set_status(
+            organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+        )
     )
 
 

@@ -39,7 +39,7 @@ from madoguchi.core.time import now
 from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.tenants.models import Organisation
-from madoguchi.testing import submit, valid_answers
+from madoguchi.testing import at_level_one, submit, valid_answers
 
 
 @pytest.fixture
@@ -247,14 +247,16 @@ def test_my_number_survives_a_correction_of_other_fields(procedure, resident, cl
     from madoguchi.core.crypto import decrypt
 
     organisation = Organisation.objects.get(lg_code="141003")
-    saikofu = procedure_set_status(
-        organisation=organisation,
-        procedure=procedure_adopt(
+    saikofu = at_level_one(
+        procedure_set_status(
             organisation=organisation,
-            template_version=template_version_get(slug="kaigo-hihokensha-saikofu"),
-            now=now(),
-        ),
-        status=ProcedureStatus.PUBLISHED,
+            procedure=procedure_adopt(
+                organisation=organisation,
+                template_version=template_version_get(slug="kaigo-hihokensha-saikofu"),
+                now=now(),
+            ),
+            status=ProcedureStatus.PUBLISHED,
+        )
     )
     answers = {
         k: v
@@ -373,14 +375,16 @@ def test_a_correction_of_my_number_asks_for_it_again_and_never_shows_the_sealed_
     from madoguchi.forms.sealed import Sealed
 
     organisation = Organisation.objects.get(lg_code="141003")
-    saikofu = procedure_set_status(
-        organisation=organisation,
-        procedure=procedure_adopt(
+    saikofu = at_level_one(
+        procedure_set_status(
             organisation=organisation,
-            template_version=template_version_get(slug="kaigo-hihokensha-saikofu"),
-            now=now(),
-        ),
-        status=ProcedureStatus.PUBLISHED,
+            procedure=procedure_adopt(
+                organisation=organisation,
+                template_version=template_version_get(slug="kaigo-hihokensha-saikofu"),
+                now=now(),
+            ),
+            status=ProcedureStatus.PUBLISHED,
+        )
     )
     answers = {
         k: v

@@ -21,6 +21,7 @@ from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate
 from madoguchi.forms.selectors import form_spec
+from madoguchi.testing import at_level_one
 
 MY_NUMBER = "123456789018"
 CHILD_MY_NUMBER = "987654321093"
@@ -50,8 +51,10 @@ def adopt(organisation, slug="hoiku-moushikomi"):
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug=slug), now=now()
     )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    return at_level_one(
+        procedure_set_status(
+            organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+        )
     )
 
 

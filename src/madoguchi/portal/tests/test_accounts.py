@@ -653,13 +653,16 @@ def published_procedure(db):
     from madoguchi.catalog.selectors import template_version_get
     from madoguchi.catalog.services import procedure_adopt, procedure_set_status
     from madoguchi.tenants.models import Organisation
+    from madoguchi.testing import at_level_one
 
     organisation = Organisation.objects.get(lg_code="141003")
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug="juminhyo"), now=now()
     )
-    return procedure_set_status(
-        organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+    return at_level_one(
+        procedure_set_status(
+            organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
+        )
     )
 
 

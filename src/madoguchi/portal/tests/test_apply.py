@@ -136,7 +136,10 @@ def png_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def test_the_procedure_page_leads_to_applying(client, juminhyo):
+def test_the_procedure_page_leads_to_applying(client, templates):
+    juminhyo = procedure_publish(
+        Organisation.objects.get(lg_code="141003"), "juminhyo", as_shipped=True
+    )
     page = client.get(f"/o/141003/procedures/{juminhyo.pk}/")
     assert base(juminhyo) + "start/" in page.content.decode()
     start = client.get(base(juminhyo) + "start/")

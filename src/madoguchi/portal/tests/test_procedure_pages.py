@@ -158,8 +158,8 @@ def test_the_shipped_juminhyo_shows_the_organisations_own_unit_fee(client, organ
     assert f"{param['label']} {fee}円" in page
 
 
-def test_the_child_allowance_page_asks_for_the_my_number_card(client, published):
-    page = text(client.get(page_url(published)))
+def test_the_child_allowance_page_asks_for_the_my_number_card(client, shipped):
+    page = text(client.get(page_url(shipped)))
 
     assert "レベル3（マイナンバーカード）。マイナンバーカードで本人確認をします" in page
     assert "マイナンバーカードによる電子署名が必要です。" in page
