@@ -20,10 +20,23 @@ it without reading the message):
   reception period
 - 404 no such published procedure; 409 the key was used for other content;
   410 the form was revised since the client fetched it (fetch the procedure again)
+- 403 with errors on ``identity``: the identity at hand does not meet the procedure's
+  身元確認 / 当人認証 levels or its signature requirement; ``detail`` says what is missing and
+  each error one way to get it. 422 with an error on ``signature``: the signature was
+  refused (malformed, not over these answers, untrusted issuer, expired, not yet valid,
+  revoked, not a signing certificate, revocation could not be checked); the message says
+  which and what to do.
+
+Level-3 procedures (My Number card): fetch the canonical bytes of the answers with
+``POST /procedures/{id}/canonical`` (same body as ``answers``), sign them with the card's
+signing certificate (detached CMS SignedData, SHA-256, RSA PKCS#1 v1.5, DER), and send the
+signature base64-encoded as ``signature`` with the same answers.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -40,6 +53,7 @@ from ninja.utils import check_csrf
 from pydantic import Field
 
 from madoguchi.api.schemas import ErrorOut
+from madoguchi.applications.canonical import CONTENT_TYPE as CANONICAL_TYPE
 from madoguchi.applications.constants import IDEMPOTENCY_KEY_PATTERN, ApplicationStatus
 from madoguchi.applications.guests import (
     GuestNotAllowed,
@@ -53,12 +67,15 @@ from madoguchi.applications.selectors import (
     applications_of_applicant,
 )
 from madoguchi.applications.services import (
+    AssuranceInsufficient,
     IdempotencyConflict,
     InvalidIdempotencyKey,
     ProcedureClosed,
+    SignatureInvalid,
     StaleFormVersion,
     SubmissionError,
     ValidationFailed,
+    application_canonical,
     application_submit,
 )
 from madoguchi.catalog.models import Procedure
@@ -66,6 +83,7 @@ from madoguchi.catalog.selectors import published_procedure_get
 from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.identity.assurance import identity_current
 from madoguchi.identity.models import User
 from madoguchi.identity.tokens import SCOPE_APPLICATIONS, access_token_authenticate
 from madoguchi.notifications.ratelimit import MailRateLimited
@@ -75,6 +93,8 @@ router = Router(tags=["申請"])
 #: Answers are text (files are uploaded separately), so 1 MB is far beyond any real form.
 MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_JSON_DEPTH: Final = 32
+#: A JPKI signature with its certificate is a few KiB; the service refuses above 64 KiB.
+MAX_SIGNATURE_BASE64: Final = 90_000
 MAX_PER_PAGE: Final = 100
 IDEMPOTENCY_KEY: Final = re.compile(IDEMPOTENCY_KEY_PATTERN)
 #: 団体コード-年月日-番号. Checked before the look-up: PostgreSQL refuses NUL in a query (a 500).
@@ -172,6 +192,13 @@ class OrganisationRef(Schema):
     name: str
 
 
+class SignatureOut(Schema):
+    signer: str = Field(description="署名者（署名用電子証明書の氏名）")
+    verified_at: datetime = Field(description="検証日時（日本時間）")
+    revocation: str = Field(description="失効確認の方法")
+    mismatches: list[str] = Field(description="証明書の基本4情報と回答が違う項目")
+
+
 class ApplicationOut(Schema):
     receipt_number: str = Field(description="受付番号")
     arrived_at: datetime = Field(description="到達日時（日本時間）")
@@ -179,6 +206,9 @@ class ApplicationOut(Schema):
     status_label: str
     procedure: ProcedureRef
     organisation: OrganisationRef
+    ial: int = Field(description="満たした身元確認レベル（1〜3）")
+    aal: int = Field(description="満たした当人認証レベル（1〜3）")
+    signature: SignatureOut | None = Field(None, description="マイナンバーカードによる電子署名")
 
 
 class AnswerRow(Schema):
@@ -214,10 +244,36 @@ class SubmitIn(Schema):
         description="連絡先メールアドレス。アカウントなしの申請（ial 1）で、確認したアドレス。"
         "ログインしての申請では指定しません（受付のメールはアカウントのアドレスへ）",
     )
+    signature: str | None = Field(
+        None,
+        description="マイナンバーカードの署名用電子証明書による署名（base64 の DER、"
+        "detached CMS SignedData）。POST /procedures/{id}/canonical が返すバイト列に対するもの",
+    )
+
+
+class CanonicalIn(Schema):
+    answers: dict[str, Any] = Field(description="項目の key → 値（申請と同じもの）")
+
+
+def _signature_out(application: Application) -> dict[str, Any] | None:
+    # Read through .all() so that a list prefetches them (one query for the page).
+    signatures = sorted(application.signatures.all(), key=lambda s: s.revision)
+    if not signatures:
+        return None
+    signature = signatures[-1]
+    return {
+        "signer": signature.signer_name,
+        "verified_at": to_tokyo(signature.verified_at),
+        "revocation": signature.revocation,
+        "mismatches": [str(m.get("label", "")) for m in signature.mismatches or []],
+    }
 
 
 def application_out(application: Application) -> dict[str, Any]:
     return {
+        "ial": application.ial,
+        "aal": application.aal,
+        "signature": _signature_out(application),
         "receipt_number": application.receipt_number,
         "arrived_at": to_tokyo(application.arrived_at),
         "status": application.status,
@@ -318,8 +374,28 @@ class _Invalid(Exception):
         self.errors = errors
 
 
-def _submission(body: dict[str, Any]) -> tuple[int, dict[str, Any], int | None, str]:
-    """(procedure id, answers, form version, contact e-mail); raises _Invalid (422)."""
+def _signature(body: dict[str, Any], errors: dict[str, str]) -> bytes | None:
+    raw = body.get("signature")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        errors["signature"] = "署名は base64 の文字列で送ってください。"
+        return None
+    if len(raw) > MAX_SIGNATURE_BASE64:
+        errors["signature"] = "署名が大きすぎます。マイナンバーカードで作った署名を送ってください。"
+        return None
+    try:
+        return base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        errors["signature"] = "署名を base64 として読めません。"
+        return None
+
+
+def _submission(
+    body: dict[str, Any],
+) -> tuple[int, dict[str, Any], int | None, str, bytes | None]:
+    """(procedure id, answers, form version, contact e-mail, signature); raises _Invalid
+    (422)."""
     errors: dict[str, str] = {}
     procedure_id: Any = body.get("procedure")
     if type(procedure_id) is not int or not 1 <= procedure_id < 2**63:
@@ -338,12 +414,14 @@ def _submission(body: dict[str, Any]) -> tuple[int, dict[str, Any], int | None, 
             validate_email(email)
         except ValidationError:
             errors["contact_email"] = "メールアドレスの形式が正しくありません。"
-    unknown = sorted(set(body) - {"procedure", "answers", "form_version", "contact_email"})
+    signature = _signature(body, errors)
+    known = {"procedure", "answers", "form_version", "contact_email", "signature"}
+    unknown = sorted(set(body) - known)
     for key in unknown[:20]:
         errors[str(key)[:100]] = "指定できない項目です。"
     if errors:
         raise _Invalid(errors)
-    return procedure_id, answers, version, str(email)
+    return procedure_id, answers, version, str(email), signature
 
 
 # --- Endpoints --------------------------------------------------------------------------------
@@ -377,7 +455,7 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
     key = _idempotency_key(request)
     body = _json_body(request)
     try:
-        procedure_id, answers, version, email = _submission(body)
+        procedure_id, answers, version, email, signature = _submission(body)
     except _Invalid as invalid:
         return _field_errors(invalid.errors)
     try:
@@ -388,7 +466,7 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
         ) from None
     applicant = _applicant(request)
     if applicant is None:
-        if procedure.ial >= 2:
+        if procedure.ial >= 2 and signature is None:
             raise HttpError(
                 401,
                 "この手続の申請にはログインが必要です（本人確認のため）。ログインしてください。",
@@ -415,10 +493,31 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
             now=now(),
             form_version_id=version_id,
             contact_email=email,
+            identity=identity_current(user=applicant, session=_session_of(request, applicant)),
+            signature=signature,
+            signature_via="api",
         )
     except ValidationFailed as failed:
         return _field_errors(
             {f"answers.{k}" if k else "answers": v for k, v in failed.errors.items()}
+        )
+    except AssuranceInsufficient as short:
+        return Status(
+            403,
+            {
+                "detail": str(short),
+                "errors": [
+                    {"field": "identity", "message": remedy} for remedy in short.shortfall.remedies
+                ],
+            },
+        )
+    except SignatureInvalid as refused:
+        return Status(
+            422,
+            {
+                "detail": str(refused),
+                "errors": [{"field": "signature", "message": str(refused)}],
+            },
         )
     except IdempotencyConflict as error:
         raise HttpError(409, str(error)) from None
@@ -431,6 +530,68 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
     except SubmissionError as error:
         raise HttpError(422, str(error)) from None
     return Status(201 if result.created else 200, application_out(result.application))
+
+
+@router.post(
+    "/procedures/{procedure_id}/canonical",
+    auth=[ResidentToken(), ResidentSession(), guest],
+    response={200: None, **_ERRORS},
+    summary="署名するバイト列（申請データの正規形）",
+    description=(
+        "回答（answers）を検証し、マイナンバーカードで署名する正規形のバイト列"
+        "（UTF-8 の JSON、キーは辞書順、空白なし）をそのまま返します。"
+        "このバイト列に対する detached CMS 署名を、申請の signature に付けて送ります。"
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CanonicalIn.model_json_schema()}},
+        },
+        "responses": {
+            "200": {
+                "description": "署名するバイト列",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    },
+)
+def canonical(request: HttpRequest, procedure_id: int) -> HttpResponse | Status[dict[str, Any]]:
+    body = _json_body(request)
+    answers = body.get("answers")
+    errors: dict[str, str] = {}
+    if not isinstance(answers, dict):
+        errors["answers"] = "回答はオブジェクト（項目名: 値）の形で送ってください。"
+    for key in sorted(set(body) - {"answers"})[:20]:
+        errors[str(key)[:100]] = "指定できない項目です。"
+    if errors or not isinstance(answers, dict):
+        return _field_errors(errors)
+    try:
+        procedure = published_procedure_get(procedure_id=procedure_id)
+    except Procedure.DoesNotExist:
+        raise HttpError(
+            404, "その手続は見つかりません（公開されていないか、受付を終了しています）。"
+        ) from None
+    try:
+        content = application_canonical(
+            organisation=procedure.organisation,
+            procedure=procedure,
+            applicant=_applicant(request),
+            answers=answers,
+            now=now(),
+        )
+    except ValidationFailed as failed:
+        return _field_errors(
+            {f"answers.{k}" if k else "answers": v for k, v in failed.errors.items()}
+        )
+    return HttpResponse(content, content_type=CANONICAL_TYPE)
+
+
+def _session_of(request: HttpRequest, applicant: User | None) -> Any:
+    """The portal session when the resident is logged in through it (what its login proved
+    counts); None for a token, whose holder proved only the password behind the token."""
+    if applicant is None or getattr(request, "user", None) != applicant:
+        return None
+    return request.session
 
 
 # --- Guests prove their mailbox first ---------------------------------------------------------

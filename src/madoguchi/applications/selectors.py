@@ -28,6 +28,7 @@ def applications_of_applicant(*, applicant: User) -> QuerySet[Application]:
     return (
         Application.objects.filter(applicant=applicant)
         .select_related("organisation", "procedure")
+        .prefetch_related("signatures")
         .order_by("-arrived_at", "-id")
     )
 
