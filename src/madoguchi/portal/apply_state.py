@@ -8,6 +8,7 @@ session table reveals nothing), and asked again when a draft is resumed in a new
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import secrets
@@ -145,3 +146,64 @@ def sent_receipt(request: HttpRequest, procedure: Procedure) -> str:
     """The receipt number of this session's last sending of ``procedure``, or ""."""
     value = request.session.get(f"sent:{procedure.pk}")
     return value if isinstance(value, str) and session_owns(request, value) else ""
+
+
+# --- A signature made for the answers on the confirmation page ---------------------------------
+
+
+def _signature_key(procedure: Procedure) -> str:
+    return f"signature:{procedure.pk}"
+
+
+def signature_store(
+    request: HttpRequest,
+    procedure: Procedure,
+    *,
+    content_sha256: str,
+    cms: bytes,
+    via: str,
+    signer: str,
+    mismatches: list[dict[str, str]],
+) -> None:
+    """Keep a verified signature for the answers whose canonical bytes hash to
+    ``content_sha256`` until it is sent (or the answers change: then it no longer applies).
+    ``via`` is ``upload`` (a file) or ``national_app`` (signed through the national app)."""
+    request.session[_signature_key(procedure)] = {
+        "digest": content_sha256,
+        "cms": base64.b64encode(cms).decode("ascii"),
+        "via": via,
+        "signer": signer,
+        "mismatches": mismatches,
+    }
+
+
+@dataclass(frozen=True)
+class HeldSignature:
+    cms: bytes
+    via: str
+    signer: str
+    mismatches: list[dict[str, str]]
+
+
+def signature_held(
+    request: HttpRequest, procedure: Procedure, *, content_sha256: str
+) -> HeldSignature | None:
+    """The signature kept for exactly these answers, or None."""
+    held = request.session.get(_signature_key(procedure))
+    if not isinstance(held, dict) or held.get("digest") != content_sha256:
+        return None
+    try:
+        cms = base64.b64decode(str(held.get("cms", "")), validate=True)
+    except ValueError:
+        return None
+    mismatches = held.get("mismatches")
+    return HeldSignature(
+        cms=cms,
+        via=str(held.get("via", "upload")),
+        signer=str(held.get("signer", "")),
+        mismatches=mismatches if isinstance(mismatches, list) else [],
+    )
+
+
+def signature_clear(request: HttpRequest, procedure: Procedure) -> None:
+    request.session.pop(_signature_key(procedure), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from madoguchi.applications.attachments import (
     attachment_delete_unclaimed,
     attachments_upload,
 )
+from madoguchi.applications.canonical import CONTENT_TYPE as CANONICAL_TYPE
 from madoguchi.applications.documents import application_receipt_pdf
 from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
 from madoguchi.applications.models import Application
@@ -29,12 +31,16 @@ from madoguchi.applications.selectors import (
     stored_display_rows,
 )
 from madoguchi.applications.services import (
+    AssuranceInsufficient,
     IdempotencyConflict,
     InvalidIdempotencyKey,
     ProcedureClosed,
+    SignatureInvalid,
     StaleFormVersion,
     SubmissionError,
     ValidationFailed,
+    application_canonical,
+    application_signature_check,
     application_submit,
     draft_delete,
     new_idempotency_key,
@@ -50,6 +56,7 @@ from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.assurance import Shortfall, assurance_shortfall, identity_current
 from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.identity.services import guest_email_token_check
 from madoguchi.notifications.ratelimit import MailRateLimited
@@ -86,6 +93,19 @@ def _who(request: HttpRequest, procedure: Procedure) -> tuple[User | None, dict[
     return None, None
 
 
+def _shortfall(
+    request: HttpRequest, procedure: Procedure, user: User | None, *, signed: bool
+) -> Shortfall | None:
+    """What the resident still needs for this procedure (the service applies the same rule)."""
+    return assurance_shortfall(
+        ial=procedure.ial,
+        aal=procedure.aal,
+        signature_required=procedure.signature_required,
+        identity=identity_current(user=user, session=request.session),
+        signed=signed,
+    )
+
+
 def _closed(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     return render(
         request,
@@ -113,9 +133,14 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 "org": procedure.organisation,
                 "guest_allowed": procedure.ial == 1,
                 "next": request.get_full_path(),
+                "shortfall": _shortfall(request, procedure, None, signed=False),
             },
         )
     spec = form_spec(procedure.form_version)
+    needs = _shortfall(request, procedure, user, signed=False)
+    if needs is not None and request.method == "GET":
+        # Said before the first question: what this procedure needs and how to get it.
+        messages.info(request, " ".join((needs.message, *needs.remedies)))
     if user is not None:
         draft = draft_of_applicant(applicant=user, procedure=procedure)
         if draft is None:
@@ -317,6 +342,9 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 request, "申請様式の指定が正しくありません。内容を確認してから送信してください。"
             )
             return redirect(_apply_url(procedure, "confirm"))
+        held = apply_state.signature_held(
+            request, procedure, content_sha256=request.POST.get("signed_digest", "")
+        )
         try:
             result = application_submit(
                 organisation=procedure.organisation,
@@ -328,6 +356,9 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 form_version_id=version_id,
                 contact_email=guest["email"] if guest else "",
                 guest_key=copy.guest_key,
+                identity=identity_current(user=user, session=request.session),
+                signature=held.cms if held else None,
+                signature_via=held.via if held else "upload",
             )
         except ValidationFailed as failure:
             first = _first_step_with_error(spec, failure.errors)
@@ -340,11 +371,19 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             copy.idempotency_key = ""
             apply_state.save(request, copy, spec)
             return redirect(_apply_url(procedure, "confirm"))
+        except AssuranceInsufficient as short:
+            messages.error(request, " ".join((str(short), *short.shortfall.remedies)))
+            return redirect(_apply_url(procedure, "confirm") + "#identity")
+        except SignatureInvalid as error:
+            apply_state.signature_clear(request, procedure)
+            messages.error(request, str(error))
+            return redirect(_apply_url(procedure, "confirm") + "#identity")
         except SubmissionError as error:
             messages.error(request, str(error))
             return redirect(_apply_url(procedure, "confirm"))
         application = result.application
         apply_state.clear(request, procedure)
+        apply_state.signature_clear(request, procedure)
         apply_state.remember_receipt(request, application.receipt_number)
         apply_state.remember_sent(request, procedure, application.receipt_number)
         return redirect("portal:apply:complete", application.receipt_number)
@@ -366,6 +405,7 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     if not copy.idempotency_key:
         copy.idempotency_key = new_idempotency_key()
         apply_state.save(request, copy, spec)
+    signing = _signing(request, procedure, user, copy)
     return render(
         request,
         "portal/apply/confirm.html",
@@ -378,8 +418,126 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             "idempotency_key": copy.idempotency_key,
             "form_version": procedure.form_version_id,
             "guest": guest,
+            **signing,
         },
     )
+
+
+def _signing(
+    request: HttpRequest, procedure: Procedure, user: User | None, copy: WorkingCopy
+) -> dict[str, Any]:
+    """The identity part of the confirmation page: what is still needed, and the signature
+    held for exactly these answers (a signature for other answers no longer counts)."""
+    needs_card = procedure.signature_required or procedure.ial >= 3
+    if not needs_card and _shortfall(request, procedure, user, signed=False) is None:
+        return {"shortfall": None, "held": None, "signed_digest": "", "offer_signing": False}
+    try:
+        content = application_canonical(
+            organisation=procedure.organisation,
+            procedure=procedure,
+            applicant=user,
+            answers=copy.answers,
+            now=now(),
+            guest_key=copy.guest_key,
+        )
+    except ValidationFailed:
+        content = b""
+    digest = hashlib.sha256(content).hexdigest() if content else ""
+    held = apply_state.signature_held(request, procedure, content_sha256=digest)
+    return {
+        "shortfall": _shortfall(request, procedure, user, signed=held is not None),
+        "held": held,
+        "signed_digest": digest if held else "",
+        "offer_signing": True,
+    }
+
+
+def _answers_for_signing(
+    request: HttpRequest, procedure: Procedure
+) -> tuple[User | None, WorkingCopy] | None:
+    user, guest = _who(request, procedure)
+    if user is None and guest is None:
+        return None
+    return user, apply_state.load(request, procedure)
+
+
+@require_http_methods(["GET"])
+def canonical_download(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """The bytes to sign with the My Number card (署名対象データ), as a file."""
+    procedure = _procedure(code, procedure_id)
+    found = _answers_for_signing(request, procedure)
+    if found is None:
+        return redirect(_apply_url(procedure, "start"))
+    user, copy = found
+    try:
+        content = application_canonical(
+            organisation=procedure.organisation,
+            procedure=procedure,
+            applicant=user,
+            answers=copy.answers,
+            now=now(),
+            guest_key=copy.guest_key,
+        )
+    except ValidationFailed:
+        messages.error(request, "入力内容に誤りがあります。確認画面から直してください。")
+        return redirect(_apply_url(procedure, "confirm"))
+    response = HttpResponse(content, content_type=CANONICAL_TYPE)
+    name = f"madoguchi-{procedure.organisation.lg_code}-{procedure.pk}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+#: A JPKI signature file (CMS with the certificate) is a few KiB.
+SIGNATURE_UPLOAD_LIMIT = 64 * 1024
+
+
+@require_POST
+def signature_upload(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """Check a signature file made over the downloaded bytes, and keep it for sending."""
+    procedure = _procedure(code, procedure_id)
+    found = _answers_for_signing(request, procedure)
+    if found is None:
+        return redirect(_apply_url(procedure, "start"))
+    user, copy = found
+    upload = request.FILES.get("signature")
+    if upload is None or not upload.size:
+        messages.error(request, "署名ファイル（.p7s など）を選んでください。")
+        return redirect(_apply_url(procedure, "confirm") + "#identity")
+    if upload.size > SIGNATURE_UPLOAD_LIMIT:
+        messages.error(
+            request,
+            "署名ファイルが大きすぎます。マイナンバーカードで作成した署名ファイルを選んでください。",
+        )
+        return redirect(_apply_url(procedure, "confirm") + "#identity")
+    data = upload.read(SIGNATURE_UPLOAD_LIMIT + 1)
+    try:
+        check = application_signature_check(
+            organisation=procedure.organisation,
+            procedure=procedure,
+            applicant=user,
+            answers=copy.answers,
+            signature=data,
+            now=now(),
+            guest_key=copy.guest_key,
+        )
+    except ValidationFailed:
+        messages.error(request, "入力内容に誤りがあります。確認画面から直してください。")
+        return redirect(_apply_url(procedure, "confirm"))
+    except SignatureInvalid as error:
+        messages.error(request, str(error))
+        return redirect(_apply_url(procedure, "confirm") + "#identity")
+    apply_state.signature_store(
+        request,
+        procedure,
+        content_sha256=check.content_sha256,
+        cms=data,
+        via="upload",
+        signer=check.verification.attributes.name,
+        mismatches=[m.__dict__ for m in check.mismatches],
+    )
+    messages.success(request, "電子署名を確認しました。内容を確かめて送信してください。")
+    return redirect(_apply_url(procedure, "confirm") + "#identity")
 
 
 def _first_step_with_error(spec: FormSpec, errors: dict[str, str]) -> str:
