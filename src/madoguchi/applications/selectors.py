@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,6 +23,7 @@ from madoguchi.forms.engine import display_rows
 from madoguchi.forms.japanese import ParseError, parse_postal_code
 from madoguchi.forms.postal import lookup as postal_lookup
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.assurance import LEVEL_NAMES, VerifiedAttributes, VerifiedIdentity
 from madoguchi.identity.models import ResidentProfile, User
 
 
@@ -194,3 +197,68 @@ def _address_parts(postal_code: str, address: str) -> dict[str, str]:
             if len(found) == 1:
                 parts["town"] = found[0].town
     return parts
+
+
+@dataclass(frozen=True)
+class SignatureRow:
+    revision: int
+    signer: str
+    verified_at: datetime
+    signed_at: datetime | None
+    revocation: str
+    issuer: str
+    serial: str
+    not_after: datetime
+    via: str
+    mismatches: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    """What is proven about an application's applicant, for staff and for the receipt."""
+
+    ial: int
+    aal: int
+    level_text: str
+    methods: list[str]
+    attributes: VerifiedAttributes | None
+    mismatches: list[dict[str, str]]
+    signatures: list[SignatureRow]
+
+
+SIGNATURE_VIA = {
+    "upload": "署名ファイル",
+    "api": "API",
+    "national_app": "デジタル認証アプリ",
+}
+
+
+def application_identity(application: Application) -> IdentityView:
+    """The levels met at arrival and how, the verified attributes, their differences from the
+    answers, and each verified signature (who signed, when and how it was checked)."""
+    record = VerifiedIdentity.from_json(application.identity) if application.identity else None
+    stored = application.identity.get("mismatches") if application.identity else None
+    signatures = [
+        SignatureRow(
+            revision=s.revision,
+            signer=s.signer_name,
+            verified_at=s.verified_at,
+            signed_at=s.signed_at,
+            revocation=s.revocation,
+            issuer=s.issuer,
+            serial=s.serial,
+            not_after=s.not_after,
+            via=SIGNATURE_VIA.get(s.via, s.via),
+            mismatches=list(s.mismatches or []),
+        )
+        for s in application.signatures.order_by("revision")
+    ]
+    return IdentityView(
+        ial=application.ial,
+        aal=application.aal,
+        level_text=f"身元確認{LEVEL_NAMES[application.ial]}・当人認証{LEVEL_NAMES[application.aal]}",
+        methods=record.method_labels() if record else [],
+        attributes=record.attributes if record else None,
+        mismatches=list(stored) if isinstance(stored, list) else [],
+        signatures=signatures,
+    )

@@ -58,6 +58,7 @@ from madoguchi.applications.review import (
 )
 from madoguchi.applications.selectors import (
     application_history,
+    application_identity,
     application_messages,
     application_rows,
     staff_allowed_targets,
@@ -229,6 +230,7 @@ def _detail(
                 for t in application_history(application)
             ],
             "documents": application_documents(application),
+            "identity": application_identity(application),
             "attachments": attachments_of_application(
                 organisation=staff.organisation, application=application
             ),

@@ -24,6 +24,10 @@ class ReceiptData:
     rows: Sequence[tuple[str, str, str]]
     digest: str
     revision: int = 1
+    #: How the applicant was identified (e.g. 身元確認レベル3・当人認証レベル3（…）).
+    identity_text: str = ""
+    #: One line per verified signature: who signed, and that it was verified.
+    signature_lines: Sequence[str] = ()
 
 
 def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
@@ -57,6 +61,10 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
     ]
     if data.revision > 1:
         facts.append([para("版"), para(f"補正後の第{data.revision}版")])
+    if data.identity_text:
+        facts.append([para("本人確認"), para(data.identity_text)])
+    for line in data.signature_lines:
+        facts.append([para("電子署名"), para(line)])
     story.append(_table(facts, [35 * mm, 135 * mm]))
     story += [Spacer(1, 6 * mm), para("申請の内容（個人番号などは一部を伏せて表示しています）")]
     rows = [[para(step), para(label), para(text)] for step, label, text in data.rows] or [

@@ -24,6 +24,7 @@ from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confir
 from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import (
     application_by_receipt,
+    application_identity,
     application_of_applicant,
     draft_of_applicant,
     preview_rows,
@@ -572,6 +573,7 @@ def complete(request: HttpRequest, receipt_number: str) -> HttpResponse:
             "org": application.organisation,
             "arrived": to_tokyo(application.arrived_at),
             "has_account": apply_state.resident(request) is not None,
+            "identity": application_identity(application),
         },
     )
 
