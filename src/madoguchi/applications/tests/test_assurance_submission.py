@@ -1,0 +1,255 @@
+"""A submission meets the procedure's levels — portal, API and services alike — and a
+resident learns what is missing before filling anything in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from madoguchi.applications.canonical import canonical_bytes
+from madoguchi.applications.models import Application, ApplicationSignature
+from madoguchi.applications.services import (
+    AssuranceInsufficient,
+    SignatureInvalid,
+    application_canonical,
+    new_idempotency_key,
+)
+from madoguchi.audit.models import AuditEvent
+from madoguchi.core.time import now
+from madoguchi.forms.engine import validate
+from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.assurance import VerifiedAttributes, VerifiedIdentity
+from madoguchi.identity.tokens import access_token_create
+from madoguchi.tenants.models import Organisation
+from madoguchi.testing import procedure_publish, submit, valid_answers
+
+URL = "/api/v1/applications/"
+#: The applicant's name field of 介護保険被保険者証の再交付.
+NAME_FIELD = "insured_name"
+
+
+@pytest.fixture
+def yokohama(db):
+    return Organisation.objects.get(lg_code="141003")
+
+
+@pytest.fixture
+def card_procedure(yokohama):
+    """介護保険被保険者証の再交付 as shipped: 身元確認レベル3, 当人認証レベル2, a signature."""
+    return procedure_publish(yokohama, "kaigo-hihokensha-saikofu", as_shipped=True)
+
+
+@pytest.fixture
+def level_two(yokohama):
+    """The same procedure asking for level 2 of both, without a signature."""
+    return procedure_publish(
+        yokohama, "kaigo-hihokensha-saikofu", ial=2, aal=2, signature_required=False
+    )
+
+
+@pytest.fixture
+def hanako(db):
+    from madoguchi.testing import resident_create
+
+    return resident_create(verified=True)
+
+
+@pytest.fixture
+def token(hanako):
+    return access_token_create(user=hanako, name="スマホ", scopes=["applications"], now=now())[1]
+
+
+def api_post(client, body: Any, token: str):
+    return client.post(
+        URL,
+        data=json.dumps(body, ensure_ascii=False),
+        content_type="application/json",
+        headers={"Idempotency-Key": new_idempotency_key(), "Authorization": f"Bearer {token}"},
+    )
+
+
+def test_an_email_only_account_is_refused_for_a_card_procedure_and_nothing_is_stored(
+    card_procedure, hanako
+):
+    with pytest.raises(AssuranceInsufficient) as refused:
+        submit(card_procedure, hanako, valid_answers(card_procedure))
+
+    assert "マイナンバーカードによる電子署名" in str(refused.value)
+    assert refused.value.shortfall.needs_signature
+    assert not Application.objects.exists()
+    assert not AuditEvent.objects.filter(action="application.submitted").exists()
+
+
+def test_level_two_is_met_by_proofing_and_a_passkey_and_recorded_with_the_application(
+    level_two, hanako
+):
+    answers = valid_answers(level_two)
+    with pytest.raises(AssuranceInsufficient):
+        submit(level_two, hanako, answers, identity=VerifiedIdentity(ial=1, aal=2))
+
+    proofed = VerifiedIdentity(
+        ial=2,
+        aal=2,
+        methods=("counter_proofing", "passkey"),
+        attributes=VerifiedAttributes(name="別人　太郎", source="counter_proofing"),
+    )
+    application = submit(level_two, hanako, answers, identity=proofed).application
+
+    assert (application.ial, application.aal) == (2, 2)
+    assert application.identity["methods"] == ["counter_proofing", "passkey"]
+    # The name checked at the counter differs from the one typed: staff see it.
+    (mismatch,) = application.identity["mismatches"]
+    assert mismatch["key"] == NAME_FIELD
+    assert mismatch["verified"] == "別人　太郎"
+    event = AuditEvent.objects.get(action="application.submitted")
+    assert (event.detail["ial"], event.detail["aal"]) == (2, 2)
+
+
+def test_an_unreadable_signature_is_refused_audited_and_nothing_is_stored(card_procedure, hanako):
+    with pytest.raises(SignatureInvalid) as refused:
+        submit(card_procedure, hanako, valid_answers(card_procedure), signature=b"not a cms")
+
+    assert str(refused.value)
+    assert not Application.objects.exists()
+    assert not ApplicationSignature.objects.exists()
+    event = AuditEvent.objects.get(action="signature.refused")
+    assert event.detail["code"] == refused.value.code
+
+
+def test_the_canonical_bytes_are_the_validated_answers_sorted_and_unescaped(card_procedure, hanako):
+    answers = valid_answers(card_procedure)
+    content = application_canonical(
+        organisation=card_procedure.organisation,
+        procedure=card_procedure,
+        applicant=hanako,
+        answers=answers,
+        now=now(),
+    )
+    normalised = validate(
+        form_spec(card_procedure.form_version), answers, today=now().date()
+    ).answers
+
+    assert content == canonical_bytes(procedure=card_procedure, answers=normalised)
+    document = json.loads(content)
+    assert document["format"] == "madoguchi-application/1"
+    assert document["organisation"] == "141003"
+    assert document["procedure"] == card_procedure.pk
+    assert list(document) == sorted(document)
+    assert b"\\u" not in content
+    assert b": " not in content
+    assert card_procedure.name.encode() in content
+
+
+# --- The API ------------------------------------------------------------------------------------
+
+
+def test_the_api_refuses_an_email_only_account_with_what_to_do(client, card_procedure, token):
+    response = api_post(
+        client, {"procedure": card_procedure.pk, "answers": valid_answers(card_procedure)}, token
+    )
+
+    assert response.status_code == 403, response.content
+    body = response.json()
+    assert "マイナンバーカード" in body["detail"]
+    assert {e["field"] for e in body["errors"]} == {"identity"}
+    assert not Application.objects.exists()
+
+
+def test_the_api_gives_the_bytes_to_sign(client, card_procedure, token, hanako):
+    answers = valid_answers(card_procedure)
+    response = client.post(
+        f"/api/v1/procedures/{card_procedure.pk}/canonical",
+        data=json.dumps({"answers": answers}, ensure_ascii=False),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response.content == application_canonical(
+        organisation=card_procedure.organisation,
+        procedure=card_procedure,
+        applicant=hanako,
+        answers=answers,
+        now=now(),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"answers": []},
+        {"answers": "x"},
+        {},
+        {"answers": {}, "extra": 1},
+        {"answers": {"unknown_field": "x"}},
+    ],
+    ids=["list", "string", "missing", "extra key", "unknown answer"],
+)
+def test_hostile_canonical_requests_get_422_in_japanese(client, card_procedure, token, body):
+    response = client.post(
+        f"/api/v1/procedures/{card_procedure.pk}/canonical",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"] == "リクエストの値に誤りがあります。"
+
+
+def test_canonical_of_an_unknown_procedure_is_404(client, token, db):
+    response = client.post(
+        "/api/v1/procedures/999999/canonical",
+        data=json.dumps({"answers": {}}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["***", 12, "", "QUJD" * 30_000, ["a"]],
+    ids=["not base64", "number", "empty", "huge", "list"],
+)
+def test_hostile_signatures_get_422_on_the_signature_and_store_nothing(
+    client, card_procedure, token, signature
+):
+    body = {
+        "procedure": card_procedure.pk,
+        "answers": valid_answers(card_procedure),
+        "signature": signature,
+    }
+    response = api_post(client, body, token)
+
+    assert response.status_code == 422, response.content
+    assert any(e["field"] == "signature" for e in response.json()["errors"])
+    assert not Application.objects.exists()
+
+
+def test_a_signature_that_is_not_cms_is_refused_with_a_japanese_message(
+    client, card_procedure, token
+):
+    body = {
+        "procedure": card_procedure.pk,
+        "answers": valid_answers(card_procedure),
+        "signature": "QUJDREVGRw==",
+    }
+    response = api_post(client, body, token)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["field"] == "signature"
+    assert not Application.objects.exists()
+    assert AuditEvent.objects.filter(action="signature.refused").count() == 1
+
+
+# --- The portal -------------------------------------------------------------------------------
+
+
+def test_the_start_page_says_what_a_card_procedure_needs(client, card_procedure):
+    page = client.get(f"/o/141003/procedures/{card_procedure.pk}/apply/start/").content.decode()
+
+    assert "この手続に必要な本人確認" in page
+    assert "署名用電子証明書" in page
