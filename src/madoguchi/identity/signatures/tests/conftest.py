@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture
-def trusted(pki: Pki, settings: Any) -> Iterator[Pki]:
+def trusted(pki: Pki, settings: Any) -> Pki:
     """The J-LIS-named root is the installation's trust anchor; no verification API."""
     settings.JPKI_TRUST_ANCHORS = str(pki.jlis.certificate)
     settings.JPKI_VERIFY_URL = ""
     settings.JPKI_VERIFY_TOKEN = ""
-    yield pki
+    return pki

@@ -94,9 +94,7 @@ commonName = supplied
 
 
 def openssl(*args: str | Path, cwd: Path | None = None) -> bytes:
-    result = subprocess.run(
-        ["openssl", *map(str, args)], capture_output=True, cwd=cwd, check=False
-    )
+    result = subprocess.run(["openssl", *map(str, args)], capture_output=True, cwd=cwd, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.decode(errors='replace')}")
     return result.stdout
@@ -209,7 +207,14 @@ def build(root: Path) -> Pki:
         "not_yet_valid", csr, start=now + timedelta(days=30), end=now + timedelta(days=400)
     )
     pki.certs["short"] = jlis.issue("short", csr, end=now + timedelta(days=10))
-    for section in ("wrong_usage", "wrong_policy", "unknown_critical", "bmp_name", "many_names", "huge"):
+    for section in (
+        "wrong_usage",
+        "wrong_policy",
+        "unknown_critical",
+        "bmp_name",
+        "many_names",
+        "huge",
+    ):
         pki.certs[section] = jlis.issue(section, csr, section=section)
     pki.certs["other_issuer"] = other.issue("other_issuer", csr)
     pki.certs["loop"] = _loop(root, extensions, csr)
@@ -219,8 +224,9 @@ def build(root: Path) -> Pki:
 def _loop(root: Path, extensions: Path, csr: Path) -> Path:
     """Two CAs that certify each other (A by B, B by A) and a card certified by A; the CMS
     carries all three. Neither reaches a trust anchor."""
-    a, b = make_ca(root, "loop_a", extensions, "/C=JP/O=Loop/CN=A"), make_ca(
-        root, "loop_b", extensions, "/C=JP/O=Loop/CN=B"
+    a, b = (
+        make_ca(root, "loop_a", extensions, "/C=JP/O=Loop/CN=A"),
+        make_ca(root, "loop_b", extensions, "/C=JP/O=Loop/CN=B"),
     )
     for ca, issuer in ((a, b), (b, a)):
         request = ca.dir / "self.csr"
