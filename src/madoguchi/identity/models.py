@@ -225,6 +225,9 @@ class JpkiSettings(models.Model):
         verbose_name = "公的個人認証の設定"
         verbose_name_plural = "公的個人認証の設定"
 
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.revocation}"
+
 
 class JpkiCrl(models.Model):
     """The current CRL of one JPKI signing CA, imported by an organisation (one per issuer).

@@ -6,46 +6,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('identity', '0003_staff_workflow'),
-        ('tenants', '0001_initial'),
+        ("identity", "0003_staff_workflow"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JpkiSettings',
+            name="JpkiSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('revocation', models.CharField(choices=[('crl', 'J-LIS の失効リスト（CRL）を団体で取り込む'), ('api', 'プラットフォーム運用者の検証サービスに問い合わせる')], max_length=8, verbose_name='失効確認の方法')),
-                ('updated_at', models.DateTimeField()),
-                ('organisation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='jpki_settings', to='tenants.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "revocation",
+                    models.CharField(
+                        choices=[
+                            ("crl", "J-LIS の失効リスト（CRL）を団体で取り込む"),
+                            ("api", "プラットフォーム運用者の検証サービスに問い合わせる"),
+                        ],
+                        max_length=8,
+                        verbose_name="失効確認の方法",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "organisation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jpki_settings",
+                        to="tenants.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '公的個人認証の設定',
-                'verbose_name_plural': '公的個人認証の設定',
+                "verbose_name": "公的個人認証の設定",
+                "verbose_name_plural": "公的個人認証の設定",
             },
         ),
         migrations.CreateModel(
-            name='JpkiCrl',
+            name="JpkiCrl",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issuer_hash', models.CharField(max_length=64)),
-                ('issuer', models.CharField(max_length=500, verbose_name='発行者')),
-                ('crl_number', models.CharField(blank=True, max_length=64, verbose_name='CRL番号')),
-                ('this_update', models.DateTimeField(verbose_name='発行日時')),
-                ('next_update', models.DateTimeField(verbose_name='次回更新予定')),
-                ('revoked_count', models.PositiveIntegerField(verbose_name='失効した証明書の数')),
-                ('sha256', models.CharField(max_length=64)),
-                ('der', models.BinaryField()),
-                ('imported_at', models.DateTimeField()),
-                ('imported_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("issuer_hash", models.CharField(max_length=64)),
+                ("issuer", models.CharField(max_length=500, verbose_name="発行者")),
+                ("crl_number", models.CharField(blank=True, max_length=64, verbose_name="CRL番号")),
+                ("this_update", models.DateTimeField(verbose_name="発行日時")),
+                ("next_update", models.DateTimeField(verbose_name="次回更新予定")),
+                ("revoked_count", models.PositiveIntegerField(verbose_name="失効した証明書の数")),
+                ("sha256", models.CharField(max_length=64)),
+                ("der", models.BinaryField()),
+                ("imported_at", models.DateTimeField()),
+                (
+                    "imported_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '失効リスト（CRL）',
-                'verbose_name_plural': '失効リスト（CRL）',
-                'constraints': [models.UniqueConstraint(fields=('organisation', 'issuer_hash'), name='jpki_crl_one_per_issuer')],
+                "verbose_name": "失効リスト（CRL）",
+                "verbose_name_plural": "失効リスト（CRL）",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organisation", "issuer_hash"), name="jpki_crl_one_per_issuer"
+                    )
+                ],
             },
         ),
     ]

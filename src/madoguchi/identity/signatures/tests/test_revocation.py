@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, utils
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -154,11 +154,13 @@ class VerifyServer:
                     return
                 certificate = x509.load_der_x509_certificate(base64.b64decode(body["certificate"]))
                 try:
-                    certificate.public_key().verify(  # type: ignore[union-attr,call-arg]
+                    key = certificate.public_key()
+                    assert isinstance(key, rsa.RSAPublicKey)
+                    key.verify(
                         base64.b64decode(body["signature"]),
                         base64.b64decode(body["digest"]),
-                        padding.PKCS1v15(),  # type: ignore[arg-type]
-                        utils.Prehashed(hashes.SHA256()),  # type: ignore[arg-type]
+                        padding.PKCS1v15(),
+                        utils.Prehashed(hashes.SHA256()),
                     )
                     result = "OK"
                 except InvalidSignature:
