@@ -140,8 +140,15 @@ def _find_signer(sid: cms.SignerIdentifier, certs: list[x509.Certificate]) -> x5
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
-        for certificate in certs:
-            if certificate.serial_number == serial and certificate.issuer == issuer:
+        matching = [c for c in certs if c.serial_number == serial]
+        # The same DER first (the usual case, and cheap); then X.500 name comparison, which
+        # asn1crypto does with string preparation (slow, but rare).
+        issuer_der = issuer.dump()
+        for certificate in matching:
+            if certificate.issuer.dump() == issuer_der:
+                return certificate
+        for certificate in matching:
+            if certificate.issuer == issuer:
                 return certificate
     elif sid.name == "subject_key_identifier":
         wanted = sid.chosen.native
