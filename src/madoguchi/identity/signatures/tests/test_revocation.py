@@ -32,7 +32,6 @@ from madoguchi.identity.signatures.services import (
     signature_verify,
 )
 from madoguchi.identity.signatures.tests.pki import Pki
-from madoguchi.testing import free_port
 
 CONTENT = b'{"procedure":"jido-teate"}'
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -40,6 +39,14 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 # --- CRL import ---------------------------------------------------------------------------------
