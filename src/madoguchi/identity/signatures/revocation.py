@@ -7,7 +7,10 @@ Two implementations, registered in :data:`revocation_checkers` under the values 
     The organisation's imported CRL of the certificate's issuer (bodies notified to J-LIS as
     署名検証者 receive the CRL and import it with ``madoguchi jpki crl-import`` or the console).
     No CRL for the issuer, or one past its ``nextUpdate``, answers REVOCATION_UNAVAILABLE: an
-    old list may miss a card lost yesterday.
+    old list may miss a card lost yesterday. *Choice:* only CRLs signed by a trust anchor can be
+    imported (the J-LIS signing CA issues the cards itself), so a card under an intermediate CA
+    cannot be checked this way and is refused (fail closed); the API can still check it.
+    Whether an intermediate CA itself was revoked (an ARL) is not checked.
 
 ``api``
     The platform operator's verification API (``MADOGUCHI_JPKI_VERIFY_URL``, bearer token

@@ -218,7 +218,23 @@ def build(root: Path) -> Pki:
         pki.certs[section] = jlis.issue(section, csr, section=section)
     pki.certs["other_issuer"] = other.issue("other_issuer", csr)
     pki.certs["loop"] = _loop(root, extensions, csr)
+    pki.certs["chained"] = _chained(root, jlis, extensions, csr)
     return pki
+
+
+def _chained(root: Path, jlis: CA, extensions: Path, csr: Path) -> Path:
+    """A card certified by an intermediate CA that the root certified; the intermediate goes
+    into the CMS (``chain.pem``), the root is the anchor."""
+    inter = make_ca(root, "inter", extensions, "/C=JP/O=JPKI/CN=Intermediate")
+    request = inter.dir / "inter.csr"
+    openssl("req", "-new", "-key", inter.dir / "ca.key", "-out", request, "-subj", "/C=JP/O=JPKI/CN=Intermediate")  # fmt: skip
+    openssl(
+        "ca", "-batch", "-config", jlis.dir / "ca.cnf", "-in", request, "-out", inter.certificate,
+        "-notext", "-subj", "/C=JP/O=JPKI/CN=Intermediate", "-extfile", extensions, "-extensions", "ca",
+        "-days", "1000",
+    )  # fmt: skip
+    (root / "chain.pem").write_bytes(inter.certificate.read_bytes())
+    return inter.issue("chained", csr)
 
 
 def _loop(root: Path, extensions: Path, csr: Path) -> Path:

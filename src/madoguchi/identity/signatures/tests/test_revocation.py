@@ -289,3 +289,32 @@ def test_an_organisation_may_choose_its_crl_over_the_api(trusted, api, organisat
     assert _verify(trusted, organisation).revocation.startswith("crl:")
     with pytest.raises(ValueError, match="ocsp"):
         jpki_revocation_set(organisation=organisation, method="ocsp", actor=None, now=now())
+
+
+def test_a_chain_inside_the_cms_is_used(trusted, api, organisation):
+    cms = trusted.sign(CONTENT, "chained", extra=("-certfile", str(trusted.root / "chain.pem")))
+
+    result = signature_verify(cms=cms, content=CONTENT, organisation=organisation, now=now())
+
+    assert len(result.chain_der) == 1
+    assert result.revocation == "api:127.0.0.1"
+
+
+def test_without_its_chain_the_card_is_untrusted(trusted, api, organisation):
+    with pytest.raises(SignatureRefused) as caught:
+        signature_verify(
+            cms=trusted.sign(CONTENT, "chained"),
+            content=CONTENT,
+            organisation=organisation,
+            now=now(),
+        )
+    assert caught.value.code == P.UNTRUSTED
+
+
+def test_an_intermediate_without_an_imported_crl_fails_closed(trusted, organisation):
+    """Only anchors' CRLs can be imported: a card under an intermediate cannot be checked."""
+    jpki_crl_import(organisation=organisation, data=trusted.jlis.crl("root"), actor=None, now=now())
+    cms = trusted.sign(CONTENT, "chained", extra=("-certfile", str(trusted.root / "chain.pem")))
+    with pytest.raises(SignatureRefused) as caught:
+        signature_verify(cms=cms, content=CONTENT, organisation=organisation, now=now())
+    assert caught.value.code == P.REVOCATION_UNAVAILABLE
