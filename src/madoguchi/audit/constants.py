@@ -38,6 +38,10 @@ class AuditAction(models.TextChoices):
     STAFF_LOGIN = "staff.login", "職員のログイン"
     STAFF_LOGIN_FIRST_FACTOR = "staff.login_first_factor", "職員のログイン（パスワードのみ）"
     STAFF_LOGIN_FAILED = "staff.login_failed", "職員のログイン失敗"
+    # 公的個人認証（マイナンバーカードの電子署名）
+    JPKI_CRL_IMPORTED = "jpki.crl_imported", "失効リスト（CRL）の取込"
+    JPKI_CRL_REFUSED = "jpki.crl_refused", "失効リスト（CRL）の取込の拒否"
+    JPKI_REVOCATION_SET = "jpki.revocation_set", "失効確認の方法の変更"
     # Residents (住民)
     RESIDENT_SIGNED_UP = "resident.signed_up", "住民の利用登録"
     RESIDENT_EMAIL_VERIFIED = "resident.email_verified", "メールアドレスの確認"

@@ -47,6 +47,9 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_VIRUS_SCAN_EXTERNAL",
     "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE",
     "MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS",
+    "MADOGUCHI_JPKI_TRUST_ANCHORS",
+    "MADOGUCHI_JPKI_VERIFY_URL",
+    "MADOGUCHI_JPKI_VERIFY_TOKEN",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.
@@ -288,6 +291,7 @@ class ProductionCheck:
     bench_endpoints: bool = False
     webhook_allow_private: bool = False
     smtp_url: str | None = None
+    jpki_verify_url: str = ""
 
 
 def production_problems(check: ProductionCheck) -> list[str]:
@@ -353,7 +357,25 @@ def production_problems(check: ProductionCheck) -> list[str]:
             "in production: without it mail is printed to the console, and password-reset and "
             "invitation links would end up in the logs）。"
         )
+    if check.jpki_verify_url and not check.jpki_verify_url.startswith("https://"):
+        problems.append(
+            "本番では MADOGUCHI_JPKI_VERIFY_URL に https:// の URL を指定してください（MADOGUCHI_JPKI_VERIFY_URL"
+            " must be an https:// URL in production: certificates and signatures of residents are sent to it）。"
+        )
     return problems
+
+
+def env_jpki_verify_url(environ: Mapping[str, str], name: str = "MADOGUCHI_JPKI_VERIFY_URL") -> str:
+    """The platform operator's JPKI verification API (http(s)://host/path), or "" for none."""
+    raw = environ.get(name, "").strip()
+    if raw:
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingError(
+                f"{name} は https://ホスト/パス の形で指定してください"
+                f"（{name} must be an http(s) URL such as https://verify.example.jp/v1/verify, not {raw!r}）"
+            )
+    return raw
 
 
 def email_settings(url: str) -> dict[str, Any]:

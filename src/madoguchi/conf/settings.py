@@ -23,6 +23,7 @@ from madoguchi.conf.env import (
     env_clamd,
     env_fernet_keys,
     env_int,
+    env_jpki_verify_url,
     env_list,
     env_networks,
     load_or_create_secret_key,
@@ -68,6 +69,12 @@ try:
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
     # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
     WEBHOOK_ALLOWED_NETWORKS = env_networks(ENV)
+    # JPKI signatures (level 3): a PEM bundle of the J-LIS signing CA certificates; outside
+    # production the installation's test CA (DATA_DIR/jpki-test) is trusted as well.
+    JPKI_TRUST_ANCHORS = ENV.get("MADOGUCHI_JPKI_TRUST_ANCHORS", "").strip()
+    # The platform operator's verification API (revocation), and its bearer token.
+    JPKI_VERIFY_URL = env_jpki_verify_url(ENV)
+    JPKI_VERIFY_TOKEN = ENV.get("MADOGUCHI_JPKI_VERIFY_TOKEN", "").strip()
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
@@ -86,6 +93,7 @@ if PRODUCTION:
             bench_endpoints=BENCH_ENDPOINTS,
             webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
             smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
+            jpki_verify_url=JPKI_VERIFY_URL,
         )
     ) + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
     if _problems:

@@ -171,3 +171,40 @@ def parse_cursor(text: str) -> AuditCursor | None:
     except OverflowError:
         return None
     return AuditCursor(occurred_at=instant, event_id=int(event_id))
+
+
+class CrlUploadForm(forms.Form):
+    """A J-LIS CRL file (DER or PEM); its content is checked by ``jpki_crl_import``."""
+
+    MAX_BYTES = 64 * 1024 * 1024
+
+    crl_file = forms.FileField(
+        label="失効リスト（CRL）のファイル",
+        help_text="J-LIS から受け取った署名用電子証明書の失効リスト（DER または PEM 形式）。",
+        error_messages={
+            "required": "失効リストのファイルを選んでください。",
+            "empty": "ファイルが空です。",
+            "invalid": "ファイルを選び直してください。",
+        },
+    )
+
+    def clean_crl_file(self) -> bytes:
+        upload = self.cleaned_data["crl_file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("ファイルが大きすぎます（64 MB まで）。")
+        return bytes(upload.read())
+
+
+class RevocationForm(forms.Form):
+    revocation = forms.ChoiceField(
+        label="失効確認の方法",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "失効確認の方法を選んでください。",
+            "invalid_choice": "失効確認の方法を一覧から選んでください。",
+        },
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["revocation"].choices = choices  # type: ignore[attr-defined]

@@ -25,15 +25,17 @@ from madoguchi.console.access import staff_required
 from madoguchi.console.forms_admin import (
     ActiveForm,
     AuditSearchForm,
+    CrlUploadForm,
     InviteForm,
     ReviewersForm,
+    RevocationForm,
     RoleForm,
     format_cursor,
     parse_cursor,
 )
 from madoguchi.core.time import now as current_time
 from madoguchi.identity.constants import StaffRole
-from madoguchi.identity.models import Staff, StaffTOTP
+from madoguchi.identity.models import JpkiRevocationMethod, Staff, StaffTOTP
 from madoguchi.identity.selectors import staff_get, staff_of_organisation
 from madoguchi.identity.services import (
     InvalidToken,
@@ -44,6 +46,12 @@ from madoguchi.identity.services import (
     staff_set_active,
     staff_set_role,
     staff_totp_reset,
+)
+from madoguchi.identity.signatures.selectors import jpki_crls_of, jpki_revocation_of
+from madoguchi.identity.signatures.services import (
+    CrlRefused,
+    jpki_crl_import,
+    jpki_revocation_set,
 )
 
 admin_required = staff_required(StaffRole.ADMIN)
@@ -277,6 +285,77 @@ def audit_log(request: HttpRequest, *, staff: Staff) -> HttpResponse:
         query["after"] = format_cursor(page.next_cursor)
         context["next_query"] = query.urlencode()
     return render(request, "console/admin/audit.html", context)
+
+
+# --- My Number card signatures: revocation (公的個人認証) ------------------------------------
+
+
+def _jpki_page(
+    request: HttpRequest,
+    staff: Staff,
+    *,
+    upload_form: CrlUploadForm | None = None,
+    revocation_form: RevocationForm | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    organisation = staff.organisation
+    current = jpki_revocation_of(organisation=organisation)
+    context = {
+        "staff": staff,
+        "crls": list(jpki_crls_of(organisation=organisation)),
+        "revocation": JpkiRevocationMethod(current).label,
+        "upload_form": upload_form or CrlUploadForm(),
+        "revocation_form": revocation_form
+        or RevocationForm(initial={"revocation": current}, choices=JpkiRevocationMethod.choices),
+        "errors": errors or [],
+        "now": current_time(),
+    }
+    return render(request, "console/admin/jpki.html", context, status=status)
+
+
+@require_GET
+@admin_required
+def jpki_settings(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    return _jpki_page(request, staff)
+
+
+@require_POST
+@admin_required
+def jpki_crl_upload(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    form = CrlUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _jpki_page(request, staff, upload_form=form, status=400)
+    try:
+        crl = jpki_crl_import(
+            organisation=staff.organisation,
+            data=form.cleaned_data["crl_file"],
+            actor=staff.user,
+            now=current_time(),
+        )
+    except CrlRefused as error:
+        return _jpki_page(request, staff, upload_form=form, errors=[error.message], status=400)
+    messages.success(
+        request,
+        f"失効リストを取り込みました（CRL番号 {crl.crl_number or '—'}、失効 {crl.revoked_count} 件）。",
+    )
+    return redirect("console:admin_jpki")
+
+
+@require_POST
+@admin_required
+def jpki_revocation_view(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    form = RevocationForm(request.POST, choices=JpkiRevocationMethod.choices)
+    if not form.is_valid():
+        return _jpki_page(request, staff, revocation_form=form, status=400)
+    jpki_revocation_set(
+        organisation=staff.organisation,
+        method=form.cleaned_data["revocation"],
+        actor=staff.user,
+        now=current_time(),
+    )
+    messages.success(request, "失効確認の方法を保存しました。")
+    return redirect("console:admin_jpki")
 
 
 # --- Accepting an invitation (anonymous: the invitee has no password yet) ---------------------

@@ -197,3 +197,68 @@ class LoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at} {'ok' if self.success else 'ng'}"
+
+
+class JpkiRevocationMethod(models.TextChoices):
+    """How an organisation checks that a My Number card's signing certificate is not revoked."""
+
+    CRL = "crl", "J-LIS の失効リスト（CRL）を団体で取り込む"
+    API = "api", "プラットフォーム運用者の検証サービスに問い合わせる"
+
+
+class JpkiSettings(models.Model):
+    """An organisation's choice of revocation check for JPKI signatures (one row or none).
+
+    Without a row: the verification API when the installation has one
+    (``MADOGUCHI_JPKI_VERIFY_URL``), else the organisation's imported CRL.
+    """
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="jpki_settings"
+    )
+    revocation = models.CharField(
+        "失効確認の方法", max_length=8, choices=JpkiRevocationMethod.choices
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "公的個人認証の設定"
+        verbose_name_plural = "公的個人認証の設定"
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.revocation}"
+
+
+class JpkiCrl(models.Model):
+    """The current CRL of one JPKI signing CA, imported by an organisation (one per issuer).
+
+    Stored only after its signature was checked against a trust anchor and while it was fresh;
+    a newer import of the same issuer replaces it.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    #: SHA-256 (hex) of the issuer's DER-encoded Name.
+    issuer_hash = models.CharField(max_length=64)
+    issuer = models.CharField("発行者", max_length=500)
+    crl_number = models.CharField("CRL番号", max_length=64, blank=True)
+    this_update = models.DateTimeField("発行日時")
+    next_update = models.DateTimeField("次回更新予定")
+    revoked_count = models.PositiveIntegerField("失効した証明書の数")
+    sha256 = models.CharField(max_length=64)
+    der = models.BinaryField()
+    imported_at = models.DateTimeField()
+    imported_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "失効リスト（CRL）"
+        verbose_name_plural = "失効リスト（CRL）"
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organisation", "issuer_hash"], name="jpki_crl_one_per_issuer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} #{self.crl_number}"

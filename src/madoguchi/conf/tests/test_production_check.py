@@ -118,3 +118,14 @@ def test_webhook_networks_are_checked_at_start(raw, problem):
     else:
         with pytest.raises(SettingError, match=problem):
             env_networks(environ)
+
+
+def test_the_jpki_verification_api_must_be_https_in_production():
+    from madoguchi.conf.env import SettingError, env_jpki_verify_url
+
+    assert problems(jpki_verify_url="https://verify.example.jp/v1/verify") == []
+    (problem,) = problems(jpki_verify_url="http://verify.example.jp/v1/verify")
+    assert "MADOGUCHI_JPKI_VERIFY_URL" in problem
+    with pytest.raises(SettingError, match="MADOGUCHI_JPKI_VERIFY_URL"):
+        env_jpki_verify_url({"MADOGUCHI_JPKI_VERIFY_URL": "file:///etc/passwd"})
+    assert env_jpki_verify_url({}) == ""

@@ -175,3 +175,15 @@ def test_every_file_in_the_data_directory_is_owner_only_after_bootstrap(tmp_path
         if stat.S_IMODE(path.stat().st_mode) & 0o077
     ]
     assert loose == []
+
+
+def test_bootstrap_demo_issues_the_demo_card_once(db, data_dir):
+    output = bootstrap("--demo")
+    card = data_dir / "jpki-test" / "cards" / "demo"
+    certificate = (card / "card.pem").read_bytes()
+
+    assert "テスト用マイナンバーカード" in output
+    assert (card / "card.key").exists()
+    assert (data_dir / "jpki-test" / "crl.der").exists()
+    bootstrap("--demo")
+    assert (card / "card.pem").read_bytes() == certificate

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from madoguchi.catalog.services import template_load_all
 from madoguchi.conf.env import data_dir_tighten
 from madoguchi.core.time import now
+from madoguchi.identity.signatures.testca import demo_card_ensure
 from madoguchi.ops.demo import demo_setup
 from madoguchi.tenants.master import load_master_data
 from madoguchi.tenants.selectors import last_master_load
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             )
         base = options["base_url"].rstrip("/")
         logins = demo_setup(now=now()) if options["demo"] else []
+        # The demo person's test My Number card (level-3 signatures), outside production only.
+        card = demo_card_ensure(now=now()) if options["demo"] else None
         elapsed = time.perf_counter() - started
         self.stdout.write(f"準備ができました（{elapsed:.1f}秒）。データ: {settings.DATA_DIR}")
         self.stdout.write("")
@@ -65,4 +68,8 @@ class Command(BaseCommand):
             for login in logins:
                 self.stdout.write(f"    {login.role}: {login.organisation}")
                 self.stdout.write(f"      メール {login.email}   パスワード {login.password}")
+        if card is not None:
+            self.stdout.write("")
+            self.stdout.write(f"  テスト用マイナンバーカード（鎌倉　花子）: {card}")
+            self.stdout.write("    署名: madoguchi card sign --in canonical.json --out sig.p7s")
         self.stdout.write("")

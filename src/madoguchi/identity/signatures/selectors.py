@@ -1,0 +1,24 @@
+"""Reads for the organisation admin's JPKI page: the stored CRLs and the revocation choice."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from madoguchi.identity.models import JpkiCrl
+from madoguchi.identity.signatures.revocation import revocation_method
+from madoguchi.tenants.models import Organisation
+
+
+def jpki_crls_of(*, organisation: Organisation) -> QuerySet[JpkiCrl]:
+    """The organisation's current CRLs (one per issuer), without their bytes."""
+    return (
+        JpkiCrl.objects.filter(organisation=organisation)
+        .defer("der")
+        .select_related("imported_by")
+        .order_by("issuer")
+    )
+
+
+def jpki_revocation_of(*, organisation: Organisation) -> str:
+    """The revocation method in force for ``organisation`` (its choice or the default)."""
+    return revocation_method(organisation)
