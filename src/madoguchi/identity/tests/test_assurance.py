@@ -94,7 +94,7 @@ def test_combining_keeps_the_stronger_levels_and_the_proofed_attributes():
 @pytest.mark.parametrize("level", [0, 4, "3", None])
 def test_levels_outside_one_to_three_are_not_an_identity(level):
     with pytest.raises(ValueError, match="ial must be 1–3"):
-        VerifiedIdentity(ial=level, aal=1)  # type: ignore[arg-type]
+        VerifiedIdentity(ial=level, aal=1)
 
 
 @pytest.mark.parametrize(
