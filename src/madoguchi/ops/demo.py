@@ -21,17 +21,24 @@ from django.conf import settings
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.models import Application
 from madoguchi.applications.review import application_move
-from madoguchi.applications.services import SubmissionError, application_submit
+from madoguchi.applications.services import (
+    SubmissionError,
+    application_canonical,
+    application_submit,
+)
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate
+from madoguchi.forms.identity import verified_prefill
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.assurance import VerifiedAttributes
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
 from madoguchi.identity.services import group_operator_upsert, staff_upsert
+from madoguchi.identity.signatures.testca import Person, card_sign, demo_card_ensure
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get, prefecture_get
@@ -226,7 +233,7 @@ def _demo_resident(password: str, *, now: datetime) -> User:
 
 #: (idempotency key, name, kana, days ago, status the demo leaves it in)
 _DEMO_APPLICATIONS = (
-    ("demo-yokohama-juminhyo-0001", ("山田", "花子", "ヤマダ", "ハナコ"), 10, "submitted"),
+    ("demo-yokohama-juminhyo-0001", ("鎌倉", "花子", "カマクラ", "ハナコ"), 10, "submitted"),
     ("demo-yokohama-juminhyo-0002", ("佐藤", "一郎", "サトウ", "イチロウ"), 3, "accepted"),
     ("demo-yokohama-juminhyo-0003", ("髙橋", "美咲", "タカハシ", "ミサキ"), 1, "submitted"),
     ("demo-yokohama-sodai-gomi-0001", ("鈴木", "健太", "スズキ", "ケンタ"), 0, "submitted"),
@@ -269,6 +276,38 @@ def _example_answers(
     return answers
 
 
+def _demo_signature(
+    procedure: Procedure, resident: User, answers: dict[str, Any], *, key: str, at: datetime
+) -> bytes | None:
+    """The demo person's test My Number card signs what a procedure asks to be signed, as a
+    resident would (outside production only). The first application carries the card's
+    基本4情報 as its applicant (a clean verification); the others keep their own names, so
+    staff see how a difference from the certificate is shown."""
+    if not procedure.signature_required:
+        return None
+    card = demo_card_ensure(now=at)
+    if card is None:
+        return None
+    if key.endswith("-0001"):
+        # The card's address and date of birth (the name is already the card holder's, with
+        # the フリガナ the card does not carry).
+        person = Person()
+        answers.update(
+            verified_prefill(
+                form_spec(procedure.form_version),
+                VerifiedAttributes(address=person.address, birth_date=person.birth_date),
+            )
+        )
+    content = application_canonical(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers=answers,
+        now=at,
+    )
+    return card_sign(card=card, content=content, now=at)
+
+
 def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime) -> None:
     """A few applications to 横浜市 in different states (one past its 標準処理期間), so that
     the staff inbox is not empty after ``make run``. Fixed idempotency keys make a second
@@ -284,14 +323,17 @@ def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime)
         if procedure is None:
             continue
         at = now - timedelta(days=days_ago, hours=2)
+        answers = _example_answers(procedure, name, to_tokyo(at).date())
         try:
+            signature = _demo_signature(procedure, resident, answers, key=key, at=at)
             result = application_submit(
                 organisation=yokohama,
                 procedure=procedure,
                 applicant=resident,
-                answers=_example_answers(procedure, name, to_tokyo(at).date()),
+                answers=answers,
                 idempotency_key=key,
                 now=at,
+                signature=signature,
             )
         except SubmissionError as error:  # a template changed shape: the demo goes on
             logger.warning("demo application %s not created: %s", key, error)

@@ -169,7 +169,9 @@ def test_ca_ensure(*, now: datetime) -> Path:
             .issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
+            # Backdated a year: the demo's applications are dated days and weeks ago, and
+            # their signatures are checked at that time.
+            .not_valid_before(now - timedelta(days=365))
             .not_valid_after(now + timedelta(days=365 * CA_YEARS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
@@ -355,5 +357,5 @@ def demo_card_ensure(*, now: datetime) -> Path | None:
     directory = demo_card_dir()
     test_ca_ensure(now=now)
     if not (directory / "card.pem").exists():
-        card_issue(out=directory, person=Person(), now=now)
+        card_issue(out=directory, person=Person(), now=now, not_before=now - timedelta(days=90))
     return directory
