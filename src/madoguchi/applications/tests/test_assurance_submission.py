@@ -253,3 +253,200 @@ def test_the_start_page_says_what_a_card_procedure_needs(client, card_procedure)
 
     assert "この手続に必要な本人確認" in page
     assert "署名用電子証明書" in page
+
+
+# --- Signed with a (test) My Number card --------------------------------------------------------
+
+
+@pytest.fixture
+def card(tmp_path, db, settings):
+    """A test card of this installation's test CA, for 鎌倉　花子 (the demo person)."""
+    from madoguchi.identity.signatures.testca import Person, card_issue
+
+    settings.DATA_DIR = str(tmp_path / "data")
+    issued = card_issue(out=tmp_path / "card", person=Person(), now=now())
+    return issued.directory
+
+
+def signed(card, procedure, resident, answers) -> bytes:
+    from madoguchi.identity.signatures.testca import card_sign
+
+    content = application_canonical(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers=answers,
+        now=now(),
+    )
+    return card_sign(card=card, content=content, now=now())
+
+
+def test_a_card_signature_meets_level_three_and_is_kept_with_the_application(
+    card_procedure, hanako, card, client, token
+):
+    answers = valid_answers(card_procedure)
+    application = submit(
+        card_procedure, hanako, answers, signature=signed(card, card_procedure, hanako, answers)
+    ).application
+
+    assert (application.ial, application.aal) == (3, 3)
+    assert application.identity["methods"][-1] == "jpki_signature"
+    signature = ApplicationSignature.objects.get(application=application)
+    assert signature.signer_name == "鎌倉　花子"
+    assert signature.revision == 1
+    assert signature.revocation.startswith("crl:test-ca")
+    # The answers' name differs from the certificate's: recorded for staff.
+    assert any(m["key"] == NAME_FIELD for m in signature.mismatches)
+    detail = client.get(
+        f"/api/v1/applications/{application.receipt_number}/",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert (detail["ial"], detail["aal"]) == (3, 3)
+    assert detail["signature"]["signer"] == "鎌倉　花子"
+
+
+def test_a_signature_over_other_answers_is_refused(card_procedure, hanako, card):
+    answers = valid_answers(card_procedure)
+    other = {**answers, NAME_FIELD: {**answers[NAME_FIELD], "given": "別名"}}
+    with pytest.raises(SignatureInvalid) as refused:
+        submit(
+            card_procedure, hanako, answers, signature=signed(card, card_procedure, hanako, other)
+        )
+
+    assert refused.value.code == "signature_mismatch"
+    assert not Application.objects.exists()
+    assert AuditEvent.objects.filter(action="signature.refused").count() == 1
+
+
+def test_a_revoked_card_is_refused(card_procedure, hanako, card):
+    from madoguchi.identity.signatures.testca import card_revoke
+
+    answers = valid_answers(card_procedure)
+    signature = signed(card, card_procedure, hanako, answers)
+    card_revoke(card=card, now=now())
+
+    with pytest.raises(SignatureInvalid) as refused:
+        submit(card_procedure, hanako, answers, signature=signature)
+    assert refused.value.code == "revoked"
+    assert not Application.objects.exists()
+
+
+def test_the_api_takes_a_card_signature(client, card_procedure, token, hanako, card):
+    import base64
+
+    answers = valid_answers(card_procedure)
+    canonical = client.post(
+        f"/api/v1/procedures/{card_procedure.pk}/canonical",
+        data=json.dumps({"answers": answers}, ensure_ascii=False),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    ).content
+    from madoguchi.identity.signatures.testca import card_sign
+
+    signature = base64.b64encode(card_sign(card=card, content=canonical, now=now())).decode()
+    response = api_post(
+        client,
+        {"procedure": card_procedure.pk, "answers": answers, "signature": signature},
+        token,
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["signature"]["signer"] == "鎌倉　花子"
+    assert response.json()["ial"] == 3
+
+
+@pytest.fixture
+def juminhyo(yokohama):
+    """住民票の写しの交付請求 as shipped (a signature; no My Number, so a draft holds it all)."""
+    return procedure_publish(yokohama, "juminhyo", as_shipped=True)
+
+
+def test_a_resident_signs_on_the_confirmation_page_and_sends(client, juminhyo, hanako, card):
+    from madoguchi.applications.services import draft_save
+
+    card_procedure = juminhyo
+    answers = valid_answers(card_procedure)
+    client.force_login(hanako)
+    draft_save(
+        organisation=card_procedure.organisation,
+        procedure=card_procedure,
+        applicant=hanako,
+        answers=answers,
+        step="",
+        now=now(),
+    )
+    base = f"/o/141003/procedures/{card_procedure.pk}/apply/"
+    confirm = client.get(base + "confirm/")
+    assert confirm.status_code == 200, confirm.content.decode()[:500]
+    page = confirm.content.decode()
+    assert "署名する申請データ" in page
+    content = client.get(base + "confirm/canonical/").content
+    from madoguchi.identity.signatures.testca import card_sign
+
+    uploaded = client.post(
+        base + "confirm/signature/",
+        {"signature": _file("sig.p7s", card_sign(card=card, content=content, now=now()))},
+    )
+    assert uploaded.status_code == 302
+    page = client.get(base + "confirm/").content.decode()
+    assert "マイナンバーカードの署名を確認しました（署名者: 鎌倉　花子）" in page
+    assert "証明書と違う項目" in page  # the typed name is not the card's
+    key = _found(r'name="idempotency_key" value="([^"]+)"', page)
+    digest = _found(r'name="signed_digest" value="([^"]+)"', page)
+    sent = client.post(
+        base + "confirm/",
+        {
+            "idempotency_key": key,
+            "form_version": card_procedure.form_version_id,
+            "signed_digest": digest,
+        },
+    )
+
+    assert sent.status_code == 302, sent.content.decode()[:500]
+    application = Application.objects.get()
+    assert application.ial == 3
+    done = client.get(sent["Location"]).content.decode()
+    assert "鎌倉　花子 の署名を検証しました" in done
+
+
+def test_a_garbage_signature_file_is_refused_on_the_page(client, juminhyo, hanako):
+    from madoguchi.applications.services import draft_save
+
+    card_procedure = juminhyo
+    client.force_login(hanako)
+    draft_save(
+        organisation=card_procedure.organisation,
+        procedure=card_procedure,
+        applicant=hanako,
+        answers=valid_answers(card_procedure),
+        step="",
+        now=now(),
+    )
+    base = f"/o/141003/procedures/{card_procedure.pk}/apply/"
+    response = client.post(
+        base + "confirm/signature/",
+        {"signature": _file("sig.p7s", b"\x30\x82garbage")},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert (
+        "署名データの形式" in response.content.decode()
+        or "署名ファイル" in response.content.decode()
+    )
+    assert AuditEvent.objects.filter(action="signature.refused").count() == 1
+    assert not Application.objects.exists()
+
+
+def _file(name: str, data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type="application/pkcs7-signature")
+
+
+def _found(pattern: str, text: str) -> str:
+    import re
+
+    match = re.search(pattern, text)
+    assert match, pattern
+    return match.group(1)
