@@ -47,6 +47,8 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_VIRUS_SCAN_EXTERNAL",
     "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE",
     "MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS",
+    "MADOGUCHI_WEBAUTHN_RP_ID",
+    "MADOGUCHI_WEBAUTHN_ORIGINS",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.

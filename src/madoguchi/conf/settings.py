@@ -68,6 +68,11 @@ try:
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
     # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
     WEBHOOK_ALLOWED_NETWORKS = env_networks(ENV)
+    # Passkeys (WebAuthn): the relying party ID (a registrable domain, e.g. "madoguchi.example.jp")
+    # and the exact origins ("https://madoguchi.example.jp") the portal is served at. Empty: the
+    # origin the request reached (its host already checked against ALLOWED_HOSTS) and its host.
+    WEBAUTHN_RP_ID = ENV.get("MADOGUCHI_WEBAUTHN_RP_ID", "").strip().lower()
+    WEBAUTHN_ORIGINS = env_list(ENV, "MADOGUCHI_WEBAUTHN_ORIGINS", [])
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
