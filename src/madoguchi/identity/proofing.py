@@ -390,25 +390,33 @@ def identity_proofing_revoke(
 ) -> bool:
     """Revoke a proofing record ``staff``'s organisation made (a mistake, a forged document):
     the account loses level 2 from it at once. False when there is no such unrevoked record
-    of this organisation (another organisation's record is not found). Audited with the
-    reason. Raises :class:`ProofingRefused` for a role that may not, or no reason."""
+    of this organisation (another organisation's record is not found, whatever else was
+    posted). Audited with the reason. Raises :class:`ProofingRefused` for a role that may not,
+    or a missing or overlong reason (nothing changes)."""
     from madoguchi.identity.models import IdentityProofing
 
     _staff_check(staff)
-    text = _text(reason, label="取り消す理由", limit=500)
     with transaction.atomic(durable=True):
-        updated = IdentityProofing.objects.filter(
-            pk=proofing_id, organisation=staff.organisation, revoked_at__isnull=True
-        ).update(revoked_at=now, revoked_by=staff.user)
-        if updated:
-            audit_record(
-                action="proofing.revoked",
-                now=now,
-                organisation=staff.organisation,
-                actor=staff.user,
-                actor_label=str(staff.user),
-                target_type="proofing",
-                target_id=proofing_id,
-                reason=text,
-            )
-    return bool(updated)
+        found = (
+            IdentityProofing.objects.select_for_update()
+            .filter(pk=proofing_id, organisation=staff.organisation, revoked_at__isnull=True)
+            .first()
+        )
+        if found is None:
+            return False
+        text = _text(reason, label="取り消す理由", limit=500)
+        found.revoked_at = now
+        found.revoked_by = staff.user
+        found.save(update_fields=["revoked_at", "revoked_by"])
+        audit_record(
+            action="proofing.revoked",
+            now=now,
+            organisation=staff.organisation,
+            actor=staff.user,
+            actor_label=str(staff.user),
+            target_type="proofing",
+            target_id=proofing_id,
+            reason=text,
+            detail={"user": found.user_id},
+        )
+    return True
