@@ -53,6 +53,31 @@ LEVELS = (
 )
 
 
+#: The level each method reaches on each side (a national login or a card speaks to both).
+_IAL_OF: dict[str, int] = {
+    IdentityMethod.EMAIL: 1,
+    IdentityMethod.COUNTER_PROOFING: 2,
+    IdentityMethod.IMAGE_PROOFING: 2,
+    IdentityMethod.GBIZID: 2,
+    IdentityMethod.JPKI_SIGNATURE: 3,
+    IdentityMethod.NATIONAL_LOGIN: 3,
+}
+_AAL_OF: dict[str, int] = {
+    IdentityMethod.PASSWORD: 1,
+    IdentityMethod.PASSKEY: 2,
+    IdentityMethod.GBIZID: 2,
+    IdentityMethod.JPKI_SIGNATURE: 3,
+    IdentityMethod.NATIONAL_LOGIN: 3,
+}
+
+
+def _how(methods: tuple[str, ...], levels: dict[str, int], level: int) -> str:
+    """The labels of the methods that reached ``level`` (how the resident got there)."""
+    return "、".join(
+        str(IdentityMethod(m).label) for m in methods if m in levels and levels[m] == level
+    )
+
+
 def _rp(request: HttpRequest) -> passkeys.RelyingParty:
     return passkeys.relying_party(request_origin=f"{request.scheme}://{request.get_host()}")
 
@@ -83,6 +108,8 @@ def identity(request: HttpRequest) -> HttpResponse:
         "portal/account/identity.html",
         {
             "current": current,
+            "ial_how": _how(current.methods, _IAL_OF, current.ial) if current else "",
+            "aal_how": _how(current.methods, _AAL_OF, current.aal) if current else "",
             "levels": LEVELS,
             "code": f"{code[:4]}-{code[4:]}" if code else "",
             "expires": to_tokyo(expires) if expires else None,

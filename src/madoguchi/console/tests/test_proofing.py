@@ -108,7 +108,7 @@ def test_counter_staff_find_the_resident_by_code_and_record_level_2(hanako, staf
     client = Client()
     client.force_login(hanako)
     page = client.get("/account/identity/").content.decode()
-    assert "身元確認</dt><dd>レベル2" in page
+    assert "身元確認</dt><dd>レベル2（窓口で本人確認書類を確認）" in page
     assert "横浜市" in page
 
 

@@ -239,7 +239,7 @@ def test_a_passkey_login_reaches_authentication_level_2(registered):
     assert attempt.portal == "portal"
     assert AuditEvent.objects.filter(action="resident.login", actor=hanako).exists()
     page = client.get("/account/identity/")
-    assert "当人認証</dt><dd>レベル2" in page.content.decode()
+    assert "当人認証</dt><dd>レベル2（パスキー）" in page.content.decode()
 
 
 def _refused(response: Any) -> str:
