@@ -378,3 +378,46 @@ def test_the_relying_party_comes_from_settings_when_configured(hanako, settings)
     opts = options(client, OPTIONS)
     good = SoftAuthenticator(origin="https://madoguchi.example.jp", rp_id="example.jp")
     assert client.post(PASSKEYS, {"credential": good.register(opts)}).status_code == 302
+
+
+# --- The resident's 本人確認 page --------------------------------------------------------------
+
+
+def test_the_identity_page_shows_levels_what_they_allow_and_how_to_raise_them(hanako):
+    client = Client()
+    client.force_login(hanako)
+    page = client.get("/account/identity/").content.decode()
+    assert "身元確認</dt><dd>レベル1（メールアドレスの確認）" in page
+    assert "当人認証</dt><dd>レベル1（パスワード）" in page
+    for words in ("レベル3", "電子署名が必要な手続", "/account/passkeys/", "本人確認コード"):
+        assert words in page
+    assert "TODO" not in page
+
+
+def test_the_identity_and_passkey_pages_are_for_residents_only(hanako, organisation):
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.testing import staff_create
+
+    visitor = Client()
+    for url in ("/account/identity/", PASSKEYS):
+        response = visitor.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(LOGIN)
+    assert visitor.post(OPTIONS).status_code == 302
+    staff = staff_create(organisation, email="s@yokohama.test", role=StaffRole.REVIEWER)
+    staff_client = Client()
+    staff_client.force_login(staff.user)
+    assert staff_client.get("/account/identity/").status_code == 403
+    assert staff_client.post("/account/identity/").status_code == 403
+
+
+def test_closing_an_account_removes_its_passkeys_and_codes(registered):
+    from madoguchi.identity.models import ProofingCode
+    from madoguchi.identity.proofing import proofing_code_issue
+    from madoguchi.identity.services import resident_delete
+
+    hanako, _authenticator = registered
+    proofing_code_issue(user=hanako, now=now())
+    resident_delete(user=hanako, now=now())
+    assert not PasskeyCredential.objects.exists()
+    assert not ProofingCode.objects.exists()
