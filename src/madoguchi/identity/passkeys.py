@@ -53,6 +53,7 @@ from webauthn.helpers.structs import (
 from madoguchi.audit.services import audit_record
 from madoguchi.core.text import strip_invisible
 from madoguchi.identity.models import PasskeyCredential, User
+from madoguchi.identity.services import is_resident
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -233,10 +234,14 @@ def passkey_registration_options(
     """The JSON options for ``navigator.credentials.create`` (a discoverable credential,
     user verification required) and a new registration challenge in ``session``.
 
-    Raises :class:`PasskeyRefused` when the session has not proved the password recently
-    (``reason="reauth"``) or the account holds :data:`MAX_PASSKEYS` already. Writes only the
+    Raises :class:`PasskeyRefused` for a console account (staff, group operator, platform
+    operator), when the session has not proved the password recently (``reason="reauth"``),
+    or when the account holds :data:`MAX_PASSKEYS` already. Writes only the
     session.
     """
+    if not is_resident(user):
+        # The console's accounts log in there, with their own second factor.
+        raise PasskeyRefused("職員のアカウントにはパスキーを登録できません。", status=403)
     if not reauth_fresh(session, user_id=user.pk, now=now):
         raise PasskeyRefused(REAUTH_NEEDED, reason="reauth", status=403)
     existing = passkeys_of(user=user)

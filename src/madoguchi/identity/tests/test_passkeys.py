@@ -421,3 +421,19 @@ def test_closing_an_account_removes_its_passkeys_and_codes(registered):
     resident_delete(user=hanako, now=now())
     assert not PasskeyCredential.objects.exists()
     assert not ProofingCode.objects.exists()
+
+
+def test_a_platform_operator_cannot_register_a_resident_passkey(db):
+    operator = resident_create("operator@example.jp", verified=True)
+    operator.is_staff = True
+    operator.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(operator)
+    session = client.session
+    from madoguchi.identity.passkeys import reauth_mark
+
+    reauth_mark(session, user_id=operator.pk, now=now())
+    session.save()
+    response = client.post(OPTIONS)
+    assert response.status_code == 403
+    assert "職員のアカウント" in json.loads(response.content)["message"]

@@ -95,6 +95,14 @@
       }).catch(function (error) {
         if (button) { button.disabled = false; }
         var cancelled = error && (error.name === "NotAllowedError" || error.name === "AbortError");
+        if (error && error.name === "SecurityError") {
+          say(form, "このアドレスではパスキーを使えません。https で始まるアドレス（試験用なら http://localhost）でこのページを開いてください。");
+          return;
+        }
+        if (error && error.name === "InvalidStateError") {
+          say(form, "この端末のパスキーは、すでに登録されています。");
+          return;
+        }
         say(form, cancelled
           ? "パスキーの操作が取り消されたか、時間切れになりました。もう一度お試しください。"
           : (error && error.message && /[\u3040-\u30ff\u4e00-\u9fff]/.test(error.message)
