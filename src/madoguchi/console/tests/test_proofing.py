@@ -244,3 +244,28 @@ def test_image_proofing_from_an_application(staff_client, staff_member, procedur
     assert other.get(url).status_code == 404
     assert other.post(url, GOOD).status_code == 404
     assert IdentityProofing.objects.count() == 1
+
+
+def test_failed_lookups_are_limited_per_client_address(organisation):
+    from madoguchi.identity.proofing import LOOKUP_MAX_FAILURES_ADDRESS, proofing_code_lookup
+
+    address = "203.0.113.9"
+    members = [
+        staff_create(organisation, email=f"counter{i}@yokohama.test", role=StaffRole.REVIEWER)
+        for i in range(LOOKUP_MAX_FAILURES_ADDRESS // LOOKUP_MAX_FAILURES_STAFF + 1)
+    ]
+    failures = 0
+    for member in members[:-1]:
+        for _ in range(LOOKUP_MAX_FAILURES_STAFF):
+            with pytest.raises(ProofingRefused) as refused:
+                proofing_code_lookup(staff=member, code="ZZZZZZZZ", address=address, now=now())
+            assert refused.value.status == 422
+            failures += 1
+    assert failures == LOOKUP_MAX_FAILURES_ADDRESS
+    with pytest.raises(ProofingRefused) as refused:
+        proofing_code_lookup(staff=members[-1], code="ZZZZZZZZ", address=address, now=now())
+    assert refused.value.status == 429
+    # Another address is not affected.
+    with pytest.raises(ProofingRefused) as refused:
+        proofing_code_lookup(staff=members[-1], code="ZZZZZZZZ", address="198.51.100.1", now=now())
+    assert refused.value.status == 422

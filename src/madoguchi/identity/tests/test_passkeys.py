@@ -437,3 +437,18 @@ def test_a_platform_operator_cannot_register_a_resident_passkey(db):
     response = client.post(OPTIONS)
     assert response.status_code == 403
     assert "職員のアカウント" in json.loads(response.content)["message"]
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/account/identity/", "/account/identity/"), ("https://evil.example/", "/mypage/")],
+)
+def test_a_passkey_login_follows_next_only_within_the_site(registered, target, expected):
+    _hanako, authenticator = registered
+    client = Client()
+    opts = options(client, LOGIN_OPTIONS)
+    response = client.post(
+        LOGIN_PASSKEY, {"credential": authenticator.assertion(opts), "next": target}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == expected
