@@ -194,7 +194,7 @@ def credential_parse(raw: object) -> dict[str, Any]:
         raise PasskeyRefused(MALFORMED, reason="malformed")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the stack
         raise PasskeyRefused(MALFORMED, reason="malformed") from None
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise PasskeyRefused(MALFORMED, reason="malformed")

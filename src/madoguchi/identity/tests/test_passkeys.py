@@ -143,6 +143,7 @@ def test_a_wrong_registration_is_refused_recorded_and_stores_nothing(hanako, kno
         json.dumps({"id": "A" * 2000, "response": {}}),
         "x" * 70_000,
         '{"id": "AAAA\\u0000", "response": {}}',
+        "[" * 60_000,
     ],
 )
 def test_malformed_registration_answers_get_a_japanese_message_never_a_500(hanako, credential):
@@ -305,6 +306,7 @@ def test_an_unknown_credential_is_refused(registered):
         '{"id": "@@@@", "response": {}}',
         json.dumps({"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {"x": 1}}),
         "x" * 70_000,
+        '{"a":' * 20_000,
     ],
 )
 def test_malformed_login_answers_get_a_japanese_message_never_a_500(registered, credential):
