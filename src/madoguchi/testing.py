@@ -649,3 +649,160 @@ def axe_violations(page: Any) -> list[str]:
         f"{v['id']}: {v['help']} ({', '.join(str(n['target']) for n in v['nodes'][:3])})"
         for v in results.response["violations"]
     ]
+
+
+# --- A software authenticator (WebAuthn) with real keys ---------------------------------------
+
+
+class SoftAuthenticator:
+    """A passkey authenticator in software: an EC P-256 key, real authenticatorData,
+    clientDataJSON, "none" attestation and ECDSA assertion signatures (``cryptography``), so
+    tests drive the real verification with answers a browser would send. Knobs let a test
+    build the wrong ones (origin, RP ID, flags, counter)."""
+
+    UP = 0x01
+    UV = 0x04
+    AT = 0x40
+
+    def __init__(self, *, origin: str = "http://testserver", rp_id: str = "testserver") -> None:
+        import secrets
+
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.origin = origin
+        self.rp_id = rp_id
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = secrets.token_bytes(32)
+        self.sign_count = 0
+        self.user_handle = b""
+
+    @staticmethod
+    def b64(data: bytes) -> str:
+        import base64
+
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    @staticmethod
+    def unb64(text: str) -> bytes:
+        import base64
+
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    def cose_key(self) -> bytes:
+        import cbor2
+
+        numbers = self.key.public_key().public_numbers()
+        return bytes(
+            cbor2.dumps(
+                {
+                    1: 2,
+                    3: -7,
+                    -1: 1,
+                    -2: numbers.x.to_bytes(32, "big"),
+                    -3: numbers.y.to_bytes(32, "big"),
+                }
+            )
+        )
+
+    def _auth_data(self, *, rp_id: str, flags: int, count: int, attested: bool) -> bytes:
+        import hashlib
+
+        data = hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + count.to_bytes(4, "big")
+        if attested:
+            data += bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id
+            data += self.cose_key()
+        return data
+
+    def _client_data(self, *, kind: str, challenge: str, origin: str) -> bytes:
+        import json
+
+        return json.dumps(
+            {"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False}
+        ).encode()
+
+    def register(
+        self,
+        options: dict[str, Any],
+        *,
+        origin: str | None = None,
+        rp_id: str | None = None,
+        flags: int = UP | UV | AT,
+        challenge: str | None = None,
+    ) -> str:
+        """The JSON a browser posts after ``navigator.credentials.create(options)``."""
+        import json
+
+        import cbor2
+
+        self.user_handle = self.unb64(options["user"]["id"])
+        auth_data = self._auth_data(
+            rp_id=rp_id or self.rp_id, flags=flags, count=self.sign_count, attested=True
+        )
+        client_data = self._client_data(
+            kind="webauthn.create",
+            challenge=challenge or options["challenge"],
+            origin=origin or self.origin,
+        )
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        cid = self.b64(self.credential_id)
+        return json.dumps(
+            {
+                "id": cid,
+                "rawId": cid,
+                "type": "public-key",
+                "response": {
+                    "clientDataJSON": self.b64(client_data),
+                    "attestationObject": self.b64(attestation),
+                    "transports": ["internal", "hybrid"],
+                },
+                "clientExtensionResults": {},
+            }
+        )
+
+    def assertion(
+        self,
+        options: dict[str, Any],
+        *,
+        origin: str | None = None,
+        rp_id: str | None = None,
+        flags: int = UP | UV,
+        sign_count: int | None = None,
+        challenge: str | None = None,
+    ) -> str:
+        """The JSON a browser posts after ``navigator.credentials.get(options)``; the counter
+        moves forward by one unless ``sign_count`` says otherwise."""
+        import hashlib
+        import json
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        if sign_count is None:
+            self.sign_count += 1
+            sign_count = self.sign_count
+        auth_data = self._auth_data(
+            rp_id=rp_id or self.rp_id, flags=flags, count=sign_count, attested=False
+        )
+        client_data = self._client_data(
+            kind="webauthn.get",
+            challenge=challenge or options["challenge"],
+            origin=origin or self.origin,
+        )
+        signature = self.key.sign(
+            auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
+        )
+        cid = self.b64(self.credential_id)
+        return json.dumps(
+            {
+                "id": cid,
+                "rawId": cid,
+                "type": "public-key",
+                "response": {
+                    "clientDataJSON": self.b64(client_data),
+                    "authenticatorData": self.b64(auth_data),
+                    "signature": self.b64(signature),
+                    "userHandle": self.b64(self.user_handle),
+                },
+                "clientExtensionResults": {},
+            }
+        )

@@ -52,6 +52,16 @@ class AuditAction(models.TextChoices):
     RESIDENT_TOKEN_REVOKED = "resident.token_revoked", "住民のAPIトークンの失効"
     RESIDENT_LOGIN = "resident.login", "住民のログイン"
     RESIDENT_LOGIN_FAILED = "resident.login_failed", "住民のログイン失敗"
+    RESIDENT_PASSKEY_ADDED = "resident.passkey_added", "パスキーの登録"
+    RESIDENT_PASSKEY_REFUSED = "resident.passkey_refused", "パスキーの登録の拒否"
+    RESIDENT_PASSKEY_RENAMED = "resident.passkey_renamed", "パスキーの名前の変更"
+    RESIDENT_PASSKEY_DELETED = "resident.passkey_deleted", "パスキーの削除"
+    RESIDENT_PROOFING_CODE_ISSUED = "resident.proofing_code_issued", "本人確認コードの発行"
+    # Identity proofing (身元確認)
+    PROOFING_LOOKED_UP = "proofing.looked_up", "本人確認コードによる利用者の表示"
+    PROOFING_LOOKUP_FAILED = "proofing.lookup_failed", "本人確認コードの照会の失敗"
+    PROOFING_RECORDED = "proofing.recorded", "身元確認の記録"
+    PROOFING_REVOKED = "proofing.revoked", "身元確認の取消し"
     # Integrations
     ACCESS_TOKEN_CREATED = "access_token.created", "APIトークンの発行"
     ACCESS_TOKEN_REVOKED = "access_token.revoked", "APIトークンの失効"

@@ -90,3 +90,16 @@ def audit_actions_of(*, organisation: Organisation) -> list[str]:
         .values_list("action", flat=True)
         .distinct()[:500]
     )
+
+
+def audit_events_count(
+    *, action: str, since: datetime, actor_id: int | None = None, address: str | None = None
+) -> int:
+    """How many ``action`` events since ``since``, by one actor or from one client address
+    (``detail["address"]``): what a limit on repeated attempts counts."""
+    events = AuditEvent.objects.filter(action=action, occurred_at__gte=since)
+    if actor_id is not None:
+        events = events.filter(actor_id=actor_id)
+    if address is not None:
+        events = events.filter(detail__address=address)
+    return events.count()

@@ -50,6 +50,8 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_JPKI_TRUST_ANCHORS",
     "MADOGUCHI_JPKI_VERIFY_URL",
     "MADOGUCHI_JPKI_VERIFY_TOKEN",
+    "MADOGUCHI_WEBAUTHN_RP_ID",
+    "MADOGUCHI_WEBAUTHN_ORIGINS",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.

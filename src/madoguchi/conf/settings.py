@@ -75,6 +75,11 @@ try:
     # The platform operator's verification API (revocation), and its bearer token.
     JPKI_VERIFY_URL = env_jpki_verify_url(ENV)
     JPKI_VERIFY_TOKEN = ENV.get("MADOGUCHI_JPKI_VERIFY_TOKEN", "").strip()
+    # Passkeys (WebAuthn): the relying party ID (a registrable domain, e.g. "madoguchi.example.jp")
+    # and the exact origins ("https://madoguchi.example.jp") the portal is served at. Empty: the
+    # origin the request reached (its host already checked against ALLOWED_HOSTS) and its host.
+    WEBAUTHN_RP_ID = ENV.get("MADOGUCHI_WEBAUTHN_RP_ID", "").strip().lower()
+    WEBAUTHN_ORIGINS = env_list(ENV, "MADOGUCHI_WEBAUTHN_ORIGINS", [])
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 

@@ -3,6 +3,7 @@ from django.urls import path
 from madoguchi.console import (
     urls_admin,
     urls_exports,
+    urls_proofing,
     urls_review,
     urls_tokens,
     urls_webhooks,
@@ -37,4 +38,5 @@ urlpatterns = [
     *urls_exports.urlpatterns,
     *urls_tokens.urlpatterns,
     *urls_webhooks.urlpatterns,
+    *urls_proofing.urlpatterns,
 ]

@@ -15,18 +15,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from webauthn import verify_authentication_response
 
 from madoguchi.audit.services import audit_record
-from madoguchi.identity import throttle
-from madoguchi.identity.models import Staff, User
+from madoguchi.identity import passkeys, throttle
+from madoguchi.identity.assurance import IdentityMethod, VerifiedIdentity
+from madoguchi.identity.models import PasskeyCredential, Staff, User
 from madoguchi.identity.selectors import active_staff_of, groups_operated_by
 from madoguchi.identity.services import is_resident
 from madoguchi.tenants.models import Organisation
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
 
 #: Set (to the user's id) only when a console login passed both factors. A session logged in
 #: any other way (the resident portal) is neither a console session nor an admin-site session.
@@ -251,3 +256,137 @@ def resident_login(
         portal=PORTAL_RESIDENT,
     )
     return user
+
+
+# --- Passkeys (当人認証 level 2) ---------------------------------------------------------------
+
+RESIDENT_PASSKEY_INVALID: Final = (
+    "パスキーでログインできませんでした。もう一度お試しいただくか、"
+    "メールアドレスとパスワードでログインしてください。"
+)
+
+
+@dataclass(frozen=True)
+class PasskeyLogin:
+    """A passkey login that succeeded: the resident, and what it proved for the session."""
+
+    user: User
+    identity: VerifiedIdentity
+
+
+def resident_passkey_login(
+    *,
+    credential: object,
+    session: SessionBase,
+    rp: passkeys.RelyingParty,
+    address: str | None,
+    device_token: str | None,
+    now: datetime,
+) -> PasskeyLogin:
+    """Log a resident in with a passkey: the browser's answer (``credential``, JSON text) to
+    the login challenge of ``session``, under the same limits and with the same records as
+    the password login (``LoginAttempt`` stage ``passkey`` and ``resident.login`` /
+    ``resident.login_failed``).
+
+    The account is the one whose stored credential the answer names (discoverable
+    credentials: nothing is typed). Guarantees: the challenge is spent whatever the outcome;
+    origin, RP ID hash, user presence *and* verification and the signature are checked; the
+    sign counter only moves forward (a regression — a cloned key — is refused), and moves in
+    the same transaction as the attempt's record. Raises :class:`LoginRefused`: throttled
+    (429), expired challenge, or — for anything else: malformed answer, unknown credential,
+    bad signature, missing UV, counter regression, staff or inactive account — the one
+    answer :data:`RESIDENT_PASSKEY_INVALID`. The caller logs the session in and stores
+    ``identity`` with :func:`identity_session_store`.
+    """
+    pending = passkeys.challenge_take(
+        session, purpose=passkeys.PURPOSE_LOGIN, user_id=None, now=now
+    )
+    try:
+        data: dict[str, Any] | None = passkeys.credential_parse(credential)
+    except passkeys.PasskeyRefused:
+        data = None
+    stored = (
+        PasskeyCredential.objects.select_related("user").filter(credential_id=data["id"]).first()
+        if data is not None
+        else None
+    )
+    user = stored.user if stored is not None else None
+    # The throttle's account: the address of the account the passkey belongs to, so that its
+    # limits are the same whichever door is tried; an unknown credential counts by its id.
+    account = user.email if user is not None else "passkey:" + (data["id"] if data else "")[:64]
+
+    def refuse(reason: str, message: str = RESIDENT_PASSKEY_INVALID, status: int = 422) -> NoReturn:
+        login_attempt_record(
+            account=account,
+            user=user,
+            success=False,
+            stage=throttle.STAGE_THROTTLED if status == 429 else throttle.STAGE_PASSKEY,
+            address=address,
+            now=now,
+            portal=PORTAL_RESIDENT,
+            reason=reason,
+        )
+        code = {429: "throttled"}.get(status, "passkey")
+        raise LoginRefused(message, status=status, code=code)
+
+    decision = login_decision(account=account, address=address, device_token=device_token, now=now)
+    if not decision.allowed:
+        refuse(decision.limit, decision.resident_message, 429)
+    if pending is None:
+        refuse("challenge", passkeys.EXPIRED)
+    if data is None:
+        refuse("malformed")
+    if stored is None or user is None:
+        refuse("unknown_credential")
+    handle = data["response"].get("userHandle")
+    if handle is not None:
+        try:
+            given = passkeys.b64url_decode(handle) if isinstance(handle, str) else b""
+        except ValueError:
+            given = b""
+        if given != bytes(stored.user_handle):
+            refuse("user_handle")
+    try:
+        verified = verify_authentication_response(
+            credential=data,
+            expected_challenge=pending["challenge"],
+            expected_rp_id=rp.id,
+            expected_origin=list(rp.origins),
+            credential_public_key=bytes(stored.public_key),
+            credential_current_sign_count=stored.sign_count,
+            require_user_verification=True,
+        )
+    except Exception as error:
+        refuse(passkeys.reason_of(error))
+    if not is_resident(user):
+        refuse("staff_account")
+    if not user.is_active or user.email_verified_at is None:
+        refuse("inactive")
+    with transaction.atomic(durable=True):
+        moved = PasskeyCredential.objects.filter(pk=stored.pk, sign_count=stored.sign_count).update(
+            sign_count=verified.new_sign_count, last_used_at=now
+        )
+        if moved:
+            _record(
+                account=account,
+                user=user,
+                success=True,
+                stage=throttle.STAGE_PASSKEY,
+                address=address,
+                now=now,
+                portal=PORTAL_RESIDENT,
+                reason="",
+            )
+    if not moved:
+        # Another login with the same counter value won the race: a replay or a clone.
+        refuse("sign_count")
+    identity = VerifiedIdentity(
+        # The account's identity proofing is added on every request by identity_current (so a
+        # revoked proofing stops counting at once); the session holds what the login proved.
+        ial=1,
+        aal=2,
+        methods=(IdentityMethod.PASSKEY.value,),
+        verified_at=now.isoformat(),
+        extra={"passkey": str(stored.pk)},
+    )
+    return PasskeyLogin(user=user, identity=identity)

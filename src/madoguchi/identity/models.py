@@ -262,3 +262,90 @@ class JpkiCrl(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issuer} #{self.crl_number}"
+
+
+class PasskeyCredential(models.Model):
+    """A resident's passkey (WebAuthn public-key credential): the device holds the private key
+    and unlocks it with biometrics or a PIN; only the public key is kept here."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    #: The credential ID as base64url (no padding), as browsers send it.
+    credential_id = models.CharField(max_length=1400, unique=True)
+    #: The WebAuthn user handle this credential was created with (random, per account).
+    user_handle = models.BinaryField(max_length=64)
+    #: COSE_Key bytes of the public key.
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list)
+    aaguid = models.CharField(max_length=36, blank=True)
+    backed_up = models.BooleanField("同期されるパスキー", default=False)
+    name = models.CharField("名前", max_length=64)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "パスキー"
+        verbose_name_plural = "パスキー"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
+
+
+class IdentityProofing(models.Model):
+    """身元確認: staff of ``organisation`` saw the resident's identity documents (at the counter,
+    or an image attached to an application) and checked the name, address and birth date.
+    A valid (unrevoked, unexpired) record gives the account 身元確認 level 2."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="proofings")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField("方法", max_length=32)
+    #: :class:`~madoguchi.identity.constants.ProofingDocument` values seen.
+    documents = models.JSONField("確認した書類", default=list)
+    name = models.CharField("氏名", max_length=128)
+    address = models.CharField("住所", max_length=256)
+    birth_date = models.DateField("生年月日")
+    recorded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_by_label = models.CharField("確認した職員", max_length=200, blank=True)
+    recorded_at = models.DateTimeField("確認日時")
+    valid_until = models.DateTimeField("有効期限", null=True, blank=True)
+    revoked_at = models.DateTimeField("取消日時", null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    #: The application whose attached image was checked (``image_proofing``); an id only:
+    #: applications sit above identity.
+    application_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "身元確認の記録"
+        verbose_name_plural = "身元確認の記録"
+        indexes = (models.Index(fields=("organisation", "-recorded_at"), name="proofing_by_org"),)
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(method__in=("counter_proofing", "image_proofing")),
+                name="proofing_method_known",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"proofing {self.pk} of {self.user_id}"
+
+
+class ProofingCode(models.Model):
+    """本人確認コード: a short-lived, single-use code a resident shows counter staff so they
+    find the account without searching for it. Only its SHA-256 is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "本人確認コード"
+        verbose_name_plural = "本人確認コード"
+
+    def __str__(self) -> str:
+        return f"code of {self.user_id}"

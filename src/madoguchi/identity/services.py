@@ -24,7 +24,15 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from madoguchi.audit.services import audit_record
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.mfa import totp_reset
-from madoguchi.identity.models import AccessToken, GroupOperator, ResidentProfile, Staff, User
+from madoguchi.identity.models import (
+    AccessToken,
+    GroupOperator,
+    PasskeyCredential,
+    ProofingCode,
+    ResidentProfile,
+    Staff,
+    User,
+)
 from madoguchi.identity.tokens import staff_tokens_end
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation, SharedGroup
@@ -268,10 +276,13 @@ def resident_delete(*, user: User, now: datetime) -> bool:
     """Close a resident's account (a step of ``accounts.account_delete``). Returns True when
     the user row was deleted.
 
-    The account and everything hanging off it (profile, tokens) is deleted when nothing else
+    The account and everything hanging off it (profile, tokens, passkeys, identity proofing)
+    is deleted when nothing else
     points to it. When applications still under their organisations' retention point to it,
     the database refuses the deletion (PROTECT) and the account stays only as their
-    applicant: deactivated, profile erased, API tokens deleted, the address replaced by a
+    applicant: deactivated, profile erased, API tokens, passkeys and 本人確認コード deleted
+    (identity proofing records stay with the applications they vouch for), the address
+    replaced by a
     random one and the password made unusable, so nobody can log in with it and the address
     can sign up again. Raises ``ValueError`` for staff accounts.
     """
@@ -287,6 +298,8 @@ def resident_delete(*, user: User, now: datetime) -> bool:
             pass  # applications point to it: keep the row for them (below)
         ResidentProfile.objects.filter(user_id=user_id).delete()
         AccessToken.objects.filter(user_id=user_id).delete()
+        PasskeyCredential.objects.filter(user_id=user_id).delete()
+        ProofingCode.objects.filter(user_id=user_id).delete()
         user = User.objects.select_for_update().get(pk=user_id)
         user.email = f"deleted-{user_id}-{secrets.token_hex(8)}@deleted.invalid"
         user.display_name = ""

@@ -72,8 +72,10 @@ STAGE_THROTTLED: Final = "throttled"
 #: complete login. A staff account never succeeds there (``identity.login``), so a staff
 #: password alone still never makes an address known.
 STAGE_RESIDENT: Final = "resident"
+#: The resident portal's passkey login (device + biometrics/PIN: two factors in one step).
+STAGE_PASSKEY: Final = "passkey"
 #: Stages whose success means a complete login (every factor the account has).
-FULL_LOGIN_STAGES: Final = (STAGE_TOTP, STAGE_RECOVERY, STAGE_ENROL, STAGE_RESIDENT)
+FULL_LOGIN_STAGES: Final = (STAGE_TOTP, STAGE_RECOVERY, STAGE_ENROL, STAGE_RESIDENT, STAGE_PASSKEY)
 
 
 def account_key_of(typed: object) -> str:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from madoguchi.portal import views_account as views
+from madoguchi.portal import views_identity
 
 app_name = "account"
 
@@ -12,6 +13,8 @@ urlpatterns = [
     path("verify/resend/", views.verification_resend, name="verify_resend"),
     path("verify/<str:token>/", views.verify, name="verify"),
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/passkey/", views_identity.login_passkey, name="login_passkey"),
+    path("login/passkey/options/", views_identity.login_options, name="login_passkey_options"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/reset/", views.password_reset, name="password_reset"),
     path(
@@ -33,4 +36,10 @@ urlpatterns = [
     path("profile/edit/", views.profile_edit, name="profile_edit"),
     path("delete/", views.delete, name="delete"),
     path("tokens/", views.tokens, name="tokens"),
+    path("identity/", views_identity.identity, name="identity"),
+    path("passkeys/", views_identity.passkey_list, name="passkeys"),
+    path("passkeys/password/", views_identity.passkey_reauth, name="passkey_reauth"),
+    path("passkeys/options/", views_identity.passkey_options, name="passkey_options"),
+    path("passkeys/<int:passkey_id>/rename/", views_identity.passkey_rename, name="passkey_rename"),
+    path("passkeys/<int:passkey_id>/delete/", views_identity.passkey_delete, name="passkey_delete"),
 ]

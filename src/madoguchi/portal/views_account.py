@@ -25,7 +25,7 @@ from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.japanese import wareki
-from madoguchi.identity import accounts, throttle
+from madoguchi.identity import accounts, passkeys, throttle
 from madoguchi.identity.login import LoginRefused, resident_login
 from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.identity.services import (
@@ -161,6 +161,8 @@ class LoginView(auth_views.LoginView):
             return self.render_to_response(self.get_context_data(form=form), status=refused.status)
         form.user = user
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        # A password typed just now: the passkey page may add a passkey without asking again.
+        passkeys.reauth_mark(self.request.session, user_id=user.pk, now=now())
         response = HttpResponseRedirect(self.get_success_url())
         # This browser is now trusted for this account (identity.throttle): the limits an
         # attacker could turn against the resident no longer lock them out here.

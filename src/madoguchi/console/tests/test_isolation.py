@@ -159,6 +159,19 @@ def world(db, organisation, other_organisation):
         body="横浜市の承認理由",
         now=now(),
     )
+    from madoguchi.identity.proofing import identity_proofing_record
+
+    proofing = identity_proofing_record(
+        staff=admin_a,
+        method="image_proofing",
+        applicant=resident,
+        application_id=application.pk,
+        documents=["passport"],
+        name=f"{SECRET_NAME}　太郎",
+        address="横浜市中区",
+        birth_date="1990-04-01",
+        now=now(),
+    )
     admin_b = staff_upsert(
         organisation=other_organisation,
         email="admin@kamakura.test",
@@ -176,6 +189,7 @@ def world(db, organisation, other_organisation):
             "staff_id": admin_a.pk,
             "token_id": token.pk,
             "endpoint_id": endpoint.pk,
+            "proofing_id": proofing.pk,
             # Not tenant data: a group's slug and a template's slug are public.
             "slug": "no-such-group",
             "token": "not-a-real-invitation",
