@@ -47,6 +47,12 @@ class AuditAction(models.TextChoices):
     RESIDENT_TOKEN_REVOKED = "resident.token_revoked", "住民のAPIトークンの失効"
     RESIDENT_LOGIN = "resident.login", "住民のログイン"
     RESIDENT_LOGIN_FAILED = "resident.login_failed", "住民のログイン失敗"
+    # National login, gBizID and signing through the national app (OpenID Connect)
+    IDENTITY_OIDC_LOGIN = "identity.oidc_login", "マイナンバーカード・gBizIDでのログイン"
+    IDENTITY_OIDC_VERIFIED = "identity.oidc_verified", "マイナンバーカード・gBizIDでの本人確認"
+    IDENTITY_LINKED = "identity.linked", "マイナンバーカード・gBizIDとアカウントの連携"
+    IDENTITY_OIDC_REFUSED = "identity.oidc_refused", "外部IDでのログイン・署名の拒否"
+    IDENTITY_OIDC_SIGNED = "identity.oidc_signed", "デジタル認証アプリでの電子署名"
     # Integrations
     ACCESS_TOKEN_CREATED = "access_token.created", "APIトークンの発行"
     ACCESS_TOKEN_REVOKED = "access_token.revoked", "APIトークンの失効"

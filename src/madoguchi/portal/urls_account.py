@@ -3,6 +3,7 @@
 from django.urls import path
 
 from madoguchi.portal import views_account as views
+from madoguchi.portal import views_identity
 
 app_name = "account"
 
@@ -33,4 +34,16 @@ urlpatterns = [
     path("profile/edit/", views.profile_edit, name="profile_edit"),
     path("delete/", views.delete, name="delete"),
     path("tokens/", views.tokens, name="tokens"),
+    # National login, gBizID and signing through the national app (OpenID Connect).
+    path("oidc/link/", views_identity.oidc_link, name="oidc_link"),
+    path(
+        "oidc/national/sign/callback/", views_identity.oidc_sign_callback, name="oidc_sign_callback"
+    ),
+    path(
+        "oidc/national/sign/<str:code>/<int:procedure_id>/",
+        views_identity.oidc_sign,
+        name="oidc_sign",
+    ),
+    path("oidc/<str:provider>/login/", views_identity.oidc_login, name="oidc_login"),
+    path("oidc/<str:provider>/callback/", views_identity.oidc_callback, name="oidc_callback"),
 ]
