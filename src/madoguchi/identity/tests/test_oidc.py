@@ -31,10 +31,14 @@ from joserfc import jwe, jwk, jwt
 
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
+from madoguchi.forms.identity import applicant_fields
+from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import (
     SESSION_KEY,
     VerifiedAttributes,
+    VerifiedIdentity,
     identity_session_load,
+    identity_session_store,
 )
 from madoguchi.identity.models import IdentityLink, LoginAttempt
 from madoguchi.identity.providers import rp
@@ -48,7 +52,7 @@ from madoguchi.identity.providers.services import (
     national_sign_finish,
     national_sign_start,
 )
-from madoguchi.testing import PASSWORD, resident_create
+from madoguchi.testing import PASSWORD, resident_create, valid_answers
 
 CARD_CONFIG = """
 [req]
@@ -784,3 +788,99 @@ def test_the_demo_idp_refuses_a_redirect_to_another_site(client, db, oidc):
 
     assert answer.status_code == 400
     assert "要求を受け付けられません" in answer.content.decode()
+
+
+# --- the portal: verified attributes fill the form once, and signing from the confirm page ----
+
+
+def _juminhyo() -> Any:
+    from madoguchi.tenants.models import Organisation
+    from madoguchi.testing import procedure_publish
+
+    return procedure_publish(Organisation.objects.get(lg_code="141003"), "juminhyo")
+
+
+VERIFIED = VerifiedIdentity(
+    ial=3,
+    aal=3,
+    methods=("national_login",),
+    subject="oidc:https://op.example#s",
+    attributes=VerifiedAttributes(
+        name="山田　太郎",
+        address="神奈川県横浜市中区日本大通１番地",
+        birth_date="1985-04-01",
+        sex="1",
+        source="national_login",
+    ),
+)
+
+
+def test_verified_attributes_fill_the_form_once_and_are_marked(client, db, oidc):
+    from madoguchi.applications.models import Draft
+
+    procedure = _juminhyo()
+    taro = resident_create("taro@example.jp", verified=True)
+    client.force_login(taro)
+    session = client.session
+    identity_session_store(session, VERIFIED, user_id=taro.pk)
+    session.save()
+    base = f"/o/{procedure.organisation.lg_code}/procedures/{procedure.pk}/apply/"
+
+    page = client.get(base + "start/").content.decode()
+    assert "マイナンバーカードで確認済みの内容です" in page
+    assert "山田" in page
+    client.post(base + "start/", {"prefill": "yes"})
+
+    answers = Draft.objects.get().answers
+    fields = applicant_fields(form_spec(procedure.form_version))
+    assert answers[fields.name]["family"] == "山田"
+    assert answers[fields.name]["given"] == "太郎"
+    step = client.get(base).content.decode()
+    assert "マイナンバーカードで確認済み:" in step
+
+
+def test_signing_from_the_confirm_page_goes_through_the_app_and_comes_back(site, live_server):
+    from madoguchi.applications.services import draft_save
+    from madoguchi.forms.base import FormSpec
+
+    procedure = _juminhyo()
+    taro = resident_create("taro@example.jp", verified=True)
+    site.force_login(taro)
+    spec: FormSpec = form_spec(procedure.form_version)
+    files = {f.key for s in spec.steps for f in s.fields if f.type == "attachment"}
+    answers = {k: v for k, v in valid_answers(procedure).items() if k not in files}
+    draft_save(organisation=procedure.organisation, procedure=procedure, applicant=taro,
+               answers=answers, step=spec.steps[-1].key, now=now())  # fmt: skip
+    url = f"/account/oidc/national/sign/{procedure.organisation.lg_code}/{procedure.pk}/"
+    confirm = f"/o/{procedure.organisation.lg_code}/procedures/{procedure.pk}/apply/confirm/"
+
+    start = site.post(url)
+    assert start.status_code == 302, start.content.decode()[:500]
+    assert "sign_tx=" in start["Location"]
+    back = site.get(local(through_demo_idp(site, start["Location"], pin="DEMO1234")))
+
+    from madoguchi.identity.signatures import services as signature_services
+
+    if hasattr(signature_services, "signature_wrap_raw"):
+        assert back.status_code == 302
+        assert back["Location"] == confirm
+        assert "_madoguchi_signed" in site.session
+    else:  # until h-jpki lands: refused in Japanese, recorded, nothing kept
+        assert back.status_code == 400
+        assert "電子署名を受け取れませんでした" in back.content.decode()
+        assert "_madoguchi_signed" not in site.session
+    assert "sign_tx" not in str(site.session.get("_madoguchi_oidc_pending"))
+
+
+def test_signing_an_incomplete_draft_is_sent_back_to_the_confirm_page(client, db, oidc):
+    procedure = _juminhyo()
+    client.force_login(resident_create("taro@example.jp", verified=True))
+
+    answer = client.post(
+        f"/account/oidc/national/sign/{procedure.organisation.lg_code}/{procedure.pk}/"
+    )
+
+    assert answer.status_code == 302
+    assert answer["Location"].endswith("/apply/confirm/")
+    assert "_madoguchi_oidc_pending" not in client.session
+    assert client.post("/account/oidc/national/sign/141003/999999/").status_code == 404
