@@ -71,7 +71,8 @@ def provider_config(key: str, *, base_url: str) -> ProviderConfig | None:
 
 def providers_available(*, base_url: str) -> dict[str, ProviderConfig]:
     found = {}
-    for key in identity_providers:
+    # The national login first: it is what most residents have.
+    for key in sorted(identity_providers, key=lambda k: (k != "national", k)):
         config = provider_config(key, base_url=base_url)
         if config is not None:
             found[key] = config

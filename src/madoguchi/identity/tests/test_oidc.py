@@ -463,6 +463,8 @@ class EvilOP:
                 path = urllib.parse.urlsplit(self.path).path
                 if path == "/.well-known/openid-configuration":
                     self._send(200, json.dumps(op.metadata()).encode())
+                elif path == "/jwks" and op.mode == "jwks_garbage":
+                    self._send(200, b'{"keys": [{"kty": "RSA", "n": "!!", "e": 5}]}')
                 elif path == "/jwks":
                     public = op.key.as_dict(private=False) | {"kid": op.key.kid, "use": "sig"}
                     self._send(200, json.dumps({"keys": [public]}).encode())
@@ -482,7 +484,10 @@ class EvilOP:
                     op.digest = fields.get("digest", "")
                     self._send(200, json.dumps({"sign_tx": op.sign_tx}).encode())
                     return
-                if op.mode == "garbage":
+                if op.mode == "slow":
+                    time.sleep(2.5)
+                    self._send(200, b"{}")
+                elif op.mode == "garbage":
                     self._send(200, b"<html>\x00\xff not json", "text/html")
                 elif op.mode == "http_error":
                     self._send(500, b"oops")
@@ -501,6 +506,7 @@ class EvilOP:
                     self._send(200, json.dumps(answer).encode())
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -627,6 +633,7 @@ HOSTILE = {
     "garbage": "応答を確認できなかった",
     "http_error": "応答を確認できなかった",
     "userinfo_sub": "応答を確認できなかった",
+    "jwks_garbage": "応答を確認できなかった",
 }
 
 
@@ -707,6 +714,16 @@ def test_the_op_that_denies_or_is_down(client, evil):
     assert refusals() == before + 2
 
 
+def test_an_op_that_does_not_answer_in_time_is_refused(client, evil, settings):
+    settings.OIDC_TIMEOUT = 1
+    evil.mode = "slow"
+
+    _asked, answer = evil_login(client, evil)
+
+    assert answer.status_code == 503
+    assert "接続できませんでした" in answer.content.decode()
+
+
 def test_a_discovery_naming_another_issuer_is_refused(client, evil):
     evil.mode = "discovery_iss"
 
@@ -777,6 +794,8 @@ def test_the_login_page_offers_national_login_and_gbizid(client, db, oidc):
 
     assert "マイナンバーカードでログイン（デジタル認証アプリ）" in page
     assert "gBizIDでログイン" in page
+    assert page.count('name="csrfmiddlewaretoken" value="') >= 3  # password form, both buttons
+    assert 'name="csrfmiddlewaretoken" value=""' not in page
 
 
 def test_the_demo_idp_refuses_a_redirect_to_another_site(client, db, oidc):
