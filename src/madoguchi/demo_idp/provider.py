@@ -102,6 +102,8 @@ def metadata(issuer: str, flavour: str) -> dict[str, Any]:
 
 
 def _store(kind: str, secret: str, data: Mapping[str, Any], *, now: datetime, seconds: int) -> None:
+    # Nothing of the demo outlives a day: expired grants go as new ones come.
+    DemoGrant.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
     DemoGrant.objects.create(
         kind=kind,
         key_hash=_hash(secret),

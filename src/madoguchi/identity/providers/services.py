@@ -556,10 +556,6 @@ def oidc_link_pending(*, session: SessionBase, user: User, now: datetime) -> Ver
     return identity
 
 
-def identity_links_of(*, user: User) -> list[IdentityLink]:
-    return list(IdentityLink.objects.filter(user=user).order_by("provider"))
-
-
 # --- signing through the national app ------------------------------------------------------------
 
 

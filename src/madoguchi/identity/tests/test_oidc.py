@@ -653,6 +653,31 @@ def test_a_hostile_op_is_refused_recorded_and_changes_nothing(client, evil, mode
     assert SESSION_KEY not in client.session
 
 
+@pytest.mark.parametrize("account", ["staff", "unverified", "inactive"])
+def test_a_linked_account_that_may_not_log_in_this_way_is_refused(
+    client, evil, staff_member, account
+):
+    if account == "staff":
+        user = staff_member.user
+    else:
+        user = resident_create("taro@example.jp", verified=account != "unverified")
+        user.is_active = account != "inactive"
+        user.save()
+    IdentityLink.objects.create(
+        user=user, provider="national", subject=f"oidc:{evil.issuer}#evil-sub", linked_at=now()
+    )
+    before = refusals()
+
+    _asked, answer = evil_login(client, evil)
+
+    assert answer.status_code == 400
+    expected = "職員・運用者のアカウント" if account == "staff" else "現在ご利用になれません"
+    assert expected in answer.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert refusals() == before + 1
+    assert IdentityLink.objects.get().last_login_at is None
+
+
 def test_an_anonymous_login_through_a_hostile_op_logs_nobody_in(client, evil):
     evil.mode = "nonce"
 

@@ -10,7 +10,7 @@ from madoguchi.identity.assurance import LEVEL_NAMES, identity_current
 from madoguchi.identity.models import User
 from madoguchi.identity.providers.base import identity_providers
 from madoguchi.identity.providers.config import providers_available
-from madoguchi.identity.providers.services import identity_links_of
+from madoguchi.identity.selectors import identity_links_of
 
 register = template.Library()
 
