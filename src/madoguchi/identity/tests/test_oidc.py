@@ -928,3 +928,28 @@ def test_signing_an_incomplete_draft_is_sent_back_to_the_confirm_page(client, db
     assert answer["Location"].endswith("/apply/confirm/")
     assert "_madoguchi_oidc_pending" not in client.session
     assert client.post("/account/oidc/national/sign/141003/999999/").status_code == 404
+
+
+def test_a_state_older_than_ten_minutes_is_refused(client, evil):
+    start = client.post("/account/oidc/national/login/")
+    asked = query(start["Location"])
+    evil.nonce = asked["nonce"]
+    session = client.session
+    session["_madoguchi_oidc_pending"][asked["state"]]["at"] -= 601
+    session.save()
+
+    answer = client.get(f"/account/oidc/national/callback/?code=c&state={asked['state']}")
+
+    assert answer.status_code == 400
+    assert "有効期限が切れたか" in answer.content.decode()
+
+
+def test_linking_with_nothing_waiting_says_so_and_links_nothing(client, db, oidc):
+    client.force_login(resident_create("taro@example.jp", verified=True))
+
+    page = client.get("/account/oidc/link/")
+    refused = client.post("/account/oidc/link/")
+
+    assert "結び付ける本人確認がありません" in page.content.decode()
+    assert refused.status_code == 400
+    assert not IdentityLink.objects.exists()
