@@ -953,3 +953,27 @@ def test_linking_with_nothing_waiting_says_so_and_links_nothing(client, db, oidc
     assert "結び付ける本人確認がありません" in page.content.decode()
     assert refused.status_code == 400
     assert not IdentityLink.objects.exists()
+
+
+@pytest.mark.browser
+def test_in_the_browser_a_card_logs_in_after_one_link(page, live_server, oidc):
+    from madoguchi.testing import axe_violations
+
+    taro = resident_create("taro@example.jp", verified=True)
+    page.goto("/account/login/")
+    page.click("text=マイナンバーカードでログイン（デジタル認証アプリ）")
+    assert "/demo-idp/national/authorize" in page.url
+    assert axe_violations(page) == []
+    page.check("input[name=card][value=taro]")
+    page.fill("#id_pin", "1234")
+    page.click("button:has-text('ログインする')")
+    assert "アカウントとの結び付けが必要です" in page.inner_text("h1")
+    assert axe_violations(page) == []
+    page.click("text=メールアドレスとパスワードでログインする")
+    page.fill("input[name=username]", taro.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button:has-text('ログイン') >> nth=0")
+    page.click("button:has-text('結び付ける')")
+    assert "身元確認レベル3" in page.inner_text("main")
+    assert axe_violations(page) == []
+    assert IdentityLink.objects.get().user == taro
