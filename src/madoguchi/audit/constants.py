@@ -62,6 +62,12 @@ class AuditAction(models.TextChoices):
     PROOFING_LOOKUP_FAILED = "proofing.lookup_failed", "本人確認コードの照会の失敗"
     PROOFING_RECORDED = "proofing.recorded", "身元確認の記録"
     PROOFING_REVOKED = "proofing.revoked", "身元確認の取消し"
+    # National login, gBizID and signing through the national app (OpenID Connect)
+    IDENTITY_OIDC_LOGIN = "identity.oidc_login", "マイナンバーカード・gBizIDでのログイン"
+    IDENTITY_OIDC_VERIFIED = "identity.oidc_verified", "マイナンバーカード・gBizIDでの本人確認"
+    IDENTITY_LINKED = "identity.linked", "マイナンバーカード・gBizIDとアカウントの連携"
+    IDENTITY_OIDC_REFUSED = "identity.oidc_refused", "外部IDでのログイン・署名の拒否"
+    IDENTITY_OIDC_SIGNED = "identity.oidc_signed", "デジタル認証アプリでの電子署名"
     # Integrations
     ACCESS_TOKEN_CREATED = "access_token.created", "APIトークンの発行"
     ACCESS_TOKEN_REVOKED = "access_token.revoked", "APIトークンの失効"

@@ -80,6 +80,24 @@ try:
     # origin the request reached (its host already checked against ALLOWED_HOSTS) and its host.
     WEBAUTHN_RP_ID = ENV.get("MADOGUCHI_WEBAUTHN_RP_ID", "").strip().lower()
     WEBAUTHN_ORIGINS = env_list(ENV, "MADOGUCHI_WEBAUTHN_ORIGINS", [])
+    # OpenID Connect relying party (identity.providers): the national authentication app
+    # (デジタル認証アプリ) and gBizID. Unset: the demo identity provider stands in (not production).
+    OIDC_TIMEOUT = env_int(ENV, "MADOGUCHI_OIDC_TIMEOUT", 10, minimum=1)
+    OIDC_NATIONAL = {
+        "issuer": ENV.get("MADOGUCHI_OIDC_NATIONAL_ISSUER", "").strip().rstrip("/"),
+        "client_id": ENV.get("MADOGUCHI_OIDC_NATIONAL_CLIENT_ID", "").strip(),
+        "private_key": ENV.get("MADOGUCHI_OIDC_NATIONAL_PRIVATE_KEY", "").strip(),
+        "encryption_key": ENV.get("MADOGUCHI_OIDC_NATIONAL_ENCRYPTION_KEY", "").strip(),
+        "acr_values": ENV.get("MADOGUCHI_OIDC_NATIONAL_ACR_VALUES", "aal3").strip(),
+    }
+    OIDC_GBIZID = {
+        "issuer": ENV.get("MADOGUCHI_OIDC_GBIZID_ISSUER", "").strip().rstrip("/"),
+        "client_id": ENV.get("MADOGUCHI_OIDC_GBIZID_CLIENT_ID", "").strip(),
+        "private_key": ENV.get("MADOGUCHI_OIDC_GBIZID_PRIVATE_KEY", "").strip(),
+    }
+    # The demo identity provider at /demo-idp/ (logs in and signs with test cards): never in
+    # production, whatever this says.
+    DEMO_IDP = not PRODUCTION and env_bool(ENV, "MADOGUCHI_DEMO_IDP", default=True)
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
@@ -135,6 +153,7 @@ INSTALLED_APPS = [
     "madoguchi.portal",
     "madoguchi.console",
     "madoguchi.api",
+    "madoguchi.demo_idp",
 ]
 
 MIDDLEWARE = [

@@ -12,5 +12,7 @@ urlpatterns = [
     path("operator-admin/", operator_admin.urls),
     # set_language (POST /i18n/setlang/): the header's language switch; Japanese stays the default.
     path("i18n/", include("django.conf.urls.i18n")),
+    # The demo identity provider (national login and signing, gBizID): 404 in production.
+    path("demo-idp/", include("madoguchi.demo_idp.urls")),
     path("", include("madoguchi.portal.urls")),
 ]

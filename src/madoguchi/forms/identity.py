@@ -163,3 +163,22 @@ def attribute_mismatches(
                 )
             )
     return found
+
+
+def verified_fields(
+    spec: FormSpec, answers: Mapping[str, Any], attributes: VerifiedAttributes
+) -> list[str]:
+    """Keys of the applicant's fields whose answers equal what ``attributes`` state (the
+    portal marks them 「マイナンバーカードで確認済み」); a field changed since is not one."""
+    fields = applicant_fields(spec)
+    stated = {
+        fields.name: attributes.name,
+        fields.birth_date: attributes.birth_date,
+        fields.address: attributes.address,
+    }
+    mismatched = {m.key for m in attribute_mismatches(spec, answers, attributes)}
+    return [
+        key
+        for key, value in stated.items()
+        if key and value and answers.get(key) and key not in mismatched
+    ]

@@ -349,3 +349,31 @@ class ProofingCode(models.Model):
 
     def __str__(self) -> str:
         return f"code of {self.user_id}"
+
+
+class IdentityLink(models.Model):
+    """A resident account linked to a subject of an OpenID provider (the national login's
+    card holder, a gBizID account): a later login with that subject logs this account in.
+
+    One subject belongs to one account, and an account has at most one subject per
+    provider (database constraints). Staff and operator accounts are never linked
+    (:func:`madoguchi.identity.services.is_resident`, checked by the linking service)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identity_links")
+    #: The provider's registry key (``national``, ``gbizid``).
+    provider = models.CharField(max_length=32)
+    #: ``oidc:<issuer>#<sub>``.
+    subject = models.CharField(max_length=600)
+    linked_at = models.DateTimeField()
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "外部IDとの連携"
+        verbose_name_plural = "外部IDとの連携"
+        constraints = (
+            models.UniqueConstraint(fields=("provider", "subject"), name="identity_link_subject"),
+            models.UniqueConstraint(fields=("user", "provider"), name="identity_link_user"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.user_id}"

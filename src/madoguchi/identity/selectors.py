@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from madoguchi.identity.models import GroupOperator, Staff, User
+from madoguchi.identity.models import GroupOperator, IdentityLink, Staff, User
 from madoguchi.tenants.models import Organisation, SharedGroup
 
 
@@ -37,3 +37,8 @@ def staff_of_organisation(*, organisation: Organisation) -> QuerySet[Staff]:
 def staff_get(*, organisation: Organisation, staff_id: int) -> Staff:
     """One staff member of ``organisation``; another organisation's id raises DoesNotExist."""
     return staff_of_organisation(organisation=organisation).get(pk=staff_id)
+
+
+def identity_links_of(*, user: User) -> list[IdentityLink]:
+    """The OpenID subjects (national login, gBizID) linked to ``user``'s account."""
+    return list(IdentityLink.objects.filter(user=user).order_by("provider"))

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from madoguchi.portal import views_account as views
-from madoguchi.portal import views_identity
+from madoguchi.portal import views_identity, views_oidc
 
 app_name = "account"
 
@@ -42,4 +42,14 @@ urlpatterns = [
     path("passkeys/options/", views_identity.passkey_options, name="passkey_options"),
     path("passkeys/<int:passkey_id>/rename/", views_identity.passkey_rename, name="passkey_rename"),
     path("passkeys/<int:passkey_id>/delete/", views_identity.passkey_delete, name="passkey_delete"),
+    # National login, gBizID and signing through the national app (OpenID Connect).
+    path("oidc/link/", views_oidc.oidc_link, name="oidc_link"),
+    path("oidc/national/sign/callback/", views_oidc.oidc_sign_callback, name="oidc_sign_callback"),
+    path(
+        "oidc/national/sign/<str:code>/<int:procedure_id>/",
+        views_oidc.oidc_sign,
+        name="oidc_sign",
+    ),
+    path("oidc/<str:provider>/login/", views_oidc.oidc_login, name="oidc_login"),
+    path("oidc/<str:provider>/callback/", views_oidc.oidc_callback, name="oidc_callback"),
 ]

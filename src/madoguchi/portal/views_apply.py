@@ -55,9 +55,15 @@ from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import validate
+from madoguchi.forms.identity import verified_fields, verified_prefill
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
 from madoguchi.forms.selectors import form_spec
-from madoguchi.identity.assurance import Shortfall, assurance_shortfall, identity_current
+from madoguchi.identity.assurance import (
+    Shortfall,
+    VerifiedAttributes,
+    assurance_shortfall,
+    identity_current,
+)
 from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.identity.services import guest_email_token_check
 from madoguchi.notifications.ratelimit import MailRateLimited
@@ -116,6 +122,13 @@ def _closed(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     )
 
 
+def _verified_attributes(request: HttpRequest, user: User) -> VerifiedAttributes | None:
+    identity = identity_current(user=user, session=request.session)
+    if identity is None or identity.attributes is None or identity.attributes.is_empty():
+        return None
+    return identity.attributes
+
+
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """The way in: log in, apply as a guest, or (for residents) pre-fill and resume."""
@@ -147,6 +160,10 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         if draft is None:
             profile = ResidentProfile.objects.filter(user=user).first()
             prefill = profile_prefill(spec, profile, email=user.email)
+            # What the national login or a card verified fills the applicant's fields (once).
+            verified = _verified_attributes(request, user)
+            if verified is not None:
+                prefill = {**prefill, **verified_prefill(spec, verified)}
             if request.method == "POST":
                 copy = WorkingCopy(procedure=procedure, step=spec.steps[0].key)
                 if request.POST.get("prefill") == "yes":
@@ -158,7 +175,12 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 return render(
                     request,
                     "portal/apply/prefill.html",
-                    {"procedure": procedure, "org": procedure.organisation, "rows": rows},
+                    {
+                        "procedure": procedure,
+                        "org": procedure.organisation,
+                        "rows": rows,
+                        "verified": verified is not None,
+                    },
                 )
         elif draft.form_version_id != procedure.form_version_id and request.method == "GET":
             messages.warning(
@@ -314,6 +336,7 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             and not request.GET.get("step"),
             "draft_expires_at": copy.draft_expires_at,
             "is_first": step_key == keys[0],
+            "verified_labels": _verified_labels(request, user, spec, step, copy.answers),
         },
         status=422 if errors and request.method == "POST" else 200,
     )
@@ -539,6 +562,17 @@ def signature_upload(request: HttpRequest, code: str, procedure_id: int) -> Http
     )
     messages.success(request, "電子署名を確認しました。内容を確かめて送信してください。")
     return redirect(_apply_url(procedure, "confirm") + "#identity")
+
+
+def _verified_labels(
+    request: HttpRequest, user: User | None, spec: FormSpec, step: StepSpec, answers: Any
+) -> list[str]:
+    """Labels of this step's applicant fields that still hold the verified values."""
+    verified = _verified_attributes(request, user) if user is not None else None
+    if verified is None:
+        return []
+    keys = set(verified_fields(spec, answers, verified))
+    return [f.label for f in step.fields if f.key in keys]
 
 
 def _first_step_with_error(spec: FormSpec, errors: dict[str, str]) -> str:
