@@ -90,3 +90,11 @@ def audit_actions_of(*, organisation: Organisation) -> list[str]:
         .values_list("action", flat=True)
         .distinct()[:500]
     )
+
+
+def audit_count_recent(*, action: str, actor_id: int, since: datetime) -> int:
+    """How many ``action`` events ``actor_id`` caused since ``since`` (for rate limits that
+    must hold across processes: the events are the record and the counter at once)."""
+    return AuditEvent.objects.filter(
+        action=action, actor_id=actor_id, occurred_at__gte=since
+    ).count()
