@@ -175,3 +175,21 @@ def test_every_file_in_the_data_directory_is_owner_only_after_bootstrap(tmp_path
         if stat.S_IMODE(path.stat().st_mode) & 0o077
     ]
     assert loose == []
+
+
+def test_the_demo_inbox_shows_online_counter_and_mail_applications(db, data_dir):
+    from madoguchi.applications.models import Application
+    from madoguchi.stats.models import ChannelCount
+
+    bootstrap("--demo")
+    bootstrap("--demo")  # once only
+
+    yokohama = set(
+        Application.objects.filter(organisation__lg_code="141003").values_list("channel", flat=True)
+    )
+    assert yokohama == {"online", "counter", "mail"}
+    assert (
+        Application.objects.filter(organisation__lg_code="142042", channel="counter").count() == 1
+    )
+    assert Application.objects.filter(channel="mail").count() == 1
+    assert ChannelCount.objects.filter(channel="counter").exists()
