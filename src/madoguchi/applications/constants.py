@@ -145,3 +145,7 @@ COUNTER_HANDOFF_LIFETIME: Final = timedelta(hours=24)
 #: :data:`COUNTER_HANDOFF_WINDOW` before further look-ups are refused for a while.
 COUNTER_HANDOFF_MAX_FAILURES: Final = 10
 COUNTER_HANDOFF_WINDOW: Final = timedelta(minutes=15)
+#: The field key of the scanned paper form staff may attach to a counter or mail
+#: application: not a field of any form (keys of forms never start with "_").
+PAPER_FORM_FIELD: Final = "_paper_form"
+PAPER_FORM_MAX_BYTES: Final = 20 * 1024 * 1024

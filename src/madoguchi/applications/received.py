@@ -45,6 +45,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -54,17 +55,25 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from madoguchi.applications.attachments import attachment_store
 from madoguchi.applications.constants import (
     COUNTER_HANDOFF_LIFETIME,
     COUNTER_HANDOFF_MAX_FAILURES,
     COUNTER_HANDOFF_WINDOW,
     IDEMPOTENCY_KEY_PATTERN,
+    PAPER_FORM_FIELD,
     PHOTO_ID_DOCUMENTS,
     Channel,
     IdentityDocument,
     ReceivedForm,
 )
-from madoguchi.applications.models import Application, ApplicationNote, CounterHandoff, Draft
+from madoguchi.applications.models import (
+    Application,
+    ApplicationNote,
+    Attachment,
+    CounterHandoff,
+    Draft,
+)
 from madoguchi.applications.services import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
@@ -330,6 +339,7 @@ def application_register_received(
     contact_email: str = "",
     summary: str = "",
     handoff: str = "",
+    paper_form: str = "",
 ) -> SubmitResult:
     """Register an application received at the counter or by post, exactly once.
 
@@ -340,7 +350,10 @@ def application_register_received(
     arrival event (channel count, webhooks), the summary as a staff note, and a receipt mail
     only when ``contact_email`` is given. With ``handoff`` (a QR token or short code of this
     organisation and procedure) the application belongs to the draft's resident, and the
-    draft and the handoff are deleted.
+    draft and the handoff are deleted. With ``paper_form`` (the id that
+    :func:`received_paper_upload` gave for the same idempotency key) the scanned paper form
+    becomes the application's attachment; an id it did not give raises
+    :class:`ValidationFailed` (``paper_form``).
 
     Replaying the same ``idempotency_key`` (per organisation) with the same answers returns
     the stored application (created False); with other answers raises
@@ -407,6 +420,8 @@ def application_register_received(
                 # --- Duplicates (重複の検知): the uniqueness claim goes here, once. Counter and
                 # mail applications are stored even when they duplicate another application,
                 # then flagged for staff: call the claim step with refuse=False.
+                if paper_form:
+                    _paper_claim(application, procedure, paper_form, idempotency_key)
                 if check.summary:
                     ApplicationNote.objects.create(
                         organisation=organisation,
@@ -441,6 +456,70 @@ def application_register_received(
             return _replay(existing, procedure, check)
         return SubmitResult(application, True)
     raise SubmissionError("受付番号を発行できませんでした。もう一度登録してください。")
+
+
+def _paper_key(idempotency_key: str) -> str:
+    """The upload key of a registration's paper form (an attachment guest key)."""
+    return f"c-{idempotency_key}"[:64]
+
+
+def received_paper_upload(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    procedure: Procedure,
+    idempotency_key: str,
+    name: str,
+    data: bytes,
+    now: datetime,
+) -> Attachment:
+    """Store the scan of a paper application (PDF, JPEG or PNG, up to 20 MB) for the
+    registration with ``idempotency_key``, until it registers (then it is the application's
+    attachment) or the unclaimed-file purge removes it. Checked, scanned and encrypted like
+    every upload (:func:`~madoguchi.applications.attachments.attachment_store`).
+
+    Raises ``Procedure.DoesNotExist``, :class:`RegistrationNotAllowed`,
+    :class:`InvalidIdempotencyKey`, ``UploadRefused`` (Japanese message).
+    """
+    _may_register(staff, organisation)
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
+        raise InvalidIdempotencyKey("受付の識別子が正しくありません。画面を開き直してください。")
+    return attachment_store(
+        procedure=procedure,
+        field_key=PAPER_FORM_FIELD,
+        guest_key=_paper_key(idempotency_key),
+        name=name,
+        data=data,
+        now=now,
+    )
+
+
+def _paper_claim(
+    application: Application, procedure: Procedure, paper_form: str, idempotency_key: str
+) -> None:
+    try:
+        attachment_id = uuid.UUID(hex=str(paper_form)[:64])
+    except ValueError:
+        attachment_id = None
+    claimed = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            organisation_id=application.organisation_id,
+            procedure=procedure,
+            field_key=PAPER_FORM_FIELD,
+            owner__isnull=True,
+            guest_key=_paper_key(idempotency_key),
+            application__isnull=True,
+        ).update(application=application, revision=1)
+        if attachment_id is not None
+        else 0
+    )
+    if claimed != 1:
+        raise ValidationFailed(
+            {"paper_form": "スキャンした申請書のファイルが見つかりません。もう一度選んでください。"}
+        )
 
 
 def _replay(existing: Application, procedure: Procedure, check: ReceivedCheck) -> SubmitResult:

@@ -19,7 +19,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from madoguchi.applications.constants import Channel, IdentityDocument, ReceivedForm
+from madoguchi.applications.constants import (
+    PAPER_FORM_MAX_BYTES,
+    Channel,
+    IdentityDocument,
+    ReceivedForm,
+)
 from madoguchi.applications.received import (
     HandoffNotFound,
     HandoffRefused,
@@ -29,6 +34,7 @@ from madoguchi.applications.received import (
     handoff_secret_normalise,
     received_check,
     received_form_spec,
+    received_paper_upload,
 )
 from madoguchi.applications.selectors import preview_rows
 from madoguchi.applications.services import (
@@ -39,6 +45,7 @@ from madoguchi.applications.services import (
     ValidationFailed,
     new_idempotency_key,
 )
+from madoguchi.applications.uploads import UploadRefused
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get, procedures_of
@@ -53,7 +60,15 @@ from madoguchi.identity.models import Staff
 
 MAX_FIELD = 20000  # absurd posts are cut here; the service says the real limits
 #: Inputs of the page itself (not answers), carried to the confirmation as they are.
-OWN_INPUTS = ("channel", "received_date", "documents", "contact_email", "summary", "form")
+OWN_INPUTS = (
+    "channel",
+    "received_date",
+    "documents",
+    "contact_email",
+    "summary",
+    "form",
+    "paper_form",
+)
 
 
 def _may_register(staff: Staff) -> None:
@@ -129,6 +144,7 @@ def _form_page(
     handoff: OpenedHandoff | None = None,
     handoff_secret: str = "",
     idempotency_key: str = "",
+    paper: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     spec = received_form_spec(form_spec(procedure.form_version), form)
@@ -156,6 +172,7 @@ def _form_page(
             "handoff": handoff,
             "handoff_secret": handoff_secret,
             "idempotency_key": idempotency_key or new_idempotency_key(),
+            "paper": paper or {},
         },
         status=status,
     )
@@ -173,7 +190,7 @@ def _values(request: HttpRequest) -> dict[str, Any]:
 
 def _carry(request: HttpRequest) -> list[tuple[str, str]]:
     """Everything typed, as hidden inputs for the confirmation page."""
-    skip = {"csrfmiddlewaretoken", "_action", "_add", "_remove"}
+    skip = {"csrfmiddlewaretoken", "_action", "_add", "_remove", "paper_form_id", "paper_form_name"}
     return [
         (name, str(value)[:MAX_FIELD])
         for name, items in request.POST.lists()
@@ -210,13 +227,39 @@ def counter_register(request: HttpRequest, procedure_id: int, *, staff: Staff) -
     secret = handoff_secret_normalise(_post(request, "handoff")[:200])
     key = _post(request, "idempotency_key")[:100]
     action = request.POST.get("_action", "")
+    paper = {
+        "id": _post(request, "paper_form_id")[:64],
+        "name": _post(request, "paper_form_name")[:200],
+    }
     page: dict[str, Any] = {
         "form": form,
         "answers": answers,
         "values": values,
         "handoff_secret": secret,
         "idempotency_key": key,
+        "paper": paper,
     }
+    upload = request.FILES.get("paper_form")
+    if upload is not None:
+        try:
+            stored = received_paper_upload(
+                organisation=staff.organisation,
+                staff=staff,
+                procedure=procedure,
+                idempotency_key=key,
+                name=str(upload.name or ""),
+                data=upload.read(PAPER_FORM_MAX_BYTES + 1),
+                now=now(),
+            )
+        except UploadRefused as refused:
+            errors = {"paper_form": f"スキャンした申請書: {refused.message}"}
+            return _form_page(request, staff, procedure, errors=errors, status=422, **page)
+        except InvalidIdempotencyKey as error:
+            page["idempotency_key"] = ""
+            return _form_page(
+                request, staff, procedure, errors={"": str(error)}, status=409, **page
+            )
+        paper.update(id=stored.pk.hex, name=stored.name)
     add, remove = request.POST.get("_add"), request.POST.get("_remove")
     if add or remove:
         _change_group(answers, add, remove)
@@ -254,9 +297,12 @@ def counter_register(request: HttpRequest, procedure_id: int, *, staff: Staff) -
                     "carry": _carry(request),
                     "received_date": check.identity.extra.get("received_date", ""),
                     "linked": bool(secret),
+                    "paper": paper,
                 },
             )
-        result = application_register_received(**common, idempotency_key=key, handoff=secret)
+        result = application_register_received(
+            **common, idempotency_key=key, handoff=secret, paper_form=paper["id"]
+        )
     except Procedure.DoesNotExist:
         raise Http404("その手続はありません。") from None
     except HandoffNotFound:

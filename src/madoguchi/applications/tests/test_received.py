@@ -416,3 +416,41 @@ def test_a_resident_can_only_hand_over_their_own_draft(draft, other_resident, re
             secret=first.code,
             now=now(),
         )
+
+
+def test_the_scanned_paper_form_becomes_the_applications_attachment(procedure, staff_member):
+    from madoguchi.applications.models import Attachment
+    from madoguchi.applications.received import received_paper_upload
+    from madoguchi.applications.uploads import UploadRefused
+    from madoguchi.testing import png_bytes
+
+    key = new_idempotency_key()
+    scan = received_paper_upload(
+        organisation=procedure.organisation,
+        staff=staff_member,
+        procedure=procedure,
+        idempotency_key=key,
+        name="申請書.png",
+        data=png_bytes(),
+        now=now(),
+    )
+    with pytest.raises(UploadRefused):
+        received_paper_upload(
+            organisation=procedure.organisation,
+            staff=staff_member,
+            procedure=procedure,
+            idempotency_key=key,
+            name="申請書.pdf",
+            data=b"<html><script>alert(1)</script></html>",
+            now=now(),
+        )
+    with pytest.raises(ValidationFailed) as refused:  # another registration's file
+        register(procedure, staff_member, paper_form=scan.pk.hex)
+    assert "paper_form" in refused.value.errors
+    assert not Application.objects.exists()
+
+    application = register(
+        procedure, staff_member, idempotency_key=key, paper_form=scan.pk.hex
+    ).application
+
+    assert Attachment.objects.get(pk=scan.pk).application_id == application.pk

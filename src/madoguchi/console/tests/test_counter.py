@@ -319,3 +319,35 @@ def test_a_resident_cannot_show_another_residents_draft(client, other_resident, 
     assert client.get(link).status_code == 404
     assert client.post(link).status_code == 404
     assert not CounterHandoff.objects.exists()
+
+
+def test_staff_attach_the_scanned_paper_form(staff_client, procedure):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from madoguchi.testing import png_bytes
+
+    data = post_data(full_answers(procedure), _action="confirm")
+    data["paper_form"] = SimpleUploadedFile("申請書.png", png_bytes(), content_type="image/png")
+    confirm = staff_client.post(url(procedure), data)
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "スキャンした申請書" in text
+    paper_id = re.search(r'name="paper_form_id" value="([0-9a-f]{32})"', text)
+    assert paper_id is not None
+    data.pop("paper_form")
+    data.update(_action="register", paper_form_id=paper_id.group(1))
+    done = staff_client.post(url(procedure), data)
+    assert done.status_code == 302
+    detail = staff_client.get(done["Location"]).content.decode()
+    assert "申請書.png" in detail
+
+
+def test_a_file_that_is_not_a_scan_is_refused(staff_client, procedure):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = post_data(full_answers(procedure), _action="register")
+    data["paper_form"] = SimpleUploadedFile("scan.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")
+    response = staff_client.post(url(procedure), data)
+    assert response.status_code == 422
+    assert "スキャンした申請書" in response.content.decode()
+    assert not Application.objects.exists()
