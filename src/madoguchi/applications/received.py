@@ -441,9 +441,12 @@ def application_register_received(
                         target_id=application.pk,
                         detail={"handoff": row.pk, "procedure": procedure.pk},
                     )
+                    # The delete is the claim: of two registrations racing for one code,
+                    # only the one that deletes it commits (SQLite has no row locks).
+                    if not CounterHandoff.objects.filter(pk=row.pk).delete()[0]:
+                        raise HandoffRefused(_UNKNOWN, reason="unknown")
                     if row.draft_id is not None:
                         Draft.objects.filter(pk=row.draft_id).delete()
-                    row.delete()
         except HandoffRefused as refused:
             _handoff_refusal_record(organisation, staff, now, refused.reason)
             raise
