@@ -96,3 +96,49 @@ def test_staff_register_a_mail_application_with_the_short_form(counter_page):
     application = Application.objects.get()
     assert application.channel == "mail"
     assert application.receipt_number in page.content()
+
+
+def test_the_resident_shows_the_code_and_the_counter_opens_the_draft(counter_page, browser):
+    from django.test import Client
+
+    from madoguchi.applications.services import draft_save
+    from madoguchi.core.time import now
+    from madoguchi.testing import resident_create
+
+    staff = counter_page
+    resident = resident_create("counter-resident@example.jp", verified=True)
+    draft_save(
+        organisation=staff.procedure.organisation,
+        procedure=staff.procedure,
+        applicant=resident,
+        answers={"requester_name": {"family": "下書", "given": "花子"}},
+        step="",
+        now=now(),
+    )
+    context = browser.new_context(
+        locale="ja-JP", bypass_csp=True, base_url=staff.url.split("/console")[0]
+    )
+    page = context.new_page()
+    page.goto("/")
+    client = Client()
+    client.force_login(resident)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": page.url}]
+    )
+    page.goto("/mypage/")
+    page.get_by_role("link", name="窓口で続きを手続する").click()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="QRコードを表示する").click()
+    page.wait_for_selector("svg")
+    assert axe_violations(page) == []
+    shot(page, "resident-qr")
+    code = page.locator("strong.receipt-number").inner_text()
+    context.close()
+
+    staff.goto("/console/counter/")
+    staff.get_by_label("コード（8文字）").fill(code)
+    staff.get_by_role("button", name="下書きを開く").click()
+    staff.wait_for_selector("text=住民の方の下書きから開きました")
+    assert staff.locator("[name='requester_name.family']").input_value() == "下書"
+    assert axe_violations(staff) == []
+    shot(staff, "handoff")
