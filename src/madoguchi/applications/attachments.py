@@ -34,6 +34,8 @@ from madoguchi.applications.constants import (
     ATTACHMENT_MAX_FILES_PER_APPLICATION,
     CLAMD_TIMEOUT_SECONDS,
     DRAFT_LIFETIME,
+    PAPER_FORM_FIELD,
+    PAPER_FORM_MAX_BYTES,
 )
 from madoguchi.applications.models import Application, Attachment, Draft
 from madoguchi.applications.uploads import UploadRefused, inspect_upload, upload_too_large
@@ -95,6 +97,13 @@ def _attachment_field(procedure: Procedure, field_key: str) -> FieldSpec | None:
     inside a repeatable group) in the procedure's form version."""
     if not isinstance(field_key, str) or not field_key:
         return None
+    if field_key == PAPER_FORM_FIELD:  # staff's scan of a paper application (received.py)
+        return FieldSpec(
+            key=PAPER_FORM_FIELD,
+            type="attachment",
+            label="紙の申請書（スキャン）",
+            options={"accept": ["pdf", "jpeg", "png"], "max_bytes": PAPER_FORM_MAX_BYTES},
+        )
     fields = form_spec(procedure.form_version).field_map()
     found = fields.get(field_key)
     if found is None:

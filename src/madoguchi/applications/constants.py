@@ -25,6 +25,46 @@ class Channel(models.TextChoices):
     MAIL = "mail", "郵送"
 
 
+class IdentityDocument(models.TextChoices):
+    """本人確認書類: what staff saw at the counter, or found copied in a mailed application.
+
+    The first six carry a photograph (顔写真付き): one of them seen at the counter is an
+    identity proofing of level 2 (see :data:`PHOTO_ID_DOCUMENTS`).
+    """
+
+    MY_NUMBER_CARD = "my_number_card", "マイナンバーカード"
+    DRIVERS_LICENSE = "drivers_license", "運転免許証"
+    PASSPORT = "passport", "パスポート"
+    RESIDENCE_CARD = "residence_card", "在留カード"
+    SPECIAL_PERMANENT_RESIDENT = "special_permanent_resident", "特別永住者証明書"
+    DISABILITY_CERTIFICATE = "disability_certificate", "身体障害者手帳"
+    HEALTH_INSURANCE = "health_insurance", "健康保険の資格確認書"
+    PENSION_BOOK = "pension_book", "年金手帳・基礎年金番号通知書"
+    OTHER = "other", "その他の書類"
+    MAIL_COPY = "mail_copy", "郵送のため対面確認なし（本人確認書類の写しの同封あり）"
+    NONE = "none", "本人確認書類の確認なし"
+
+
+#: Documents with a photograph: seen at the counter, they prove identity at level 2.
+PHOTO_ID_DOCUMENTS: Final = frozenset(
+    {
+        IdentityDocument.MY_NUMBER_CARD,
+        IdentityDocument.DRIVERS_LICENSE,
+        IdentityDocument.PASSPORT,
+        IdentityDocument.RESIDENCE_CARD,
+        IdentityDocument.SPECIAL_PERMANENT_RESIDENT,
+        IdentityDocument.DISABILITY_CERTIFICATE,
+    }
+)
+
+
+class ReceivedForm(models.TextChoices):
+    """How staff enter a counter or mail application: the whole form, or its key fields."""
+
+    FULL = "full", "申請様式のすべての項目"
+    SHORT = "short", "主な項目（氏名・生年月日・住所と概要）"
+
+
 class Decision(models.TextChoices):
     """What staff decide (決定). Each has its own notice and status."""
 
@@ -98,3 +138,14 @@ ATTACHMENT_DEFAULT_ACCEPT: Final = ("pdf", "jpeg", "png")
 ATTACHMENT_MAX_PIXELS: Final = 40_000_000
 #: How long clamd may take for one file before the upload is refused (fail closed).
 CLAMD_TIMEOUT_SECONDS: Final = 60.0
+
+#: 書かない窓口: how long the code a resident shows at the counter stays usable.
+COUNTER_HANDOFF_LIFETIME: Final = timedelta(hours=24)
+#: Refused handoff look-ups (wrong, expired or used codes) one staff member may make in
+#: :data:`COUNTER_HANDOFF_WINDOW` before further look-ups are refused for a while.
+COUNTER_HANDOFF_MAX_FAILURES: Final = 10
+COUNTER_HANDOFF_WINDOW: Final = timedelta(minutes=15)
+#: The field key of the scanned paper form staff may attach to a counter or mail
+#: application: not a field of any form (keys of forms never start with "_").
+PAPER_FORM_FIELD: Final = "_paper_form"
+PAPER_FORM_MAX_BYTES: Final = 20 * 1024 * 1024

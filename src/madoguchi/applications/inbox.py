@@ -22,7 +22,7 @@ from typing import Any, Final
 from django.core import signing
 from django.db.models import F, Q, QuerySet
 
-from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.constants import ApplicationStatus, Channel
 from madoguchi.applications.models import (
     Application,
     ApplicationNote,
@@ -64,6 +64,8 @@ class InboxFilters:
     #: Instants (the API's ``arrived_after`` inclusive, ``arrived_before`` exclusive).
     arrived_after: datetime | None = None
     arrived_before: datetime | None = None
+    #: "" (every channel) or a :class:`Channel` value (窓口・郵送・オンライン).
+    channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,12 @@ def inbox_filters_parse(
     if sort not in SORTS:
         errors["sort"] = "並び順の指定が正しくありません。"
         sort = "newest"
+    channel = one("channel")
+    if channel and channel not in Channel.values:
+        errors["channel"] = "受付方法の指定が正しくありません。"
+        channel = ""
     filters = InboxFilters(
+        channel=channel,
         procedure_id=procedure_id,
         statuses=statuses,
         arrived_from=arrived_from,
@@ -191,6 +198,8 @@ def _filtered(
         qs = qs.filter(procedure_id=filters.procedure_id)
     if filters.statuses:
         qs = qs.filter(status__in=filters.statuses)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
     if filters.arrived_from:
         qs = qs.filter(arrived_at__gte=datetime.combine(filters.arrived_from, time(), TOKYO))
     if filters.arrived_to:

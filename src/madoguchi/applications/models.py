@@ -135,6 +135,34 @@ class Application(models.Model):
         return self.receipt_number
 
 
+class CounterHandoff(models.Model):
+    """書かない窓口: a single-use code that lets counter staff of the procedure's organisation
+    open a resident's draft in the counter registration. Only SHA-256 hashes of the QR token
+    and of the short code are kept; the row is deleted when the application is registered."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
+    #: SET_NULL: a draft deleted meanwhile (sent online, discarded) is told apart from a
+    #: code that never existed.
+    draft = models.ForeignKey(
+        Draft, on_delete=models.SET_NULL, null=True, blank=True, related_name="handoffs"
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    code_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "窓口への引き継ぎ"
+        verbose_name_plural = "窓口への引き継ぎ"
+
+    def __str__(self) -> str:
+        return f"handoff {self.pk}"
+
+
 class ApplicationRevision(models.Model):
     """The answers of each revision (補正) of an application, history kept."""
 

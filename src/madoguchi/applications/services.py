@@ -551,13 +551,21 @@ def _insert(
     search_name: str,
     levels: tuple[int, int] = (1, 1),
     identity: dict[str, Any] | None = None,
+    channel: str = "online",
+    arrived_at: datetime | None = None,
+    recorded_by: User | None = None,
 ) -> Application:
     """The rows of one arrival, inside the caller's transaction: the application with its
     receipt number, its first revision, the audit event, the arrival event (channel counts,
     webhooks) and the receipt mail in the outbox. ``application_submit`` calls it after
     every check; the benchmark's insert-only baseline calls it with none (applications/bench.py),
-    so the baseline can never drift from what a submission writes."""
+    so the baseline can never drift from what a submission writes.
+
+    Counter and mail registrations (``applications/received.py``) pass their ``channel``,
+    the ``arrived_at`` of the day received (``due_at`` counts from it) and the staff member
+    who ``recorded_by`` (the audit event's actor); online submissions leave the defaults."""
     applicant_id = applicant.pk if applicant is not None else None
+    arrived = arrived_at or now
     application = Application.objects.create(
         organisation=organisation,
         procedure=procedure,
@@ -567,10 +575,11 @@ def _insert(
         receipt_number=_receipt_number(organisation, now),
         idempotency_scope=scope,
         idempotency_key=key,
-        arrived_at=now,
+        arrived_at=arrived,
+        channel=channel,
         answers=stored,
         answers_digest=digest,
-        due_at=now + timedelta(days=procedure.processing_days)
+        due_at=arrived + timedelta(days=procedure.processing_days)
         if procedure.processing_days
         else None,
         search_name=search_name,
@@ -590,8 +599,12 @@ def _insert(
         action="application.submitted",
         now=now,
         organisation=organisation,
-        actor=applicant if applicant_id else None,
-        actor_label="申請者" if applicant_id else "申請者（アカウントなし）",
+        actor=recorded_by or (applicant if applicant_id else None),
+        actor_label="職員（窓口・郵送の受付）"
+        if recorded_by is not None
+        else "申請者"
+        if applicant_id
+        else "申請者（アカウントなし）",
         target_type="application",
         target_id=application.pk,
         detail={
@@ -601,6 +614,7 @@ def _insert(
             "ial": levels[0],
             "aal": levels[1],
             "methods": list((identity or {}).get("methods", [])),
+            **({"channel": channel} if channel != "online" else {}),
         },
     )
     application_arrived.send(
@@ -608,8 +622,8 @@ def _insert(
         organisation_id=organisation.pk,
         procedure_id=procedure.pk,
         application_id=application.pk,
-        arrived_at=now,
-        channel="online",
+        arrived_at=arrived,
+        channel=channel,
     )
     if email:
         outbox_enqueue_email(

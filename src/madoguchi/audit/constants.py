@@ -24,6 +24,10 @@ class AuditAction(models.TextChoices):
     APPLICATION_DOCUMENT_ISSUED = "application.document_issued", "決定通知書の交付"
     APPLICATION_EXPORT = "application.export", "申請の書き出し"
     APPLICATION_PURGED = "application.purged", "保存期間満了による削除"
+    COUNTER_HANDOFF_ISSUED = "counter_handoff.issued", "窓口への引き継ぎコードの発行"
+    COUNTER_HANDOFF_OPENED = "counter_handoff.opened", "窓口での下書きの呼び出し"
+    COUNTER_HANDOFF_REFUSED = "counter_handoff.refused", "窓口での下書きの呼び出しの拒否"
+    COUNTER_HANDOFF_USED = "counter_handoff.used", "窓口での下書きからの受付"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"

@@ -2,6 +2,7 @@ from django.urls import path
 
 from madoguchi.console import (
     urls_admin,
+    urls_counter,
     urls_exports,
     urls_proofing,
     urls_review,
@@ -34,6 +35,7 @@ urlpatterns = [
     path("templates/", views_catalog.templates, name="templates"),
     path("templates/<slug:slug>/adopt/", views_catalog.template_adopt, name="template_adopt"),
     *urls_review.urlpatterns,
+    *urls_counter.urlpatterns,
     *urls_admin.urlpatterns,
     *urls_exports.urlpatterns,
     *urls_tokens.urlpatterns,

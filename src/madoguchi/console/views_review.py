@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from madoguchi.applications.attachments import attachments_of_application
-from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.constants import ApplicationStatus, Channel
 from madoguchi.applications.inbox import (
     SORTS,
     applicant_name,
@@ -36,6 +36,7 @@ from madoguchi.applications.inbox import (
     issued_document_get,
 )
 from madoguchi.applications.models import Application, DecisionTemplate, IssuedDocument
+from madoguchi.applications.received import received_facts
 from madoguchi.applications.review import (
     NotAllowed,
     ReviewError,
@@ -117,6 +118,7 @@ def inbox(request: HttpRequest, *, staff: Staff) -> HttpResponse:
                 procedures_of(organisation=staff.organisation, published_only=False)
             ),
             "statuses": S.choices,
+            "channels": Channel.choices,
             "sorts": SORTS,
             "staff_list": assignable_staff(organisation=staff.organisation),
             "next_url": next_url,
@@ -239,6 +241,7 @@ def _detail(
             "revealed": [(reveal_labels.get(p, p), v) for p, v in (revealed or {}).items()],
             "errors": dict(errors or {}),
             "values": dict(values or {}),
+            "received": received_facts(application),
         },
         status=status,
     )

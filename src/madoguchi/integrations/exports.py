@@ -4,7 +4,9 @@ The file is meant to be read by a core system (住基・税・福祉) as well as
 so its layout is fixed by these rules, which do not change with the data:
 
 Columns (one header row of stable keys; optionally a second row of Japanese labels)
-    ``receipt_number, arrived_at, status, revision, form_version``, then one column per answer
+    ``receipt_number, arrived_at, status, revision, form_version, channel, received_date``
+    (``channel``: ``online``, ``counter`` 窓口 or ``mail`` 郵送; ``received_date``: 受付日, the
+    Japan-time date of ``arrived_at``), then one column per answer
     in form order. Composite answers are split into their parts: ``requester_name.family``,
     ``requester_name.given``, ``requester_name.family_kana``, ``requester_name.given_kana``;
     addresses into ``postal_code, prefecture, city, town, block, building``; bank accounts into
@@ -113,6 +115,8 @@ FIXED_COLUMNS: Final = (
     ("status", "状態"),
     ("revision", "回答の版"),
     ("form_version", "様式の版"),
+    ("channel", "受付方法"),
+    ("received_date", "受付日"),
 )
 #: The parts of composite answers, in column order: (part, label).
 COMPOSITE_PARTS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
@@ -450,11 +454,17 @@ def _rows(
     rows = (
         qs.order_by("arrived_at", "id")
         .values_list(
-            "receipt_number", "arrived_at", "status", "revision", "form_version_id", "answers"
+            "receipt_number",
+            "arrived_at",
+            "status",
+            "revision",
+            "form_version_id",
+            "channel",
+            "answers",
         )
         .iterator(chunk_size=ITERATOR_CHUNK)
     )
-    for receipt, arrived, status, revision, version_id, answers in rows:
+    for receipt, arrived, status, revision, version_id, channel, answers in rows:
         plan = plans.get(version_id)
         if plan is None:  # a version of another form (should not happen): fill what matches
             plan, foreign = _foreign_plan(layout, version_id)
@@ -475,6 +485,8 @@ def _rows(
             status,
             str(revision),
             str(versions.get(version_id, "")),
+            channel,
+            to_tokyo(arrived).date().isoformat(),
         ]
         yield receipt, head + cells
 

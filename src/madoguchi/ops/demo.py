@@ -18,8 +18,9 @@ from typing import Any
 
 from django.conf import settings
 
-from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.constants import ApplicationStatus, Channel, ReceivedForm
 from madoguchi.applications.models import Application
+from madoguchi.applications.received import application_register_received, received_form_spec
 from madoguchi.applications.review import application_move
 from madoguchi.applications.services import (
     SubmissionError,
@@ -134,6 +135,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_procedures(yokohama, kamakura, now=now)
     resident = _demo_resident(passwords["resident"], now=now)
     _demo_applications(yokohama, resident, now=now)
+    _demo_received(yokohama, kamakura, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -347,3 +349,80 @@ def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime)
                 expected_status=ApplicationStatus.SUBMITTED,
                 now=at + timedelta(hours=1),
             )
+
+
+#: Counter (窓口) and mail (郵送) applications, so that the inbox and the channel counts show
+#: all three channels: (organisation, key, procedure slug, channel, form, name, days ago,
+#: documents seen, summary).
+_DEMO_RECEIVED = (
+    (
+        YOKOHAMA,
+        "demo-counter-yokohama-0001",
+        "juminhyo",
+        Channel.COUNTER,
+        ReceivedForm.FULL,
+        ("田中", "一郎", "タナカ", "イチロウ"),
+        0,
+        ("my_number_card",),
+        "",
+    ),
+    (
+        YOKOHAMA,
+        "demo-mail-yokohama-0001",
+        "juminhyo",
+        Channel.MAIL,
+        ReceivedForm.SHORT,
+        ("伊藤", "さくら", "イトウ", "サクラ"),
+        2,
+        ("mail_copy", "drivers_license"),
+        "郵送で届いた住民票の写しの請求（本人分1通、返信用封筒・定額小為替同封）",
+    ),
+    (
+        KAMAKURA,
+        "demo-counter-kamakura-0001",
+        "juminhyo",
+        Channel.COUNTER,
+        ReceivedForm.SHORT,
+        ("小林", "花子", "コバヤシ", "ハナコ"),
+        1,
+        ("health_insurance",),
+        "窓口での住民票の写しの請求（世帯全員分1通）",
+    ),
+)
+
+
+def _demo_received(yokohama: Organisation, kamakura: Organisation, *, now: datetime) -> None:
+    """Counter and mail applications registered by the demo staff (once: fixed keys)."""
+    for code, key, slug, channel, form, name, days_ago, documents, summary in _DEMO_RECEIVED:
+        org = yokohama if code == YOKOHAMA else kamakura
+        if Application.objects.filter(
+            idempotency_scope=f"counter:{org.pk}", idempotency_key=key
+        ).exists():
+            continue
+        procedure = Procedure.objects.filter(organisation=org, slug=slug).first()
+        staff = (
+            Staff.objects.filter(organisation=org, role__in=(StaffRole.ADMIN, StaffRole.REVIEWER))
+            .select_related("user", "organisation")
+            .first()
+        )
+        if procedure is None or staff is None:
+            continue
+        today = to_tokyo(now).date()
+        keys = {f.key for f in received_form_spec(form_spec(procedure.form_version), form).fields}
+        answers = {k: v for k, v in _example_answers(procedure, name, today).items() if k in keys}
+        try:
+            application_register_received(
+                organisation=org,
+                staff=staff,
+                procedure=procedure,
+                channel=channel,
+                received_date=today - timedelta(days=days_ago),
+                form=form,
+                answers=answers,
+                documents=documents,
+                summary=summary,
+                idempotency_key=key,
+                now=now,
+            )
+        except SubmissionError as error:  # a template changed shape: the demo goes on
+            logger.warning("demo application %s not created: %s", key, error)

@@ -29,6 +29,11 @@ urlpatterns = [
         name="life_event_apply",
     ),
     path("mypage/", views_mypage.index, name="mypage"),
+    path(
+        "mypage/drafts/<uuid:draft_id>/counter/",
+        views_mypage.draft_counter,
+        name="mypage_draft_counter",
+    ),
     path("mypage/<str:receipt_number>/", views_mypage.detail, name="mypage_detail"),
     path("mypage/<str:receipt_number>/correct/", views_mypage.correct, name="mypage_correct"),
     path(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.applications.attachments import attachments_upload
@@ -221,3 +224,40 @@ def document_pdf(request: HttpRequest, receipt_number: str, document_id: int) ->
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_http_methods(["GET", "POST"])
+@resident_required
+def draft_counter(request: HttpRequest, draft_id: str) -> HttpResponse:
+    """書かない窓口: show a QR code and a short code that counter staff use to open this draft.
+
+    GET explains; POST issues a new code (the previous one stops working) and shows it once:
+    only its hash is stored, so it cannot be shown again later.
+    """
+    from madoguchi.applications.models import Draft
+    from madoguchi.applications.received import counter_handoff_issue, handoff_code_display
+
+    user = resident_of(request)
+    drafts = {str(d.pk): d for d in drafts_of_applicant(applicant=user)[:50]}
+    draft = drafts.get(str(draft_id))
+    if draft is None:
+        raise Http404("その下書きはありません。")
+    context: dict[str, Any] = {"draft": draft}
+    if request.method == "POST":
+        try:
+            issued = counter_handoff_issue(applicant=user, draft_id=draft.pk, now=now())
+        except Draft.DoesNotExist:
+            raise Http404("その下書きはありません。") from None
+        url = request.build_absolute_uri(reverse("console:counter_handoff", args=[issued.token]))
+        context.update(
+            {
+                "qr_svg": mark_safe(  # noqa: S308 (segno's own SVG, no user text in it)
+                    segno.make(url, error="m").svg_inline(
+                        scale=5, border=4, title="窓口で読み取るQRコード"
+                    )
+                ),
+                "code": handoff_code_display(issued.code),
+                "expires_at": to_tokyo(issued.expires_at),
+            }
+        )
+    return render(request, "portal/mypage/counter.html", context)

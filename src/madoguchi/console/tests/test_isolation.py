@@ -172,6 +172,19 @@ def world(db, organisation, other_organisation):
         birth_date="1990-04-01",
         now=now(),
     )
+    # 書かない窓口: A's resident's draft, handed to A's counter (its QR token is a URL part).
+    from madoguchi.applications.received import counter_handoff_issue
+    from madoguchi.applications.services import draft_save
+
+    draft = draft_save(
+        organisation=organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers={name_key: answers[name_key]},
+        step="",
+        now=now(),
+    )
+    handoff = counter_handoff_issue(applicant=resident, draft_id=draft.pk, now=now())
     admin_b = staff_upsert(
         organisation=other_organisation,
         email="admin@kamakura.test",
@@ -193,6 +206,7 @@ def world(db, organisation, other_organisation):
             # Not tenant data: a group's slug and a template's slug are public.
             "slug": "no-such-group",
             "token": "not-a-real-invitation",
+            "handoff": handoff.token,
         },
         "marks": [SECRET_NAME, SECRET_NOTE, application.receipt_number, "横浜の文例", "基幹連携"],
         "admin_b": admin_b,
@@ -225,7 +239,8 @@ def test_every_console_url_hides_a_from_another_organisations_admin(world):
         if name in PUBLIC:
             continue
         url = fill(route, world["params"])
-        with_ids = "<int:" in route
+        # A's handoff token names A's draft as surely as an id does.
+        with_ids = "<int:" in route or "<str:handoff>" in route
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             where = f"{method.upper()} {url} ({name})"

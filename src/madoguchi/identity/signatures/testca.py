@@ -200,8 +200,8 @@ def test_ca_ensure(*, now: datetime) -> Path:
             if directory.is_dir() and not (directory / "ca.pem").exists():
                 # The directory is there without a CA (cards were put in it first): move the
                 # new CA in, key and revocation list before the certificate that marks it made.
-                for name in ("ca.key", "revoked.json", "ca.pem"):
-                    (building / name).replace(directory / name)
+                for part in ("ca.key", "revoked.json", "ca.pem"):
+                    (building / part).replace(directory / part)
             shutil.rmtree(building, ignore_errors=True)
             if not (directory / "ca.pem").exists():
                 raise

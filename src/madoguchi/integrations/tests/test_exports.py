@@ -82,8 +82,16 @@ def table(data: bytes, encoding: str) -> list[dict[str, str]]:
 def test_columns_are_stable_keys_with_composites_split_and_groups_flattened(hoiku):
     keys = export_layout(procedure=hoiku).keys
 
-    assert keys[:5] == ["receipt_number", "arrived_at", "status", "revision", "form_version"]
-    assert keys[5:9] == [
+    assert keys[:7] == [
+        "receipt_number",
+        "arrived_at",
+        "status",
+        "revision",
+        "form_version",
+        "channel",
+        "received_date",
+    ]
+    assert keys[7:11] == [
         "guardian_name.family",
         "guardian_name.given",
         "guardian_name.family_kana",

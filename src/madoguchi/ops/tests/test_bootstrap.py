@@ -187,3 +187,21 @@ def test_bootstrap_demo_issues_the_demo_card_once(db, data_dir):
     assert (data_dir / "jpki-test" / "crl.der").exists()
     bootstrap("--demo")
     assert (card / "card.pem").read_bytes() == certificate
+
+
+def test_the_demo_inbox_shows_online_counter_and_mail_applications(db, data_dir):
+    from madoguchi.applications.models import Application
+    from madoguchi.stats.models import ChannelCount
+
+    bootstrap("--demo")
+    bootstrap("--demo")  # once only
+
+    yokohama = set(
+        Application.objects.filter(organisation__lg_code="141003").values_list("channel", flat=True)
+    )
+    assert yokohama == {"online", "counter", "mail"}
+    assert (
+        Application.objects.filter(organisation__lg_code="142042", channel="counter").count() == 1
+    )
+    assert Application.objects.filter(channel="mail").count() == 1
+    assert ChannelCount.objects.filter(channel="counter").exists()
