@@ -25,6 +25,20 @@ class Channel(models.TextChoices):
     MAIL = "mail", "郵送"
 
 
+class DuplicateKeyKind(models.TextChoices):
+    """What a duplicate key stands for (applications.duplicates)."""
+
+    PERSON = "person", "同じ方"
+    HOUSEHOLD = "household", "同じ世帯（住所）"
+
+
+class DuplicateVerdict(models.TextChoices):
+    """Staff's decision on two applications that may be duplicates."""
+
+    NOT_DUPLICATE = "not_duplicate", "重複ではない"
+    DUPLICATE = "duplicate", "重複（一方を取下げ・却下などで整理する）"
+
+
 class Decision(models.TextChoices):
     """What staff decide (決定). Each has its own notice and status."""
 

@@ -28,6 +28,7 @@ from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
 from madoguchi.forms.sealed import Sealed, must_seal, seal
 from madoguchi.forms.selectors import form_spec
+from madoguchi.identity.assurance import VerifiedIdentity
 from madoguchi.identity.models import User
 from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.tenants.models import Organisation
@@ -213,6 +214,7 @@ def application_submit(
     form_version_id: int | None = None,
     contact_email: str = "",
     guest_key: str = "",
+    identity: VerifiedIdentity | None = None,
 ) -> SubmitResult:
     """Store a validated application exactly once and record its arrival (到達).
 
@@ -220,7 +222,9 @@ def application_submit(
     False), even when two copies race; the same key with other answers, valid or not,
     raises :class:`IdempotencyConflict`. Raises :class:`ValidationFailed` (answers),
     :class:`ProcedureClosed` (not published or outside the reception period),
-    :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`.
+    :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`, and ``DuplicateApplication``
+    (the procedure's duplicate rule: see :mod:`madoguchi.applications.duplicates`; recorded in
+    the audit log).
 
     In one transaction: the frozen answers (特定個人情報 encrypted) and their SHA-256, the
     receipt number and arrival time, the first revision, an audit event, the online channel
@@ -265,6 +269,8 @@ def application_submit(
     )
     digest = canonical_digest(normalised)
     stored = protect_answers(spec, normalised)
+    from madoguchi.applications import duplicates  # imports this module
+
     # A receipt number is random: in the unlikely event it is taken, the unique constraint
     # refuses the insert and the whole transaction is tried again with a new number.
     for _attempt in range(3):
@@ -282,6 +288,14 @@ def application_submit(
                     now=now,
                     search_name=applicant_search_name(spec, normalised),
                 )
+                duplicates.claim_uniqueness(
+                    application=application,
+                    procedure=procedure,
+                    spec=spec,
+                    answers=normalised,
+                    identity=identity,
+                    refuse=True,
+                )
                 claim_attachments(
                     spec,
                     normalised,
@@ -293,6 +307,9 @@ def application_submit(
                 )
                 if applicant_id:
                     Draft.objects.filter(applicant_id=applicant_id, procedure=procedure).delete()
+        except duplicates.DuplicateApplication as refused:
+            duplicates.duplicate_refusal_record(refused, applicant=applicant, now=now)
+            raise
         except IntegrityError:
             # Another copy of the same submission committed first: answer with its receipt.
             existing = Application.objects.filter(
