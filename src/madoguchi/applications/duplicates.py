@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -152,6 +153,15 @@ def _answer_address(value: Any) -> str:
     return "".join(str(value.get(p) or "") for p in parts)
 
 
+_LOOSE_SEPARATOR = re.compile(r"-(?![0-9])")
+
+
+def _household(text: str) -> str:
+    """:func:`address_key`, and a separator before a non-number dropped: 「1番1号山下ハイツ」
+    and 「1-1 山下ハイツ」 are the same address (号 before a building name)."""
+    return _LOOSE_SEPARATOR.sub("", address_key(text))
+
+
 def applicant_material(
     *, spec: FormSpec, answers: Mapping[str, Any], identity: VerifiedIdentity | None
 ) -> tuple[str, str, bool]:
@@ -162,7 +172,7 @@ def applicant_material(
     typed_name = name_key(_answer_name(answers.get(fields.name))) if fields.name else ""
     typed_birth = str(answers.get(fields.birth_date) or "") if fields.birth_date else ""
     typed_address = (
-        address_key(_answer_address(answers.get(fields.address))) if fields.address else ""
+        _household(_answer_address(answers.get(fields.address))) if fields.address else ""
     )
     verified = bool(attributes and attributes.name and attributes.birth_date)
     if attributes is not None and verified:
@@ -170,7 +180,7 @@ def applicant_material(
     else:
         name, birth = typed_name, typed_birth
     address = (
-        address_key(attributes.address) if attributes is not None and attributes.address else ""
+        _household(attributes.address) if attributes is not None and attributes.address else ""
     ) or typed_address
     if name and birth:
         person = f"nb:{name}|{birth}"

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from madoguchi.applications.attachments import attachments_of_application
 from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.duplicate_review import possible_duplicates
 from madoguchi.applications.inbox import (
     SORTS,
     applicant_name,
@@ -229,6 +230,9 @@ def _detail(
                 for t in application_history(application)
             ],
             "documents": application_documents(application),
+            "duplicates": possible_duplicates(
+                organisation=staff.organisation, application=application
+            ),
             "attachments": attachments_of_application(
                 organisation=staff.organisation, application=application
             ),
