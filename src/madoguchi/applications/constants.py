@@ -36,7 +36,7 @@ class DuplicateVerdict(models.TextChoices):
     """Staff's decision on two applications that may be duplicates."""
 
     NOT_DUPLICATE = "not_duplicate", "重複ではない"
-    DUPLICATE = "duplicate", "重複（一方を取下げ・却下などで整理する）"
+    DUPLICATE = "duplicate", "重複（どちらか一方を取下げ・却下などで整理する）"
 
 
 class Decision(models.TextChoices):

@@ -22,70 +22,21 @@ from madoguchi.applications.models import Application, DuplicateKey
 from madoguchi.applications.review import application_decide, application_withdraw
 from madoguchi.applications.services import SubmissionError, new_idempotency_key
 from madoguchi.audit.models import AuditEvent
-from madoguchi.catalog.constants import ProcedureStatus, Uniqueness
-from madoguchi.catalog.services import (
-    CatalogError,
-    procedure_create_own,
-    procedure_set_status,
-    procedure_set_uniqueness,
-)
+from madoguchi.catalog.constants import Uniqueness
+from madoguchi.catalog.services import CatalogError, procedure_set_uniqueness
 from madoguchi.core.time import TOKYO, now
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import IdentityMethod, VerifiedAttributes, VerifiedIdentity
-from madoguchi.testing import own_definition, resident_create, submit
+from madoguchi.testing import procedure_with_rule, rule_answers, submit
 
-EXTRA = """
-- {key: applicant_birth_date, type: birth_date, label: 生年月日, required: true}
-- {key: applicant_address, type: address, label: 住所, required: true}
-"""
+ruled = procedure_with_rule
+answers = rule_answers
 
 
-def ruled(organisation: Any, rule: str, *, slug: str = "kyufukin", actor: Any = None) -> Any:
-    """An own procedure (name, birth date, address: no attachments, level 1) with ``rule``."""
-    procedure = procedure_create_own(
-        organisation=organisation,
-        slug=slug,
-        definition=own_definition("臨時給付金の申請", key=slug.replace("-", "_"), extra_fields=EXTRA),
-        now=now(),
-    )
-    procedure_set_status(
-        organisation=organisation, procedure=procedure, status=ProcedureStatus.PUBLISHED
-    )
-    actor = actor or resident_create(f"admin-{slug}@example.jp")
-    return procedure_set_uniqueness(
-        organisation=organisation, procedure=procedure, uniqueness=rule, actor=actor, now=now()
-    )
-
-
-def answers(
-    family: str = "山田",
-    given: str = "花子",
-    birth: str = "1985-04-01",
-    block: str = "1-1",
-    building: str = "",
-) -> dict[str, Any]:
-    return {
-        "applicant_name": {
-            "family": family,
-            "given": given,
-            "family_kana": "ヤマダ",
-            "given_kana": "ハナコ",
-        },
-        "applicant_phone": "045-671-2121",
-        "applicant_birth_date": birth,
-        "applicant_address": {
-            "postal_code": "231-0023",
-            "prefecture": "神奈川県",
-            "city": "横浜市中区",
-            "town": "山下町",
-            "block": block,
-            "building": building,
-        },
-    }
-
-
-def jst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TOKYO)
+def jst(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=TOKYO)
 
 
 def card(name: str = "山田　花子", birth: str = "1985-04-01") -> VerifiedIdentity:
@@ -314,6 +265,17 @@ def test_a_variant_kanji_is_another_person_end_to_end(organisation, resident):
         submit(procedure, resident, answers("髙橋", "吉子"))
 
 
+def test_the_cards_one_line_address_is_the_household_typed_in_parts(organisation, resident):
+    spec = form_spec(ruled(organisation, Uniqueness.HOUSEHOLD).form_version)
+    signed = card()  # 神奈川県横浜市中区山下町１番１号, as the card writes it
+
+    from_card = applicant_material(spec=spec, answers=answers(given="別名"), identity=signed)
+    typed = applicant_material(spec=spec, answers=answers(block="1-1"), identity=None)
+
+    assert from_card[1] == typed[1]
+    assert from_card[2] is True
+
+
 def test_only_keyed_hashes_are_stored(organisation, resident):
     procedure = ruled(organisation, Uniqueness.PERSON)
     application = submit(procedure, resident, answers()).application
@@ -428,8 +390,10 @@ def test_a_registration_that_may_not_refuse_is_stored_and_flagged(organisation, 
                 )
             )
 
-    assert outcomes[0].held and outcomes[0].conflicts == ()
-    assert not outcomes[1].held and outcomes[1].conflicts == (first.pk,)
+    assert outcomes[0].held
+    assert outcomes[0].conflicts == ()
+    assert not outcomes[1].held
+    assert outcomes[1].conflicts == (first.pk,)
     assert not DuplicateKey.objects.get(application=second, kind="person").holds
 
     # When the first is withdrawn, the one waiting takes the claim over.
