@@ -110,7 +110,7 @@ def test_the_national_templates_are_listed(client, templates_loaded):
     assert {"id", "slug", "name", "version", "life_events", "ial", "aal"} <= set(nintei_row)
     assert nintei_row["name"] == "児童手当等の受給資格及び児童手当の額についての認定請求"
     assert nintei_row["version"] == 2
-    assert nintei_row["versions"] == [1]
+    assert nintei_row["versions"] == [2]
     assert sorted(nintei_row["life_events"]) == ["birth", "moving"]
     assert (nintei_row["ial"], nintei_row["aal"]) == (3, 2)
     assert nintei_row["signature_required"] is True
