@@ -270,10 +270,14 @@ def test_a_reviewer_or_another_organisations_admin_cannot_set_the_rule(
 
 
 def test_the_national_templates_bring_their_rules(organisation):
-    from madoguchi.testing import procedure_publish
+    from madoguchi.catalog.selectors import template_version_get
+    from madoguchi.catalog.services import procedure_adopt
+    from madoguchi.core.time import now
 
     rules = {
-        slug: procedure_publish(organisation, slug).uniqueness
+        slug: procedure_adopt(
+            organisation=organisation, template_version=template_version_get(slug=slug), now=now()
+        ).uniqueness
         for slug in ("jidou-teate-nintei", "jidou-teate-genkyo", "kaigo-nintei", "juminhyo")
     }
 
