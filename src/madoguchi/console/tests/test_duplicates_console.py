@@ -13,6 +13,7 @@ from madoguchi.applications.models import DuplicateResolution
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import Uniqueness
 from madoguchi.catalog.models import Procedure
+from madoguchi.core.time import now
 from madoguchi.testing import console_login, procedure_with_rule, rule_answers, submit
 
 
@@ -88,6 +89,20 @@ def test_the_inbox_filters_possible_duplicates_until_they_are_decided(staff_clie
     after = text(staff_client.get("/console/applications/?duplicates=1"))
     assert first.receipt_number not in after
     assert second.receipt_number not in after
+
+
+def test_a_withdrawn_candidate_no_longer_flags_but_stays_on_the_panel(staff_client, resident, pair):
+    from madoguchi.applications.review import application_withdraw
+
+    first, second, _ = pair
+    application_withdraw(applicant=resident, application=first, now=now())
+
+    listed = text(staff_client.get("/console/applications/?duplicates=1"))
+    page = text(staff_client.get(page_url(second)))
+
+    assert second.receipt_number not in listed
+    assert first.receipt_number in page
+    assert "取下げ（受付枠は解放済み）" in page
 
 
 def test_a_decision_is_recorded_audited_and_can_be_recorded_again(staff_client, staff_member, pair):
@@ -272,7 +287,6 @@ def test_a_reviewer_or_another_organisations_admin_cannot_set_the_rule(
 def test_the_national_templates_bring_their_rules(organisation):
     from madoguchi.catalog.selectors import template_version_get
     from madoguchi.catalog.services import procedure_adopt
-    from madoguchi.core.time import now
 
     rules = {
         slug: procedure_adopt(
