@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from madoguchi.applications.constants import DuplicateKeyKind, DuplicateVerdict
+from madoguchi.applications.duplicates import DuplicateApplication
 from madoguchi.applications.models import Application, DuplicateKey, DuplicateResolution
 from madoguchi.applications.review import ReviewError, require_move
 from madoguchi.audit.constants import AuditAction
@@ -29,6 +30,17 @@ from madoguchi.forms.identity import applicant_fields
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import Staff
 from madoguchi.tenants.models import Organisation
+
+__all__ = [
+    "DuplicateApplication",  # for entry apps that answer a refused duplicate their own way
+    "DuplicateCandidate",
+    "DuplicatePanel",
+    "KeyAnswers",
+    "duplicate_resolve",
+    "key_answers",
+    "possible_duplicate_exists",
+    "possible_duplicates",
+]
 
 #: At most this many possible duplicates are listed on one application's page.
 MAX_CANDIDATES: Final = 50
