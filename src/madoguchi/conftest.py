@@ -111,9 +111,11 @@ def templates_loaded(db: None) -> TemplateLoadReport:
 
 @pytest.fixture
 def nintei(templates_loaded: TemplateLoadReport) -> TemplateVersion:
-    """児童手当の認定請求, first version."""
-    return TemplateVersion.objects.select_related("template", "form_version").get(
-        template__slug=NINTEI, version=1
+    """児童手当の認定請求, the newest version shipped."""
+    return (
+        TemplateVersion.objects.select_related("template", "form_version")
+        .filter(template__slug=NINTEI)
+        .latest("version")
     )
 
 

@@ -116,9 +116,9 @@ def national_templates_remove() -> None:
 
 
 #: The levels of a procedure in stories that are not about identity: any resident with a
-#: verified address may apply, and no signature is asked. Identity stories publish the
+#: verified address may apply, as often as the story needs, and no signature is asked. Identity stories publish the
 #: procedure as shipped (``as_shipped=True``) and prove who the resident is.
-LEVEL_ONE: Final = {"ial": 1, "aal": 1, "signature_required": False}
+LEVEL_ONE: Final = {"ial": 1, "aal": 1, "signature_required": False, "uniqueness": "none"}
 
 
 def at_level_one(procedure: Procedure) -> Procedure:
@@ -806,3 +806,65 @@ class SoftAuthenticator:
                 "clientExtensionResults": {},
             }
         )
+
+
+# --- Duplicate rules (重複申請の扱い) ---------------------------------------------------------
+
+#: Extra fields of the own form of :func:`procedure_with_rule`: the applicant's birth date and
+#: address after the name, so both keys (person and household) can be made.
+_RULE_FIELDS = """
+- {key: applicant_birth_date, type: birth_date, label: 生年月日, required: true}
+- {key: applicant_address, type: address, label: 住所, required: true}
+"""
+
+
+def procedure_with_rule(
+    organisation: Organisation, rule: str, *, slug: str = "kyufukin", actor: Any = None
+) -> Procedure:
+    """A published own procedure (name, birth date, address; no files; level 1) of
+    ``organisation`` whose duplicate rule is ``rule``, set through the real service."""
+    from madoguchi.catalog.services import procedure_set_uniqueness
+
+    procedure = procedure_create_own(
+        organisation=organisation,
+        slug=slug,
+        definition=own_definition(
+            "臨時給付金の申請", key=slug.replace("-", "_"), extra_fields=_RULE_FIELDS
+        ),
+        now=now(),
+    )
+    procedure_set_status(
+        organisation=organisation, procedure=procedure, status=ProcedureStatus.PUBLISHED
+    )
+    actor = actor or resident_create(f"admin-{slug}-{organisation.lg_code}@example.jp")
+    return procedure_set_uniqueness(
+        organisation=organisation, procedure=procedure, uniqueness=rule, actor=actor, now=now()
+    )
+
+
+def rule_answers(
+    family: str = "山田",
+    given: str = "花子",
+    birth: str = "1985-04-01",
+    block: str = "1-1",
+    building: str = "",
+) -> dict[str, Any]:
+    """Answers for :func:`procedure_with_rule`'s form: who applies, born when, living where."""
+    return {
+        "applicant_name": {
+            "family": family,
+            "given": given,
+            "family_kana": "ヤマダ",
+            "given_kana": "ハナコ",
+        },
+        "applicant_phone": "045-671-2121",
+        "applicant_birth_date": birth,
+        "applicant_address": {
+            "postal_code": "231-0023",
+            "prefecture": "神奈川県",
+            "city": "横浜市中区",
+            "town": "山下町",
+            "block": block,
+            "building": building,
+        },
+    }

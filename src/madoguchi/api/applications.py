@@ -18,7 +18,9 @@ it without reading the message):
   or wrong; 403 CSRF token missing for a session, token without the scope, a guest code that
   is forged, expired, for another procedure or another address, procedure outside its
   reception period
-- 404 no such published procedure; 409 the key was used for other content;
+- 404 no such published procedure; 409 the key was used for other content, or the
+  procedure takes one application per person (or household, or year) and this person
+  already has one (the message says which, when it is the same account);
   410 the form was revised since the client fetched it (fetch the procedure again)
 - 403 with errors on ``identity``: the identity at hand does not meet the procedure's
   身元確認 / 当人認証 levels or its signature requirement; ``detail`` says what is missing and
@@ -66,6 +68,7 @@ from madoguchi.applications.selectors import (
     application_rows,
     applications_of_applicant,
 )
+from madoguchi.applications.duplicate_review import DuplicateApplication
 from madoguchi.applications.services import (
     AssuranceInsufficient,
     IdempotencyConflict,
@@ -511,6 +514,8 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
                 ],
             },
         )
+    except DuplicateApplication as error:
+        raise HttpError(409, str(error)) from None
     except SignatureInvalid as refused:
         return Status(
             422,

@@ -65,6 +65,20 @@ class ReceivedForm(models.TextChoices):
     SHORT = "short", "主な項目（氏名・生年月日・住所と概要）"
 
 
+class DuplicateKeyKind(models.TextChoices):
+    """What a duplicate key stands for (applications.duplicates)."""
+
+    PERSON = "person", "同じ方"
+    HOUSEHOLD = "household", "同じ世帯（住所）"
+
+
+class DuplicateVerdict(models.TextChoices):
+    """Staff's decision on two applications that may be duplicates."""
+
+    NOT_DUPLICATE = "not_duplicate", "重複ではない"
+    DUPLICATE = "duplicate", "重複（どちらか一方を取下げ・却下などで整理する）"
+
+
 class Decision(models.TextChoices):
     """What staff decide (決定). Each has its own notice and status."""
 

@@ -58,6 +58,8 @@ class InboxFilters:
     #: "" (anyone), "me", "none" (unassigned) or a user id as text.
     assignee: str = ""
     overdue: bool = False
+    #: Only applications with a possible duplicate not yet decided on (重複の可能性あり).
+    duplicates: bool = False
     q: str = ""
     sort: str = "newest"
     viewer_id: int | None = None
@@ -161,6 +163,7 @@ def inbox_filters_parse(
         arrived_to=arrived_to,
         assignee=assignee,
         overdue=one("overdue") in ("1", "on", "true"),
+        duplicates=one("duplicates") in ("1", "on", "true"),
         q=q,
         sort=sort,
         viewer_id=viewer_id,
@@ -217,6 +220,11 @@ def _filtered(
         qs = qs.filter(assignee_id=int(filters.assignee))
     if filters.overdue:
         qs = qs.filter(due_at__lt=now).exclude(status__in=FINAL)
+    if filters.duplicates:
+        # Imported here: duplicate_review uses review, which imports this module.
+        from madoguchi.applications.duplicate_review import possible_duplicate_exists
+
+        qs = qs.filter(possible_duplicate_exists())
     q = unicodedata.normalize("NFKC", filters.q).strip()
     if q:
         compact = re.sub(r"\s+", "", q)

@@ -11,6 +11,8 @@ from madoguchi.applications.constants import (
     ApplicationStatus,
     Channel,
     DecisionTemplateKind,
+    DuplicateKeyKind,
+    DuplicateVerdict,
     IssuedDocumentKind,
     MessageKind,
 )
@@ -401,3 +403,95 @@ class IssuedDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class DuplicateKey(models.Model):
+    """One key of an application for the duplicate rule (重複申請の扱い) of its procedure.
+
+    ``digest`` is an HMAC-SHA256 (keyed from the secret key) of the normalised person or
+    household (name + date of birth, or the address): the plain values are never stored here.
+    A row that ``holds`` the rule is unique per (procedure, kind, digest, period) by a partial
+    unique index, so two concurrent submissions cannot both hold it; other rows (rule none,
+    a counter/mail application registered despite a holder, a released claim) are kept for
+    staff to see possible duplicates.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="duplicate_keys"
+    )
+    kind = models.CharField(max_length=16, choices=DuplicateKeyKind.choices)
+    digest = models.CharField(max_length=64)
+    #: "" (no period) or the fiscal year (年度) of arrival, e.g. "FY2025".
+    period = models.CharField(max_length=16, blank=True, default="")
+    holds = models.BooleanField("受付を1件に限る権利", default=False)
+    #: Whether the key came from verified attributes (card, national login) or the answers.
+    verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "重複判定キー"
+        verbose_name_plural = "重複判定キー"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("procedure", "kind", "digest", "period"),
+                condition=models.Q(holds=True),
+                name="duplicate_key_one_holder",
+            ),
+            models.UniqueConstraint(
+                fields=("application", "kind"), name="duplicate_key_per_application"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=DuplicateKeyKind.values),
+                name="duplicate_key_kind_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(holds=False) | models.Q(released_at__isnull=True),
+                name="duplicate_key_released_does_not_hold",
+            ),
+        )
+        indexes = (
+            models.Index(
+                fields=("organisation", "procedure", "kind", "digest", "period"),
+                name="duplicate_key_lookup",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.kind}"
+
+
+class DuplicateResolution(models.Model):
+    """Staff's recorded decision on two applications that may be duplicates (kept in id order:
+    ``first`` is the lower id). One per pair; a later decision replaces it, and every
+    decision is in the audit log."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    first = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField("判断", max_length=16, choices=DuplicateVerdict.choices)
+    reason = models.TextField("理由", max_length=2000)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_at = models.DateTimeField("判断日時")
+
+    class Meta:
+        verbose_name = "重複の判断"
+        verbose_name_plural = "重複の判断"
+        constraints = (
+            models.UniqueConstraint(fields=("first", "second"), name="duplicate_resolution_pair"),
+            models.CheckConstraint(
+                condition=models.Q(first__lt=models.F("second")),
+                name="duplicate_resolution_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(verdict__in=DuplicateVerdict.values),
+                name="duplicate_resolution_verdict_known",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.first_id}/{self.second_id} {self.verdict}"

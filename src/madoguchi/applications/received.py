@@ -67,6 +67,7 @@ from madoguchi.applications.constants import (
     IdentityDocument,
     ReceivedForm,
 )
+from madoguchi.applications.duplicates import claim_uniqueness
 from madoguchi.applications.models import (
     Application,
     ApplicationNote,
@@ -415,9 +416,17 @@ def application_register_received(
                     levels=(check.identity.ial, check.identity.aal),
                     identity=check.identity.to_json(),
                 )
-                # --- Duplicates (重複の検知): the uniqueness claim goes here, once. Counter and
-                # mail applications are stored even when they duplicate another application,
-                # then flagged for staff: call the claim step with refuse=False.
+                # Duplicates (重複の検知): counter and mail applications are stored even when
+                # they duplicate another application (they have arrived, legally), and shown
+                # to staff as possible duplicates beside it.
+                claim_uniqueness(
+                    application=application,
+                    procedure=procedure,
+                    spec=check.spec,
+                    answers=check.answers,
+                    identity=check.identity,
+                    refuse=False,
+                )
                 if paper_form:
                     _paper_claim(application, procedure, paper_form, idempotency_key)
                 if check.summary:

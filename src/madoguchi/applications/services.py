@@ -392,7 +392,10 @@ def application_submit(
     (the signature failed a check; the refusal is audited), :class:`AssuranceInsufficient`
     (``identity`` — what the caller's login proved, :func:`identity_current` — together
     with a verified ``signature`` over the canonical bytes does not meet the procedure's
-    ``ial``/``aal``/``signature_required``; the one place this rule is applied).
+    ``ial``/``aal``/``signature_required``; the one place this rule is applied), and
+    ``DuplicateApplication`` (the procedure's duplicate rule, keyed on the verified identity
+    where there is one: see :mod:`madoguchi.applications.duplicates`; recorded in the audit
+    log).
 
     In one transaction: the frozen answers (特定個人情報 encrypted) and their SHA-256, the
     levels met and how (with any difference between verified attributes and the answers),
@@ -456,6 +459,8 @@ def application_submit(
         record["mismatches"] = [m.__dict__ for m in mismatches]
     digest = canonical_digest(normalised)
     stored = protect_answers(spec, normalised)
+    from madoguchi.applications import duplicates  # imports this module
+
     # A receipt number is random: in the unlikely event it is taken, the unique constraint
     # refuses the insert and the whole transaction is tried again with a new number.
     for _attempt in range(3):
@@ -484,6 +489,14 @@ def application_submit(
                         via=signature_via,
                         mismatches=mismatches,
                     )
+                duplicates.claim_uniqueness(
+                    application=application,
+                    procedure=procedure,
+                    spec=spec,
+                    answers=normalised,
+                    identity=met,
+                    refuse=True,
+                )
                 claim_attachments(
                     spec,
                     normalised,
@@ -495,6 +508,9 @@ def application_submit(
                 )
                 if applicant_id:
                     Draft.objects.filter(applicant_id=applicant_id, procedure=procedure).delete()
+        except duplicates.DuplicateApplication as refused:
+            duplicates.duplicate_refusal_record(refused, applicant=applicant, now=now)
+            raise
         except IntegrityError:
             # Another copy of the same submission committed first: answer with its receipt.
             existing = Application.objects.filter(

@@ -20,6 +20,7 @@ from typing import Any, Final
 from django.db import transaction
 
 from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.duplicates import RELEASING, claims_release
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
@@ -168,6 +169,8 @@ def _move(
         to_status=to_status,
         changed_at=now,
     )
+    if to_status in RELEASING:  # 取下げ・却下: the person may apply again
+        claims_release(locked, now=now)
     locked.status = to_status
     locked.save(update_fields=["status", "updated_at"])
     application.status = to_status

@@ -28,10 +28,13 @@ class AuditAction(models.TextChoices):
     COUNTER_HANDOFF_OPENED = "counter_handoff.opened", "窓口での下書きの呼び出し"
     COUNTER_HANDOFF_REFUSED = "counter_handoff.refused", "窓口での下書きの呼び出しの拒否"
     COUNTER_HANDOFF_USED = "counter_handoff.used", "窓口での下書きからの受付"
+    APPLICATION_DUPLICATE_REFUSED = "application.duplicate_refused", "重複申請の拒否"
+    APPLICATION_DUPLICATE_RESOLVED = "application.duplicate_resolved", "重複の可能性の判断"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"
     PROCEDURE_REVIEWERS_SET = "procedure.reviewers_set", "審査担当の設定"
+    PROCEDURE_UNIQUENESS_SET = "procedure.uniqueness_set", "重複申請の扱いの設定"
     # Staff (職員)
     STAFF_INVITED = "staff.invited", "職員の招待"
     STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"

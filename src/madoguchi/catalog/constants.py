@@ -20,3 +20,16 @@ class AssuranceLevel(models.IntegerChoices):
 LOCAL_SECTION_KEY = "local_questions"
 LOCAL_STEP_KEY = "local"
 LOCAL_KEY_PREFIX = "local_"
+
+
+class Uniqueness(models.TextChoices):
+    """重複申請の扱い: how many applications one person (or household) may have at once.
+
+    The fiscal year is the 年度 of the arrival (April–March, Asia/Tokyo). A claim is released
+    when its application is withdrawn (取下げ) or rejected (却下).
+    """
+
+    NONE = "none", "制限しない（何件でも申請できる）"
+    PERSON = "person", "1人1件"
+    PERSON_FISCAL_YEAR = "person_fiscal_year", "1人1年度1件"
+    HOUSEHOLD = "household", "1世帯1件"

@@ -18,7 +18,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, LOCAL_SECTION_KEY, LOCAL_STEP_KEY
+from madoguchi.catalog.constants import (
+    LOCAL_KEY_PREFIX,
+    LOCAL_SECTION_KEY,
+    LOCAL_STEP_KEY,
+    Uniqueness,
+)
 from madoguchi.forms.schema import (
     DefinitionProblem,
     InvalidDefinition,
@@ -70,6 +75,7 @@ METADATA_SCHEMA: dict[str, Any] = {
         "ial": {"enum": [1, 2, 3]},
         "aal": {"enum": [1, 2, 3]},
         "signature_required": {"type": "boolean"},
+        "uniqueness": {"enum": list(Uniqueness.values)},
         "retention_years": {"type": "integer", "minimum": 1, "maximum": 100},
         "processing_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 365},
         "fee": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from madoguchi.catalog.constants import AssuranceLevel, ProcedureStatus
+from madoguchi.catalog.constants import AssuranceLevel, ProcedureStatus, Uniqueness
 from madoguchi.core.models import TimeStampedModel
 from madoguchi.forms.models import FormVersion
 from madoguchi.tenants.models import Organisation
@@ -97,6 +97,10 @@ class Procedure(TimeStampedModel):
         "当人認証保証レベル", choices=AssuranceLevel.choices, default=1
     )
     signature_required = models.BooleanField("電子署名が必要", default=False)
+    #: 重複申請の扱い (applications.duplicates enforces it, with a database constraint).
+    uniqueness = models.CharField(
+        "重複申請の扱い", max_length=32, choices=Uniqueness.choices, default=Uniqueness.NONE
+    )
     retention_years = models.PositiveSmallIntegerField("保存年限（年）", default=5)
     processing_days = models.PositiveSmallIntegerField("標準処理期間（日）", null=True, blank=True)
     reception_starts_at = models.DateTimeField("受付開始", null=True, blank=True)
@@ -119,6 +123,10 @@ class Procedure(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=models.Q(aal__gte=1, aal__lte=3), name="procedure_aal_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(uniqueness__in=Uniqueness.values),
+                name="procedure_uniqueness_known",
             ),
             models.CheckConstraint(
                 condition=models.Q(reception_starts_at__isnull=True)

@@ -12,8 +12,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from jsonschema import Draft202012Validator
 
+from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, ProcedureStatus
+from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, ProcedureStatus, Uniqueness
 from madoguchi.catalog.definitions import (
     TemplateFile,
     compose,
@@ -309,6 +310,7 @@ def procedure_adopt(
                 ial=meta["ial"],
                 aal=meta["aal"],
                 signature_required=bool(meta.get("signature_required", False)),
+                uniqueness=meta.get("uniqueness", Uniqueness.NONE),
                 retention_years=meta["retention_years"],
                 processing_days=meta.get("processing_days"),
             )
@@ -412,6 +414,12 @@ def template_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     for name in ("ial", "aal", "retention_years", "processing_days"):
         if old.get(name) != new.get(name):
             lines.append(f"{name}: {old.get(name)} → {new.get(name)}")
+    before_rule = old.get("uniqueness", Uniqueness.NONE)
+    after_rule = new.get("uniqueness", Uniqueness.NONE)
+    if before_rule != after_rule:
+        lines.append(
+            f"重複申請の扱い: {Uniqueness(before_rule).label} → {Uniqueness(after_rule).label}"
+        )
     return sorted(lines)
 
 
@@ -497,6 +505,9 @@ def procedure_upgrade(
         procedure.kana = meta["kana"]
         procedure.ial, procedure.aal = meta["ial"], meta["aal"]
         procedure.signature_required = bool(meta.get("signature_required", False))
+        # The template's rule, unless the organisation chose its own (kept as chosen).
+        if procedure.uniqueness == current.metadata.get("uniqueness", Uniqueness.NONE):
+            procedure.uniqueness = meta.get("uniqueness", Uniqueness.NONE)
         procedure.retention_years = meta["retention_years"]
         procedure.processing_days = meta.get("processing_days")
         procedure.save()
@@ -569,6 +580,7 @@ __all__ = [
     "procedure_adopt",
     "procedure_create_own",
     "procedure_set_status",
+    "procedure_set_uniqueness",
     "procedure_update_settings",
     "procedure_upgrade",
     "procedure_upgrade_preview",
@@ -630,3 +642,45 @@ def procedure_set_reviewers(
             detail={"before": previous, "after": sorted(wanted)},
         )
     return sorted(wanted)
+
+
+# --- 重複申請の扱い ------------------------------------------------------------------------------
+
+
+def procedure_set_uniqueness(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    uniqueness: object,
+    actor: User,
+    now: datetime,
+) -> Procedure:
+    """Set a procedure's duplicate rule (重複申請の扱い): none, one per person, one per person
+    per fiscal year, one per household. Applies to applications arriving from now on;
+    applications already made keep the claims they made.
+
+    Raises ``Procedure.DoesNotExist`` for another organisation's procedure and
+    :class:`CatalogError` (Japanese, nothing changed) for a value that is not a rule.
+    Records ``procedure.uniqueness_set`` with the rule before and after.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    if not isinstance(uniqueness, str) or uniqueness not in Uniqueness.values:
+        raise CatalogError(["重複申請の扱いを一覧から選んでください。"])
+    with transaction.atomic(durable=True):
+        locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
+        before = locked.uniqueness
+        locked.uniqueness = uniqueness
+        locked.save(update_fields=["uniqueness", "updated_at"])
+        audit_record(
+            action=AuditAction.PROCEDURE_UNIQUENESS_SET,
+            now=now,
+            organisation=organisation,
+            actor=actor,
+            actor_label=actor.email,
+            target_type="procedure",
+            target_id=procedure.pk,
+            detail={"before": before, "after": uniqueness},
+        )
+    procedure.uniqueness = uniqueness
+    return procedure

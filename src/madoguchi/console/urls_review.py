@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, path
 
+from madoguchi.console import views_duplicates
 from madoguchi.console import views_review as views
 
 urlpatterns: list[URLPattern] = [
@@ -47,6 +48,11 @@ urlpatterns: list[URLPattern] = [
         "applications/<int:application_id>/documents/<int:document_id>/",
         views.document_pdf,
         name="document_pdf",
+    ),
+    path(
+        "applications/<int:application_id>/duplicates/",
+        views_duplicates.application_duplicate_resolve,
+        name="application_duplicate_resolve",
     ),
     path("decision-templates/", views.decision_templates, name="decision_templates"),
 ]

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.constants import ProcedureStatus, Uniqueness
 from madoguchi.catalog.definitions import optional_defaults, parameter_defaults
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.selectors import (
@@ -30,6 +30,7 @@ from madoguchi.catalog.services import (
     procedure_adopt,
     procedure_create_own,
     procedure_set_status,
+    procedure_set_uniqueness,
     procedure_update_settings,
     procedure_upgrade,
     procedure_upgrade_preview,
@@ -181,6 +182,21 @@ def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -
             )
             messages.success(request, f"状態を「{status.label}」にしました。")
             return redirect("console:procedure", procedure.pk)
+        if action == "uniqueness":
+            try:
+                procedure_set_uniqueness(
+                    organisation=staff.organisation,
+                    procedure=procedure,
+                    uniqueness=str(request.POST.get("uniqueness", ""))[:64],
+                    actor=staff.user,
+                    now=now(),
+                )
+            except CatalogError as error:
+                for problem in error.problems:
+                    messages.error(request, problem)
+            else:
+                messages.success(request, "重複申請の扱いを保存しました。")
+            return redirect("console:procedure", procedure.pk)
         if procedure.template_version is None:
             raise Http404
         settings = dict(procedure.settings)
@@ -243,6 +259,7 @@ def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -
             and latest.version > procedure.template_version.version
             else None,
             "can_manage": can_manage(staff),
+            "uniqueness_choices": Uniqueness.choices,
         },
     )
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from madoguchi.applications.attachments import attachments_of_application
 from madoguchi.applications.constants import ApplicationStatus, Channel
+from madoguchi.applications.duplicate_review import possible_duplicates
 from madoguchi.applications.inbox import (
     SORTS,
     applicant_name,
@@ -233,6 +234,9 @@ def _detail(
             ],
             "documents": application_documents(application),
             "identity": application_identity(application),
+            "duplicates": possible_duplicates(
+                organisation=staff.organisation, application=application
+            ),
             "attachments": attachments_of_application(
                 organisation=staff.organisation, application=application
             ),

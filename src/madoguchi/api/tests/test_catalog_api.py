@@ -109,8 +109,8 @@ def test_the_national_templates_are_listed(client, templates_loaded):
     nintei_row = rows["jidou-teate-nintei"]
     assert {"id", "slug", "name", "version", "life_events", "ial", "aal"} <= set(nintei_row)
     assert nintei_row["name"] == "児童手当等の受給資格及び児童手当の額についての認定請求"
-    assert nintei_row["version"] == 1
-    assert nintei_row["versions"] == [1]
+    assert nintei_row["version"] == 2
+    assert nintei_row["versions"] == [2]
     assert sorted(nintei_row["life_events"]) == ["birth", "moving"]
     assert (nintei_row["ial"], nintei_row["aal"]) == (3, 2)
     assert nintei_row["signature_required"] is True
@@ -138,7 +138,7 @@ def test_only_published_procedures_are_listed(client, organisation, published, f
     assert row["id"] == published.pk
     assert row["slug"] == "jidou-teate-nintei"
     assert row["organisation"] == {"lg_code": "141003", "name": "横浜市"}
-    assert row["template"] == {"slug": "jidou-teate-nintei", "version": 1}
+    assert row["template"] == {"slug": "jidou-teate-nintei", "version": 2}
     assert row["url"] == f"/o/141003/procedures/{published.pk}/"
     assert row["form_version"] == 1
 

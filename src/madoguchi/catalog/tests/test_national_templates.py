@@ -78,8 +78,10 @@ def _shipped() -> dict[str, Any]:
 
 
 def _version(slug: str) -> TemplateVersion:
-    return TemplateVersion.objects.select_related("template", "form_version").get(
-        template__slug=slug, version=1
+    return (
+        TemplateVersion.objects.select_related("template", "form_version")
+        .filter(template__slug=slug)
+        .latest("version")
     )
 
 

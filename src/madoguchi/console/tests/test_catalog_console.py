@@ -852,7 +852,9 @@ def _assert_nothing_of_yokohama(response: Any) -> None:
 def test_another_organisations_admin_gets_404_and_sees_nothing(
     kamakura_admin_client, yokohama_secret, method, page, data
 ):
-    publish_template_version(yokohama_secret.template_version, version=2)
+    publish_template_version(
+        yokohama_secret.template_version, version=yokohama_secret.template_version.version + 1
+    )
     before = (
         yokohama_secret.status,
         yokohama_secret.form_version_id,
