@@ -57,6 +57,7 @@ from pydantic import Field
 from madoguchi.api.schemas import ErrorOut
 from madoguchi.applications.canonical import CONTENT_TYPE as CANONICAL_TYPE
 from madoguchi.applications.constants import IDEMPOTENCY_KEY_PATTERN, ApplicationStatus
+from madoguchi.applications.duplicate_review import DuplicateApplication
 from madoguchi.applications.guests import (
     GuestNotAllowed,
     guest_code_check,
@@ -68,7 +69,6 @@ from madoguchi.applications.selectors import (
     application_rows,
     applications_of_applicant,
 )
-from madoguchi.applications.duplicate_review import DuplicateApplication
 from madoguchi.applications.services import (
     AssuranceInsufficient,
     IdempotencyConflict,
