@@ -450,3 +450,49 @@ def _found(pattern: str, text: str) -> str:
     match = re.search(pattern, text)
     assert match, pattern
     return match.group(1)
+
+
+# --- Duplicates across channels -------------------------------------------------------------------
+
+
+def test_a_second_online_application_gets_409_over_the_api_pointing_to_the_first(
+    client, yokohama, hanako, token
+):
+    from madoguchi.testing import procedure_with_rule, rule_answers
+
+    ruled = procedure_with_rule(yokohama, "person")
+    first = submit(ruled, hanako, rule_answers()).application
+    response = api_post(client, {"procedure": ruled.pk, "answers": rule_answers()}, token)
+
+    assert response.status_code == 409, response.content
+    assert first.receipt_number in response.json()["detail"]
+    assert Application.objects.count() == 1
+
+
+def test_a_counter_application_of_the_same_person_is_stored_and_shown_beside_the_online_one(
+    yokohama, hanako, staff_member
+):
+    from madoguchi.applications.duplicate_review import possible_duplicates
+    from madoguchi.applications.received import application_register_received
+    from madoguchi.testing import procedure_with_rule, rule_answers
+
+    ruled = procedure_with_rule(yokohama, "person")
+    online = submit(ruled, hanako, rule_answers()).application
+    counter = application_register_received(
+        organisation=yokohama,
+        staff=staff_member,
+        procedure=ruled,
+        channel="counter",
+        received_date=now().date(),
+        form="full",
+        answers=rule_answers(family="山田", given="花子"),
+        documents=["drivers_license"],
+        idempotency_key=new_idempotency_key(),
+        now=now(),
+    ).application
+
+    assert counter.channel == "counter"
+    assert counter.ial == 2  # a photo ID was seen at the counter
+    panel = possible_duplicates(organisation=yokohama, application=counter)
+    assert [c.application.pk for c in panel.candidates] == [online.pk]
+    assert panel.candidates[0].shared[0] == "同じ方"
