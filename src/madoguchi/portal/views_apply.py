@@ -455,17 +455,7 @@ def _signing(
     needs_card = procedure.signature_required or procedure.ial >= 3
     if not needs_card and _shortfall(request, procedure, user, signed=False) is None:
         return {"shortfall": None, "held": None, "signed_digest": "", "offer_signing": False}
-    try:
-        content = application_canonical(
-            organisation=procedure.organisation,
-            procedure=procedure,
-            applicant=user,
-            answers=copy.answers,
-            now=now(),
-            guest_key=copy.guest_key,
-        )
-    except ValidationFailed:
-        content = b""
+    content = _canonical_of(procedure, user, copy)
     digest = hashlib.sha256(content).hexdigest() if content else ""
     held = apply_state.signature_held(request, procedure, content_sha256=digest)
     return {
@@ -474,6 +464,21 @@ def _signing(
         "signed_digest": digest if held else "",
         "offer_signing": True,
     }
+
+
+def _canonical_of(procedure: Procedure, user: User | None, copy: WorkingCopy) -> bytes | None:
+    """The bytes to sign for the answers so far, or None while they are not valid."""
+    try:
+        return application_canonical(
+            organisation=procedure.organisation,
+            procedure=procedure,
+            applicant=user,
+            answers=copy.answers,
+            now=now(),
+            guest_key=copy.guest_key,
+        )
+    except ValidationFailed:
+        return None
 
 
 def _answers_for_signing(
@@ -493,16 +498,8 @@ def canonical_download(request: HttpRequest, code: str, procedure_id: int) -> Ht
     if found is None:
         return redirect(_apply_url(procedure, "start"))
     user, copy = found
-    try:
-        content = application_canonical(
-            organisation=procedure.organisation,
-            procedure=procedure,
-            applicant=user,
-            answers=copy.answers,
-            now=now(),
-            guest_key=copy.guest_key,
-        )
-    except ValidationFailed:
+    content = _canonical_of(procedure, user, copy)
+    if content is None:
         messages.error(request, "入力内容に誤りがあります。確認画面から直してください。")
         return redirect(_apply_url(procedure, "confirm"))
     response = HttpResponse(content, content_type=CANONICAL_TYPE)
