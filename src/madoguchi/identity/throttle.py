@@ -100,6 +100,11 @@ class LoginDecision:
         )
 
     @property
+    def wait_message(self) -> str:
+        """When to try again, and nothing about passwords (a login without one)."""
+        return self._wait_text() if not self.allowed else ""
+
+    @property
     def message(self) -> str:
         """What staff are told: when to try again, in Japanese, the same for every limit."""
         if self.allowed:

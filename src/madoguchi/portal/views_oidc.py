@@ -106,6 +106,7 @@ def oidc_login(request: HttpRequest, provider: str) -> HttpResponse:
             user=user,
             next_url=_safe_next(request, request.POST.get("next")),
             now=now(),
+            address=client_address(request),
         )
     except OidcRefused as refused:
         return _refused(request, refused, status=422)

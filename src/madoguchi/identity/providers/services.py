@@ -69,6 +69,7 @@ _MESSAGES: Final = {
         "この手続は有効期限が切れたか、すでに使われています。もう一度最初からお試しください。"
     ),
     "denied": "{label}での手続が取り消されました。必要なら、もう一度最初からお試しください。",
+    "throttled": "ログインの失敗が続いたため、しばらくログインを受け付けません。",
     "staff": (
         "職員・運用者のアカウントは、マイナンバーカードやgBizIDでのログインには使えません。"
         "住民用のアカウントでログインしてください。"
@@ -237,12 +238,18 @@ def oidc_login_start(
     user: User | None,
     next_url: str,
     now: datetime,
+    address: str | None = None,
 ) -> str:
     """Begin a login with ``provider`` (or, for the logged-in resident ``user``, a
     verification that links the account): the URL to send the browser to.
 
     Raises :class:`OidcRefused` (not configured, the OP unreachable or its metadata unusable,
-    a staff account)."""
+    a staff account, or too many failed logins from ``address``: the same limits as the
+    password login, :mod:`madoguchi.identity.throttle`)."""
+    decision = throttle.login_allowed(account=_oidc_account(address), address=address, now=now)
+    if not decision.allowed:
+        _refuse(code="throttled", provider=provider, purpose=PURPOSE_LOGIN, user=user, now=now)
+        raise OidcRefused(decision.wait_message, code="throttled")
     if user is not None and not is_resident(user):
         raise _refuse(code="staff", provider=provider, purpose=PURPOSE_LOGIN, user=user, now=now)
     config = _config(provider, base_url=base_url, purpose=PURPOSE_LOGIN, user=user, now=now)
@@ -403,7 +410,43 @@ def _link(
     _audit(AuditAction.IDENTITY_LINKED, user=user, provider=provider, identity=identity, now=now)
 
 
+def _oidc_account(address: str | None) -> str:
+    """The key failed card and gBizID logins are counted under. The person is not known
+    until the provider answers, so they are counted per client address (one key for all
+    addresses would let anyone lock every card login out)."""
+    return f"oidc:{address or '-'}"
+
+
 def oidc_login_finish(
+    *,
+    session: SessionBase,
+    params: Mapping[str, str],
+    user: User | None,
+    address: str | None,
+    base_url: str,
+    now: datetime,
+) -> LoginOutcome:
+    """See :func:`_login_finish`; a refusal is also counted as a failed login from
+    ``address`` (so that a client hammering the callback meets the login limits)."""
+    try:
+        return _login_finish(
+            session=session, params=params, user=user, address=address, base_url=base_url, now=now
+        )
+    except OidcRefused:
+        with transaction.atomic(durable=True):
+            throttle.login_record(
+                account=_oidc_account(address),
+                address=address,
+                now=now,
+                success=False,
+                stage=throttle.STAGE_RESIDENT,
+                user=user,
+                portal=PORTAL_RESIDENT,
+            )
+        raise
+
+
+def _login_finish(
     *,
     session: SessionBase,
     params: Mapping[str, str],

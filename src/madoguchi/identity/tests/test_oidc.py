@@ -948,6 +948,24 @@ def test_signing_an_incomplete_draft_is_sent_back_to_the_confirm_page(client, db
     assert client.post("/account/oidc/national/sign/141003/999999/").status_code == 404
 
 
+def test_failed_card_logins_from_one_address_meet_the_login_limits(client, db, oidc):
+    from madoguchi.identity.login import PORTAL_RESIDENT
+    from madoguchi.identity.models import LoginAttempt
+
+    for _ in range(4):
+        refused = client.get("/account/oidc/national/callback/?code=x&state=forged")
+        assert refused.status_code == 400
+
+    start = client.post("/account/oidc/national/login/", follow=True)
+
+    assert "ログインの失敗が続いたため" in start.content.decode()
+    assert LoginAttempt.objects.filter(success=False, portal=PORTAL_RESIDENT).count() == 4
+    # Another address is not held back by these failures (it goes on to the provider, which
+    # this test does not serve).
+    other = Client(REMOTE_ADDR="203.0.113.9").post("/account/oidc/national/login/", follow=True)
+    assert "ログインの失敗が続いたため" not in other.content.decode()
+
+
 def test_a_state_older_than_ten_minutes_is_refused(client, evil):
     start = client.post("/account/oidc/national/login/")
     asked = query(start["Location"])
