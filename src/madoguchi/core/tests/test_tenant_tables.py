@@ -25,6 +25,10 @@ GLOBAL_TABLES = {
     "identity.StaffTOTP": "a login factor of a user (the staff row holds the organisation)",
     "identity.RecoveryCode": "a login factor of a user (the staff row holds the organisation)",
     "identity.LoginAttempt": "login throttling, by account and address, before anyone is known",
+    "identity.PasskeyCredential": "a login factor of a resident's national account",
+    "identity.ProofingCode": "a resident's one-time code, shown at whichever counter they visit",
+    "identity.IdentityLink": "a national account's link to the national login or gBizID",
+    "demo_idp.DemoGrant": "the demo identity provider's codes (outside production only)",
     # National reference data, shared by every organisation.
     "catalog.LifeEvent": "national life events (ライフイベント)",
     "catalog.Template": "national templates (ひな形)",
@@ -56,7 +60,9 @@ def test_every_model_of_ours_is_tenant_owned_or_listed_as_global():
             continue
         fields = {f.name: f for f in model._meta.get_fields()}  # type: ignore[attr-defined]
         field = fields.get("organisation")
-        if field is None or not field.many_to_one or field.related_model is not Organisation:
+        # A one-to-one (an organisation's settings row) is owned by its organisation too.
+        owned = field is not None and (field.many_to_one or field.one_to_one)
+        if not owned or getattr(field, "related_model", None) is not Organisation:
             missing.append(label(model))
     assert missing == [], (
         "tenant-owned tables without a foreign key `organisation` to tenants.Organisation "
