@@ -1008,7 +1008,7 @@ def test_in_the_browser_a_card_logs_in_after_one_link(page, live_server, oidc):
     page.click("text=メールアドレスとパスワードでログインする")
     page.fill("input[name=username]", taro.email)
     page.fill("input[name=password]", PASSWORD)
-    page.click("main button:has-text('ログイン') >> nth=0")
+    page.click("form[action='/account/login/'] button[type=submit]")
     page.click("button:has-text('結び付ける')")
     assert "身元確認レベル3" in page.inner_text("main")
     assert axe_violations(page) == []
