@@ -255,6 +255,8 @@ def assurance_shortfall(
     missing, in Japanese. The one rule for portal, API and counter alike."""
     have_ial = identity.ial if identity is not None else 1
     have_aal = identity.aal if identity is not None else 1
+    if signed:  # card + signing PIN: level 3 for both (as :func:`with_signature` records it)
+        have_ial = have_aal = 3
     needs_signature = signature_required and not signed
     short_ial = have_ial < ial
     short_aal = have_aal < aal

@@ -391,6 +391,8 @@ def test_a_resident_signs_on_the_confirmation_page_and_sends(client, juminhyo, h
     page = client.get(base + "confirm/").content.decode()
     assert "マイナンバーカードの署名を確認しました（署名者: 鎌倉　花子）" in page
     assert "証明書と違う項目" in page  # the typed name is not the card's
+    # Signed: nothing is asked any more (the page applies the service's rule).
+    assert "本人確認」を済ませて" not in page
     key = _found(r'name="idempotency_key" value="([^"]+)"', page)
     digest = _found(r'name="signed_digest" value="([^"]+)"', page)
     sent = client.post(

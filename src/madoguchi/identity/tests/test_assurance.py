@@ -77,6 +77,18 @@ def test_a_national_login_is_level_three_but_a_signature_is_still_a_signature():
     )
 
 
+def test_a_card_signature_alone_meets_level_three_as_the_submission_records_it():
+    # The confirmation page and the submission service ask the same question: with a verified
+    # signature, an e-mail-only account meets 3/3 (the service records it so, with_signature).
+    for identity in (None, BASELINE, PASSKEY):
+        assert (
+            assurance_shortfall(
+                ial=3, aal=3, signature_required=True, identity=identity, signed=True
+            )
+            is None
+        )
+
+
 def test_a_visitor_is_told_to_log_in_first():
     short = assurance_shortfall(ial=2, aal=2, signature_required=False, identity=None, signed=False)
     assert short is not None
