@@ -90,9 +90,12 @@ class DuplicateApplication(SubmissionError):
         organisation_id: int,
         kind: str,
         period: str,
+        first_receipt: str = "",
     ) -> None:
         super().__init__(message)
         self.first_id = first_id
+        #: The first application's receipt number, only when it was sent from the same account.
+        self.first_receipt = first_receipt
         self.same_account = same_account
         self.procedure_id = procedure_id
         self.organisation_id = organisation_id
@@ -232,6 +235,7 @@ def _refusal(
         organisation_id=procedure.organisation_id,
         kind=kind,
         period=period,
+        first_receipt=first.receipt_number if same_account else "",
     )
 
 

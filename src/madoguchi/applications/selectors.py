@@ -10,12 +10,15 @@ from typing import Any
 from django.db.models import QuerySet
 
 from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.duplicates import period_of
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
     ApplicationTransition,
     Draft,
+    DuplicateKey,
 )
+from madoguchi.catalog.constants import Uniqueness
 from madoguchi.catalog.models import Procedure
 from madoguchi.forms.answers import masked_answers
 from madoguchi.forms.base import FormSpec
@@ -80,6 +83,30 @@ def drafts_of_applicant(*, applicant: User) -> QuerySet[Draft]:
         .select_related("organisation", "procedure")
         .order_by("-updated_at")
     )
+
+
+def own_earlier_application(
+    *, applicant: User, procedure: Procedure, now: datetime
+) -> Application | None:
+    """The application that already holds ``procedure``'s duplicate rule (1件だけ / 1年度に1件)
+    for the current period and was sent from ``applicant``'s own account, or None.
+
+    A hint to show before the resident starts filling in; the rule itself is decided at
+    submission by the person's keys, so another member of the household may still apply."""
+    if procedure.uniqueness == Uniqueness.NONE:
+        return None
+    key = (
+        DuplicateKey.objects.filter(
+            procedure=procedure,
+            holds=True,
+            period=period_of(procedure.uniqueness, now),
+            application__applicant=applicant,
+        )
+        .select_related("application")
+        .order_by("created_at")
+        .first()
+    )
+    return key.application if key is not None else None
 
 
 def draft_of_applicant(*, applicant: User, procedure: Procedure) -> Draft | None:

@@ -20,6 +20,7 @@ from madoguchi.applications.attachments import (
 )
 from madoguchi.applications.canonical import CONTENT_TYPE as CANONICAL_TYPE
 from madoguchi.applications.documents import application_receipt_pdf
+from madoguchi.applications.duplicate_review import DuplicateApplication
 from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
 from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import (
@@ -27,6 +28,7 @@ from madoguchi.applications.selectors import (
     application_identity,
     application_of_applicant,
     draft_of_applicant,
+    own_earlier_application,
     preview_rows,
     profile_prefill,
     stored_display_rows,
@@ -47,6 +49,7 @@ from madoguchi.applications.services import (
     new_idempotency_key,
     procedure_is_open,
 )
+from madoguchi.catalog.constants import Uniqueness
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get
 from madoguchi.core.lgcode import InvalidLgCode
@@ -157,6 +160,25 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         messages.info(request, " ".join((needs.message, *needs.remedies)))
     if user is not None:
         draft = draft_of_applicant(applicant=user, procedure=procedure)
+        earlier = (
+            own_earlier_application(applicant=user, procedure=procedure, now=now())
+            if draft is None and request.method == "GET" and request.GET.get("again") != "1"
+            else None
+        )
+        if earlier is not None:
+            # Said before the first question, not after the last: this account already has
+            # the one application the procedure accepts (another family member still may).
+            return render(
+                request,
+                "portal/apply/already.html",
+                {
+                    "procedure": procedure,
+                    "org": procedure.organisation,
+                    "earlier": earlier,
+                    "per_year": procedure.uniqueness == Uniqueness.PERSON_FISCAL_YEAR,
+                    "household": procedure.uniqueness == Uniqueness.HOUSEHOLD,
+                },
+            )
         if draft is None:
             profile = ResidentProfile.objects.filter(user=user).first()
             prefill = profile_prefill(spec, profile, email=user.email)
@@ -402,6 +424,11 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             apply_state.signature_clear(request, procedure)
             messages.error(request, str(error))
             return redirect(_apply_url(procedure, "confirm") + "#identity")
+        except DuplicateApplication as error:
+            messages.error(request, str(error))
+            if error.first_receipt:  # the resident's own first application: show it
+                return redirect("portal:apply:mypage_detail", error.first_receipt)
+            return redirect(_apply_url(procedure, "confirm"))
         except SubmissionError as error:
             messages.error(request, str(error))
             return redirect(_apply_url(procedure, "confirm"))
