@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -23,7 +23,7 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.forms.answers import masked_answers
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import display_rows
-from madoguchi.forms.japanese import ParseError, parse_postal_code
+from madoguchi.forms.japanese import ParseError, parse_postal_code, wareki
 from madoguchi.forms.postal import lookup as postal_lookup
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import LEVEL_NAMES, VerifiedAttributes, VerifiedIdentity
@@ -239,6 +239,11 @@ class SignatureRow:
     via: str
     mismatches: list[dict[str, str]]
 
+    @property
+    def revocation_text(self) -> str:
+        """How revocation was checked, in words (the stored code stays for the record)."""
+        return revocation_text(self.revocation)
+
 
 @dataclass(frozen=True)
 class IdentityView:
@@ -251,6 +256,28 @@ class IdentityView:
     attributes: VerifiedAttributes | None
     mismatches: list[dict[str, str]]
     signatures: list[SignatureRow]
+
+    @property
+    def birth_date_text(self) -> str:
+        """The verified date of birth as 和暦 with 西暦 (昭和60年4月1日（1985年）)."""
+        raw = self.attributes.birth_date if self.attributes else ""
+        try:
+            born = date.fromisoformat(raw)
+        except ValueError:
+            return raw
+        return f"{wareki(born)}（{born.year}年）"
+
+
+def revocation_text(code: str) -> str:
+    """``crl:<source>#<number>`` / ``api:<host>`` as staff read it."""
+    kind, _, rest = code.partition(":")
+    if kind == "crl":
+        source, _, number = rest.partition("#")
+        where = "テスト用認証局（デモ）" if source == "test-ca" else source
+        return f"失効リスト（CRL）: {where}、第{number or '?'}号"
+    if kind == "api":
+        return f"失効情報の照会サービス（{rest}）"
+    return code
 
 
 SIGNATURE_VIA = {

@@ -73,6 +73,7 @@ class AuditAction(models.TextChoices):
     IDENTITY_OIDC_LOGIN = "identity.oidc_login", "マイナンバーカード・gBizIDでのログイン"
     IDENTITY_OIDC_VERIFIED = "identity.oidc_verified", "マイナンバーカード・gBizIDでの本人確認"
     IDENTITY_LINKED = "identity.linked", "マイナンバーカード・gBizIDとアカウントの連携"
+    IDENTITY_UNLINKED = "identity.unlinked", "マイナンバーカード・gBizIDとアカウントの連携の解除"
     IDENTITY_OIDC_REFUSED = "identity.oidc_refused", "外部IDでのログイン・署名の拒否"
     IDENTITY_OIDC_SIGNED = "identity.oidc_signed", "デジタル認証アプリでの電子署名"
     # Integrations

@@ -37,6 +37,11 @@ urlpatterns = [
     path("delete/", views.delete, name="delete"),
     path("tokens/", views.tokens, name="tokens"),
     path("identity/", views_identity.identity, name="identity"),
+    path(
+        "identity/links/<int:link_id>/remove/",
+        views_identity.identity_unlink,
+        name="identity_unlink",
+    ),
     path("passkeys/", views_identity.passkey_list, name="passkeys"),
     path("passkeys/password/", views_identity.passkey_reauth, name="passkey_reauth"),
     path("passkeys/options/", views_identity.passkey_options, name="passkey_options"),

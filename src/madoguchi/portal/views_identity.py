@@ -26,6 +26,9 @@ from madoguchi.identity import passkeys, throttle
 from madoguchi.identity.assurance import IdentityMethod, identity_current, identity_session_store
 from madoguchi.identity.login import LoginRefused, resident_login, resident_passkey_login
 from madoguchi.identity.proofing import proofing_code_issue, proofings_of
+from madoguchi.identity.providers.base import identity_providers
+from madoguchi.identity.providers.services import identity_link_remove
+from madoguchi.identity.selectors import identity_links_of
 from madoguchi.portal.access import resident_of, resident_required
 
 MY_PAGE = "/mypage/"
@@ -42,13 +45,13 @@ LEVELS = (
         2,
         "窓口などで職員が本人確認書類を確認",
         "パスキー（この端末と指紋・顔・PIN）でログイン",
-        "本人確認書類の確認が必要な手続（住民票の写しの請求など）",
+        "本人確認書類の確認を求める手続（団体が独自に設定したもの）",
     ),
     (
         3,
         "マイナンバーカード",
         "マイナンバーカード（カードと暗証番号）",
-        "電子署名が必要な手続（児童手当、介護保険の申請など）",
+        "電子署名が必要な手続（児童手当、介護保険、住民票の写しの請求など）",
     ),
 )
 
@@ -124,8 +127,34 @@ def identity(request: HttpRequest) -> HttpResponse:
             ],
             "passkey_count": len(passkeys.passkeys_of(user=user)),
             "passkey_session": IdentityMethod.PASSKEY.value in (current.methods if current else ()),
+            "links": [
+                {
+                    "id": link.pk,
+                    "label": identity_providers[link.provider].label
+                    if link.provider in identity_providers
+                    else link.provider,
+                    "linked_at": to_tokyo(link.linked_at),
+                    "last_login_at": to_tokyo(link.last_login_at) if link.last_login_at else None,
+                }
+                for link in identity_links_of(user=user)
+            ],
         },
     )
+
+
+@never_cache
+@require_POST
+@resident_required
+def identity_unlink(request: HttpRequest, link_id: int) -> HttpResponse:
+    """Unlink a national login (card, gBizID) from the resident's own account."""
+    if identity_link_remove(user=resident_of(request), link_id=link_id, now=now()):
+        messages.success(
+            request,
+            "結び付けを解除しました。もう一度結び付けるには、下のボタンから本人確認してください。",
+        )
+    else:
+        messages.error(request, "その結び付けは見つかりません。すでに解除されています。")
+    return redirect("portal:account:identity")
 
 
 # --- パスキー -----------------------------------------------------------------------------------

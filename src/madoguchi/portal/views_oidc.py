@@ -141,7 +141,12 @@ def oidc_callback(request: HttpRequest, provider: str) -> HttpResponse:
         login(request, outcome.user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"{label}でログインしました（本人確認{level}）。")
     else:
-        messages.success(request, f"{label}で本人確認しました（本人確認{level}）。")
+        messages.success(
+            request,
+            f"{label}で本人確認しました（本人確認{level}）。この本人確認をこのアカウントに"
+            f"結び付けたので、次回から{label}だけでもログインできます。"
+            "結び付けはマイページの「本人確認」で確認できます。",
+        )
     identity_session_store(request.session, outcome.identity, user_id=outcome.user.pk)
     return redirect(outcome.next_url or MY_PAGE)
 

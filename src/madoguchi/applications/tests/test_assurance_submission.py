@@ -4,6 +4,7 @@ resident learns what is missing before filling anything in."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -303,6 +304,22 @@ def test_a_card_signature_meets_level_three_and_is_kept_with_the_application(
     ).json()
     assert (detail["ial"], detail["aal"]) == (3, 3)
     assert detail["signature"]["signer"] == "鎌倉　花子"
+
+
+def test_staff_read_the_signature_in_words_not_codes(card_procedure, hanako, card, staff_client):
+    answers = valid_answers(card_procedure)
+    application = submit(
+        card_procedure, hanako, answers, signature=signed(card, card_procedure, hanako, answers)
+    ).application
+
+    page = staff_client.get(f"/console/applications/{application.pk}/").content.decode()
+
+    assert "<dt>受付方法</dt><dd>オンライン</dd>" in page
+    assert "失効リスト（CRL）: テスト用認証局（デモ）、第" in page
+    assert "crl:test-ca" not in page
+    assert "証明書の発行者:" in page
+    # The certificate's date of birth in 和暦 with 西暦, as staff compare it with papers.
+    assert re.search(r"生年月日: (昭和|平成)\d+年\d+月\d+日（\d{4}年）", page)
 
 
 def test_a_signature_over_other_answers_is_refused(card_procedure, hanako, card):

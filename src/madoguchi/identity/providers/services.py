@@ -410,6 +410,28 @@ def _link(
     _audit(AuditAction.IDENTITY_LINKED, user=user, provider=provider, identity=identity, now=now)
 
 
+def identity_link_remove(*, user: User, link_id: int, now: datetime) -> bool:
+    """Unlink one national login from ``user``'s own account (e.g. before linking a renewed
+    card, whose subject may differ). Another account's link, or one already gone, changes
+    nothing and gives False. One transaction with its audit event (ids and provider only)."""
+    with transaction.atomic(durable=True):
+        link = IdentityLink.objects.select_for_update().filter(pk=link_id, user=user).first()
+        if link is None:
+            return False
+        provider = link.provider
+        link.delete()
+        audit_record(
+            action=AuditAction.IDENTITY_UNLINKED,
+            now=now,
+            actor=user,
+            actor_label=user.email,
+            target_type="user",
+            target_id=user.pk,
+            detail={"provider": provider},
+        )
+    return True
+
+
 def _oidc_account(address: str | None) -> str:
     """The key failed card and gBizID logins are counted under. The person is not known
     until the provider answers, so they are counted per client address (one key for all

@@ -991,6 +991,38 @@ def test_linking_with_nothing_waiting_says_so_and_links_nothing(client, db, oidc
     assert not IdentityLink.objects.exists()
 
 
+def test_the_identity_page_lists_the_linked_card_and_unlinks_only_the_own_link(client, db, oidc):
+    from madoguchi.audit.models import AuditEvent
+
+    taro = resident_create("taro@example.jp", verified=True)
+    hanako = resident_create("hanako@example.jp", verified=True)
+    own = IdentityLink.objects.create(
+        user=taro, provider="national", subject="oidc:https://op#taro", linked_at=now()
+    )
+    other = IdentityLink.objects.create(
+        user=hanako, provider="national", subject="oidc:https://op#hanako", linked_at=now()
+    )
+    client.force_login(taro)
+
+    page = client.get("/account/identity/").content.decode()
+    assert "このアカウントに結び付けているID" in page
+    assert f"/account/identity/links/{own.pk}/remove/" in page
+
+    # Another account's link: nothing changes, the resident is told, never a 500.
+    refused = client.post(f"/account/identity/links/{other.pk}/remove/", follow=True)
+    assert refused.status_code == 200
+    assert "その結び付けは見つかりません" in refused.content.decode()
+    assert IdentityLink.objects.filter(pk=other.pk).exists()
+    assert client.get(f"/account/identity/links/{own.pk}/remove/").status_code == 405
+
+    done = client.post(f"/account/identity/links/{own.pk}/remove/", follow=True)
+    assert "結び付けを解除しました" in done.content.decode()
+    assert not IdentityLink.objects.filter(pk=own.pk).exists()
+    assert (
+        AuditEvent.objects.filter(action="identity.unlinked", target_id=str(taro.pk)).count() == 1
+    )
+
+
 @pytest.mark.browser
 def test_in_the_browser_a_card_logs_in_after_one_link(page, live_server, oidc):
     from madoguchi.testing import axe_violations

@@ -21,9 +21,16 @@ def _providers(request: Any) -> list[tuple[str, str]]:
 
 
 @register.inclusion_tag("portal/identity/login_buttons.html", takes_context=True)
-def oidc_login_buttons(context: template.Context, next: str = "") -> dict[str, Any]:
+def oidc_login_buttons(
+    context: template.Context, next: str = "", verifying: bool = False
+) -> dict[str, Any]:
     request = context["request"]
-    return {"providers": _providers(request), "next": next, "csrf_token": context.get("csrf_token")}
+    return {
+        "providers": _providers(request),
+        "next": next,
+        "verifying": verifying,
+        "csrf_token": context.get("csrf_token"),
+    }
 
 
 @register.inclusion_tag("portal/identity/status.html", takes_context=True)
