@@ -47,7 +47,11 @@ from madoguchi.identity.services import (
     staff_set_role,
     staff_totp_reset,
 )
-from madoguchi.identity.signatures.selectors import jpki_crls_of, jpki_revocation_of
+from madoguchi.identity.signatures.selectors import (
+    jpki_crls_of,
+    jpki_revocation_of,
+    jpki_trust_anchors,
+)
 from madoguchi.identity.signatures.services import (
     CrlRefused,
     jpki_crl_import,
@@ -310,6 +314,7 @@ def _jpki_page(
         or RevocationForm(initial={"revocation": current}, choices=JpkiRevocationMethod.choices),
         "errors": errors or [],
         "now": current_time(),
+        "anchors": jpki_trust_anchors(),
     }
     return render(request, "console/admin/jpki.html", context, status=status)
 

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from madoguchi.identity.models import JpkiCrl
 from madoguchi.identity.signatures.revocation import revocation_method
+from madoguchi.identity.signatures.trust import trust_anchors
 from madoguchi.tenants.models import Organisation
 
 
@@ -22,3 +23,12 @@ def jpki_crls_of(*, organisation: Organisation) -> QuerySet[JpkiCrl]:
 def jpki_revocation_of(*, organisation: Organisation) -> str:
     """The revocation method in force for ``organisation`` (its choice or the default)."""
     return revocation_method(organisation)
+
+
+def jpki_trust_anchors() -> list[dict[str, object]]:
+    """The certification authorities whose cards are accepted now: ``name`` (the subject in
+    words) and ``test`` (the installation's own test CA, never in production)."""
+    return [
+        {"name": anchor.certificate.subject.human_friendly, "test": anchor.test}
+        for anchor in trust_anchors()
+    ]

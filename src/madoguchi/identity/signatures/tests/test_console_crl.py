@@ -48,3 +48,26 @@ def test_admin_chooses_the_method(admin_client, organisation):
 
 def test_a_reviewer_may_not_use_the_page(staff_client):
     assert staff_client.get(reverse("console:admin_jpki")).status_code == 403
+
+
+def test_the_page_names_the_trusted_authorities_and_says_when_none_is(
+    trusted, admin_client, settings
+):
+    page = admin_client.get(reverse("console:admin_jpki")).content.decode()
+    assert "信頼する認証局" in page
+    assert "JPKI for digital signature" in page.split("信頼する認証局")[1]
+
+    settings.JPKI_TRUST_ANCHORS = ""
+    settings.PRODUCTION = True  # no test CA either
+    page = admin_client.get(reverse("console:admin_jpki")).content.decode()
+    assert "信頼する認証局が設定されていないため" in page
+
+
+def test_the_console_menu_leads_admins_to_the_page(admin_client, staff_client):
+    assert (
+        reverse("console:admin_jpki") in admin_client.get(reverse("console:home")).content.decode()
+    )
+    assert (
+        reverse("console:admin_jpki")
+        not in staff_client.get(reverse("console:home")).content.decode()
+    )
