@@ -16,8 +16,13 @@ from madoguchi.forms.selectors import form_spec
 # Lazy: these are read per request, in the language of that request (Japanese by default).
 IDENTITY_TEXT = {
     1: gettext_lazy("メールアドレスの確認だけで申請できます。"),
-    2: gettext_lazy("本人確認書類の画像などで本人確認をします。"),
-    3: gettext_lazy("マイナンバーカードで本人確認をします（カードと暗証番号が必要です）。"),
+    2: gettext_lazy(
+        "窓口などで本人確認書類を確認したアカウントで、パスキーでログインして申請します。"
+    ),
+    3: gettext_lazy(
+        "マイナンバーカードで本人確認をします。カードと、電子署名に使う署名用パスワード"
+        "（英数字6〜16桁）をご用意ください。"
+    ),
 }
 # The same words as AssuranceLevel's labels (a test keeps them equal), translatable here
 # because the model choices stay plain Japanese (they are part of migrations and the API).

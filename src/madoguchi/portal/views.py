@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +21,8 @@ from madoguchi.catalog.selectors import (
 from madoguchi.core.lgcode import InvalidLgCode, parse_lg_code
 from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import now
+from madoguchi.identity.assurance import LEVEL_NAMES, assurance_shortfall, identity_current
+from madoguchi.identity.models import User
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import (
@@ -161,8 +165,34 @@ def procedure(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "guide": procedure_guide(item),
             "life_events": list(item.life_events.all()),
             "is_open": procedure_is_open(item, now()),
+            "mine": _my_levels(request, item),
         },
     )
+
+
+def _my_levels(request: HttpRequest, item: Procedure) -> dict[str, Any] | None:
+    """For a logged-in resident: the levels this session has, and what is still missing for
+    this procedure before sending (the rule the submission service applies)."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        return None
+    identity = identity_current(user=user, session=request.session)
+    if identity is None:
+        return None
+    short = assurance_shortfall(
+        ial=item.ial,
+        aal=item.aal,
+        signature_required=item.signature_required,
+        identity=identity,
+        signed=False,
+    )
+    return {
+        "text": f"身元確認{LEVEL_NAMES[identity.ial]}・当人認証{LEVEL_NAMES[identity.aal]}",
+        # A signature is given on the confirmation page; only a level short of it is a gap now.
+        "short": short
+        if short is not None and (short.needs_ial > identity.ial or short.needs_aal > identity.aal)
+        else None,
+    }
 
 
 @require_GET

@@ -112,7 +112,11 @@ def test_the_procedure_page_says_what_is_needed_before_applying(client, juminhyo
     assert "<h1>住民票の写しの交付請求</h1>" in page
     assert "住民票の写しを郵送で受け取るための請求です。" in page
     # Identity
-    assert "レベル2（本人確認書類の画像等）。本人確認書類の画像などで本人確認をします。" in page
+    assert (
+        "レベル2（本人確認書類の画像等）。窓口などで本人確認書類を確認したアカウントで、"
+        "パスキーでログインして申請します。" in page
+    )
+    assert "いまのあなたの本人確認" not in page  # nobody is logged in
     assert "電子署名は不要です。" in page
     # The organisation's own fee, not the template's 300円
     assert "1通あたりの手数料 250円（オンライン決済で納めます）" in page
@@ -363,3 +367,17 @@ def test_hostile_search_words_list_no_procedure(client, published, q):
     assert response.status_code == 200
     assert page_url(published) not in text(response)
     assert "<script>alert(1)</script>" not in response.content.decode()
+
+
+def test_a_logged_in_resident_reads_what_they_still_need_on_the_procedure_page(
+    client, juminhyo_yokohama, resident
+):
+    resident.email_verified_at = now()
+    resident.save(update_fields=["email_verified_at"])
+    client.force_login(resident)
+
+    page = text(client.get(page_url(juminhyo_yokohama)))
+
+    assert "いまのあなたの本人確認: 身元確認レベル1・当人認証レベル1。" in page
+    assert "この手続には身元確認レベル2と当人認証レベル2が必要です。" in page
+    assert "/account/identity/" in page
