@@ -239,6 +239,37 @@ def _refusal(
     )
 
 
+def rule_holders(
+    *,
+    procedure: Procedure,
+    spec: FormSpec,
+    answers: Mapping[str, Any],
+    identity: VerifiedIdentity | None,
+    at: datetime,
+) -> list[Application]:
+    """The applications that already hold ``procedure``'s duplicate rule for the person (or
+    household) these answers describe, in the period of ``at``. Reads only: what a counter
+    registration's confirmation page warns about before staff register it anyway."""
+    rule = procedure.uniqueness
+    kind = RULE_KIND.get(Uniqueness(rule)) if rule in Uniqueness.values else None
+    if kind is None:
+        return []
+    keys = applicant_keys(spec=spec, answers=answers, identity=identity)
+    digest = keys.person if kind == K.PERSON else keys.household
+    if not digest:
+        return []
+    return [
+        key.application
+        for key in DuplicateKey.objects.select_related("application").filter(
+            procedure=procedure,
+            kind=kind,
+            digest=digest,
+            period=period_of(rule, at),
+            holds=True,
+        )
+    ]
+
+
 def claim_uniqueness(
     *,
     application: Application,

@@ -67,7 +67,7 @@ from madoguchi.applications.constants import (
     IdentityDocument,
     ReceivedForm,
 )
-from madoguchi.applications.duplicates import claim_uniqueness
+from madoguchi.applications.duplicates import claim_uniqueness, rule_holders
 from madoguchi.applications.models import (
     Application,
     ApplicationNote,
@@ -198,6 +198,11 @@ class ReceivedCheck:
     documents: tuple[str, ...]
     contact_email: str
     summary: str
+    #: Receipt numbers of applications already holding the procedure's duplicate rule for this
+    #: person (or household): registering stores this one beside them as a possible duplicate.
+    held_by: tuple[str, ...] = ()
+    #: The documents seen do not reach the procedure's 身元確認 level (staff may still register).
+    short_of_ial: bool = False
 
 
 def _may_register(staff: Staff, organisation: Organisation) -> None:
@@ -311,6 +316,9 @@ def received_check(
             "staff_name": str(staff.user),
         },
     )
+    holders = rule_holders(
+        procedure=procedure, spec=spec, answers=result.answers, identity=identity, at=arrived_at
+    )
     return ReceivedCheck(
         spec=spec,
         answers=result.answers,
@@ -319,6 +327,8 @@ def received_check(
         documents=docs,
         contact_email=email,
         summary=text,
+        held_by=tuple(a.receipt_number for a in holders),
+        short_of_ial=identity.ial < procedure.ial,
     )
 
 

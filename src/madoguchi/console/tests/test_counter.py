@@ -351,3 +351,29 @@ def test_a_file_that_is_not_a_scan_is_refused(staff_client, procedure):
     assert response.status_code == 422
     assert "スキャンした申請書" in response.content.decode()
     assert not Application.objects.exists()
+
+
+def test_the_confirmation_warns_of_an_earlier_application_and_a_level_not_reached(
+    staff_client, organisation, resident
+):
+    from madoguchi.testing import procedure_with_rule, rule_answers, submit
+
+    ruled = procedure_with_rule(organisation, "person")
+    first = submit(ruled, resident, rule_answers()).application
+    data = post_data(rule_answers(), _action="confirm", documents=["none"])
+
+    text = staff_client.post(url(ruled), data).content.decode()
+
+    assert "同じ方（世帯）の申請がすでにあります" in text
+    assert first.receipt_number in text
+    assert Application.objects.count() == 1  # only warned: nothing stored yet
+
+
+def test_the_confirmation_says_when_the_documents_fall_short_of_the_level(staff_client, procedure):
+    procedure.ial = 2
+    procedure.save(update_fields=["ial"])
+    data = post_data(full_answers(procedure), _action="confirm", documents=["none"])
+
+    text = staff_client.post(url(procedure), data).content.decode()
+
+    assert "この手続が求める身元確認レベル2に届きません" in text
