@@ -82,6 +82,7 @@ from madoguchi.applications.services import (
     SubmissionError,
     SubmitResult,
     ValidationFailed,
+    _attachment_slots,
     _insert,
     applicant_search_name,
     canonical_digest,
@@ -463,6 +464,7 @@ def application_register_received(
                     if not CounterHandoff.objects.filter(pk=row.pk).delete()[0]:
                         raise HandoffRefused(_UNKNOWN, reason="unknown")
                     if row.draft_id is not None:
+                        _draft_files_claim(application, procedure, row)
                         Draft.objects.filter(pk=row.draft_id).delete()
         except HandoffRefused as refused:
             _handoff_refusal_record(organisation, staff, now, refused.reason)
@@ -540,6 +542,32 @@ def _paper_claim(
         raise ValidationFailed(
             {"paper_form": "スキャンした申請書のファイルが見つかりません。もう一度選んでください。"}
         )
+
+
+def _draft_files_claim(application: Application, procedure: Procedure, row: CounterHandoff) -> int:
+    """The files the resident had already uploaded to the handed-over draft become the
+    application's (staff fill in the form without its attachment fields, so without this the
+    resident's uploads would be lost with the draft). Only the resident's own unclaimed files
+    of this procedure are taken. Inside the caller's transaction."""
+    draft = Draft.objects.filter(pk=row.draft_id).first()
+    if draft is None or row.applicant_id is None:
+        return 0
+    ids: list[uuid.UUID] = []
+    for _path, _field, items in _attachment_slots(form_spec(procedure.form_version), draft.answers):
+        for item in items:
+            try:
+                ids.append(uuid.UUID(hex=str(item.get("id", ""))))
+            except (ValueError, AttributeError):
+                continue
+    if not ids:
+        return 0
+    return Attachment.objects.filter(
+        pk__in=ids,
+        organisation_id=application.organisation_id,
+        procedure=procedure,
+        owner_id=row.applicant_id,
+        application__isnull=True,
+    ).update(application=application, revision=1)
 
 
 def _replay(existing: Application, procedure: Procedure, check: ReceivedCheck) -> SubmitResult:

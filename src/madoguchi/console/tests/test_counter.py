@@ -377,3 +377,39 @@ def test_the_confirmation_says_when_the_documents_fall_short_of_the_level(staff_
     text = staff_client.post(url(procedure), data).content.decode()
 
     assert "この手続が求める身元確認レベル2に届きません" in text
+
+
+def test_files_uploaded_to_the_handed_over_draft_become_the_applications(
+    staff_client, procedure, resident
+):
+    from madoguchi.applications.attachments import attachment_store, attachments_of_application
+    from madoguchi.testing import png_bytes
+
+    stored = attachment_store(
+        procedure=procedure,
+        field_key="residence_document",
+        owner=resident,
+        name="nyuin-shomei.png",
+        data=png_bytes(),
+        now=now(),
+    )
+    answers = {
+        **full_answers(procedure),
+        "residence_document": [{"id": stored.pk.hex, "name": "nyuin-shomei.png"}],
+    }
+    handed = draft_save(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=resident,
+        answers=answers,
+        step="",
+        now=now(),
+    )
+    issued = counter_handoff_issue(applicant=resident, draft_id=handed.pk, now=now())
+
+    data = post_data(full_answers(procedure), _action="register", handoff=issued.token)
+    assert staff_client.post(url(procedure), data).status_code == 302
+
+    application = Application.objects.get()
+    files = attachments_of_application(organisation=procedure.organisation, application=application)
+    assert [f.pk for f in files] == [stored.pk]
