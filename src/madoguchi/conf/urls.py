@@ -2,10 +2,12 @@ from django.urls import include, path
 
 from madoguchi.api.v1 import api as api_v1
 from madoguchi.ops.admin import site as operator_admin
-from madoguchi.ops.views import healthz
+from madoguchi.ops.views import favicon, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page says: answer with the icon, not a 404.
+    path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api_v1.urls),
     path("console/", include("madoguchi.console.urls")),
     # The operators' admin site: the console's login (both factors, throttled), audited.

@@ -1,4 +1,4 @@
-"""Health check for load balancers and ``make run``."""
+"""Health check for load balancers and ``make run``; the favicon browsers ask for."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 
 from django.db import connection
 from django.db.utils import Error as DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -36,3 +37,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         status=status,
     )
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico whatever the page links: the platform's icon, not a 404."""
+    return HttpResponsePermanentRedirect(static("madoguchi/favicon.svg"))
