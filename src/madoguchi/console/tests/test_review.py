@@ -823,14 +823,14 @@ def test_the_application_page_marks_an_unscanned_attachment(
     Attachment.objects.filter(pk=unscanned.pk).update(application=application)
     page = text(staff_client.get(url("application", application)))
     row = page[page.index("在勤証明書.png") :]
-    row = row[: row.index("</tr>")]
+    row = row[: row.index("</li>")]
     assert "未検査" in row
     assert "ウイルス対策ソフトで確認" in row
     Attachment.objects.filter(pk=unscanned.pk).update(scanned=True)
     page = text(staff_client.get(url("application", application)))
     row = page[page.index("在勤証明書.png") :]
-    assert "未検査" not in row[: row.index("</tr>")]
-    assert "検査済み" in row[: row.index("</tr>")]
+    assert "未検査" not in row[: row.index("</li>")]
+    assert "検査済み" in row[: row.index("</li>")]
 
 
 @pytest.mark.parametrize("pk", ["①", "²", "٣", "9" * 40])
