@@ -315,3 +315,25 @@ def test_posting_to_a_file_is_refused(staff_client, application, resident):
     image = attach(application, resident, "通帳.png", png_bytes())
     assert staff_client.post(link("attachment_view", application, image)).status_code == 405
     assert staff_client.post(link("attachment_download", application, image)).status_code == 405
+
+
+def test_a_new_staff_member_of_the_demo_can_open_an_image_and_a_pdf_at_once(db, settings, tmp_path):
+    from madoguchi.identity.models import Staff
+    from madoguchi.ops.demo import DEMO_ATTACHMENTS_KEY, demo_setup
+
+    settings.DATA_DIR = tmp_path
+    settings.CLAMD = ""
+    demo_setup(now=now())
+    application = Application.objects.get(idempotency_key=DEMO_ATTACHMENTS_KEY)
+    files = {a.kind: a for a in Attachment.objects.filter(application=application)}
+    assert set(files) == {"png", "pdf"}
+    staff = Staff.objects.get(organisation=application.organisation, role=StaffRole.ADMIN)
+    client = console_login(Client(), staff.user)
+    for attachment in files.values():
+        page = page_of(client, application, attachment.pk.hex)
+        assert attachment.name in page
+        shown = client.get(link("attachment_view", application, attachment))
+        assert shown.status_code == 200
+        assert shown["Content-Type"] == attachment.content_type
+    demo_setup(now=now())  # once
+    assert Application.objects.filter(idempotency_key=DEMO_ATTACHMENTS_KEY).count() == 1
