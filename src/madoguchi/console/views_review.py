@@ -59,12 +59,12 @@ from madoguchi.applications.review import (
     staff_may_move,
 )
 from madoguchi.applications.selectors import (
-    application_history,
     application_identity,
     application_messages,
     application_rows,
     staff_allowed_targets,
 )
+from madoguchi.applications.versions import application_history_rows, versions_compare
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.text import parse_int
@@ -228,10 +228,15 @@ def _detail(
             "templates": decision_templates_of(organisation=staff.organisation),
             "messages_thread": application_messages(application),
             "notes": application_notes(application),
-            "history": [
-                (t, _label(t.from_status), _label(t.to_status))
-                for t in application_history(application)
-            ],
+            "history": application_history_rows(
+                organisation=staff.organisation, application=application
+            ),
+            "versions": versions_compare(
+                organisation=staff.organisation,
+                application=application,
+                older=request.GET.get("older"),
+                newer=request.GET.get("newer"),
+            ),
             "documents": application_documents(application),
             "identity": application_identity(application),
             "duplicates": possible_duplicates(
