@@ -22,7 +22,11 @@ from madoguchi.applications.attachments import attachment_answer, attachment_sto
 from madoguchi.applications.constants import ApplicationStatus, Channel, ReceivedForm
 from madoguchi.applications.models import Application
 from madoguchi.applications.received import application_register_received, received_form_spec
-from madoguchi.applications.review import application_move
+from madoguchi.applications.review import (
+    application_correction_answer,
+    application_correction_request,
+    application_move,
+)
 from madoguchi.applications.services import (
     SubmissionError,
     application_canonical,
@@ -138,6 +142,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_applications(yokohama, resident, now=now)
     _demo_received(yokohama, kamakura, now=now)
     _demo_attachments(yokohama, resident, now=now)
+    _demo_versions(yokohama, resident, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -526,3 +531,67 @@ def _demo_attachments(yokohama: Organisation, resident: User, *, now: datetime) 
         )
     except Exception as error:
         logger.warning("demo application %s not created: %s", DEMO_ATTACHMENTS_KEY, error)
+
+
+# --- Versions: a corrected application (第1版 and 第2版) (issue 11) ---------------------------
+
+DEMO_VERSIONS_KEY = "demo-yokohama-juminhyo-0004"
+
+
+def _demo_versions(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """A 住民票 application to 横浜市 that staff asked to correct (the telephone number) and
+    the resident corrected, so that staff can compare 第1版 and 第2版 (once: a fixed key)."""
+    if Application.objects.filter(
+        idempotency_scope=f"user:{resident.pk}", idempotency_key=DEMO_VERSIONS_KEY
+    ).exists():
+        return
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="juminhyo").first()
+    staff = (
+        Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN)
+        .select_related("user", "organisation")
+        .first()
+    )
+    if procedure is None or staff is None:
+        return
+    at = now - timedelta(days=4)
+    answers = _example_answers(
+        procedure, ("鎌倉", "花子", "カマクラ", "ハナコ"), to_tokyo(at).date()
+    )
+    try:
+        signature = _demo_signature(procedure, resident, answers, key=DEMO_VERSIONS_KEY, at=at)
+        application = application_submit(
+            organisation=yokohama,
+            procedure=procedure,
+            applicant=resident,
+            answers=answers,
+            idempotency_key=DEMO_VERSIONS_KEY,
+            now=at,
+            signature=signature,
+        ).application
+        application_move(
+            organisation=yokohama,
+            application=application,
+            staff=staff,
+            to_status=ApplicationStatus.ACCEPTED,
+            expected_status=ApplicationStatus.SUBMITTED,
+            now=at + timedelta(hours=2),
+        )
+        application_correction_request(
+            organisation=yokohama,
+            application=application,
+            staff=staff,
+            body="日中に連絡のとれる電話番号につながりませんでした。番号を確認してください。",
+            fields=["requester_phone"],
+            expected_status=ApplicationStatus.ACCEPTED,
+            now=at + timedelta(hours=3),
+        )
+        application.refresh_from_db()
+        application_correction_answer(
+            applicant=resident,
+            application=application,
+            changes={"requester_phone": "09012345678"},
+            note="携帯電話の番号に直しました。",
+            now=at + timedelta(days=1),
+        )
+    except Exception as error:
+        logger.warning("demo application %s not corrected: %s", DEMO_VERSIONS_KEY, error)

@@ -789,15 +789,17 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     demo_setup(now=now())
     yokohama = Organisation.objects.get(lg_code="141003")
     made = list(Application.objects.filter(organisation=yokohama, channel="online").order_by("pk"))
-    assert len(made) == 5  # one of them a 児童手当 with two files (test_attachments_console)
-    assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED}
+    # Among them a 児童手当 with two files and a corrected 住民票 (test_attachments_console,
+    # test_versions_console).
+    assert len(made) == 6
+    assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED, S.RESUBMITTED}
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間
     assert not Application.objects.exclude(organisation=yokohama).filter(channel="online")
     # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市.
     assert Application.objects.exclude(channel="online").count() == 3
 
     demo_setup(now=now())
-    assert Application.objects.count() == 8
+    assert Application.objects.count() == 9
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))
     resident = User.objects.get(email=DEMO_RESIDENT)

@@ -217,3 +217,21 @@ def test_a_mail_application_with_a_summary_points_to_the_note(
     assert "受付時の概要は" in received
     assert "内部メモ" in received
     assert "郵送で届いた請求（本人分1通）" in section(page, "notes-heading")
+
+
+def test_the_demo_holds_a_corrected_application_to_compare(db, settings, tmp_path):
+    from madoguchi.applications.models import Application
+    from madoguchi.identity.models import Staff
+    from madoguchi.ops.demo import DEMO_VERSIONS_KEY, demo_setup
+
+    settings.DATA_DIR = tmp_path
+    demo_setup(now=now())
+    application = Application.objects.get(idempotency_key=DEMO_VERSIONS_KEY)
+    assert application.revision == 2
+    assert application.status == S.RESUBMITTED
+    staff = Staff.objects.get(organisation=application.organisation, role=StaffRole.ADMIN)
+    page = page_of(console_login(Client(), staff.user), application)
+    versions = section(page, "versions-heading")
+    assert "第1版と第2版の回答" in versions
+    assert "変わった項目は1件です" in versions
+    assert "@" not in section(page, "history-heading")
