@@ -100,7 +100,8 @@ def test_a_reviewer_previews_an_image_and_a_pdf_beside_the_answers(reviewer_page
     # Beside the answers at a desktop width: the preview's left edge is right of the table's.
     answers = page.locator("#answers-heading").bounding_box()
     preview = page.locator("#attachment-preview").bounding_box()
-    assert answers is not None and preview is not None
+    assert answers is not None
+    assert preview is not None
     assert preview["x"] > answers["x"] + answers["width"] / 2
     assert axe_violations(page) == []
 
