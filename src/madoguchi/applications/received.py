@@ -88,6 +88,11 @@ from madoguchi.applications.services import (
     canonical_digest,
     protect_answers,
 )
+from madoguchi.applications.versions import (
+    SUMMARY_NOTE_PREFIX,
+    received_summary_noted,
+    staff_display_name,
+)
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.selectors import audit_events_count
 from madoguchi.audit.services import audit_record
@@ -314,7 +319,7 @@ def received_check(
             "documents": ",".join(docs),
             "form": form,
             "staff_id": str(staff.user_id),
-            "staff_name": str(staff.user),
+            "staff_name": staff_display_name(staff.user),
         },
     )
     holders = rule_holders(
@@ -445,7 +450,7 @@ def application_register_received(
                         organisation=organisation,
                         application=application,
                         author=staff.user,
-                        body=f"【受付時の概要】\n{check.summary}",
+                        body=f"{SUMMARY_NOTE_PREFIX}\n{check.summary}",
                         created_at=now,
                     )
                 if row is not None:
@@ -818,6 +823,8 @@ class ReceivedFacts:
     ial: int
     form_label: str
     linked_account: bool
+    #: Whether a summary was written at registration (kept as an internal note).
+    summary_noted: bool = False
 
 
 def received_facts(application: Application) -> ReceivedFacts | None:
@@ -837,9 +844,23 @@ def received_facts(application: Application) -> ReceivedFacts | None:
         channel_label="窓口で受付" if application.channel == Channel.COUNTER else "郵送で受付",
         received_date=extra.get("received_date", "")
         or to_tokyo(application.arrived_at).date().isoformat(),
-        staff_name=extra.get("staff_name", ""),
+        staff_name=_registered_by(extra),
         documents=documents,
         ial=application.ial,
         form_label=str(ReceivedForm(form).label) if form in ReceivedForm.values else "",
         linked_account=application.applicant_id is not None,
+        summary_noted=received_summary_noted(
+            organisation=application.organisation, application=application
+        ),
     )
+
+
+def _registered_by(extra: Mapping[str, Any]) -> str:
+    """The display name of who registered it; never the e-mail address that older records
+    kept as the name."""
+    staff_id = str(extra.get("staff_id", ""))
+    user = User.objects.filter(pk=int(staff_id)).first() if staff_id.isdigit() else None
+    if user is not None:
+        return staff_display_name(user)
+    stored = str(extra.get("staff_name", ""))
+    return stored if stored and "@" not in stored else ""

@@ -114,6 +114,28 @@ def inspect_upload(*, name: str, data: bytes, accept: Sequence[str], max_bytes: 
     )
 
 
+def stored_upload_problem(*, data: bytes, kind: str) -> str:
+    """Why stored bytes must not be shown in a browser, as a Japanese sentence for staff
+    (empty when they may be): the same checks as on upload, run again on what is stored.
+
+    A file passes when its bytes are still the ``kind`` recorded (magic and structure), hold
+    no web page or archive (polyglot), and, for a PDF, no active content. A file stored
+    before a check was added, or changed in the storage behind our back, fails here.
+    Never raises.
+    """
+    try:
+        if _sniff(data, None) != kind:
+            return "ファイルの中身が、受け付けたときの種類と違います。"
+        _refuse_polyglot(data, kind)
+        if kind == "pdf":
+            _check_pdf(data)
+    except UploadRefused as refused:
+        return refused.message
+    except Exception:  # whatever a hostile file trips over: not safe to show
+        return "ファイルの中身を確認できませんでした。"
+    return ""
+
+
 def upload_too_large(size: int | None, max_bytes: int) -> UploadRefused:
     """The refusal of a file over ``max_bytes`` (``size`` None: the size is not known)."""
     shown = f"（{_size_text(size)}）" if isinstance(size, int) else ""

@@ -30,6 +30,8 @@ class AuditAction(models.TextChoices):
     COUNTER_HANDOFF_USED = "counter_handoff.used", "窓口での下書きからの受付"
     APPLICATION_DUPLICATE_REFUSED = "application.duplicate_refused", "重複申請の拒否"
     APPLICATION_DUPLICATE_RESOLVED = "application.duplicate_resolved", "重複の可能性の判断"
+    ATTACHMENT_VIEWED = "attachment.viewed", "添付ファイルの表示"
+    ATTACHMENT_DOWNLOADED = "attachment.downloaded", "添付ファイルのダウンロード"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from madoguchi.console import views_duplicates
+from madoguchi.console import views_attachments, views_duplicates, views_print
 from madoguchi.console import views_review as views
 
 urlpatterns: list[URLPattern] = [
@@ -53,6 +53,21 @@ urlpatterns: list[URLPattern] = [
         "applications/<int:application_id>/duplicates/",
         views_duplicates.application_duplicate_resolve,
         name="application_duplicate_resolve",
+    ),
+    path(
+        "applications/<int:application_id>/attachments/<uuid:attachment_id>/view/",
+        views_attachments.attachment_view,
+        name="attachment_view",
+    ),
+    path(
+        "applications/<int:application_id>/attachments/<uuid:attachment_id>/download/",
+        views_attachments.attachment_download,
+        name="attachment_download",
+    ),
+    path(
+        "applications/<int:application_id>/print/",
+        views_print.application_print,
+        name="application_print",
     ),
     path("decision-templates/", views.decision_templates, name="decision_templates"),
 ]

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from madoguchi.applications.attachments import attachments_of_application
+from madoguchi.applications.attachment_review import attachment_states
 from madoguchi.applications.constants import ApplicationStatus, Channel
 from madoguchi.applications.duplicate_review import possible_duplicates
 from madoguchi.applications.inbox import (
@@ -59,12 +59,12 @@ from madoguchi.applications.review import (
     staff_may_move,
 )
 from madoguchi.applications.selectors import (
-    application_history,
     application_identity,
     application_messages,
     application_rows,
     staff_allowed_targets,
 )
+from madoguchi.applications.versions import application_history_rows, versions_compare
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.text import parse_int
@@ -228,18 +228,21 @@ def _detail(
             "templates": decision_templates_of(organisation=staff.organisation),
             "messages_thread": application_messages(application),
             "notes": application_notes(application),
-            "history": [
-                (t, _label(t.from_status), _label(t.to_status))
-                for t in application_history(application)
-            ],
+            "history": application_history_rows(
+                organisation=staff.organisation, application=application
+            ),
+            "versions": versions_compare(
+                organisation=staff.organisation,
+                application=application,
+                older=request.GET.get("older"),
+                newer=request.GET.get("newer"),
+            ),
             "documents": application_documents(application),
             "identity": application_identity(application),
             "duplicates": possible_duplicates(
                 organisation=staff.organisation, application=application
             ),
-            "attachments": attachments_of_application(
-                organisation=staff.organisation, application=application
-            ),
+            **_attachments(request, staff, application),
             "staff_list": assignable_staff(organisation=staff.organisation) if may_move else [],
             "reveal_labels": reveal_labels,
             "revealed": [(reveal_labels.get(p, p), v) for p, v in (revealed or {}).items()],
@@ -249,6 +252,18 @@ def _detail(
         },
         status=status,
     )
+
+
+def _attachments(request: HttpRequest, staff: Staff, application: Application) -> dict[str, Any]:
+    """The files with their states, and the one chosen for the preview (``?preview=<id>``)."""
+    states = attachment_states(organisation=staff.organisation, application=application)
+    chosen = str(request.GET.get("preview", ""))[:64].replace("-", "").lower()
+    preview = next((a for a in states if a.attachment.pk.hex == chosen), None)
+    return {
+        "attachments": states,
+        "preview": preview,
+        "preview_missing": bool(chosen) and preview is None,
+    }
 
 
 @require_GET

@@ -18,10 +18,15 @@ from typing import Any
 
 from django.conf import settings
 
+from madoguchi.applications.attachments import attachment_answer, attachment_store
 from madoguchi.applications.constants import ApplicationStatus, Channel, ReceivedForm
 from madoguchi.applications.models import Application
 from madoguchi.applications.received import application_register_received, received_form_spec
-from madoguchi.applications.review import application_move
+from madoguchi.applications.review import (
+    application_correction_answer,
+    application_correction_request,
+    application_move,
+)
 from madoguchi.applications.services import (
     SubmissionError,
     application_canonical,
@@ -136,6 +141,8 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     resident = _demo_resident(passwords["resident"], now=now)
     _demo_applications(yokohama, resident, now=now)
     _demo_received(yokohama, kamakura, now=now)
+    _demo_attachments(yokohama, resident, now=now)
+    _demo_versions(yokohama, resident, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -426,3 +433,165 @@ def _demo_received(yokohama: Organisation, kamakura: Organisation, *, now: datet
             )
         except SubmissionError as error:  # a template changed shape: the demo goes on
             logger.warning("demo application %s not created: %s", key, error)
+
+
+# --- Attachments: a 児童手当 application with an image and a PDF (issue 11) ------------------
+
+DEMO_ATTACHMENTS_KEY = "demo-yokohama-jidou-teate-nintei-0001"
+
+
+def _demo_png() -> bytes:
+    """A picture of a bank passbook's first page (drawn now, no personal data)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 400), (244, 246, 250))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 620, 380), outline=(30, 60, 120), width=6)
+    draw.rectangle((20, 20, 620, 90), fill=(30, 60, 120))
+    for row, y in enumerate(range(130, 360, 46)):
+        draw.line((50, y, 590, y), fill=(150, 160, 180), width=2)
+        draw.rectangle((50, y - 30, 50 + 80 * (row + 2), y - 8), fill=(90, 110, 150))
+    output = io.BytesIO()
+    image.save(output, format="PNG")
+    return output.getvalue()
+
+
+def _demo_pdf() -> bytes:
+    """A one-page 別居監護申立書 (demo), with the platform's embedded Japanese font."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from madoguchi.documents.fonts import font_chain
+
+    font = font_chain()[0].name  # IPAex Gothic, embedded
+    output = io.BytesIO()
+    page = canvas.Canvas(output, pagesize=A4)
+    page.setTitle("別居監護申立書（デモ）")
+    page.setFont(font, 18)
+    page.drawString(72, 770, "別居監護申立書（デモ）")
+    page.setFont(font, 11)
+    lines = (
+        "横浜市長 様",
+        "児童と別居していますが、次のとおり監護し、生計を同じくしていることを申し立てます。",
+        "児童の住所: 神奈川県横浜市中区日本大通1（デモ）",
+        "別居の理由: 就学のため",
+        "仕送り: 毎月 50,000円",
+        "この書類はデモ用に自動で作成したもので、実在の人物とは関係ありません。",
+    )
+    for number, line in enumerate(lines):
+        page.drawString(72, 720 - number * 24, line)
+    page.showPage()
+    page.save()
+    return output.getvalue()
+
+
+def _demo_attachments(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """A 児童手当 application to 横浜市 with a passbook picture (PNG) and a 別居監護申立書
+    (PDF), generated now, so that a new staff member can open a file at once (once: a fixed
+    idempotency key)."""
+    if Application.objects.filter(
+        idempotency_scope=f"user:{resident.pk}", idempotency_key=DEMO_ATTACHMENTS_KEY
+    ).exists():
+        return
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="jidou-teate-nintei").first()
+    if procedure is None:
+        return
+    at = now - timedelta(days=2, hours=1)
+    answers = _example_answers(
+        procedure, ("鎌倉", "花子", "カマクラ", "ハナコ"), to_tokyo(at).date()
+    )
+    files = {
+        "account_document": ("通帳の写し.png", _demo_png()),
+        "separate_custody_document": ("別居監護申立書.pdf", _demo_pdf()),
+    }
+    try:
+        for field_key, (name, data) in files.items():
+            stored = attachment_store(
+                procedure=procedure,
+                field_key=field_key,
+                owner=resident,
+                name=name,
+                data=data,
+                now=at,
+            )
+            answers[field_key] = [attachment_answer(stored)]
+        signature = _demo_signature(procedure, resident, answers, key=DEMO_ATTACHMENTS_KEY, at=at)
+        application_submit(
+            organisation=yokohama,
+            procedure=procedure,
+            applicant=resident,
+            answers=answers,
+            idempotency_key=DEMO_ATTACHMENTS_KEY,
+            now=at,
+            signature=signature,
+        )
+    except Exception as error:
+        logger.warning("demo application %s not created: %s", DEMO_ATTACHMENTS_KEY, error)
+
+
+# --- Versions: a corrected application (第1版 and 第2版) (issue 11) ---------------------------
+
+DEMO_VERSIONS_KEY = "demo-yokohama-juminhyo-0004"
+
+
+def _demo_versions(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """A 住民票 application to 横浜市 that staff asked to correct (the telephone number) and
+    the resident corrected, so that staff can compare 第1版 and 第2版 (once: a fixed key)."""
+    if Application.objects.filter(
+        idempotency_scope=f"user:{resident.pk}", idempotency_key=DEMO_VERSIONS_KEY
+    ).exists():
+        return
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="juminhyo").first()
+    staff = (
+        Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN)
+        .select_related("user", "organisation")
+        .first()
+    )
+    if procedure is None or staff is None:
+        return
+    at = now - timedelta(days=4)
+    answers = _example_answers(
+        procedure, ("鎌倉", "花子", "カマクラ", "ハナコ"), to_tokyo(at).date()
+    )
+    try:
+        signature = _demo_signature(procedure, resident, answers, key=DEMO_VERSIONS_KEY, at=at)
+        application = application_submit(
+            organisation=yokohama,
+            procedure=procedure,
+            applicant=resident,
+            answers=answers,
+            idempotency_key=DEMO_VERSIONS_KEY,
+            now=at,
+            signature=signature,
+        ).application
+        application_move(
+            organisation=yokohama,
+            application=application,
+            staff=staff,
+            to_status=ApplicationStatus.ACCEPTED,
+            expected_status=ApplicationStatus.SUBMITTED,
+            now=at + timedelta(hours=2),
+        )
+        application_correction_request(
+            organisation=yokohama,
+            application=application,
+            staff=staff,
+            body="日中に連絡のとれる電話番号につながりませんでした。番号を確認してください。",
+            fields=["requester_phone"],
+            expected_status=ApplicationStatus.ACCEPTED,
+            now=at + timedelta(hours=3),
+        )
+        application.refresh_from_db()
+        application_correction_answer(
+            applicant=resident,
+            application=application,
+            changes={"requester_phone": "09012345678"},
+            note="携帯電話の番号に直しました。",
+            now=at + timedelta(days=1),
+        )
+    except Exception as error:
+        logger.warning("demo application %s not corrected: %s", DEMO_VERSIONS_KEY, error)

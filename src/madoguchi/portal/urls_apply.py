@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from madoguchi.portal import views_apply, views_bundle, views_mypage
+from madoguchi.portal import views_apply, views_bundle, views_mypage, views_print
 
 app_name = "apply"
 
@@ -36,6 +36,11 @@ urlpatterns = [
     ),
     path("mypage/<str:receipt_number>/", views_mypage.detail, name="mypage_detail"),
     path("mypage/<str:receipt_number>/correct/", views_mypage.correct, name="mypage_correct"),
+    path(
+        "mypage/<str:receipt_number>/print/",
+        views_print.application_print,
+        name="mypage_print",
+    ),
     path(
         "mypage/<str:receipt_number>/documents/<int:document_id>.pdf",
         views_mypage.document_pdf,

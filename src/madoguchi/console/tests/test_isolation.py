@@ -185,6 +185,26 @@ def world(db, organisation, other_organisation):
         now=now(),
     )
     handoff = counter_handoff_issue(applicant=resident, draft_id=draft.pk, now=now())
+    # A file of A's application (the console serves it inline and as a download).
+    import io
+
+    from PIL import Image
+
+    from madoguchi.applications.attachments import attachment_store
+    from madoguchi.applications.constants import PAPER_FORM_FIELD
+    from madoguchi.applications.models import Attachment
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(png, format="PNG")
+    attachment = attachment_store(
+        procedure=procedure,
+        field_key=PAPER_FORM_FIELD,
+        owner=resident,
+        name=f"{SECRET_NAME}.png",
+        data=png.getvalue(),
+        now=now(),
+    )
+    Attachment.objects.filter(pk=attachment.pk).update(application=application, revision=1)
     admin_b = staff_upsert(
         organisation=other_organisation,
         email="admin@kamakura.test",
@@ -203,6 +223,7 @@ def world(db, organisation, other_organisation):
             "token_id": token.pk,
             "endpoint_id": endpoint.pk,
             "proofing_id": proofing.pk,
+            "attachment_id": attachment.pk,
             # Not tenant data: a group's slug and a template's slug are public.
             "slug": "no-such-group",
             "token": "not-a-real-invitation",
@@ -240,7 +261,7 @@ def test_every_console_url_hides_a_from_another_organisations_admin(world):
             continue
         url = fill(route, world["params"])
         # A's handoff token names A's draft as surely as an id does.
-        with_ids = "<int:" in route or "<str:handoff>" in route
+        with_ids = "<int:" in route or "<uuid:" in route or "<str:handoff>" in route
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             where = f"{method.upper()} {url} ({name})"

@@ -789,15 +789,17 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     demo_setup(now=now())
     yokohama = Organisation.objects.get(lg_code="141003")
     made = list(Application.objects.filter(organisation=yokohama, channel="online").order_by("pk"))
-    assert len(made) == 4
-    assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED}
+    # Among them a 児童手当 with two files and a corrected 住民票 (test_attachments_console,
+    # test_versions_console).
+    assert len(made) == 6
+    assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED, S.RESUBMITTED}
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間
     assert not Application.objects.exclude(organisation=yokohama).filter(channel="online")
     # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市.
     assert Application.objects.exclude(channel="online").count() == 3
 
     demo_setup(now=now())
-    assert Application.objects.count() == 7
+    assert Application.objects.count() == 9
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))
     resident = User.objects.get(email=DEMO_RESIDENT)
@@ -823,14 +825,14 @@ def test_the_application_page_marks_an_unscanned_attachment(
     Attachment.objects.filter(pk=unscanned.pk).update(application=application)
     page = text(staff_client.get(url("application", application)))
     row = page[page.index("在勤証明書.png") :]
-    row = row[: row.index("</tr>")]
+    row = row[: row.index("</li>")]
     assert "未検査" in row
     assert "ウイルス対策ソフトで確認" in row
     Attachment.objects.filter(pk=unscanned.pk).update(scanned=True)
     page = text(staff_client.get(url("application", application)))
     row = page[page.index("在勤証明書.png") :]
-    assert "未検査" not in row[: row.index("</tr>")]
-    assert "検査済み" in row[: row.index("</tr>")]
+    assert "未検査" not in row[: row.index("</li>")]
+    assert "検査済み" in row[: row.index("</li>")]
 
 
 @pytest.mark.parametrize("pk", ["①", "²", "٣", "9" * 40])

@@ -394,6 +394,7 @@ def sent(resident_client, juminhyo):
         "/mypage/{r}/",
         "/mypage/{r}/correct/",
         "/mypage/{r}/withdraw/",
+        "/mypage/{r}/print/",
     ],
 )
 def test_another_resident_gets_404_for_every_page_of_my_application(sent, url):
