@@ -16,9 +16,15 @@ Columns (one header row of stable keys; optionally a second row of Japanese labe
     a second level. The columns are those of every version of the procedure's form: the
     current version's in form order, then fields that only older versions had; an answer
     key that would clash with a fixed column is prefixed ``answers.``.
+    On request (``drop_empty``) the answer columns that are empty in every application of
+    the selection are left out — a first pass over the selection keeps one flag per column —
+    so a group is then laid out up to the largest count in the selection
+    (``children.1.…``, ``children.2.…``); the names of the columns kept never change.
 
-Values are the stored, canonical ones, not what the screen shows: codes for choices
-    (``current``), ISO dates (``2025-04-01``), plain numbers without separators or units,
+Values are the stored, canonical ones, not what the screen shows, except choices: a choice
+    is written as its label (「母」) by default and as its code (``mother``) on request
+    (``choices="codes"``, for importers), several joined with ``|``; a code no longer among
+    the choices is written as it is. Then ISO dates (``2025-04-01``), plain numbers without separators or units,
     ``1``/``0`` for yes/no and consent, several choices or file names joined with ``|``.
     ``arrived_at`` is ISO 8601 in Japan time with its offset (``2025-04-01T09:30:00+09:00``);
     ``status`` is the workflow code (``approved``). Rows are in order of arrival.
@@ -43,10 +49,15 @@ Formula injection (CSV injection)
     cell (never a formula), and such values also carry Excel's quote prefix, so that editing
     the cell does not turn it into a formula either.
 
-特定個人情報 (My Number)
-    Exported masked (●●●●●●●●1234) unless the staff member may reveal it for this procedure
-    (団体管理者, or a 審査担当 who may handle it), states a purpose, and asks for it; then the
-    values are decrypted, the file name says 特定個人情報, and the audit event says so.
+特定個人情報 (My Number) and bank accounts (振込先口座)
+    My Number is exported masked (●●●●●●●●1234) unless the staff member may reveal it for
+    this procedure (団体管理者, or a 審査担当 who may handle it), states a purpose, and asks
+    for it; then the values are decrypted, the file name says 特定個人情報, and the audit
+    event says so. Bank accounts are masked the same way (account number and holder; bank,
+    branch and type stay) and are unmasked on their own request with their own purpose
+    (e.g. 支払処理), by the same people — without unmasking My Number, and the other way
+    round. The audit event records each choice and its purpose separately
+    (``specific``/``specific_purpose``, ``bank``/``bank_purpose``).
 
 Streaming
     Rows come from ``.values_list(...).iterator(chunk_size=2000)`` (a server-side cursor on
@@ -55,8 +66,9 @@ Streaming
     as it is written; strings are inline, so no shared-string table grows with the data),
     then the finished file is streamed and deleted.
 
-Every export is recorded (``application.export``: procedure, format, row count, filters; the
-purpose when My Number is included — never a value) before its first byte is produced.
+Every export is recorded (``application.export``: procedure, format, row count, filters,
+choices, columns left out; the purposes when My Number or bank accounts are included — never
+a value) before its first byte is produced.
 """
 
 from __future__ import annotations
