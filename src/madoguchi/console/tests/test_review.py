@@ -818,11 +818,15 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED}
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間
     assert not Application.objects.exclude(organisation=yokohama).filter(channel="online")
-    # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市.
-    assert Application.objects.exclude(channel="online").count() == 3
+    # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市, and a
+    # 児童手当 claim at 横浜市's counter with a bank account (for the export's unmasking).
+    assert Application.objects.exclude(channel="online").count() == 4
+    teate = Application.objects.get(idempotency_key="demo-counter-yokohama-teate-0001")
+    assert teate.organisation == yokohama
+    assert "account" in teate.answers
 
     demo_setup(now=now())
-    assert Application.objects.count() == 7
+    assert Application.objects.count() == 8
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))
     resident = User.objects.get(email=DEMO_RESIDENT)
