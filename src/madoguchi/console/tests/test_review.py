@@ -599,6 +599,45 @@ def test_unreadable_inbox_filters_are_explained(staff_client, application):
     assert "2025-04-01 の形で入力してください" in text(response)
 
 
+def test_filters_in_use_are_chips_that_each_remove_only_themselves(staff_client, application):
+    response = staff_client.get(
+        reverse("console:inbox"),
+        {"status": ["submitted", "accepted"], "overdue": "1", "q": application.receipt_number[-4:]},
+    )
+
+    html = text(response)
+    assert "状態: 到達" in html
+    assert "状態: 受付" in html
+    assert "処理期限を過ぎたもの" in html
+    assert "（2件を指定中）" not in html  # three filters behind the disclosure
+    assert "（3件を指定中）" in html
+    # Dropping 到達 keeps 受付, the overdue flag and the search.
+    assert "?status=accepted&amp;overdue=1&amp;q=" in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "<script>alert(1)</script>"},
+        {"q": "１２３４\x00"},
+        {"status": "<b>x</b>", "procedure": "1 OR 1=1"},
+        {"assignee": "../../etc", "channel": "fax"},
+        {"q": "%_%", "sort": "id"},
+    ],
+)
+def test_hostile_inbox_queries_never_fail_and_are_never_echoed_as_html(
+    staff_client, application, params
+):
+    response = staff_client.get(reverse("console:inbox"), params)
+
+    assert response.status_code == 200
+    html = text(response)
+    assert "<script>alert(1)</script>" not in html
+    assert "<b>x</b>" not in html
+    # An unreadable filter is explained, not shown as a chip.
+    assert "状態: <" not in html
+
+
 def test_the_inbox_offers_the_next_page_only_when_there_is_one(staff_client, procedure, resident):
     for _ in range(51):
         apply(procedure, resident)
