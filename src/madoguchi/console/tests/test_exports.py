@@ -314,3 +314,18 @@ def test_made_up_procedure_ids_are_404(staff_client, hoiku, procedure_id):
     address = reverse("console:export", args=[1]).replace("/1/", f"/{procedure_id}/")
     assert staff_client.get(address).status_code == 404
     assert staff_client.post(address, {"format": "csv-utf8"}).status_code == 404
+
+
+@pytest.mark.parametrize("value", ["<script>", "0" * 5000, "\x00", "false"])
+def test_any_drop_empty_value_is_a_plain_yes_or_no_never_a_failure(
+    staff_client, hoiku, application, value
+):
+    response = staff_client.post(url(hoiku), {"format": "csv-utf8", "drop_empty": value})
+
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(body(response).decode("utf-8-sig"), newline="")))
+    event = AuditEvent.objects.get(action="application.export")
+    assert event.detail["drop_empty"] is (value != "false")
+    assert (len(rows[0]) < event.detail["columns"] + event.detail["columns_left_out"]) is (
+        value != "false"
+    )
