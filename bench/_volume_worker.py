@@ -136,6 +136,7 @@ def setup_exports(*, rows: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from madoguchi.applications.models import receipt_search_keys
     from madoguchi.catalog.selectors import template_version_get
     from madoguchi.catalog.services import procedure_adopt
     from madoguchi.core.time import now
@@ -164,14 +165,18 @@ def setup_exports(*, rows: int) -> dict[str, Any]:
         "INSERT INTO applications_application (organisation_id, procedure_id, "
         "form_version_id, contact_email, receipt_number, idempotency_scope, idempotency_key, "
         "arrived_at, answers, answers_digest, status, revision, channel, search_name, "
-        "updated_at) "
+        "updated_at, ial, aal, identity, receipt_digits, receipt_reversed) "
     )
     if connection.vendor == "postgresql":
         values = (
-            "VALUES (%s, %s, %s, '', %s, 'bench', %s, %s, %s::jsonb, %s, %s, 1, 'online', '', %s)"
+            "VALUES (%s, %s, %s, '', %s, 'bench', %s, %s, %s::jsonb, %s, %s, 1, 'online', '', %s,"
+            " 1, 1, '{}'::jsonb, %s, %s)"
         )
     else:
-        values = "VALUES (%s, %s, %s, '', %s, 'bench', %s, %s, %s, %s, %s, 1, 'online', '', %s)"
+        values = (
+            "VALUES (%s, %s, %s, '', %s, 'bench', %s, %s, %s, %s, %s, 1, 'online', '', %s,"
+            " 1, 1, '{}', %s, %s)"
+        )
     sql = columns + values
     batch = 5000
     moment = now()
@@ -191,6 +196,7 @@ def setup_exports(*, rows: int) -> dict[str, Any]:
                         "0" * 64,
                         STATUSES[i % len(STATUSES)],
                         moment,
+                        *receipt_search_keys(f"141003-B{i:09d}"),
                     )
                     for i in range(offset, min(offset + batch, rows))
                 ],
@@ -356,19 +362,31 @@ def setup_inbox(*, rows: int) -> dict[str, Any]:
                 organisation_id, procedure_id, form_version_id, applicant_id, contact_email,
                 receipt_number, idempotency_scope, idempotency_key, arrived_at, answers,
                 answers_digest, status, revision, channel, assignee_id, due_at, search_name,
-                updated_at)
+                updated_at, ial, aal, identity, receipt_digits, receipt_reversed)
             SELECT p.orgs[1 + g %% %(count)s], p.ids[1 + g %% %(count)s],
                    p.versions[1 + g %% %(count)s], NULL, 'bench@example.jp',
-                   'B' || lpad(g::text, 12, '0'), 'bench', 'bench-' || g,
-                   now() - g * interval '1 minute', %(answers)s::jsonb,
+                   r.number, 'bench', 'bench-' || g,
+                   r.arrived, %(answers)s::jsonb,
                    repeat('0', 64), (ARRAY['submitted','accepted','in_review','approved',
                    'rejected'])[1 + (g / 7) %% 5], 1, 'online', NULL,
-                   now() - g * interval '1 minute' + interval '7 days', 'タカハシハナコ', now()
+                   r.arrived + interval '7 days', 'タカハシハナコ', now(), 1, 1, '{}'::jsonb,
+                   replace(r.number, '-', ''), reverse(replace(r.number, '-', ''))
             FROM generate_series(1, %(rows)s) AS g,
-                 (SELECT array_agg(id ORDER BY id) AS ids,
-                         array_agg(organisation_id ORDER BY id) AS orgs,
-                         array_agg(form_version_id ORDER BY id) AS versions
-                  FROM catalog_procedure WHERE id = ANY(%(procedures)s)) AS p
+                 (SELECT array_agg(c.id ORDER BY c.id) AS ids,
+                         array_agg(c.organisation_id ORDER BY c.id) AS orgs,
+                         array_agg(o.lg_code ORDER BY c.id) AS codes,
+                         array_agg(c.form_version_id ORDER BY c.id) AS versions
+                  FROM catalog_procedure c JOIN tenants_organisation o
+                       ON o.id = c.organisation_id
+                  WHERE c.id = ANY(%(procedures)s)) AS p,
+                 -- 団体コード-YYMMDD-8桁 as submissions make them; the serial is g times an
+                 -- odd number not divisible by 5, modulo 10^8: unique and scattered.
+                 LATERAL (SELECT now() - g * interval '1 minute' AS arrived) AS t,
+                 LATERAL (SELECT p.codes[1 + g %% %(count)s] || '-'
+                                 || to_char(t.arrived AT TIME ZONE 'Asia/Tokyo', 'YYMMDD')
+                                 || '-' || lpad(((g::bigint * 2654435761) %% 100000000)::text,
+                                                8, '0') AS number,
+                                 t.arrived) AS r
             """,
             {
                 "count": count,
@@ -397,6 +415,7 @@ def measure_inbox(
 
     from _harness import Settings, compare
     from madoguchi.applications.inbox import InboxFilters, inbox_page
+    from madoguchi.applications.models import Application
     from madoguchi.core.time import now
     from madoguchi.tenants.models import Organisation
 
@@ -434,6 +453,40 @@ def measure_inbox(
             [organisation, deep],
         )
         (deep_id,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT receipt_number FROM applications_application WHERE organisation_id = %s "
+            "ORDER BY id OFFSET %s LIMIT 1",
+            [organisation, deep],
+        )
+        (known,) = cursor.fetchone()
+    # What a caller reads out: the last four digits, and the whole 8-digit serial.
+    serial = known.rsplit("-", 1)[1]
+    tail = serial[-4:]
+
+    def receipt_search(digits: str) -> Callable[[], object]:
+        filters = InboxFilters(q=digits)
+
+        def run() -> object:
+            page = inbox_page(organisation=org, filters=filters, now=moment)
+            assert known in [row.application.receipt_number for row in page.rows]
+            return page
+
+        return run
+
+    def receipt_like(digits: str) -> Callable[[], object]:
+        """Before: the same page by ``LIKE '%…'`` (what a suffix search is without the
+        reversed-digits column): no B-tree can serve it, so the organisation's rows are read."""
+
+        def run() -> object:
+            rows = list(
+                Application.objects.filter(organisation=org, receipt_number__endswith=digits)
+                .order_by("-arrived_at", "-id")
+                .select_related("procedure", "assignee", "form_version")[:51]
+            )
+            assert known in [a.receipt_number for a in rows]
+            return rows
+
+        return run
 
     def plain(below: int | None) -> Callable[[], object]:
         def run() -> object:
@@ -468,6 +521,20 @@ def measure_inbox(
             first_filtered,
             plain(None),
             "SELECT … LIMIT 50 by id",
+            settings,
+        ),
+        compare(
+            f"receipt search, last 4 digits ({tail})",
+            receipt_search(tail),
+            receipt_like(tail),
+            "before: LIKE '%…' scan",
+            settings,
+        ),
+        compare(
+            f"receipt search, 8-digit serial ({serial})",
+            receipt_search(serial),
+            receipt_like(serial),
+            "before: LIKE '%…' scan",
             settings,
         ),
     ]

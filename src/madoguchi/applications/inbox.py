@@ -44,7 +44,10 @@ FINAL: Final = frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN})
 SORTS: Final = {"newest": "新しい順", "oldest": "古い順", "due": "処理期限の近い順"}
 MAX_QUERY = 100
 _CURSOR_SALT = "madoguchi.inbox.cursor"
-_RECEIPT = re.compile(r"^[0-9][0-9-]*$")
+#: Hyphens as typed (ASCII, full-width after NFKC, ‐ − ー) and spaces between digit groups.
+_RECEIPT_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\uff70]+")
+#: 団体コード 6 + 年月日 6 + 8桁.
+MAX_RECEIPT_DIGITS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -225,15 +228,63 @@ def _filtered(
         from madoguchi.applications.duplicate_review import possible_duplicate_exists
 
         qs = qs.filter(possible_duplicate_exists())
-    q = unicodedata.normalize("NFKC", filters.q).strip()
-    if q:
-        compact = re.sub(r"\s+", "", q)
-        if _RECEIPT.match(compact):
-            # Receipt numbers: whole or the beginning (団体コード-年月日-…), as read on the phone.
-            qs = qs.filter(receipt_number__startswith=compact)
-        else:
-            qs = qs.filter(search_name__contains=search_key(q))
-    return qs
+    return _searched(qs, filters.q, organisation)
+
+
+def _searched(
+    qs: QuerySet[Application], text: str, organisation: Organisation
+) -> QuerySet[Application]:
+    """The free-text search (``q``): a receipt number or any part of it, else a name."""
+    q = unicodedata.normalize("NFKC", text).strip()
+    if not q:
+        return qs
+    digits = receipt_query_digits(q)
+    if digits is not None:
+        return qs.filter(receipt_match(digits, lg_code=organisation.lg_code))
+    return qs.filter(search_name__contains=search_key(q))
+
+
+def receipt_query_digits(text: str) -> str | None:
+    """The digits of what looks like (part of) a receipt number, else None: full-width digits
+    and hyphens (－ ‐ − ー), spaces and hyphens anywhere are accepted and dropped:
+    "２６０４０１－００００" → "2604010000"."""
+    compact = _RECEIPT_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    if not compact or len(compact) > MAX_RECEIPT_DIGITS or not compact.isascii():
+        return None
+    return compact if compact.isdigit() else None
+
+
+def receipt_match(digits: str, *, lg_code: str) -> Q:
+    """Applications whose receipt number (団体コード-YYMMDD-8桁) matches ``digits`` the way
+    people quote one, hyphens ignored:
+
+    - its end — the trailing digits read out on the phone ("1234", "00001234",
+      "260401-00001234");
+    - its beginning ("142042-2604", the whole number);
+    - from the date on, the organisation's code left out ("260401", "260401-0000").
+
+    Each is a range on an indexed column (``receipt_reversed`` for the end, ``receipt_digits``
+    for the rest), so the database seeks instead of scanning every row of the organisation:
+    ``LIKE '%…'`` cannot use a B-tree, and pg_trgm, which could, does not exist on SQLite.
+    A run of digits in the middle of the serial alone ("0012" of …-00001234) is not matched.
+    """
+    match = _prefix_range("receipt_reversed", digits[::-1]) | _prefix_range(
+        "receipt_digits", digits
+    )
+    if len(lg_code) + len(digits) <= MAX_RECEIPT_DIGITS:
+        match |= _prefix_range("receipt_digits", lg_code + digits)
+    return match
+
+
+def _prefix_range(name: str, prefix: str) -> Q:
+    """``name`` starts with the digits ``prefix``, as a range (``>= "26" AND < "27"``): a
+    B-tree range on both databases whatever the collation, where ``LIKE 'x%'`` is not
+    (SQLite's needs a NOCASE index; PostgreSQL's a C collation or a pattern operator class)."""
+    condition = Q(**{f"{name}__gte": prefix})
+    stem = prefix.rstrip("9")
+    if stem:  # "2699" → below "27"; all nines ("99") has no upper bound among digits
+        condition &= Q(**{f"{name}__lt": stem[:-1] + str(int(stem[-1]) + 1)})
+    return condition
 
 
 def inbox_page(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -96,6 +97,12 @@ class Application(models.Model):
     due_at = models.DateTimeField("処理期限", null=True, blank=True)
     #: Name (kana-folded, for staff search) of the applicant; never shown, only matched.
     search_name = models.CharField(max_length=200, blank=True)
+    #: The receipt number's digits (no hyphens) and the same digits reversed, kept by
+    #: :meth:`save` for the inbox search: a beginning is a range on the first, the trailing
+    #: digits read out on the phone a range on the second — an index seek on both databases
+    #: (see ``applications/inbox.py``). Never shown.
+    receipt_digits = models.CharField(max_length=32, blank=True, default="")
+    receipt_reversed = models.CharField(max_length=32, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -131,10 +138,26 @@ class Application(models.Model):
                 fields=("organisation", "assignee", "-arrived_at", "-id"), name="app_inbox_assignee"
             ),
             models.Index(fields=("organisation", "due_at"), name="app_due"),
+            models.Index(fields=("organisation", "receipt_digits"), name="app_receipt_digits"),
+            models.Index(fields=("organisation", "receipt_reversed"), name="app_receipt_reversed"),
         )
 
     def __str__(self) -> str:
         return self.receipt_number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.receipt_digits, self.receipt_reversed = receipt_search_keys(self.receipt_number)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "receipt_number" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "receipt_digits", "receipt_reversed"}
+        super().save(*args, **kwargs)
+
+
+def receipt_search_keys(receipt_number: str) -> tuple[str, str]:
+    """The digits of a receipt number, and the same reversed: "142042-260401-00001234" →
+    ("14204226040100001234", "43210000104062240241")."""
+    digits = "".join(ch for ch in receipt_number if ch in "0123456789")
+    return digits, digits[::-1]
 
 
 class CounterHandoff(models.Model):

@@ -8,9 +8,14 @@ Who may export (decided here, documented in the README's staff guide):
 - only 団体管理者 and the 審査担当 who may handle the procedure may include My Number
   (特定個人情報), with a stated purpose, exactly as for revealing it on screen.
 
-A Shift_JIS (cp932) export always passes a check page first: it lists, in Japanese, every
-character that Shift_JIS cannot hold and says that it will be written as 〓; the list itself
-can be downloaded. Another organisation's procedure answers 404.
+- bank accounts (振込先口座) are masked too; the same people may include them in full, with
+  their own stated purpose (e.g. 支払処理), without unmasking My Number — each choice and
+  its purpose is recorded in the export's audit event.
+
+A Shift_JIS (cp932) export passes a check page first only when something must be replaced:
+the page lists, in Japanese, every character that Shift_JIS cannot hold and says that it will
+be written as 〓; the list itself can be downloaded. When every character fits, the file is
+downloaded at once. Another organisation's procedure answers 404.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from madoguchi.console.access import staff_required
 from madoguchi.core.time import now
 from madoguchi.identity.models import Staff
 from madoguchi.integrations.exports import (
+    CHOICE_OUTPUTS,
     GETA,
     ExportFormat,
     ExportOptions,
@@ -86,6 +92,19 @@ class ExportForm(forms.Form):
         error_messages={"invalid_choice": "状態の指定に、知らない値が含まれています。"},
     )
     labels = forms.BooleanField(label="2行目に日本語の項目名を入れる", required=False)
+    choices = forms.ChoiceField(
+        label="選択肢の書き方",
+        choices=CHOICE_OUTPUTS,
+        initial="labels",
+        required=False,  # not sent (an older form, a script): labels
+        error_messages={
+            "required": "選択肢の書き方を選んでください。",
+            "invalid_choice": "選択肢の書き方は「選択肢の名前」か「コード」から選んでください。",
+        },
+    )
+    drop_empty = forms.BooleanField(
+        label="選んだ申請のすべてで空欄の列は出力しない", required=False
+    )
     include_specific = forms.BooleanField(
         label="個人番号（特定個人情報）を伏せずに出力する", required=False
     )
@@ -94,6 +113,13 @@ class ExportForm(forms.Form):
         required=False,
         max_length=500,
         error_messages={"max_length": "利用目的は500文字以内で入力してください。"},
+    )
+    include_bank = forms.BooleanField(label="口座番号・名義を伏せずに出力する", required=False)
+    bank_purpose = forms.CharField(
+        label="口座を伏せずに出力する利用目的",
+        required=False,
+        max_length=500,
+        error_messages={"max_length": "口座の利用目的は500文字以内で入力してください。"},
     )
 
     def __init__(self, *args: Any, may_specific: bool = False, **kwargs: Any) -> None:
@@ -120,6 +146,19 @@ class ExportForm(forms.Form):
                     "個人番号を含めるときは、利用目的を入力してください"
                     "（例: 基幹系システムへの登録のため）。",
                 )
+        if data.get("include_bank"):
+            if not self.may_specific:
+                self.add_error(
+                    "include_bank",
+                    "口座番号を伏せずに出力できるのは、団体管理者と、この手続を担当する"
+                    "審査担当だけです。口座は伏せた形で出力できます。",
+                )
+            elif not (data.get("bank_purpose") or "").strip():
+                self.add_error(
+                    "bank_purpose",
+                    "口座を伏せずに出力するときは、利用目的を入力してください"
+                    "（例: 児童手当の支払処理のため）。",
+                )
         return data
 
     def options(self) -> ExportOptions:
@@ -132,6 +171,10 @@ class ExportForm(forms.Form):
             labels=bool(data.get("labels")),
             include_specific=bool(data.get("include_specific")),
             purpose=data.get("purpose") or "",
+            include_bank=bool(data.get("include_bank")),
+            bank_purpose=data.get("bank_purpose") or "",
+            choices=data.get("choices") or "labels",
+            drop_empty=bool(data.get("drop_empty")),
         )
 
 
@@ -154,8 +197,8 @@ def _stream(prepared: PreparedExport) -> HttpResponse:
 
 def _carry(request: HttpRequest) -> list[tuple[str, str]]:
     """The submitted choices, to be sent again from the check page as hidden fields."""
-    keep = {"format", "arrived_from", "arrived_to", "statuses", "labels"}
-    keep |= {"include_specific", "purpose"}
+    keep = {"format", "arrived_from", "arrived_to", "statuses", "labels", "choices"}
+    keep |= {"include_specific", "purpose", "include_bank", "bank_purpose", "drop_empty"}
     return [
         (key, value) for key in request.POST if key in keep for value in request.POST.getlist(key)
     ]
@@ -175,7 +218,7 @@ def exports(request: HttpRequest, *, staff: Staff) -> HttpResponse:
 def export(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResponse:
     procedure = _procedure(staff, procedure_id)
     layout = export_layout(procedure=procedure)
-    may_specific = layout.has_specific and staff_may_export_specific(
+    may_specific = (layout.has_specific or layout.has_bank) and staff_may_export_specific(
         staff=staff, procedure=procedure
     )
     context: dict[str, Any] = {
@@ -183,6 +226,7 @@ def export(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResp
         "procedure": procedure,
         "columns": layout.columns,
         "has_specific": layout.has_specific,
+        "has_bank": layout.has_bank,
         "may_specific": may_specific,
         "statuses": ApplicationStatus.choices,
         "formats": ExportFormat.choices,
@@ -220,8 +264,11 @@ def export(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResp
                 options=options,
                 limit=CHECK_LIMIT,
             )
-            context.update({"check": check, "carry": _carry(request), "limit": CHECK_LIMIT})
-            return render(request, "console/exports/check.html", context)
+            # Only when something must be replaced (or the check was asked for) is there
+            # anything to confirm; otherwise the file is downloaded at once.
+            if check.total or action == "check":
+                context.update({"check": check, "carry": _carry(request), "limit": CHECK_LIMIT})
+                return render(request, "console/exports/check.html", context)
         prepared = applications_export(
             organisation=staff.organisation,
             procedure=procedure,

@@ -107,6 +107,9 @@ def inbox(request: HttpRequest, *, staff: Staff) -> HttpResponse:
         errors["after"] = "ページの指定が正しくないため、最初のページを表示しています。"
     query = [(k, item) for k, items in request.GET.lists() if k != "after" for item in items]
     next_url = f"?{urlencode([*query, ('after', page.next_cursor)])}" if page.next_cursor else None
+    procedures = list(procedures_of(organisation=staff.organisation, published_only=False))
+    staff_list = assignable_staff(organisation=staff.organisation)
+    chips = _filter_chips(query, procedures=procedures, staff_list=staff_list, errors=errors)
     return render(
         request,
         "console/review/inbox.html",
@@ -115,19 +118,65 @@ def inbox(request: HttpRequest, *, staff: Staff) -> HttpResponse:
             "page": page,
             "filters": filters,
             "errors": errors,
-            "procedures": list(
-                procedures_of(organisation=staff.organisation, published_only=False)
-            ),
+            "procedures": procedures,
             "statuses": S.choices,
             "channels": Channel.choices,
             "sorts": SORTS,
-            "staff_list": assignable_staff(organisation=staff.organisation),
+            "staff_list": staff_list,
+            "chips": chips,
+            # The filters behind the disclosure that are in use (the search box is outside).
+            "hidden_filters": sum(1 for chip in chips if chip["key"] != "q"),
             "next_url": next_url,
             "first_url": f"?{urlencode(query)}" if request.GET.get("after") else None,
             "can_act": staff.role != StaffRole.VIEWER,
             "return_query": urlencode(query),
         },
     )
+
+
+#: Inbox query parameters shown as removable chips, with their Japanese names. A filter
+#: added to ``inbox_filters_parse`` adds its line here (a flag's chip shows the name only).
+CHIP_LABELS: Mapping[str, str] = {
+    "q": "検索",
+    "procedure": "手続",
+    "channel": "受付方法",
+    "status": "状態",
+    "from": "到達日（から）",
+    "to": "到達日（まで）",
+    "assignee": "担当者",
+    "overdue": "処理期限を過ぎたもの",
+    "duplicates": "重複の可能性あり",
+}
+_FLAGS = frozenset({"overdue", "duplicates"})
+
+
+def _filter_chips(
+    query: list[tuple[str, str]],
+    *,
+    procedures: list[Any],
+    staff_list: list[Staff],
+    errors: Mapping[str, str],
+) -> list[dict[str, str]]:
+    """One chip per filter in use: its words and the link that drops it (and only it)."""
+    names = {
+        "procedure": {str(p.pk): p.name for p in procedures},
+        "channel": dict(Channel.choices),
+        "status": dict(S.choices),
+        "assignee": {
+            "me": "自分",
+            "none": "未割当",
+            **{str(s.user_id): str(s.user) for s in staff_list},
+        },
+    }
+    chips = []
+    for index, (key, value) in enumerate(query):
+        if key not in CHIP_LABELS or not value.strip() or key in errors:
+            continue
+        label = CHIP_LABELS[key]
+        text = label if key in _FLAGS else f"{label}: {names.get(key, {}).get(value, value)}"
+        rest = [pair for i, pair in enumerate(query) if i != index]
+        chips.append({"key": key, "text": text, "url": f"?{urlencode(rest)}" if rest else "?"})
+    return chips
 
 
 @require_POST

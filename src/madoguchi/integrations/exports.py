@@ -16,9 +16,15 @@ Columns (one header row of stable keys; optionally a second row of Japanese labe
     a second level. The columns are those of every version of the procedure's form: the
     current version's in form order, then fields that only older versions had; an answer
     key that would clash with a fixed column is prefixed ``answers.``.
+    On request (``drop_empty``) the answer columns that are empty in every application of
+    the selection are left out — a first pass over the selection keeps one flag per column —
+    so a group is then laid out up to the largest count in the selection
+    (``children.1.…``, ``children.2.…``); the names of the columns kept never change.
 
-Values are the stored, canonical ones, not what the screen shows: codes for choices
-    (``current``), ISO dates (``2025-04-01``), plain numbers without separators or units,
+Values are the stored, canonical ones, not what the screen shows, except choices: a choice
+    is written as its label (「母」) by default and as its code (``mother``) on request
+    (``choices="codes"``, for importers), several joined with ``|``; a code no longer among
+    the choices is written as it is. Then ISO dates (``2025-04-01``), plain numbers without separators or units,
     ``1``/``0`` for yes/no and consent, several choices or file names joined with ``|``.
     ``arrived_at`` is ISO 8601 in Japan time with its offset (``2025-04-01T09:30:00+09:00``);
     ``status`` is the workflow code (``approved``). Rows are in order of arrival.
@@ -43,10 +49,15 @@ Formula injection (CSV injection)
     cell (never a formula), and such values also carry Excel's quote prefix, so that editing
     the cell does not turn it into a formula either.
 
-特定個人情報 (My Number)
-    Exported masked (●●●●●●●●1234) unless the staff member may reveal it for this procedure
-    (団体管理者, or a 審査担当 who may handle it), states a purpose, and asks for it; then the
-    values are decrypted, the file name says 特定個人情報, and the audit event says so.
+特定個人情報 (My Number) and bank accounts (振込先口座)
+    My Number is exported masked (●●●●●●●●1234) unless the staff member may reveal it for
+    this procedure (団体管理者, or a 審査担当 who may handle it), states a purpose, and asks
+    for it; then the values are decrypted, the file name says 特定個人情報, and the audit
+    event says so. Bank accounts are masked the same way (account number and holder; bank,
+    branch and type stay) and are unmasked on their own request with their own purpose
+    (e.g. 支払処理), by the same people — without unmasking My Number, and the other way
+    round. The audit event records each choice and its purpose separately
+    (``specific``/``specific_purpose``, ``bank``/``bank_purpose``).
 
 Streaming
     Rows come from ``.values_list(...).iterator(chunk_size=2000)`` (a server-side cursor on
@@ -55,8 +66,9 @@ Streaming
     as it is written; strings are inline, so no shared-string table grows with the data),
     then the finished file is streamed and deleted.
 
-Every export is recorded (``application.export``: procedure, format, row count, filters; the
-purpose when My Number is included — never a value) before its first byte is produced.
+Every export is recorded (``application.export``: procedure, format, row count, filters,
+choices, columns left out; the purposes when My Number or bank accounts are included — never
+a value) before its first byte is produced.
 """
 
 from __future__ import annotations
@@ -143,6 +155,12 @@ COMPOSITE_PARTS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 NUMERIC_TYPES: Final = frozenset({"number", "computed"})
+CHOICE_TYPES: Final = frozenset({"choice", "multichoice"})
+#: How choice answers are written: (value, label) for the console's form.
+CHOICE_OUTPUTS: Final = (
+    ("labels", "選択肢の名前（例: 現在の住所）"),
+    ("codes", "コード（例: current。基幹系への取込み向け）"),
+)
 #: What a spreadsheet may read as the start of a formula. U+2212 is here because it becomes
 #: the full-width minus (0x817C) in Shift_JIS.
 FORMULA_TRIGGERS: Final = frozenset("=+-@\t\r＝＋－＠\u2212")
@@ -179,9 +197,23 @@ class Column:
     label: str
     numeric: bool = False
     specific: bool = False
+    #: A part of a bank account (振込先口座): masked unless asked for with a purpose.
+    bank: bool = False
 
 
-Emitter = Callable[[Any, bool], list[str]]
+@dataclass(frozen=True)
+class Reveal:
+    """What one export writes in full; each is asked for, and allowed, on its own."""
+
+    #: 特定個人情報 (My Number) decrypted.
+    specific: bool = False
+    #: Bank accounts (振込先口座) decrypted: account number and holder in full.
+    bank: bool = False
+    #: Choice answers as their labels (「現在の住所」) instead of their codes (``current``).
+    labels: bool = True
+
+
+Emitter = Callable[[Any, Reveal], list[str]]
 
 
 @dataclass(frozen=True)
@@ -230,23 +262,40 @@ def _specific(value: Any, reveal: bool) -> str:
     return text if reveal else mask_my_number(text)
 
 
+def _choice_cell(value: Any, names: Mapping[str, str], out: Reveal) -> str:
+    """A choice (or several, joined with ``|``) as labels or as codes; a code no longer among
+    the choices is written as it is, never dropped."""
+    if not out.labels:
+        return _scalar(value)
+    items = value if isinstance(value, list) else [value]
+    return "|".join(names.get(item, _scalar(item)) for item in items if item not in (None, ""))
+
+
 def _field_plan(spec: FieldSpec, key: str, label: str) -> tuple[list[Column], Emitter]:
     """Columns and cell maker for one non-group field, named ``key`` / ``label``."""
     specific = spec.privacy == Privacy.SPECIFIC
     parts = COMPOSITE_PARTS.get(spec.type)
     if specific:
-        return [Column(key, label, specific=True)], lambda v, reveal: [_specific(v, reveal)]
+        return [Column(key, label, specific=True)], lambda v, out: [_specific(v, out.specific)]
+    if spec.type in CHOICE_TYPES:
+        choice_names = {
+            str(c.get("value")): str(c.get("label", ""))
+            for c in spec.option("choices", [])
+            if isinstance(c, dict)
+        }
+        return [Column(key, label)], lambda v, out: [_choice_cell(v, choice_names, out)]
     if parts:
         names = tuple(part for part, _ in parts)
         blank = [""] * len(names)
-        columns = [Column(f"{key}.{part}", f"{label}（{text}）") for part, text in parts]
+        bank = spec.type == "bank_account"
+        columns = [Column(f"{key}.{part}", f"{label}（{text}）", bank=bank) for part, text in parts]
 
-        def composite(value: Any, reveal: bool) -> list[str]:
+        def composite(value: Any, out: Reveal) -> list[str]:
             if not isinstance(value, dict):
                 return list(blank)
             sealed = Sealed.from_stored(value)
             if sealed is not None:  # a bank account: encrypted, with masked parts kept
-                if reveal:
+                if out.bank:
                     try:
                         value = sealed.reveal()
                     except DecryptionFailed:
@@ -259,7 +308,7 @@ def _field_plan(spec: FieldSpec, key: str, label: str) -> tuple[list[Column], Em
 
         return columns, composite
     numeric = spec.type in NUMERIC_TYPES
-    return [Column(key, label, numeric=numeric)], lambda v, reveal: [_scalar(v)]
+    return [Column(key, label, numeric=numeric)], lambda v, out: [_scalar(v)]
 
 
 def _group_plan(spec: FieldSpec, key: str) -> tuple[list[Column], Emitter]:
@@ -277,13 +326,14 @@ def _group_plan(spec: FieldSpec, key: str) -> tuple[list[Column], Emitter]:
                         f"{item_label}{index} {column.label}",
                         numeric=column.numeric,
                         specific=column.specific,
+                        bank=column.bank,
                     )
                 )
     width = len(columns) // size if size else 0
     empty_item = [""] * width
     emitters = [(child_key, emit) for child_key, _, emit in child_plans]
 
-    def group(value: Any, reveal: bool) -> list[str]:
+    def group(value: Any, out: Reveal) -> list[str]:
         items = value if isinstance(value, list) else []
         cells: list[str] = []
         for index in range(size):
@@ -292,7 +342,7 @@ def _group_plan(spec: FieldSpec, key: str) -> tuple[list[Column], Emitter]:
                 cells.extend(empty_item)
                 continue
             for child_key, emit in emitters:
-                cells.extend(emit(item.get(child_key), reveal))
+                cells.extend(emit(item.get(child_key), out))
         return cells
 
     return columns, group
@@ -340,6 +390,10 @@ class Layout:
     def has_specific(self) -> bool:
         return any(c.specific for c in self.columns)
 
+    @property
+    def has_bank(self) -> bool:
+        return any(c.bank for c in self.columns)
+
 
 def export_layout(*, procedure: Procedure) -> Layout:
     """The stable columns of ``procedure``'s exports (fixed columns first)."""
@@ -379,6 +433,14 @@ class ExportOptions:
     #: Decrypt 特定個人情報 (My Number); needs a permitted role and ``purpose``.
     include_specific: bool = False
     purpose: str = ""
+    #: Decrypt bank accounts (振込先口座), independently of My Number; needs a permitted role
+    #: and its own ``bank_purpose`` (e.g. 支払処理のため).
+    include_bank: bool = False
+    bank_purpose: str = ""
+    #: Choice answers as ``labels`` (「現在の住所」, the default) or ``codes`` (``current``).
+    choices: str = "labels"
+    #: Leave out the answer columns that are empty in every application of the selection.
+    drop_empty: bool = False
 
     def filters(self) -> dict[str, Any]:
         """The filters as recorded in the audit event (no personal data)."""
@@ -411,6 +473,16 @@ def staff_may_export_specific(*, staff: Staff, procedure: Procedure) -> bool:
     return staff_may_move(staff=staff, procedure=procedure)
 
 
+def _purpose(text: str, what: str, example: str) -> str:
+    purpose = visible_text(text)
+    if len(purpose) < MIN_PURPOSE or len(purpose) > MAX_PURPOSE:
+        raise ExportRefused(
+            f"{what}を含める利用目的を{MIN_PURPOSE}〜{MAX_PURPOSE}文字で具体的に入力して"
+            f"ください（例: {example}）。"
+        )
+    return purpose
+
+
 def _check(
     *, organisation: Organisation, procedure: Procedure, staff: Staff, options: ExportOptions
 ) -> ExportOptions:
@@ -423,27 +495,31 @@ def _check(
         raise ExportRefused("状態の指定に、知らない値が含まれています。")
     if options.arrived_from and options.arrived_to and options.arrived_from > options.arrived_to:
         raise ExportRefused("到達日の「から」は「まで」より前の日付にしてください。")
+    if options.choices not in {value for value, _ in CHOICE_OUTPUTS}:
+        raise ExportRefused("選択肢の書き方は「選択肢の名前」か「コード」から選んでください。")
+    purpose = bank_purpose = ""
     if options.include_specific:
         if not staff_may_export_specific(staff=staff, procedure=procedure):
             raise ExportRefused(
                 "個人番号（特定個人情報）を含めて出力できるのは、団体管理者と、"
                 "この手続を担当する審査担当だけです。個人番号は伏せた形で出力できます。"
             )
-        purpose = visible_text(options.purpose)
-        if len(purpose) < MIN_PURPOSE or len(purpose) > MAX_PURPOSE:
+        purpose = _purpose(options.purpose, "個人番号", "基幹系システムへの登録のため")
+    if options.include_bank:
+        if not staff_may_export_specific(staff=staff, procedure=procedure):
             raise ExportRefused(
-                f"個人番号を含める利用目的を{MIN_PURPOSE}〜{MAX_PURPOSE}文字で具体的に入力して"
-                "ください（例: 基幹系システムへの登録のため）。"
+                "口座番号を伏せずに出力できるのは、団体管理者と、この手続を担当する"
+                "審査担当だけです。口座は伏せた形で出力できます。"
             )
-        return replace(options, purpose=purpose)
-    return replace(options, purpose="")
+        bank_purpose = _purpose(options.bank_purpose, "口座番号", "児童手当の支払処理のため")
+    return replace(options, purpose=purpose, bank_purpose=bank_purpose)
 
 
 # --- Rows ------------------------------------------------------------------------------------
 
 
 def _rows(
-    layout: Layout, qs: QuerySet[Application], *, reveal: bool
+    layout: Layout, qs: QuerySet[Application], *, reveal: Reveal
 ) -> Iterator[tuple[str, list[str]]]:
     """(receipt number, cells) for each application in order of arrival, read in chunks."""
     width = len(layout.columns) - len(FIXED_COLUMNS)
@@ -503,6 +579,34 @@ def _header_rows(layout: Layout, labels: bool) -> list[list[str]]:
     if labels:
         rows.append([c.label for c in layout.columns])
     return rows
+
+
+def _used_columns(layout: Layout, qs: QuerySet[Application], out: Reveal) -> list[bool]:
+    """Which columns hold a value in at least one application of ``qs``: a first pass over
+    the selection that keeps one flag per column (flat memory, like the export itself)."""
+    used = [True] * len(FIXED_COLUMNS) + [False] * (len(layout.columns) - len(FIXED_COLUMNS))
+    pending = set(range(len(FIXED_COLUMNS), len(layout.columns)))
+    # Masked or not, a cell is empty or not alike: nothing is decrypted for this pass.
+    for _receipt, cells in _rows(layout, qs, reveal=Reveal(labels=out.labels)):
+        for index in [i for i in pending if cells[i]]:
+            used[index] = True
+            pending.discard(index)
+        if not pending:
+            break
+    return used
+
+
+def _trimmed(
+    layout: Layout, rows: Iterable[tuple[str, list[str]]], used: Sequence[bool]
+) -> tuple[Layout, Iterator[tuple[str, list[str]]]]:
+    """The layout and rows without the columns that ``used`` marks as empty throughout."""
+    keep = [i for i, flag in enumerate(used) if flag]
+    if len(keep) == len(layout.columns):
+        return layout, iter(rows)
+    columns = tuple(layout.columns[i] for i in keep)
+    return replace(layout, columns=columns), (
+        (receipt, [cells[i] for i in keep]) for receipt, cells in rows
+    )
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -778,18 +882,30 @@ def applications_export(
     """
     options = _check(organisation=organisation, procedure=procedure, staff=staff, options=options)
     layout = export_layout(procedure=procedure)
-    reveal = options.include_specific and layout.has_specific
+    out = Reveal(
+        specific=options.include_specific and layout.has_specific,
+        bank=options.include_bank and layout.has_bank,
+        labels=options.choices == "labels",
+    )
+    reveal = out.specific
     qs = _selection(organisation, procedure, options)
     summary = qs.aggregate(last=Max("id"), rows=Count("id"))
     count = int(summary["rows"] or 0)
+    # A fixed upper bound: the file holds exactly the applications counted and recorded here.
+    qs = qs.filter(id__lte=summary["last"] or 0)
+    used = _used_columns(layout, qs, out) if options.drop_empty else None
+    full_width = len(layout.columns)
+    rows: Iterator[tuple[str, list[str]]] = _rows(layout, qs, reveal=out)
+    if used is not None:
+        layout, rows = _trimmed(layout, rows, used)
     header = _header_rows(layout, options.labels)
     if options.format == ExportFormat.XLSX and count + len(header) > XLSX_MAX_ROWS:
         raise ExportRefused(
             f"Excel の1シートに入るのは{XLSX_MAX_ROWS - len(header):,}件までです"
             f"（該当 {count:,}件）。期間を分けるか、CSV で出力してください。"
         )
-    # A fixed upper bound: the file holds exactly the applications counted and recorded here.
-    qs = qs.filter(id__lte=summary["last"] or 0)
+    purposes = [f"個人番号: {options.purpose}"] if out.specific else []
+    purposes += [f"口座: {options.bank_purpose}"] if out.bank else []
     audit_record(
         action="application.export",
         now=now,
@@ -798,19 +914,24 @@ def applications_export(
         actor_label="職員",
         target_type="procedure",
         target_id=procedure.pk,
-        reason=options.purpose if reveal else "",
+        reason=" / ".join(purposes),
         detail={
             "procedure": procedure.pk,
             "format": options.format,
             "rows": count,
             "filters": options.filters(),
             "labels": options.labels,
-            "specific": reveal,
+            "specific": out.specific,
+            "specific_purpose": options.purpose if out.specific else "",
+            "bank": out.bank,
+            "bank_purpose": options.bank_purpose if out.bank else "",
+            "choices": options.choices,
+            "drop_empty": options.drop_empty,
             "columns": len(layout.columns),
+            "columns_left_out": full_width - len(layout.columns),
         },
     )
     filename, ascii_filename = _filenames(procedure, options.format, now, reveal)
-    rows = _rows(layout, qs, reveal=reveal)
     problems: list[Cp932Problem] = []
     if options.format == ExportFormat.XLSX:
         chunks = _xlsx_chunks(layout, header, rows, title=procedure.name, specific=reveal)
@@ -855,6 +976,7 @@ def export_cp932_check(
     """
     options = _check(organisation=organisation, procedure=procedure, staff=staff, options=options)
     layout = export_layout(procedure=procedure)
+    out = Reveal(labels=options.choices == "labels")
     qs = _selection(organisation, procedure, options)
     found: list[Cp932Problem] = []
     total = 0
@@ -872,14 +994,11 @@ def export_cp932_check(
             rows += 1
             yield row
 
+    source: Iterator[tuple[str, list[str]]] = _rows(layout, qs, reveal=out)
+    if options.drop_empty:
+        layout, source = _trimmed(layout, source, _used_columns(layout, qs, out))
     header = _header_rows(layout, options.labels)
-    for _chunk in _csv_chunks(
-        layout,
-        header,
-        counted(_rows(layout, qs, reveal=False)),
-        encoding="cp932",
-        on_problem=keep,
-    ):
+    for _chunk in _csv_chunks(layout, header, counted(source), encoding="cp932", on_problem=keep):
         pass
     return Cp932Check(rows=rows, total=total, problems=found)
 
@@ -911,6 +1030,7 @@ def export_cp932_report(
     """
     options = _check(organisation=organisation, procedure=procedure, staff=staff, options=options)
     layout = export_layout(procedure=procedure)
+    out = Reveal(labels=options.choices == "labels")
     qs = _selection(organisation, procedure, options)
     last = qs.aggregate(last=Max("id"))["last"] or 0
     qs = qs.filter(id__lte=last)
@@ -928,6 +1048,9 @@ def export_cp932_report(
             "filters": options.filters(),
         },
     )
+    source: Iterator[tuple[str, list[str]]] = _rows(layout, qs, reveal=out)
+    if options.drop_empty:
+        layout, source = _trimmed(layout, source, _used_columns(layout, qs, out))
     header = _header_rows(layout, options.labels)
 
     def report() -> Iterator[bytes]:
@@ -938,11 +1061,7 @@ def export_cp932_report(
         writer.writerow([label for _, label in REPORT_COLUMNS])
         yield UTF8_BOM + buffer.getvalue().encode("utf-8")
         for _chunk in _csv_chunks(
-            layout,
-            header,
-            _rows(layout, qs, reveal=False),
-            encoding="cp932",
-            on_problem=pending.append,
+            layout, header, source, encoding="cp932", on_problem=pending.append
         ):
             if not pending:
                 continue

@@ -143,6 +143,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_received(yokohama, kamakura, now=now)
     _demo_attachments(yokohama, resident, now=now)
     _demo_versions(yokohama, resident, now=now)
+    _demo_bank_account_application(yokohama, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -595,3 +596,45 @@ def _demo_versions(yokohama: Organisation, resident: User, *, now: datetime) -> 
         )
     except Exception as error:
         logger.warning("demo application %s not corrected: %s", DEMO_VERSIONS_KEY, error)
+
+
+#: A 児童手当 claim registered at the counter of 横浜市, with a bank account (振込先口座) and
+#: My Number: staff can try the export's separate unmasking of each (データ出力 → 児童手当).
+_DEMO_BANK_KEY = "demo-counter-yokohama-teate-0001"
+
+
+def _demo_bank_account_application(yokohama: Organisation, *, now: datetime) -> None:
+    """One counter-registered 児童手当 claim (once: a fixed key), for the bank export."""
+    if Application.objects.filter(
+        idempotency_scope=f"counter:{yokohama.pk}", idempotency_key=_DEMO_BANK_KEY
+    ).exists():
+        return
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="jidou-teate-nintei").first()
+    staff = (
+        Staff.objects.filter(organisation=yokohama, role__in=(StaffRole.ADMIN, StaffRole.REVIEWER))
+        .select_related("user", "organisation")
+        .first()
+    )
+    if procedure is None or staff is None:
+        return
+    today = to_tokyo(now).date()
+    form = ReceivedForm.FULL
+    keys = {f.key for f in received_form_spec(form_spec(procedure.form_version), form).fields}
+    name = ("山本", "陽子", "ヤマモト", "ヨウコ")
+    answers = {k: v for k, v in _example_answers(procedure, name, today).items() if k in keys}
+    try:
+        application_register_received(
+            organisation=yokohama,
+            staff=staff,
+            procedure=procedure,
+            channel=Channel.COUNTER,
+            received_date=today,
+            form=form,
+            answers=answers,
+            documents=("my_number_card",),
+            summary="",
+            idempotency_key=_DEMO_BANK_KEY,
+            now=now,
+        )
+    except SubmissionError as error:  # a template changed shape: the demo goes on
+        logger.warning("demo application %s not created: %s", _DEMO_BANK_KEY, error)

@@ -187,6 +187,65 @@ def test_another_organisations_applications_never_appear(
             application_get(organisation=organisation, application_id=bad)
 
 
+def _renumber(application, receipt_number):
+    application.receipt_number = receipt_number
+    application.save(update_fields=["receipt_number"])
+    return receipt_number
+
+
+def test_receipt_numbers_are_found_by_the_digits_people_read_out(procedure, resident, organisation):
+    code = organisation.lg_code
+    a = _renumber(apply(procedure, resident), f"{code}-260401-00001234")
+    b = _renumber(apply(procedure, resident), f"{code}-260401-00005678")
+    c = _renumber(apply(procedure, resident), f"{code}-260402-12341234")
+    d = _renumber(apply(procedure, resident), f"{code}-260403-00000099")
+
+    expected = {
+        "1234": {a, c},  # the trailing digits, as read on the phone
+        "00001234": {a},
+        "41234": {c},
+        "260401-00001234": {a},
+        "26040100001234": {a},
+        "260401-0000": {a, b},  # from the date on, without the organisation's code
+        "2604010000": {a, b},
+        "260401": {a, b},
+        "２６０４０１－００００": {a, b},  # full-width, as typed with a Japanese IME
+        "260401ー0000": {a, b},
+        " 260401 - 0000 ": {a, b},
+        f"{code}-2604": {a, b, c, d},  # the beginning
+        f"{code}260402": {c},
+        "99": {d},  # all nines: a range without an upper bound
+        "0099": {d},
+        "5679": set(),
+        "1" * 21: set(),
+    }
+    for query, wanted in expected.items():
+        assert set(receipts(page(organisation, q=query))) == wanted, query
+
+
+def test_a_receipt_suffix_never_finds_another_organisations_application(
+    procedure, resident, organisation, other_organisation
+):
+    mine = _renumber(apply(procedure, resident), f"{organisation.lg_code}-260401-00001234")
+    theirs = apply(publish(other_organisation), resident)
+    _renumber(theirs, f"{theirs.organisation.lg_code}-260401-00001234")
+
+    assert receipts(page(organisation, q="1234")) == [mine]
+    assert receipts(page(organisation, q="260401-00001234")) == [mine]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["%", "_", "1%", "%1234", "1234' OR '1'='1", "12\x0034", "1234;--", "９" * 40, "-" * 50],
+)
+def test_hostile_receipt_searches_match_nothing_and_never_fail(
+    procedure, resident, organisation, query
+):
+    _renumber(apply(procedure, resident), f"{organisation.lg_code}-260401-00001234")
+
+    assert receipts(page(organisation, q=query)) == []
+
+
 @pytest.mark.parametrize(
     ("params", "key"),
     [
@@ -313,3 +372,45 @@ def test_first_and_filtered_pages_use_the_inbox_indexes(procedure, resident, org
         assert expected[name] in plan, (name, plan)
     overdue = _plan(_filtered(organisation, InboxFilters(overdue=True), now()).order_by("due_at"))
     assert "app_due" in overdue, overdue
+
+
+@postgres_only
+def test_a_receipt_search_seeks_the_receipt_indexes_instead_of_scanning(
+    procedure, resident, organisation
+):
+    from madoguchi.applications.inbox import _filtered
+
+    model = apply(procedure, resident)
+    with connection.cursor() as cursor:
+        # 5,000 copies with their own receipt numbers, so that the planner's choice is the one
+        # it makes on a real inbox (with three rows any index is as good as another).
+        cursor.execute(
+            """
+            INSERT INTO applications_application (
+                organisation_id, procedure_id, form_version_id, contact_email, receipt_number,
+                idempotency_scope, idempotency_key, arrived_at, answers, answers_digest, status,
+                revision, channel, search_name, ial, aal, identity, updated_at,
+                receipt_digits, receipt_reversed)
+            SELECT organisation_id, procedure_id, form_version_id, '', r, 'copy', 'copy-' || g,
+                   arrived_at, answers, answers_digest, status, revision, channel, search_name,
+                   ial, aal, identity, updated_at,
+                   replace(r, '-', ''), reverse(replace(r, '-', ''))
+            FROM applications_application,
+                 generate_series(1, 5000) AS g,
+                 LATERAL (SELECT %s || '-2604' || lpad((g %% 30)::text, 2, '0') || '-'
+                                 || lpad((g * 7919)::text, 8, '0') AS r) AS made
+            WHERE id = %s
+            """,
+            [organisation.lg_code, model.pk],
+        )
+        cursor.execute("ANALYZE applications_application")
+    for query, index in (
+        ("1234", "app_receipt_reversed"),
+        ("00001234", "app_receipt_reversed"),
+        ("260401-0000", "app_receipt_digits"),
+    ):
+        plan = _plan(
+            _filtered(organisation, InboxFilters(q=query), now()).order_by("-arrived_at")[:51]
+        )
+        assert "Seq Scan" not in plan, (query, plan)
+        assert index in plan, (query, plan)

@@ -80,3 +80,23 @@ def test_keyboard_user_fills_a_composite_name_and_enter_goes_to_next_step(admin_
     admin_page.locator("#error-summary").wait_for()
     assert admin_page.get_by_label("姓", exact=True).first.input_value() == "髙橋"
     assert admin_page.get_by_label("名", exact=True).first.input_value() == "𠮷子"
+
+
+def test_the_export_page_offers_bank_accounts_apart_from_my_number_on_a_phone_too(admin_page):
+    """児童手当 holds both: each has its own checkbox and purpose; errors lead to the field."""
+    admin_page.goto(f"/console/exports/{admin_page.procedure_id}/")
+    assert axe_violations(admin_page) == []
+    assert admin_page.get_by_role("group", name="振込先口座").is_visible()
+    assert admin_page.get_by_role("group", name="個人番号（マイナンバー）").is_visible()
+    assert admin_page.get_by_label("選択肢の名前（例: 現在の住所）").is_checked()
+
+    admin_page.get_by_label("口座番号・名義を伏せずに出力する").check()
+    admin_page.get_by_role("button", name="出力する").click()
+    summary = admin_page.locator("#error-summary")
+    summary.wait_for()
+    assert "口座を伏せずに出力するときは、利用目的を入力してください" in summary.inner_text()
+    assert axe_violations(admin_page) == []
+
+    admin_page.set_viewport_size({"width": 375, "height": 800})
+    assert admin_page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert axe_violations(admin_page) == []

@@ -162,6 +162,29 @@ def test_shift_jis_first_shows_the_characters_it_cannot_hold(staff_client, hoiku
     assert exports_recorded() == 0
 
 
+def test_shift_jis_without_anything_to_replace_downloads_at_once(staff_client, hoiku, resident):
+    submit(hoiku, resident, base_answers(hoiku))
+
+    response = staff_client.post(url(hoiku), {"format": "csv-sjis", "drop_empty": "1"})
+
+    assert response.streaming
+    rows = records(body(response), "cp932")
+    assert rows[0]["guardian_name.family"] == "髙橋"
+    assert rows[0]["guardian_relationship"] == "母"  # a choice as its label, by default
+    assert exports_recorded() == 1
+
+
+def test_a_viewer_may_not_unmask_bank_accounts(viewer_client, hoiku, application):
+    response = viewer_client.post(
+        url(hoiku),
+        {"format": "csv-utf8", "include_bank": "1", "bank_purpose": "児童手当の支払処理のため"},
+    )
+
+    assert response.status_code == 400
+    assert "口座番号を伏せずに出力できるのは" in response.content.decode()
+    assert exports_recorded() == 0
+
+
 def test_shift_jis_without_problems_says_so(staff_client, hoiku, resident):
     submit(hoiku, resident, base_answers(hoiku))
     response = staff_client.post(url(hoiku), {"format": "csv-sjis", "action": "check"})
@@ -205,7 +228,7 @@ def test_an_admin_with_a_purpose_gets_my_number_and_it_is_recorded(
     assert row["children.1.my_number"] == CHILD_MY_NUMBER
     assert quote("特定個人情報", safe="") in response["Content-Disposition"]
     event = AuditEvent.objects.get(action="application.export")
-    assert event.reason == PURPOSE
+    assert event.reason == f"個人番号: {PURPOSE}"
     assert event.detail["specific"] is True
 
 
@@ -260,6 +283,11 @@ def test_another_organisations_procedure_is_404(client, other_organisation, hoik
             "後の日付",
         ),
         ({"format": "csv-utf8", "include_specific": "1", "purpose": "x" * 501}, "500文字"),
+        ({"format": "csv-utf8", "choices": "<script>alert(1)</script>"}, "選択肢の書き方"),
+        ({"format": "csv-utf8", "choices": ["labels", "codes", "x"]}, "選択肢の書き方"),
+        ({"format": "csv-utf8", "include_bank": "1"}, "利用目的"),
+        ({"format": "csv-utf8", "include_bank": "1", "bank_purpose": "x" * 501}, "500文字"),
+        ({"format": "csv-utf8", "include_bank": "1", "bank_purpose": "\u200b" * 20}, "利用目的"),
     ],
 )
 def test_hostile_input_is_answered_in_japanese_and_exports_nothing(
@@ -286,3 +314,18 @@ def test_made_up_procedure_ids_are_404(staff_client, hoiku, procedure_id):
     address = reverse("console:export", args=[1]).replace("/1/", f"/{procedure_id}/")
     assert staff_client.get(address).status_code == 404
     assert staff_client.post(address, {"format": "csv-utf8"}).status_code == 404
+
+
+@pytest.mark.parametrize("value", ["<script>", "0" * 5000, "\x00", "false"])
+def test_any_drop_empty_value_is_a_plain_yes_or_no_never_a_failure(
+    staff_client, hoiku, application, value
+):
+    response = staff_client.post(url(hoiku), {"format": "csv-utf8", "drop_empty": value})
+
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(body(response).decode("utf-8-sig"), newline="")))
+    event = AuditEvent.objects.get(action="application.export")
+    assert event.detail["drop_empty"] is (value != "false")
+    assert (len(rows[0]) < event.detail["columns"] + event.detail["columns_left_out"]) is (
+        value != "false"
+    )

@@ -599,6 +599,45 @@ def test_unreadable_inbox_filters_are_explained(staff_client, application):
     assert "2025-04-01 の形で入力してください" in text(response)
 
 
+def test_filters_in_use_are_chips_that_each_remove_only_themselves(staff_client, application):
+    response = staff_client.get(
+        reverse("console:inbox"),
+        {"status": ["submitted", "accepted"], "overdue": "1", "q": application.receipt_number[-4:]},
+    )
+
+    html = text(response)
+    assert "状態: 到達" in html
+    assert "状態: 受付" in html
+    assert "処理期限を過ぎたもの" in html
+    assert "（2件を指定中）" not in html  # three filters behind the disclosure
+    assert "（3件を指定中）" in html
+    # Dropping 到達 keeps 受付, the overdue flag and the search.
+    assert "?status=accepted&amp;overdue=1&amp;q=" in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "<script>alert(1)</script>"},
+        {"q": "１２３４\x00"},
+        {"status": "<b>x</b>", "procedure": "1 OR 1=1"},
+        {"assignee": "../../etc", "channel": "fax"},
+        {"q": "%_%", "sort": "id"},
+    ],
+)
+def test_hostile_inbox_queries_never_fail_and_are_never_echoed_as_html(
+    staff_client, application, params
+):
+    response = staff_client.get(reverse("console:inbox"), params)
+
+    assert response.status_code == 200
+    html = text(response)
+    assert "<script>alert(1)</script>" not in html
+    assert "<b>x</b>" not in html
+    # An unreadable filter is explained, not shown as a chip.
+    assert "状態: <" not in html
+
+
 def test_the_inbox_offers_the_next_page_only_when_there_is_one(staff_client, procedure, resident):
     for _ in range(51):
         apply(procedure, resident)
@@ -758,8 +797,33 @@ def test_inbox_and_application_pages_have_no_accessibility_violations(page):
     page.get_by_role("link", name="受付一覧").first.click()
     page.wait_for_url("**/console/applications/")
     assert axe_violations(page) == []
+    # At 1280 px the list starts within the first screen (the filters are folded away), and
+    # no receipt number or date is broken over lines.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    first_row = page.locator("table.inbox-table tbody tr").first
+    assert first_row.bounding_box()["y"] < 800
+    receipt = page.get_by_role("link", name=application.receipt_number)
+    assert receipt.bounding_box()["height"] < 30
+    # The trailing digits read out on the phone find it, typed in full-width.
+    tail = application.receipt_number[-4:].translate(
+        str.maketrans("0123456789", "０１２３４５６７８９")
+    )
+    page.get_by_label("受付番号または氏名").fill(tail)
+    page.get_by_role("button", name="検索", exact=True).click()
+    page.wait_for_url("**q=*")
+    assert page.get_by_role("link", name=application.receipt_number).is_visible()
+    # The search is shown as a chip that removes it.
+    page.get_by_role("link", name=f"検索: {tail}").click()
+    page.wait_for_url(lambda url: "q=" not in url)
+    assert page.locator("table.inbox-table tbody tr").count() == 2
+    # A phone: the list becomes stacked cards, nothing wider than the screen.
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert receipt.bounding_box()["height"] < 40
+    assert axe_violations(page) == []
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_label("受付番号または氏名").fill("ヤマダ")
-    page.get_by_role("button", name="絞り込む").click()
+    page.get_by_role("button", name="検索", exact=True).click()
     page.wait_for_url("**q=*")
     assert axe_violations(page) == []
     page.get_by_role("link", name=application.receipt_number).click()
@@ -795,11 +859,15 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED, S.RESUBMITTED}
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間
     assert not Application.objects.exclude(organisation=yokohama).filter(channel="online")
-    # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市.
-    assert Application.objects.exclude(channel="online").count() == 3
+    # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市, and a
+    # 児童手当 claim at 横浜市's counter with a bank account (for the export's unmasking).
+    assert Application.objects.exclude(channel="online").count() == 4
+    teate = Application.objects.get(idempotency_key="demo-counter-yokohama-teate-0001")
+    assert teate.organisation == yokohama
+    assert "account" in teate.answers
 
     demo_setup(now=now())
-    assert Application.objects.count() == 9
+    assert Application.objects.count() == 10
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))
     resident = User.objects.get(email=DEMO_RESIDENT)

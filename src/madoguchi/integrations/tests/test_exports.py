@@ -115,7 +115,9 @@ def test_utf8_csv_has_a_bom_and_reads_back_with_the_csv_module(hoiku, resident, 
         hoiku, resident, base_answers(hoiku, guardian_name=name, notes='一行目\n二行目, "引用"')
     )
 
-    prepared, data = run(hoiku, staff_member, format=ExportFormat.CSV_UTF8, labels=True)
+    prepared, data = run(
+        hoiku, staff_member, format=ExportFormat.CSV_UTF8, labels=True, choices="codes"
+    )
 
     assert data.startswith(b"\xef\xbb\xbf")
     assert b"\r\n" in data
@@ -346,7 +348,7 @@ def test_my_number_is_included_only_with_a_permitted_role_and_a_purpose(
     assert "特定個人情報" in prepared.filename
     assert "mynumber" in prepared.ascii_filename
     event = AuditEvent.objects.get(action="application.export")
-    assert event.reason == purpose
+    assert event.reason == f"個人番号: {purpose}"
     assert event.detail["specific"] is True
     assert MY_NUMBER not in json.dumps(event.detail)
 
