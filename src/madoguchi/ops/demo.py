@@ -31,6 +31,7 @@ from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.time import to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate
 from madoguchi.forms.identity import verified_prefill
@@ -248,7 +249,8 @@ def _example_answers(
     """Answers made of each field type's own example (valid by the type's promise), the
     applicant's name set, attachments left out (they need uploaded files)."""
     spec = form_spec(procedure.form_version)
-    ctx = Context(today=today)
+    area = organisation_area(procedure.organisation)
+    ctx = Context(today=today, area=area)
     answers: dict[str, Any] = {}
     for spec_field in spec.fields:
         ftype = field_types[spec_field.type]
@@ -273,7 +275,7 @@ def _example_answers(
             "given_kana": given_kana,
         }
     # Examples of fields that do not apply (hidden by a condition) are dropped.
-    for path in validate(spec, answers, today=today).errors:
+    for path in validate(spec, answers, today=today, area=area).errors:
         answers.pop(path.split(".")[0].split("[")[0], None)
     return answers
 

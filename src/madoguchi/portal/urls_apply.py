@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from madoguchi.portal import views_apply, views_bundle, views_mypage
+from madoguchi.portal import views_apply, views_bundle, views_lookup, views_mypage
 
 app_name = "apply"
 
@@ -42,4 +42,5 @@ urlpatterns = [
         name="mypage_document",
     ),
     path("mypage/<str:receipt_number>/withdraw/", views_mypage.withdraw, name="mypage_withdraw"),
+    path("apply/lookup/bank/", views_lookup.bank_lookup, name="bank_lookup"),
 ]
