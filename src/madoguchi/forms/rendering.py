@@ -7,6 +7,7 @@ answers the engine validates, so the browser and the API go through the same val
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +65,14 @@ class BankLookup:
     def parse(cls, url: str, target: str, query: str) -> BankLookup:
         """From a posted or linked ``<field name>.<bank|branch>`` and the query typed."""
         name, _, kind = str(target)[:200].rpartition(".")
-        if kind not in LOOKUP_KINDS or not name:
+        if kind not in LOOKUP_KINDS or not _FIELD_NAME.fullmatch(name):
             return cls(url=url)
         return cls(url=url, field=name, kind=kind, query=str(query)[:40])
 
 
 LOOKUP_KINDS = ("bank", "branch")
+#: What an input name of a form field looks like (``account``, ``children.0.account``).
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+){0,2}")
 #: The button that picks one result: ``<field name>.<bank_code|branch_code>.<code>``.
 PICK_PARTS = {"bank_code": 4, "branch_code": 3}
 

@@ -296,10 +296,12 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         elif request.POST.get("_bank_search"):
             # Without JavaScript: come back to this step with the results (a GET, so that
             # reloading or going back does not post the form again).
-            target = request.POST["_bank_search"][:200]
-            name, _, kind = target.rpartition(".")
-            query = request.POST.get(f"_{kind}_q.{name}", "")[:40]
-            after = "&" + urlencode({"lookup": target, "q": query}) + f"#{html_id(name)}"
+            lookup = BankLookup.parse("", request.POST["_bank_search"], "")
+            if lookup.field:
+                query = request.POST.get(f"_{lookup.kind}_q.{lookup.field}", "")[:40]
+                target = f"{lookup.field}.{lookup.kind}"
+                after = "&" + urlencode({"lookup": target, "q": query})
+                after += f"#{html_id(lookup.field)}"
         elif request.POST.get("_back"):
             # Going back never loses or checks what was typed on this step.
             step_key = keys[max(keys.index(step_key) - 1, 0)]

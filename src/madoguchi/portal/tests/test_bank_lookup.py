@@ -196,14 +196,27 @@ def test_a_forged_pick_changes_nothing(resident_client, suido, pick):
     assert draft_account()["branch_code"] == "307"
 
 
-def test_a_forged_search_target_returns_to_the_form(resident_client, suido):
-    response = resident_client.post(
-        step_url(suido), {"_step": "user", "_bank_search": "<script>.evil"}
-    )
+@pytest.mark.parametrize(
+    "target",
+    [
+        "<script>.evil",
+        "<script>.bank",
+        "account\r\nSet-Cookie: x=1.bank",
+        "account#x.bank",
+        "a.b.c.d.e.bank",
+        "x" * 5000,
+        ".bank",
+    ],
+)
+def test_a_forged_search_target_returns_to_the_form(resident_client, suido, target):
+    response = resident_client.post(step_url(suido), {"_step": "user", "_bank_search": target})
     assert response.status_code == 302
+    assert "\n" not in response["Location"]
+    assert "<" not in response["Location"]
+    assert "Set-Cookie" not in response["Location"]
     page = resident_client.get(response["Location"])
     assert page.status_code == 200
-    assert "<script>.evil" not in page.content.decode()
+    assert "<script>" not in page.content.decode()
 
 
 def test_an_unknown_bank_code_is_refused_on_the_step_in_japanese(resident_client, suido):
