@@ -206,13 +206,15 @@ def console_login(client: Client, user: Any) -> Client:
 def valid_answers(procedure: Any) -> dict[str, Any]:
     """Every field's own example (which its type promises is valid), keeping only what
     validates together (examples of hidden or conditional fields may not apply)."""
+    from madoguchi.forms.area import organisation_area
     from madoguchi.forms.base import Context, field_types
     from madoguchi.forms.engine import validate
     from madoguchi.forms.selectors import form_spec
 
     spec = form_spec(procedure.form_version)
     today = to_tokyo(now()).date()
-    ctx = Context(today=today)
+    area = organisation_area(procedure.organisation)
+    ctx = Context(today=today, area=area)
     answers: dict[str, Any] = {}
     for field in spec.fields:
         ftype = field_types[field.type]
@@ -228,14 +230,14 @@ def valid_answers(procedure: Any) -> dict[str, Any]:
             ]
         elif ftype.has_value and field.type != "computed":
             answers[field.key] = ftype.example(field, ctx)
-    for path in list(validate(spec, answers, today=today).errors):
+    for path in list(validate(spec, answers, today=today, area=area).errors):
         top, _, rest = path.partition("[")
         if rest and "]." in rest:
             index, _, child = rest.partition("].")
             answers[top][int(index)].pop(child.split(".")[0], None)
         else:
             answers.pop(path.split(".")[0], None)
-    checked = validate(spec, answers, today=today)
+    checked = validate(spec, answers, today=today, area=area)
     assert checked.ok, checked.errors
     return answers
 

@@ -552,8 +552,10 @@ def submit_application(request: HttpRequest) -> Status[dict[str, Any]]:
             "required": True,
             "content": {"application/json": {"schema": CanonicalIn.model_json_schema()}},
         },
+        # An int key, as in ``response=``: a "200" string key beside ninja's 200 would be
+        # written twice into the JSON, and Swagger UI refuses a duplicated key.
         "responses": {
-            "200": {
+            200: {
                 "description": "署名するバイト列",
                 "content": {"application/json": {"schema": {"type": "object"}}},
             }

@@ -16,6 +16,7 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedures_of, published_procedure_get, templates_list
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.engine import validate
 from madoguchi.forms.selectors import form_spec
 from madoguchi.tenants.models import Organisation
@@ -255,7 +256,13 @@ def validate_answers(request: HttpRequest, procedure_id: int) -> Status[dict[str
     if step is not None and (not isinstance(step, str) or step not in {s.key for s in spec.steps}):
         raise HttpError(422, "step にはこの様式のステップの key を指定してください。")
     today: date = to_tokyo(now()).date()
-    result = validate(spec, body["answers"], today=today, step=step)
+    result = validate(
+        spec,
+        body["answers"],
+        today=today,
+        step=step,
+        area=organisation_area(procedure.organisation),
+    )
     if result.errors:
         errors = [{"field": path, "message": message} for path, message in result.errors.items()]
         return Status(422, {"detail": "回答に誤りがあります。", "errors": errors})

@@ -99,6 +99,7 @@ from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import TOKYO, to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.identity import applicant_fields
@@ -300,7 +301,7 @@ def received_check(
     elif form == ReceivedForm.SHORT and not text:
         errors["summary"] = "申請の概要（何の申請か、主な内容）を入力してください。"
     spec = received_form_spec(form_spec(procedure.form_version), form)
-    result = validate(spec, answers, today=today)
+    result = validate(spec, answers, today=today, area=organisation_area(procedure.organisation))
     errors.update(result.errors)
     if errors:
         raise ValidationFailed(errors)

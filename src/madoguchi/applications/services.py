@@ -30,6 +30,7 @@ from madoguchi.catalog.models import Procedure
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import DROP, Answer, answers_map, holds_specific, walk
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FieldSpec, FormSpec
 from madoguchi.forms.constants import Privacy
 from madoguchi.forms.engine import validate
@@ -254,7 +255,9 @@ def _prepared(
 ) -> dict[str, Any]:
     """The answers validated and their files checked (not yet claimed), as they will be
     stored and signed. Raises :class:`ValidationFailed`."""
-    result = validate(spec, answers, today=to_tokyo(now).date())
+    result = validate(
+        spec, answers, today=to_tokyo(now).date(), area=organisation_area(procedure.organisation)
+    )
     if result.errors:
         raise ValidationFailed(result.errors)
     normalised = result.answers
@@ -666,7 +669,9 @@ def _replay(
     # The stored answers were valid; answers that are not (today) cannot be the same
     # request, so they are refused exactly like different valid answers, never answered
     # with the old receipt as if they had been accepted.
-    result = validate(spec, answers, today=to_tokyo(now).date())
+    result = validate(
+        spec, answers, today=to_tokyo(now).date(), area=organisation_area(procedure.organisation)
+    )
     if result.errors or canonical_digest(result.answers) != existing.answers_digest:
         raise IdempotencyConflict(
             "同じ送信の識別子で、内容の違う申請が送られました。画面を開き直してください。"

@@ -39,6 +39,7 @@ from madoguchi.audit.services import audit_record
 from madoguchi.core.text import visible_text
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import answers_map, holds_specific
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.sealed import reveal
@@ -359,7 +360,12 @@ def correction_answer(
         elif key in merged and _is_specific(spec, key):
             # 特定個人情報 is asked again rather than kept around in forms.
             merged.pop(key)
-    result = validate(spec, merged, today=to_tokyo(now).date())
+    result = validate(
+        spec,
+        merged,
+        today=to_tokyo(now).date(),
+        area=organisation_area(application.organisation),
+    )
     if result.errors:
         raise ValidationFailed(result.errors)
     with transaction.atomic():

@@ -138,6 +138,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.admin",
     "django_tasks_db",
+    # django-ninja as an app: /api/v1/docs then renders Swagger UI from ninja's own static
+    # files (swagger-ui-bundle.js + an external init script) instead of a CDN page with an
+    # inline script, so the docs work under our CSP (script-src 'self', no 'unsafe-inline').
+    "ninja",
     "madoguchi.core",
     "madoguchi.tenants",
     "madoguchi.identity",

@@ -39,6 +39,7 @@ from madoguchi.console.access import can_manage, staff_required
 from madoguchi.console.forms import LocalQuestionForm, OwnProcedureForm, ProcedureSettingsForm
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.engine import display_rows, validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, render_step
 from madoguchi.forms.schema import DefinitionProblem, InvalidDefinition
@@ -365,14 +366,25 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
             # Going back never loses or checks what was typed on this step.
             step_key = keys[max(keys.index(step_key) - 1, 0)]
         else:
-            result = validate(spec, answers, today=to_tokyo(now()).date(), step=step_key)
+            result = validate(
+                spec,
+                answers,
+                today=to_tokyo(now()).date(),
+                step=step_key,
+                area=organisation_area(procedure.organisation),
+            )
             errors = result.errors
             if not errors:
                 index = keys.index(step_key)
                 if index + 1 < len(keys):
                     step_key = keys[index + 1]
                 else:
-                    full = validate(spec, answers, today=to_tokyo(now()).date())
+                    full = validate(
+                        spec,
+                        answers,
+                        today=to_tokyo(now()).date(),
+                        area=organisation_area(procedure.organisation),
+                    )
                     errors = full.errors
                     done = not errors
                     answers = full.answers if done else answers

@@ -94,10 +94,39 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class Area:
+    """The area of the organisation that receives the answers (団体の区域).
+
+    ``municipality`` is empty for a prefecture. A designated city covers its wards
+    (横浜市 → 横浜市中区) and a town or village is matched with or without its 郡
+    (葉山町 → 三浦郡葉山町).
+    """
+
+    name: str
+    prefecture: str
+    municipality: str = ""
+
+    def contains(self, *, prefecture: str, city: str) -> bool:
+        if prefecture != self.prefecture:
+            return False
+        if not self.municipality:
+            return True
+        return (
+            city == self.municipality
+            or city.startswith(self.municipality)
+            or (city.endswith(self.municipality) and city[: -len(self.municipality)].endswith("郡"))
+        )
+
+
+@dataclass(frozen=True)
 class Context:
-    """What validation may look at besides the value: the day, for rules like 'not in future'."""
+    """What validation may look at besides the value: the day, for rules like 'not in future',
+    and the receiving organisation's area, for ``within_organisation`` (None where no
+    organisation is known, such as the preview of a national template: the rule is then not
+    checked; every path that stores answers passes it)."""
 
     today: date
+    area: Area | None = None
 
 
 class FieldType:

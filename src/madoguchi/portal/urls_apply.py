@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from madoguchi.portal import views_apply, views_bundle, views_mypage, views_print
+from madoguchi.portal import views_apply, views_bundle, views_lookup, views_mypage, views_print
 
 app_name = "apply"
 
@@ -47,4 +47,5 @@ urlpatterns = [
         name="mypage_document",
     ),
     path("mypage/<str:receipt_number>/withdraw/", views_mypage.withdraw, name="mypage_withdraw"),
+    path("apply/lookup/bank/", views_lookup.bank_lookup, name="bank_lookup"),
 ]

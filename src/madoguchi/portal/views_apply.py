@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -56,10 +57,19 @@ from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.identity import verified_fields, verified_prefill
-from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
+from madoguchi.forms.rendering import (
+    BankLookup,
+    answers_from_post,
+    bank_pick,
+    error_summary,
+    html_id,
+    input_name,
+    render_step,
+)
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import (
     Shortfall,
@@ -291,6 +301,7 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     wanted = request.POST.get("_step") or request.GET.get("step") or copy.step or keys[0]
     step_key = wanted if wanted in keys else keys[0]
     errors: dict[str, str] = {}
+    after = ""
     if request.method == "POST":
         step = spec.step(step_key)
         _merge_step(copy, spec, step, answers_from_post(spec, request.POST))
@@ -301,6 +312,18 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             _remove_file(copy, user, remove_file[:200])
         elif add or remove:
             _change_group(copy.answers, add, remove)
+        elif request.POST.get("_bank_pick"):
+            picked = bank_pick(spec, copy.answers, request.POST["_bank_pick"])
+            after = f"#{html_id(picked)}" if picked else ""
+        elif request.POST.get("_bank_search"):
+            # Without JavaScript: come back to this step with the results (a GET, so that
+            # reloading or going back does not post the form again).
+            lookup = BankLookup.parse("", request.POST["_bank_search"], "")
+            if lookup.field:
+                query = request.POST.get(f"_{lookup.kind}_q.{lookup.field}", "")[:40]
+                target = f"{lookup.field}.{lookup.kind}"
+                after = "&" + urlencode({"lookup": target, "q": query})
+                after += f"#{html_id(lookup.field)}"
         elif request.POST.get("_back"):
             # Going back never loses or checks what was typed on this step.
             step_key = keys[max(keys.index(step_key) - 1, 0)]
@@ -316,7 +339,13 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             )
             return redirect(_apply_url(procedure) + f"?step={step_key}")
         elif not errors:
-            result = validate(spec, copy.answers, today=to_tokyo(now()).date(), step=step_key)
+            result = validate(
+                spec,
+                copy.answers,
+                today=to_tokyo(now()).date(),
+                step=step_key,
+                area=organisation_area(procedure.organisation),
+            )
             errors = result.errors
             if not errors:
                 index = keys.index(step_key)
@@ -329,10 +358,16 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         copy.step = step_key
         apply_state.save(request, copy, spec)
         if not errors:
-            return redirect(_apply_url(procedure) + f"?step={step_key}")
+            return redirect(_apply_url(procedure) + f"?step={step_key}" + after)
     if request.method == "GET" and request.GET.get("check") == "1":
         # Sent back from the confirmation: show what is missing or wrong on this step.
-        errors = validate(spec, copy.answers, today=to_tokyo(now()).date(), step=step_key).errors
+        errors = validate(
+            spec,
+            copy.answers,
+            today=to_tokyo(now()).date(),
+            step=step_key,
+            area=organisation_area(procedure.organisation),
+        ).errors
     step = spec.step(step_key)
     has_files = any(f.type == "attachment" for f in step.fields)
     files = {
@@ -348,7 +383,17 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             "step": step,
             "steps": spec.steps,
             "step_number": keys.index(step_key) + 1,
-            "fields_html": render_step(spec, step, copy.answers, errors),
+            "fields_html": render_step(
+                spec,
+                step,
+                copy.answers,
+                errors,
+                bank_lookup=BankLookup.parse(
+                    reverse("portal:apply:bank_lookup"),
+                    request.GET.get("lookup", ""),
+                    request.GET.get("q", ""),
+                ),
+            ),
             "errors": error_summary(spec, errors),
             "multipart": has_files,
             "files": files,
@@ -444,7 +489,12 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         # so (with the receipt) keeps an unsure resident from typing everything in again.
         messages.info(request, f"この申請は送信済みです（受付番号 {sent}）。")
         return redirect("portal:apply:complete", sent)
-    full = validate(spec, copy.answers, today=to_tokyo(now()).date())
+    full = validate(
+        spec,
+        copy.answers,
+        today=to_tokyo(now()).date(),
+        area=organisation_area(procedure.organisation),
+    )
     if full.errors:
         first = _first_step_with_error(spec, full.errors)
         messages.error(

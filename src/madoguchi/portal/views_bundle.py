@@ -16,6 +16,7 @@ from madoguchi.catalog.selectors import life_events_list, procedures_search
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import validate
 from madoguchi.forms.rendering import answers_from_post, error_summary, render_step
@@ -119,7 +120,9 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         answers: dict[str, Any] = {}
         if request.method == "POST":
             answers = answers_from_post(shared, request.POST)
-            result = validate(shared, answers, today=to_tokyo(now()).date())
+            result = validate(
+                shared, answers, today=to_tokyo(now()).date(), area=organisation_area(org)
+            )
             errors = result.errors
             if not errors:
                 moment = now()

@@ -29,3 +29,17 @@ def test_openapi_document_promises_the_error_shape(client, db):
 
 def test_interactive_docs_are_served(client, db):
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_openapi_document_has_no_duplicated_keys(client, db):
+    """Swagger UI parses the document strictly: a key written twice (an int and a str 200 in
+    one responses map) makes /api/v1/docs show nothing but a parser error."""
+    duplicated: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [key for key, _ in items]
+        duplicated.extend(key for key in set(keys) if keys.count(key) > 1)
+        return dict(items)
+
+    json.loads(client.get("/api/v1/openapi.json").content, object_pairs_hook=pairs)
+    assert duplicated == []

@@ -580,7 +580,7 @@ def test_a_bank_account_pads_the_number_and_writes_the_holder_as_on_the_passbook
         "holder": "ヨコハマ タロウ",
     }
     assert field_types["bank_account"].display(value, spec("bank_account")) == (
-        "金融機関 0009 支店 123 普通 ●●●●345 ヨコハマ タロウ"
+        "三井住友（0009） 立売堀支店（123） 普通 ●●●●345 ヨコハマ タロウ"
     )
     assert "0012345" in field_types["bank_account"].display(
         value, spec("bank_account"), reveal=True

@@ -205,3 +205,11 @@ def test_the_demo_inbox_shows_online_counter_and_mail_applications(db, data_dir)
     )
     assert Application.objects.filter(channel="mail").count() == 1
     assert ChannelCount.objects.filter(channel="counter").exists()
+
+    # The Japanese data helpers at work: a bank account shown by its names, a 鎌倉市 address
+    # accepted by the area rule of 粗大ごみ.
+    suido = Application.objects.get(idempotency_key="demo-yokohama-suido-kaishi-0001")
+    assert "横浜（0138） みなとみらい支店（307）" in suido.answers["account"]["masked"]
+    gomi = Application.objects.get(idempotency_key="demo-kamakura-sodai-gomi-0001")
+    assert gomi.organisation.lg_code == "142042"
+    assert gomi.answers["collection_address"]["city"] == "鎌倉市"
