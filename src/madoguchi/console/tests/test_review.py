@@ -157,6 +157,7 @@ def test_from_the_inbox_through_a_correction_to_an_approval_with_a_notice(
             "outcome": "approve",
             "reason": "要件を満たしています。",
             "expected_status": S.RESUBMITTED,
+            "confirm": "1",
         },
     )
     assert response.status_code == 302
@@ -207,7 +208,12 @@ def test_a_decision_template_is_put_in_front_of_the_reason(
         staff_client,
         "application_decide",
         application,
-        {"outcome": "reject", "template": template.pk, "expected_status": S.SUBMITTED},
+        {
+            "outcome": "reject",
+            "template": template.pk,
+            "expected_status": S.SUBMITTED,
+            "confirm": "1",
+        },
     )
     last = ApplicationTransition.objects.get(application=application)
     assert last.reason == "申請の要件を満たしていないため。"
