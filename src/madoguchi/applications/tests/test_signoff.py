@@ -288,7 +288,8 @@ def test_the_api_route_proposes_for_a_procedure_with_sign_off(application, admin
     )
     assert moved.status == S.ACCEPTED
     proposal = proposal_open(moved)
-    assert proposal is not None and proposal.proposed_by_id == admin_staff.user_id
+    assert proposal is not None
+    assert proposal.proposed_by_id == admin_staff.user_id
 
 
 def test_a_withdrawal_makes_a_waiting_proposal_stale(application, resident, staff_member, chief):
