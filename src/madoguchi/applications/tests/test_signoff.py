@@ -191,7 +191,7 @@ def test_two_steps_need_two_different_signers(
     sign(proposal, chief)
     assert status_of(application) == S.ACCEPTED  # one step of two: nothing decided yet
     # The second step is asked of the other holder only.
-    second = StaffNotice.objects.filter(kind="signoff_request").order_by("-id").first()
+    second = StaffNotice.objects.filter(kind="signoff_request").latest("id")
     assert second.recipient_id == manager.user_id
 
     with pytest.raises(NotAllowed, match="1人1段階まで"):
