@@ -20,6 +20,7 @@ from madoguchi.applications.models import (
     ApplicationNote,
     ApplicationTransition,
     Attachment,
+    DecisionProposal,
     DecisionTemplate,
     IssuedDocument,
 )
@@ -795,15 +796,18 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     demo_setup(now=now())
     yokohama = Organisation.objects.get(lg_code="141003")
     made = list(Application.objects.filter(organisation=yokohama, channel="online").order_by("pk"))
-    assert len(made) == 4
+    assert len(made) == 5  # one of them waits for sign-off (決裁)
     assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED}
+    assert DecisionProposal.objects.filter(state="pending").count() == 1
+    assert DecisionTemplate.objects.filter(organisation=yokohama).exists()
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間
     assert not Application.objects.exclude(organisation=yokohama).filter(channel="online")
     # Besides: a counter and a mail application for 横浜市, a counter one for 鎌倉市.
     assert Application.objects.exclude(channel="online").count() == 3
 
     demo_setup(now=now())
-    assert Application.objects.count() == 7
+    assert Application.objects.count() == 8
+    assert DecisionProposal.objects.count() == 1
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))
     resident = User.objects.get(email=DEMO_RESIDENT)
