@@ -163,6 +163,7 @@ def test_a_proposal_is_signed_off_by_another_staff_member_in_the_console(
     assert "自分の決裁待ち" in home
     waiting = text(signer.get(reverse("console:inbox") + "?signoff=mine"))
     assert application.receipt_number in waiting
+    assert "自分の決裁待ちの申請だけを表示しています" in waiting
 
     last = signer.post(
         signoff_url(application),
