@@ -426,3 +426,47 @@ def test_staff_choose_how_they_are_told_and_no_mail_means_no_notices(
     apply(procedure, resident)
     assert not StaffNotice.objects.filter(recipient=staff_member.user).exists()
     assert urlsplit(page).path.startswith("/console/")
+
+
+# --- the staff API goes through the same proposal --------------------------------------------
+
+
+def test_the_staff_api_proposes_instead_of_deciding_for_a_procedure_with_sign_off(
+    client, procedure, resident, admin_staff, chief
+):
+    from madoguchi.testing import staff_token
+
+    procedure_set_signoff_steps(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        steps=2,
+        actor=admin_staff.user,
+        now=now(),
+    )
+    application = accepted(procedure, resident, admin_staff)
+    response = client.post(
+        f"/api/v1/staff/applications/{application.pk}/transitions",
+        {"to": "approved", "expected_status": "accepted", "reason": "要件を満たしています。"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {staff_token(admin_staff)}",
+    )
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["status"] == "accepted"
+    assert data["signoff"] == {
+        "state": "pending",
+        "outcome": "approve",
+        "steps_required": 2,
+        "steps_done": 0,
+    }
+    assert not IssuedDocument.objects.exists()
+    assert StaffNotice.objects.filter(kind="signoff_request", recipient=chief.user).exists()
+    again = client.post(
+        f"/api/v1/staff/applications/{application.pk}/transitions",
+        {"to": "rejected", "expected_status": "accepted", "reason": "別の理由"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {staff_token(admin_staff)}",
+    )
+    assert again.status_code == 422
+    assert "決裁待ちの起案" in again.json()["detail"]
+    assert DecisionProposal.objects.count() == 1
