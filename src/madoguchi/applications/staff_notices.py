@@ -177,7 +177,7 @@ def _deliver_to(user_id: int, *, now: datetime, digest_now: bool) -> int:
     """Mail one member's waiting notices if their mode says it is time; returns how many."""
     with transaction.atomic(durable=True):
         waiting = list(
-            StaffNotice.objects.select_for_update(skip_locked=True)
+            StaffNotice.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(recipient_id=user_id, mailed_at__isnull=True)
             .select_related("application__procedure", "organisation")
             .order_by("created_at", "id")
