@@ -9,7 +9,10 @@ disabled or changes role.
 
 Moves go through the same services as the console (:mod:`madoguchi.applications.review`),
 with the same checks and the same records: only admins and the procedure's assigned reviewers
-may move an application; 承認・却下 issue the 決定通知書, tell the applicant on my page and by
+may move an application; for a procedure with sign-off (決裁), 承認・却下 are proposed
+(起案) through the same service as in the console and take effect when other staff with the
+sign-off role sign them off in the console (the answer's ``signoff`` says so); otherwise
+承認・却下 issue the 決定通知書, tell the applicant on my page and by
 mail, and are audited and sent to webhooks exactly as from the console; a rejection needs a
 ``reason``; a correction request (補正依頼) names the answers to correct in ``fields`` and
 what to do in ``reason``.
@@ -58,6 +61,7 @@ from madoguchi.applications.selectors import (
     application_rows,
     staff_allowed_targets,
 )
+from madoguchi.applications.signoff import proposal_open
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.core.time import TOKYO, now, to_tokyo
 from madoguchi.identity.models import AccessToken, Staff
@@ -130,6 +134,23 @@ class StaffApplicationOut(Schema):
     arrived_at: datetime = Field(description="到達日時（日本時間）")
     due_at: datetime | None = Field(description="標準処理期間による処理期限（日本時間）")
     updated_at: datetime
+
+
+class SignoffOut(Schema):
+    state: str = Field(description="pending（決裁待ち）")
+    outcome: str = Field(description="起案した決定: approve / reject")
+    steps_required: int = Field(description="必要な決裁の段階数")
+    steps_done: int = Field(description="決裁済みの段階数")
+
+
+class StaffTransitionOut(StaffApplicationOut):
+    signoff: SignoffOut | None = Field(
+        None,
+        description=(
+            "決裁が必要な手続で承認・却下を求めたとき: 決定は起案され、状態は決裁が済むまで"
+            "変わりません（決裁は職員コンソールで、起案者以外の決裁権者が行います）。"
+        ),
+    )
 
 
 class StaffApplicationPage(Schema):
@@ -356,8 +377,8 @@ def get_application(request: HttpRequest, application_id: ApplicationId) -> dict
 @router.post(
     "/applications/{application_id}/transitions",
     auth=_AUTH,
-    response={200: StaffApplicationOut, 404: ErrorOut, 409: ErrorOut, **_BODY_ERRORS, **_ERRORS},
-    summary="申請の状態を変える（expected_status が今の状態と違えば 409）",
+    response={200: StaffTransitionOut, 404: ErrorOut, 409: ErrorOut, **_BODY_ERRORS, **_ERRORS},
+    summary="申請の状態を変える（expected_status が今の状態と違えば 409。決裁が必要な手続の承認・却下は起案になる）",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -394,7 +415,19 @@ def transition_application(request: HttpRequest, application_id: ApplicationId) 
     except Application.DoesNotExist:
         raise HttpError(404, "その申請は見つかりません。") from None
     moved.organisation = auth.staff.organisation
-    return _summary(moved)
+    data = _summary(moved)
+    proposal = proposal_open(moved)
+    data["signoff"] = (
+        {
+            "state": proposal.state,
+            "outcome": proposal.outcome,
+            "steps_required": proposal.steps_required,
+            "steps_done": proposal.steps_done,
+        }
+        if proposal is not None
+        else None
+    )
+    return data
 
 
 def _text(error: Exception) -> str:

@@ -163,3 +163,26 @@ COUNTER_HANDOFF_WINDOW: Final = timedelta(minutes=15)
 #: application: not a field of any form (keys of forms never start with "_").
 PAPER_FORM_FIELD: Final = "_paper_form"
 PAPER_FORM_MAX_BYTES: Final = 20 * 1024 * 1024
+
+
+class ProposalState(models.TextChoices):
+    """Where a proposed decision (起案) stands in its sign-off (決裁)."""
+
+    PENDING = "pending", "決裁待ち"
+    APPROVED = "approved", "決裁済み（決定しました）"
+    RETURNED = "returned", "差戻し"
+    #: The application moved on without it (withdrawn by the applicant, a new proposal).
+    CANCELLED = "cancelled", "取消し"
+
+
+#: The most sign-off steps (決裁の段階) a procedure can ask for (係長・課長・部長).
+SIGNOFF_MAX_STEPS: Final = 3
+
+
+class StaffNoticeKind(models.TextChoices):
+    """What a staff member is told about (mail now, or in the daily digest)."""
+
+    ARRIVAL = "arrival", "新しい申請の到達"
+    RESUBMITTED = "resubmitted", "補正済みの申請"
+    SIGNOFF_REQUEST = "signoff_request", "決裁の依頼"
+    SIGNOFF_RETURNED = "signoff_returned", "決裁の差戻し"

@@ -20,12 +20,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
 from django.core import signing
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from madoguchi.applications.constants import ApplicationStatus, Channel
 from madoguchi.applications.models import (
     Application,
     ApplicationNote,
+    DecisionProposal,
     DecisionTemplate,
     IssuedDocument,
 )
@@ -42,6 +43,7 @@ S = ApplicationStatus
 #: Decided or withdrawn: nothing is left to do, so such applications are never overdue.
 FINAL: Final = frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN})
 SORTS: Final = {"newest": "新しい順", "oldest": "古い順", "due": "処理期限の近い順"}
+SIGNOFF_FILTERS: Final = {"": "", "waiting": "決裁待ち", "mine": "自分の決裁待ち"}
 MAX_QUERY = 100
 _CURSOR_SALT = "madoguchi.inbox.cursor"
 #: Hyphens as typed (ASCII, full-width after NFKC, ‐ − ー) and spaces between digit groups.
@@ -71,6 +73,12 @@ class InboxFilters:
     arrived_before: datetime | None = None
     #: "" (every channel) or a :class:`Channel` value (窓口・郵送・オンライン).
     channel: str = ""
+    #: Only applications still being handled (not decided or withdrawn).
+    open: bool = False
+    #: "" (all), "waiting" (a proposed decision waits for sign-off, 決裁待ち) or "mine"
+    #: (waiting for the viewer's sign-off: not proposed nor signed by them, and they hold
+    #: the sign-off role).
+    signoff: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,13 @@ def inbox_filters_parse(
     if channel and channel not in Channel.values:
         errors["channel"] = "受付方法の指定が正しくありません。"
         channel = ""
+    signoff = one("signoff")
+    if signoff not in SIGNOFF_FILTERS:
+        errors["signoff"] = "決裁の指定が正しくありません。"
+        signoff = ""
     filters = InboxFilters(
+        open=one("open") in ("1", "on", "true"),
+        signoff=signoff,
         channel=channel,
         procedure_id=procedure_id,
         statuses=statuses,
@@ -228,6 +242,10 @@ def _filtered(
         from madoguchi.applications.duplicate_review import possible_duplicate_exists
 
         qs = qs.filter(possible_duplicate_exists())
+    if filters.open:
+        qs = qs.exclude(status__in=FINAL)
+    if filters.signoff:
+        qs = _signoff_filtered(qs, filters)
     return _searched(qs, filters.q, organisation)
 
 
@@ -285,6 +303,29 @@ def _prefix_range(name: str, prefix: str) -> Q:
     if stem:  # "2699" → below "27"; all nines ("99") has no upper bound among digits
         condition &= Q(**{f"{name}__lt": stem[:-1] + str(int(stem[-1]) + 1)})
     return condition
+
+
+def _signoff_filtered(qs: QuerySet[Application], filters: InboxFilters) -> QuerySet[Application]:
+    waiting = DecisionProposal.objects.filter(
+        application=OuterRef("pk"), state="pending", from_status=OuterRef("status")
+    )
+    if filters.signoff == "mine":
+        viewer = filters.viewer_id or -1
+        signer = Staff.objects.filter(
+            user_id=viewer,
+            may_sign_off=True,
+            active=True,
+            organisation_id=OuterRef("organisation_id"),
+        ).exclude(role=StaffRole.VIEWER)
+        waiting = waiting.exclude(proposed_by_id=viewer).exclude(signoffs__signer_id=viewer)
+        qs = qs.filter(Exists(signer))
+    return qs.filter(Exists(waiting))
+
+
+def inbox_count(*, organisation: Organisation, filters: InboxFilters, now: datetime) -> int:
+    """How many applications :func:`inbox_page` lists for ``filters`` (the console home's
+    counts: one COUNT on the same query, so a count and its list always agree)."""
+    return _filtered(organisation, filters, now).count()
 
 
 def inbox_page(

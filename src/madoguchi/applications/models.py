@@ -11,11 +11,14 @@ from django.db import models
 from madoguchi.applications.constants import (
     ApplicationStatus,
     Channel,
+    Decision,
     DecisionTemplateKind,
     DuplicateKeyKind,
     DuplicateVerdict,
     IssuedDocumentKind,
     MessageKind,
+    ProposalState,
+    StaffNoticeKind,
 )
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.models import TimeStampedModel
@@ -518,3 +521,127 @@ class DuplicateResolution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_id}/{self.second_id} {self.verdict}"
+
+
+class DecisionProposal(models.Model):
+    """起案: a decision proposed by one staff member that takes effect only when signed off
+    (決裁) at every step its procedure asks for, each by someone else.
+
+    At most one proposal of an application is pending (a database constraint). A pending
+    proposal whose application has left ``from_status`` (the applicant withdrew) is stale:
+    signing it is refused and a new proposal cancels it.
+    """
+
+    State = ProposalState
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="proposals")
+    outcome = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.TextField(max_length=2000, blank=True)
+    #: The status the proposer saw; the decision is made against it at the last sign-off.
+    from_status = models.CharField(max_length=32, choices=ApplicationStatus.choices)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    #: Sign-off steps required (copied from the procedure when proposed) and done so far.
+    steps_required = models.PositiveSmallIntegerField()
+    steps_done = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=ProposalState.choices, default="pending")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    #: Why it was returned (差戻しの理由), shown to the proposer.
+    return_reason = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        verbose_name = "決定の起案"
+        verbose_name_plural = "決定の起案"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("application",),
+                condition=models.Q(state="pending"),
+                name="proposal_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=ProposalState.values), name="proposal_state_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=Decision.values), name="proposal_outcome_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(steps_required__gte=1, steps_done__gte=0)
+                & models.Q(steps_done__lte=models.F("steps_required")),
+                name="proposal_steps_range",
+            ),
+        )
+        indexes = (models.Index(fields=("organisation", "state"), name="proposal_pending"),)
+
+    def __str__(self) -> str:
+        return f"proposal {self.pk} ({self.application_id})"
+
+
+class DecisionSignoff(models.Model):
+    """決裁: one step of a proposal signed off. A step is signed once (a second sign-off of
+    the same step fails on the constraint), and one person signs at most one step."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    proposal = models.ForeignKey(
+        DecisionProposal, on_delete=models.CASCADE, related_name="signoffs"
+    )
+    step = models.PositiveSmallIntegerField()
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+    comment = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        verbose_name = "決裁"
+        verbose_name_plural = "決裁"
+        constraints = (
+            models.UniqueConstraint(fields=("proposal", "step"), name="signoff_step_once"),
+            models.UniqueConstraint(fields=("proposal", "signer"), name="signoff_signer_once"),
+        )
+
+    def __str__(self) -> str:
+        return f"signoff {self.proposal_id}#{self.step}"
+
+
+class StaffNotice(models.Model):
+    """Something a staff member should look at (a new arrival, an answered correction, a
+    sign-off request). Written in the transaction of the event; mailed later, grouped, by
+    :func:`madoguchi.applications.staff_notices.staff_notices_deliver` (at once, or in the
+    daily digest, as the member chose)."""
+
+    Kind = StaffNoticeKind
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_notices"
+    )
+    kind = models.CharField(max_length=32, choices=StaffNoticeKind.choices)
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="staff_notices"
+    )
+    created_at = models.DateTimeField()
+    #: When it went out in a mail (None: waiting for the next mail or digest).
+    mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "職員へのお知らせ"
+        verbose_name_plural = "職員へのお知らせ"
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(kind__in=StaffNoticeKind.values), name="staff_notice_kind_known"
+            ),
+        )
+        indexes = (
+            models.Index(
+                fields=("recipient", "created_at"),
+                condition=models.Q(mailed_at__isnull=True),
+                name="staff_notice_waiting",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"notice {self.kind} {self.application_id}"

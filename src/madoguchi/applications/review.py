@@ -170,6 +170,7 @@ def application_move(
     if to_status == S.CORRECTION_REQUESTED:
         raise ReviewError("補正の依頼は、補正を依頼する欄から項目と内容を選んで行ってください。")
     reason = _clean(reason, MAX_REASON, "理由")
+    open_proposal_refuse(application)
     with transaction.atomic(durable=True):
         return application_transition(
             organisation=organisation,
@@ -251,6 +252,7 @@ def application_correction_request(
     ``workflow.correction_request`` for what is guaranteed; raises :class:`NotAllowed` too."""
     _own(organisation, staff, application)
     _require_move(staff, application)
+    open_proposal_refuse(application)
     with transaction.atomic(durable=True):
         return correction_request(
             organisation=organisation,
@@ -524,30 +526,15 @@ def _date_text(instant: datetime) -> str:
     return f"{wareki(day)}（{day.year}年{day.month}月{day.day}日）"
 
 
-def application_decide(
+def decision_pdf_build(
     *,
     organisation: Organisation,
     application: Application,
-    staff: Staff,
     outcome: str,
     reason: str,
-    expected_status: str,
     now: datetime,
-) -> IssuedDocument:
-    """Approve or reject (承認・却下) and issue the 決定通知書.
-
-    Guarantees, in one transaction: the move (against ``expected_status``: two staff deciding
-    at once make one decision), the notice PDF as an :class:`IssuedDocument` with its
-    SHA-256, a decision message on the applicant's my page and a mail notice (no content).
-    A rejection needs a reason. Raises :class:`NotAllowed`, :class:`ReviewError`,
-    ``TransitionRefused`` / ``StaleStatus``, ``Application.DoesNotExist``.
-    """
-    _own(organisation, staff, application)
-    _require_move(staff, application)
-    if outcome not in Decision.values:
-        raise ReviewError("決定の内容（承認または却下）を選んでください。")
-    decision = Decision(outcome)
-    reason = _clean(reason, MAX_REASON, "決定の理由", required=decision == Decision.REJECT)
+) -> bytes:
+    """The 決定通知書 of ``outcome`` for the application, built before any row is locked."""
     arrived = to_tokyo(application.arrived_at)
     data = DecisionData(
         organisation_name=organisation.name,
@@ -559,53 +546,205 @@ def application_decide(
         arrived_at_text=f"{wareki(arrived.date())} {arrived:%H時%M分}（{arrived:%Y-%m-%d %H:%M}）",
         applicant_name=applicant_name(application),
     )
-    # Built before the row is locked, so the lock is held only for the writes.
-    pdf = decision_pdf(data, generated_at=to_tokyo(now))
+    return decision_pdf(data, generated_at=to_tokyo(now))
+
+
+def decision_apply(
+    *,
+    organisation: Organisation,
+    application: Application,
+    actor: User,
+    outcome: str,
+    reason: str,
+    expected_status: str,
+    pdf: bytes,
+    now: datetime,
+) -> IssuedDocument:
+    """The writes of a decision (a step: joins the caller's transaction, checks nothing but
+    the move). Used by :func:`application_decide` and by the last sign-off of a proposal
+    (:mod:`madoguchi.applications.signoff`), so that a decision leaves the same records
+    whichever way it was made."""
+    decision = Decision(outcome)
     kind = DECISION_DOCUMENT[decision]
     title = f"{kind.label}（{application.receipt_number}）"
+    application_transition(
+        organisation=organisation,
+        application=application,
+        to_status=DECISION_STATUS[decision],
+        staff_user=actor,
+        reason=reason,
+        expected_status=expected_status,
+        now=now,
+    )
+    document = IssuedDocument.objects.create(
+        organisation=organisation,
+        application=application,
+        kind=kind,
+        title=title,
+        pdf=pdf,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        created_at=now,
+    )
+    body = f"申請を{decision.label}しました。決定通知書（PDF）をマイページで確認してください。"
+    if reason:
+        body += f"\n\n{'理由' if decision == Decision.REJECT else '備考'}: {reason}"
+    ApplicationMessage.objects.create(
+        organisation=organisation,
+        application=application,
+        kind=ApplicationMessage.Kind.DECISION,
+        from_staff=True,
+        author=actor,
+        body=body[:MAX_MESSAGE],
+        created_at=now,
+    )
+    audit_record(
+        action=AuditAction.APPLICATION_DOCUMENT_ISSUED,
+        now=now,
+        organisation=organisation,
+        actor=actor,
+        actor_label="職員",
+        target_type="application",
+        target_id=application.pk,
+        detail={"document": document.pk, "kind": document.kind, "sha256": document.sha256},
+    )
+    notify_applicant(application=application, subject="申請の決定をお知らせします", now=now)
+    return document
+
+
+def decision_clean(*, outcome: str, reason: str) -> tuple[Decision, str]:
+    """The decision and its cleaned reason; a rejection needs one. Raises :class:`ReviewError`."""
+    if outcome not in Decision.values:
+        raise ReviewError("決定の内容（承認または却下）を選んでください。")
+    decision = Decision(outcome)
+    return decision, _clean(reason, MAX_REASON, "決定の理由", required=decision == Decision.REJECT)
+
+
+def open_proposal_refuse(application: Application) -> None:
+    """Raise :class:`ReviewError` while a proposed decision of the application waits for its
+    sign-off (決裁待ち): nothing else may move it until the proposal is signed off or returned."""
+    if application.proposals.filter(state="pending", from_status=application.status).exists():
+        raise ReviewError(
+            "この申請には決裁待ちの起案があります。決裁されるか差し戻されるまで、"
+            "ほかの操作はできません。"
+        )
+
+
+def decision_check(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    outcome: str,
+    reason: str,
+    expected_status: str,
+) -> tuple[Decision, str]:
+    """Every check of :func:`application_decide` and of
+    :func:`madoguchi.applications.signoff.decision_propose` that can be made before anything
+    is locked (the confirmation page asks it before showing what will happen; the services
+    ask it again and check the status once more under the row lock). Returns the decision
+    and the cleaned reason. Raises :class:`NotAllowed`, :class:`ReviewError`,
+    ``StaleStatus``, ``TransitionRefused``, ``Application.DoesNotExist``."""
+    _own(organisation, staff, application)
+    _require_move(staff, application)
+    open_proposal_refuse(application)
+    decision, cleaned = decision_clean(outcome=outcome, reason=reason)
+    if application.status != expected_status:
+        raise StaleStatus(
+            "この申請は、画面を開いた後にほかの操作で状態が変わりました。"
+            f"現在の状態は「{S(application.status).label}」です。"
+        )
+    if DECISION_STATUS[decision] not in workflow.allowed_targets(
+        application.status, workflow.STAFF
+    ):
+        raise TransitionRefused(
+            f"「{S(application.status).label}」の申請は{decision.label}できません。"
+        )
+    return decision, cleaned
+
+
+def application_decide(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    outcome: str,
+    reason: str,
+    expected_status: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Approve or reject (承認・却下) and issue the 決定通知書, for a procedure without
+    sign-off (決裁の段階 0). A procedure with sign-off refuses: its decisions are proposed
+    with :func:`madoguchi.applications.signoff.decision_propose` and take effect at the last
+    sign-off.
+
+    Guarantees, in one transaction: the move (against ``expected_status``: two staff deciding
+    at once make one decision), the notice PDF as an :class:`IssuedDocument` with its
+    SHA-256, a decision message on the applicant's my page and a mail notice (no content).
+    A rejection needs a reason. Raises :class:`NotAllowed`, :class:`ReviewError`,
+    ``TransitionRefused`` / ``StaleStatus``, ``Application.DoesNotExist``.
+    """
+    _own(organisation, staff, application)
+    _require_move(staff, application)
+    if application.procedure.signoff_steps:
+        raise ReviewError(
+            "この手続の決定には決裁が必要です。決定を起案し、決裁権限のある職員の決裁を受けてください。"
+        )
+    open_proposal_refuse(application)
+    decision, reason = decision_clean(outcome=outcome, reason=reason)
+    # Built before the row is locked, so the lock is held only for the writes.
+    pdf = decision_pdf_build(
+        organisation=organisation, application=application, outcome=decision, reason=reason, now=now
+    )
     with transaction.atomic(durable=True):
-        application_transition(
+        return decision_apply(
             organisation=organisation,
             application=application,
-            to_status=DECISION_STATUS[decision],
-            staff_user=staff.user,
+            actor=staff.user,
+            outcome=decision,
+            reason=reason,
+            expected_status=expected_status,
+            pdf=pdf,
+            now=now,
+        )
+
+
+def application_decision_make(
+    *,
+    organisation: Organisation,
+    application: Application,
+    staff: Staff,
+    outcome: str,
+    reason: str,
+    expected_status: str,
+    now: datetime,
+) -> IssuedDocument | Any:
+    """What staff asking to approve or reject gets, from the console or the API: the decision
+    itself (:func:`application_decide`, returns the notice) for a procedure without sign-off,
+    else a proposal waiting for sign-off
+    (:func:`madoguchi.applications.signoff.decision_propose`, returns the proposal).
+    Raises what those raise."""
+    if application.procedure.signoff_steps:
+        # Imported here: signoff builds on this module.
+        from madoguchi.applications.signoff import decision_propose
+
+        return decision_propose(
+            organisation=organisation,
+            application=application,
+            staff=staff,
+            outcome=outcome,
             reason=reason,
             expected_status=expected_status,
             now=now,
         )
-        document = IssuedDocument.objects.create(
-            organisation=organisation,
-            application=application,
-            kind=kind,
-            title=title,
-            pdf=pdf,
-            sha256=hashlib.sha256(pdf).hexdigest(),
-            created_at=now,
-        )
-        body = f"申請を{decision.label}しました。決定通知書（PDF）をマイページで確認してください。"
-        if reason:
-            body += f"\n\n{'理由' if decision == Decision.REJECT else '備考'}: {reason}"
-        ApplicationMessage.objects.create(
-            organisation=organisation,
-            application=application,
-            kind=ApplicationMessage.Kind.DECISION,
-            from_staff=True,
-            author=staff.user,
-            body=body[:MAX_MESSAGE],
-            created_at=now,
-        )
-        audit_record(
-            action=AuditAction.APPLICATION_DOCUMENT_ISSUED,
-            now=now,
-            organisation=organisation,
-            actor=staff.user,
-            actor_label="職員",
-            target_type="application",
-            target_id=application.pk,
-            detail={"document": document.pk, "kind": document.kind, "sha256": document.sha256},
-        )
-        notify_applicant(application=application, subject="申請の決定をお知らせします", now=now)
-    return document
+    return application_decide(
+        organisation=organisation,
+        application=application,
+        staff=staff,
+        outcome=outcome,
+        reason=reason,
+        expected_status=expected_status,
+        now=now,
+    )
 
 
 # --- decision templates (文例) ------------------------------------------------------------
@@ -701,7 +840,10 @@ def application_status_change(
     """Move an application to ``to_status`` through the service that owns that move.
 
     承認・却下 go through :func:`application_decide` (a rejection needs ``reason``; the
-    決定通知書, message, mail, audit events and webhook rows are issued as in the console),
+    決定通知書, message, mail, audit events and webhook rows are issued as in the console) —
+    or, for a procedure with sign-off (決裁), through
+    :func:`madoguchi.applications.signoff.decision_propose`: the status stays as it is until
+    the last sign-off, as in the console,
     補正依頼 through :func:`application_correction_request` (``reason`` is what the applicant
     reads, ``fields`` the answers to correct), the others through :func:`application_move`.
     Returns the application as stored afterwards. Raises what those services raise, and
@@ -710,7 +852,7 @@ def application_status_change(
     if to_status not in S.values:
         raise ReviewError("移動先の状態が正しくありません。")
     if to_status in (S.APPROVED, S.REJECTED):
-        application_decide(
+        application_decision_make(
             organisation=organisation,
             application=application,
             staff=staff,

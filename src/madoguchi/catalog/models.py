@@ -110,6 +110,9 @@ class Procedure(TimeStampedModel):
     reviewers = models.ManyToManyField(
         "identity.Staff", blank=True, related_name="assigned_procedures"
     )
+    #: 決裁の段階: 0 = the reviewer's decision is final; 1–3 = a decision is proposed (起案)
+    #: and takes effect once signed off at each step by other staff with the sign-off role.
+    signoff_steps = models.PositiveSmallIntegerField("決裁の段階数", default=0)
     search_key = models.TextField(editable=False, default="")
 
     class Meta:
@@ -133,6 +136,9 @@ class Procedure(TimeStampedModel):
                 | models.Q(reception_ends_at__isnull=True)
                 | models.Q(reception_ends_at__gt=models.F("reception_starts_at")),
                 name="procedure_reception_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(signoff_steps__lte=3), name="procedure_signoff_steps_range"
             ),
         )
         indexes = (models.Index(fields=("organisation", "status")),)

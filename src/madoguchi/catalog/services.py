@@ -684,3 +684,48 @@ def procedure_set_uniqueness(
         )
     procedure.uniqueness = uniqueness
     return procedure
+
+
+# --- 決裁の段階 ----------------------------------------------------------------------------------
+
+
+def procedure_set_signoff_steps(
+    *,
+    organisation: Organisation,
+    procedure: Procedure,
+    steps: object,
+    actor: User,
+    now: datetime,
+) -> Procedure:
+    """Set how many sign-off steps (決裁の段階, 0–3) a decision of the procedure needs: with
+    0 a reviewer's decision is final; with 1 or more a decision is proposed (起案) and takes
+    effect once other staff with the sign-off role have signed it off at each step.
+    Proposals already waiting keep the number of steps they were made with.
+
+    Raises ``Procedure.DoesNotExist`` for another organisation's procedure and
+    :class:`CatalogError` (Japanese, nothing changed) for a value outside 0–3.
+    Records ``procedure.signoff_set`` with the number before and after.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    text = str(steps).strip() if isinstance(steps, str | int) else ""
+    if not text.isascii() or not text.isdigit() or int(text) > 3:
+        raise CatalogError(["決裁の段階は0から3の数で選んでください。"])
+    value = int(text)
+    with transaction.atomic(durable=True):
+        locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
+        before = locked.signoff_steps
+        locked.signoff_steps = value
+        locked.save(update_fields=["signoff_steps", "updated_at"])
+        audit_record(
+            action=AuditAction.PROCEDURE_SIGNOFF_SET,
+            now=now,
+            organisation=organisation,
+            actor=actor,
+            actor_label=actor.email,
+            target_type="procedure",
+            target_id=procedure.pk,
+            detail={"before": before, "after": value},
+        )
+    procedure.signoff_steps = value
+    return procedure

@@ -59,6 +59,11 @@ try:
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
     )
     EMAIL_CONFIG = email_settings(ENV.get("MADOGUCHI_SMTP_URL", ""))
+    # Where staff open the console (links in the mails staff get: new arrivals, sign-off
+    # requests). The console may run on its own host (LGWAN), so it is not the portal's URL.
+    CONSOLE_URL = ENV.get("MADOGUCHI_CONSOLE_URL", "").strip().rstrip("/") or (
+        "" if PRODUCTION else "http://127.0.0.1:8000"
+    )
     # clamd for uploads ("unix:/path" or "tcp:host:port"); empty: uploads are not virus-scanned.
     CLAMD = env_clamd(ENV)
     # The operator scans uploads elsewhere: production then starts without MADOGUCHI_CLAMD.

@@ -10,6 +10,7 @@ from madoguchi.console import (
     urls_webhooks,
     views,
     views_catalog,
+    views_notices,
 )
 
 app_name = "console"
@@ -19,6 +20,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("groups/<slug:slug>/", views.group, name="group"),
+    path("settings/notices/", views_notices.notice_settings, name="notice_settings"),
     path("procedures/", views_catalog.procedures, name="procedures"),
     path("procedures/new/", views_catalog.procedure_new, name="procedure_new"),
     path("procedures/<int:procedure_id>/", views_catalog.procedure_detail, name="procedure"),

@@ -14,6 +14,11 @@ urlpatterns: list[URLPattern] = [
     path("admin/staff/invite/", views_admin.staff_invite_view, name="admin_staff_invite"),
     path("admin/staff/<int:staff_id>/role/", views_admin.staff_role_view, name="admin_staff_role"),
     path(
+        "admin/staff/<int:staff_id>/signoff/",
+        views_admin.staff_signoff_view,
+        name="admin_staff_signoff",
+    ),
+    path(
         "admin/staff/<int:staff_id>/active/",
         views_admin.staff_active_view,
         name="admin_staff_active",

@@ -45,6 +45,11 @@ urlpatterns: list[URLPattern] = [
         name="application_decide",
     ),
     path(
+        "applications/<int:application_id>/signoff/",
+        views.application_signoff_view,
+        name="application_signoff",
+    ),
+    path(
         "applications/<int:application_id>/documents/<int:document_id>/",
         views.document_pdf,
         name="document_pdf",

@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from madoguchi.applications.worklist import work_counts
 from madoguchi.console.access import mfa_complete, mfa_required
 from madoguchi.console.views_mfa import (
     may_use_console,
@@ -141,6 +142,7 @@ def home(request: HttpRequest) -> HttpResponse:
     staff = active_staff_of(user=user)
     groups = list(groups_operated_by(user=user))
     context = {
+        "work": work_counts(staff=staff, now=current_time()) if staff else [],
         "staff": staff,
         "operated_groups": groups,
         "member_groups": list(groups_of_organisation(organisation=staff.organisation))

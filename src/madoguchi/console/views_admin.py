@@ -45,6 +45,7 @@ from madoguchi.identity.services import (
     staff_invite,
     staff_set_active,
     staff_set_role,
+    staff_set_signoff,
     staff_totp_reset,
 )
 from madoguchi.identity.signatures.selectors import (
@@ -157,6 +158,31 @@ def staff_role_view(request: HttpRequest, staff_id: int, *, staff: Staff) -> Htt
         return _change_failed(request, staff, str(error))
     messages.success(
         request, f"{member.user.email} の役割を「{member.get_role_display()}」にしました。"
+    )
+    return redirect("console:admin_staff")
+
+
+@require_POST
+@admin_required
+def staff_signoff_view(request: HttpRequest, staff_id: int, *, staff: Staff) -> HttpResponse:
+    """Give or take the sign-off role (決裁権限)."""
+    member = _staff_or_404(staff, staff_id)
+    wanted = request.POST.get("may_sign_off", "")
+    if wanted not in ("0", "1"):
+        return _change_failed(request, staff, "決裁権限の指定が正しくありません。")
+    try:
+        member = staff_set_signoff(
+            organisation=staff.organisation,
+            staff_id=member.pk,
+            may_sign_off=wanted == "1",
+            actor=staff,
+            now=current_time(),
+        )
+    except StaffError as error:
+        return _change_failed(request, staff, str(error))
+    messages.success(
+        request,
+        f"{member.user.email} の決裁権限を{'付けました' if member.may_sign_off else '外しました'}。",
     )
     return redirect("console:admin_staff")
 

@@ -29,6 +29,7 @@ from madoguchi.catalog.services import (
     UpgradeConflict,
     procedure_adopt,
     procedure_create_own,
+    procedure_set_signoff_steps,
     procedure_set_status,
     procedure_set_uniqueness,
     procedure_update_settings,
@@ -198,6 +199,21 @@ def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -
             else:
                 messages.success(request, "重複申請の扱いを保存しました。")
             return redirect("console:procedure", procedure.pk)
+        if action == "signoff":
+            try:
+                procedure_set_signoff_steps(
+                    organisation=staff.organisation,
+                    procedure=procedure,
+                    steps=str(request.POST.get("signoff_steps", ""))[:8],
+                    actor=staff.user,
+                    now=now(),
+                )
+            except CatalogError as error:
+                for problem in error.problems:
+                    messages.error(request, problem)
+            else:
+                messages.success(request, "決裁の段階を保存しました。")
+            return redirect("console:procedure", procedure.pk)
         if procedure.template_version is None:
             raise Http404
         settings = dict(procedure.settings)
@@ -261,6 +277,12 @@ def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -
             else None,
             "can_manage": can_manage(staff),
             "uniqueness_choices": Uniqueness.choices,
+            "signoff_choices": [
+                (0, "決裁なし（審査担当の決定で確定する）"),
+                (1, "1段階（例: 係長の決裁）"),
+                (2, "2段階（例: 係長・課長の決裁）"),
+                (3, "3段階（例: 係長・課長・部長の決裁）"),
+            ],
         },
     )
 

@@ -36,7 +36,12 @@ from madoguchi.applications.inbox import (
     inbox_page,
     issued_document_get,
 )
-from madoguchi.applications.models import Application, DecisionTemplate, IssuedDocument
+from madoguchi.applications.models import (
+    Application,
+    DecisionProposal,
+    DecisionTemplate,
+    IssuedDocument,
+)
 from madoguchi.applications.received import received_facts
 from madoguchi.applications.review import (
     NotAllowed,
@@ -44,12 +49,13 @@ from madoguchi.applications.review import (
     TransitionRefused,
     application_assign,
     application_correction_request,
-    application_decide,
+    application_decision_make,
     application_message_send,
     application_move,
     application_view_record,
     applications_bulk_assign,
     applications_bulk_transition,
+    decision_check,
     decision_template_delete,
     decision_template_save,
     my_number_reveal,
@@ -63,6 +69,15 @@ from madoguchi.applications.selectors import (
     application_messages,
     application_rows,
     staff_allowed_targets,
+)
+from madoguchi.applications.signoff import (
+    decision_label,
+    decision_return,
+    decision_signoff,
+    proposal_open,
+    proposals_of,
+    require_signer,
+    staff_may_sign_off,
 )
 from madoguchi.applications.versions import application_history_rows, versions_compare
 from madoguchi.catalog.selectors import procedures_of
@@ -254,6 +269,19 @@ def _detail(
     spec = form_spec(application.form_version)
     reveal_labels = revealable_fields(application)
     targets = staff_allowed_targets(application)
+    proposal = proposal_open(application)
+    if proposal is not None:
+        targets = []  # nothing else moves while a proposed decision waits for sign-off
+    proposals = proposals_of(application)
+    current = next((p for p in proposals if proposal is not None and p.pk == proposal.pk), None)
+    current_signoffs = list(current.signoffs.all()) if current is not None else []
+    signed = {s.signer_id for s in current_signoffs}
+    can_sign = (
+        proposal is not None
+        and staff_may_sign_off(staff=staff)
+        and proposal.proposed_by_id != staff.user_id
+        and staff.user_id not in signed
+    )
     return render(
         request,
         "console/review/application.html",
@@ -298,6 +326,13 @@ def _detail(
             "errors": dict(errors or {}),
             "values": dict(values or {}),
             "received": received_facts(application),
+            "signoff_steps": application.procedure.signoff_steps,
+            "proposal": proposal,
+            "proposal_signoffs": current_signoffs,
+            "proposal_label": decision_label(proposal.outcome) if proposal else "",
+            "next_step": proposal.steps_done + 1 if proposal else 0,
+            "can_sign": can_sign,
+            "proposals": [(p, decision_label(p.outcome)) for p in proposals],
         },
         status=status,
     )
@@ -509,6 +544,9 @@ def application_reveal(request: HttpRequest, application_id: int, *, staff: Staf
 def application_decide_view(
     request: HttpRequest, application_id: int, *, staff: Staff
 ) -> HttpResponse:
+    """Decide (or, for a procedure with sign-off, propose) in two steps that work without
+    JavaScript: the form posts here and a confirmation page shows what will happen; only its
+    「確定」 button (``confirm=1``) calls the service."""
     application = _application(staff, application_id)
     outcome = _post(request, "outcome")
     kind = "approve" if outcome == "approve" else "reject"
@@ -516,23 +554,130 @@ def application_decide_view(
     values = {"decision_reason": _post(request, "reason"), "outcome": outcome}
     if problem:
         return _refused(request, staff, application, "decide", ValueError(problem), values)
+    if request.POST.get("back") == "1":
+        return _detail(request, staff, application, values={"decision_reason": reason})
+    signoff_steps = application.procedure.signoff_steps
+    expected = _post(request, "expected_status")
     try:
-        application_decide(
+        if request.POST.get("confirm") != "1":
+            # Every check the service makes before its lock, so the page never promises
+            # what the button would then refuse.
+            decision, reason = decision_check(
+                organisation=staff.organisation,
+                application=application,
+                staff=staff,
+                outcome=outcome,
+                reason=reason,
+                expected_status=expected,
+            )
+            return render(
+                request,
+                "console/review/decide_confirm.html",
+                {
+                    "staff": staff,
+                    "application": application,
+                    "name": applicant_name(application),
+                    "outcome": decision.value,
+                    "outcome_label": decision.label,
+                    "reason": reason,
+                    "expected_status": expected,
+                    "signoff_steps": signoff_steps,
+                },
+            )
+        application_decision_make(
             organisation=staff.organisation,
             application=application,
             staff=staff,
             outcome=outcome,
             reason=reason,
-            expected_status=_post(request, "expected_status"),
+            expected_status=expected,
             now=now(),
         )
     except TransitionRefused as error:
         return _refused(request, staff, application, "decide", error, values)
+    label = "承認" if outcome == "approve" else "却下"
+    if signoff_steps:
+        return _after_post(
+            request,
+            application,
+            f"{label}で起案しました。決裁権限のある職員に決裁を依頼しました（{signoff_steps}段階）。",
+        )
     return _after_post(
-        request,
-        application,
-        f"{'承認' if outcome == 'approve' else '却下'}しました。決定通知書を交付し、"
-        "申請者にメールで知らせます。",
+        request, application, f"{label}しました。決定通知書を交付し、申請者にメールで知らせます。"
+    )
+
+
+def _proposal(staff: Staff, application: Application, raw: str) -> DecisionProposal:
+    pk = parse_int(raw)
+    if pk is None:
+        raise Http404
+    proposal = next((p for p in proposals_of(application) if p.pk == pk), None)
+    if proposal is None or proposal.organisation_id != staff.organisation_id:
+        raise Http404
+    return proposal
+
+
+@require_POST
+@staff_required()
+def application_signoff_view(
+    request: HttpRequest, application_id: int, *, staff: Staff
+) -> HttpResponse:
+    """Sign off (決裁) or return (差戻し) the waiting proposal. Signing the last step asks
+    for confirmation first (it makes the decision final); returning needs a reason."""
+    application = _application(staff, application_id)
+    proposal = _proposal(staff, application, _post(request, "proposal"))
+    step = parse_int(_post(request, "step")) or 0
+    action = _post(request, "action")
+    comment = _post(request, "comment")
+    values = {"signoff_comment": comment, "return_reason": _post(request, "return_reason")}
+    try:
+        if action == "return":
+            decision_return(
+                organisation=staff.organisation,
+                proposal=proposal,
+                staff=staff,
+                expected_step=step,
+                reason=_post(request, "return_reason"),
+                now=now(),
+            )
+            return _after_post(request, application, "起案を差し戻しました。起案者に知らせます。")
+        if action != "signoff":
+            raise ReviewError("操作を選んでください。")
+        final = step == proposal.steps_required
+        if final and request.POST.get("confirm") != "1":
+            require_signer(staff=staff, proposal=proposal)
+            return render(
+                request,
+                "console/review/signoff_confirm.html",
+                {
+                    "staff": staff,
+                    "application": application,
+                    "name": applicant_name(application),
+                    "proposal": proposal,
+                    "outcome_label": decision_label(proposal.outcome),
+                    "step": step,
+                    "comment": comment,
+                },
+            )
+        decision_signoff(
+            organisation=staff.organisation,
+            proposal=proposal,
+            staff=staff,
+            expected_step=step,
+            comment=comment,
+            now=now(),
+        )
+    except TransitionRefused as error:
+        return _refused(request, staff, application, "signoff", error, values)
+    if final:
+        return _after_post(
+            request,
+            application,
+            f"決裁しました。{decision_label(proposal.outcome)}が確定し、決定通知書を交付して"
+            "申請者にメールで知らせます。",
+        )
+    return _after_post(
+        request, application, f"第{step}段階を決裁しました。次の段階の決裁権者に知らせます。"
     )
 
 

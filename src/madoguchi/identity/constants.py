@@ -9,6 +9,14 @@ class StaffRole(models.TextChoices):
     VIEWER = "viewer", "閲覧のみ"
 
 
+class NoticeMode(models.TextChoices):
+    """How a staff member is told of work waiting for them (新着・補正済み・決裁の依頼)."""
+
+    IMMEDIATE = "immediate", "その都度メールで受け取る（10分ごとにまとめて）"
+    DIGEST = "digest", "1日1回、朝にまとめて受け取る"
+    NONE = "none", "メールを受け取らない（コンソールのホームで確認する）"
+
+
 class ProofingDocument(models.TextChoices):
     """本人確認書類 staff may record as seen. The first group carries a photo (one is enough);
     the second does not (two of them are needed), as at most municipal counters."""

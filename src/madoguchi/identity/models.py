@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 
 from madoguchi.core.models import TimeStampedModel
-from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.constants import NoticeMode, StaffRole
 from madoguchi.tenants.models import Organisation, SharedGroup
 
 
@@ -65,6 +65,12 @@ class Staff(TimeStampedModel):
     role = models.CharField("役割", max_length=16, choices=StaffRole.choices)
     department = models.CharField("所属", max_length=128, blank=True)
     active = models.BooleanField("有効", default=True)
+    #: 決裁権者: may sign off decisions that others proposed (never their own).
+    may_sign_off = models.BooleanField("決裁権限", default=False)
+    #: How the member hears of work waiting for them: a mail at once, a daily digest, or none.
+    notice_mode = models.CharField(
+        "お知らせメール", max_length=16, choices=NoticeMode.choices, default=NoticeMode.IMMEDIATE
+    )
 
     class Meta:
         verbose_name = "職員"
@@ -72,6 +78,10 @@ class Staff(TimeStampedModel):
         constraints = (
             models.CheckConstraint(
                 condition=models.Q(role__in=StaffRole.values), name="staff_role_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(notice_mode__in=NoticeMode.values),
+                name="staff_notice_mode_known",
             ),
         )
 

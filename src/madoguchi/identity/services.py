@@ -22,7 +22,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from madoguchi.audit.services import audit_record
-from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.constants import NoticeMode, StaffRole
 from madoguchi.identity.mfa import totp_reset
 from madoguchi.identity.models import (
     AccessToken,
@@ -622,3 +622,60 @@ def staff_totp_reset(
         removed = totp_reset(user=staff.user)
         _staff_audit("staff.totp_reset", actor=actor, member=staff, now=now, removed=removed)
     return staff, removed
+
+
+def staff_set_signoff(
+    *, organisation: Organisation, staff_id: int, may_sign_off: bool, actor: Staff, now: datetime
+) -> Staff:
+    """Give or take the sign-off role (決裁権限) of staff member ``staff_id`` of
+    ``organisation``: who may sign off decisions that others proposed. Admins only; recorded
+    as ``staff.signoff_set``. Raises ``Staff.DoesNotExist`` (another organisation's: 404) and
+    :class:`StaffError` (the actor is not an admin, or the member only views)."""
+    if actor.organisation_id != organisation.pk or actor.role != StaffRole.ADMIN:
+        raise StaffError("決裁権限を変更できるのは団体管理者だけです。")
+    with transaction.atomic(durable=True):
+        staff = _staff_for_change(organisation, staff_id)
+        if may_sign_off and staff.role == StaffRole.VIEWER:
+            raise StaffError(
+                "閲覧のみの職員には決裁権限を付けられません。先に役割を変更してください。"
+            )
+        previous = staff.may_sign_off
+        staff.may_sign_off = bool(may_sign_off)
+        staff.save(update_fields=["may_sign_off", "updated_at"])
+        _staff_audit(
+            "staff.signoff_set",
+            actor=actor,
+            member=staff,
+            now=now,
+            before=previous,
+            after=staff.may_sign_off,
+        )
+    return staff
+
+
+def staff_notice_mode_set(
+    *, organisation: Organisation, staff: Staff, mode: object, now: datetime
+) -> Staff:
+    """The staff member chooses how they hear of work waiting for them: a mail at once
+    (grouped, at most one per 10 minutes), a daily digest, or no mail. Recorded as
+    ``staff.notice_mode_set``. Raises :class:`StaffError` for an unknown choice and
+    ``Staff.DoesNotExist`` for staff of another organisation."""
+    if staff.organisation_id != organisation.pk:
+        raise Staff.DoesNotExist
+    if not isinstance(mode, str) or mode not in NoticeMode.values:
+        raise StaffError("お知らせメールの受け取り方を、一覧から選んでください。")
+    with transaction.atomic(durable=True):
+        locked = _staff_for_change(organisation, staff.pk)
+        previous = locked.notice_mode
+        locked.notice_mode = mode
+        locked.save(update_fields=["notice_mode", "updated_at"])
+        _staff_audit(
+            "staff.notice_mode_set",
+            actor=locked,
+            member=locked,
+            now=now,
+            before=previous,
+            after=mode,
+        )
+    staff.notice_mode = mode
+    return staff

@@ -150,6 +150,8 @@ class UserAdmin(AuditedAdmin):
 class StaffAdmin(AuditedAdmin):
     list_display = ("user", "organisation", "role", "active")
     list_filter = ("role", "active")
+    # How the member hears of work is their own choice (console → お知らせメールの設定).
+    exclude = ("notice_mode",)
 
 
 @admin.register(GroupOperator, site=site)

@@ -20,21 +20,28 @@ from django.conf import settings
 
 from madoguchi.applications.attachments import attachment_answer, attachment_store
 from madoguchi.applications.constants import ApplicationStatus, Channel, ReceivedForm
-from madoguchi.applications.models import Application
+from madoguchi.applications.inbox import decision_templates_of
+from madoguchi.applications.models import Application, DecisionTemplate
 from madoguchi.applications.received import application_register_received, received_form_spec
 from madoguchi.applications.review import (
     application_correction_answer,
     application_correction_request,
     application_move,
+    decision_template_save,
 )
 from madoguchi.applications.services import (
     SubmissionError,
     application_canonical,
     application_submit,
 )
+from madoguchi.applications.signoff import decision_propose
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.catalog.services import (
+    procedure_adopt,
+    procedure_set_signoff_steps,
+    procedure_set_status,
+)
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import Context, field_types
@@ -44,7 +51,11 @@ from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import VerifiedAttributes
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
-from madoguchi.identity.services import group_operator_upsert, staff_upsert
+from madoguchi.identity.services import (
+    group_operator_upsert,
+    staff_set_signoff,
+    staff_upsert,
+)
 from madoguchi.identity.signatures.testca import Person, card_sign, demo_card_ensure
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
@@ -67,7 +78,7 @@ class DemoLogin:
     url: str
 
 
-PASSWORD_KEYS = ("yokohama", "kamakura", "operator", "resident")
+PASSWORD_KEYS = ("yokohama", "kamakura", "operator", "resident", "yokohama_signoff")
 DEMO_RESIDENT = "resident@demo.madoguchi.jp"
 
 
@@ -146,12 +157,21 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_versions(yokohama, resident, now=now)
     _demo_bank_account_application(yokohama, now=now)
     _demo_data_helpers(yokohama, kamakura, resident, now=now)
+    _demo_signoff(yokohama, resident, passwords["yokohama_signoff"], now=now)
+    _demo_decision_templates(yokohama, kamakura, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
             yokohama.name,
             "staff@yokohama.demo.madoguchi.jp",
             passwords["yokohama"],
+            "/console/",
+        ),
+        DemoLogin(
+            "職員（審査担当・決裁権者）",
+            yokohama.name,
+            DEMO_SIGNER,
+            passwords["yokohama_signoff"],
             "/console/",
         ),
         DemoLogin(
@@ -709,3 +729,130 @@ def _demo_bank_account_application(yokohama: Organisation, *, now: datetime) -> 
         )
     except SubmissionError as error:  # a template changed shape: the demo goes on
         logger.warning("demo application %s not created: %s", _DEMO_BANK_KEY, error)
+
+
+# --- Sign-off (決裁) and decision texts (文例) ----------------------------------------------------
+
+DEMO_SIGNER = "kacho@yokohama.demo.madoguchi.jp"
+#: The procedure of 横浜市 whose decisions need one sign-off step in the demo.
+DEMO_SIGNOFF_PROCEDURE = "kobunsho-kaiji"
+
+
+def _demo_signoff(yokohama: Organisation, resident: User, password: str, *, now: datetime) -> None:
+    """横浜市's 公文書開示請求 asks for one sign-off step; 横浜 課長 (a reviewer with the sign-off
+    role) may sign off; one application waits for sign-off, proposed by 横浜 太郎 (so the
+    課長 can sign it off at once, and 太郎 sees that he cannot sign his own). Idempotent."""
+    admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN).first()
+    procedure = Procedure.objects.filter(organisation=yokohama, slug=DEMO_SIGNOFF_PROCEDURE).first()
+    if admin is None or procedure is None:
+        return
+    signer = staff_upsert(
+        organisation=yokohama,
+        email=DEMO_SIGNER,
+        password=password,
+        role=StaffRole.REVIEWER,
+        display_name="横浜 課長",
+        department="総務局 法制課",
+    )
+    if not signer.may_sign_off:
+        staff_set_signoff(
+            organisation=yokohama, staff_id=signer.pk, may_sign_off=True, actor=admin, now=now
+        )
+    if not procedure.signoff_steps:
+        procedure_set_signoff_steps(
+            organisation=yokohama, procedure=procedure, steps=1, actor=admin.user, now=now
+        )
+    key = "demo-yokohama-signoff-0001"
+    if Application.objects.filter(
+        idempotency_scope=f"user:{resident.pk}", idempotency_key=key
+    ).exists():
+        return
+    at = now - timedelta(days=2)
+    answers = _example_answers(procedure, ("山田", "花子", "ヤマダ", "ハナコ"), to_tokyo(at).date())
+    try:
+        result = application_submit(
+            organisation=yokohama,
+            procedure=procedure,
+            applicant=resident,
+            answers=answers,
+            idempotency_key=key,
+            now=at,
+        )
+    except SubmissionError as error:  # a template changed shape: the demo goes on
+        logger.warning("demo sign-off application not created: %s", error)
+        return
+    application = result.application
+    application_move(
+        organisation=yokohama,
+        application=application,
+        staff=admin,
+        to_status=ApplicationStatus.ACCEPTED,
+        expected_status=ApplicationStatus.SUBMITTED,
+        now=at + timedelta(hours=1),
+    )
+    decision_propose(
+        organisation=yokohama,
+        application=Application.objects.select_related("procedure").get(pk=application.pk),
+        staff=admin,
+        outcome="approve",
+        reason=_DEMO_TEMPLATES[0][2],
+        expected_status=ApplicationStatus.ACCEPTED,
+        now=at + timedelta(hours=2),
+    )
+
+
+#: (kind, title, body): the 文例 every demo organisation starts with.
+_DEMO_TEMPLATES = (
+    (
+        "approve",
+        "要件を満たしている",
+        "申請の内容を審査した結果、要件を満たしていることを確認しました。",
+    ),
+    (
+        "reject",
+        "受付期間外",
+        "申請は受付期間を過ぎてから到達したため、受け付けることができません。",
+    ),
+    (
+        "reject",
+        "対象外（住所が市外）",
+        "申請者の住所が本市の区域外のため、この手続の対象となりません。"
+        "お住まいの市区町村にお問い合わせください。",
+    ),
+    (
+        "correction",
+        "添付書類の不足",
+        "必要な添付書類が確認できませんでした。該当する書類の写真またはPDFを添付してください。",
+    ),
+    (
+        "correction",
+        "連絡先の確認",
+        "日中に連絡のとれる電話番号を確認し、正しい番号を入力してください。",
+    ),
+)
+
+
+def _demo_decision_templates(
+    yokohama: Organisation, kamakura: Organisation, *, now: datetime
+) -> None:
+    """Decision texts (文例) for 横浜市 (by its admin, through the service) and 鎌倉市 (whose
+    demo has no admin, so they are seeded as a master load would): the lists are not empty.
+    Only for an organisation that has none (an admin's own edits are kept)."""
+    admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN).first()
+    if admin is not None and not decision_templates_of(organisation=yokohama):
+        for kind, title, body in _DEMO_TEMPLATES:
+            decision_template_save(
+                organisation=yokohama, staff=admin, kind=kind, title=title, body=body, now=now
+            )
+    if not decision_templates_of(organisation=kamakura):
+        DecisionTemplate.objects.bulk_create(
+            DecisionTemplate(
+                organisation=kamakura,
+                kind=kind,
+                title=title,
+                body=body.replace("本市", "鎌倉市"),
+                created_at=now,
+                updated_at=now,
+            )
+            for kind, title, body in _DEMO_TEMPLATES
+        )

@@ -641,7 +641,7 @@ def test_a_decision_through_the_api_leaves_what_the_console_leaves(
     console_login(console, admin.user)
     decided = console.post(
         reverse("console:application_decide", args=[through_console.pk]),
-        {"outcome": outcome, "reason": reason, "expected_status": S.ACCEPTED},
+        {"outcome": outcome, "reason": reason, "expected_status": S.ACCEPTED, "confirm": "1"},
     )
 
     assert response.status_code == 200, response.content

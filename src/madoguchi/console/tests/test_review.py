@@ -20,6 +20,7 @@ from madoguchi.applications.models import (
     ApplicationNote,
     ApplicationTransition,
     Attachment,
+    DecisionProposal,
     DecisionTemplate,
     IssuedDocument,
 )
@@ -157,6 +158,7 @@ def test_from_the_inbox_through_a_correction_to_an_approval_with_a_notice(
             "outcome": "approve",
             "reason": "要件を満たしています。",
             "expected_status": S.RESUBMITTED,
+            "confirm": "1",
         },
     )
     assert response.status_code == 302
@@ -207,7 +209,12 @@ def test_a_decision_template_is_put_in_front_of_the_reason(
         staff_client,
         "application_decide",
         application,
-        {"outcome": "reject", "template": template.pk, "expected_status": S.SUBMITTED},
+        {
+            "outcome": "reject",
+            "template": template.pk,
+            "expected_status": S.SUBMITTED,
+            "confirm": "1",
+        },
     )
     last = ApplicationTransition.objects.get(application=application)
     assert last.reason == "申請の要件を満たしていないため。"
@@ -863,10 +870,12 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
         .exclude(idempotency_key__in=DATA_HELPER_KEYS)
         .order_by("pk")
     )
-    # Among them a 児童手当 with two files and a corrected 住民票 (test_attachments_console,
+    # Among them a 公文書開示請求 waiting for sign-off, a 児童手当 with two files and a corrected 住民票 (test_attachments_console,
     # test_versions_console).
-    assert len(made) == 6
+    assert len(made) == 7  # one of them waits for sign-off (決裁)
     assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED, S.RESUBMITTED}
+    assert DecisionProposal.objects.filter(state="pending").count() == 1
+    assert DecisionTemplate.objects.filter(organisation=yokohama).exists()
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間
     assert not (
         Application.objects.exclude(organisation=yokohama)
@@ -881,7 +890,8 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     assert "account" in teate.answers
 
     demo_setup(now=now())
-    assert Application.objects.count() == 12
+    assert Application.objects.count() == 13
+    assert DecisionProposal.objects.count() == 1
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))
     resident = User.objects.get(email=DEMO_RESIDENT)

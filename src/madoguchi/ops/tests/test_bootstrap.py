@@ -64,7 +64,11 @@ def test_bootstrap_demo_prints_the_urls_and_three_demo_logins(db, data_dir):
     for email, key in zip(DEMO_EMAILS, ("yokohama", "kamakura", "operator"), strict=True):
         line = next(line for line in output.splitlines() if email in line)
         assert passwords[key] in line
-    assert len(logins_printed(output)) == 4
+    assert len(logins_printed(output)) == 5
+    signer = next(
+        line for line in output.splitlines() if "kacho@yokohama.demo.madoguchi.jp" in line
+    )
+    assert passwords["yokohama_signoff"] in signer  # the sign-off holder (決裁権者)
     assert "横浜市" in output
     assert "鎌倉市" in output
 
@@ -75,7 +79,7 @@ def test_demo_passwords_are_private_to_this_installation(db, data_dir):
     path = data_dir / "demo_logins.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     passwords = json.loads(path.read_text(encoding="utf-8"))
-    assert len(set(passwords.values())) == 4
+    assert len(set(passwords.values())) == 5
     assert all(len(password) >= 16 for password in passwords.values())
 
 

@@ -1,5 +1,5 @@
 """``madoguchi outbox_worker``: deliver queued mail and webhooks until stopped (or once with
-``--once``); every hour warn of expiring drafts and remove unsent uploads; and purge
+``--once``); group staff notices into mails (``applications.staff_notices``); every hour warn of expiring drafts and remove unsent uploads; and purge
 applications past their retention period once a day."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db import close_old_connections
 from madoguchi.applications.attachments import attachments_purge_expired
 from madoguchi.applications.retention import applications_purge_expired
 from madoguchi.applications.services import drafts_expire
+from madoguchi.applications.staff_notices import staff_notices_deliver
 from madoguchi.core.time import now
 from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
@@ -60,6 +61,15 @@ class Command(BaseCommand):
                     self.stdout.write(
                         f"メール: 配信 {report.delivered}、失敗（再送予定） {report.failed}"
                     )
+            try:
+                # Staff notices (new arrivals, answered corrections, sign-off requests): grouped
+                # mails at most every 10 minutes per member, digests once a day after 8:00.
+                staff_report = staff_notices_deliver(now=now())
+            except Exception as error:  # as for mail: keep the worker alive, retry
+                self.stderr.write(f"職員へのお知らせを一時中断しました（{type(error).__name__}）。")
+            else:
+                if staff_report.mails:
+                    self.stdout.write(f"職員へのお知らせ: {staff_report.mails} 通")
             try:
                 hooks = webhooks_deliver(now=now())
             except Exception as error:  # as for mail: keep the worker alive, retry
