@@ -555,8 +555,10 @@ def _draft_files_claim(application: Application, procedure: Procedure, row: Coun
     application's (staff fill in the form without its attachment fields, so without this the
     resident's uploads would be lost with the draft). Only the resident's own unclaimed files
     of this procedure are taken. Inside the caller's transaction."""
+    if row.draft_id is None or row.applicant_id is None:
+        return 0
     draft = Draft.objects.filter(pk=row.draft_id).first()
-    if draft is None or row.applicant_id is None:
+    if draft is None:
         return 0
     ids: list[uuid.UUID] = []
     for _path, _field, items in _attachment_slots(form_spec(procedure.form_version), draft.answers):
