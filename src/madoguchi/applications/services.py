@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from madoguchi.applications.canonical import canonical_bytes
 from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
 from madoguchi.applications.events import application_arrived
+from madoguchi.applications.links import applicant_status_sentence
 from madoguchi.applications.models import (
     Application,
     ApplicationRevision,
@@ -683,7 +684,7 @@ def _receipt_mail(
         f"手続: {procedure.name}\n"
         f"受付番号: {application.receipt_number}\n"
         f"到達日時: {arrived:%Y年%m月%d日 %H時%M分%S秒}\n\n"
-        "申請の状況と到達通知（PDF）は、マイページで確認できます。\n"
+        f"{applicant_status_sentence(application)}\n"
         "このメールに個人番号などの内容は含めていません。\n"
         "心当たりのない場合は、このメールを破棄してください。\n"
     )

@@ -21,6 +21,7 @@ from django.db import transaction
 
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.duplicates import RELEASING, claims_release
+from madoguchi.applications.links import applicant_status_sentence
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
@@ -225,7 +226,7 @@ def _notify_applicant(application: Application, subject: str, now: datetime) -> 
         body=(
             f"{organisation.name}から、申請（受付番号 {application.receipt_number}、"
             f"手続: {application.procedure.name}）についてお知らせがあります。\n\n"
-            "内容はマイページで確認してください。\n"
+            f"{applicant_status_sentence(application)}\n"
             "このメールには申請の内容を含めていません。\n"
         ),
         now=now,

@@ -23,6 +23,7 @@ from madoguchi.applications.documents import application_receipt_pdf
 from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
 from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import (
+    answers_by_type,
     application_by_receipt,
     application_identity,
     application_of_applicant,
@@ -689,6 +690,14 @@ def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str
         )
     if request.method == "POST":
         apply_state.guest_start(request, procedure, checked[0])
+        # The address was proved a moment ago: the form's e-mail field starts with it, so the
+        # guest is not asked for it again (they may still change it on the form).
+        spec = form_spec(procedure.form_version)
+        copy = apply_state.load(request, procedure)
+        if not copy.answers:
+            copy.answers = answers_by_type(spec, {"email": checked[0]})
+            copy.step = copy.step or spec.steps[0].key
+            apply_state.save(request, copy, spec)
         return redirect(_apply_url(procedure))
     return render(
         request,
