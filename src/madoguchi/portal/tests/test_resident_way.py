@@ -390,5 +390,6 @@ def test_the_prefecture_portal_lists_organisations_that_apply_online_first(clien
     online = page.index("オンラインで申請できる団体（2団体）")
     first_section = page[online : page.index("すべての市区町村")]
     assert first_section.index("横浜市") < first_section.index("鎌倉市")  # 2 procedures before 1
-    assert "（2手続）" in first_section and "（1手続）" in first_section
+    assert "（2手続）" in first_section
+    assert "（1手続）" in first_section
     assert "逗子市" not in first_section
