@@ -18,6 +18,7 @@ from typing import Final
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from madoguchi.applications.models import Application
 
@@ -61,14 +62,18 @@ def applicant_status_url(application: Application) -> str:
 
 def applicant_status_sentence(application: Application) -> str:
     """The mail's sentence that says where to look, with its link (no mention of my page to
-    a guest, who has none)."""
+    a guest, who has none). In the active language."""
     url = applicant_status_url(application)
     if application.applicant_id:
-        return f"申請の状況と書類は、マイページで確認できます（ログインが必要です）。\n{url}\n"
+        return (
+            _("申請の状況と書類は、マイページで確認できます（ログインが必要です）。") + f"\n{url}\n"
+        )
     return (
-        "申請の状況と書類は、次のページで確認できます。"
-        "このリンクを知っている人は誰でも状況を見られるため、他の人に教えないでください。\n"
-        f"{url}\n"
+        _(
+            "申請の状況と書類は、次のページで確認できます。"
+            "このリンクを知っている人は誰でも状況を見られるため、他の人に教えないでください。"
+        )
+        + f"\n{url}\n"
     )
 
 

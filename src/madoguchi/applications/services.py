@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from madoguchi.applications.canonical import canonical_bytes
 from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
@@ -645,7 +646,9 @@ def _insert(
     if email:
         outbox_enqueue_email(
             to=email,
-            subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
+            subject=f"【{organisation.name}】"
+            + gettext("申請を受け付けました（受付番号 %(receipt)s）")
+            % {"receipt": application.receipt_number},
             body=_receipt_mail(application, organisation, procedure),
             now=now,
             organisation=organisation,
@@ -678,15 +681,26 @@ def _replay(
 def _receipt_mail(
     application: Application, organisation: Organisation, procedure: Procedure
 ) -> str:
+    # Composed in the applicant's own request, so it follows the language they chose.
     arrived = to_tokyo(application.arrived_at)
     return (
-        f"{organisation.name}への申請を受け付けました。\n\n"
-        f"手続: {procedure.name}\n"
-        f"受付番号: {application.receipt_number}\n"
-        f"到達日時: {arrived:%Y年%m月%d日 %H時%M分%S秒}\n\n"
-        f"{applicant_status_sentence(application)}\n"
-        "このメールに個人番号などの内容は含めていません。\n"
-        "心当たりのない場合は、このメールを破棄してください。\n"
+        gettext(
+            "%(organisation)sへの申請を受け付けました。\n\n"
+            "手続: %(procedure)s\n"
+            "受付番号: %(receipt)s\n"
+            "到達日時: %(arrived)s\n\n"
+        )
+        % {
+            "organisation": organisation.name,
+            "procedure": procedure.name,
+            "receipt": application.receipt_number,
+            "arrived": f"{arrived:%Y-%m-%d %H:%M:%S} (JST)",
+        }
+        + f"{applicant_status_sentence(application)}\n"
+        + gettext("このメールに個人番号などの内容は含めていません。")
+        + "\n"
+        + gettext("心当たりのない場合は、このメールを破棄してください。")
+        + "\n"
     )
 
 

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlencode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import audit_record
 from madoguchi.core.text import strip_invisible
@@ -44,12 +45,19 @@ from madoguchi.notifications.services import outbox_enqueue_email
 
 SITE: Final = "窓口 電子申請"
 RESIDENT: Final = "住民"
-_FOOTER: Final = (
-    "\n\n――\n"
-    f"{SITE}\n"
-    "このメールは送信専用です。返信はできません。\n"
-    "心当たりのない場合は、このメールを破棄してください。\n"
-)
+
+
+def _footer() -> str:
+    return (
+        "\n\n――\n"
+        f"{SITE}\n"
+        + _("このメールは送信専用です。返信はできません。")
+        + "\n"
+        + _("心当たりのない場合は、このメールを破棄してください。")
+        + "\n"
+    )
+
+
 #: Personal API tokens a resident may hold at once.
 MAX_TOKENS: Final = 10
 
@@ -102,7 +110,7 @@ def _mail(
     outbox_enqueue_email(
         to=to,
         subject=f"【{SITE}】{subject}",
-        body=body + _FOOTER,
+        body=body + _footer(),
         now=now,
         client_address=(client_address or "") if requested else None,
     )
@@ -116,13 +124,15 @@ def _verification_mail(
     )
     _mail(
         to=user.email,
-        subject="メールアドレスの確認",
-        body=(
+        subject=_("メールアドレスの確認"),
+        body=_(
             "アカウントの登録を受け付けました。\n"
             "次のリンクを開き、「メールアドレスを確認する」を押して登録を完了してください。\n"
+            "登録が済むと、ログインの後で申請していた手続に戻ります。\n"
             "リンクの有効期限は3日間です。\n\n"
-            f"{link}"
-        ),
+            "%(link)s"
+        )
+        % {"link": link},
         now=now,
         client_address=client_address,
     )
@@ -157,18 +167,22 @@ def account_signup(
             if not Staff.objects.filter(user_id=owner.pk).exists() and owner.is_active:
                 _mail(
                     to=owner.email,
-                    subject="アカウント登録の申込みがありました",
-                    body=(
+                    subject=_("アカウント登録の申込みがありました"),
+                    body=_(
                         "このメールアドレスで新しくアカウントを作る申込みがありましたが、"
                         "このアドレスのアカウントはすでにあります。"
                         "新しいアカウントは作っていません。\n\n"
                         "ご自身の申込みでしたら、次のページからログインしてください。\n"
-                        f"{_link(base_url, 'login', next_path=next_path)}\n\n"
+                        "%(login)s\n\n"
                         "パスワードが分からない場合は、次のページで再設定できます。\n"
-                        f"{_link(base_url, 'password_reset')}\n\n"
+                        "%(reset)s\n\n"
                         "お心当たりのない場合は、このメールを破棄してください。"
                         "アカウントに変更はありません。"
-                    ),
+                    )
+                    % {
+                        "login": _link(base_url, "login", next_path=next_path),
+                        "reset": _link(base_url, "password_reset"),
+                    },
                     now=now,
                     client_address=client_address,
                 )
@@ -239,15 +253,16 @@ def account_password_reset_request(
             token = default_token_generator.make_token(user)
             _mail(
                 to=user.email,
-                subject="パスワードの再設定",
-                body=(
+                subject=_("パスワードの再設定"),
+                body=_(
                     "パスワードの再設定の申込みを受け付けました。\n"
                     "次のリンクを開いて、新しいパスワードを設定してください。"
                     "リンクは一度だけ、3日以内に使えます。\n\n"
-                    f"{_link(base_url, 'password_reset_confirm', uid, token)}\n\n"
+                    "%(link)s\n\n"
                     "お心当たりのない場合は、このメールを破棄してください。"
                     "パスワードは変わりません。"
-                ),
+                )
+                % {"link": _link(base_url, "password_reset_confirm", uid, token)},
                 now=now,
                 client_address=client_address,
             )

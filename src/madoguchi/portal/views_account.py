@@ -165,10 +165,11 @@ class LoginView(auth_views.LoginView):
     authentication_form = ResidentLoginForm  # type: ignore[assignment]
     next_page = MY_PAGE
 
-    def get_redirect_url(self) -> str:
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
         # Only a plain local path (portal.access.safe_next), stricter than Django's check.
+        request = request or self.request
         name = self.redirect_field_name
-        return safe_next(self.request, self.request.POST.get(name, self.request.GET.get(name)))
+        return safe_next(request, request.POST.get(name, request.GET.get(name)))
 
     def form_valid(self, form: Any) -> HttpResponse:
         try:
@@ -214,7 +215,7 @@ class LogoutView(auth_views.LogoutView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
-        messages.info(request, "ログアウトしました。")
+        messages.info(request, _("ログアウトしました。"))
         return response
 
 

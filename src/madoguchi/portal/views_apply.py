@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications.attachments import (
@@ -186,7 +187,10 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         elif draft.form_version_id != procedure.form_version_id and request.method == "GET":
             messages.warning(
                 request,
-                "申請様式が更新されたため、以前の下書きは使えません。お手数ですが最初から入力してください。",
+                gettext(
+                    "申請様式が更新されたため、以前の下書きは使えません。"
+                    "お手数ですが最初から入力してください。"
+                ),
             )
             draft.delete()
     return redirect(_apply_url(procedure))
@@ -288,10 +292,12 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             apply_state.save(request, copy, spec)
             messages.success(
                 request,
-                "下書きを保存しました。マイページからいつでも続きを入力できます"
-                "（保存から30日で削除されます）。"
+                gettext(
+                    "下書きを保存しました。マイページからいつでも続きを入力できます"
+                    "（保存から30日で削除されます）。"
+                )
                 if user is not None
-                else "入力内容を一時的に保存しました。この画面を閉じると消えます。",
+                else gettext("入力内容を一時的に保存しました。この画面を閉じると消えます。"),
             )
             return redirect(_apply_url(procedure) + f"?step={step_key}")
         elif not errors:
@@ -634,7 +640,7 @@ def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpRespo
         try:
             validate_email(email)
         except ValidationError:
-            error = "メールアドレスを正しく入力してください（例: taro@example.jp）。"
+            error = gettext("メールアドレスを正しく入力してください（例: taro@example.jp）。")
         if not error:
             try:
                 guest_email_confirmation_send(
@@ -713,5 +719,5 @@ def draft_discard(request: HttpRequest, code: str, procedure_id: int) -> HttpRes
     if user is not None:
         draft_delete(applicant=user, procedure=procedure)
     apply_state.clear(request, procedure)
-    messages.success(request, "下書きを削除しました。")
+    messages.success(request, gettext("下書きを削除しました。"))
     return redirect("portal:procedure", procedure.organisation.lg_code, procedure.pk)

@@ -65,7 +65,10 @@ def send(procedure: Procedure, applicant: Any, **kwargs: Any) -> Application:
     """An application to ``procedure`` from ``applicant`` (None: a guest) with real files."""
     guest_key = "" if applicant else secrets.token_urlsafe(24)
     answers = with_real_files(procedure, valid_answers(procedure), applicant, guest_key)
-    return submit(procedure, applicant, answers, guest_key=guest_key, **kwargs).application
+    sent: Application = submit(
+        procedure, applicant, answers, guest_key=guest_key, **kwargs
+    ).application
+    return sent
 
 
 def apply_path(procedure: Procedure) -> str:
@@ -393,3 +396,82 @@ def test_the_prefecture_portal_lists_organisations_that_apply_online_first(clien
     assert "（2手続）" in first_section
     assert "（1手続）" in first_section
     assert "逗子市" not in first_section
+
+
+# --- English where residents meet it (item 13) ------------------------------------------------
+
+
+def english(client: Client) -> Client:
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def test_the_apply_flow_reads_in_english_and_marks_the_forms_japanese_words(client, inu):
+    english(client)
+    start = client.get(apply_path(inu)).content.decode()
+    assert "Apply without an account" in start
+    assert "Log in and apply" in start
+    assert "アカウントを作らずに申請する" not in start
+
+    client.post(f"/o/141003/procedures/{inu.pk}/apply/guest/", {"email": "guest@example.jp"})
+    mail = OutboxMessage.objects.get(payload__to="guest@example.jp").payload
+    assert "Confirm your e-mail address" in mail["subject"]
+    assert "without an account" in mail["body"]
+    client.post(local(link_in(mail["body"], "/guest/")))
+
+    page = client.get(f"/o/141003/procedures/{inu.pk}/apply/").content.decode()
+    assert '<html lang="en">' in page
+    assert ">Next</button>" in page
+    assert "This form has no English version yet" in page
+    # The template's own questions stay Japanese, inside an element marked lang="ja".
+    fields = page.split('<div lang="ja">', 1)
+    assert len(fields) == 2
+    first_label = form_spec(inu.form_version).steps[0].fields[0].label
+    assert first_label in fields[1].split("</form>", 1)[0]
+
+
+def test_the_receipt_mail_and_my_page_follow_english(client, inu, staff_member):
+    hanako = resident_create("hanako@example.jp", verified=True)
+    english(client)
+    client.force_login(hanako)
+    client.get("/mypage/")  # the request activates English for this thread, as the submit view's
+    translation.activate("en")
+    application = send(inu, hanako)
+    translation.deactivate()
+    mail = OutboxMessage.objects.get(payload__to="hanako@example.jp").payload
+    assert "Your application has been received" in mail["subject"]
+    assert "You can follow your application" in mail["body"]
+    application = application_transition(
+        organisation=inu.organisation,
+        application=application,
+        to_status=ApplicationStatus.ACCEPTED,
+        staff_user=staff_member.user,
+        now=now(),
+    )
+    index = client.get("/mypage/").content.decode()
+    assert "Applications you sent (newest first)" in index
+    assert "Accepted" in index
+    detail = client.get(f"/mypage/{application.receipt_number}/").content.decode()
+    for words in ("Receipt number", "History", "Accepted", "Download the notice of arrival (PDF)"):
+        assert words in detail
+    # The procedure's name is data written in Japanese: shown as is, marked as Japanese.
+    assert f'<h1 lang="ja">{inu.name}</h1>' in detail
+
+
+def test_the_account_pages_follow_english(client, db):
+    english(client)
+    signup = client.get("/account/signup/").content.decode()
+    assert "Sign up" in signup
+    assert "Password (again, to check)" in signup
+    bad = client.post("/account/signup/", {"email": "nope", "password": "x", "password_again": "y"})
+    assert bad.status_code == 422
+    assert "Enter a valid e-mail address" in bad.content.decode()
+    login = client.get("/account/login/").content.decode()
+    assert "Log in with e-mail address and password" in login
+    client.post(
+        "/account/signup/",
+        {"email": "new@example.jp", "password": PASSWORD, "password_again": PASSWORD},
+    )
+    mail = OutboxMessage.objects.get(payload__to="new@example.jp").payload
+    assert "Confirm your e-mail address" in mail["subject"]
+    assert "The link is valid for 3 days." in mail["body"]
