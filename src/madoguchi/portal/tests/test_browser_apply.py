@@ -209,7 +209,7 @@ def test_a_new_resident_finds_applies_gets_the_receipt_corrects_and_withdraws(pa
 
     # Sign up; a mistyped confirmation is caught first.
     page.get_by_role("link", name="アカウントを作る").click()
-    page.wait_for_url("**/account/signup/")
+    page.wait_for_url("**/account/signup/?next=**")
     axe.check("sign-up")
     page.get_by_label("メールアドレス").fill(EMAIL)
     page.get_by_label("パスワード", exact=False).first.fill(PASSWORD)
