@@ -94,7 +94,7 @@ def mail_path(to: str, pattern: str) -> str:
     raise AssertionError(f"no link {pattern} in the mail to {to}: {bodies}")
 
 
-STEPS = [
+STEPS: list[dict[str, Any]] = [
     {
         "kind": "register",
         "owner_name.family": "Smith",
