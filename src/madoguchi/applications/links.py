@@ -60,6 +60,11 @@ def applicant_status_url(application: Application) -> str:
     return base + reverse("portal:apply:guest_status", args=[token])
 
 
+def my_page_url() -> str:
+    """The absolute address of my page (drafts and applications of an account holder)."""
+    return settings.PORTAL_URL.rstrip("/") + reverse("portal:apply:mypage")
+
+
 def applicant_status_sentence(application: Application) -> str:
     """The mail's sentence that says where to look, with its link (no mention of my page to
     a guest, who has none). In the active language."""

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from madoguchi.applications.canonical import canonical_bytes
 from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
 from madoguchi.applications.events import application_arrived
-from madoguchi.applications.links import applicant_status_sentence
+from madoguchi.applications.links import applicant_status_sentence, my_page_url
 from madoguchi.applications.models import (
     Application,
     ApplicationRevision,
@@ -785,6 +785,7 @@ def drafts_expire(*, now: datetime, limit: int = 500) -> DraftExpiryReport:
                     f"「{draft.procedure.name}」の下書きは、"
                     f"{expires:%Y年%m月%d日 %H時%M分}に削除されます。\n"
                     "申請する場合は、それまでにマイページから続きを入力して送信してください。\n"
+                    f"{my_page_url()}\n"
                     "このメールには入力した内容を含めていません。\n"
                 ),
                 now=now,
