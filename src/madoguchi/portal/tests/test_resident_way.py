@@ -475,3 +475,32 @@ def test_the_account_pages_follow_english(client, db):
     mail = OutboxMessage.objects.get(payload__to="new@example.jp").payload
     assert "Confirm your e-mail address" in mail["subject"]
     assert "The link is valid for 3 days." in mail["body"]
+
+
+def test_a_guest_downloads_the_decision_from_the_status_link_and_nothing_else(client, inu):
+    from madoguchi.applications.constants import IssuedDocumentKind
+    from madoguchi.applications.models import IssuedDocument
+
+    guest = send(inu, None, contact_email="guest@example.jp")
+    other = send(inu, None, contact_email="other@example.jp")
+    documents = [
+        IssuedDocument.objects.create(
+            organisation=inu.organisation,
+            application=application,
+            kind=IssuedDocumentKind.values[0],
+            title="決定通知書",
+            pdf=b"%PDF-1.7 test",
+            sha256="0" * 64,
+            created_at=now(),
+        )
+        for application in (guest, other)
+    ]
+    token = guest_status_token_make(guest)
+    page = client.get(f"/status/{token}/").content.decode()
+    assert f"/status/{token}/documents/{documents[0].pk}.pdf" in page
+    pdf = client.get(f"/status/{token}/documents/{documents[0].pk}.pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf["Cache-Control"] == "no-store"
+    # Another application's document is not reachable with this link.
+    assert client.get(f"/status/{token}/documents/{documents[1].pk}.pdf").status_code == 404
