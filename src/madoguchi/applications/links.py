@@ -19,10 +19,19 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from madoguchi.applications.models import Application
 
 _SALT: Final = "madoguchi.applications.guest-status"
+#: Subjects of the notices sent for staff actions (``workflow._notify_applicant`` translates
+#: them into the applicant's language): marked here for the catalogue.
+NOTICE_SUBJECTS: Final = (
+    gettext_noop("お知らせがあります"),
+    gettext_noop("申請の補正をお願いします"),
+    gettext_noop("申請を取り下げました"),
+    gettext_noop("申請の決定をお知らせします"),
+)
 #: A token longer than this is refused before it is checked.
 MAX_TOKEN_LENGTH: Final = 300
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext
 
 from madoguchi.applications.canonical import canonical_bytes
@@ -383,8 +385,12 @@ def application_submit(
     identity: VerifiedIdentity | None = None,
     signature: bytes | None = None,
     signature_via: str = "upload",
+    language: str = "ja",
 ) -> SubmitResult:
     """Store a validated application exactly once and record its arrival (到達).
+
+    ``language`` (one of ``settings.LANGUAGES``, else Japanese) is the language the applicant
+    read while applying; the receipt mail and later notices about the application use it.
 
     Replaying the same idempotency key returns the stored application unchanged (created
     False), even when two copies race; the same key with other answers, valid or not,
@@ -481,6 +487,7 @@ def application_submit(
                     search_name=applicant_search_name(spec, normalised),
                     levels=(met.ial, met.aal) if met is not None else (1, 1),
                     identity=record,
+                    language=language,
                 )
                 if verification is not None and signature is not None:
                     _keep_signature(
@@ -572,6 +579,7 @@ def _insert(
     channel: str = "online",
     arrived_at: datetime | None = None,
     recorded_by: User | None = None,
+    language: str = "ja",
 ) -> Application:
     """The rows of one arrival, inside the caller's transaction: the application with its
     receipt number, its first revision, the audit event, the arrival event (channel counts,
@@ -590,6 +598,7 @@ def _insert(
         form_version=procedure.form_version,
         applicant_id=applicant_id,
         contact_email=email,
+        language=language if language in dict(settings.LANGUAGES) else "ja",
         receipt_number=_receipt_number(organisation, now),
         idempotency_scope=scope,
         idempotency_key=key,
@@ -644,12 +653,15 @@ def _insert(
         channel=channel,
     )
     if email:
+        with translation.override(application.language or "ja"):
+            subject = gettext("申請を受け付けました（受付番号 %(receipt)s）") % {
+                "receipt": application.receipt_number
+            }
+            body = _receipt_mail(application, organisation, procedure)
         outbox_enqueue_email(
             to=email,
-            subject=f"【{organisation.name}】"
-            + gettext("申請を受け付けました（受付番号 %(receipt)s）")
-            % {"receipt": application.receipt_number},
-            body=_receipt_mail(application, organisation, procedure),
+            subject=f"【{organisation.name}】{subject}",
+            body=body,
             now=now,
             organisation=organisation,
         )
@@ -681,7 +693,7 @@ def _replay(
 def _receipt_mail(
     application: Application, organisation: Organisation, procedure: Procedure
 ) -> str:
-    # Composed in the applicant's own request, so it follows the language they chose.
+    # In the language the applicant read while applying (the caller overrides it).
     arrived = to_tokyo(application.arrived_at)
     return (
         gettext(

@@ -12,7 +12,7 @@ from django.core.validators import validate_email
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications.attachments import (
@@ -390,6 +390,7 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 identity=identity_current(user=user, session=request.session),
                 signature=held.cms if held else None,
                 signature_via=held.via if held else "upload",
+                language=get_language() or "ja",
             )
         except ValidationFailed as failure:
             first = _first_step_with_error(spec, failure.errors)

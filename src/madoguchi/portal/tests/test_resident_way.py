@@ -434,23 +434,34 @@ def test_the_receipt_mail_and_my_page_follow_english(client, inu, staff_member):
     hanako = resident_create("hanako@example.jp", verified=True)
     english(client)
     client.force_login(hanako)
-    client.get("/mypage/")  # the request activates English for this thread, as the submit view's
-    translation.activate("en")
-    application = send(inu, hanako)
-    translation.deactivate()
+    application = send(inu, hanako, language="en")  # what the portal passes in English
     mail = OutboxMessage.objects.get(payload__to="hanako@example.jp").payload
     assert "Your application has been received" in mail["subject"]
     assert "You can follow your application" in mail["body"]
-    application = application_transition(
+    for status in (ApplicationStatus.ACCEPTED, ApplicationStatus.IN_REVIEW):
+        application = application_transition(
+            organisation=inu.organisation,
+            application=application,
+            to_status=status,
+            staff_user=staff_member.user,
+            now=now(),
+        )
+    # A staff member's action (in a Japanese console) still writes to her in English.
+    correction_request(
         organisation=inu.organisation,
         application=application,
-        to_status=ApplicationStatus.ACCEPTED,
         staff_user=staff_member.user,
+        body="確認してください。",
+        fields=[next(iter(valid_answers(inu)))],
         now=now(),
     )
+    notice = OutboxMessage.objects.filter(payload__to="hanako@example.jp").latest("id").payload
+    assert "Please correct your application" in notice["subject"]
+    assert "has a notice about your application" in notice["body"]
+    assert f"/mypage/{application.receipt_number}/" in notice["body"]
     index = client.get("/mypage/").content.decode()
     assert "Applications you sent (newest first)" in index
-    assert "Accepted" in index
+    assert "Correction requested" in index
     detail = client.get(f"/mypage/{application.receipt_number}/").content.decode()
     for words in ("Receipt number", "History", "Accepted", "Download the notice of arrival (PDF)"):
         assert words in detail
