@@ -515,3 +515,14 @@ def test_a_guest_downloads_the_decision_from_the_status_link_and_nothing_else(cl
     assert pdf["Cache-Control"] == "no-store"
     # Another application's document is not reachable with this link.
     assert client.get(f"/status/{token}/documents/{documents[1].pk}.pdf").status_code == 404
+
+
+def test_the_admin_page_shows_what_is_stored_and_says_empty_fields_are_not_shown(admin_client):
+    page = admin_client.get("/console/admin/contact/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<h1>連絡先・利用規約・個人情報の取扱い</h1>" in text
+    assert "空欄の項目は表示しません" in text
+    admin_client.post("/console/admin/contact/", {"desk_name": "市民課", "hours": "平日"})
+    again = admin_client.get("/console/admin/contact/").content.decode()
+    assert 'value="市民課"' in again
