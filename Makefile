@@ -32,7 +32,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	@$(BIN)/madoguchi bootstrap --demo --base-url http://127.0.0.1:$(PORT)
 	@echo "  http://127.0.0.1:$(PORT)/ で待ち受けています。停止は Ctrl-C。"
-	@MADOGUCHI_CONSOLE_URL=$${MADOGUCHI_CONSOLE_URL:-http://127.0.0.1:$(PORT)} exec $(BIN)/madoguchi serve --port $(PORT)
+	@MADOGUCHI_CONSOLE_URL="$${MADOGUCHI_CONSOLE_URL:-http://127.0.0.1:$(PORT)}" MADOGUCHI_PORTAL_URL="$${MADOGUCHI_PORTAL_URL:-http://127.0.0.1:$(PORT)}" exec $(BIN)/madoguchi serve --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Final
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from madoguchi.catalog.models import Procedure
 from madoguchi.identity.services import guest_email_token_check, guest_email_token_make
@@ -50,21 +51,26 @@ def guest_email_confirmation_send(
     token = guest_email_token_make(email=email, procedure_id=procedure.pk)
     organisation = procedure.organisation
     if link_for is not None:
-        body = (
-            f"「{procedure.name}」をアカウントなしで申請するためのリンクです。\n"
-            f"{GUEST_LINK_MAX_AGE // 3600}時間以内に開いてください。\n\n{link_for(token)}\n\n"
-        )
+        # The portal's guest asked in their own request: the mail follows their language.
+        body = gettext(
+            "「%(procedure)s」をアカウントなしで申請するためのリンクです。\n"
+            "%(hours)s時間以内に開いてください。\n\n%(link)s\n\n"
+        ) % {
+            "procedure": procedure.name,
+            "hours": GUEST_LINK_MAX_AGE // 3600,
+            "link": link_for(token),
+        }
     else:
         body = (
             f"「{procedure.name}」をアカウントなしで申請するための確認コードです。\n"
             "申請に使うアプリに、次のコードをそのまま貼り付けてください"
             f"（{GUEST_CODE_MAX_AGE // 3600}時間有効）。\n\n{token}\n\n"
         )
-    body += "心当たりのない場合は、このメールを破棄してください。\n"
+    body += gettext("心当たりのない場合は、このメールを破棄してください。") + "\n"
     with transaction.atomic(durable=True):
         outbox_enqueue_email(
             to=email,
-            subject=f"【{organisation.name}】メールアドレスの確認",
+            subject=f"【{organisation.name}】" + gettext("メールアドレスの確認"),
             body=body,
             now=now,
             organisation=organisation,

@@ -70,6 +70,9 @@ class Application(models.Model):
         related_name="applications",
     )
     contact_email = models.EmailField(blank=True)
+    #: The language the applicant read while applying (``ja``/``en``): mail about this
+    #: application, even mail a staff member's action sends, is written in it.
+    language = models.CharField(max_length=8, default="ja", blank=True)
     receipt_number = models.CharField("受付番号", max_length=32, unique=True)
     idempotency_scope = models.CharField(max_length=300)
     idempotency_key = models.CharField(max_length=64)

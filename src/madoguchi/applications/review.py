@@ -585,7 +585,8 @@ def decision_apply(
         sha256=hashlib.sha256(pdf).hexdigest(),
         created_at=now,
     )
-    body = f"申請を{decision.label}しました。決定通知書（PDF）をマイページで確認してください。"
+    where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+    body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"
     if reason:
         body += f"\n\n{'理由' if decision == Decision.REJECT else '備考'}: {reason}"
     ApplicationMessage.objects.create(

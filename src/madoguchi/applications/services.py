@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext
 
 from madoguchi.applications.canonical import canonical_bytes
 from madoguchi.applications.constants import DRAFT_LIFETIME, IDEMPOTENCY_KEY_PATTERN
 from madoguchi.applications.events import application_arrived
+from madoguchi.applications.links import applicant_status_sentence, my_page_url
 from madoguchi.applications.models import (
     Application,
     ApplicationRevision,
@@ -384,8 +388,12 @@ def application_submit(
     identity: VerifiedIdentity | None = None,
     signature: bytes | None = None,
     signature_via: str = "upload",
+    language: str = "ja",
 ) -> SubmitResult:
     """Store a validated application exactly once and record its arrival (到達).
+
+    ``language`` (one of ``settings.LANGUAGES``, else Japanese) is the language the applicant
+    read while applying; the receipt mail and later notices about the application use it.
 
     Replaying the same idempotency key returns the stored application unchanged (created
     False), even when two copies race; the same key with other answers, valid or not,
@@ -482,6 +490,7 @@ def application_submit(
                     search_name=applicant_search_name(spec, normalised),
                     levels=(met.ial, met.aal) if met is not None else (1, 1),
                     identity=record,
+                    language=language,
                 )
                 if verification is not None and signature is not None:
                     _keep_signature(
@@ -573,6 +582,7 @@ def _insert(
     channel: str = "online",
     arrived_at: datetime | None = None,
     recorded_by: User | None = None,
+    language: str = "ja",
 ) -> Application:
     """The rows of one arrival, inside the caller's transaction: the application with its
     receipt number, its first revision, the audit event, the arrival event (channel counts,
@@ -591,6 +601,7 @@ def _insert(
         form_version=procedure.form_version,
         applicant_id=applicant_id,
         contact_email=email,
+        language=language if language in dict(settings.LANGUAGES) else "ja",
         receipt_number=_receipt_number(organisation, now),
         idempotency_scope=scope,
         idempotency_key=key,
@@ -645,10 +656,15 @@ def _insert(
         channel=channel,
     )
     if email:
+        with translation.override(application.language or "ja"):
+            subject = gettext("申請を受け付けました（受付番号 %(receipt)s）") % {
+                "receipt": application.receipt_number
+            }
+            body = _receipt_mail(application, organisation, procedure)
         outbox_enqueue_email(
             to=email,
-            subject=f"【{organisation.name}】申請を受け付けました（受付番号 {application.receipt_number}）",
-            body=_receipt_mail(application, organisation, procedure),
+            subject=f"【{organisation.name}】{subject}",
+            body=body,
             now=now,
             organisation=organisation,
         )
@@ -682,15 +698,26 @@ def _replay(
 def _receipt_mail(
     application: Application, organisation: Organisation, procedure: Procedure
 ) -> str:
+    # In the language the applicant read while applying (the caller overrides it).
     arrived = to_tokyo(application.arrived_at)
     return (
-        f"{organisation.name}への申請を受け付けました。\n\n"
-        f"手続: {procedure.name}\n"
-        f"受付番号: {application.receipt_number}\n"
-        f"到達日時: {arrived:%Y年%m月%d日 %H時%M分%S秒}\n\n"
-        "申請の状況と到達通知（PDF）は、マイページで確認できます。\n"
-        "このメールに個人番号などの内容は含めていません。\n"
-        "心当たりのない場合は、このメールを破棄してください。\n"
+        gettext(
+            "%(organisation)sへの申請を受け付けました。\n\n"
+            "手続: %(procedure)s\n"
+            "受付番号: %(receipt)s\n"
+            "到達日時: %(arrived)s\n\n"
+        )
+        % {
+            "organisation": organisation.name,
+            "procedure": procedure.name,
+            "receipt": application.receipt_number,
+            "arrived": f"{arrived:%Y-%m-%d %H:%M:%S} (JST)",
+        }
+        + f"{applicant_status_sentence(application)}\n"
+        + gettext("このメールに個人番号などの内容は含めていません。")
+        + "\n"
+        + gettext("心当たりのない場合は、このメールを破棄してください。")
+        + "\n"
     )
 
 
@@ -775,6 +802,7 @@ def drafts_expire(*, now: datetime, limit: int = 500) -> DraftExpiryReport:
                     f"「{draft.procedure.name}」の下書きは、"
                     f"{expires:%Y年%m月%d日 %H時%M分}に削除されます。\n"
                     "申請する場合は、それまでにマイページから続きを入力して送信してください。\n"
+                    f"{my_page_url()}\n"
                     "このメールには入力した内容を含めていません。\n"
                 ),
                 now=now,

@@ -18,9 +18,12 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 
 from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.applications.duplicates import RELEASING, claims_release
+from madoguchi.applications.links import applicant_status_sentence
 from madoguchi.applications.models import (
     Application,
     ApplicationMessage,
@@ -220,15 +223,24 @@ def _notify_applicant(application: Application, subject: str, now: datetime) -> 
     if not email:
         return
     organisation = application.organisation
+    # Often sent for a staff member's action: written in the applicant's language, not theirs.
+    with translation.override(application.language or "ja"):
+        body = gettext(
+            "%(organisation)sから、申請（受付番号 %(receipt)s、手続: %(procedure)s）について"
+            "お知らせがあります。\n\n"
+        ) % {
+            "organisation": organisation.name,
+            "receipt": application.receipt_number,
+            "procedure": application.procedure.name,
+        }
+        body += f"{applicant_status_sentence(application)}\n"
+        body += gettext("このメールには申請の内容を含めていません。") + "\n"
+        subject = gettext(subject)
+        number = gettext("受付番号")
     outbox_enqueue_email(
         to=email,
-        subject=f"【{organisation.name}】{subject}（受付番号 {application.receipt_number}）",
-        body=(
-            f"{organisation.name}から、申請（受付番号 {application.receipt_number}、"
-            f"手続: {application.procedure.name}）についてお知らせがあります。\n\n"
-            "内容はマイページで確認してください。\n"
-            "このメールには申請の内容を含めていません。\n"
-        ),
+        subject=f"【{organisation.name}】{subject}（{number} {application.receipt_number}）",
+        body=body,
         now=now,
         organisation=organisation,
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.definitions import national_synonyms, optional_defaults, parameter_defaults
@@ -58,6 +58,32 @@ def procedures_of(
     if published_only:
         qs = qs.filter(status=ProcedureStatus.PUBLISHED, organisation__active=True)
     return qs.order_by("name")
+
+
+@dataclass(frozen=True)
+class OnlineOrganisation:
+    organisation: Organisation
+    procedures: int
+
+
+def online_organisations_in_prefecture(*, prefecture_code: str) -> list[OnlineOrganisation]:
+    """The active organisations of a prefecture (itself included) that publish at least one
+    procedure online, with how many, most first (then in code order) — for the prefecture
+    portal, which lists them before the full list of municipalities."""
+    rows = (
+        Procedure.objects.filter(
+            status=ProcedureStatus.PUBLISHED,
+            organisation__active=True,
+            organisation__prefecture_code=prefecture_code[:2],
+        )
+        .values("organisation_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = {row["organisation_id"]: row["n"] for row in rows}
+    orgs = Organisation.objects.filter(pk__in=counts).select_related("parent")
+    found = [OnlineOrganisation(org, counts[org.pk]) for org in orgs]
+    return sorted(found, key=lambda item: (-item.procedures, item.organisation.lg_code))
 
 
 def procedure_get(

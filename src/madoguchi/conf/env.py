@@ -43,6 +43,7 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_SMTP_URL",
     "MADOGUCHI_MAIL_FROM",
     "MADOGUCHI_CONSOLE_URL",
+    "MADOGUCHI_PORTAL_URL",
     "MADOGUCHI_EXTRA_FONTS",
     "MADOGUCHI_CLAMD",
     "MADOGUCHI_VIRUS_SCAN_EXTERNAL",
@@ -305,6 +306,7 @@ class ProductionCheck:
     webhook_allow_private: bool = False
     smtp_url: str | None = None
     jpki_verify_url: str = ""
+    portal_url: str | None = None
 
 
 def production_problems(check: ProductionCheck) -> list[str]:
@@ -375,7 +377,30 @@ def production_problems(check: ProductionCheck) -> list[str]:
             "本番では MADOGUCHI_JPKI_VERIFY_URL に https:// の URL を指定してください（MADOGUCHI_JPKI_VERIFY_URL"
             " must be an https:// URL in production: certificates and signatures of residents are sent to it）。"
         )
+    if check.portal_url is not None and not check.portal_url.startswith("https://"):
+        problems.append(
+            "本番では MADOGUCHI_PORTAL_URL に住民向けポータルの https:// の URL を指定してください。"
+            "メールのリンク（マイページ・申請の状況）に使います（MADOGUCHI_PORTAL_URL must be the "
+            "https:// address of the resident portal in production: every mail links to it）。"
+        )
     return problems
+
+
+def env_portal_url(environ: Mapping[str, str], name: str = "MADOGUCHI_PORTAL_URL") -> str:
+    """The resident portal's public address (scheme and host, no path), for links in mail.
+
+    Mail is sent from the outbox, often for a staff member's action in the console (which may
+    run on another host), so links cannot be taken from the request. Default (development):
+    ``http://127.0.0.1:8000``; ``make run`` sets it from ``PORT``.
+    """
+    raw = environ.get(name, "").strip() or "http://127.0.0.1:8000"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingError(
+            f"{name} は https://ホスト の形で指定してください"
+            f"（{name} must be an http(s) address such as https://madoguchi.example.jp, not {raw!r}）"
+        )
+    return raw.rstrip("/")
 
 
 def env_jpki_verify_url(environ: Mapping[str, str], name: str = "MADOGUCHI_JPKI_VERIFY_URL") -> str:

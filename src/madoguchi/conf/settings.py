@@ -26,6 +26,7 @@ from madoguchi.conf.env import (
     env_jpki_verify_url,
     env_list,
     env_networks,
+    env_portal_url,
     load_or_create_secret_key,
     production_problems,
     virus_scan_problems,
@@ -79,6 +80,7 @@ try:
     JPKI_TRUST_ANCHORS = ENV.get("MADOGUCHI_JPKI_TRUST_ANCHORS", "").strip()
     # The platform operator's verification API (revocation), and its bearer token.
     JPKI_VERIFY_URL = env_jpki_verify_url(ENV)
+    PORTAL_URL = env_portal_url(ENV)
     JPKI_VERIFY_TOKEN = ENV.get("MADOGUCHI_JPKI_VERIFY_TOKEN", "").strip()
     # Passkeys (WebAuthn): the relying party ID (a registrable domain, e.g. "madoguchi.example.jp")
     # and the exact origins ("https://madoguchi.example.jp") the portal is served at. Empty: the
@@ -122,6 +124,7 @@ if PRODUCTION:
             webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
             smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
             jpki_verify_url=JPKI_VERIFY_URL,
+            portal_url=PORTAL_URL if ENV.get("MADOGUCHI_PORTAL_URL", "").strip() else "",
         )
     ) + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
     if _problems:

@@ -208,3 +208,52 @@ class RevocationForm(forms.Form):
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["revocation"].choices = choices  # type: ignore[attr-defined]
+
+
+class ContactForm(forms.Form):
+    """団体の連絡先・規約: parsed here, checked again (and stored) by the catalog service."""
+
+    desk_name = forms.CharField(
+        label="窓口名",
+        required=False,
+        max_length=100,
+        help_text="例: 鎌倉市役所 市民課。住民のページと手続のページに表示します。",
+    )
+    phone = forms.CharField(
+        label="電話番号", required=False, max_length=20, help_text="例: 0467-23-3000"
+    )
+    email = forms.CharField(
+        label="メールアドレス",
+        required=False,
+        max_length=254,
+        help_text="問い合わせを受けるアドレス",
+    )
+    address = forms.CharField(label="所在地", required=False, max_length=200)
+    hours = forms.CharField(
+        label="受付時間", required=False, max_length=200, help_text="例: 平日 8時30分〜17時15分"
+    )
+    terms = forms.CharField(
+        label="利用規約",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="空欄にすると、利用規約の項目を表示しません。",
+    )
+    privacy = forms.CharField(
+        label="個人情報の取扱い（プライバシーポリシー）",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="空欄にすると、個人情報の取扱いの項目を表示しません。",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            label = field.label
+            field.error_messages["max_length"] = (
+                f"{label}は%(limit_value)d文字以内で入力してください。"
+            )
+            field.error_messages["null_characters_not_allowed"] = (
+                f"{label}に使えない文字が含まれています。"
+            )

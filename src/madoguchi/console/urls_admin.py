@@ -35,6 +35,7 @@ urlpatterns: list[URLPattern] = [
         name="admin_procedure_reviewers",
     ),
     path("admin/audit/", views_admin.audit_log, name="admin_audit"),
+    path("admin/contact/", views_admin.contact_settings, name="admin_contact"),
     path("admin/jpki/", views_admin.jpki_settings, name="admin_jpki"),
     path("admin/jpki/crl/", views_admin.jpki_crl_upload, name="admin_jpki_crl"),
     path("admin/jpki/revocation/", views_admin.jpki_revocation_view, name="admin_jpki_revocation"),

@@ -19,12 +19,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from madoguchi.audit.selectors import AuditFilters, audit_events_search
 from madoguchi.catalog.models import Procedure
+from madoguchi.catalog.organisation_info import (
+    CONTACT_FIELDS,
+    ContactRefused,
+    organisation_contact_of,
+    organisation_contact_save,
+)
 from madoguchi.catalog.selectors import procedure_get, procedures_of
 from madoguchi.catalog.services import CatalogError, procedure_set_reviewers
 from madoguchi.console.access import staff_required
 from madoguchi.console.forms_admin import (
     ActiveForm,
     AuditSearchForm,
+    ContactForm,
     CrlUploadForm,
     InviteForm,
     ReviewersForm,
@@ -387,6 +394,40 @@ def jpki_revocation_view(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     )
     messages.success(request, "失効確認の方法を保存しました。")
     return redirect("console:admin_jpki")
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def contact_settings(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    """団体の連絡先・規約: shown to residents on the organisation's pages and procedures."""
+    organisation = staff.organisation
+    if request.method == "POST":
+        form = ContactForm(request.POST)
+        if form.is_valid():
+            try:
+                organisation_contact_save(
+                    organisation=organisation,
+                    actor=staff.user,
+                    data=form.cleaned_data,
+                    now=current_time(),
+                )
+            except ContactRefused as refused:
+                for name, message in refused.errors.items():
+                    form.add_error(name, message)
+            else:
+                messages.success(request, "連絡先・規約を保存しました。")
+                return redirect("console:admin_contact")
+    else:
+        row = organisation_contact_of(organisation=organisation)
+        form = ContactForm(
+            initial={name: getattr(row, name) for name in CONTACT_FIELDS} if row else None
+        )
+    return render(
+        request,
+        "console/admin/contact.html",
+        {"form": form, "organisation": organisation},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- Accepting an invitation (anonymous: the invitee has no password yet) ---------------------

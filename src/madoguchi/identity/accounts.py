@@ -19,7 +19,8 @@ from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import urlencode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import audit_record
 from madoguchi.core.text import strip_invisible
@@ -44,12 +45,19 @@ from madoguchi.notifications.services import outbox_enqueue_email
 
 SITE: Final = "窓口 電子申請"
 RESIDENT: Final = "住民"
-_FOOTER: Final = (
-    "\n\n――\n"
-    f"{SITE}\n"
-    "このメールは送信専用です。返信はできません。\n"
-    "心当たりのない場合は、このメールを破棄してください。\n"
-)
+
+
+def _footer() -> str:
+    return (
+        "\n\n――\n"
+        f"{SITE}\n"
+        + _("このメールは送信専用です。返信はできません。")
+        + "\n"
+        + _("心当たりのない場合は、このメールを破棄してください。")
+        + "\n"
+    )
+
+
 #: Personal API tokens a resident may hold at once.
 MAX_TOKENS: Final = 10
 
@@ -66,8 +74,25 @@ def _audit(action: str, user: User | None, user_id: int, now: datetime, **detail
     )
 
 
-def _link(base_url: str, name: str, *args: str) -> str:
-    return base_url.rstrip("/") + reverse(f"portal:account:{name}", args=args)
+def _link(base_url: str, name: str, *args: str, next_path: str = "") -> str:
+    link = base_url.rstrip("/") + reverse(f"portal:account:{name}", args=args)
+    next_path = _local_path(next_path)
+    return f"{link}?{urlencode({'next': next_path})}" if next_path else link
+
+
+def _local_path(value: str) -> str:
+    """``value`` if it is a plain path on this site (the view has checked it against the
+    host; this is the service's own guard, so no mail can carry a link elsewhere), else ""."""
+    if (
+        not value
+        or len(value) > 1000
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
+    ):
+        return ""
+    return value
 
 
 def _mail(
@@ -85,34 +110,48 @@ def _mail(
     outbox_enqueue_email(
         to=to,
         subject=f"【{SITE}】{subject}",
-        body=body + _FOOTER,
+        body=body + _footer(),
         now=now,
         client_address=(client_address or "") if requested else None,
     )
 
 
 def _verification_mail(
-    user: User, *, base_url: str, now: datetime, client_address: str | None
+    user: User, *, base_url: str, now: datetime, client_address: str | None, next_path: str = ""
 ) -> None:
-    link = _link(base_url, "verify", resident_verification_token_make(user=user))
+    link = _link(
+        base_url, "verify", resident_verification_token_make(user=user), next_path=next_path
+    )
     _mail(
         to=user.email,
-        subject="メールアドレスの確認",
-        body=(
+        subject=_("メールアドレスの確認"),
+        body=_(
             "アカウントの登録を受け付けました。\n"
             "次のリンクを開き、「メールアドレスを確認する」を押して登録を完了してください。\n"
+            "登録が済むと、ログインの後で申請していた手続に戻ります。\n"
             "リンクの有効期限は3日間です。\n\n"
-            f"{link}"
-        ),
+            "%(link)s"
+        )
+        % {"link": link},
         now=now,
         client_address=client_address,
     )
 
 
 def account_signup(
-    *, email: str, password: str, base_url: str, now: datetime, client_address: str | None = None
+    *,
+    email: str,
+    password: str,
+    base_url: str,
+    now: datetime,
+    client_address: str | None = None,
+    next_path: str = "",
 ) -> None:
     """Sign up ``email``, or tell its owner that it already has an account.
+
+    ``next_path`` (a path on this site, e.g. the procedure the resident started from) rides
+    along in the mail's links, so verification and login lead back to it; anything but a
+    plain local path is dropped.
 
     Either way one mail goes to the address and nothing is returned, so a view cannot
     accidentally show the difference. A staff address gets nothing at all: no resident
@@ -128,30 +167,46 @@ def account_signup(
             if not Staff.objects.filter(user_id=owner.pk).exists() and owner.is_active:
                 _mail(
                     to=owner.email,
-                    subject="アカウント登録の申込みがありました",
-                    body=(
+                    subject=_("アカウント登録の申込みがありました"),
+                    body=_(
                         "このメールアドレスで新しくアカウントを作る申込みがありましたが、"
                         "このアドレスのアカウントはすでにあります。"
                         "新しいアカウントは作っていません。\n\n"
                         "ご自身の申込みでしたら、次のページからログインしてください。\n"
-                        f"{_link(base_url, 'login')}\n\n"
+                        "%(login)s\n\n"
                         "パスワードが分からない場合は、次のページで再設定できます。\n"
-                        f"{_link(base_url, 'password_reset')}\n\n"
+                        "%(reset)s\n\n"
                         "お心当たりのない場合は、このメールを破棄してください。"
                         "アカウントに変更はありません。"
-                    ),
+                    )
+                    % {
+                        "login": _link(base_url, "login", next_path=next_path),
+                        "reset": _link(base_url, "password_reset"),
+                    },
                     now=now,
                     client_address=client_address,
                 )
             return
         _audit("resident.signed_up", user, user.pk, now)
-        _verification_mail(user, base_url=base_url, now=now, client_address=client_address)
+        _verification_mail(
+            user,
+            base_url=base_url,
+            now=now,
+            client_address=client_address,
+            next_path=next_path,
+        )
 
 
 def account_verification_resend(
-    *, email: str, base_url: str, now: datetime, client_address: str | None = None
+    *,
+    email: str,
+    base_url: str,
+    now: datetime,
+    client_address: str | None = None,
+    next_path: str = "",
 ) -> None:
-    """Mail a fresh confirmation link if ``email`` is an unverified resident account.
+    """Mail a fresh confirmation link if ``email`` is an unverified resident account
+    (carrying ``next_path`` as :func:`account_signup` does).
 
     Answers nothing, whatever the address: the page after it is the same for all.
     """
@@ -160,7 +215,13 @@ def account_verification_resend(
         user = User.objects.filter(email=address, is_active=True, email_verified_at=None).first()
         if user is None or Staff.objects.filter(user_id=user.pk).exists():
             return
-        _verification_mail(user, base_url=base_url, now=now, client_address=client_address)
+        _verification_mail(
+            user,
+            base_url=base_url,
+            now=now,
+            client_address=client_address,
+            next_path=next_path,
+        )
 
 
 def account_verify(*, token: str, now: datetime) -> User:
@@ -192,15 +253,16 @@ def account_password_reset_request(
             token = default_token_generator.make_token(user)
             _mail(
                 to=user.email,
-                subject="パスワードの再設定",
-                body=(
+                subject=_("パスワードの再設定"),
+                body=_(
                     "パスワードの再設定の申込みを受け付けました。\n"
                     "次のリンクを開いて、新しいパスワードを設定してください。"
                     "リンクは一度だけ、3日以内に使えます。\n\n"
-                    f"{_link(base_url, 'password_reset_confirm', uid, token)}\n\n"
+                    "%(link)s\n\n"
                     "お心当たりのない場合は、このメールを破棄してください。"
                     "パスワードは変わりません。"
-                ),
+                )
+                % {"link": _link(base_url, "password_reset_confirm", uid, token)},
                 now=now,
                 client_address=client_address,
             )

@@ -37,6 +37,7 @@ from madoguchi.applications.services import (
 from madoguchi.applications.signoff import decision_propose
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
+from madoguchi.catalog.organisation_info import organisation_contact_of, organisation_contact_save
 from madoguchi.catalog.services import (
     procedure_adopt,
     procedure_set_signoff_steps,
@@ -159,6 +160,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_data_helpers(yokohama, kamakura, resident, now=now)
     _demo_signoff(yokohama, resident, passwords["yokohama_signoff"], now=now)
     _demo_decision_templates(yokohama, kamakura, now=now)
+    _demo_contacts(yokohama, kamakura, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -855,4 +857,51 @@ def _demo_decision_templates(
                 updated_at=now,
             )
             for kind, title, body in _DEMO_TEMPLATES
+        )
+
+
+_DEMO_TERMS = (
+    "{name}電子申請の利用規約（デモ）\n"
+    "1. この規約は、{name}がこのシステムで受け付ける電子申請の利用について定めます。\n"
+    "2. 申請者は、正確な内容で申請してください。偽りの申請は受け付けません。\n"
+    "3. システムの保守のため、予告なく利用を停止することがあります。"
+)
+_DEMO_PRIVACY = (
+    "{name}は、電子申請で受け取った個人情報を、{name}個人情報保護条例（デモ）に従い、"
+    "申請の処理に必要な範囲でのみ利用します。法令に定める場合を除き、本人の同意なく"
+    "第三者に提供しません。"
+)
+
+
+def _demo_contacts(yokohama: Organisation, kamakura: Organisation, *, now: datetime) -> None:
+    """The demo organisations' own contact details, terms and privacy policy (once: what a
+    demo admin changes afterwards is kept)."""
+    contacts = {
+        yokohama: {
+            "desk_name": "横浜市 市民局 窓口サービス課（デモ）",
+            "phone": "045-000-0001",
+            "email": "madoguchi@yokohama.demo.madoguchi.jp",
+            "address": "神奈川県横浜市中区本町6-50-10",
+            "hours": "平日 8時45分〜17時15分",
+        },
+        kamakura: {
+            "desk_name": "鎌倉市 市民課（デモ）",
+            "phone": "0467-00-0000",
+            "email": "madoguchi@kamakura.demo.madoguchi.jp",
+            "address": "神奈川県鎌倉市御成町18-10",
+            "hours": "平日 8時30分〜17時15分",
+        },
+    }
+    for org, fields in contacts.items():
+        if organisation_contact_of(organisation=org) is not None:
+            continue
+        organisation_contact_save(
+            organisation=org,
+            actor=None,
+            data={
+                **fields,
+                "terms": _DEMO_TERMS.format(name=org.name),
+                "privacy": _DEMO_PRIVACY.format(name=org.name),
+            },
+            now=now,
         )

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from madoguchi.identity.models import Staff, User
 
@@ -50,3 +51,28 @@ def resident_of(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise PermissionDenied
     return user
+
+
+#: A ``next`` longer than this is dropped (no page of ours has such a path).
+MAX_NEXT_LENGTH = 1000
+
+
+def safe_next(request: HttpRequest, value: object) -> str:
+    """``value`` when it is a path on this site to return to after sign-up, verification or
+    login; otherwise "" (the caller then goes to its default page).
+
+    Only a local absolute path is kept: ``//evil.example``, ``https://evil.example``,
+    ``javascript:…``, backslash tricks and control characters are all dropped, by Django's
+    ``url_has_allowed_host_and_scheme`` and by refusing anything that is not a plain path.
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_NEXT_LENGTH:
+        return ""
+    if not value.startswith("/") or value.startswith(("//", "/\\")):
+        return ""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or "\\" in value:
+        return ""
+    if not url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    return value

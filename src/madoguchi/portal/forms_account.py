@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.forms.japanese import (
     ParseError,
@@ -19,16 +20,16 @@ from madoguchi.forms.japanese import (
 from madoguchi.identity.models import User
 
 EMAIL_ERRORS = {
-    "required": "メールアドレスを入力してください。",
-    "invalid": "メールアドレスを正しく入力してください（例: taro@example.jp）。",
-    "max_length": "メールアドレスは254文字以内で入力してください。",
+    "required": _("メールアドレスを入力してください。"),
+    "invalid": _("メールアドレスを正しく入力してください（例: taro@example.jp）。"),
+    "max_length": _("メールアドレスは254文字以内で入力してください。"),
 }
 PASSWORD_MAX = 128
 
 
-def _email_field(label: str = "メールアドレス") -> forms.EmailField:
+def _email_field(label: Any = None) -> forms.EmailField:
     return forms.EmailField(
-        label=label,
+        label=label or _("メールアドレス"),
         max_length=254,
         error_messages=EMAIL_ERRORS,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -38,23 +39,23 @@ def _email_field(label: str = "メールアドレス") -> forms.EmailField:
 class SignupForm(forms.Form):
     email = _email_field()
     password = forms.CharField(
-        label="パスワード",
+        label=_("パスワード"),
         strip=False,
         max_length=PASSWORD_MAX,
-        help_text="12文字以上で、推測されにくいものにしてください。数字だけのものは使えません。",
+        help_text=_("12文字以上で、推測されにくいものにしてください。数字だけのものは使えません。"),
         error_messages={
-            "required": "パスワードを入力してください。",
-            "max_length": f"パスワードは{PASSWORD_MAX}文字以内にしてください。",
+            "required": _("パスワードを入力してください。"),
+            "max_length": _("パスワードは128文字以内にしてください。"),
         },
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password_again = forms.CharField(
-        label="パスワード（確認のためもう一度）",
+        label=_("パスワード（確認のためもう一度）"),
         strip=False,
         max_length=PASSWORD_MAX,
         error_messages={
-            "required": "確認のため、パスワードをもう一度入力してください。",
-            "max_length": f"パスワードは{PASSWORD_MAX}文字以内にしてください。",
+            "required": _("確認のため、パスワードをもう一度入力してください。"),
+            "max_length": _("パスワードは128文字以内にしてください。"),
         },
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -63,7 +64,7 @@ class SignupForm(forms.Form):
         again: str = self.cleaned_data["password_again"]
         if "password" in self.cleaned_data and again != self.cleaned_data["password"]:
             raise forms.ValidationError(
-                "2つのパスワードが一致しません。同じパスワードを入力してください。"
+                _("2つのパスワードが一致しません。同じパスワードを入力してください。")
             )
         return again
 
@@ -81,20 +82,20 @@ class ResidentLoginForm(forms.Form):
     """
 
     username = forms.CharField(
-        label="メールアドレス",
+        label=_("メールアドレス"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "username", "maxlength": 254}),
         error_messages={
-            "required": "メールアドレスを入力してください。",
-            "max_length": "メールアドレスは254文字以内で入力してください。",
-            "null_characters_not_allowed": "メールアドレスに使えない文字が含まれています。",
+            "required": _("メールアドレスを入力してください。"),
+            "max_length": _("メールアドレスは254文字以内で入力してください。"),
+            "null_characters_not_allowed": _("メールアドレスに使えない文字が含まれています。"),
         },
     )
     password = forms.CharField(
-        label="パスワード",
+        label=_("パスワード"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        error_messages={"required": "パスワードを入力してください。"},
+        error_messages={"required": _("パスワードを入力してください。")},
     )
 
     def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:

@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from madoguchi.portal import views_apply, views_bundle, views_lookup, views_mypage, views_print
+from madoguchi.portal import (
+    views_apply,
+    views_bundle,
+    views_lookup,
+    views_mypage,
+    views_print,
+    views_status,
+)
 
 app_name = "apply"
 
@@ -27,6 +34,12 @@ urlpatterns = [
         "life-events/<slug:slug>/o/<str:code>/apply/",
         views_bundle.checklist,
         name="life_event_apply",
+    ),
+    path("status/<str:token>/", views_status.guest_status, name="guest_status"),
+    path(
+        "status/<str:token>/documents/<int:document_id>.pdf",
+        views_status.guest_document,
+        name="guest_document",
     ),
     path("mypage/", views_mypage.index, name="mypage"),
     path(

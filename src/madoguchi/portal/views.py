@@ -11,9 +11,11 @@ from django.views.decorators.http import require_GET
 
 from madoguchi.applications.services import procedure_is_open
 from madoguchi.catalog.models import LifeEvent, Procedure
+from madoguchi.catalog.organisation_info import organisation_contact_of
 from madoguchi.catalog.presentation import procedure_guide
 from madoguchi.catalog.selectors import (
     life_events_list,
+    online_organisations_in_prefecture,
     procedure_get,
     procedures_of,
     procedures_search,
@@ -97,6 +99,7 @@ def prefecture(request: HttpRequest, code: str) -> HttpResponse:
             "prefecture": pref,
             "groups": municipalities_by_kind(prefecture=pref),
             "portal": portal_group_for_prefecture(prefecture=pref),
+            "online": online_organisations_in_prefecture(prefecture_code=pref.prefecture_code),
         },
     )
 
@@ -138,6 +141,7 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
             "groups": list(groups_of_organisation(organisation=org)),
             "procedures": list(procedures_of(organisation=org).prefetch_related("life_events")),
             "life_events": list(life_events_list()),
+            "contact": organisation_contact_of(organisation=org),
         },
     )
 
@@ -166,6 +170,7 @@ def procedure(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "life_events": list(item.life_events.all()),
             "is_open": procedure_is_open(item, now()),
             "mine": _my_levels(request, item),
+            "contact": organisation_contact_of(organisation=org),
         },
     )
 

@@ -16,7 +16,9 @@ from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -35,7 +37,7 @@ from madoguchi.identity.services import (
     resident_verification_token_check,
 )
 from madoguchi.notifications.ratelimit import MailRateLimited
-from madoguchi.portal.access import resident_required
+from madoguchi.portal.access import resident_required, safe_next
 from madoguchi.portal.forms_account import (
     DeleteForm,
     EmailForm,
@@ -53,6 +55,12 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")
 
 
+def _next(request: HttpRequest) -> str:
+    """The page to return to (a checked local path), from the form or the query, or ""."""
+    raw = request.POST.get("next") if request.method == "POST" else None
+    return safe_next(request, raw if raw is not None else request.GET.get("next", ""))
+
+
 def _address(request: HttpRequest) -> str | None:
     return client_address(request)
 
@@ -67,6 +75,7 @@ def _resident(request: HttpRequest) -> User:
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
+    next_path = _next(request)
     status = 422
     if request.method == "POST" and form.is_valid():
         try:
@@ -76,6 +85,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 base_url=_base_url(request),
                 now=now(),
                 client_address=_address(request),
+                next_path=next_path,
             )
         except ValidationError as error:
             form.add_error("password", error)
@@ -89,7 +99,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/account/signup.html",
-        {"form": form},
+        {"form": form, "next": next_path},
         status=status if form.errors else 200,
     )
 
@@ -103,6 +113,7 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verification_resend(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST if request.method == "POST" else None)
+    next_path = _next(request)
     if request.method == "POST" and form.is_valid():
         with suppress(MailRateLimited):  # limited or not: the same page (no oracle)
             accounts.account_verification_resend(
@@ -110,12 +121,13 @@ def verification_resend(request: HttpRequest) -> HttpResponse:
                 base_url=_base_url(request),
                 now=now(),
                 client_address=_address(request),
+                next_path=next_path,
             )
         return redirect("portal:account:signup_sent")
     return render(
         request,
         "portal/account/resend.html",
-        {"form": form},
+        {"form": form, "next": next_path},
         status=422 if form.errors else 200,
     )
 
@@ -123,18 +135,24 @@ def verification_resend(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, token: str) -> HttpResponse:
-    """GET only shows a button: mail scanners open links, and must not spend the token."""
+    """GET only shows a button: mail scanners open links, and must not spend the token.
+    After it, the login page leads on to ``next`` (the procedure the resident started from)."""
+    next_path = _next(request)
     try:
         if request.method == "POST":
             accounts.account_verify(token=token, now=now())
             messages.success(
-                request, "メールアドレスを確認しました。登録したパスワードでログインしてください。"
+                request,
+                _("メールアドレスを確認しました。登録したパスワードでログインしてください。"),
             )
-            return redirect("portal:account:login")
+            login_url = reverse("portal:account:login")
+            if next_path:
+                login_url += "?" + urlencode({"next": next_path})
+            return redirect(login_url)
         resident_verification_token_check(token=token)
     except InvalidToken:
         return render(request, "portal/account/verify_invalid.html", status=400)
-    return render(request, "portal/account/verify.html")
+    return render(request, "portal/account/verify.html", {"next": next_path})
 
 
 class LoginView(auth_views.LoginView):
@@ -146,6 +164,12 @@ class LoginView(auth_views.LoginView):
     # Shaped like AuthenticationForm (username, password, request, get_user); it only parses.
     authentication_form = ResidentLoginForm  # type: ignore[assignment]
     next_page = MY_PAGE
+
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
+        # Only a plain local path (portal.access.safe_next), stricter than Django's check.
+        request = request or self.request
+        name = self.redirect_field_name
+        return safe_next(request, request.POST.get(name, request.GET.get(name)))
 
     def form_valid(self, form: Any) -> HttpResponse:
         try:
@@ -191,7 +215,7 @@ class LogoutView(auth_views.LogoutView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
-        messages.info(request, "ログアウトしました。")
+        messages.info(request, _("ログアウトしました。"))
         return response
 
 

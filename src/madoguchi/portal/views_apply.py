@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications.attachments import (
@@ -25,6 +26,7 @@ from madoguchi.applications.duplicate_review import DuplicateApplication
 from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
 from madoguchi.applications.models import Application
 from madoguchi.applications.selectors import (
+    answers_by_type,
     application_by_receipt,
     application_identity,
     application_of_applicant,
@@ -217,7 +219,10 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         elif draft.form_version_id != procedure.form_version_id and request.method == "GET":
             messages.warning(
                 request,
-                "申請様式が更新されたため、以前の下書きは使えません。お手数ですが最初から入力してください。",
+                gettext(
+                    "申請様式が更新されたため、以前の下書きは使えません。"
+                    "お手数ですが最初から入力してください。"
+                ),
             )
             draft.delete()
     return redirect(_apply_url(procedure))
@@ -332,10 +337,12 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             apply_state.save(request, copy, spec)
             messages.success(
                 request,
-                "下書きを保存しました。マイページからいつでも続きを入力できます"
-                "（保存から30日で削除されます）。"
+                gettext(
+                    "下書きを保存しました。マイページからいつでも続きを入力できます"
+                    "（保存から30日で削除されます）。"
+                )
                 if user is not None
-                else "入力内容を一時的に保存しました。この画面を閉じると消えます。",
+                else gettext("入力内容を一時的に保存しました。この画面を閉じると消えます。"),
             )
             return redirect(_apply_url(procedure) + f"?step={step_key}")
         elif not errors:
@@ -450,6 +457,7 @@ def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 identity=identity_current(user=user, session=request.session),
                 signature=held.cms if held else None,
                 signature_via=held.via if held else "upload",
+                language=get_language() or "ja",
             )
         except ValidationFailed as failure:
             first = _first_step_with_error(spec, failure.errors)
@@ -710,7 +718,7 @@ def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpRespo
         try:
             validate_email(email)
         except ValidationError:
-            error = "メールアドレスを正しく入力してください（例: taro@example.jp）。"
+            error = gettext("メールアドレスを正しく入力してください（例: taro@example.jp）。")
         if not error:
             try:
                 guest_email_confirmation_send(
@@ -766,6 +774,14 @@ def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str
         )
     if request.method == "POST":
         apply_state.guest_start(request, procedure, checked[0])
+        # The address was proved a moment ago: the form's e-mail field starts with it, so the
+        # guest is not asked for it again (they may still change it on the form).
+        spec = form_spec(procedure.form_version)
+        copy = apply_state.load(request, procedure)
+        if not copy.answers:
+            copy.answers = answers_by_type(spec, {"email": checked[0]})
+            copy.step = copy.step or spec.steps[0].key
+            apply_state.save(request, copy, spec)
         return redirect(_apply_url(procedure))
     return render(
         request,
@@ -781,5 +797,5 @@ def draft_discard(request: HttpRequest, code: str, procedure_id: int) -> HttpRes
     if user is not None:
         draft_delete(applicant=user, procedure=procedure)
     apply_state.clear(request, procedure)
-    messages.success(request, "下書きを削除しました。")
+    messages.success(request, gettext("下書きを削除しました。"))
     return redirect("portal:procedure", procedure.organisation.lg_code, procedure.pk)

@@ -88,6 +88,40 @@ class Organisation(TimeStampedModel):
         return self.lg_code[:5]
 
 
+class OrganisationContact(models.Model):
+    """What an organisation tells residents about itself (one row or none): its counter, how
+    to reach it, its terms of use and privacy policy.
+
+    Shown on the organisation's pages and on each of its procedures. A field left empty is not
+    shown at all: the portal never fills a gap with a made-up text.
+    """
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="contact"
+    )
+    desk_name = models.CharField("窓口名", max_length=100, blank=True)
+    phone = models.CharField("電話番号", max_length=20, blank=True)
+    email = models.EmailField("メールアドレス", max_length=254, blank=True)
+    address = models.CharField("所在地", max_length=200, blank=True)
+    hours = models.CharField("受付時間", max_length=200, blank=True)
+    terms = models.TextField("利用規約", max_length=20000, blank=True)
+    privacy = models.TextField(
+        "個人情報の取扱い（プライバシーポリシー）", max_length=20000, blank=True
+    )
+    updated_at = models.DateTimeField("更新日時")
+
+    class Meta:
+        verbose_name = "団体の連絡先・規約"
+        verbose_name_plural = "団体の連絡先・規約"
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.desk_name}"
+
+    @property
+    def has_contact(self) -> bool:
+        return any((self.desk_name, self.phone, self.email, self.address, self.hours))
+
+
 class SharedGroup(TimeStampedModel):
     """共同利用グループ: organisations that share one installation and one portal."""
 
@@ -184,4 +218,11 @@ class PopulationImport(models.Model):
         return f"{self.file_name} {self.imported_at:%Y-%m-%d %H:%M}"
 
 
-__all__ = ["GroupMembership", "MasterLoad", "Organisation", "PopulationImport", "SharedGroup"]
+__all__ = [
+    "GroupMembership",
+    "MasterLoad",
+    "Organisation",
+    "OrganisationContact",
+    "PopulationImport",
+    "SharedGroup",
+]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from madoguchi.core.lgcode import parse_lg_code, with_check_digit
 from madoguchi.core.text import search_key
 from madoguchi.tenants.constants import REGIONS, OrganisationKind
 from madoguchi.tenants.models import MasterLoad, Organisation, SharedGroup
+from madoguchi.tenants.romaji import is_romaji_query, romaji_fold
 
 MAX_QUERY_LENGTH = 100
 
@@ -38,8 +39,9 @@ def organisations_filter(
 ) -> QuerySet[Organisation]:
     """Organisations matching every given filter, in code order.
 
-    ``q`` matches a part of the name (wards with their city), the kana reading or the code,
-    ignoring full-/half-width, hiragana/katakana and spaces. Filters that are ``None`` are
+    ``q`` matches a part of the name (wards with their city), the kana reading, the code or
+    the romanised reading (``kamakura``, ``Tōkyō``), ignoring full-/half-width,
+    hiragana/katakana, case, spaces and long vowels in romaji. Filters that are ``None`` are
     not applied. Raises ``ValueError`` for a malformed prefecture code or kind.
     """
     qs = Organisation.objects.select_related("parent").order_by("lg_code")
@@ -54,7 +56,13 @@ def organisations_filter(
     if q is not None:
         key = search_key(q[:MAX_QUERY_LENGTH])
         if key:
-            qs = qs.filter(search_key__contains=key)
+            condition = Q(search_key__contains=key)
+            if is_romaji_query(q[:MAX_QUERY_LENGTH]):
+                # Kamakura, Tōkyō, Toukyou, Chuo-ku: the folded romaji stored at master load.
+                folded = romaji_fold(q[:MAX_QUERY_LENGTH])
+                if folded:
+                    condition |= Q(search_key__contains=folded)
+            qs = qs.filter(condition)
     return qs
 
 

@@ -24,6 +24,7 @@ from madoguchi.tenants.models import (
     PopulationImport,
     SharedGroup,
 )
+from madoguchi.tenants.romaji import romaji_keys
 
 _COMPARED_FIELDS = (
     "name",
@@ -58,8 +59,12 @@ class MasterLoadReport:
 
 
 def organisation_search_key(record: MasterRecord | Organisation, parent_name: str = "") -> str:
-    """The folded text a search matches: name (with the city for wards), kana and code."""
-    return search_key(f"{parent_name}{record.name} {record.kana} {record.lg_code}")[:256]
+    """The folded text a search matches: name (with the city for wards), kana, code, the
+    English name and the romanised reading (:mod:`madoguchi.tenants.romaji`), so that
+    ``kamakura`` finds 鎌倉市 and ``tokyo`` 東京都."""
+    words = [f"{parent_name}{record.name}", record.kana, record.lg_code]
+    words += [record.name_en, romaji_keys(record.kana)]
+    return search_key(" ".join(w for w in words if w))[:256]
 
 
 def _level(record: MasterRecord) -> int:

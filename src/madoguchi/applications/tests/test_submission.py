@@ -302,6 +302,7 @@ def test_drafts_warn_once_before_expiry_and_are_then_deleted(procedure, resident
     [mail] = [m for m in OutboxMessage.objects.all() if "下書き" in m.payload["subject"]]
     assert mail.payload["to"] == "hanako@example.jp"
     assert "045" not in mail.payload["body"]
+    assert "/mypage/" in mail.payload["body"]  # every mail has its link
     assert drafts_expire(now=later).notified == 0  # once only
     gone = drafts_expire(now=draft.expires_at + timedelta(seconds=1))
     assert gone.deleted == 1

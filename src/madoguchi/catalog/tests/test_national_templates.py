@@ -255,7 +255,7 @@ def test_sodai_gomi_fee_is_the_tickets_of_all_items_times_the_unit_fee(loaded):
             {"name": "たんす（高さ1m以上）", "quantity": "1", "tickets_per_item": "3"},
         ],
         "collection_date": "2025-06-10",
-        "payment_method": "online",
+        "payment_method": "ticket",
         "items_confirmed": True,
         "rules_confirmed": True,
     }
@@ -348,3 +348,18 @@ def test_the_digest_covers_metadata_and_form():
     assert template_digest(copy.deepcopy(original.metadata), copy.deepcopy(original.form)) == (
         original.digest
     )
+
+
+def test_no_template_offers_online_payment_while_no_payment_method_exists(loaded):
+    # 粗大ごみ once offered 「オンラインで支払う」 and nothing followed: the platform has no
+    # payment method yet, so no choice may promise one (and "online" is refused, not stored).
+    spec = form_spec(_version("sodai-gomi").form_version)
+    choices = [
+        choice
+        for step in spec.steps
+        for f in step.fields
+        if f.key == "payment_method"
+        for choice in f.options["choices"]
+    ]
+    assert [c["value"] for c in choices] == ["ticket"]
+    assert not any("オンラインで支払" in c["label"] for c in choices)

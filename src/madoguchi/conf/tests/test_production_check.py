@@ -49,6 +49,8 @@ def test_safe_settings_have_no_problems():
         ({"secret_key_from_env": "django-insecure-" + "x" * 40}, "MADOGUCHI_SECRET_KEY"),
         ({"webhook_allow_private": True}, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE"),
         ({"smtp_url": ""}, "MADOGUCHI_SMTP_URL"),
+        ({"portal_url": ""}, "MADOGUCHI_PORTAL_URL"),
+        ({"portal_url": "http://madoguchi.example.jp"}, "MADOGUCHI_PORTAL_URL"),
     ],
 )
 def test_each_unsafe_setting_is_named_in_one_sentence(changes, named):

@@ -40,6 +40,7 @@ def safe_production(tmp_path):
         "MADOGUCHI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "MADOGUCHI_SMTP_URL": "smtp://127.0.0.1:2525",
         "MADOGUCHI_VIRUS_SCAN_EXTERNAL": "true",
+        "MADOGUCHI_PORTAL_URL": "https://example.jp",
     }
 
 
@@ -57,6 +58,7 @@ def test_production_with_nothing_set_refuses_to_start_and_says_why(start):
         "MADOGUCHI_ENCRYPTION_KEYS",
         "MADOGUCHI_SMTP_URL",
         "MADOGUCHI_CLAMD",
+        "MADOGUCHI_PORTAL_URL",
     ):
         assert name in result.stderr
 

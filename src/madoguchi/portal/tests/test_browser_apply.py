@@ -205,10 +205,11 @@ def test_a_new_resident_finds_applies_gets_the_receipt_corrects_and_withdraws(pa
     page.get_by_role("link", name="オンラインで申請する").click()
     axe.check("start")
     start_url = page.url
+    assert start_url.endswith("/apply/start/")
 
     # Sign up; a mistyped confirmation is caught first.
     page.get_by_role("link", name="アカウントを作る").click()
-    page.wait_for_url("**/account/signup/")
+    page.wait_for_url("**/account/signup/?next=**")
     axe.check("sign-up")
     page.get_by_label("メールアドレス").fill(EMAIL)
     page.get_by_label("パスワード", exact=False).first.fill(PASSWORD)
@@ -226,10 +227,10 @@ def test_a_new_resident_finds_applies_gets_the_receipt_corrects_and_withdraws(pa
     page.goto(path_in(outbox_mail(EMAIL, "メールアドレスの確認")["body"]))
     axe.check("verify")
     page.get_by_role("button", name="メールアドレスを確認する").click()
-    page.wait_for_url("**/account/login/")
+    # The way back rode along in the mail: the login leads straight back to the procedure.
+    page.wait_for_url("**/account/login/?next=**")
+    assert "apply%2Fstart%2F" in page.url or "apply/start/" in page.url
     axe.check("login")
-    page.goto(start_url)
-    page.get_by_role("link", name="ログインして申請する").click()
     page.get_by_label("メールアドレス").fill(EMAIL)
     page.get_by_label("パスワード").fill(PASSWORD)
     page.get_by_role("button", name="ログイン", exact=True).click()

@@ -246,7 +246,7 @@ def test_a_procedure_page_in_english_keeps_the_procedures_own_words(client, jumi
     page = text(client.get(url))
 
     assert is_english(page)
-    for heading in ["Before you apply", "What you need", "What you will enter", "Contact"]:
+    for heading in ["Before you apply", "What you need", "What you will enter"]:
         assert f"<h2>{heading}</h2>" in page
     assert "<dt>Identity check</dt>" in page
     assert "Level 3 (My Number Card). Your identity is checked with your My Number Card" in page

@@ -94,9 +94,16 @@ def test_without_a_group_the_prefecture_page_is_a_plain_list(client, db):
 
 
 def test_kanagawa_municipalities_are_grouped_by_kind(client, kanagawa_portal):
-    headings = parse(client.get("/p/14/")).h2
+    html = text(client.get("/p/14/"))
+    headings = re.findall(r'<h3 id="kind-[a-z_]+">(.*?)<span class="sub">(.*?)</span></h3>', html)
 
-    assert headings[:4] == ["指定都市（3）", "市（16）", "町（13）", "村（1）"]
+    assert ["".join(h) for h in headings] == ["指定都市（3）", "市（16）", "町（13）", "村（1）"]
+    # Under the organisations that accept online applications (listed first, issue 11).
+    h2 = parse(client.get("/p/14/")).h2
+    assert h2.index("すべての市区町村") >= 0
+    assert not any(
+        h.startswith("オンラインで申請できる団体") for h in h2[h2.index("すべての市区町村") :]
+    )
 
 
 def test_yokohama_carries_its_18_wards(client, kanagawa_portal):

@@ -171,8 +171,8 @@ def test_the_child_allowance_page_asks_for_the_my_number_card(client, shipped):
     assert "振込先口座を確認できる書類</strong>（必須）" in page
     assert "別居監護申立書</strong>（該当する場合）" in page
     assert "所得課税証明書" not in page  # an optional document this organisation does not ask for
-    # No contact set: the page says where to ask instead of showing nothing.
-    assert "横浜市の窓口にお問い合わせください。" in page
+    # No contact set: the page invents none (the organisation sets its own, issue 11).
+    assert "横浜市の窓口にお問い合わせください。" not in page
 
 
 def test_the_page_follows_the_organisations_later_settings(client, organisation, published):

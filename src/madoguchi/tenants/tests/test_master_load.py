@@ -283,3 +283,45 @@ def test_master_data_is_verified_and_ordered(master_data):
         for r in master_data.records
     ]
     assert levels == sorted(levels)
+
+
+# --- Romanised names (issue 11, item 13) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("kamakura", "鎌倉市"),
+        ("Kamakura", "鎌倉市"),
+        ("KAMAKURA-SHI", "鎌倉市"),
+        ("tokyo", "東京都"),
+        ("Tōkyō", "東京都"),
+        ("toukyou", "東京都"),
+        ("osaka", "大阪府"),
+        ("sapporo", "札幌市"),
+        ("hokkaido", "北海道"),
+    ],
+)
+def test_romanised_names_find_the_organisation(db, query, expected):
+    from madoguchi.tenants.selectors import organisations_filter
+
+    names = [org.display_name for org in organisations_filter(q=query)]
+    assert expected in names
+
+
+@pytest.mark.parametrize("query", ["zzzz", "'", "-", "%", "_", "kamakura%"])
+def test_romaji_queries_that_name_nothing_find_nothing_and_never_fail(db, query):
+    from madoguchi.tenants.selectors import organisations_filter
+
+    assert list(organisations_filter(q=query)) == []
+
+
+def test_the_romaji_key_is_stored_at_master_load_not_computed_per_request(db):
+    kamakura = Organisation.objects.get(lg_code="142042")
+    assert "kamakurashi" in kamakura.search_key
+
+
+def test_the_portal_search_finds_kamakura_by_its_romanised_name(client, db):
+    page = client.get("/search/", {"q": "kamakura"})
+    assert page.status_code == 200
+    assert "鎌倉市" in page.content.decode()
