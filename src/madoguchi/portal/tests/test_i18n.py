@@ -269,7 +269,8 @@ def test_the_guides_sentences_follow_the_active_language(juminhyo):
     assert english.signature == "An electronic signature with your My Number Card is required."
     assert english.identity == (
         "Level 3 (My Number Card). "
-        "Your identity is checked with your My Number Card (you need the card and its PIN)."
+        "Your identity is checked with your My Number Card. Have the card and its signing "
+        "password (6 to 16 letters and digits) ready."
     )
     assert english.steps == japanese.steps  # field labels are the template's data
 
