@@ -22,7 +22,7 @@ condition, and the step is checked when it is sent, as before.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import QueryDict
@@ -68,6 +68,14 @@ class Live:
     url: str
     form_url: str
     hidden: frozenset[str] = frozenset()
+    #: The validated answers, where computed values are read (the rules compute them).
+    checked: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: ValidationResult, *, url: str, form_url: str) -> Live:
+        return cls(
+            url=url, form_url=form_url, hidden=frozenset(result.hidden), checked=result.answers
+        )
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,8 @@ def _field_context(
     labels = labels or {}
     own = errors.get(path)
     sub_errors = {k[len(path) + 1 :]: v for k, v in errors.items() if k.startswith(path + ".")}
+    if spec.type == "computed" and live is not None:
+        value = _value_at(live.checked, path)
     context: dict[str, Any] = {
         "f": spec,
         "ftype": field_types[spec.type],
@@ -317,8 +327,8 @@ def render_step(
     """The fieldsets of one step, with values and errors in place.
 
     ``live`` adds the attributes of a live form; ``focus`` (``children.1``, as posted) gives
-    the first field of that group item ``autofocus``, and its fieldset is the anchor
-    ``#f-children-1``: where 「追加」 lands, with or without JavaScript.
+    the first field of that group item ``autofocus`` (its fieldset has the id
+    ``f-children-1``): where 「追加」 lands, with or without JavaScript.
     """
     labels = _labels(spec)
     sections = [
@@ -369,11 +379,13 @@ def _value_at(answers: Mapping[str, Any], path: str) -> Any:
 _NO_SLOT = frozenset({"notice", "computed", "group", "yesno", "multichoice", "consent"})
 
 
-def _has_slot(field: FieldSpec, field_id: str, touched_id: str) -> bool:
-    """Whether the page has a live message slot ``{touched_id}-live`` for this field."""
-    if field.type in COMPOSITE_PARTS:
-        return any(touched_id == f"{field_id}-{key}" for key, _ in COMPOSITE_PARTS[field.type])
-    if field.type in _NO_SLOT or (field.type == "choice" and field.option("widget") != "select"):
+def _has_slot(question: FieldSpec, field_id: str, touched_id: str) -> bool:
+    """Whether the page has a live message slot ``{touched_id}-live`` for this question."""
+    if question.type in COMPOSITE_PARTS:
+        return any(touched_id == f"{field_id}-{key}" for key, _ in COMPOSITE_PARTS[question.type])
+    if question.type in _NO_SLOT or (
+        question.type == "choice" and question.option("widget") != "select"
+    ):
         return False
     return touched_id == field_id
 
@@ -393,7 +405,7 @@ def render_live(
     and ``result`` (their validation, whose ``hidden`` is the truth): see the module text.
 
     ``shown_hidden`` is what the page hides now (its ``_live_hidden``); values that are not
-    paths of this step are ignored. ``touched`` is the posted name of the field just changed.
+    paths of this step are ignored. ``touched`` is the posted name of the question just changed.
     """
     labels = _labels(spec)
     now_hidden = set(result.hidden)
@@ -404,23 +416,25 @@ def render_live(
     fill: dict[str, Any] | None = None
     touched_id = html_id(touched) if touched else ""
     slot = ""
-    for path, field, value in _fields_in(step, answers):
-        if field.visible_if is not None and (path in now_hidden) != (path in page_hidden):
-            flips.append(_field_context(field, path, value, {}, labels, live))
-        if field.type == "computed" and path not in now_hidden:
+    for path, question, value in _fields_in(step, answers):
+        if question.visible_if is not None and (path in now_hidden) != (path in page_hidden):
+            flips.append(_field_context(question, path, value, {}, labels, live))
+        if question.type == "computed" and path not in now_hidden:
             computed.append(
-                {"id": html_id(path), "value": _value_at(result.answers, path), "f": field}
+                {"id": html_id(path), "value": _value_at(result.answers, path), "f": question}
             )
         if (
-            field.type == "address"
+            question.type == "address"
             and touched_id == f"{html_id(path)}-postal_code"
             and path not in now_hidden
         ):
             filled = address_fill_for(value)
             if filled:
-                fill = _field_context(field, path, {**_part_values(value), **filled}, {}, live=live)
+                fill = _field_context(
+                    question, path, {**_part_values(value), **filled}, {}, live=live
+                )
                 fills = [p for p in fill["parts"] if p["key"] in filled]
-        if touched_id and _has_slot(field, html_id(path), touched_id):
+        if touched_id and _has_slot(question, html_id(path), touched_id):
             slot = touched_id
     message = ""
     if slot and not typing:

@@ -54,13 +54,12 @@ from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import FormSpec, StepSpec
-from madoguchi.forms.engine import validate
+from madoguchi.forms.engine import ValidationResult, validate
 from madoguchi.forms.identity import verified_fields, verified_prefill
 from madoguchi.forms.rendering import (
     Live,
     answers_from_post,
     error_summary,
-    html_id,
     input_name,
     render_live,
     render_step,
@@ -322,10 +321,10 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         apply_state.save(request, copy, spec)
         if not errors:
             if added:
-                # The new item is where the page lands, its first field focused (autofocus):
-                # the same with JavaScript (htmx swaps the fields in) and without.
-                anchor = html_id(added)
-                return redirect(_apply_url(procedure) + f"?step={step_key}&focus={added}#{anchor}")
+                # The new item's first field takes the focus (autofocus, which also scrolls it
+                # into view): the same with JavaScript (htmx swaps the fields in) and without.
+                # No #fragment: a browser skips autofocus when the URL targets an element.
+                return redirect(_apply_url(procedure) + f"?step={step_key}&focus={added}")
             return redirect(_apply_url(procedure) + f"?step={step_key}")
     if request.method == "GET" and request.GET.get("check") == "1":
         # Sent back from the confirmation: show what is missing or wrong on this step.
@@ -350,9 +349,7 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                 step,
                 copy.answers,
                 errors,
-                live=_live(
-                    procedure, validate(spec, copy.answers, today=to_tokyo(now()).date()).hidden
-                ),
+                live=_live(procedure, validate(spec, copy.answers, today=to_tokyo(now()).date())),
                 focus=request.GET.get("focus", "")[:100] if not errors else "",
             ),
             "live_url": _apply_url(procedure, "live"),
@@ -371,13 +368,9 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     )
 
 
-def _live(procedure: Procedure, hidden: set[str]) -> Live:
-    """A live step: the questions its rules hide now, and where to ask again."""
-    return Live(
-        url=_apply_url(procedure, "live"),
-        form_url=_apply_url(procedure),
-        hidden=frozenset(hidden),
-    )
+def _live(procedure: Procedure, checked: ValidationResult) -> Live:
+    """A live step: what its rules hide and compute now, and where to ask again."""
+    return Live.of(checked, url=_apply_url(procedure, "live"), form_url=_apply_url(procedure))
 
 
 #: At most this many ``_live_hidden`` values are read (a step has far fewer questions).
@@ -410,7 +403,7 @@ def live(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             step,
             copy.answers,
             result,
-            live=_live(procedure, result.hidden),
+            live=_live(procedure, result),
             shown_hidden=[v[:200] for v in request.POST.getlist("_live_hidden")][
                 :LIVE_HIDDEN_LIMIT
             ],
