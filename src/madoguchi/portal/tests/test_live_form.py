@@ -85,7 +85,7 @@ def test_the_step_says_where_to_ask_and_which_questions_its_rules_hide_now(hanak
     # … and still drawn with the words of their rule, for a browser without JavaScript.
     assert 'name="spouse_name.family"' in page
     assert "「配偶者はいますか」が「はい」の場合" in page
-    assert "portal/live.js" in page
+    assert "madoguchi/live.js" in page
 
 
 def test_a_question_whose_rule_holds_is_drawn_shown(hanako_client, hanako, jidou):
