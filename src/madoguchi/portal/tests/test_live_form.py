@@ -377,3 +377,25 @@ def test_validation_says_which_questions_the_rules_hide(jidou):
     assert "children[0].separate_address" in result.hidden
     assert "children[1].separate_address" not in result.hidden
     assert "spouse_name" not in validate(spec, {"has_spouse": "yes"}, today=today).hidden
+
+
+# --- A fee computed as the number of copies changes ----------------------------------------------
+
+
+def test_the_fee_follows_the_number_of_copies(hanako_client, db):
+    juminhyo = procedure_publish(Organisation.objects.get(lg_code="141003"), "juminhyo")
+    step = form_spec(juminhyo.form_version).steps[
+        next(
+            i
+            for i, s in enumerate(form_spec(juminhyo.form_version).steps)
+            if any(f.key == "fee" for f in s.fields)
+        )
+    ]
+
+    html = live(
+        hanako_client,
+        juminhyo,
+        {"_step": step.key, "copies": "３", "_live_touched": "copies", "_live_event": "change"},
+    ).content.decode()
+
+    assert re.search(r'<span id="f-fee-value" hx-swap-oob="innerHTML">\s*900円', html), html
