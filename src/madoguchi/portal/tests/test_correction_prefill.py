@@ -57,7 +57,8 @@ def application(jidou: Procedure, hanako: User) -> Application:
             "holder": "ヤマダ　ハナコ",
         },
     )
-    return submit(jidou, hanako, answers).application
+    sent: Application = submit(jidou, hanako, answers).application
+    return sent
 
 
 def ask(application: Application, staff: Any, *fields: str) -> None:
