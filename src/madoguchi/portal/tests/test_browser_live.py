@@ -184,3 +184,56 @@ def test_without_javascript_every_question_shows_and_adding_lands_on_the_new_chi
         assert page.locator("#f-children-1-name-family").is_visible()
     finally:
         context.close()
+
+
+def test_a_correction_starts_from_the_submitted_answers_and_replaces_one_file(
+    page, live_server, tmp_path
+):
+    from madoguchi.applications.workflow import correction_request
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.testing import png_bytes, staff_create, submit, valid_answers, with_real_files
+
+    procedure = jidou()
+    log_in(page.context, live_server.url, "hanako.correct@example.jp")
+    hanako = User.objects.get(email="hanako.correct@example.jp")
+    answers = with_real_files(procedure, valid_answers(procedure), owner=hanako)
+    answers["claimant_address"] = {"postal_code": "2310023", "block": "1-1", "building": ""}
+    answers["account"] = {
+        "bank_code": "0001",
+        "branch_code": "001",
+        "account_type": "ordinary",
+        "account_number": "1234567",
+        "holder": "ヤマダ ハナコ",
+    }
+    application = submit(procedure, hanako, answers).application
+    staff = staff_create(
+        procedure.organisation, email="reviewer@yokohama.test", role=StaffRole.REVIEWER
+    )
+    correction_request(
+        organisation=procedure.organisation,
+        application=application,
+        staff_user=staff.user,
+        body="番地と通帳の写真を確認してください。",
+        fields=["claimant_address", "account", "account_document"],
+        now=now(),
+    )
+    new_file = tmp_path / "通帳.png"
+    new_file.write_bytes(png_bytes())
+
+    page.goto(f"/mypage/{application.receipt_number}/")
+    page.get_by_role("link", name="補正する").click()
+    page.wait_for_load_state("load")
+    assert page.locator("#f-claimant_address-city").input_value() == "横浜市中区"
+    assert page.locator("#f-account-account_number").input_value() == "●●●●567"
+    found = axe_violations(page)
+    assert found == [], found
+    page.locator("#f-claimant_address-block").fill("2-3")
+    old_name = application.answers["account_document"][0]["name"]
+    page.get_by_label(f"{old_name}を差し替える（削除する）").check()
+    page.locator("#f-account_document").set_input_files(str(new_file))
+    page.get_by_role("button", name="補正した内容を送信する").click()
+    page.wait_for_url(f"**/mypage/{application.receipt_number}/")
+
+    application.refresh_from_db()
+    assert application.answers["claimant_address"]["block"] == "2-3"
+    assert [f["name"] for f in application.answers["account_document"]] == ["通帳.png"]
