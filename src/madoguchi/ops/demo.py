@@ -18,15 +18,17 @@ from typing import Any
 
 from django.conf import settings
 
+from madoguchi.applications.attachments import attachment_answer, attachment_store
 from madoguchi.applications.constants import ApplicationStatus, Channel, ReceivedForm
 from madoguchi.applications.models import Application
 from madoguchi.applications.received import application_register_received, received_form_spec
-from madoguchi.applications.review import application_move
+from madoguchi.applications.review import application_correction_request, application_move
 from madoguchi.applications.services import (
     SubmissionError,
     application_canonical,
     application_submit,
 )
+from madoguchi.applications.uploads import UploadRefused
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import procedure_adopt, procedure_set_status
@@ -135,6 +137,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_procedures(yokohama, kamakura, now=now)
     resident = _demo_resident(passwords["resident"], now=now)
     _demo_applications(yokohama, resident, now=now)
+    _demo_correction(yokohama, resident, now=now)
     _demo_received(yokohama, kamakura, now=now)
     return [
         DemoLogin(
@@ -349,6 +352,70 @@ def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime)
                 expected_status=ApplicationStatus.SUBMITTED,
                 now=at + timedelta(hours=1),
             )
+
+
+DEMO_CORRECTION_KEY = "demo-yokohama-jidou-teate-0001"
+
+
+def _demo_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 200), (235, 240, 250)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _demo_correction(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """The demo resident's 児童手当 application to 横浜市 with a passbook photo, for which the
+    staff ask a correction of the address, the bank account and the photo: on my page the
+    correction form starts from what was sent (the account number masked), and the photo can
+    be replaced alone. A fixed idempotency key makes a second bootstrap add nothing."""
+    if Application.objects.filter(
+        idempotency_scope=f"user:{resident.pk}", idempotency_key=DEMO_CORRECTION_KEY
+    ).exists():
+        return
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="jidou-teate-nintei").first()
+    staff = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN).first()
+    if procedure is None or staff is None:
+        return
+    at = now - timedelta(days=2)
+    answers = _example_answers(
+        procedure, ("鎌倉", "花子", "カマクラ", "ハナコ"), to_tokyo(at).date()
+    )
+    try:
+        photo = attachment_store(
+            procedure=procedure,
+            field_key="account_document",
+            owner=resident,
+            name="通帳.png",
+            data=_demo_png(),
+            now=at,
+        )
+        answers["account_document"] = [attachment_answer(photo)]
+        signature = _demo_signature(procedure, resident, answers, key=DEMO_CORRECTION_KEY, at=at)
+        result = application_submit(
+            organisation=yokohama,
+            procedure=procedure,
+            applicant=resident,
+            answers=answers,
+            idempotency_key=DEMO_CORRECTION_KEY,
+            now=at,
+            signature=signature,
+        )
+    except (SubmissionError, UploadRefused) as error:  # a template changed shape
+        logger.warning("demo application %s not created: %s", DEMO_CORRECTION_KEY, error)
+        return
+    application_correction_request(
+        organisation=yokohama,
+        application=result.application,
+        staff=staff,
+        body="番地が住民登録と異なります。口座と通帳の写真もあわせて確認してください。",
+        fields=["claimant_address", "account", "account_document"],
+        expected_status=ApplicationStatus.SUBMITTED,
+        now=at + timedelta(hours=3),
+    )
 
 
 #: Counter (窓口) and mail (郵送) applications, so that the inbox and the channel counts show

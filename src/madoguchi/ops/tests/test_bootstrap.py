@@ -205,3 +205,18 @@ def test_the_demo_inbox_shows_online_counter_and_mail_applications(db, data_dir)
     )
     assert Application.objects.filter(channel="mail").count() == 1
     assert ChannelCount.objects.filter(channel="counter").exists()
+
+
+def test_the_demo_resident_has_a_correction_to_answer_with_a_photo_and_an_account(
+    db, data_dir
+):
+    from madoguchi.applications.models import Application
+    from madoguchi.ops.demo import DEMO_CORRECTION_KEY
+
+    bootstrap("--demo")
+    bootstrap("--demo")  # once only
+
+    (application,) = Application.objects.filter(idempotency_key=DEMO_CORRECTION_KEY)
+    assert application.status == "correction_requested"
+    assert application.answers["account_document"][0]["name"] == "通帳.png"
+    assert "$enc" in application.answers["account"]
