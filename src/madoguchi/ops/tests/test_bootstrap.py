@@ -207,9 +207,7 @@ def test_the_demo_inbox_shows_online_counter_and_mail_applications(db, data_dir)
     assert ChannelCount.objects.filter(channel="counter").exists()
 
 
-def test_the_demo_resident_has_a_correction_to_answer_with_a_photo_and_an_account(
-    db, data_dir
-):
+def test_the_demo_resident_has_a_correction_to_answer_with_a_photo_and_an_account(db, data_dir):
     from madoguchi.applications.models import Application
     from madoguchi.ops.demo import DEMO_CORRECTION_KEY
 

@@ -237,3 +237,20 @@ def test_a_correction_starts_from_the_submitted_answers_and_replaces_one_file(
     application.refresh_from_db()
     assert application.answers["claimant_address"]["block"] == "2-3"
     assert [f["name"] for f in application.answers["account_document"]] == ["通帳.png"]
+
+
+def test_a_chosen_file_is_not_sent_to_the_live_form(page, live_server, tmp_path):
+    """Choosing a file is a change like any other, but only 「次へ」 uploads it."""
+    procedure = jidou()
+    log_in(page.context, live_server.url, "files.live@example.jp")
+    photo = tmp_path / "通帳.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200_000))
+    page.goto(form_url(procedure) + "?step=payment")
+    page.wait_for_function("window.htmx !== undefined")
+
+    with page.expect_request(lambda r: r.url.endswith("/apply/live/")) as sent:
+        page.locator("#f-account_document").set_input_files(str(photo))
+
+    body = sent.value.post_data_buffer or b""
+    assert b"PNG" not in body
+    assert len(body) < 20_000
