@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,11 +20,12 @@ from madoguchi.applications.models import (
 )
 from madoguchi.catalog.constants import Uniqueness
 from madoguchi.catalog.models import Procedure
-from madoguchi.forms.answers import masked_answers
+from madoguchi.forms.answers import DROP, Answer, answers_map, masked_answers
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import display_rows
 from madoguchi.forms.japanese import ParseError, parse_postal_code, wareki
 from madoguchi.forms.postal import lookup as postal_lookup
+from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import LEVEL_NAMES, VerifiedAttributes, VerifiedIdentity
 from madoguchi.identity.models import ResidentProfile, User
@@ -119,6 +120,31 @@ def application_history(application: Application) -> list[ApplicationTransition]
 
 def application_messages(application: Application) -> list[ApplicationMessage]:
     return list(application.messages.order_by("created_at", "id"))
+
+
+def correction_prefill(*, application: Application, fields: Collection[str]) -> dict[str, Any]:
+    """What the correction form starts from: the submitted answers of ``fields`` (the keys a
+    correction request names), so that the resident changes only what is asked.
+
+    Compound answers keep their parts (an address, a name, a group's items). A bank account of
+    the form itself gives its parts with the account number masked as on every screen
+    (``●●●●567``); sent back unchanged it keeps the submitted number
+    (``correction_answer``). My Number — and a bank account inside a group item — is never
+    given: 特定個人情報 is not put back into forms, it is asked again. Nothing is decrypted.
+    """
+    spec = form_spec(application.form_version)
+    chosen = set(fields)
+
+    def shown(answer: Answer) -> Any:
+        if not isinstance(answer.value, Sealed):
+            return answer.value
+        if answer.value.structured and answer.depth == 0 and answer.value.parts:
+            return dict(answer.value.parts)
+        return DROP
+
+    stored = application.answers if isinstance(application.answers, Mapping) else {}
+    mine = {key: value for key, value in stored.items() if key in chosen}
+    return answers_map(spec, mine, shown)
 
 
 def open_correction(application: Application) -> ApplicationMessage | None:

@@ -45,7 +45,7 @@ from madoguchi.forms.answers import answers_map, holds_specific
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import validate
-from madoguchi.forms.sealed import reveal
+from madoguchi.forms.sealed import Sealed, reveal
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import User
 from madoguchi.notifications.services import outbox_enqueue_email
@@ -368,7 +368,7 @@ def correction_answer(
     merged = _revealed(spec, application.answers)
     for key in allowed:
         if key in changes:
-            merged[key] = changes[key]
+            merged[key] = _unmasked(application.answers.get(key), merged.get(key), changes[key])
         elif key in merged and _is_specific(spec, key):
             # 特定個人情報 is asked again rather than kept around in forms.
             merged.pop(key)
@@ -429,6 +429,19 @@ def correction_answer(
             )
         application.refresh_from_db()
     return item
+
+
+def _unmasked(stored: Any, plain: Any, change: Any) -> Any:
+    """A bank account sent back with its account number as the correction form showed it
+    (masked, ``correction_prefill``) keeps the submitted number; any other change is as sent."""
+    sealed = Sealed.from_stored(stored)
+    if sealed is None or not sealed.structured or not isinstance(change, Mapping):
+        return change
+    shown = (sealed.parts or {}).get("account_number")
+    sent = change.get("account_number")
+    if shown and isinstance(sent, str) and sent.strip() == shown and isinstance(plain, Mapping):
+        return {**change, "account_number": plain.get("account_number", "")}
+    return change
 
 
 def _is_specific(spec: FormSpec, key: str) -> bool:

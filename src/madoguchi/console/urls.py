@@ -34,6 +34,11 @@ urlpatterns = [
         views_catalog.procedure_preview,
         name="procedure_preview",
     ),
+    path(
+        "procedures/<int:procedure_id>/preview/live/",
+        views_catalog.procedure_preview_live,
+        name="procedure_preview_live",
+    ),
     path("templates/", views_catalog.templates, name="templates"),
     path("templates/<slug:slug>/adopt/", views_catalog.template_adopt, name="template_adopt"),
     *urls_review.urlpatterns,

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.forms import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.catalog.constants import ProcedureStatus, Uniqueness
@@ -42,7 +43,13 @@ from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.engine import display_rows, validate
-from madoguchi.forms.rendering import answers_from_post, error_summary, render_step
+from madoguchi.forms.rendering import (
+    Live,
+    answers_from_post,
+    error_summary,
+    render_live,
+    render_step,
+)
 from madoguchi.forms.schema import DefinitionProblem, InvalidDefinition
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
@@ -379,11 +386,13 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
     done = False
+    added = ""
     if request.method == "POST":
         answers = answers_from_post(spec, request.POST)
         add, remove = request.POST.get("_add"), request.POST.get("_remove")
         if add or remove:
-            _change_group(answers, add, remove)
+            groups = {f.key for f in spec.step(step_key).fields if f.type == "group"}
+            added = _change_group(answers, add if add in groups else None, remove)
         elif request.POST.get("_back"):
             # Going back never loses or checks what was typed on this step.
             step_key = keys[max(keys.index(step_key) - 1, 0)]
@@ -411,6 +420,9 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
                     done = not errors
                     answers = full.answers if done else answers
     step = spec.step(step_key)
+    checked = validate(spec, answers, today=to_tokyo(now()).date())
+    preview_url = reverse("console:procedure_preview", args=[procedure.pk])
+    live = Live.of(checked, url=preview_url + "live/", form_url=preview_url)
     return render(
         request,
         "console/procedure_preview.html",
@@ -421,7 +433,8 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
             "step": step,
             "steps": spec.steps,
             "answers": answers,
-            "fields_html": render_step(spec, step, answers, errors),
+            "fields_html": render_step(spec, step, answers, errors, live=live, focus=added),
+            "live_url": live.url,
             "errors": error_summary(spec, errors),
             "done": done,
             "rows": display_rows(spec, answers) if done else [],
@@ -430,15 +443,51 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
     )
 
 
-def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) -> None:
+@require_POST
+@staff_required()
+def procedure_preview_live(
+    request: HttpRequest, procedure_id: int, *, staff: Staff
+) -> HttpResponse:
+    """The preview's live form: the same answer as the resident's (questions shown or hidden,
+    computed values, the postal code's address, the field just left). Nothing is stored."""
+    procedure = _procedure(staff, procedure_id)
+    spec = form_spec(procedure.form_version)
+    try:
+        step = spec.step(request.POST.get("_step", ""))
+    except KeyError:
+        return HttpResponse("その入力画面はありません。", status=400)
+    answers = answers_from_post(spec, request.POST)
+    result = validate(spec, answers, today=to_tokyo(now()).date(), step=step.key)
+    preview_url = reverse("console:procedure_preview", args=[procedure.pk])
+    response = HttpResponse(
+        render_live(
+            spec,
+            step,
+            answers,
+            result,
+            live=Live.of(result, url=preview_url + "live/", form_url=preview_url),
+            shown_hidden=[v[:200] for v in request.POST.getlist("_live_hidden")][:200],
+            touched=request.POST.get("_live_touched", "")[:200],
+            typing=request.POST.get("_live_event") == "input",
+        )
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) -> str:
+    """Add or remove a group item; the name of an added item (``children.1``), else ""."""
+    added = ""
     if add and isinstance(answers.get(add, []), list):
         answers.setdefault(add, []).append({})
+        added = f"{add}.{len(answers[add]) - 1}"
     if remove and "." in remove:
         key, _, index = remove.rpartition(".")
         items = answers.get(key)
         position = parse_int(index)
         if isinstance(items, list) and position is not None and position < len(items):
             items.pop(position)
+    return added
 
 
 def _hidden_inputs(answers: dict[str, Any], *, exclude: set[str]) -> list[tuple[str, str]]:

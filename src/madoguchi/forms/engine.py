@@ -27,6 +27,9 @@ MAX_ANSWER_KEYS = 1000
 class ValidationResult:
     answers: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: Paths of the questions hidden by their ``visible_if`` rule for these answers
+    #: (``spouse_name``, ``children[0].separate_address``): what a live form hides.
+    hidden: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -125,6 +128,7 @@ class _Pass:
                 break
             hidden = now_hidden
             lookup = {**outer, **{k: v for k, v in values.items() if k not in hidden}}
+        self.result.hidden.update(_join(prefix, key) for key in hidden)
         out: dict[str, Any] = {}
         for spec in specs:
             path = _join(prefix, spec.key)

@@ -50,7 +50,7 @@ from madoguchi.forms.japanese import (
     parse_postal_code,
     wareki,
 )
-from madoguchi.forms.postal import a_postal_code_in, lookup
+from madoguchi.forms.postal import PostalAddress, a_postal_code_in, lookup
 
 PREFECTURES = [
     "北海道",
@@ -668,6 +668,37 @@ class PostalCodeField(FieldType):
 
 
 _ADDRESS_PARTS = ("postal_code", "prefecture", "city", "town", "block", "building")
+
+
+def address_fill(parts: Mapping[str, Any], found: tuple[PostalAddress, ...]) -> dict[str, str]:
+    """The parts of an address that its postal code fills: only those left empty (what the
+    resident typed is kept), and only what the code says for certain (one code may cover
+    several cities or towns). The one rule for the form and for the live form's fill."""
+    if not found:
+        return {}
+    first = found[0]
+    filled: dict[str, str] = {}
+    if not parts.get("prefecture"):
+        filled["prefecture"] = first.prefecture
+    if not parts.get("city") and len({a.city for a in found}) == 1:
+        filled["city"] = first.city
+    if not parts.get("town") and len(found) == 1 and first.town:
+        filled["town"] = first.town
+    return filled
+
+
+def address_fill_for(parts: Any) -> dict[str, str]:
+    """:func:`address_fill` for address parts as typed (the postal code not yet checked);
+    empty when the postal code is not a known one."""
+    if not isinstance(parts, Mapping) or not isinstance(parts.get("postal_code"), str):
+        return {}
+    try:
+        code = parse_postal_code(clean_name(parts["postal_code"]))
+    except ParseError:
+        return {}
+    return address_fill(parts, lookup(code))
+
+
 #: The parts where numbers are written: NFKC-folded (rule 3 of :mod:`madoguchi.forms.japanese`).
 _ADDRESS_NUMBER_PARTS = ("block", "building")
 
@@ -754,14 +785,7 @@ class AddressField(FieldType):
                     errors={"postal_code": "この郵便番号に当たる住所が見つかりません。"}
                 )
             value["postal_code"] = code
-            # Fill what the resident left empty from the postal code; keep what they typed.
-            first = found[0]
-            value["prefecture"] = value.get("prefecture") or first.prefecture
-            # One code may cover several cities or towns: fill only what it says for certain.
-            if not value.get("city") and len({a.city for a in found}) == 1:
-                value["city"] = first.city
-            if not value.get("town") and len(found) == 1:
-                value["town"] = first.town
+            value.update(address_fill(value, found))
         missing = {}
         for part, message in (
             ("prefecture", "都道府県を入力してください。"),

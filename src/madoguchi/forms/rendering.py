@@ -3,13 +3,27 @@
 Names in the HTML form are paths: ``claimant_phone``, ``claimant_name.family``,
 ``children.0.birth_date``. :func:`answers_from_post` turns them back into the JSON-like
 answers the engine validates, so the browser and the API go through the same validation.
+
+A live form (:class:`Live`, htmx) is the same HTML with a few attributes more; the server stays
+the authority. As answers change the browser posts the step to the live URL, and
+:func:`render_live` answers with out-of-band fragments re-rendered by the same rules:
+
+- a question whose ``visible_if`` flipped (its wrapper ``…-cond``; the wrapper of a hidden one
+  carries ``_live_hidden`` with its path, which is how the server knows what the page shows);
+- every computed value of the step (``…-value``);
+- the parts of an address its postal code fills, only those left empty (``address_fill``);
+- the message of the one field the resident just left (``_live_touched``), never of fields not
+  touched yet, and none while typing (``_live_event=input``).
+
+Without JavaScript nothing of this runs: every question is shown with the words of its
+condition, and the step is checked when it is sent, as before.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import QueryDict
@@ -19,7 +33,8 @@ from django.utils.safestring import SafeString
 from madoguchi.core.text import parse_int
 from madoguchi.forms.banks import bank_get, banks_search, branch_get, branches_search
 from madoguchi.forms.base import FieldSpec, FormSpec, StepSpec, field_types
-from madoguchi.forms.field_types import ACCOUNT_TYPES, PREFECTURES
+from madoguchi.forms.engine import ValidationResult
+from madoguchi.forms.field_types import ACCOUNT_TYPES, PREFECTURES, address_fill_for
 
 COMPOSITE_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
     "person_name": (
@@ -144,6 +159,24 @@ def bank_pick(spec: FormSpec, answers: dict[str, Any], value: str) -> str | None
 
 
 @dataclass(frozen=True)
+class Live:
+    """What makes a rendered step live: where to ask (``url``), where the step is sent
+    (``form_url``, for 「追加」 swapped in place), and the paths hidden by their rules now."""
+
+    url: str
+    form_url: str
+    hidden: frozenset[str] = frozenset()
+    #: The validated answers, where computed values are read (the rules compute them).
+    checked: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: ValidationResult, *, url: str, form_url: str) -> Live:
+        return cls(
+            url=url, form_url=form_url, hidden=frozenset(result.hidden), checked=result.answers
+        )
+
+
+@dataclass(frozen=True)
 class ErrorLink:
     anchor: str
     message: str
@@ -264,16 +297,23 @@ def _field_context(
     errors: Mapping[str, str],
     labels: Mapping[str, str] | None = None,
     lookup: BankLookup | None = None,
+    live: Live | None = None,
+    focus: str = "",
 ) -> dict[str, Any]:
     labels = labels or {}
     own = errors.get(path)
     sub_errors = {k[len(path) + 1 :]: v for k, v in errors.items() if k.startswith(path + ".")}
+    if spec.type == "computed" and live is not None:
+        value = _value_at(live.checked, path)
     context: dict[str, Any] = {
         "f": spec,
         "ftype": field_types[spec.type],
         "id": html_id(path),
         "name": input_name(path),
         "value": value,
+        "path": path,
+        "live": live,
+        "live_off": live is not None and spec.visible_if is not None and path in live.hidden,
         "error": own,
         "sub_errors": sub_errors,
         "condition": describe_condition(spec.visible_if.raw, labels) if spec.visible_if else "",
@@ -300,8 +340,9 @@ def _field_context(
                 "name": f"{input_name(path)}.{key}",
                 "value": values.get(key, ""),
                 "error": sub_errors.get(key),
+                "first": i == 0,
             }
-            for key, label in COMPOSITE_PARTS[spec.type]
+            for i, (key, label) in enumerate(COMPOSITE_PARTS[spec.type])
         ]
     if spec.type in ("choice", "multichoice"):
         chosen = value if isinstance(value, list) else [value]
@@ -321,18 +362,23 @@ def _field_context(
         context["items"] = [
             {
                 "index": i,
+                "id": html_id(f"{path}[{i}]"),
                 "label": f"{spec.option('item_label', spec.label)}{i + 1}",
-                "fields": [
-                    _field_context(
-                        child,
-                        f"{path}[{i}].{child.key}",
-                        _part_values(items[i] if i < len(items) else {}).get(child.key),
-                        errors,
-                        labels,
-                        lookup,
-                    )
-                    for child in spec.fields
-                ],
+                "fields": _focus_first(
+                    [
+                        _field_context(
+                            child,
+                            f"{path}[{i}].{child.key}",
+                            _part_values(items[i] if i < len(items) else {}).get(child.key),
+                            errors,
+                            labels,
+                            lookup,
+                            live,
+                        )
+                        for child in spec.fields
+                    ],
+                    focus == input_name(f"{path}[{i}]"),
+                ),
             }
             for i in range(count)
         ]
@@ -367,6 +413,16 @@ def _bank_context(context: Mapping[str, Any], lookup: BankLookup | None) -> dict
     return {"lookup": {"url": lookup.url, **searches}}
 
 
+def _focus_first(fields: list[dict[str, Any]], wanted: bool) -> list[dict[str, Any]]:
+    """Mark the first field that takes input to get ``autofocus`` (a group item just added)."""
+    if wanted:
+        for context in fields:
+            if context["f"].type not in ("notice", "computed") and not context["live_off"]:
+                context["autofocus"] = True
+                break
+    return fields
+
+
 def error_summary(spec: FormSpec, errors: Mapping[str, str]) -> list[ErrorLink]:
     """Links for the summary at the top of the page, in the order fields appear."""
     order = {}
@@ -390,21 +446,138 @@ def render_step(
     errors: Mapping[str, str],
     *,
     bank_lookup: BankLookup | None = None,
+    live: Live | None = None,
+    focus: str = "",
 ) -> SafeString:
     """The fieldsets of one step, with values and errors in place.
 
     With ``bank_lookup`` (a page that handles the ``_bank_search`` and ``_bank_pick``
     buttons), bank account fields offer finding the bank and branch by name.
+    ``live`` adds the attributes of a live form; ``focus`` (``children.1``, as posted) gives
+    the first field of that group item ``autofocus`` (its fieldset has the id
+    ``f-children-1``): where 「追加」 lands, with or without JavaScript.
     """
     labels = _labels(spec)
     sections = [
         {
             "section": section,
             "fields": [
-                _field_context(f, f.key, answers.get(f.key), errors, labels, bank_lookup)
+                _field_context(
+                    f, f.key, answers.get(f.key), errors, labels, bank_lookup, live, focus
+                )
                 for f in section.fields
             ],
         }
         for section in step.sections
     ]
     return render_to_string("forms/step.html", {"spec": spec, "step": step, "sections": sections})
+
+
+def _fields_in(step: StepSpec, answers: Mapping[str, Any]) -> list[tuple[str, FieldSpec, Any]]:
+    """(path, spec, value) of every field the step shows: its own, and each group item's
+    (as many items as :func:`_field_context` renders)."""
+    out: list[tuple[str, FieldSpec, Any]] = []
+    for spec in step.fields:
+        value = answers.get(spec.key)
+        out.append((spec.key, spec, value))
+        if spec.type == "group":
+            items = value if isinstance(value, list) else []
+            count = max(len(items), int(spec.option("min_items", 0)), 1)
+            for i in range(min(count, MAX_GROUP_INDEX + 1)):
+                item = _part_values(items[i] if i < len(items) else {})
+                for child in spec.fields:
+                    out.append((f"{spec.key}[{i}].{child.key}", child, item.get(child.key)))
+    return out
+
+
+def _value_at(answers: Mapping[str, Any], path: str) -> Any:
+    """The value at an engine path (``children[1].name``) of validated answers, or None."""
+    scope: Any = answers
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        if isinstance(scope, list):
+            index = parse_int(part)
+            scope = scope[index] if index is not None and index < len(scope) else None
+        elif isinstance(scope, Mapping):
+            scope = scope.get(part)
+        else:
+            return None
+    return scope
+
+
+#: Field types whose message is shown in a fieldset of their own, without a live slot.
+_NO_SLOT = frozenset({"notice", "computed", "group", "yesno", "multichoice", "consent"})
+
+
+def _has_slot(question: FieldSpec, field_id: str, touched_id: str) -> bool:
+    """Whether the page has a live message slot ``{touched_id}-live`` for this question."""
+    if question.type in COMPOSITE_PARTS:
+        return any(touched_id == f"{field_id}-{key}" for key, _ in COMPOSITE_PARTS[question.type])
+    if question.type in _NO_SLOT or (
+        question.type == "choice" and question.option("widget") != "select"
+    ):
+        return False
+    return touched_id == field_id
+
+
+def render_live(
+    spec: FormSpec,
+    step: StepSpec,
+    answers: Mapping[str, Any],
+    result: ValidationResult,
+    *,
+    live: Live,
+    shown_hidden: Collection[str],
+    touched: str = "",
+    typing: bool = False,
+) -> SafeString:
+    """Out-of-band fragments that bring a live step up to date with ``answers`` (as posted)
+    and ``result`` (their validation, whose ``hidden`` is the truth): see the module text.
+
+    ``shown_hidden`` is what the page hides now (its ``_live_hidden``); values that are not
+    paths of this step are ignored. ``touched`` is the posted name of the question just changed.
+    """
+    labels = _labels(spec)
+    now_hidden = set(result.hidden)
+    page_hidden = set(shown_hidden)
+    flips: list[dict[str, Any]] = []
+    computed: list[dict[str, Any]] = []
+    fills: list[dict[str, Any]] = []
+    fill: dict[str, Any] | None = None
+    touched_id = html_id(touched) if touched else ""
+    slot = ""
+    for path, question, value in _fields_in(step, answers):
+        if question.visible_if is not None and (path in now_hidden) != (path in page_hidden):
+            flips.append(_field_context(question, path, value, {}, labels, live=live))
+        if question.type == "computed" and path not in now_hidden:
+            computed.append(
+                {"id": html_id(path), "value": _value_at(result.answers, path), "f": question}
+            )
+        if (
+            question.type == "address"
+            and touched_id == f"{html_id(path)}-postal_code"
+            and path not in now_hidden
+        ):
+            filled = address_fill_for(value)
+            if filled:
+                fill = _field_context(
+                    question, path, {**_part_values(value), **filled}, {}, live=live
+                )
+                fills = [p for p in fill["parts"] if p["key"] in filled]
+        if touched_id and _has_slot(question, html_id(path), touched_id):
+            slot = touched_id
+    message = ""
+    if slot and not typing:
+        message = next(
+            (text for error, text in result.errors.items() if html_id(error) == slot), ""
+        )
+    return render_to_string(
+        "forms/live.html",
+        {
+            "flips": flips,
+            "computed": computed,
+            "fill": fill,
+            "fills": fills,
+            "slot": "" if typing else slot,
+            "message": message,
+        },
+    )

@@ -161,6 +161,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_signoff(yokohama, resident, passwords["yokohama_signoff"], now=now)
     _demo_decision_templates(yokohama, kamakura, now=now)
     _demo_contacts(yokohama, kamakura, now=now)
+    _demo_correction(yokohama, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -905,3 +906,36 @@ def _demo_contacts(yokohama: Organisation, kamakura: Organisation, *, now: datet
             },
             now=now,
         )
+
+
+#: The 児童手当 application with the passbook picture (``_demo_attachments``) is also the one
+#: staff asked to correct: one person may hold one 児童手当 application (its duplicate rule), so
+#: the demo resident cannot have two.
+DEMO_CORRECTION_KEY = DEMO_ATTACHMENTS_KEY
+
+
+def _demo_correction(yokohama: Organisation, *, now: datetime) -> None:
+    """Staff ask the demo resident to correct the address, the bank account and the passbook
+    picture of the 児童手当 application: on my page the correction form starts from what was
+    sent (the account number masked), and the picture can be replaced alone. Once: only while
+    the application is still as it arrived."""
+    application = Application.objects.filter(
+        organisation=yokohama,
+        idempotency_key=DEMO_CORRECTION_KEY,
+        status=ApplicationStatus.SUBMITTED,
+    ).first()
+    staff = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN).first()
+    if application is None or staff is None:
+        return
+    try:
+        application_correction_request(
+            organisation=yokohama,
+            application=application,
+            staff=staff,
+            body="番地が住民登録と異なります。口座と通帳の写真もあわせて確認してください。",
+            fields=["claimant_address", "account", "account_document"],
+            expected_status=ApplicationStatus.SUBMITTED,
+            now=application.arrived_at + timedelta(hours=3),
+        )
+    except Exception as error:  # a template changed shape: the demo goes on
+        logger.warning("demo correction of %s not made: %s", DEMO_CORRECTION_KEY, error)

@@ -18,6 +18,7 @@ _P = "o/<str:code>/procedures/<int:procedure_id>/apply/"
 urlpatterns = [
     path(_P + "start/", views_apply.start, name="start"),
     path(_P, views_apply.form, name="form"),
+    path(_P + "live/", views_apply.live, name="live"),
     path(_P + "confirm/", views_apply.confirm, name="confirm"),
     path(_P + "confirm/canonical/", views_apply.canonical_download, name="canonical"),
     path(_P + "confirm/signature/", views_apply.signature_upload, name="signature"),

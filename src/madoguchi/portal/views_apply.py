@@ -61,15 +61,17 @@ from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FormSpec, StepSpec
-from madoguchi.forms.engine import validate
+from madoguchi.forms.engine import ValidationResult, validate
 from madoguchi.forms.identity import verified_fields, verified_prefill
 from madoguchi.forms.rendering import (
     BankLookup,
+    Live,
     answers_from_post,
     bank_pick,
     error_summary,
     html_id,
     input_name,
+    render_live,
     render_step,
 )
 from madoguchi.forms.selectors import form_spec
@@ -280,15 +282,19 @@ def _remove_file(copy: WorkingCopy, user: User | None, value: str) -> None:
         copy.answers.pop(key, None)
 
 
-def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) -> None:
+def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) -> str:
+    """Add or remove a group item; the name of an added item (``children.1``), else ""."""
+    added = ""
     if add and isinstance(answers.get(add, []), list):
         answers.setdefault(add, []).append({})
+        added = f"{add}.{len(answers[add]) - 1}"
     if remove and "." in remove:
         key, _, index = remove.rpartition(".")
         items = answers.get(key)
         position = parse_int(index)
         if isinstance(items, list) and position is not None and position < len(items):
             items.pop(position)
+    return added
 
 
 @require_http_methods(["GET", "POST"])
@@ -307,6 +313,7 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     step_key = wanted if wanted in keys else keys[0]
     errors: dict[str, str] = {}
     after = ""
+    added = ""
     if request.method == "POST":
         step = spec.step(step_key)
         _merge_step(copy, spec, step, answers_from_post(spec, request.POST))
@@ -316,7 +323,8 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         if remove_file:
             _remove_file(copy, user, remove_file[:200])
         elif add or remove:
-            _change_group(copy.answers, add, remove)
+            groups = {f.key for f in step.fields if f.type == "group"}
+            added = _change_group(copy.answers, add if add in groups else None, remove)
         elif request.POST.get("_bank_pick"):
             picked = bank_pick(spec, copy.answers, request.POST["_bank_pick"])
             after = f"#{html_id(picked)}" if picked else ""
@@ -365,6 +373,11 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         copy.step = step_key
         apply_state.save(request, copy, spec)
         if not errors:
+            if added:
+                # The new item's first field takes the focus (autofocus, which also scrolls it
+                # into view): the same with JavaScript (htmx swaps the fields in) and without.
+                # No #fragment: a browser skips autofocus when the URL targets an element.
+                return redirect(_apply_url(procedure) + f"?step={step_key}&focus={added}")
             return redirect(_apply_url(procedure) + f"?step={step_key}" + after)
     if request.method == "GET" and request.GET.get("check") == "1":
         # Sent back from the confirmation: show what is missing or wrong on this step.
@@ -400,7 +413,10 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
                     request.GET.get("lookup", ""),
                     request.GET.get("q", ""),
                 ),
+                live=_live(procedure, validate(spec, copy.answers, today=to_tokyo(now()).date())),
+                focus=request.GET.get("focus", "")[:100] if not errors else "",
             ),
+            "live_url": _apply_url(procedure, "live"),
             "errors": error_summary(spec, errors),
             "multipart": has_files,
             "files": files,
@@ -414,6 +430,53 @@ def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         },
         status=422 if errors and request.method == "POST" else 200,
     )
+
+
+def _live(procedure: Procedure, checked: ValidationResult) -> Live:
+    """A live step: what its rules hide and compute now, and where to ask again."""
+    return Live.of(checked, url=_apply_url(procedure, "live"), form_url=_apply_url(procedure))
+
+
+#: At most this many ``_live_hidden`` values are read (a step has far fewer questions).
+LIVE_HIDDEN_LIMIT = 200
+
+
+@require_POST
+def live(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """The live form (htmx): the step as posted, checked by the same rules, answered with the
+    fragments that changed (questions shown or hidden, computed values, the address a postal
+    code fills, the message of the field just left). Reads only: nothing is saved, the draft
+    is as the last 「次へ」 or 「下書きを保存」 left it."""
+    procedure = _procedure(code, procedure_id)
+    if not procedure_is_open(procedure, now()):
+        return HttpResponse(status=409)
+    user, guest = _who(request, procedure)
+    if user is None and guest is None:
+        return HttpResponse(status=403)
+    spec = form_spec(procedure.form_version)
+    try:
+        step = spec.step(request.POST.get("_step", ""))
+    except KeyError:
+        return HttpResponse("その入力画面はありません。", status=400)
+    copy = apply_state.load(request, procedure)
+    _merge_step(copy, spec, step, answers_from_post(spec, request.POST))
+    result = validate(spec, copy.answers, today=to_tokyo(now()).date(), step=step.key)
+    response = HttpResponse(
+        render_live(
+            spec,
+            step,
+            copy.answers,
+            result,
+            live=_live(procedure, result),
+            shown_hidden=[v[:200] for v in request.POST.getlist("_live_hidden")][
+                :LIVE_HIDDEN_LIMIT
+            ],
+            touched=request.POST.get("_live_touched", "")[:200],
+            typing=request.POST.get("_live_event") == "input",
+        )
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

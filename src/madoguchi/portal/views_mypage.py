@@ -28,15 +28,15 @@ from madoguchi.applications.selectors import (
     application_of_applicant,
     application_rows,
     applications_of_applicant,
+    correction_prefill,
     drafts_of_applicant,
     open_correction,
 )
 from madoguchi.applications.services import ValidationFailed
 from madoguchi.core.time import now, to_tokyo
-from madoguchi.forms.answers import walk
+from madoguchi.forms.answers import holds_specific
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
 from madoguchi.forms.rendering import answers_from_post, error_summary, input_name, render_step
-from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.portal.access import resident_of, resident_required
 
@@ -111,11 +111,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
         return redirect("portal:apply:mypage_detail", application.receipt_number)
     spec = form_spec(application.form_version)
     step = _correction_step(spec, list(request_message.fields))
-    current = {
-        a.path: a.value
-        for a in walk(spec, application.answers, into_groups=False)
-        if a.path in request_message.fields and not isinstance(a.value, Sealed)
-    }
+    current = correction_prefill(application=application, fields=request_message.fields)
     errors: dict[str, str] = {}
     answers: dict[str, Any] = dict(current)
     if request.method == "POST":
@@ -169,9 +165,16 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
             "fields_html": render_step(spec, step, answers, errors),
             "errors": error_summary(spec, errors),
             "multipart": any(f.type == "attachment" for f in step.fields),
-            "files": {
-                f.key: list(answers.get(f.key) or []) for f in step.fields if f.type == "attachment"
-            },
+            "files": [
+                {"key": f.key, "label": f.label, "items": list(answers.get(f.key) or [])}
+                for f in step.fields
+                if f.type == "attachment"
+            ],
+            "asked_again": [f.label for f in step.fields if holds_specific(f)],
+            "masked_account": any(
+                f.type == "bank_account" and isinstance(current.get(f.key), dict)
+                for f in step.fields
+            ),
             "note": request.POST.get("note", "")[:4000],
         },
         status=422 if errors else 200,

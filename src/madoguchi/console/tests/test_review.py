@@ -872,8 +872,13 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     )
     # Among them a 公文書開示請求 waiting for sign-off, a 児童手当 with two files and a corrected 住民票 (test_attachments_console,
     # test_versions_console).
-    assert len(made) == 7  # one of them waits for sign-off (決裁)
-    assert {a.status for a in made} == {S.SUBMITTED, S.ACCEPTED, S.RESUBMITTED}
+    assert len(made) == 7  # one waits for sign-off (決裁), one for a correction
+    assert {a.status for a in made} == {
+        S.SUBMITTED,
+        S.ACCEPTED,
+        S.RESUBMITTED,
+        S.CORRECTION_REQUESTED,
+    }
     assert DecisionProposal.objects.filter(state="pending").count() == 1
     assert DecisionTemplate.objects.filter(organisation=yokohama).exists()
     assert any(a.due_at and a.due_at < now() for a in made)  # one past its 標準処理期間

@@ -217,3 +217,16 @@ def test_the_demo_inbox_shows_online_counter_and_mail_applications(db, data_dir)
     gomi = Application.objects.get(idempotency_key="demo-kamakura-sodai-gomi-0001")
     assert gomi.organisation.lg_code == "142042"
     assert gomi.answers["collection_address"]["city"] == "鎌倉市"
+
+
+def test_the_demo_resident_has_a_correction_to_answer_with_a_photo_and_an_account(db, data_dir):
+    from madoguchi.applications.models import Application
+    from madoguchi.ops.demo import DEMO_CORRECTION_KEY
+
+    bootstrap("--demo")
+    bootstrap("--demo")  # once only
+
+    (application,) = Application.objects.filter(idempotency_key=DEMO_CORRECTION_KEY)
+    assert application.status == "correction_requested"
+    assert application.answers["account_document"][0]["name"] == "通帳の写し.png"
+    assert "$enc" in application.answers["account"]

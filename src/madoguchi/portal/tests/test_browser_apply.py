@@ -314,7 +314,7 @@ def test_a_new_resident_finds_applies_gets_the_receipt_corrects_and_withdraws(pa
     assert page.locator(".error-summary").is_visible()
     axe.check("correction with an error")
     page.get_by_label("電話番号").fill("090-1111-2222")
-    page.get_by_label("注射済証.pngを削除する").check()
+    page.get_by_label("注射済証.pngを差し替える（削除する）").check()
     page.get_by_label("狂犬病予防注射済証").set_input_files(
         [png_upload("注射済証（撮り直し）.png", (20, 160, 40))]
     )
@@ -492,8 +492,10 @@ def test_a_resident_applies_with_the_keyboard_only(page):
         {"items.0.name": "自転車", "items.0.quantity": "1", "items.0.tickets_per_item": "2"}
     )
     keys.to_text("品目を追加")
-    with page.expect_navigation():
-        page.keyboard.press("Space")
+    page.keyboard.press("Space")
+    # The new item comes in place (htmx, no page load) and its first field has the focus.
+    page.wait_for_function("document.activeElement.name === 'items.1.name'")
+    assert keys.focus_is_visible()
     keys.answer(
         {"items.1.name": "たんす", "items.1.quantity": "1", "items.1.tickets_per_item": "3"}
     )
