@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.applications.attachments import attachments_upload
@@ -107,7 +108,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
     application = _application(request, receipt_number)
     request_message = open_correction(application)
     if request_message is None:
-        messages.info(request, "この申請には、回答が必要な補正のお願いはありません。")
+        messages.info(request, _("この申請には、回答が必要な補正のお願いはありません。"))
         return redirect("portal:apply:mypage_detail", application.receipt_number)
     spec = form_spec(application.form_version)
     step = _correction_step(spec, list(request_message.fields))
@@ -154,7 +155,7 @@ def correct(request: HttpRequest, receipt_number: str) -> HttpResponse:
                 messages.error(request, str(error))
                 return redirect("portal:apply:mypage_detail", application.receipt_number)
             else:
-                messages.success(request, "補正した内容を送信しました。担当者が確認します。")
+                messages.success(request, _("補正した内容を送信しました。担当者が確認します。"))
                 return redirect("portal:apply:mypage_detail", application.receipt_number)
     return render(
         request,
@@ -198,7 +199,7 @@ def withdraw(request: HttpRequest, receipt_number: str) -> HttpResponse:
         except TransitionRefused as refused:
             error = str(refused)
         else:
-            messages.success(request, "申請を取り下げました。")
+            messages.success(request, _("申請を取り下げました。"))
             return redirect("portal:apply:mypage_detail", application.receipt_number)
     return render(
         request,

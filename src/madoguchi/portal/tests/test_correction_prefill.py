@@ -231,3 +231,30 @@ def test_a_flagged_attachment_can_get_a_second_file_without_losing_the_first(
     application.refresh_from_db()
     names = [f["name"] for f in application.answers["account_document"]]
     assert names == [old["name"], "キャッシュカード.png"]
+
+
+def test_the_correction_page_follows_the_language_switch(hanako_client, application, staff_member):
+    """Regression (issue 11, "the same story in English"): the correction page and its
+    confirmation were Japanese only, while the rest of the resident's side followed the switch.
+    The organisation's request and the form's questions stay Japanese, marked as such."""
+    from django.conf import settings
+    from django.utils import translation
+
+    ask(application, staff_member, "claimant_phone")
+    hanako_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    try:
+        page = hanako_client.get(correct_url(application)).content.decode()
+        assert '<html lang="en">' in page
+        assert "Send the correction" in page
+        assert "The form holds the answers you sent" in page
+        assert "補正した内容を送信する" not in page
+        assert '<p lang="ja">直してください。</p>' in page
+
+        response = hanako_client.post(
+            correct_url(application), {"claimant_phone": "090-1111-2222"}, follow=True
+        )
+        assert "Your correction has been sent" in response.content.decode()
+    finally:
+        translation.deactivate()
+    application.refresh_from_db()
+    assert application.status == S.RESUBMITTED
