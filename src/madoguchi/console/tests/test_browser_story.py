@@ -105,6 +105,11 @@ def mail_link(to: str, subject_has: str) -> str:
     return match.group(1)
 
 
+def settle(page: Any) -> None:
+    """Wait until htmx has no request in flight."""
+    page.wait_for_function("!document.querySelector('.htmx-request')")
+
+
 def press(page: Any, button: str) -> None:
     """Press a step's button and fail at once with the error summary if the step refused."""
     page.get_by_role("button", name=button, exact=True).click()
@@ -138,7 +143,12 @@ def resident_applies(page: Any, pages: Pages, inu: Any, *, english: bool) -> App
     ]
     for number, answers in enumerate((DOG_OWNER, DOG, details, DOG_CONSENT), start=1):
         pages.check(page, f"step {number}")
-        fill(page, answers)
+        files = {k: v for k, v in answers.items() if k == "vaccination_certificate"}
+        fill(page, {k: v for k, v in answers.items() if k not in files})
+        # The live form re-renders the questions an answer shows: attach once it has settled,
+        # as a person does after seeing the question appear.
+        settle(page)
+        fill(page, files)
         press(page, t("Next", "次へ"))
     page.wait_for_url("**/apply/confirm/")
     pages.check(page, "check page")
@@ -164,18 +174,22 @@ def resident_corrects(page: Any, pages: Pages, application: Application, *, engl
     page.wait_for_url(f"**/mypage/{application.receipt_number}/")
     pages.check(page, "detail with a correction request")
     assert "電話番号がつながりません" in page.locator("main").inner_text()
-    page.get_by_role("link", name=t("Make the correction", "補正する")).click()
+    page.get_by_role("link", name=t("Correct it", "補正する")).click()
     page.wait_for_url("**/correct/")
     pages.check(page, "correction form")
+    assert t("The form holds the answers you sent", "申請したときの内容が入っています") in (
+        page.locator("main").inner_text()
+    )
     phone = page.locator('input[name="owner_phone"]')
     # Filled in with the submitted answer (stored without hyphens, shown as typed or with them).
     assert re.sub(r"\D", "", phone.input_value()) == "0456712121"
     phone.fill("090-1111-2222")
-    page.get_by_role(
-        "button", name=t("Send the corrected answers", "補正した内容を送信する")
-    ).click()
+    page.get_by_role("button", name=t("Send the correction", "補正した内容を送信する")).click()
     page.wait_for_url(f"**/mypage/{application.receipt_number}/")
     pages.check(page, "detail after the correction")
+    assert t("Your correction has been sent", "補正した内容を送信しました") in (
+        page.locator("body").inner_text()
+    )
     application.refresh_from_db()
     assert application.status == S.RESUBMITTED
     assert application.revision == 2
@@ -272,12 +286,14 @@ def test_one_case_from_the_first_click_to_the_decision(page, browser, live_serve
     pages.check(desk, "resubmitted application")
     versions = desk.locator("#versions")
     versions_text = versions.inner_text()
-    assert "第1版" in versions_text and "第2版" in versions_text
+    assert "第1版" in versions_text
+    assert "第2版" in versions_text
     assert "変わった項目は1件です" in versions_text
     changed = versions.locator("tr.versions__changed")
     assert changed.count() == 1
     row = changed.inner_text()
-    assert "変更" in row and "電話番号" in row
+    assert "変更" in row
+    assert "電話番号" in row
     assert "2121" in changed.locator("del").inner_text()
     assert "2222" in changed.locator("ins").inner_text()
     desk.get_by_label("理由（却下のときは必須、2000文字以内）").fill("要件を満たしています。")
