@@ -265,7 +265,8 @@ def test_one_case_from_the_first_click_to_the_decision(page, browser, live_serve
     pages.check(desk, "PDF preview")
 
     desk.get_by_role("button", name="「受付」にする").click()
-    desk.get_by_text("受付", exact=True).first.wait_for()
+    # The status in the facts was 「到達」: wait for the new page to say 「受付」.
+    desk.locator("dl.facts").first.locator("strong", has_text=re.compile("^受付$")).wait_for()
     pages.check(desk, "accepted")
     assert Application.objects.get(pk=application.pk).status == S.ACCEPTED
     correction = desk.locator("#correction-section")
