@@ -870,3 +870,84 @@ def rule_answers(
             "building": building,
         },
     }
+
+
+# --- Browser helpers shared by the browser tests (no test module imports another) -----------
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_upload(name: str, colour: tuple[int, int, int] = (200, 30, 30)) -> dict[str, Any]:
+    return {"name": name, "mimeType": "image/png", "buffer": _png(colour)}
+
+
+def browser_fill(page: Any, values: dict[str, Any]) -> None:
+    """Answer by input name the way a person does: type, tick, choose, attach."""
+    for name, value in values.items():
+        inputs = page.locator(f'[name="{name}"]')
+        kind = inputs.first.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
+        if kind == "input:radio":
+            page.locator(f'input[name="{name}"][value="{value}"]').check()
+        elif kind == "input:checkbox":
+            inputs.first.check()
+        elif kind.startswith("select:"):
+            inputs.first.select_option(value)
+        elif kind == "input:file":
+            inputs.first.set_input_files(value)
+        else:
+            inputs.first.fill(value)
+
+
+def console_browser_login(page: Any, staff: Any) -> None:
+    """Log ``staff`` in to the console in the browser, both factors, as a person does."""
+    secret = totp_enrol(staff.user)
+    page.context.clear_cookies()
+    page.goto("/console/login/")
+    page.get_by_label("メールアドレス").fill(staff.user.email)
+    page.get_by_label("パスワード").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url("**/console/login/code/")
+    page.get_by_label("確認コード（6桁の数字）").fill(totp_fresh_code(staff.user, secret))
+    page.get_by_role("button", name="確認してログイン").click()
+    page.wait_for_url("**/console/")
+
+
+# The inu-toroku answers that make the attachment slot apply: a new registration, the
+# rabies injection done this year and the injection tag asked for.
+DOG_OWNER = {
+    "kind": "register",
+    "owner_name.family": "山田",
+    "owner_name.given": "花子",
+    "owner_name.family_kana": "ヤマダ",
+    "owner_name.given_kana": "ハナコ",
+    "owner_address.postal_code": "231-0023",
+    "owner_address.block": "1-1",
+    "owner_phone": "045-671-2121",
+}
+DOG = {
+    "dog_name": "ポチ",
+    "breed": "柴",
+    "coat_color": "赤",
+    "dog_sex": "female",
+    "dog_birth_date": "2024-05-01",
+}
+
+
+def dog_details() -> dict[str, Any]:
+    return {
+        "acquired_date": (to_tokyo(now()).date() - timedelta(days=5)).isoformat(),
+        "vaccinated": "yes",
+        "vaccination_date": (to_tokyo(now()).date() - timedelta(days=10)).isoformat(),
+        "injection_tag_request": "yes",
+        "tag_delivery": "mail",
+        "vaccination_certificate": [png_upload("注射済証.png")],
+    }
+
+
+DOG_CONSENT = {"truth": "yes", "owner_duties": "yes"}

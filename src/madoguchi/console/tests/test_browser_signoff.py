@@ -14,28 +14,15 @@ from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import staff_set_signoff
 from madoguchi.testing import (
-    STAFF_PASSWORD,
     axe_violations,
     staff_create,
-    totp_enrol,
-    totp_fresh_code,
+)
+from madoguchi.testing import (
+    console_browser_login as log_in,
 )
 from madoguchi.testing import submit_named as apply
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, staff):
-    secret = totp_enrol(staff.user)
-    page.context.clear_cookies()
-    page.goto("/console/login/")
-    page.get_by_label("メールアドレス").fill(staff.user.email)
-    page.get_by_label("パスワード").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url("**/console/login/code/")
-    page.get_by_label("確認コード（6桁の数字）").fill(totp_fresh_code(staff.user, secret))
-    page.get_by_role("button", name="確認してログイン").click()
-    page.wait_for_url("**/console/")
 
 
 def test_a_reviewer_proposes_and_another_staff_member_signs_it_off(

@@ -29,26 +29,28 @@ from madoguchi.applications.models import Application, Attachment, IssuedDocumen
 from madoguchi.applications.review import application_decide
 from madoguchi.applications.workflow import correction_request
 from madoguchi.catalog.services import procedure_set_signoff_steps
-from madoguchi.console.tests.test_browser_signoff import log_in as staff_log_in
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.services import staff_set_signoff
 from madoguchi.notifications.models import OutboxMessage
-from madoguchi.portal.tests.test_browser_apply import (
+from madoguchi.tenants.models import Organisation
+from madoguchi.testing import (
     DOG,
     DOG_CONSENT,
     DOG_OWNER,
-    dog_details,
-    fill,
-    png_upload,
-)
-from madoguchi.tenants.models import Organisation
-from madoguchi.testing import (
     PASSWORD,
     axe_violations,
+    dog_details,
+    png_upload,
     procedure_publish,
     resident_create,
     staff_create,
+)
+from madoguchi.testing import (
+    browser_fill as fill,
+)
+from madoguchi.testing import (
+    console_browser_login as staff_log_in,
 )
 
 pytestmark = pytest.mark.browser

@@ -29,7 +29,18 @@ from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.tenants.models import Organisation
-from madoguchi.testing import axe_violations, procedure_publish
+from madoguchi.testing import (
+    DOG,
+    DOG_CONSENT,
+    DOG_OWNER,
+    axe_violations,
+    dog_details,
+    png_upload,
+    procedure_publish,
+)
+from madoguchi.testing import (
+    browser_fill as fill,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -64,10 +75,6 @@ def png_bytes(colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     return buffer.getvalue()
 
 
-def png_upload(name: str, colour: tuple[int, int, int] = (200, 30, 30)) -> dict[str, Any]:
-    return {"name": name, "mimeType": "image/png", "buffer": png_bytes(colour)}
-
-
 def today() -> date:
     return to_tokyo(now()).date()
 
@@ -78,23 +85,6 @@ def collection_day() -> date:
     while day.weekday() >= 5 or jpholiday.is_holiday(day):
         day += timedelta(days=1)
     return day
-
-
-def fill(page: Any, values: dict[str, Any]) -> None:
-    """Answer by input name the way a person does: type, tick, choose, attach."""
-    for name, value in values.items():
-        inputs = page.locator(f'[name="{name}"]')
-        kind = inputs.first.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
-        if kind == "input:radio":
-            page.locator(f'input[name="{name}"][value="{value}"]').check()
-        elif kind == "input:checkbox":
-            inputs.first.check()
-        elif kind.startswith("select:"):
-            inputs.first.select_option(value)
-        elif kind == "input:file":
-            inputs.first.set_input_files(value)
-        else:
-            inputs.first.fill(value)
 
 
 def press_next(page: Any, *, expect_errors: bool = False) -> None:
@@ -139,41 +129,6 @@ def log_in_browser(page: Any, user: User) -> None:
     client.force_login(user)
     cookie = client.cookies["sessionid"]
     page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": page.url}])
-
-
-# The inu-toroku answers that make the attachment slot apply: a new registration, the
-# rabies injection done this year and the injection tag asked for.
-DOG_OWNER = {
-    "kind": "register",
-    "owner_name.family": "山田",
-    "owner_name.given": "花子",
-    "owner_name.family_kana": "ヤマダ",
-    "owner_name.given_kana": "ハナコ",
-    "owner_address.postal_code": "231-0023",
-    "owner_address.block": "1-1",
-    "owner_phone": "045-671-2121",
-}
-DOG = {
-    "dog_name": "ポチ",
-    "breed": "柴",
-    "coat_color": "赤",
-    "dog_sex": "female",
-    "dog_birth_date": "2024-05-01",
-}
-
-
-def dog_details() -> dict[str, Any]:
-    return {
-        "acquired_date": (today() - timedelta(days=5)).isoformat(),
-        "vaccinated": "yes",
-        "vaccination_date": (today() - timedelta(days=10)).isoformat(),
-        "injection_tag_request": "yes",
-        "tag_delivery": "mail",
-        "vaccination_certificate": [png_upload("注射済証.png")],
-    }
-
-
-DOG_CONSENT = {"truth": "yes", "owner_duties": "yes"}
 
 
 # --- 1. The whole story ------------------------------------------------------------------------

@@ -424,7 +424,7 @@ def test_the_apply_flow_reads_in_english_and_marks_the_forms_japanese_words(clie
     assert ">Next</button>" in page
     assert "This form has no English version yet" in page
     # The template's own questions stay Japanese, inside an element marked lang="ja".
-    fields = page.split('<div lang="ja">', 1)
+    fields = page.split('<div lang="ja" id="step-fields">', 1)
     assert len(fields) == 2
     first_label = form_spec(inu.form_version).steps[0].fields[0].label
     assert first_label in fields[1].split("</form>", 1)[0]
