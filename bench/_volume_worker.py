@@ -165,17 +165,17 @@ def setup_exports(*, rows: int) -> dict[str, Any]:
         "INSERT INTO applications_application (organisation_id, procedure_id, "
         "form_version_id, contact_email, receipt_number, idempotency_scope, idempotency_key, "
         "arrived_at, answers, answers_digest, status, revision, channel, search_name, "
-        "updated_at, ial, aal, identity, receipt_digits, receipt_reversed) "
+        "updated_at, ial, aal, identity, receipt_digits, receipt_reversed, language) "
     )
     if connection.vendor == "postgresql":
         values = (
             "VALUES (%s, %s, %s, '', %s, 'bench', %s, %s, %s::jsonb, %s, %s, 1, 'online', '', %s,"
-            " 1, 1, '{}'::jsonb, %s, %s)"
+            " 1, 1, '{}'::jsonb, %s, %s, 'ja')"
         )
     else:
         values = (
             "VALUES (%s, %s, %s, '', %s, 'bench', %s, %s, %s, %s, %s, 1, 'online', '', %s,"
-            " 1, 1, '{}', %s, %s)"
+            " 1, 1, '{}', %s, %s, 'ja')"
         )
     sql = columns + values
     batch = 5000
@@ -362,7 +362,7 @@ def setup_inbox(*, rows: int) -> dict[str, Any]:
                 organisation_id, procedure_id, form_version_id, applicant_id, contact_email,
                 receipt_number, idempotency_scope, idempotency_key, arrived_at, answers,
                 answers_digest, status, revision, channel, assignee_id, due_at, search_name,
-                updated_at, ial, aal, identity, receipt_digits, receipt_reversed)
+                updated_at, ial, aal, identity, receipt_digits, receipt_reversed, language)
             SELECT p.orgs[1 + g %% %(count)s], p.ids[1 + g %% %(count)s],
                    p.versions[1 + g %% %(count)s], NULL, 'bench@example.jp',
                    r.number, 'bench', 'bench-' || g,
@@ -370,7 +370,7 @@ def setup_inbox(*, rows: int) -> dict[str, Any]:
                    repeat('0', 64), (ARRAY['submitted','accepted','in_review','approved',
                    'rejected'])[1 + (g / 7) %% 5], 1, 'online', NULL,
                    r.arrived + interval '7 days', 'タカハシハナコ', now(), 1, 1, '{}'::jsonb,
-                   replace(r.number, '-', ''), reverse(replace(r.number, '-', ''))
+                   replace(r.number, '-', ''), reverse(replace(r.number, '-', '')), 'ja'
             FROM generate_series(1, %(rows)s) AS g,
                  (SELECT array_agg(c.id ORDER BY c.id) AS ids,
                          array_agg(c.organisation_id ORDER BY c.id) AS orgs,

@@ -390,11 +390,11 @@ def test_a_receipt_search_seeks_the_receipt_indexes_instead_of_scanning(
                 organisation_id, procedure_id, form_version_id, contact_email, receipt_number,
                 idempotency_scope, idempotency_key, arrived_at, answers, answers_digest, status,
                 revision, channel, search_name, ial, aal, identity, updated_at,
-                receipt_digits, receipt_reversed)
+                receipt_digits, receipt_reversed, language)
             SELECT organisation_id, procedure_id, form_version_id, '', r, 'copy', 'copy-' || g,
                    arrived_at, answers, answers_digest, status, revision, channel, search_name,
                    ial, aal, identity, updated_at,
-                   replace(r, '-', ''), reverse(replace(r, '-', ''))
+                   replace(r, '-', ''), reverse(replace(r, '-', '')), language
             FROM applications_application,
                  generate_series(1, 5000) AS g,
                  LATERAL (SELECT %s || '-2604' || lpad((g %% 30)::text, 2, '0') || '-'
