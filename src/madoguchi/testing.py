@@ -899,6 +899,10 @@ def browser_fill(page: Any, values: dict[str, Any]) -> None:
         elif kind.startswith("select:"):
             inputs.first.select_option(value)
         elif kind == "input:file":
+            # A live form redraws the questions an earlier answer shows: attach to the input
+            # that is on the page once it has settled and the question can be seen.
+            page.wait_for_function("!document.querySelector('.htmx-request')")
+            inputs.first.wait_for(state="visible")
             inputs.first.set_input_files(value)
         else:
             inputs.first.fill(value)

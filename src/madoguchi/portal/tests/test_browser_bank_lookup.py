@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from madoguchi.applications.services import draft_save
+from madoguchi.core.time import now
 from madoguchi.tenants.models import Organisation
 from madoguchi.testing import PASSWORD, axe_violations, procedure_publish, resident_create
 
@@ -18,7 +20,17 @@ pytestmark = pytest.mark.browser
 def test_a_resident_finds_bank_and_branch_while_typing(page: Any, size: tuple[int, int]):
     page.set_viewport_size({"width": size[0], "height": size[1]})
     procedure = procedure_publish(Organisation.objects.get(lg_code="141003"), "suido-kaishi")
-    resident_create("hanako@example.jp", verified=True)
+    hanako = resident_create("hanako@example.jp", verified=True)
+    # The account field shows (live form) for a new connection paid by transfer: answered
+    # before, in the resident's draft.
+    draft_save(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        applicant=hanako,
+        answers={"kind": "start", "payment_method": "transfer"},
+        step="user",
+        now=now(),
+    )
     page.goto("/account/login/")
     page.locator("#id_username").fill("hanako@example.jp")
     page.locator("#id_password").fill(PASSWORD)
