@@ -24,6 +24,7 @@ from madoguchi.identity.services import staff_upsert
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.tenants.models import Organisation
 from madoguchi.testing import axe_violations, procedure_publish, resident_create
+from madoguchi.testing import browser_fill as fill
 
 pytestmark = pytest.mark.browser
 
@@ -57,22 +58,6 @@ def png() -> dict[str, Any]:
 
 def today() -> date:
     return to_tokyo(now()).date()
-
-
-def fill(page: Any, values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        inputs = page.locator(f'[name="{name}"]')
-        kind = inputs.first.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
-        if kind == "input:radio":
-            page.locator(f'input[name="{name}"][value="{value}"]').check()
-        elif kind == "input:checkbox":
-            inputs.first.check()
-        elif kind.startswith("select:"):
-            inputs.first.select_option(value)
-        elif kind == "input:file":
-            inputs.first.set_input_files(value)
-        else:
-            inputs.first.fill(value)
 
 
 def press_next(page: Any) -> None:
