@@ -955,3 +955,16 @@ def dog_details() -> dict[str, Any]:
 
 
 DOG_CONSENT = {"truth": "yes", "owner_duties": "yes"}
+
+
+def counted(*, procedure: Any = None, channel: str | None = None) -> int:
+    """How many applications the statistics count (``arrival_counts``), optionally of one
+    procedure and one channel."""
+    from madoguchi.applications.selectors import arrival_counts
+
+    return sum(
+        row.count
+        for row in arrival_counts()
+        if (procedure is None or row.procedure_id == procedure.pk)
+        and (channel is None or row.channel == channel)
+    )

@@ -5,7 +5,7 @@ the OpenAPI document, and refused in production by the settings check: it stores
 is sent, unvalidated, with no authentication.
 
 It calls the insert of ``application_submit`` itself (``applications.bench``): the same rows
-(application, first revision, audit event, channel count through ``application_arrived``,
+(application, first revision, audit event, the ``application_arrived`` event,
 e-mail in the outbox) in one transaction with the same durability, so that the benchmark's
 ratio is the price of everything around them: HTTP parsing, authentication, validation,
 encryption of My Number, the idempotency look-up.

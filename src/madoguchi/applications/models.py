@@ -85,6 +85,10 @@ class Application(models.Model):
     )
     revision = models.PositiveIntegerField(default=1)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ONLINE)
+    #: 運用テスト: made by a named tester while the procedure was being tried before
+    #: publishing. Marked everywhere, never counted in the statistics, never exported to
+    #: core systems, and purged when the procedure is published.
+    is_test = models.BooleanField("運用テスト", default=False)
     #: The assurance levels the submission met (身元確認 / 当人認証), and how: a snapshot of
     #: the :class:`~madoguchi.identity.assurance.VerifiedIdentity` at arrival, with any
     #: differences between the verified attributes and the answers (``mismatches``).
@@ -146,6 +150,13 @@ class Application(models.Model):
             models.Index(fields=("organisation", "due_at"), name="app_due"),
             models.Index(fields=("organisation", "receipt_digits"), name="app_receipt_digits"),
             models.Index(fields=("organisation", "receipt_reversed"), name="app_receipt_reversed"),
+            # Statistics (stats.counts): counts by organisation × procedure × channel × month
+            # are derived from this index alone — no counter row that every submission updates.
+            models.Index(
+                fields=("arrived_at", "organisation", "procedure", "channel"),
+                name="app_stats",
+                condition=models.Q(is_test=False),
+            ),
         )
 
     def __str__(self) -> str:
@@ -648,3 +659,34 @@ class StaffNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice {self.kind} {self.application_id}"
+
+
+class PurgedArrivalCount(models.Model):
+    """Applications purged at the end of their retention period, counted by organisation ×
+    procedure × month of arrival (Japan time) × channel.
+
+    The statistics count applications from the applications themselves
+    (:func:`madoguchi.applications.selectors.arrival_counts`); the retention purge moves
+    each application it deletes into this tally in the same transaction, so that a past
+    year's figures never change when its cases are purged. Written only by the purge (one
+    background worker), never by a submission.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="+")
+    month = models.DateField("月（1日）")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "削除済み申請の件数"
+        verbose_name_plural = "削除済み申請の件数"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("organisation", "procedure", "month", "channel"),
+                name="purged_arrival_count_unique",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}/{self.procedure_id}/{self.month:%Y-%m}/{self.channel}: {self.count}"

@@ -10,7 +10,9 @@ them, and they are purged on the first run after they close.
 The purge deletes the application with everything that hangs off it — revisions (all
 answers), attachments (rows and files), messages, internal notes, transitions and issued
 documents — and records one audit event per application that names it by receipt number,
-procedure id and arrival date only: the record outlives the data without repeating it.
+procedure id and arrival date only: the record outlives the data without repeating it. In
+the same transaction the application moves into the statistics' tally
+(:class:`~madoguchi.applications.models.PurgedArrivalCount`), so figures never drop.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ from datetime import datetime
 from typing import Final
 
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import ProtectedError
 
 from madoguchi.applications.attachments import STORAGE_ALIAS
 from madoguchi.applications.constants import ApplicationStatus
-from madoguchi.applications.models import Application, ApplicationRevision, Attachment
+from madoguchi.applications.models import (
+    Application,
+    ApplicationRevision,
+    Attachment,
+    PurgedArrivalCount,
+)
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import TOKYO, to_tokyo
@@ -107,6 +114,25 @@ def _delete_files(ids: list[uuid.UUID]) -> int:
     return deleted
 
 
+def _tally_purged(application: Application) -> None:
+    """Move one purged application into the statistics' tally (same transaction as the
+    deletion), so that the figures of its month stay what they were."""
+    table = PurgedArrivalCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (organisation_id, procedure_id, month, channel, count) "  # noqa: S608 (table name is ours)
+            "VALUES (%s, %s, %s, %s, 1) "
+            "ON CONFLICT (organisation_id, procedure_id, month, channel) "
+            f"DO UPDATE SET count = {table}.count + 1",
+            [
+                application.organisation_id,
+                application.procedure_id,
+                to_tokyo(application.arrived_at).date().replace(day=1),
+                application.channel,
+            ],
+        )
+
+
 def _purge_one(application_id: int, procedure: Procedure, now: datetime) -> list[uuid.UUID] | None:
     """Delete one application and record it, in one transaction. Returns its attachment ids
     (for the files, deleted after the commit), or None when it is gone or open meanwhile."""
@@ -146,6 +172,8 @@ def _purge_one(application_id: int, procedure: Procedure, now: datetime) -> list
                 **counts,
             },
         )
+        if not application.is_test:
+            _tally_purged(application)
         # Cascades to revisions, attachments, messages, notes, transitions and documents.
         application.delete()
     return attachment_ids

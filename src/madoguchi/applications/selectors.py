@@ -342,3 +342,77 @@ def application_identity(application: Application) -> IdentityView:
         mismatches=list(stored) if isinstance(stored, list) else [],
         signatures=signatures,
     )
+
+
+@dataclass(frozen=True)
+class ArrivalCount:
+    """Applications of one procedure that arrived in one month (Japan time) by one channel."""
+
+    organisation_id: int
+    procedure_id: int
+    month: date
+    channel: str
+    count: int
+
+
+def arrival_counts(
+    *,
+    organisation_ids: Collection[int] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[ArrivalCount]:
+    """Exact counts of arrived applications by organisation × procedure × month × channel.
+
+    Derived at read time from the applications themselves (one GROUP BY over the
+    ``app_stats`` index) plus the tally of applications purged after their retention period
+    — there is no counter row that a submission updates, so counting never serialises
+    submissions. Operational-test applications (``is_test``) are never counted. ``since``
+    and ``until`` are months (any day in them; ``until`` inclusive), in Japan time.
+    """
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncMonth
+
+    from madoguchi.applications.models import PurgedArrivalCount
+    from madoguchi.core.time import TOKYO
+
+    live = Application.objects.filter(is_test=False)
+    purged = PurgedArrivalCount.objects.all()
+    if organisation_ids is not None:
+        live = live.filter(organisation_id__in=list(organisation_ids))
+        purged = purged.filter(organisation_id__in=list(organisation_ids))
+    if since is not None:
+        start = since.replace(day=1)
+        live = live.filter(arrived_at__gte=datetime.combine(start, datetime.min.time(), TOKYO))
+        purged = purged.filter(month__gte=start)
+    if until is not None:
+        end = _next_month(until.replace(day=1))
+        live = live.filter(arrived_at__lt=datetime.combine(end, datetime.min.time(), TOKYO))
+        purged = purged.filter(month__lt=end)
+    totals: dict[tuple[int, int, date, str], int] = {}
+    rows = (
+        live.annotate(month=TruncMonth("arrived_at", tzinfo=TOKYO))
+        .values_list("organisation_id", "procedure_id", "month", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for organisation_id, procedure_id, month, channel, n in rows:
+        day = month.date() if isinstance(month, datetime) else month
+        key = (organisation_id, procedure_id, day, channel)
+        totals[key] = totals.get(key, 0) + n
+    for organisation_id, procedure_id, day, channel, n in (
+        purged.values_list("organisation_id", "procedure_id", "month", "channel")
+        .annotate(n=Sum("count"))
+        .order_by()
+    ):
+        key = (organisation_id, procedure_id, day, channel)
+        totals[key] = totals.get(key, 0) + int(n)
+    return [
+        ArrivalCount(
+            organisation_id=key[0], procedure_id=key[1], month=key[2], channel=key[3], count=n
+        )
+        for key, n in sorted(totals.items())
+    ]
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

@@ -26,9 +26,8 @@ from madoguchi.identity.services import guest_email_token_make
 from madoguchi.identity.tokens import access_token_create, access_token_revoke
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.ratelimit import RECIPIENT_LIMITS
-from madoguchi.stats.models import ChannelCount
 from madoguchi.tenants.models import Organisation
-from madoguchi.testing import procedure_publish, valid_answers
+from madoguchi.testing import counted, procedure_publish, valid_answers
 
 URL = "/api/v1/applications/"
 VERIFY_URL = "/api/v1/applications/guest-verifications/"
@@ -84,7 +83,7 @@ def stored() -> tuple[int, ...]:
         Application.objects.count(),
         ApplicationRevision.objects.count(),
         AuditEvent.objects.filter(action="application.submitted").count(),
-        sum(ChannelCount.objects.values_list("count", flat=True)),
+        counted(),
         OutboxMessage.objects.count(),
     )
 

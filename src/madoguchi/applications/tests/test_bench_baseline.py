@@ -11,8 +11,7 @@ from madoguchi.applications.services import application_submit, new_idempotency_
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
 from madoguchi.notifications.models import OutboxMessage
-from madoguchi.stats.models import ChannelCount
-from madoguchi.testing import procedure_publish, valid_answers
+from madoguchi.testing import counted, procedure_publish, valid_answers
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def rows() -> tuple[int, ...]:
         Application.objects.count(),
         ApplicationRevision.objects.count(),
         AuditEvent.objects.filter(action="application.submitted").count(),
-        sum(ChannelCount.objects.values_list("count", flat=True)),
+        counted(),
         OutboxMessage.objects.count(),
     )
 

@@ -260,3 +260,18 @@ def test_the_command_purges_and_reports(procedure, resident, staff_member, files
     assert "処理中の申請が 1 件" in out.getvalue()
     assert Application.objects.count() == 1
     assert Path(settings.DATA_DIR).exists()
+
+
+def test_purged_applications_stay_in_the_statistics(procedure, resident, staff_member):
+    from madoguchi.applications.selectors import arrival_counts
+
+    kept = application_aged(procedure, resident, staff_member, years=5)
+    arrived = datetime(2019, 4, 1, 0, 30, tzinfo=UTC)  # April 2019 in Japan
+    Application.objects.filter(pk=kept.pk).update(arrived_at=arrived)
+    before = [(r.month, r.channel, r.count) for r in arrival_counts()]
+    assert before == [(arrived.date().replace(day=1), "online", 1)]
+
+    assert applications_purge_expired(now=now()).purged == 1
+
+    assert not Application.objects.filter(pk=kept.pk).exists()
+    assert [(r.month, r.channel, r.count) for r in arrival_counts()] == before
