@@ -34,6 +34,8 @@ GLOBAL_TABLES = {
     "catalog.Template": "national templates (ひな形)",
     "catalog.TemplateVersion": "versions of national templates",
     "forms.FormVersion": "an immutable form version; its FormDefinition holds the organisation",
+    # Statistics above any one organisation.
+    "stats.PublishedFigure": "a figure published for the nation or a prefecture (公表値)",
 }
 
 #: Tenant tables where a row may belong to no organisation, and when.
@@ -42,6 +44,7 @@ NULLABLE_ORGANISATION = {
     "audit.AuditEvent": "platform events (an operator's change, a master load) have no tenant",
     "forms.FormDefinition": "national forms of templates belong to no organisation",
     "notifications.OutboxMessage": "mail to a resident about their account has no tenant",
+    "stats.CountImport": "an operator's import by command may span organisations",
 }
 
 
