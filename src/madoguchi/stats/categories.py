@@ -113,6 +113,12 @@ def _text(data: dict[str, Any], key: str, where: str) -> str:
     return str(value).strip()
 
 
+def _join_lines(text: str) -> str:
+    """A folded YAML note as one line: Japanese text takes no space where lines were joined."""
+    text = " ".join(text.split())
+    return re.sub(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])", "", text)
+
+
 @dataclass
 class _Entry:
     list_code: str
@@ -222,7 +228,7 @@ def _catalogue() -> tuple[tuple[CategoryList, ...], dict[str, Category], dict[st
                     int(data["last_fiscal_year"]) if data.get("last_fiscal_year") else None
                 ),
                 categories=tuple(by_code[code] for code, _ in listed),
-                note=" ".join(str(data.get("note", "")).split()),
+                note=_join_lines(str(data.get("note", ""))),
                 expected_count=data.get("expected_count"),
                 incomplete=bool(data.get("incomplete")),
                 listed_names=tuple(listed),

@@ -51,6 +51,7 @@ def test_every_list_loads_with_its_source_and_years():
             assert len(codes) == item.expected_count
         if item.incomplete:
             assert item.note, f"{item.code} is incomplete and must say what is missing"
+            assert "。 " not in item.note  # folded lines joined without spaces in Japanese
             if item.expected_count is not None:
                 assert item.missing_count > 0
 
