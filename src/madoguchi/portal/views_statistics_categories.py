@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from madoguchi.stats.categories import CategoryList, category_lists
+from madoguchi.stats.categories import CategoryList, category_lists, template_defaults
 
 
 def _list_json(item: CategoryList) -> dict[str, Any]:
@@ -66,7 +66,12 @@ def categories_page(request: HttpRequest) -> HttpResponse:
 @require_safe
 def categories_json(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(
-        {"lists": [_list_json(item) for item in category_lists()]},
+        {
+            "lists": [_list_json(item) for item in category_lists()],
+            # The category a procedure adopted from each national template counts under
+            # unless its organisation chooses otherwise.
+            "template_defaults": dict(sorted(template_defaults().items())),
+        },
         json_dumps_params={"ensure_ascii": False, "indent": 1},
     )
     response["Access-Control-Allow-Origin"] = "*"

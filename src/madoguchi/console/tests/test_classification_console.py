@@ -31,6 +31,7 @@ def test_the_list_shows_defaults_and_own_choices(admin_client, organisation, adm
     assert "団体が選択" in page
     assert "集計の対象外" in page
     assert "2件のうち集計の対象 1件" in page
+    assert "<code>hisaisha-shien</code>、<code>priority-59</code>" in page
     assert edit(risai.pk) in page
     assert reverse("portal:statistics_categories") in page
 

@@ -68,6 +68,8 @@ def test_the_json_has_the_same_lists(client, db):
     assert event["name"] == "研修・講習・イベント等の申込"
     assert event["canonical_name"] == "研修・講習・各種イベント等の申込"
     assert set(event["lists"]) == {"guideline-21", "priority-59"}
+    assert data["template_defaults"]["risai-shomei"] == "disaster-certificate"
+    assert "juminhyo" not in data["template_defaults"]
     kosodate = next(item for item in data["lists"] if item["code"] == "kosodate-kaigo-26")
     assert kosodate["count"] == kosodate["expected_count"] == 26
 
