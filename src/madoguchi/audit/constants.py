@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     PROCEDURE_REVIEWERS_SET = "procedure.reviewers_set", "審査担当の設定"
     PROCEDURE_UNIQUENESS_SET = "procedure.uniqueness_set", "重複申請の扱いの設定"
     PROCEDURE_SIGNOFF_SET = "procedure.signoff_set", "決裁の段階の設定"
+    PROCEDURE_CLASSIFIED = "procedure.classified", "国の手続分類の設定"
     # Staff (職員)
     STAFF_INVITED = "staff.invited", "職員の招待"
     STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"

@@ -10,6 +10,7 @@ from madoguchi.console import (
     urls_webhooks,
     views,
     views_catalog,
+    views_classification,
     views_notices,
 )
 
@@ -23,6 +24,16 @@ urlpatterns = [
     path("settings/notices/", views_notices.notice_settings, name="notice_settings"),
     path("procedures/", views_catalog.procedures, name="procedures"),
     path("procedures/new/", views_catalog.procedure_new, name="procedure_new"),
+    path(
+        "procedures/classification/",
+        views_classification.classification_list,
+        name="classification",
+    ),
+    path(
+        "procedures/<int:procedure_id>/classification/",
+        views_classification.classification_edit,
+        name="classification_edit",
+    ),
     path("procedures/<int:procedure_id>/", views_catalog.procedure_detail, name="procedure"),
     path(
         "procedures/<int:procedure_id>/upgrade/",

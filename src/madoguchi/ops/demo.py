@@ -58,6 +58,8 @@ from madoguchi.identity.services import (
     staff_upsert,
 )
 from madoguchi.identity.signatures.testca import Person, card_sign, demo_card_ensure
+from madoguchi.stats.models import ProcedureClassification
+from madoguchi.stats.services import procedure_classify
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get, prefecture_get
@@ -162,6 +164,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_decision_templates(yokohama, kamakura, now=now)
     _demo_contacts(yokohama, kamakura, now=now)
     _demo_correction(yokohama, now=now)
+    _demo_classification(yokohama, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -833,6 +836,21 @@ _DEMO_TEMPLATES = (
         "日中に連絡のとれる電話番号を確認し、正しい番号を入力してください。",
     ),
 )
+
+
+def _demo_classification(yokohama: Organisation, *, now: datetime) -> None:
+    """横浜市's admin files 犬の登録 as 「集計の対象外」 (it is in no confirmed national list),
+    through the console's service; every other procedure is counted under its national
+    template's default category. Only once: an admin's later choice is kept."""
+    admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN).first()
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="inu-toroku").first()
+    if admin is None or procedure is None:
+        return
+    if ProcedureClassification.objects.filter(procedure=procedure).exists():
+        return
+    procedure_classify(
+        organisation=yokohama, procedure=procedure, category_code="", actor=admin.user, now=now
+    )
 
 
 def _demo_decision_templates(

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from madoguchi.portal import views
+from madoguchi.portal import views, views_statistics_categories
 
 app_name = "portal"
 
@@ -12,6 +12,16 @@ urlpatterns = [
     path("g/<slug:slug>/", views.group, name="group"),
     path("o/<str:code>/procedures/<int:procedure_id>/", views.procedure, name="procedure"),
     path("life-events/<slug:slug>/", views.life_event, name="life_event"),
+    path(
+        "statistics/categories/",
+        views_statistics_categories.categories_page,
+        name="statistics_categories",
+    ),
+    path(
+        "statistics/categories.json",
+        views_statistics_categories.categories_json,
+        name="statistics_categories_json",
+    ),
     path("account/", include("madoguchi.portal.urls_account")),
     path("", include("madoguchi.portal.urls_apply")),
 ]
