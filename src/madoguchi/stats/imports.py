@@ -1131,11 +1131,13 @@ def count_imports_of(*, organisation: Organisation) -> QuerySet[CountImportOrgan
     )
 
 
-def count_import_of(*, organisation: Organisation, batch_id: int) -> CountImportOrganisation:
-    """One import as ``organisation`` sees it; ``CountImportOrganisation.DoesNotExist`` when
-    it carried none of its rows (another organisation's import is not found)."""
-    return CountImportOrganisation.objects.select_related("batch", "batch__imported_by").get(
-        organisation=organisation, batch_id=batch_id
+def count_import_of(*, organisation: Organisation, batch_id: int) -> CountImportOrganisation | None:
+    """One import as ``organisation`` sees it; None when it carried none of its rows (another
+    organisation's import is not found)."""
+    return (
+        CountImportOrganisation.objects.select_related("batch", "batch__imported_by")
+        .filter(organisation=organisation, batch_id=batch_id)
+        .first()
     )
 
 
