@@ -1153,6 +1153,11 @@ def imported_counts_of(
     return counts.order_by("-fiscal_year", "category_code", "month")
 
 
+def count_import_done(*, file_sha256: str) -> bool:
+    """True when a file with this SHA-256 was imported before (by anyone)."""
+    return CountImport.objects.filter(file_sha256=file_sha256).exists()
+
+
 def template_csv() -> bytes:
     """The CSV to fill in: UTF-8 with BOM (so Excel opens it as UTF-8) and the headers only
     (example rows would be imported by whoever uploads the template unchanged)."""

@@ -146,3 +146,21 @@ def test_mixed_encodings_and_a_missing_file_are_clear_errors(tmp_path: Path):
     with pytest.raises(CommandError, match="ファイルを読めません"):
         call_command("stats", "import", str(tmp_path / "none.csv"))
     assert stored() == []
+
+
+def test_the_demo_counts_are_imported_once_and_cover_kanagawa():
+    from madoguchi.core.time import now
+    from madoguchi.ops.demo import demo_counts_import
+
+    assert demo_counts_import(now=now()) is True
+    counts = stored()
+    codes = {row[0] for row in counts}
+    assert {"141003", "142042"} <= codes
+    assert len(codes) >= 10
+    assert all(code.startswith("14") for code in codes)
+    assert {row[2] for row in counts} == {2023, 2024, 2025}
+    months = {row[3] for row in counts if row[0] == "141003" and row[1] == "eltax-filing"}
+    assert months == {0, *range(1, 13)}  # FY2023-24 as totals, FY2025 by month
+    assert demo_counts_import(now=now()) is False
+    assert stored() == counts
+    assert CountImport.objects.count() == 1
