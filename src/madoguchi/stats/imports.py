@@ -13,7 +13,8 @@ the issue leaves them open:
   (required), 月 and 団体名 (optional; 団体名, when filled, must be the name of the coded
   organisation, which catches a wrong code). Any other header is refused, so a misspelt
   column never silently goes unread.
-* **Organisations**: unknown codes and deactivated organisations (merged away) are refused; an
+* **Organisations**: unknown codes, deactivated organisations (merged away) and the wards of
+  designated cities (sub-units, counted in their city) are refused; an
   organisation admin imports only their own organisation's rows. A group operator
   (共同利用グループ) does not import for the group's members: the counts are each member's own
   figures, and its own admin answers for them; a prefecture collecting its municipalities'
@@ -56,6 +57,7 @@ from madoguchi.forms.japanese import ERAS
 from madoguchi.stats.categories import category, category_find, name_key
 from madoguchi.stats.figures import rate
 from madoguchi.stats.models import CountImport, CountImportOrganisation, ImportedCount
+from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation
 
 if TYPE_CHECKING:
@@ -781,6 +783,15 @@ def _check_rows(
                         CODE,
                         f"{organisation.display_name}（{organisation.lg_code}）は無効になった"
                         "団体（合併など）です。件数は取り込めません。",
+                    )
+                    organisation = None
+                elif organisation.kind == OrganisationKind.WARD:
+                    parent = organisation.parent
+                    city = f"{parent.display_name}（{parent.lg_code}）" if parent else "指定都市"
+                    bad(
+                        CODE,
+                        f"{organisation.display_name}は行政区です。件数は{city}の件数として"
+                        "まとめて取り込んでください（区ごとに取り込むと市の件数と二重に数えます）。",
                     )
                     organisation = None
                 elif scope_organisation is not None and organisation.pk != scope_organisation.pk:

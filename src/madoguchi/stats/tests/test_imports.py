@@ -250,6 +250,13 @@ BAD_ROWS: list[tuple[str, bytes, int | None, str, str]] = [
         "数字だけ",
     ),
     (
+        "a ward",
+        _padded(("141011", "2024", "", "eltax-filing", "1", "1")),
+        3,
+        "団体コード",
+        "横浜市鶴見区は行政区です",
+    ),
+    (
         "unknown category",
         _padded(("141003", "2024", "", "ふるさと納税", "1", "1")),
         3,
@@ -587,3 +594,36 @@ def test_kure_citys_published_counts_come_out_to_its_published_rates():
     for code, (_, _, _, published_rate) in zip(codes, published, strict=True):
         count = counts[code]
         assert rate(total=count.total, online=count.online) == published_rate, code
+
+
+def test_an_xlsx_that_unpacks_to_a_huge_size_is_refused_before_it_is_opened():
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    chunk = b"\0" * (1024 * 1024)
+    with (
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member,
+    ):
+        for _ in range(201):
+            member.write(chunk)
+    content = buffer.getvalue()
+    assert len(content) < MAX_FILE_BYTES
+    assert "展開すると大きすぎる" in reasons(rejected(content, name="bomb.xlsx"))
+
+
+def test_an_empty_sheet_and_a_workbook_without_the_headers_are_refused():
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    out = io.BytesIO()
+    book.save(out)
+    assert "シートが空です" in reasons(rejected(out.getvalue(), name="empty.xlsx"))
+    content = counts_xlsx(
+        (141003, 2024, None, "eltax-filing", 1, 1),
+        header=("コード", "年", "月", "手続", "総数", "オンライン"),
+    )
+    assert "必須の見出しがありません" in reasons(rejected(content, name="x.xlsx"))
