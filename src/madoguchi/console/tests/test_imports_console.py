@@ -253,3 +253,21 @@ def test_a_file_just_over_the_limit_is_cut_off_while_it_is_read(admin_client: Cl
     assert response.status_code == 413
     assert "ファイルが大きすぎます（10 MB まで）" in response.content.decode()
     assert state() == before
+
+
+def test_the_upload_checks_csrf_once_the_size_is_known(admin_staff: Staff):
+    from madoguchi.testing import console_login
+
+    browser = console_login(Client(enforce_csrf_checks=True), admin_staff.user)
+    content = counts_csv(("141003", "2024", "", "eltax-filing", "3", "1"))
+    refused = browser.post(UPLOAD, {"counts_file": SimpleUploadedFile("a.csv", content)})
+    assert refused.status_code == 403
+    assert stored() == []
+    browser.get(INDEX)
+    token = browser.cookies["csrftoken"].value
+    accepted = browser.post(
+        UPLOAD,
+        {"counts_file": SimpleUploadedFile("a.csv", content), "csrfmiddlewaretoken": token},
+    )
+    assert accepted.status_code == 200
+    assert stored() == [("141003", "eltax-filing", 2024, 0, 3, 1)]
