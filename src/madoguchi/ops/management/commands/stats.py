@@ -8,6 +8,7 @@ command exits with status 1.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         columns = "\n".join(f"  {name}（{need}）: {text}" for name, need, text in COLUMN_HELP)
         importer = commands.add_parser(
             "import",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
             help="件数のファイル（CSV: UTF-8 または Shift_JIS、または xlsx）を取り込む",
             description=(
                 "団体 × 国の手続分類 × 年度（または月）ごとの件数を取り込みます。ファイル全体を"
