@@ -972,6 +972,19 @@ def counts_import(
     table = _read(content)
     positions, problems = _columns(table.header)
     if problems:
+        if table.encoding == "Shift_JIS" and any(
+            "\uff61" <= ch <= "\uff9f" for ch in "".join(table.header)
+        ):
+            # EUC-JP and other encodings read as Shift_JIS come out as half-width kana.
+            problems.append(
+                RowProblem(
+                    row=None,
+                    column="",
+                    value="",
+                    reason="見出しが文字化けしています。UTF-8 でも Shift_JIS でもない文字コード"
+                    "（EUC-JP など）のようです。UTF-8 か Shift_JIS で保存し直してください。",
+                )
+            )
         raise ImportRejected(problems)
     if not table.rows:
         _refuse("見出しの下に件数の行がありません。")

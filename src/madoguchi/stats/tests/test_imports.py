@@ -512,6 +512,18 @@ def test_neither_utf8_nor_shift_jis_is_refused():
     assert "UTF-8 でも Shift_JIS でも読めません" in reasons(rejected(content))
 
 
+def test_an_euc_jp_file_is_refused_as_garbled():
+    # Lines that cp932 cannot read: named as neither encoding.
+    content = counts_csv(
+        ("141003", "令和6年度", "", "図書館の図書貸出予約等", "1", "1"), encoding="euc_jp"
+    )
+    assert "UTF-8 でも Shift_JIS でも読めません" in reasons(rejected(content))
+    # Lines that cp932 reads as half-width kana (団体コード, 年度 in EUC-JP): said to be garbled.
+    header = "団体コード,年度\r\n".encode("euc_jp")
+    error = rejected(header + b"141003,2024\r\n")
+    assert "EUC-JP など" in reasons(error)
+
+
 def test_a_formula_cell_in_an_xlsx_is_refused_and_not_evaluated():
     content = counts_xlsx((141003, 2024, None, "eltax-filing", "=100+20", 90))
     error = rejected(content, name="counts.xlsx")
