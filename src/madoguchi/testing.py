@@ -968,3 +968,50 @@ def counted(*, procedure: Any = None, channel: str | None = None) -> int:
         if (procedure is None or row.procedure_id == procedure.pk)
         and (channel is None or row.channel == channel)
     )
+
+
+# --- Statistics: files of imported counts ------------------------------------------------------
+
+COUNT_HEADER: Final = ("団体コード", "年度", "月", "手続", "総件数", "オンライン件数")
+
+
+def counts_csv(
+    *rows: Sequence[object], header: Sequence[str] = COUNT_HEADER, encoding: str = "utf-8"
+) -> bytes:
+    """A CSV of counts to import (``encoding`` as Python names it: utf-8, utf-8-sig, cp932)."""
+    import csv
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if cell is None else cell for cell in row])
+    return buffer.getvalue().encode(encoding)
+
+
+def counts_xlsx(
+    *rows: Sequence[object],
+    header: Sequence[str] = COUNT_HEADER,
+    sheet: str = "件数",
+    first_sheet: str | None = None,
+) -> bytes:
+    """An xlsx of counts written by openpyxl; cells starting with = are formulas (as Excel
+    stores them). With ``first_sheet``, an unrelated sheet of that name comes first."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    default = book.active
+    assert default is not None
+    if first_sheet is not None:
+        default.title = first_sheet
+        default.append(["メモ", "この表は取り込まれない"])
+        target = book.create_sheet(sheet)
+    else:
+        default.title = sheet
+        target = default
+    target.append(list(header))
+    for row in rows:
+        target.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -61,6 +61,8 @@ class AuditAction(models.TextChoices):
     JPKI_REVOCATION_SET = "jpki.revocation_set", "失効確認の方法の変更"
     # 団体の連絡先・規約
     ORGANISATION_CONTACT_UPDATED = "organisation.contact_updated", "連絡先・規約の変更"
+    # 統計（オンライン利用率）
+    STATS_COUNTS_IMPORTED = "stats.counts_imported", "手続件数の取込"
     # Residents (住民)
     RESIDENT_SIGNED_UP = "resident.signed_up", "住民の利用登録"
     RESIDENT_EMAIL_VERIFIED = "resident.email_verified", "メールアドレスの確認"

@@ -4,6 +4,7 @@ from madoguchi.console import (
     urls_admin,
     urls_counter,
     urls_exports,
+    urls_imports,
     urls_proofing,
     urls_review,
     urls_tokens,
@@ -59,4 +60,5 @@ urlpatterns = [
     *urls_tokens.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_proofing.urlpatterns,
+    *urls_imports.urlpatterns,
 ]

@@ -7,6 +7,7 @@ who read the README.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -60,6 +61,7 @@ from madoguchi.identity.services import (
 from madoguchi.identity.signatures.testca import Person, card_sign, demo_card_ensure
 from madoguchi.stats.models import ProcedureClassification
 from madoguchi.stats.services import procedure_classify
+from madoguchi.stats.imports import count_import_done, counts_import
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get, prefecture_get
@@ -165,6 +167,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_contacts(yokohama, kamakura, now=now)
     _demo_correction(yokohama, now=now)
     _demo_classification(yokohama, now=now)
+    demo_counts_import(now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -957,3 +960,24 @@ def _demo_correction(yokohama: Organisation, *, now: datetime) -> None:
         )
     except Exception as error:  # a template changed shape: the demo goes on
         logger.warning("demo correction of %s not made: %s", DEMO_CORRECTION_KEY, error)
+
+
+#: Invented counts of procedures done outside the platform (see demo_data/README.md).
+DEMO_COUNTS_FILE = Path(__file__).resolve().parent / "demo_data" / "statistics-import.csv"
+
+
+def demo_counts_import(*, now: datetime) -> bool:
+    """Import the demo's counts from other systems once, through the same service as
+    ``madoguchi stats import`` (an import of this very file is recorded by its SHA-256, so a
+    second bootstrap adds nothing). True when it imported."""
+    content = DEMO_COUNTS_FILE.read_bytes()
+    if count_import_done(file_sha256=hashlib.sha256(content).hexdigest()):
+        return False
+    counts_import(
+        content=content,
+        file_name=DEMO_COUNTS_FILE.name,
+        scope_organisation=None,
+        actor=None,
+        now=now,
+    )
+    return True

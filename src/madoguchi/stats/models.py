@@ -70,10 +70,37 @@ class CountImport(models.Model):
         return f"{self.file_name} ({self.rows}行)"
 
 
+class CountImportOrganisation(models.Model):
+    """What one import did to one organisation's counts: how many of its rows it carried and
+    how many stored rows they replaced. An organisation's history of imports (including the
+    platform operator's imports that carried its rows) is read from here."""
+
+    batch = models.ForeignKey(CountImport, on_delete=models.CASCADE, related_name="touched")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    rows = models.PositiveIntegerField("行数")
+    replaced = models.PositiveIntegerField("置き換えた行数", default=0)
+
+    class Meta:
+        verbose_name = "件数の取込（団体ごと）"
+        verbose_name_plural = "件数の取込（団体ごと）"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("batch", "organisation"), name="count_import_organisation_unique"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.organisation_id}"
+
+
 class ImportedCount(models.Model):
     """Counts of one national category at one organisation for one fiscal year (``month``
     0) or one month of it, done in a system outside the platform. A later import of
-    the same organisation × category × fiscal year × month replaces the earlier one."""
+    the same organisation × category × fiscal year × month replaces the earlier one.
+
+    For one organisation × category × fiscal year there is either a year figure (``month``
+    0) or monthly figures, never both (that would count the year twice):
+    :func:`madoguchi.stats.imports.counts_import` keeps it so."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     category_code = models.CharField("国の手続分類コード", max_length=32)

@@ -205,6 +205,17 @@ def world(db, organisation, other_organisation):
         now=now(),
     )
     Attachment.objects.filter(pk=attachment.pk).update(application=application, revision=1)
+    # A's counts imported from other systems (the import's page lists its file name).
+    from madoguchi.stats.imports import counts_import
+    from madoguchi.testing import counts_csv
+
+    count_import = counts_import(
+        content=counts_csv(("141003", "2024", "", "eltax-filing", "120000", "90000")),
+        file_name=f"{SECRET_NAME}の件数.csv",
+        scope_organisation=organisation,
+        actor=admin_a.user,
+        now=now(),
+    )
     admin_b = staff_upsert(
         organisation=other_organisation,
         email="admin@kamakura.test",
@@ -224,6 +235,7 @@ def world(db, organisation, other_organisation):
             "endpoint_id": endpoint.pk,
             "proofing_id": proofing.pk,
             "attachment_id": attachment.pk,
+            "batch_id": count_import.batch_id,
             # Not tenant data: a group's slug and a template's slug are public.
             "slug": "no-such-group",
             "token": "not-a-real-invitation",
