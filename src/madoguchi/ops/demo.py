@@ -59,9 +59,9 @@ from madoguchi.identity.services import (
     staff_upsert,
 )
 from madoguchi.identity.signatures.testca import Person, card_sign, demo_card_ensure
+from madoguchi.stats.imports import count_import_done, counts_import
 from madoguchi.stats.models import ProcedureClassification
 from madoguchi.stats.services import procedure_classify
-from madoguchi.stats.imports import count_import_done, counts_import
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get, prefecture_get
