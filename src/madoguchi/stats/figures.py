@@ -21,7 +21,8 @@ dataclasses that can be cached and rendered as they are:
     (:class:`MunicipalityRow`: total, online, rate, population, offering online), the
     prefectural government's own row, the municipalities' sum and the whole sum, the 公表値
     of the prefecture if entered. ``sort`` is one of ``PREFECTURE_SORTS`` (ValueError else);
-    a rate of None sorts last. Unknown prefecture → ``UnknownPrefecture`` (tenants). PUBLIC.
+    a rate of None sorts last; ``categories`` sums the whole prefecture per category.
+    Unknown prefecture → ``UnknownPrefecture`` (tenants). PUBLIC.
 ``prefecture_figures(*, category_list, fiscal_year) -> tuple[PrefectureFigure, ...]``
     The 47 prefectures in code order, each as a whole (= ``prefecture_table(...).total``),
     zeros included, for the national map. PUBLIC (cached).
@@ -30,13 +31,15 @@ dataclasses that can be cached and rendered as they are:
     organisations, the population-method estimate (:class:`NationalEstimate`, with its
     inputs and formula) and the 公表値 (:class:`Published`) when entered; years are those
     with counts or a published figure, oldest first. Plus the top categories (by online
-    count) of ``top_year`` (default: the latest year with counts). PUBLIC.
+    count) of ``top_year`` (default: the latest year with counts), and ``categories``: every
+    category of the list in that year. PUBLIC.
 ``deployment_status(*, category_list, fiscal_year, prefecture_code=None)``
     → ``DeploymentStatus``: per category, organisations offering it online (a published
     platform procedure in that category, or imported online counts > 0 in the fiscal year),
     their share of the municipalities, the population they cover (and how many offering
     municipalities have no population). PUBLIC.
-``fiscal_year_of(day) -> int``, ``fiscal_year_months(fiscal_year) -> tuple[date, ...]``,
+``default_category_list(*, fiscal_year=None) -> CategoryList`` (the list used when none is
+asked for), ``fiscal_year_of(day) -> int``, ``fiscal_year_months(fiscal_year) -> tuple[date, ...]``,
 ``rate(total=, online=)`` and ``figures_cache_clear()``.
 
 Where numbers come from
@@ -78,7 +81,7 @@ from madoguchi.applications.selectors import arrival_counts
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.identity.models import GroupOperator, Staff
-from madoguchi.stats.categories import CategoryList
+from madoguchi.stats.categories import CategoryList, category_lists
 from madoguchi.stats.models import ImportedCount, PublishedFigure
 from madoguchi.stats.selectors import procedure_categories
 from madoguchi.tenants.constants import OrganisationKind
@@ -145,6 +148,20 @@ def fiscal_year_months(fiscal_year: int) -> tuple[date, ...]:
     return tuple(
         date(fiscal_year + (1 if month < 4 else 0), month, 1)
         for month in (4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3)
+    )
+
+
+def default_category_list(*, fiscal_year: int | None = None) -> CategoryList:
+    """The list a table uses when none is asked for: of the lists that apply to
+    ``fiscal_year`` (any year when None), a current one (no last year) first, then the one
+    that applied last. Raises ``LookupError`` when no list is shipped."""
+    lists = category_lists()
+    if not lists:
+        raise LookupError("no category list")
+    fitting = [c for c in lists if fiscal_year is None or c.applies_to(fiscal_year)] or list(lists)
+    return max(
+        fitting,
+        key=lambda c: (c.last_fiscal_year is None, c.last_fiscal_year or 0, c.first_fiscal_year),
     )
 
 
@@ -302,6 +319,12 @@ class Published:
 
 
 @dataclass(frozen=True)
+class CategoryFigure:
+    category: CategoryRef
+    figure: Figure
+
+
+@dataclass(frozen=True)
 class MunicipalityRow:
     organisation: OrganisationRef
     figure: Figure
@@ -328,6 +351,8 @@ class PrefectureTable:
     published: Published | None
     #: Municipalities without a population in the master.
     population_missing: int
+    #: The whole prefecture (municipalities and government) per category, in list order.
+    categories: tuple[CategoryFigure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -400,12 +425,6 @@ class NationalYear:
 
 
 @dataclass(frozen=True)
-class CategoryFigure:
-    category: CategoryRef
-    figure: Figure
-
-
-@dataclass(frozen=True)
 class NationalTable:
     category_list_code: str
     category_list_name: str
@@ -413,6 +432,8 @@ class NationalTable:
     years: tuple[NationalYear, ...]
     top_year: int | None
     top_categories: tuple[CategoryFigure, ...]
+    #: Every category of the list in ``top_year``, in list order (zeros included).
+    categories: tuple[CategoryFigure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -832,15 +853,18 @@ def _prefecture_table(
     codes = category_list.codes
     ids = list(organisations)
     counts: dict[int, Breakdown] = {}
-    for org_id, _code, _month, value in _platform(
+    by_category: dict[str, Breakdown] = {}
+    for org_id, code, _month, value in _platform(
         organisation_ids=ids, codes=codes, fiscal_years=(fiscal_year, fiscal_year)
     ):
         _add(counts, units.get(org_id, org_id), value)
-    for org_id, total, online in _imported(
+        _add(by_category, code, value)
+    for org_id, code, total, online in _imported(
         where=Q(organisation_id__in=ids, category_code__in=codes, fiscal_year=fiscal_year),
-        group_by=("organisation_id",),
+        group_by=("organisation_id", "category_code"),
     ):
         _add(counts, units.get(org_id, org_id), _imported_breakdown(total, online))
+        _add(by_category, code, _imported_breakdown(total, online))
     offering = _offering(organisations=organisations, codes=codes, fiscal_year=fiscal_year)
 
     def row(org: Organisation) -> MunicipalityRow:
@@ -874,6 +898,10 @@ def _prefecture_table(
             fiscal_year=fiscal_year,
         ),
         population_missing=sum(1 for r in rows if r.organisation.population is None),
+        categories=tuple(
+            CategoryFigure(category=c, figure=Figure(by_category.get(c.code, Breakdown())))
+            for c in _categories(category_list)
+        ),
     )
 
 
@@ -1048,22 +1076,23 @@ def _national_table(category_list: CategoryList, top_year: int | None, top: int)
     if top_year is None:
         with_counts = [y.fiscal_year for y in years if y.plain.counted]
         top_year = max(with_counts) if with_counts else None
-    tops: list[CategoryFigure] = []
+    every: list[CategoryFigure] = []
     if top_year is not None:
-        tops = [
+        every = [
             CategoryFigure(
                 category=c, figure=Figure(by_category.get((c.code, top_year), Breakdown()))
             )
             for c in _categories(category_list)
         ]
-        tops = [t for t in tops if t.figure.counted]
-        tops.sort(key=lambda t: (-t.figure.online, -t.figure.total, t.category.code))
+    tops = [t for t in every if t.figure.counted]
+    tops.sort(key=lambda t: (-t.figure.online, -t.figure.total, t.category.code))
     return NationalTable(
         category_list_code=category_list.code,
         category_list_name=category_list.name,
         years=tuple(years),
         top_year=top_year,
         top_categories=tuple(tops[:top]),
+        categories=tuple(every),
     )
 
 
