@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -120,6 +121,11 @@ def _n(value: float) -> str:
     """A coordinate, short: two decimals, no trailing zeros."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def _text_width(text: str, size: float) -> float:
+    """An upper estimate of the width of a text: full-width characters one em, others 0.62."""
+    return sum(size if unicodedata.east_asian_width(c) in "WF" else size * 0.62 for c in text)
 
 
 def _open(*, ident: str, width: float, height: float, title: str, desc: str, css: str) -> str:
@@ -496,7 +502,11 @@ def bar_chart(
     "データなし"; an empty ``bars`` gives a chart that says so."""
     row = 46.0
     top = 6.0
-    label_width = 86.0
+    # Room after the longest bar for the longest value text, so that it is never cut off.
+    label_width = min(
+        max((_text_width(bar.text or str(bar.value), 13) for bar in bars), default=0) + 8, width / 2
+    )
+    label_width = max(label_width, 86.0)
     bar_area = width - label_width
     values = [bar.value for bar in bars if bar.value is not None]
     scale_max = Decimal(maximum) if maximum is not None else Decimal(max(values, default=0))
