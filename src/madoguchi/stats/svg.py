@@ -494,7 +494,7 @@ def bar_chart(
     desc: str,
     ident: str = "bar-chart",
     maximum: Decimal | int | None = None,
-    width: float = 480.0,
+    width: float = 360.0,
 ) -> SafeString:
     """Horizontal bars, each with its label above it (long Japanese names never need to be
     measured) and its value printed after it. ``maximum`` fixes the scale (100 for rates);
@@ -503,10 +503,9 @@ def bar_chart(
     row = 46.0
     top = 6.0
     # Room after the longest bar for the longest value text, so that it is never cut off.
-    label_width = min(
-        max((_text_width(bar.text or str(bar.value), 13) for bar in bars), default=0) + 8, width / 2
-    )
-    label_width = max(label_width, 86.0)
+    # The bars keep at least 40% of the width.
+    longest = max((_text_width(bar.text or str(bar.value), 13) for bar in bars), default=0)
+    label_width = max(min(longest + 8, width * 0.6), 86.0)
     bar_area = width - label_width
     values = [bar.value for bar in bars if bar.value is not None]
     scale_max = Decimal(maximum) if maximum is not None else Decimal(max(values, default=0))
