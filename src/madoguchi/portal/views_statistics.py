@@ -185,6 +185,7 @@ def national(request: HttpRequest) -> HttpResponse:
         if top
         else None,
         "downloads": _downloads("statistics:national_file", (), selection),
+        "unmappable": opendata.cp932_problems(table),
         "deployment_downloads": _downloads("statistics:deployment_file", (), selection),
     }
     return render(request, "portal/statistics/national.html", context)
@@ -260,6 +261,7 @@ def prefecture(request: HttpRequest, code: str) -> HttpResponse:
         "sort_links": _sort_links(selection, sort, path),
         "rows": [{"row": row, "band": _band_label(row.figure.rate)} for row in table.rows],
         "downloads": _downloads("statistics:prefecture_file", (pref.prefecture_code,), selection),
+        "unmappable": opendata.cp932_problems(table),
     }
     return render(request, "portal/statistics/prefecture.html", context)
 
@@ -332,6 +334,7 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
         "table": table,
         "chart": chart if counted else None,
         "downloads": _downloads("statistics:organisation_file", (org.lg_code,), selection),
+        "unmappable": opendata.cp932_problems(table),
     }
     return render(request, "portal/statistics/organisation.html", context)
 

@@ -379,3 +379,21 @@ def test_open_data_bad_names_are_404_or_400(client, db):
     assert client.get("/statistics/prefectures/48/deployment/2025.csv").status_code == 404
     assert client.get("/statistics/organisations/141003/1999.csv").status_code == 400
     assert client.get("/statistics/national/2025.csv?list=nope").status_code == 400
+
+
+def test_the_page_says_which_names_the_shift_jis_file_cannot_write(client, counts, kamakura):
+    kamakura.name = "𠮷倉市"  # 𠮷 (U+20BB7) is outside cp932
+    kamakura.save(update_fields=["name"])
+
+    html = html_of(client.get(f"/statistics/prefectures/14/?{G21}&fy=2025"))
+
+    assert "「〓」に置き換えています" in html
+    assert "𠮷倉市" in html
+    assert "U+20BB7" in html
+    plain = html_of(client.get(f"/statistics/organisations/141003/?{G21}&fy=2025"))
+    assert "「〓」に置き換えています" not in plain
+
+
+def test_portal_pages_link_to_their_statistics(client, db):
+    assert 'href="/statistics/organisations/141003/"' in html_of(client.get("/o/141003/"))
+    assert 'href="/statistics/prefectures/14/"' in html_of(client.get("/p/14/"))
