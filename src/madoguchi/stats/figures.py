@@ -548,6 +548,8 @@ def _platform(
     """(organisation id, category, month, counts) of applications made through the platform
     (exact; test applications never), for the fiscal years ``(first, last)`` or all."""
     categories = procedure_categories(organisation_ids=organisation_ids)
+    if not any(code in codes for code in categories.values()):
+        return  # no procedure of the list's categories: no application can count
     since = until = None
     if fiscal_years is not None:
         since, until = date(fiscal_years[0], 4, 1), date(fiscal_years[1] + 1, 3, 1)
