@@ -1,14 +1,15 @@
 """Open data (オープンデータ): every public table of the figures as a file.
 
 Files and URLs (the portal serves them; the names do not change)
-    ``/statistics/organisations/<lg_code>/<fy>.<ext>``   :func:`organisation_file`
-    ``/statistics/prefectures/<nn>/<fy>.<ext>``          :func:`prefecture_file`
-    ``/statistics/national/<fy>.<ext>``                  :func:`national_file`
-    ``/statistics/deployment/<fy>.<ext>`` (whole nation) and
-    ``/statistics/prefectures/<nn>/deployment/<fy>.<ext>`` :func:`deployment_file`
-    each with ``?list=<category list code>``; ``<ext>`` is one of :data:`FORMATS`:
-    ``csv`` (UTF-8 with a BOM, so that Excel reads it), ``sjis.csv`` (Shift_JIS as Windows
-    writes it, cp932), ``xlsx`` and ``json``. Every function returns an :class:`OpenDataFile`
+    ``/statistics/organisations/<lg_code>/<fy>.csv``     :func:`organisation_file`
+    ``/statistics/prefectures/<nn>/<fy>.csv``            :func:`prefecture_file`
+    ``/statistics/national/<fy>.csv``                    :func:`national_file`
+    ``/statistics/deployment/<fy>.csv`` (whole nation) and
+    ``/statistics/prefectures/<nn>/deployment/<fy>.csv`` :func:`deployment_file`
+    each with ``?list=<category list code>``; the file is ``<fy>.csv`` (UTF-8 with a BOM, so
+    that Excel reads it), ``<fy>-sjis.csv`` (Shift_JIS as Windows writes it, cp932),
+    ``<fy>.xlsx`` or ``<fy>.json``, i.e. the ``fmt`` of :data:`FORMATS` ``csv``,
+    ``sjis.csv``, ``xlsx`` and ``json``. Every function returns an :class:`OpenDataFile`
     (bytes, file name, content type) and raises ``ValueError`` for an unknown format, and what
     the figures raise (``UnknownPrefecture``). ``to_csv``, ``to_csv_sjis``, ``to_xlsx`` and
     ``to_json`` turn any table of :mod:`madoguchi.stats.figures` into one format.
