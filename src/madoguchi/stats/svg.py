@@ -148,20 +148,27 @@ def _hatch(ident: str) -> str:
 
 
 def _legend(
-    *, ident: str, x: float, y: float, heading: str, dots: bool = False, no_data: bool = True
+    *,
+    ident: str,
+    x: float,
+    y: float,
+    heading: str,
+    dots: bool = False,
+    no_data: bool = True,
+    size: float = 13,
 ) -> str:
     """The legend of the rate classes: a swatch (or dot) and its label per class."""
     parts = [f'<g class="chart-legend" transform="translate({_n(x)} {_n(y)})">']
-    parts.append(f'<text x="0" y="0" font-size="13" font-weight="bold" fill="{_TEXT}">')
+    parts.append(f'<text x="0" y="0" font-size="{_n(size)}" font-weight="bold" fill="{_TEXT}">')
     parts.append(f"{_e(heading)}</text>")
-    row = 20.0
+    row = size + 7
     entries: list[tuple[RateBand | None, str]] = [
         (band, band.label) for band in reversed(RATE_BANDS)
     ]
     if no_data:
         entries.append((None, no_data_label()))
     for index, (band, label) in enumerate(entries):
-        top = 8 + index * row
+        top = 8 + index * row + (size - 13) / 2
         if dots:
             radius = band.radius if band else RATE_BANDS[0].radius
             fill = band.fill if band else "#ffffff"
@@ -176,7 +183,8 @@ def _legend(
                 f'stroke="{_OUTLINE}" stroke-width="1"/>'
             )
         parts.append(
-            f'<text x="28" y="{_n(top + 13)}" font-size="13" fill="{_TEXT}">{_e(label)}</text>'
+            f'<text x="28" y="{_n(top + 13)}" font-size="{_n(size)}" fill="{_TEXT}">'
+            f"{_e(label)}</text>"
         )
     parts.append("</g>")
     return "".join(parts)
@@ -415,7 +423,7 @@ def municipality_dot_map(
     # Fitted: the longer side is 560 units; room for the legend to the right.
     scale = 560.0 / max(span_x, span_y)
     margin = 14.0
-    legend_width = 170.0
+    legend_width = 200.0
     map_width = span_x * scale + 2 * margin
     width = map_width + legend_width
     height = max(span_y * scale + 2 * margin, 170.0)
@@ -463,6 +471,7 @@ def municipality_dot_map(
             y=24,
             heading=legend_heading or gettext("オンライン利用率"),
             dots=True,
+            size=16,
         )
     )
     parts.append("</svg>")
