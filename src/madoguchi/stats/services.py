@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: The national figures shipped with the platform (in 千件 there, stored in 件).
 SEED_FILE = Path(__file__).resolve().parent / "published" / "national.yaml"
 MAX_SOURCE = 400
+FIRST_FISCAL_YEAR = 1990
+LAST_FISCAL_YEAR = 2100
 #: Larger than any count a nation has (10¹⁴ 件), below the database's bigint.
 MAX_COUNT = 10**14
 
@@ -65,6 +67,10 @@ def published_figure_set(
     if chosen is None:
         raise PublishedFigureInvalid(
             f"手続一覧「{category_list}」はありません。stats/national の一覧のコードで指定してください。"
+        )
+    if not FIRST_FISCAL_YEAR <= fiscal_year <= LAST_FISCAL_YEAR:
+        raise PublishedFigureInvalid(
+            f"年度は{FIRST_FISCAL_YEAR}から{LAST_FISCAL_YEAR}までの西暦で指定してください。"
         )
     if not chosen.applies_to(fiscal_year):
         last = f"{chosen.last_fiscal_year}年度" if chosen.last_fiscal_year else "現在"

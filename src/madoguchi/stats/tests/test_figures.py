@@ -285,6 +285,7 @@ def test_an_operator_enters_and_replaces_a_published_figure_by_command(capsys):
     [
         ({"category_list": "nope"}, "ありません"),
         ({"fiscal_year": 2025}, "登録できません"),
+        ({"fiscal_year": 99999}, "西暦"),
         ({"online": 2000}, "超えています"),
         ({"total": -1}, "0以上"),
         ({"source": "   "}, "出典"),
