@@ -75,7 +75,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Q, Sum
 
 from madoguchi.applications.selectors import arrival_counts
 from madoguchi.catalog.constants import ProcedureStatus
@@ -559,23 +559,38 @@ def _platform(
             yield row.organisation_id, code, row.month, _channel(row.channel, row.count)
 
 
+_IMPORT_KEY = ("organisation_id", "category_code", "fiscal_year")
+
+
 def _imported(*, where: Q, group_by: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """Imported counts summed by ``group_by`` in the database: a whole-year row (month 0) is
-    the year's figure where it exists, else the monthly rows are (never both)."""
-    year_row = ImportedCount.objects.filter(
-        organisation_id=OuterRef("organisation_id"),
-        category_code=OuterRef("category_code"),
-        fiscal_year=OuterRef("fiscal_year"),
-        month=0,
-    )
+    """Imported counts summed by ``group_by`` (fields of :data:`_IMPORT_KEY`): a whole-year
+    row (month 0) is the year's figure where it exists, else the monthly rows are (never
+    both). One scan: the database sums year and monthly rows apart per organisation ×
+    category × fiscal year (no correlated subquery), the choice and the rest are summed here.
+    """
     rows = (
         ImportedCount.objects.filter(where)
-        .filter(Q(month=0) | ~Exists(year_row))
-        .values_list(*group_by)
-        .annotate(t=Sum("total"), o=Sum("online"))
+        .values_list(*_IMPORT_KEY)
+        .annotate(
+            year_total=Sum("total", filter=Q(month=0)),
+            year_online=Sum("online", filter=Q(month=0)),
+            months_total=Sum("total", filter=Q(month__gt=0)),
+            months_online=Sum("online", filter=Q(month__gt=0)),
+        )
         .order_by()
     )
-    return [tuple(row) for row in rows]
+    positions = [_IMPORT_KEY.index(name) for name in group_by]
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        if row[3] is not None:
+            total, online = int(row[3]), int(row[4] or 0)
+        else:
+            total, online = int(row[5] or 0), int(row[6] or 0)
+        key = tuple(row[i] for i in positions)
+        acc = sums.setdefault(key, [0, 0])
+        acc[0] += total
+        acc[1] += online
+    return [(*key, total, online) for key, (total, online) in sums.items()]
 
 
 def _imported_breakdown(total: int | None, online: int | None) -> Breakdown:
@@ -1042,15 +1057,12 @@ def _national_table(category_list: CategoryList, top_year: int | None, top: int)
         year = fiscal_year_of(month)
         _add(by_unit, (units.get(org_id, org_id), year), value)
         _add(by_category, (code, year), value)
-    where = Q(category_code__in=codes)
-    for org_id, year, total, online in _imported(
-        where=where, group_by=("organisation_id", "fiscal_year")
+    for org_id, code, year, total, online in _imported(
+        where=Q(category_code__in=codes), group_by=_IMPORT_KEY
     ):
-        _add(by_unit, (units.get(org_id, org_id), year), _imported_breakdown(total, online))
-    for code, year, total, online in _imported(
-        where=where, group_by=("category_code", "fiscal_year")
-    ):
-        _add(by_category, (code, year), _imported_breakdown(total, online))
+        value = _imported_breakdown(total, online)
+        _add(by_unit, (units.get(org_id, org_id), year), value)
+        _add(by_category, (code, year), value)
     published = {
         row.fiscal_year: _published_of(row)
         for row in PublishedFigure.objects.filter(
