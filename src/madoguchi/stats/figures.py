@@ -60,9 +60,14 @@ Wards (行政区)
 Cache
     The public aggregates are cached in Django's default cache (``CACHES`` is not set, so
     a per-process memory cache) for ``CACHE_SECONDS`` (60 s) under a generation key;
-    :func:`figures_cache_clear` bumps the generation and is called by every write of the
-    figures' inputs in this app (published figures, imports). Applications arriving show
-    within a minute.
+    :func:`figures_cache_clear` bumps the generation; ``published_figure_set`` calls it
+    after its commit, and so must every other write of the figures' inputs (the import of
+    counts, a change of a procedure's classification). With a per-process cache the other
+    processes see such a change within the minute; applications arriving show within a
+    minute too. The monthly detail is not cached.
+
+Results carry :class:`OrganisationRef` (code, names, kind, population, coordinates), never a
+model instance, and :class:`CategoryRef`; rates are ``Decimal`` (``rate_text`` prints them).
 """
 
 from __future__ import annotations
