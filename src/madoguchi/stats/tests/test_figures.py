@@ -383,3 +383,26 @@ def test_the_monthly_detail_is_for_the_organisations_staff_and_its_groups_operat
     )
     assert next_year.months[-1].isoformat() == "2020-03-01"
     assert row(next_year, "library-reservation").months[-1].total == 5
+
+
+def test_a_prefectures_published_figure_is_shown_beside_its_sum(organisation):
+    counts_imported(organisation, ("library-reservation", 2018, 0, 300, 150))
+    published_figure_set(
+        prefecture_code="１４",
+        category_list="guideline-21",
+        fiscal_year=2018,
+        total=1_000,
+        online=523,
+        source="神奈川県 公表資料",
+        actor=None,
+        now=now(),
+    )
+
+    table = prefecture_table(prefecture_code="14", category_list=G21, fiscal_year=2018)
+
+    assert table.published is not None
+    assert (table.published.total, table.published.rate_text) == (1_000, "52.3")
+    assert table.total.rate_text == "50.0"
+    assert PublishedFigure.objects.get().prefecture_code == "14"
+    # The national table shows only the nation's published figures.
+    assert all(year.published is None for year in national_table(category_list=G21).years)
