@@ -71,6 +71,15 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
         reference_data_load()
 
 
+@pytest.fixture(autouse=True)
+def _cache_cleared() -> None:
+    """Each test starts with an empty cache: the public statistics are cached for a minute,
+    and a figure cached by one test must not answer for the rolled-back data of another."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _transactional(item: pytest.Item) -> bool:
     marker = item.get_closest_marker("django_db")
     names = set(getattr(item, "fixturenames", ()))

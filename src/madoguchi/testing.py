@@ -1015,3 +1015,46 @@ def counts_xlsx(
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# --- Statistics -----------------------------------------------------------------------------
+
+
+def counts_imported(organisation: Any, *rows: tuple[str, int, int, int, int]) -> None:
+    """Imported counts as an accepted import leaves them: ``(category code, fiscal year,
+    month (0 = whole year), total, online)`` rows for ``organisation`` in one batch (for
+    tests of the figures; the importer has its own)."""
+    from madoguchi.stats.models import CountImport, ImportedCount
+
+    batch = CountImport.objects.create(
+        organisation=organisation,
+        file_name="test.csv",
+        file_sha256="0" * 64,
+        encoding="utf-8",
+        rows=len(rows),
+        imported_at=now(),
+    )
+    ImportedCount.objects.bulk_create(
+        ImportedCount(
+            organisation=organisation,
+            category_code=code,
+            fiscal_year=year,
+            month=month,
+            total=total,
+            online=online,
+            batch=batch,
+        )
+        for code, year, month, total, online in rows
+    )
+
+
+def procedure_classified(organisation: Any, category_code: str, slug: str = "sodai-gomi") -> Any:
+    """``procedure_publish`` of ``slug``, counted under the national category ``category_code``."""
+    from madoguchi.stats.models import ProcedureClassification
+
+    procedure = procedure_publish(organisation, slug)
+    ProcedureClassification.objects.update_or_create(
+        procedure=procedure,
+        defaults={"organisation": organisation, "category_code": category_code, "set_at": now()},
+    )
+    return procedure

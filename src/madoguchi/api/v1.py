@@ -20,6 +20,7 @@ from madoguchi.api.bench import router as bench_router
 from madoguchi.api.catalog import router as catalog_router
 from madoguchi.api.schemas import ErrorOut, KindCounts, OrganisationOut, OrganisationPage
 from madoguchi.api.staff import router as staff_router
+from madoguchi.api.statistics import router as statistics_router
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation
@@ -45,6 +46,7 @@ errors.install(api)
 api.add_router("", catalog_router)
 api.add_router("", applications_router)
 api.add_router("", bench_router)
+api.add_router("", statistics_router)
 api.add_router("/staff", staff_router)
 
 MAX_PER_PAGE = 200

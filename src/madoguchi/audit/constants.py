@@ -101,5 +101,7 @@ class AuditAction(models.TextChoices):
     ADMIN_ADDED = "admin.added", "運用者による追加"
     ADMIN_CHANGED = "admin.changed", "運用者による変更"
     ADMIN_DELETED = "admin.deleted", "運用者による削除"
+    # 統計（オンライン利用率）
+    PUBLISHED_FIGURE_SET = "stats.published_figure_set", "公表値の登録・置換"
     # Benchmarks (make bench only)
     BENCH_INSERT_ONLY = "bench.insert_only", "ベンチマーク"

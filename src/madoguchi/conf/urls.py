@@ -16,5 +16,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # The demo identity provider (national login and signing, gBizID): 404 in production.
     path("demo-idp/", include("madoguchi.demo_idp.urls")),
+    # Online usage statistics (オンライン利用率): public pages and open data.
+    path("statistics/", include("madoguchi.portal.urls_statistics")),
     path("", include("madoguchi.portal.urls")),
 ]

@@ -13,6 +13,7 @@ from madoguchi.console import (
     views_catalog,
     views_classification,
     views_notices,
+    views_statistics,
 )
 
 app_name = "console"
@@ -52,6 +53,8 @@ urlpatterns = [
         name="procedure_preview_live",
     ),
     path("templates/", views_catalog.templates, name="templates"),
+    path("statistics/", views_statistics.statistics_home, name="statistics_home"),
+    path("statistics/<str:code>/", views_statistics.statistics_monthly, name="statistics"),
     path("templates/<slug:slug>/adopt/", views_catalog.template_adopt, name="template_adopt"),
     *urls_review.urlpatterns,
     *urls_counter.urlpatterns,

@@ -55,7 +55,7 @@ from madoguchi.core.lgcode import InvalidLgCode, parse_lg_code
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.japanese import ERAS
 from madoguchi.stats.categories import category, category_find, name_key
-from madoguchi.stats.figures import rate
+from madoguchi.stats.figures import figures_cache_clear, rate
 from madoguchi.stats.models import CountImport, CountImportOrganisation, ImportedCount
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation
@@ -1132,6 +1132,8 @@ def _store(
                     "format": table.encoding,
                 },
             )
+    # The figures read these counts: the cached ones are stale from now on.
+    figures_cache_clear()
     return ImportReport(
         batch_id=batch.pk,
         file_name=file_name,

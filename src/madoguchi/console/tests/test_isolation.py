@@ -240,6 +240,8 @@ def world(db, organisation, other_organisation):
             "slug": "no-such-group",
             "token": "not-a-real-invitation",
             "handoff": handoff.token,
+            # An organisation's code (the statistics' monthly detail): A's, 横浜市.
+            "code": "141003",
         },
         "marks": [SECRET_NAME, SECRET_NOTE, application.receipt_number, "横浜の文例", "基幹連携"],
         "admin_b": admin_b,
@@ -273,7 +275,12 @@ def test_every_console_url_hides_a_from_another_organisations_admin(world):
             continue
         url = fill(route, world["params"])
         # A's handoff token names A's draft as surely as an id does.
-        with_ids = "<int:" in route or "<uuid:" in route or "<str:handoff>" in route
+        with_ids = (
+            "<int:" in route
+            or "<uuid:" in route
+            or "<str:handoff>" in route
+            or "<str:code>" in route
+        )
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             where = f"{method.upper()} {url} ({name})"

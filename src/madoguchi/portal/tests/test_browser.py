@@ -8,13 +8,48 @@ from madoguchi.testing import axe_violations
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/search/?q=かまくら", "/p/14/", "/o/141003/", "/o/141011/", "/o/999999/"]
+PAGES = [
+    "/",
+    "/search/?q=かまくら",
+    "/p/14/",
+    "/o/141003/",
+    "/o/141011/",
+    "/o/999999/",
+    "/statistics/",
+    "/statistics/prefectures/14/",
+    "/statistics/organisations/141003/",
+    "/statistics/?fy=abc",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_every_portal_page_has_no_accessibility_violations(page, path):
     page.goto(path)
     assert page.locator("h1").count() == 1
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/statistics/?list=guideline-21&fy=2025",
+        "/statistics/prefectures/14/?list=guideline-21&fy=2025&sort=-rate",
+        "/statistics/organisations/141003/?list=guideline-21&fy=2025",
+    ],
+)
+def test_statistics_pages_with_figures_have_no_accessibility_violations(page, path):
+    from madoguchi.tenants.models import Organisation
+    from madoguchi.testing import counts_imported
+
+    counts_imported(
+        Organisation.objects.get(lg_code="141003"),
+        ("eltax-filing", 2025, 0, 1000, 526),
+        ("library-reservation", 2025, 0, 200, 180),
+    )
+    counts_imported(Organisation.objects.get(lg_code="142042"), ("eltax-filing", 2025, 0, 10, 9))
+    page.goto(path)
+    assert page.locator("h1").count() == 1
+    assert page.locator("svg[role=img]").count() >= 1
     assert axe_violations(page) == []
 
 

@@ -15,6 +15,7 @@ from madoguchi.conf.env import data_dir_tighten
 from madoguchi.core.time import now
 from madoguchi.identity.signatures.testca import demo_card_ensure
 from madoguchi.ops.demo import demo_setup
+from madoguchi.stats.services import published_figures_seed
 from madoguchi.tenants.master import load_master_data
 from madoguchi.tenants.selectors import last_master_load
 from madoguchi.tenants.services import organisation_master_load
@@ -49,6 +50,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"国のひな形を読み込みました: 追加 {len(templates.created)}、新しい版 {len(templates.new_versions)}"
             )
+        published = published_figures_seed(now=now())
+        if published.created:
+            self.stdout.write(f"国の公表値を登録しました: {published.created} 件")
         base = options["base_url"].rstrip("/")
         logins = demo_setup(now=now()) if options["demo"] else []
         # The demo person's test My Number card (level-3 signatures), outside production only.
