@@ -53,6 +53,8 @@ urlpatterns = [
         name="procedure_preview_live",
     ),
     path("templates/", views_catalog.templates, name="templates"),
+    # Imports first: "statistics/imports/" is not an organisation code.
+    *urls_imports.urlpatterns,
     path("statistics/", views_statistics.statistics_home, name="statistics_home"),
     path("statistics/<str:code>/", views_statistics.statistics_monthly, name="statistics"),
     path("templates/<slug:slug>/adopt/", views_catalog.template_adopt, name="template_adopt"),
@@ -63,5 +65,4 @@ urlpatterns = [
     *urls_tokens.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_proofing.urlpatterns,
-    *urls_imports.urlpatterns,
 ]

@@ -64,6 +64,10 @@ class CategoryList:
     #: True while some of the source's entries could not be confirmed and are missing here
     #: (the note says which and where to check them).
     incomplete: bool = False
+    #: The list of the ministry's main yearly series for the years it applies to (the 21
+    #: guideline procedures until FY2019, the priority procedures since): tables use it when
+    #: no list is asked for. Supplementary lists (子育て・介護, 被災者支援) are not.
+    main_series: bool = False
     #: The name of each category as this list spells it (code, name), where lists differ.
     listed_names: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -231,6 +235,7 @@ def _catalogue() -> tuple[tuple[CategoryList, ...], dict[str, Category], dict[st
                 note=_join_lines(str(data.get("note", ""))),
                 expected_count=data.get("expected_count"),
                 incomplete=bool(data.get("incomplete")),
+                main_series=bool(data.get("main_series")),
                 listed_names=tuple(listed),
             )
         )

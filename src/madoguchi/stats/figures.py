@@ -158,15 +158,21 @@ def fiscal_year_months(fiscal_year: int) -> tuple[date, ...]:
 
 def default_category_list(*, fiscal_year: int | None = None) -> CategoryList:
     """The list a table uses when none is asked for: of the lists that apply to
-    ``fiscal_year`` (any year when None), a current one (no last year) first, then the one
-    that applied last. Raises ``LookupError`` when no list is shipped."""
+    ``fiscal_year`` (any year when None), the ministry's main series first (the 21 guideline
+    procedures until FY2019, the priority procedures since), then a current one (no last
+    year), then the one that applied last. Raises ``LookupError`` when no list is shipped."""
     lists = category_lists()
     if not lists:
         raise LookupError("no category list")
     fitting = [c for c in lists if fiscal_year is None or c.applies_to(fiscal_year)] or list(lists)
     return max(
         fitting,
-        key=lambda c: (c.last_fiscal_year is None, c.last_fiscal_year or 0, c.first_fiscal_year),
+        key=lambda c: (
+            c.main_series,
+            c.last_fiscal_year is None,
+            c.last_fiscal_year or 0,
+            c.first_fiscal_year,
+        ),
     )
 
 

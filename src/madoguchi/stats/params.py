@@ -13,8 +13,8 @@ import unicodedata
 from django.utils.translation import gettext
 
 from madoguchi.core.time import now, to_tokyo
-from madoguchi.stats.categories import CategoryList, category_list, category_lists
-from madoguchi.stats.figures import fiscal_year_of
+from madoguchi.stats.categories import CategoryList, category_list
+from madoguchi.stats.figures import default_category_list, fiscal_year_of
 
 #: The first fiscal year the selectors offer: the ministry's series starts in FY2016.
 FIRST_FISCAL_YEAR = 2016
@@ -62,11 +62,8 @@ def parse_fiscal_year(raw: str | None, *, default: int) -> int:
 
 
 def default_list(fiscal_year: int) -> CategoryList:
-    """The current list that applies to the year, else a list that applies, else the first."""
-    lists = category_lists()
-    applying = [item for item in lists if item.applies_to(fiscal_year)]
-    current = [item for item in applying if item.last_fiscal_year is None]
-    return (current or applying or list(lists))[0]
+    """The list tables use for the year when none is asked for (the figures' own rule)."""
+    return default_category_list(fiscal_year=fiscal_year)
 
 
 def parse_list(raw: str | None, *, fiscal_year: int) -> CategoryList:
