@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from django.test import Client
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.definitions import (
     TemplateFile,
@@ -32,7 +33,6 @@ from madoguchi.catalog.definitions import (
 from madoguchi.catalog.models import LifeEvent, Procedure, TemplateVersion
 from madoguchi.catalog.services import (
     procedure_create_own,
-    procedure_set_status,
     template_version_publish,
 )
 from madoguchi.core.time import now, to_tokyo
@@ -141,10 +141,11 @@ def procedure_publish(
     """
     if not as_shipped:
         changes = {**LEVEL_ONE, **changes}
+    from madoguchi.applications.publishing import procedure_set_status
     from madoguchi.catalog.constants import ProcedureStatus
     from madoguchi.catalog.models import Procedure
     from madoguchi.catalog.selectors import template_version_get
-    from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+    from madoguchi.catalog.services import procedure_adopt
 
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug=slug), now=now()
@@ -968,3 +969,45 @@ def counted(*, procedure: Any = None, channel: str | None = None) -> int:
         if (procedure is None or row.procedure_id == procedure.pk)
         and (channel is None or row.channel == channel)
     )
+
+
+# --- 運用テスト (operational test) ---------------------------------------------------------
+
+
+def procedure_under_test(organisation: Organisation, actor: Any, slug: str = "juminhyo") -> Any:
+    """``organisation`` adopts ``slug`` (level 1, no signature), keeps it 準備中 and starts its
+    operational test as ``actor`` (an admin's user). No testers yet."""
+    from madoguchi.catalog.models import Procedure
+    from madoguchi.catalog.selectors import template_version_get
+    from madoguchi.catalog.services import procedure_adopt
+    from madoguchi.catalog.testers import procedure_test_start
+
+    item = procedure_adopt(
+        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
+    )
+    Procedure.objects.filter(pk=item.pk).update(**LEVEL_ONE)
+    item.refresh_from_db()
+    return procedure_test_start(organisation=organisation, procedure=item, actor=actor, now=now())
+
+
+def invited_tester(procedure: Any, email: str, actor: Any) -> Any:
+    """Invite ``email`` to test ``procedure`` through the real service; returns the tester
+    row with the raw token of the mail's link as ``token``."""
+    import re
+
+    from madoguchi.catalog.testers import procedure_tester_invite
+    from madoguchi.notifications.models import OutboxMessage
+
+    tester = procedure_tester_invite(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        email=email,
+        actor=actor,
+        now=now(),
+        client_address="192.0.2.10",
+    )
+    mail = OutboxMessage.objects.filter(payload__to=tester.email).latest("pk")
+    found = re.search(r"/testers/([^/\s]+)/", mail.payload["body"])
+    assert found is not None
+    tester.token = found.group(1)
+    return tester

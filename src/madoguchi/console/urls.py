@@ -25,6 +25,11 @@ urlpatterns = [
     path("procedures/new/", views_catalog.procedure_new, name="procedure_new"),
     path("procedures/<int:procedure_id>/", views_catalog.procedure_detail, name="procedure"),
     path(
+        "procedures/<int:procedure_id>/test/",
+        views_catalog.procedure_test,
+        name="procedure_test",
+    ),
+    path(
         "procedures/<int:procedure_id>/upgrade/",
         views_catalog.procedure_upgrade_view,
         name="procedure_upgrade",

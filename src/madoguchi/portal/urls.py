@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from madoguchi.portal import views
+from madoguchi.portal import views, views_testers
 
 app_name = "portal"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("g/<slug:slug>/", views.group, name="group"),
     path("o/<str:code>/procedures/<int:procedure_id>/", views.procedure, name="procedure"),
     path("life-events/<slug:slug>/", views.life_event, name="life_event"),
+    path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
     path("", include("madoguchi.portal.urls_apply")),
 ]
