@@ -990,9 +990,9 @@ def procedure_under_test(organisation: Organisation, actor: Any, slug: str = "ju
     return procedure_test_start(organisation=organisation, procedure=item, actor=actor, now=now())
 
 
-def invited_tester(procedure: Any, email: str, actor: Any) -> Any:
+def invited_tester(procedure: Any, email: str, actor: Any) -> tuple[Any, str]:
     """Invite ``email`` to test ``procedure`` through the real service; returns the tester
-    row with the raw token of the mail's link as ``token``."""
+    row and the raw token of the mail's link."""
     import re
 
     from madoguchi.catalog.testers import procedure_tester_invite
@@ -1009,5 +1009,4 @@ def invited_tester(procedure: Any, email: str, actor: Any) -> Any:
     mail = OutboxMessage.objects.filter(payload__to=tester.email).latest("pk")
     found = re.search(r"/testers/([^/\s]+)/", mail.payload["body"])
     assert found is not None
-    tester.token = found.group(1)
-    return tester
+    return tester, found.group(1)

@@ -46,7 +46,7 @@ class AuditAction(models.TextChoices):
     # 運用テスト (operational test of a procedure before publishing)
     PROCEDURE_TEST_STARTED = "procedure.test_started", "運用テストの開始"
     PROCEDURE_TESTER_ADDED = "procedure.tester_added", "運用テストの試験者（職員）の追加"
-    PROCEDURE_TESTER_INVITED = "procedure.invited_tester", "運用テストの試験者（住民）の招待"
+    PROCEDURE_TESTER_INVITED = "procedure.tester_invited", "運用テストの試験者（住民）の招待"
     PROCEDURE_TESTER_REMOVED = "procedure.tester_removed", "運用テストの試験者の削除"
     PROCEDURE_TESTER_ACCEPTED = "procedure.tester_accepted", "運用テストの招待の承諾"
     PROCEDURE_TEST_PURGED = "procedure.test_purged", "運用テストの申請の削除（公開時）"

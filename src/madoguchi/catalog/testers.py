@@ -270,7 +270,7 @@ def procedure_tester_invite(
     per ``client_address``): beyond them ``MailRateLimited`` is raised and nothing is stored.
     Raises ``Procedure.DoesNotExist`` and :class:`ProcedureTesterError` (the test is not running, the
     address is not one, belongs to a staff account, or is invited already). Records
-    ``procedure.invited_tester`` (the tester's id, never the address).
+    ``procedure.tester_invited`` (the tester's id, never the address).
     """
     address = _email_normalised(email)
     try:

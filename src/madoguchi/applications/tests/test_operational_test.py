@@ -243,7 +243,9 @@ def test_a_test_of_a_procedure_taken_back_keeps_the_real_applications(
     resident.email_verified_at = now()
     resident.save()
     real = submit(procedure, resident, valid_answers(procedure)).application
-    procedure_set_status(organisation=organisation, procedure=procedure, status="draft")
+    procedure_set_status(
+        organisation=organisation, procedure=procedure, status=ProcedureStatus.DRAFT
+    )
     procedure.refresh_from_db()
     procedure_test_start(
         organisation=organisation, procedure=procedure, actor=admin_staff.user, now=now()
@@ -251,14 +253,16 @@ def test_a_test_of_a_procedure_taken_back_keeps_the_real_applications(
     invited_tester(procedure, "tester2@example.jp", admin_staff.user)
     tester = resident_create("tester2@example.jp", verified=True)
     test = submit(procedure, tester, valid_answers(procedure)).application
-    procedure_set_status(organisation=organisation, procedure=procedure, status="published")
+    procedure_set_status(
+        organisation=organisation, procedure=procedure, status=ProcedureStatus.PUBLISHED
+    )
     assert list(Application.objects.filter(procedure=procedure)) == [real]
     assert not Application.objects.filter(pk=test.pk).exists()
 
 
 def test_a_test_application_does_not_block_a_real_one_after_publishing(organisation, admin_staff):
     rule = procedure_with_rule(organisation, "person", actor=admin_staff.user)
-    procedure_set_status(organisation=organisation, procedure=rule, status="draft")
+    procedure_set_status(organisation=organisation, procedure=rule, status=ProcedureStatus.DRAFT)
     rule.refresh_from_db()
     procedure_test_start(
         organisation=organisation, procedure=rule, actor=admin_staff.user, now=now()
@@ -270,7 +274,9 @@ def test_a_test_application_does_not_block_a_real_one_after_publishing(organisat
     with pytest.raises(DuplicateApplication):
         submit(rule, tester, rule_answers())
     assert DuplicateKey.objects.filter(procedure=rule).exists()
-    procedure_set_status(organisation=organisation, procedure=rule, status="published")
+    procedure_set_status(
+        organisation=organisation, procedure=rule, status=ProcedureStatus.PUBLISHED
+    )
     assert not DuplicateKey.objects.filter(procedure=rule).exists()
     rule.refresh_from_db()
     real = submit(rule, resident_create("yamada@example.jp", verified=True), rule_answers())
