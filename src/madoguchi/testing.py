@@ -1010,3 +1010,51 @@ def invited_tester(procedure: Any, email: str, actor: Any) -> tuple[Any, str]:
     found = re.search(r"/testers/([^/\s]+)/", mail.payload["body"])
     assert found is not None
     return tester, found.group(1)
+
+
+def portal_apply(client: Client, procedure: Any, answers: dict[str, Any]) -> Any:
+    """Apply through the portal's real pages as the browser would (every step posted with
+    the answers, then the confirmation sent); returns the confirmation's response. Answers
+    without attachments (files need uploads)."""
+    import re
+
+    from madoguchi.forms.selectors import form_spec
+
+    spec = form_spec(procedure.form_version)
+    files = {f.key for f in spec.fields if f.type == "attachment"}
+    data: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        elif isinstance(value, list):
+            if value and all(isinstance(v, dict) for v in value):
+                for i, v in enumerate(value):
+                    walk(f"{prefix}.{i}", v)
+            else:
+                data[prefix] = [str(v) for v in value]
+        elif value is True:
+            data[prefix] = "yes"
+        elif value is False:
+            data[prefix] = "no"
+        elif value is not None:
+            data[prefix] = str(value)
+
+    for key, value in answers.items():
+        if key not in files:
+            walk(key, value)
+    base = f"/o/{procedure.organisation.lg_code}/procedures/{procedure.pk}/apply/"
+    for step in spec.steps:
+        response = client.post(base, {**data, "_step": step.key})
+        assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(base + "confirm/")
+    assert page.status_code == 200, page.status_code
+    html = page.content.decode()
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    version = re.search(r'name="form_version" value="([^"]+)"', html)
+    assert key is not None
+    assert version is not None
+    return client.post(
+        base + "confirm/", {"idempotency_key": key.group(1), "form_version": version.group(1)}
+    )
