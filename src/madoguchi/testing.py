@@ -1051,10 +1051,11 @@ def portal_apply(client: Client, procedure: Any, answers: dict[str, Any]) -> Any
     page = client.get(base + "confirm/")
     assert page.status_code == 200, page.status_code
     html = page.content.decode()
-    key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
-    version = re.search(r'name="form_version" value="([^"]+)"', html)
-    assert key is not None
-    assert version is not None
+    key_found = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    version_found = re.search(r'name="form_version" value="([^"]+)"', html)
+    assert key_found is not None
+    assert version_found is not None
     return client.post(
-        base + "confirm/", {"idempotency_key": key.group(1), "form_version": version.group(1)}
+        base + "confirm/",
+        {"idempotency_key": key_found.group(1), "form_version": version_found.group(1)},
     )
