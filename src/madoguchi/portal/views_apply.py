@@ -174,7 +174,7 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             {
                 "procedure": procedure,
                 "org": procedure.organisation,
-                "guest_allowed": procedure.ial == 1,
+                "guest_allowed": procedure.ial == 1 and procedure.status != ProcedureStatus.DRAFT,
                 "next": request.get_full_path(),
                 "shortfall": _shortfall(request, procedure, None, signed=False),
             },
@@ -784,7 +784,8 @@ def receipt_pdf(request: HttpRequest, receipt_number: str) -> HttpResponse:
 def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """Applying without an account: prove the e-mail address first (procedures of level 1)."""
     procedure = _procedure(request, code, procedure_id)
-    if procedure.ial != 1:
+    if procedure.ial != 1 or procedure.status == ProcedureStatus.DRAFT:
+        # 運用テスト: only named testers apply, with their accounts; nobody as a guest.
         raise Http404("この手続はアカウントなしでは申請できません。")
     error = ""
     email = ""
@@ -840,7 +841,12 @@ def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str
     """GET shows a button (mail scanners open links); POST starts the guest application."""
     procedure = _procedure(request, code, procedure_id)
     checked = guest_email_token_check(token=token[:500], max_age=GUEST_LINK_MAX_AGE)
-    if checked is None or checked[1] != procedure.pk or procedure.ial != 1:
+    if (
+        checked is None
+        or checked[1] != procedure.pk
+        or procedure.ial != 1
+        or procedure.status == ProcedureStatus.DRAFT
+    ):
         return render(
             request,
             "portal/apply/guest_invalid.html",

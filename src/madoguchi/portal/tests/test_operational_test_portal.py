@@ -59,6 +59,9 @@ def test_a_resident_tester_applies_through_the_real_pages(trial, admin_staff):
     page = client.get(page_of(trial))
     assert page.status_code == 200
     assert BANNER in page.content.decode()
+    assert "アカウントがなくても" not in page.content.decode()
+    # Even a tester cannot apply as a guest: testers are named accounts.
+    assert client.get(page_of(trial) + "apply/guest/").status_code == 404
     start = client.get(page_of(trial) + "apply/start/", follow=True)
     assert BANNER in start.content.decode()
 
