@@ -91,7 +91,8 @@ django.setup()
 from django.core.management import call_command
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.applications.publishing import procedure_set_status
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.definitions import national_life_events, parse_template_text
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.services import (
     TemplateLoadReport,
     procedure_adopt,
-    procedure_set_status,
     template_version_publish,
 )
 from madoguchi.core.time import now

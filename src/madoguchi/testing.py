@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from django.test import Client
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.definitions import (
     TemplateFile,
@@ -32,7 +33,6 @@ from madoguchi.catalog.definitions import (
 from madoguchi.catalog.models import LifeEvent, Procedure, TemplateVersion
 from madoguchi.catalog.services import (
     procedure_create_own,
-    procedure_set_status,
     template_version_publish,
 )
 from madoguchi.core.time import now, to_tokyo
@@ -141,10 +141,11 @@ def procedure_publish(
     """
     if not as_shipped:
         changes = {**LEVEL_ONE, **changes}
+    from madoguchi.applications.publishing import procedure_set_status
     from madoguchi.catalog.constants import ProcedureStatus
     from madoguchi.catalog.models import Procedure
     from madoguchi.catalog.selectors import template_version_get
-    from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+    from madoguchi.catalog.services import procedure_adopt
 
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug=slug), now=now()
@@ -1058,3 +1059,93 @@ def procedure_classified(organisation: Any, category_code: str, slug: str = "sod
         defaults={"organisation": organisation, "category_code": category_code, "set_at": now()},
     )
     return procedure
+
+
+# --- 運用テスト (operational test) ---------------------------------------------------------
+
+
+def procedure_under_test(organisation: Organisation, actor: Any, slug: str = "juminhyo") -> Any:
+    """``organisation`` adopts ``slug`` (level 1, no signature), keeps it 準備中 and starts its
+    operational test as ``actor`` (an admin's user). No testers yet."""
+    from madoguchi.catalog.models import Procedure
+    from madoguchi.catalog.selectors import template_version_get
+    from madoguchi.catalog.services import procedure_adopt
+    from madoguchi.catalog.testers import procedure_test_start
+
+    item = procedure_adopt(
+        organisation=organisation, template_version=template_version_get(slug=slug), now=now()
+    )
+    Procedure.objects.filter(pk=item.pk).update(**LEVEL_ONE)
+    item.refresh_from_db()
+    return procedure_test_start(organisation=organisation, procedure=item, actor=actor, now=now())
+
+
+def invited_tester(procedure: Any, email: str, actor: Any) -> tuple[Any, str]:
+    """Invite ``email`` to test ``procedure`` through the real service; returns the tester
+    row and the raw token of the mail's link."""
+    import re
+
+    from madoguchi.catalog.testers import procedure_tester_invite
+    from madoguchi.notifications.models import OutboxMessage
+
+    tester = procedure_tester_invite(
+        organisation=procedure.organisation,
+        procedure=procedure,
+        email=email,
+        actor=actor,
+        now=now(),
+        client_address="192.0.2.10",
+    )
+    mail = OutboxMessage.objects.filter(payload__to=tester.email).latest("pk")
+    found = re.search(r"/testers/([^/\s]+)/", mail.payload["body"])
+    assert found is not None
+    return tester, found.group(1)
+
+
+def portal_apply(client: Client, procedure: Any, answers: dict[str, Any]) -> Any:
+    """Apply through the portal's real pages as the browser would (every step posted with
+    the answers, then the confirmation sent); returns the confirmation's response. Answers
+    without attachments (files need uploads)."""
+    import re
+
+    from madoguchi.forms.selectors import form_spec
+
+    spec = form_spec(procedure.form_version)
+    files = {f.key for f in spec.fields if f.type == "attachment"}
+    data: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        elif isinstance(value, list):
+            if value and all(isinstance(v, dict) for v in value):
+                for i, v in enumerate(value):
+                    walk(f"{prefix}.{i}", v)
+            else:
+                data[prefix] = [str(v) for v in value]
+        elif value is True:
+            data[prefix] = "yes"
+        elif value is False:
+            data[prefix] = "no"
+        elif value is not None:
+            data[prefix] = str(value)
+
+    for key, value in answers.items():
+        if key not in files:
+            walk(key, value)
+    base = f"/o/{procedure.organisation.lg_code}/procedures/{procedure.pk}/apply/"
+    for step in spec.steps:
+        response = client.post(base, {**data, "_step": step.key})
+        assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(base + "confirm/")
+    assert page.status_code == 200, page.status_code
+    html = page.content.decode()
+    key_found = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    version_found = re.search(r'name="form_version" value="([^"]+)"', html)
+    assert key_found is not None
+    assert version_found is not None
+    return client.post(
+        base + "confirm/",
+        {"idempotency_key": key_found.group(1), "form_version": version_found.group(1)},
+    )

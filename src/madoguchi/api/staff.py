@@ -318,6 +318,7 @@ def list_applications(request: HttpRequest, query: Query[ListQuery]) -> dict[str
         arrived_after=_instant(query.arrived_after, "arrived_after"),
         arrived_before=_instant(query.arrived_before, "arrived_before"),
         sort="newest",
+        live_only=True,
     )
     page = inbox_page(
         organisation=organisation, filters=filters, now=when, after=query.cursor, limit=query.limit

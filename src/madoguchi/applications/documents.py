@@ -34,6 +34,7 @@ def application_receipt_pdf(application: Application, *, now: datetime) -> bytes
                 f"（署名・有効期間・失効を確認、第{sig.revision}版）。"
                 for sig in identity.signatures
             ],
+            is_test=application.is_test,
         ),
         generated_at=to_tokyo(now),
     )

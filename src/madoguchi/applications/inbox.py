@@ -79,6 +79,9 @@ class InboxFilters:
     #: (waiting for the viewer's sign-off: not proposed nor signed by them, and they hold
     #: the sign-off role).
     signoff: str = ""
+    #: Leave out operational-test applications (運用テスト): the staff API, which core systems
+    #: read, never lists them; the console shows them, marked.
+    live_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ def _filtered(
     organisation: Organisation, filters: InboxFilters, now: datetime
 ) -> QuerySet[Application]:
     qs = Application.objects.filter(organisation=organisation)
+    if filters.live_only:
+        qs = qs.filter(is_test=False)
     if filters.procedure_id is not None:
         qs = qs.filter(procedure_id=filters.procedure_id)
     if filters.statuses:

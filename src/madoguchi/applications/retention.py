@@ -101,7 +101,9 @@ def _file_names(ids: Iterable[uuid.UUID]) -> list[str]:
     return found
 
 
-def _delete_files(ids: list[uuid.UUID]) -> int:
+def delete_attachment_files(ids: list[uuid.UUID]) -> int:
+    """Delete the stored files of the attachments ``ids`` (their rows are gone: call after
+    the commit that deleted them). A file that cannot be deleted is logged, never hidden."""
     storage = storages[STORAGE_ALIAS]
     deleted = 0
     for name in _file_names(ids):
@@ -209,7 +211,7 @@ def applications_purge_expired(*, now: datetime, limit: int = 1000) -> PurgeRepo
             if attachment_ids is None:
                 continue
             if attachment_ids:
-                files += _delete_files(attachment_ids)
+                files += delete_attachment_files(attachment_ids)
             purged += 1
         if purged >= limit:
             break

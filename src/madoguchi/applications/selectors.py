@@ -29,6 +29,7 @@ from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.assurance import LEVEL_NAMES, VerifiedAttributes, VerifiedIdentity
 from madoguchi.identity.models import ResidentProfile, User
+from madoguchi.tenants.models import Organisation
 
 
 def applications_of_applicant(*, applicant: User) -> QuerySet[Application]:
@@ -416,3 +417,17 @@ def arrival_counts(
 
 def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def procedure_test_applications(
+    *, organisation: Organisation, procedure: Procedure
+) -> list[Application]:
+    """The operational-test applications (運用テスト) of ``procedure``, newest first: what
+    publishing will purge."""
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    return list(
+        Application.objects.filter(organisation=organisation, procedure=procedure, is_test=True)
+        .select_related("applicant")
+        .order_by("-arrived_at", "-pk")
+    )

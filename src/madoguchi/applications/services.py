@@ -31,6 +31,7 @@ from madoguchi.applications.models import (
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
+from madoguchi.catalog.testers import TEST_SUBJECT_MARK, procedure_tester_of
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import DROP, Answer, answers_map, holds_specific, walk
@@ -240,7 +241,15 @@ def _receipt_number(organisation: Organisation, now: datetime) -> str:
     return f"{organisation.lg_code}-{to_tokyo(now):%y%m%d}-{secrets.randbelow(10**8):08d}"
 
 
-def procedure_is_open(procedure: Procedure, now: datetime) -> bool:
+def procedure_is_open(procedure: Procedure, now: datetime, *, applicant: object = None) -> bool:
+    """Whether ``procedure`` takes applications now: published, its organisation active and
+    inside the reception period; or, during its operational test (運用テスト), from
+    ``applicant`` when they are one of its named testers (the reception period, usually set
+    for the launch, does not apply to the test)."""
+    if procedure.status == ProcedureStatus.DRAFT:
+        return procedure.organisation.active and (
+            procedure_tester_of(procedure=procedure, user=applicant) is not None
+        )
     if procedure.status != ProcedureStatus.PUBLISHED or not procedure.organisation.active:
         return False
     if procedure.reception_starts_at and now < procedure.reception_starts_at:
@@ -398,7 +407,10 @@ def application_submit(
     Replaying the same idempotency key returns the stored application unchanged (created
     False), even when two copies race; the same key with other answers, valid or not,
     raises :class:`IdempotencyConflict`. Raises :class:`ValidationFailed` (answers),
-    :class:`ProcedureClosed` (not published or outside the reception period),
+    :class:`ProcedureClosed` (not published or outside the reception period; a 準備中
+    procedure under operational test takes applications from its named testers only, and
+    stores them with ``is_test`` — never counted, exported or sent by webhook, and purged
+    when the procedure is published),
     :class:`StaleFormVersion`, :class:`InvalidIdempotencyKey`, :class:`SignatureInvalid`
     (the signature failed a check; the refusal is audited), :class:`AssuranceInsufficient`
     (``identity`` — what the caller's login proved, :func:`identity_current` — together
@@ -438,8 +450,10 @@ def application_submit(
         raise StaleFormVersion(
             "申請様式が更新されました。内容を確認してから、もう一度送信してください。"
         )
-    if not procedure_is_open(procedure, now):
+    if not procedure_is_open(procedure, now, applicant=applicant):
         raise ProcedureClosed("この手続は現在受け付けていません。")
+    # During the operational test only named testers get this far: theirs is a test.
+    is_test = procedure.status == ProcedureStatus.DRAFT
     owner = applicant if applicant_id else None
     normalised = _prepared(procedure, spec, answers, owner=owner, guest_key=guest_key, now=now)
     content = canonical_bytes(procedure=procedure, answers=normalised)
@@ -477,6 +491,8 @@ def application_submit(
     for _attempt in range(3):
         try:
             with transaction.atomic(durable=True):
+                if is_test and not _test_still_running(procedure):
+                    raise ProcedureClosed("この手続は現在受け付けていません。")
                 application = _insert(
                     organisation,
                     procedure,
@@ -491,6 +507,7 @@ def application_submit(
                     levels=(met.ial, met.aal) if met is not None else (1, 1),
                     identity=record,
                     language=language,
+                    is_test=is_test,
                 )
                 if verification is not None and signature is not None:
                     _keep_signature(
@@ -533,6 +550,16 @@ def application_submit(
             return _replay(existing, procedure, spec, answers, now)
         return SubmitResult(application, True)
     raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
+
+
+def _test_still_running(procedure: Procedure) -> bool:
+    """Lock the procedure under test (test submissions only, never a real one): publishing
+    takes the same lock to purge, so no test application can arrive after its purge."""
+    return (
+        Procedure.objects.select_for_update()
+        .filter(pk=procedure.pk, status=ProcedureStatus.DRAFT, test_started_at__isnull=False)
+        .exists()
+    )
 
 
 def _keep_signature(
@@ -583,6 +610,7 @@ def _insert(
     arrived_at: datetime | None = None,
     recorded_by: User | None = None,
     language: str = "ja",
+    is_test: bool = False,
 ) -> Application:
     """The rows of one arrival, inside the caller's transaction: the application with its
     receipt number, its first revision, the audit event, the arrival event (channel counts,
@@ -616,6 +644,7 @@ def _insert(
         ial=levels[0],
         aal=levels[1],
         identity=identity or {},
+        is_test=is_test,
     )
     ApplicationRevision.objects.create(
         organisation=organisation,
@@ -645,6 +674,7 @@ def _insert(
             "aal": levels[1],
             "methods": list((identity or {}).get("methods", [])),
             **({"channel": channel} if channel != "online" else {}),
+            **({"test": True} if is_test else {}),
         },
     )
     application_arrived.send(
@@ -663,7 +693,7 @@ def _insert(
             body = _receipt_mail(application, organisation, procedure)
         outbox_enqueue_email(
             to=email,
-            subject=f"【{organisation.name}】{subject}",
+            subject=f"{TEST_SUBJECT_MARK if is_test else ''}【{organisation.name}】{subject}",
             body=body,
             now=now,
             organisation=organisation,
@@ -700,7 +730,16 @@ def _receipt_mail(
 ) -> str:
     # In the language the applicant read while applying (the caller overrides it).
     arrived = to_tokyo(application.arrived_at)
-    return (
+    test = (
+        gettext(
+            "これは運用テスト（公開前の試験）の申請です。正式な申請としては扱われず、"
+            "手続の公開時に削除されます。"
+        )
+        + "\n\n"
+        if application.is_test
+        else ""
+    )
+    return test + (
         gettext(
             "%(organisation)sへの申請を受け付けました。\n\n"
             "手続: %(procedure)s\n"
@@ -797,7 +836,8 @@ def drafts_expire(*, now: datetime, limit: int = 500) -> DraftExpiryReport:
             expires = to_tokyo(draft.expires_at)
             outbox_enqueue_email(
                 to=draft.applicant.email,
-                subject=f"【{draft.organisation.name}】下書きの保存期限が近づいています",
+                subject=f"{TEST_SUBJECT_MARK if draft.procedure.status == ProcedureStatus.DRAFT else ''}"
+                f"【{draft.organisation.name}】下書きの保存期限が近づいています",
                 body=(
                     f"「{draft.procedure.name}」の下書きは、"
                     f"{expires:%Y年%m月%d日 %H時%M分}に削除されます。\n"

@@ -39,6 +39,7 @@ from madoguchi.applications.services import (
 )
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.catalog.testers import TEST_SUBJECT_MARK
 from madoguchi.core.text import visible_text
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import answers_map, holds_specific
@@ -239,7 +240,8 @@ def _notify_applicant(application: Application, subject: str, now: datetime) -> 
         number = gettext("受付番号")
     outbox_enqueue_email(
         to=email,
-        subject=f"【{organisation.name}】{subject}（{number} {application.receipt_number}）",
+        subject=f"{TEST_SUBJECT_MARK if application.is_test else ''}"
+        f"【{organisation.name}】{subject}（{number} {application.receipt_number}）",
         body=body,
         now=now,
         organisation=organisation,

@@ -43,6 +43,14 @@ class AuditAction(models.TextChoices):
     PROCEDURE_UNIQUENESS_SET = "procedure.uniqueness_set", "重複申請の扱いの設定"
     PROCEDURE_SIGNOFF_SET = "procedure.signoff_set", "決裁の段階の設定"
     PROCEDURE_CLASSIFIED = "procedure.classified", "国の手続分類の設定"
+    PROCEDURE_STATUS_SET = "procedure.status_set", "手続の公開・受付終了・準備中への変更"
+    # 運用テスト (operational test of a procedure before publishing)
+    PROCEDURE_TEST_STARTED = "procedure.test_started", "運用テストの開始"
+    PROCEDURE_TESTER_ADDED = "procedure.tester_added", "運用テストの試験者（職員）の追加"
+    PROCEDURE_TESTER_INVITED = "procedure.tester_invited", "運用テストの試験者（住民）の招待"
+    PROCEDURE_TESTER_REMOVED = "procedure.tester_removed", "運用テストの試験者の削除"
+    PROCEDURE_TESTER_ACCEPTED = "procedure.tester_accepted", "運用テストの招待の承諾"
+    PROCEDURE_TEST_PURGED = "procedure.test_purged", "運用テストの申請の削除（公開時）"
     # Staff (職員)
     STAFF_INVITED = "staff.invited", "職員の招待"
     STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"

@@ -113,6 +113,9 @@ class Procedure(TimeStampedModel):
     #: 決裁の段階: 0 = the reviewer's decision is final; 1–3 = a decision is proposed (起案)
     #: and takes effect once signed off at each step by other staff with the sign-off role.
     signoff_steps = models.PositiveSmallIntegerField("決裁の段階数", default=0)
+    #: 運用テスト: when the organisation admin started the operational test of this (draft)
+    #: procedure; named testers may apply while it is set. Publishing clears it.
+    test_started_at = models.DateTimeField("運用テストの開始", null=True, blank=True)
     search_key = models.TextField(editable=False, default="")
 
     class Meta:
@@ -145,3 +148,63 @@ class Procedure(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TesterKind(models.TextChoices):
+    STAFF = "staff", "職員"
+    RESIDENT = "resident", "招待した住民"
+
+
+class ProcedureTester(models.Model):
+    """運用テストの試験者: a staff member of the organisation named by an admin, or a resident
+    invited by e-mail (who applies with their own resident account).
+
+    A resident tester is matched by ``user`` once they accept the invitation while logged in,
+    or by ``email`` when their account's verified address is that address. Only the hash of
+    the invitation token is kept. The rows go when the procedure is published (the test ends).
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="testers")
+    kind = models.CharField("種別", max_length=16, choices=TesterKind.choices)
+    staff = models.ForeignKey(
+        "identity.Staff", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    #: The invited address, normalised (NFKC, trimmed, lower case); empty for staff.
+    email = models.EmailField("メールアドレス", max_length=254, blank=True)
+    user = models.ForeignKey(
+        "identity.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, blank=True)
+    invited_at = models.DateTimeField("追加・招待日時")
+    accepted_at = models.DateTimeField("招待の承諾日時", null=True, blank=True)
+    added_by = models.ForeignKey(
+        "identity.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "運用テストの試験者"
+        verbose_name_plural = "運用テストの試験者"
+        ordering = ("procedure_id", "invited_at", "pk")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("procedure", "staff"),
+                condition=models.Q(staff__isnull=False),
+                name="procedure_tester_staff_once",
+            ),
+            models.UniqueConstraint(
+                fields=("procedure", "email"),
+                condition=models.Q(kind="resident"),
+                name="procedure_tester_email_once",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="staff", staff__isnull=False, email="")
+                    | models.Q(kind="resident", staff__isnull=True) & ~models.Q(email="")
+                ),
+                name="procedure_tester_kind_consistent",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.email or f"staff:{self.staff_id}"

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
-from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, ProcedureStatus, Uniqueness
+from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, Uniqueness
 from madoguchi.catalog.definitions import (
     TemplateFile,
     compose,
@@ -357,17 +357,6 @@ def procedure_update_settings(
     return procedure
 
 
-def procedure_set_status(
-    *, organisation: Organisation, procedure: Procedure, status: ProcedureStatus
-) -> Procedure:
-    """Publish (公開), close (受付終了) or withdraw to draft a procedure of ``organisation``."""
-    if procedure.organisation_id != organisation.pk:
-        raise Procedure.DoesNotExist
-    procedure.status = status
-    procedure.save(update_fields=["status", "updated_at"])
-    return procedure
-
-
 # --- Moving to a new template version --------------------------------------------------------
 
 
@@ -579,7 +568,6 @@ __all__ = [
     "parameter_defaults",
     "procedure_adopt",
     "procedure_create_own",
-    "procedure_set_status",
     "procedure_set_uniqueness",
     "procedure_update_settings",
     "procedure_upgrade",

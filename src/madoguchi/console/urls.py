@@ -38,6 +38,11 @@ urlpatterns = [
     ),
     path("procedures/<int:procedure_id>/", views_catalog.procedure_detail, name="procedure"),
     path(
+        "procedures/<int:procedure_id>/test/",
+        views_catalog.procedure_test,
+        name="procedure_test",
+    ),
+    path(
         "procedures/<int:procedure_id>/upgrade/",
         views_catalog.procedure_upgrade_view,
         name="procedure_upgrade",

@@ -14,9 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from madoguchi.applications.publishing import ProcedureStatusError, procedure_set_status
+from madoguchi.applications.selectors import procedure_test_applications
 from madoguchi.catalog.constants import ProcedureStatus, Uniqueness
 from madoguchi.catalog.definitions import optional_defaults, parameter_defaults
-from madoguchi.catalog.models import Procedure, TemplateVersion
+from madoguchi.catalog.models import Procedure, ProcedureTester, TemplateVersion
 from madoguchi.catalog.selectors import (
     latest_template_version,
     procedure_diff,
@@ -31,14 +33,23 @@ from madoguchi.catalog.services import (
     procedure_adopt,
     procedure_create_own,
     procedure_set_signoff_steps,
-    procedure_set_status,
     procedure_set_uniqueness,
     procedure_update_settings,
     procedure_upgrade,
     procedure_upgrade_preview,
 )
+from madoguchi.catalog.testers import (
+    ProcedureTesterError,
+    procedure_in_test,
+    procedure_test_start,
+    procedure_tester_add,
+    procedure_tester_invite,
+    procedure_tester_remove,
+    procedure_testers,
+)
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.console.forms import LocalQuestionForm, OwnProcedureForm, ProcedureSettingsForm
+from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.area import organisation_area
@@ -54,6 +65,8 @@ from madoguchi.forms.schema import DefinitionProblem, InvalidDefinition
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
+from madoguchi.identity.selectors import staff_of_organisation
+from madoguchi.notifications.ratelimit import MailRateLimited
 
 
 def _procedure(staff: Staff, procedure_id: int) -> Procedure:
@@ -186,9 +199,18 @@ def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -
                 "close": ProcedureStatus.CLOSED,
                 "draft": ProcedureStatus.DRAFT,
             }[action]
-            procedure_set_status(
-                organisation=staff.organisation, procedure=procedure, status=status
-            )
+            try:
+                procedure_set_status(
+                    organisation=staff.organisation,
+                    procedure=procedure,
+                    status=status,
+                    actor=staff.user,
+                    now=now(),
+                    expected=str(request.POST.get("expected", ""))[:16] or None,
+                )
+            except ProcedureStatusError as error:
+                messages.error(request, str(error))
+                return redirect("console:procedure", procedure.pk)
             messages.success(request, f"状態を「{status.label}」にしました。")
             return redirect("console:procedure", procedure.pk)
         if action == "uniqueness":
@@ -514,3 +536,114 @@ def _hidden_inputs(answers: dict[str, Any], *, exclude: set[str]) -> list[tuple[
         if key not in exclude:
             walk(key, value)
     return result
+
+
+# --- 運用テスト -------------------------------------------------------------------------------
+
+
+def _test_page(
+    request: HttpRequest, staff: Staff, procedure: Procedure, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    testers = procedure_testers(organisation=staff.organisation, procedure=procedure)
+    named = {t.staff_id for t in testers if t.staff_id}
+    return render(
+        request,
+        "console/procedure_test.html",
+        {
+            "staff": staff,
+            "procedure": procedure,
+            "can_manage": can_manage(staff),
+            "running": procedure_in_test(procedure),
+            "testers": testers,
+            "staff_choices": [
+                s
+                for s in staff_of_organisation(organisation=staff.organisation)
+                if s.active and s.pk not in named
+            ],
+            "applications": procedure_test_applications(
+                organisation=staff.organisation, procedure=procedure
+            ),
+            "portal_url": reverse(
+                "portal:procedure", args=[procedure.organisation.lg_code, procedure.pk]
+            ),
+            "email": "",
+            **extra,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required()
+def procedure_test(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResponse:
+    """運用テスト of a 準備中 procedure: start it, name staff and invite residents as testers,
+    see their test applications, and publish (which purges them)."""
+    procedure = _procedure(staff, procedure_id)
+    if request.method == "GET":
+        return _test_page(request, staff, procedure)
+    if not can_manage(staff):
+        raise PermissionDenied("この操作は団体管理者だけができます。")
+    action = request.POST.get("action", "")
+    here = redirect("console:procedure_test", procedure.pk)
+    org, when = staff.organisation, now()
+    try:
+        if action == "start":
+            procedure_test_start(organisation=org, procedure=procedure, actor=staff.user, now=when)
+            messages.success(request, "運用テストを開始しました。試験者を追加してください。")
+        elif action == "add_staff":
+            procedure_tester_add(
+                organisation=org,
+                procedure=procedure,
+                staff_id=parse_int(request.POST.get("staff"), minimum=1),
+                actor=staff.user,
+                now=when,
+            )
+            messages.success(request, "職員を試験者にしました。")
+        elif action == "invite":
+            email = str(request.POST.get("email", ""))[:300]
+            try:
+                procedure_tester_invite(
+                    organisation=org,
+                    procedure=procedure,
+                    email=email,
+                    actor=staff.user,
+                    now=when,
+                    client_address=client_address(request) or "",
+                )
+            except (ProcedureTesterError, MailRateLimited) as error:
+                messages.error(request, str(error))
+                return _test_page(request, staff, procedure, status=422, email=email[:254])
+            messages.success(request, "招待のメールを送りました。")
+        elif action == "remove":
+            try:
+                procedure_tester_remove(
+                    organisation=org,
+                    procedure=procedure,
+                    tester_id=parse_int(request.POST.get("tester"), minimum=1),
+                    actor=staff.user,
+                    now=when,
+                )
+            except ProcedureTester.DoesNotExist:
+                raise Http404("その試験者はいません。") from None
+            messages.success(request, "試験者を外しました。")
+        elif action == "publish":
+            procedure_set_status(
+                organisation=org,
+                procedure=procedure,
+                status=ProcedureStatus.PUBLISHED,
+                actor=staff.user,
+                now=when,
+                expected=str(request.POST.get("expected", ""))[:16],
+            )
+            messages.success(
+                request,
+                "手続を公開しました。運用テストの申請と試験者は削除しました（監査記録に残しています）。",
+            )
+            return redirect("console:procedure", procedure.pk)
+        else:
+            messages.error(request, "操作を選んでください。")
+            return _test_page(request, staff, procedure, status=400)
+    except (ProcedureTesterError, ProcedureStatusError) as error:
+        messages.error(request, str(error))
+        return _test_page(request, staff, procedure, status=409)
+    return here

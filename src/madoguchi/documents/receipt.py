@@ -28,6 +28,8 @@ class ReceiptData:
     identity_text: str = ""
     #: One line per verified signature: who signed, and that it was verified.
     signature_lines: Sequence[str] = ()
+    #: An operational-test application (運用テスト): marked in the title and a note on top.
+    is_test: bool = False
 
 
 def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
@@ -49,10 +51,17 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
         return Paragraph(content, style)
 
     story: list[object] = [
-        para("到達通知", title),
+        para("【運用テスト】到達通知" if data.is_test else "到達通知", title),
         para(f"{data.organisation_name} は、次の申請の到達を確認しました。"),
         Spacer(1, 4 * mm),
     ]
+    if data.is_test:
+        story[2:2] = [
+            para(
+                "これは運用テスト（公開前の試験）の申請です。正式な申請としては扱われず、"
+                "手続の公開時に削除されます。"
+            )
+        ]
     facts = [
         [para("受付番号"), para(data.receipt_number)],
         [para("到達日時"), para(data.arrived_at_text)],
@@ -86,7 +95,11 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
     story += missing_note(
         missing, lambda text: para(text, small), "申請の内容自体は正しく保存されています。"
     )
-    return a4_pdf(story, title=f"到達通知 {data.receipt_number}", author=data.organisation_name)
+    return a4_pdf(
+        story,
+        title=f"{'【運用テスト】' if data.is_test else ''}到達通知 {data.receipt_number}",
+        author=data.organisation_name,
+    )
 
 
 def _table(rows: list[list[Paragraph]], widths: list[float], *, header: bool = False) -> Table:

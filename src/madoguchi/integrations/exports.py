@@ -454,7 +454,8 @@ class ExportOptions:
 def _selection(
     organisation: Organisation, procedure: Procedure, options: ExportOptions
 ) -> QuerySet[Application]:
-    qs = Application.objects.filter(organisation=organisation, procedure=procedure)
+    # Operational-test applications (運用テスト) never go to a core system.
+    qs = Application.objects.filter(organisation=organisation, procedure=procedure, is_test=False)
     if options.statuses:
         qs = qs.filter(status__in=options.statuses)
     if options.arrived_from:

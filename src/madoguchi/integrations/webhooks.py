@@ -485,8 +485,12 @@ def webhooks_deliver(
 # --- Receivers of application events ----------------------------------------------------------
 
 
-def _application_data(application_id: int, procedure_id: int, status: str) -> dict[str, Any]:
+def _application_data(application_id: int, procedure_id: int, status: str) -> dict[str, Any] | None:
+    """The payload's data, or None for an operational-test application (運用テスト): no
+    webhook is ever queued for one, so no core system hears of it."""
     reference = application_reference(application_id=application_id)
+    if reference.is_test:
+        return None
     return {
         "application_id": application_id,
         "receipt_number": reference.receipt_number,
@@ -508,6 +512,8 @@ def on_application_arrived(
 ) -> None:
     """Queue ``application.submitted`` (inside the submission transaction)."""
     data = _application_data(application_id, procedure_id, "submitted")
+    if data is None:
+        return
     data["arrived_at"] = arrived_at.isoformat()
     webhooks_enqueue(
         organisation_id=organisation_id, event_type=EVENT_SUBMITTED, data=data, now=arrived_at
@@ -527,6 +533,8 @@ def on_application_status_changed(
 ) -> None:
     """Queue ``application.status_changed`` (inside the workflow transaction)."""
     data = _application_data(application_id, procedure_id, to_status)
+    if data is None:
+        return
     data["from_status"] = from_status
     data["changed_at"] = changed_at.isoformat()
     webhooks_enqueue(

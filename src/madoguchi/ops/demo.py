@@ -23,6 +23,7 @@ from madoguchi.applications.attachments import attachment_answer, attachment_sto
 from madoguchi.applications.constants import ApplicationStatus, Channel, ReceivedForm
 from madoguchi.applications.inbox import decision_templates_of
 from madoguchi.applications.models import Application, DecisionTemplate
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.received import application_register_received, received_form_spec
 from madoguchi.applications.review import (
     application_correction_answer,
@@ -41,8 +42,13 @@ from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.organisation_info import organisation_contact_of, organisation_contact_save
 from madoguchi.catalog.services import (
     procedure_adopt,
+    procedure_create_own,
     procedure_set_signoff_steps,
-    procedure_set_status,
+)
+from madoguchi.catalog.testers import (
+    procedure_test_start,
+    procedure_tester_add,
+    procedure_tester_invite,
 )
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.area import organisation_area
@@ -168,6 +174,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_correction(yokohama, now=now)
     _demo_classification(yokohama, now=now)
     demo_counts_import(now=now)
+    _demo_operational_test(yokohama, resident, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -981,3 +988,70 @@ def demo_counts_import(*, now: datetime) -> bool:
         now=now,
     )
     return True
+
+
+# --- 運用テスト (operational test before publishing) ------------------------------------------
+
+_TEST_SLUG = "demo-bousai-kunren"
+_TEST_FORM = """schema_version: 1
+key: demo_bousai_kunren
+title: 地域防災訓練の参加申込
+description: 区の地域防災拠点で行う防災訓練への参加を申し込みます（運用テスト中のデモ手続）。
+steps:
+  - key: main
+    title: 申込内容
+    sections:
+      - key: applicant
+        title: 申込者
+        fields:
+          - {key: applicant_name, type: person_name, label: 申込者の氏名, required: true}
+          - {key: applicant_phone, type: phone, label: 電話番号, required: true}
+"""
+
+
+def _demo_operational_test(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """A 横浜市 own procedure still 準備中, under operational test: the admin named as a staff
+    tester, the demo resident invited (matched by the account's verified address), and one
+    test application from the resident, marked 運用テスト in the console and on my page.
+    Publishing it from the console's 運用テスト page purges the test application. Once: a
+    second bootstrap finds the procedure and adds nothing."""
+    if Procedure.objects.filter(organisation=yokohama, slug=_TEST_SLUG).exists():
+        return
+    admin = Staff.objects.filter(
+        organisation=yokohama, role=StaffRole.ADMIN, user__email="staff@yokohama.demo.madoguchi.jp"
+    ).first()
+    if admin is None:
+        return
+    procedure = procedure_create_own(
+        organisation=yokohama,
+        slug=_TEST_SLUG,
+        definition=_TEST_FORM,
+        kana="ちいきぼうさいくんれん",
+        now=now,
+    )
+    started = now - timedelta(days=1)
+    procedure_test_start(organisation=yokohama, procedure=procedure, actor=admin.user, now=started)
+    procedure_tester_add(
+        organisation=yokohama, procedure=procedure, staff_id=admin.pk, actor=admin.user, now=started
+    )
+    procedure_tester_invite(
+        organisation=yokohama,
+        procedure=procedure,
+        email=resident.email,
+        actor=admin.user,
+        now=started,
+        client_address="127.0.0.1",
+    )
+    at = now - timedelta(hours=1)
+    answers = _example_answers(procedure, ("試験", "花子", "シケン", "ハナコ"), to_tokyo(at).date())
+    try:
+        application_submit(
+            organisation=yokohama,
+            procedure=procedure,
+            applicant=resident,
+            answers=answers,
+            idempotency_key="demo-yokohama-test-bousai-0001",
+            now=at,
+        )
+    except SubmissionError as error:
+        logger.warning("demo test application not created: %s", error)

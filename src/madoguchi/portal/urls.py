@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from madoguchi.portal import views, views_statistics_categories
+from madoguchi.portal import views, views_statistics_categories, views_testers
 
 app_name = "portal"
 
@@ -22,6 +22,7 @@ urlpatterns = [
         views_statistics_categories.categories_json,
         name="statistics_categories_json",
     ),
+    path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
     path("", include("madoguchi.portal.urls_apply")),
 ]

@@ -16,10 +16,10 @@ from madoguchi.catalog.presentation import procedure_guide
 from madoguchi.catalog.selectors import (
     life_events_list,
     online_organisations_in_prefecture,
-    procedure_get,
     procedures_of,
     procedures_search,
 )
+from madoguchi.catalog.testers import procedure_for_applicant
 from madoguchi.core.lgcode import InvalidLgCode, parse_lg_code
 from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import now
@@ -157,7 +157,9 @@ def _organisation_or_404(code: str) -> Organisation:
 def procedure(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     org = _organisation_or_404(code)
     try:
-        item = procedure_get(organisation=org, procedure_id=procedure_id, published_only=True)
+        item = procedure_for_applicant(
+            organisation=org, procedure_id=procedure_id, user=request.user
+        )
     except Procedure.DoesNotExist:
         raise Http404("その手続はありません。") from None
     return render(
@@ -168,7 +170,7 @@ def procedure(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "procedure": item,
             "guide": procedure_guide(item),
             "life_events": list(item.life_events.all()),
-            "is_open": procedure_is_open(item, now()),
+            "is_open": procedure_is_open(item, now(), applicant=request.user),
             "mine": _my_levels(request, item),
             "contact": organisation_contact_of(organisation=org),
         },

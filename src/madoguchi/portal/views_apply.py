@@ -52,9 +52,9 @@ from madoguchi.applications.services import (
     new_idempotency_key,
     procedure_is_open,
 )
-from madoguchi.catalog.constants import Uniqueness
+from madoguchi.catalog.constants import ProcedureStatus, Uniqueness
 from madoguchi.catalog.models import Procedure
-from madoguchi.catalog.selectors import procedure_get
+from madoguchi.catalog.testers import procedure_for_applicant, procedure_tester_of
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
@@ -92,10 +92,13 @@ from madoguchi.tenants.selectors import organisation_get
 logger = logging.getLogger(__name__)
 
 
-def _procedure(code: str, procedure_id: int) -> Procedure:
+def _procedure(request: HttpRequest, code: str, procedure_id: int) -> Procedure:
+    """The published procedure, or (運用テスト) the 準備中 one the user is a tester of."""
     try:
         org = organisation_get(code=code)
-        return procedure_get(organisation=org, procedure_id=procedure_id, published_only=True)
+        return procedure_for_applicant(
+            organisation=org, procedure_id=procedure_id, user=request.user
+        )
     except (InvalidLgCode, Organisation.DoesNotExist, Procedure.DoesNotExist):
         raise Http404("その手続はありません。") from None
 
@@ -108,7 +111,16 @@ def _apply_url(procedure: Procedure, name: str = "form", **query: str) -> str:
 
 
 def _who(request: HttpRequest, procedure: Procedure) -> tuple[User | None, dict[str, str] | None]:
-    """The resident, or the confirmed guest; (None, None) when neither may apply yet."""
+    """The resident, or the confirmed guest; (None, None) when neither may apply yet.
+
+    During an operational test (運用テスト) the procedure is reached by its named testers only:
+    a staff member named as a tester applies with their staff login, and nobody applies as a
+    guest (a guest is nobody's named tester)."""
+    if procedure.status == ProcedureStatus.DRAFT:
+        tester = request.user
+        if isinstance(tester, User) and procedure_tester_of(procedure=procedure, user=tester):
+            return tester, None
+        return None, None
     user = apply_state.resident(request)
     if user is not None:
         return user, None
@@ -149,8 +161,8 @@ def _verified_attributes(request: HttpRequest, user: User) -> VerifiedAttributes
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """The way in: log in, apply as a guest, or (for residents) pre-fill and resume."""
-    procedure = _procedure(code, procedure_id)
-    if not procedure_is_open(procedure, now()):
+    procedure = _procedure(request, code, procedure_id)
+    if not procedure_is_open(procedure, now(), applicant=request.user):
         return _closed(request, procedure)
     user, guest = _who(request, procedure)
     if request.user.is_authenticated and user is None:
@@ -162,7 +174,7 @@ def start(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             {
                 "procedure": procedure,
                 "org": procedure.organisation,
-                "guest_allowed": procedure.ial == 1,
+                "guest_allowed": procedure.ial == 1 and procedure.status != ProcedureStatus.DRAFT,
                 "next": request.get_full_path(),
                 "shortfall": _shortfall(request, procedure, None, signed=False),
             },
@@ -300,8 +312,8 @@ def _change_group(answers: dict[str, Any], add: str | None, remove: str | None) 
 @require_http_methods(["GET", "POST"])
 def form(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """One step of the form. Every step is checked by the server and kept as a draft."""
-    procedure = _procedure(code, procedure_id)
-    if not procedure_is_open(procedure, now()):
+    procedure = _procedure(request, code, procedure_id)
+    if not procedure_is_open(procedure, now(), applicant=request.user):
         return _closed(request, procedure)
     user, guest = _who(request, procedure)
     if user is None and guest is None:
@@ -447,8 +459,8 @@ def live(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     fragments that changed (questions shown or hidden, computed values, the address a postal
     code fills, the message of the field just left). Reads only: nothing is saved, the draft
     is as the last 「次へ」 or 「下書きを保存」 left it."""
-    procedure = _procedure(code, procedure_id)
-    if not procedure_is_open(procedure, now()):
+    procedure = _procedure(request, code, procedure_id)
+    if not procedure_is_open(procedure, now(), applicant=request.user):
         return HttpResponse(status=409)
     user, guest = _who(request, procedure)
     if user is None and guest is None:
@@ -482,7 +494,7 @@ def live(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """Everything at once before sending; sending carries this attempt's idempotency key."""
-    procedure = _procedure(code, procedure_id)
+    procedure = _procedure(request, code, procedure_id)
     user, guest = _who(request, procedure)
     if user is None and guest is None:
         return redirect(_apply_url(procedure, "start"))
@@ -641,7 +653,7 @@ def _answers_for_signing(
 @require_http_methods(["GET"])
 def canonical_download(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """The bytes to sign with the My Number card (署名対象データ), as a file."""
-    procedure = _procedure(code, procedure_id)
+    procedure = _procedure(request, code, procedure_id)
     found = _answers_for_signing(request, procedure)
     if found is None:
         return redirect(_apply_url(procedure, "start"))
@@ -664,7 +676,7 @@ SIGNATURE_UPLOAD_LIMIT = 64 * 1024
 @require_POST
 def signature_upload(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """Check a signature file made over the downloaded bytes, and keep it for sending."""
-    procedure = _procedure(code, procedure_id)
+    procedure = _procedure(request, code, procedure_id)
     found = _answers_for_signing(request, procedure)
     if found is None:
         return redirect(_apply_url(procedure, "start"))
@@ -771,8 +783,9 @@ def receipt_pdf(request: HttpRequest, receipt_number: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """Applying without an account: prove the e-mail address first (procedures of level 1)."""
-    procedure = _procedure(code, procedure_id)
-    if procedure.ial != 1:
+    procedure = _procedure(request, code, procedure_id)
+    if procedure.ial != 1 or procedure.status == ProcedureStatus.DRAFT:
+        # 運用テスト: only named testers apply, with their accounts; nobody as a guest.
         raise Http404("この手続はアカウントなしでは申請できません。")
     error = ""
     email = ""
@@ -826,9 +839,14 @@ def guest_email(request: HttpRequest, code: str, procedure_id: int) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
     """GET shows a button (mail scanners open links); POST starts the guest application."""
-    procedure = _procedure(code, procedure_id)
+    procedure = _procedure(request, code, procedure_id)
     checked = guest_email_token_check(token=token[:500], max_age=GUEST_LINK_MAX_AGE)
-    if checked is None or checked[1] != procedure.pk or procedure.ial != 1:
+    if (
+        checked is None
+        or checked[1] != procedure.pk
+        or procedure.ial != 1
+        or procedure.status == ProcedureStatus.DRAFT
+    ):
         return render(
             request,
             "portal/apply/guest_invalid.html",
@@ -855,7 +873,7 @@ def guest_confirm(request: HttpRequest, code: str, procedure_id: int, token: str
 
 @require_POST
 def draft_discard(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
-    procedure = _procedure(code, procedure_id)
+    procedure = _procedure(request, code, procedure_id)
     user = apply_state.resident(request)
     if user is not None:
         draft_delete(applicant=user, procedure=procedure)

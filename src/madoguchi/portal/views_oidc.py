@@ -25,7 +25,7 @@ from madoguchi.applications.services import (
     application_signature_check,
 )
 from madoguchi.catalog.models import Procedure
-from madoguchi.catalog.selectors import procedure_get
+from madoguchi.catalog.testers import procedure_for_applicant
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.request import client_address
 from madoguchi.core.time import now
@@ -180,10 +180,13 @@ def oidc_link(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _procedure(code: str, procedure_id: int) -> Procedure:
+def _procedure(request: HttpRequest, code: str, procedure_id: int) -> Procedure:
+    """The published procedure, or (運用テスト) the 準備中 one the user is a tester of."""
     try:
         org = organisation_get(code=code)
-        return procedure_get(organisation=org, procedure_id=procedure_id, published_only=True)
+        return procedure_for_applicant(
+            organisation=org, procedure_id=procedure_id, user=request.user
+        )
     except (InvalidLgCode, Organisation.DoesNotExist, Procedure.DoesNotExist):
         raise Http404("その手続はありません。") from None
 
@@ -197,7 +200,7 @@ def _confirm_url(procedure: Procedure) -> str:
 @resident_required
 def oidc_sign(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """Sign this draft's canonical bytes with the national app: off to the app."""
-    procedure = _procedure(code, procedure_id)
+    procedure = _procedure(request, code, procedure_id)
     user = resident_of(request)
     copy = apply_state.load(request, procedure)
     try:

@@ -14,10 +14,10 @@ from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client, override_settings
 
 from madoguchi.applications.models import Application, ApplicationRevision
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.services import new_idempotency_key
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.services import procedure_set_status
 from madoguchi.conf.env import ProductionCheck, production_problems
 from madoguchi.core.time import now
 from madoguchi.forms.selectors import form_spec

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
 from madoguchi.forms.base import FieldSpec
 from madoguchi.forms.selectors import form_spec

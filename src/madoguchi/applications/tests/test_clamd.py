@@ -22,6 +22,7 @@ import pytest
 
 from madoguchi.applications.attachments import attachment_open, attachment_store
 from madoguchi.applications.models import Attachment
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.tests.samples import (  # the same made-on-the-spot files
     DEFINITION,
     FIELD,
@@ -39,7 +40,7 @@ from madoguchi.applications.virus import (
     clamd_scan,
 )
 from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.services import procedure_create_own, procedure_set_status
+from madoguchi.catalog.services import procedure_create_own
 from madoguchi.conf.env import SettingError, env_clamd
 from madoguchi.core.time import now
 from madoguchi.tenants.models import Organisation

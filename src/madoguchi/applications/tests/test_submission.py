@@ -11,6 +11,7 @@ from django.db import connection
 
 from madoguchi.applications.documents import application_receipt_pdf
 from madoguchi.applications.models import Application, ApplicationRevision, Draft
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.services import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
@@ -24,7 +25,7 @@ from madoguchi.applications.services import (
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.crypto import decrypt
 from madoguchi.core.time import now
 from madoguchi.identity.models import User

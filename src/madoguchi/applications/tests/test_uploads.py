@@ -35,6 +35,7 @@ from madoguchi.applications.constants import (
     ATTACHMENT_MAX_FILES_PER_APPLICATION,
 )
 from madoguchi.applications.models import Application, Attachment, Draft
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.tests.samples import (
     DEFINITION,
     FIELD,
@@ -51,7 +52,7 @@ from madoguchi.applications.uploads import (
     safe_file_name,
 )
 from madoguchi.catalog.constants import ProcedureStatus
-from madoguchi.catalog.services import procedure_create_own, procedure_set_status
+from madoguchi.catalog.services import procedure_create_own
 from madoguchi.core.time import now
 from madoguchi.documents.receipt import ReceiptData, receipt_pdf
 from madoguchi.forms.base import Context, FieldSpec, field_types

@@ -16,6 +16,7 @@ from madoguchi.applications.models import (
     ApplicationTransition,
     IssuedDocument,
 )
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.review import application_move
 from madoguchi.applications.review import application_withdraw as application_withdraw_service
 from madoguchi.applications.selectors import open_correction
@@ -34,7 +35,7 @@ from madoguchi.applications.workflow import (
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
 from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage

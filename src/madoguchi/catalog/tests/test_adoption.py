@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.selectors import procedure_diff
@@ -16,7 +17,6 @@ from madoguchi.catalog.services import (
     UpgradeConflict,
     procedure_adopt,
     procedure_create_own,
-    procedure_set_status,
     procedure_update_settings,
     procedure_upgrade,
     procedure_upgrade_preview,

@@ -18,12 +18,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import ApplicationNote
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.review import application_decide, decision_template_save
 from madoguchi.applications.services import application_submit, new_idempotency_key
 from madoguchi.applications.workflow import application_transition, message_send
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import User

@@ -872,7 +872,10 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     )
     # Among them a 公文書開示請求 waiting for sign-off, a 児童手当 with two files and a corrected 住民票 (test_attachments_console,
     # test_versions_console).
-    assert len(made) == 7  # one waits for sign-off (決裁), one for a correction
+    # One of them is the operational-test application (運用テスト) to the 準備中 防災訓練
+    # procedure (ops.demo._demo_operational_test): a real row, marked and never counted.
+    assert len(made) == 8  # one waits for sign-off (決裁), one for a correction
+    assert [a.procedure.slug for a in made if a.is_test] == ["demo-bousai-kunren"]
     assert {a.status for a in made} == {
         S.SUBMITTED,
         S.ACCEPTED,
@@ -895,7 +898,7 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     assert "account" in teate.answers
 
     demo_setup(now=now())
-    assert Application.objects.count() == 13
+    assert Application.objects.count() == 14  # 13 + the operational-test application
     assert DecisionProposal.objects.count() == 1
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))

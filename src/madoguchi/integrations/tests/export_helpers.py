@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from madoguchi.applications.models import Application
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.applications.services import application_submit, new_idempotency_key
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.definitions import national_files, national_life_events, parse_template_text
@@ -14,7 +15,6 @@ from madoguchi.catalog.models import LifeEvent
 from madoguchi.catalog.selectors import template_version_get
 from madoguchi.catalog.services import (
     procedure_adopt,
-    procedure_set_status,
     template_version_publish,
 )
 from madoguchi.core.time import now, to_tokyo

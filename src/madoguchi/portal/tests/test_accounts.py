@@ -649,9 +649,10 @@ def test_deletion_needs_the_password(resident_client, resident):
 
 @pytest.fixture
 def published_procedure(db):
+    from madoguchi.applications.publishing import procedure_set_status
     from madoguchi.catalog.constants import ProcedureStatus
     from madoguchi.catalog.selectors import template_version_get
-    from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+    from madoguchi.catalog.services import procedure_adopt
     from madoguchi.tenants.models import Organisation
     from madoguchi.testing import at_level_one
 

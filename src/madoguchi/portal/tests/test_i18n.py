@@ -22,11 +22,12 @@ from django.test import Client
 from django.utils import translation
 from django.utils.encoding import iri_to_uri
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import AssuranceLevel, ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.presentation import LEVEL_TEXT, procedure_guide
 from madoguchi.catalog.selectors import template_version_get
-from madoguchi.catalog.services import procedure_adopt, procedure_set_status
+from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
 from madoguchi.tenants.models import Organisation
 from madoguchi.testing import axe_violations

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from madoguchi.applications.publishing import procedure_set_status
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.services import (
     procedure_adopt,
-    procedure_set_status,
     procedure_update_settings,
 )
 from madoguchi.core.time import now
