@@ -7,10 +7,13 @@ who read the README.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -71,7 +74,7 @@ from madoguchi.stats.services import procedure_classify
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get, prefecture_get
-from madoguchi.tenants.services import shared_group_upsert
+from madoguchi.tenants.services import population_import, shared_group_upsert
 
 DEMO_GROUP_SLUG = "kanagawa"
 logger = logging.getLogger(__name__)
@@ -174,6 +177,8 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     _demo_correction(yokohama, now=now)
     _demo_classification(yokohama, now=now)
     demo_counts_import(now=now)
+    demo_population_import(now=now)
+    demo_current_year_counts(now=now)
     _demo_operational_test(yokohama, resident, now=now)
     return [
         DemoLogin(
@@ -988,6 +993,82 @@ def demo_counts_import(*, now: datetime) -> bool:
         now=now,
     )
     return True
+
+
+#: Rounded populations of Kanagawa for the demo (see demo_data/README.md): not official.
+DEMO_POPULATION_FILE = Path(__file__).resolve().parent / "demo_data" / "population-kanagawa.csv"
+
+
+def demo_population_import(*, now: datetime) -> bool:
+    """Give the demo's prefecture its (rounded, demo) population through the official
+    population import's service, where the master has none yet. True when it imported."""
+    if Organisation.objects.filter(prefecture_code="14", population__isnull=False).exists():
+        return False
+    population_import(
+        data=DEMO_POPULATION_FILE.read_bytes(),
+        file_name=DEMO_POPULATION_FILE.name,
+        as_of=date(2024, 1, 1),
+        now=now,
+    )
+    return True
+
+
+def demo_current_year_counts(*, now: datetime) -> int:
+    """Monthly counts from other systems for the months of the current fiscal year that have
+    ended, derived from the last year in ``statistics-import.csv`` (its month, or a twelfth of
+    its year), imported through the same service as any file. Returns the rows imported (0
+    when there is nothing new: the same months were imported already)."""
+    today = to_tokyo(now).date()
+    current = today.year if today.month >= 4 else today.year - 1
+    with DEMO_COUNTS_FILE.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    base_year = max(int(row["年度"]) for row in rows)
+    if current <= base_year:
+        return 0
+    yearly: dict[tuple[str, str], tuple[int, int]] = {}
+    monthly: dict[tuple[str, str, int], tuple[int, int]] = {}
+    for row in rows:
+        if int(row["年度"]) != base_year:
+            continue
+        counts = (int(row["総件数"]), int(row["オンライン件数"]))
+        if row["月"]:  # "2025年4月" or "4"
+            number = int(re.findall(r"\d+", row["月"])[-1])
+            monthly[row["団体コード"], row["手続"], number] = counts
+        else:
+            yearly[row["団体コード"], row["手続"]] = counts
+    ended = []
+    month = date(current, 4, 1)
+    while month < today.replace(day=1):
+        ended.append(month.month)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    if not ended:
+        return 0
+    keys = sorted({*yearly, *((code, category) for code, category, _ in monthly)})
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["団体コード", "年度", "月", "手続", "総件数", "オンライン件数"])
+    written = 0
+    for code, category in keys:
+        for number in ended:
+            if (code, category, number) in monthly:
+                total, online = monthly[code, category, number]
+            elif (code, category) in yearly:
+                total, online = (value // 12 for value in yearly[code, category])
+            else:
+                continue
+            writer.writerow([code, current, number, category, total, min(online, total)])
+            written += 1
+    content = out.getvalue().encode("utf-8")
+    if not written or count_import_done(file_sha256=hashlib.sha256(content).hexdigest()):
+        return 0
+    counts_import(
+        content=content,
+        file_name=f"demo-counts-{current}.csv",
+        scope_organisation=None,
+        actor=None,
+        now=now,
+    )
+    return written
 
 
 # --- 運用テスト (operational test before publishing) ------------------------------------------
