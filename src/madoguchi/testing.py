@@ -1102,15 +1102,9 @@ def invited_tester(procedure: Any, email: str, actor: Any) -> tuple[Any, str]:
     return tester, found.group(1)
 
 
-def portal_apply(client: Client, procedure: Any, answers: dict[str, Any]) -> Any:
-    """Apply through the portal's real pages as the browser would (every step posted with
-    the answers, then the confirmation sent); returns the confirmation's response. Answers
-    without attachments (files need uploads)."""
-    import re
-
-    from madoguchi.forms.selectors import form_spec
-
-    spec = form_spec(procedure.form_version)
+def posted_answers(answers: dict[str, Any], spec: Any) -> dict[str, Any]:
+    """Answers as the browser posts them (nested names joined with dots, yes/no for
+    booleans), without attachments (files need uploads)."""
     files = {f.key for f in spec.fields if f.type == "attachment"}
     data: dict[str, Any] = {}
 
@@ -1134,6 +1128,19 @@ def portal_apply(client: Client, procedure: Any, answers: dict[str, Any]) -> Any
     for key, value in answers.items():
         if key not in files:
             walk(key, value)
+    return data
+
+
+def portal_apply(client: Client, procedure: Any, answers: dict[str, Any]) -> Any:
+    """Apply through the portal's real pages as the browser would (every step posted with
+    the answers, then the confirmation sent); returns the confirmation's response. Answers
+    without attachments (files need uploads)."""
+    import re
+
+    from madoguchi.forms.selectors import form_spec
+
+    spec = form_spec(procedure.form_version)
+    data = posted_answers(answers, spec)
     base = f"/o/{procedure.organisation.lg_code}/procedures/{procedure.pk}/apply/"
     for step in spec.steps:
         response = client.post(base, {**data, "_step": step.key})

@@ -20,7 +20,7 @@ from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.ratelimit import CLIENT_LIMITS, RECIPIENT_LIMITS
 from madoguchi.tenants.models import Organisation
-from madoguchi.testing import procedure_publish, valid_answers
+from madoguchi.testing import posted_answers, procedure_publish, valid_answers
 
 PASSWORD = "correct horse battery 42"
 
@@ -68,30 +68,7 @@ def base(procedure: Procedure) -> str:
 
 def flatten(answers: dict[str, Any], spec) -> dict[str, Any]:
     """Answers as the browser posts them (nested names joined with dots)."""
-    files = {f.key for f in spec.fields if f.type == "attachment"}
-    data: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}", v)
-        elif isinstance(value, list):
-            if value and all(isinstance(v, dict) for v in value):
-                for i, v in enumerate(value):
-                    walk(f"{prefix}.{i}", v)
-            else:
-                data[prefix] = [str(v) for v in value]
-        elif value is True:
-            data[prefix] = "yes"
-        elif value is False:
-            data[prefix] = "no"
-        elif value is not None:
-            data[prefix] = str(value)
-
-    for key, value in answers.items():
-        if key not in files:
-            walk(key, value)
-    return data
+    return posted_answers(answers, spec)
 
 
 def without_files(procedure: Procedure) -> dict[str, Any]:
