@@ -132,6 +132,10 @@ class EstimateOut(Schema):
     total: int
     online: int
     rate: str | None
+    complete: bool = Field(
+        description="全団体の人口が分かっているときだけ true（false のときは人口の分かる団体の"
+        "範囲の値で、全国の推計ではない）"
+    )
     formula: str
     strata: list[StratumOut]
 
@@ -283,6 +287,7 @@ def _estimate(estimate: NationalEstimate | None) -> EstimateOut | None:
         total=estimate.total,
         online=estimate.online,
         rate=estimate.rate_text if estimate.rate is not None else None,
+        complete=estimate.complete,
         formula=estimate.formula,
         strata=[
             StratumOut(

@@ -23,22 +23,25 @@ CHOICE_NOT_COUNTED = "none"
 
 
 def _option_groups(choice: str) -> list[dict[str, object]]:
-    """The lists as option groups (official names, codes shown); a category in several
-    lists appears in each, selected only in the first."""
+    """The lists as option groups (official names, codes shown), the lists in force first.
+    A category is one procedure whatever lists hold it (one code), so it is offered once, in
+    the first list that has it: choosing it counts it in every list it belongs to."""
     groups: list[dict[str, object]] = []
-    selected = False
-    for item in category_lists():
-        options = []
-        for found in item.categories:
-            is_selected = not selected and found.code == choice
-            selected = selected or is_selected
-            options.append(
-                {
-                    "value": found.code,
-                    "label": f"{item.listed_name(found.code)}（{found.code}）",
-                    "selected": is_selected,
-                }
-            )
+    offered: set[str] = set()
+    in_force_first = sorted(category_lists(), key=lambda item: item.last_fiscal_year is not None)
+    for item in in_force_first:
+        options = [
+            {
+                "value": found.code,
+                "label": f"{item.listed_name(found.code)}（{found.code}）",
+                "selected": found.code == choice,
+            }
+            for found in item.categories
+            if found.code not in offered
+        ]
+        offered.update(found.code for found in item.categories)
+        if not options:
+            continue
         years = f"{item.first_fiscal_year}年度〜" + (
             f"{item.last_fiscal_year}年度" if item.last_fiscal_year else ""
         )

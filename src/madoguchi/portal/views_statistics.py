@@ -74,6 +74,8 @@ def _base_context(selection: Selection) -> dict[str, Any]:
         "selection": selection,
         "lists": category_lists(),
         "list_applies": selection.category_list.applies_to(selection.fiscal_year),
+        # The current fiscal year is not over: its counts are of the months so far.
+        "year_in_progress": selection.fiscal_year >= current_fiscal_year(),
         "rate_bands": svg.RATE_BANDS,
     }
 

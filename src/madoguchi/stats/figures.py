@@ -424,6 +424,18 @@ class NationalEstimate:
     def rate_text(self) -> str:
         return rate_text(self.rate)
 
+    @property
+    def population_missing(self) -> int:
+        """Organisations of every stratum without a population in the master."""
+        return sum(s.population_missing for s in self.strata)
+
+    @property
+    def complete(self) -> bool:
+        """True when every organisation's population is known: only then is the estimate a
+        national one. Otherwise it covers only the organisations with a population, and the
+        screens say so instead of presenting it as the nation's."""
+        return self.population_missing == 0
+
 
 @dataclass(frozen=True)
 class NationalYear:

@@ -699,6 +699,7 @@ def _estimate_json(estimate: NationalEstimate | None) -> dict[str, Any] | None:
         "total": estimate.total,
         "online": estimate.online,
         "rate": _rate_json(estimate.rate),
+        "complete": estimate.complete,
         "formula": estimate.formula,
         "strata": [
             {

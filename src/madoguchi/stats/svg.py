@@ -293,8 +293,17 @@ def prefecture_choropleth(
     def project(point: Point) -> Point:
         return (margin + (point[0] - west) * scale_x, margin + (north - point[1]) * scale_y)
 
+    # The legend stands beside the map, never over a coast.
+    legend_space = 170.0
     parts = [
-        _open(ident=ident, width=width, height=height, title=title, desc=desc, css="chart-map"),
+        _open(
+            ident=ident,
+            width=width + legend_space,
+            height=height,
+            title=title,
+            desc=desc,
+            css="chart-map",
+        ),
         f"<defs>{_hatch(ident)}</defs>",
     ]
     # The insets: a thin frame round Hokkaidō (moved south-west) and Okinawa (moved north-east).
@@ -327,7 +336,7 @@ def prefecture_choropleth(
     parts.append(
         _legend(
             ident=ident,
-            x=width - 150,
+            x=width + 10,
             y=height - 150,
             heading=legend_heading or gettext("オンライン利用率"),
         )

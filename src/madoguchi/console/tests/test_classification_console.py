@@ -42,8 +42,10 @@ def test_an_admin_chooses_a_category_then_not_counted_then_the_default(admin_cli
     form = admin_client.get(edit(procedure.pk))
     page = form.content.decode()
     assert form.status_code == 200
-    assert '<optgroup label="オンライン利用促進対象手続（21手続）' in page
+    assert '<optgroup label="地方公共団体が優先的にオンライン化を推進すべき手続（59手続）' in page
     assert "地方税申告手続（eLTAX）（eltax-filing）" in page
+    # One procedure, one option, however many lists hold it (the lists in force first).
+    assert page.count('value="eltax-filing"') == 1
     assert "国のひな形の既定に戻す（罹災証明書の発行申請）" in page
     assert '<option value="default" selected>' in page
 
