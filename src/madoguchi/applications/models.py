@@ -88,7 +88,9 @@ class Application(models.Model):
     #: 運用テスト: made by a named tester while the procedure was being tried before
     #: publishing. Marked everywhere, never counted in the statistics, never exported to
     #: core systems, and purged when the procedure is published.
-    is_test = models.BooleanField("運用テスト", default=False)
+    #: A database default as well, so that rows written by plain SQL (bulk loads, benchmarks)
+    #: are real applications unless they say otherwise.
+    is_test = models.BooleanField("運用テスト", default=False, db_default=False)
     #: The assurance levels the submission met (身元確認 / 当人認証), and how: a snapshot of
     #: the :class:`~madoguchi.identity.assurance.VerifiedIdentity` at arrival, with any
     #: differences between the verified attributes and the answers (``mismatches``).

@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="application",
             name="is_test",
-            field=models.BooleanField(default=False, verbose_name="運用テスト"),
+            field=models.BooleanField(default=False, db_default=False, verbose_name="運用テスト"),
         ),
         migrations.AddIndex(
             model_name="application",
