@@ -196,7 +196,7 @@ def secret_key_weakness(key: str) -> str | None:
     """Why ``key`` is not a usable secret key (English, for the refusal), or ``None``.
 
     Length alone says little: ``"ab" * 40`` or ``"0123456789" * 5`` is long. A key must have
-    at least ``SECRET_KEY_MIN_DISTINCT`` different characters, no repeated block (at least 90 %
+    at least ``SECRET_KEY_MIN_DISTINCT`` different characters, no repeated block (at least 80 %
     of its three-character pieces are different), no run of ``SECRET_KEY_MAX_RUN`` neighbouring
     characters (``abcdefgh``, ``87654321``), and an estimated entropy (Shannon, from the characters' frequencies) of at
     least ``SECRET_KEY_MIN_BITS`` bits. Django's ``get_random_secret_key()`` and
@@ -207,7 +207,7 @@ def secret_key_weakness(key: str) -> str | None:
     if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
         return f"it uses fewer than {SECRET_KEY_MIN_DISTINCT} different characters"
     pieces = [key[i : i + 3] for i in range(len(key) - 2)]
-    if len(set(pieces)) < 0.9 * len(pieces):
+    if len(set(pieces)) < 0.8 * len(pieces):
         return "it repeats itself"
     run = longest = 1
     for before, here, after in zip(key, key[1:], key[2:], strict=False):

@@ -88,6 +88,12 @@ def test_random_keys_as_operators_make_them_are_accepted():
     for make in makers:
         weak = [key for key in (make() for _ in range(300)) if secret_key_weakness(key)]
         assert weak == []
+    # Once drawn by `secrets.token_hex(32)` and refused as "repeats itself" (55 different
+    # three-character pieces of 62): a random key may repeat a few pieces.
+    assert (
+        secret_key_weakness("ff2ffae86e08cea7c7cff2ffbcfd474213284e9f14f95f8bcf4e9f2dcea89794")
+        is None
+    )
 
 
 def test_the_refusal_of_a_weak_key_says_why_without_echoing_it():
