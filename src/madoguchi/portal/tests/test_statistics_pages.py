@@ -397,3 +397,11 @@ def test_the_page_says_which_names_the_shift_jis_file_cannot_write(client, count
 def test_portal_pages_link_to_their_statistics(client, db):
     assert 'href="/statistics/organisations/141003/"' in html_of(client.get("/o/141003/"))
     assert 'href="/statistics/prefectures/14/"' in html_of(client.get("/p/14/"))
+
+
+def test_a_wards_page_leads_to_its_city_with_the_same_list_and_year(client, db):
+    response = client.get("/statistics/organisations/141011/?list=priority-59&fy=2025")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'href="/statistics/organisations/141003/?list=priority-59&amp;fy=2025"' in page
