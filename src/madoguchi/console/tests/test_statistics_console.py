@@ -27,7 +27,11 @@ def counts(organisation: Organisation) -> None:
 
 @pytest.fixture
 def operator_client(organisation: Organisation) -> Client:
-    group = SharedGroup.objects.create(slug="kanagawa-test", name="神奈川テスト共同利用")
+    group = SharedGroup.objects.create(
+        slug="kanagawa-test",
+        name="神奈川テスト共同利用",
+        prefecture=Organisation.objects.get(lg_code="140007"),
+    )
     GroupMembership.objects.create(group=group, organisation=organisation, joined_at=now())
     operator = resident_create("operator@kanagawa.test")
     GroupOperator.objects.create(user=operator, group=group)
@@ -76,6 +80,8 @@ def test_group_operators_see_their_members_detail(operator_client, counts):
     index = operator_client.get("/console/statistics/")
     assert index.status_code == 200
     assert 'href="/console/statistics/141003/"' in index.content.decode()
+    # The members side by side: the prefecture's public comparison.
+    assert 'href="/statistics/prefectures/14/"' in index.content.decode()
 
     response = operator_client.get(DETAIL)
     assert response.status_code == 200
