@@ -520,6 +520,9 @@ def bar_chart(
     "データなし"; an empty ``bars`` gives a chart that says so."""
     row = 46.0
     top = 6.0
+    # Wide enough for the longest label (a procedure's official name runs to 40 characters):
+    # the chart scales down on the page rather than cut a name off.
+    width = max(width, max((_text_width(bar.label, 14) for bar in bars), default=0.0) + 4)
     # Room after the longest bar for the longest value text, so that it is never cut off.
     # The bars keep at least 40% of the width.
     longest = max((_text_width(bar.text or str(bar.value), 13) for bar in bars), default=0)

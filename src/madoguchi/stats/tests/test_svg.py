@@ -198,3 +198,12 @@ def test_two_charts_on_one_page_have_distinct_ids() -> None:
     ids_two = {el.get("id") for el in two.iter() if el.get("id")}
     assert ids_one
     assert not ids_one & ids_two
+
+
+def test_a_long_procedure_name_fits_inside_the_bar_chart():
+    name = "児童手当等の受給資格及び児童手当の額についての認定請求"  # 27 full-width characters
+    root = parse(
+        svg.bar_chart(bars=[svg.Bar(label=name, value=Decimal("50.0"))], title="t", desc="d")
+    )
+    width = float(root.attrib["viewBox"].split()[2])
+    assert width >= 27 * 14  # the label is drawn at 14 units a character
