@@ -157,7 +157,10 @@ def _body(staff: Staff, notices: list[StaffNotice], *, digest: bool) -> str:
         lines.append(f"■ {kind.label}（{len(of_kind)}件）")
         for notice in of_kind[:MAX_LISTED]:
             application = notice.application
-            lines.append(f"  受付番号 {application.receipt_number}（{application.procedure.name}）")
+            test = "【運用テスト】" if application.is_test else ""
+            lines.append(
+                f"  {test}受付番号 {application.receipt_number}（{application.procedure.name}）"
+            )
             lines.append("  " + console_link(reverse("console:application", args=[application.pk])))
         if len(of_kind) > MAX_LISTED:
             lines.append(f"  ほか {len(of_kind) - MAX_LISTED}件")
@@ -209,6 +212,8 @@ def _deliver_to(user_id: int, *, now: datetime, digest_now: bool) -> int:
             outbox_enqueue_email(
                 to=staff.user.email,
                 subject=(
+                    # Only test applications waiting: say so, as every other mail about one does.
+                    f"{'【運用テスト】' if all(n.application.is_test for n in mine) else ''}"
                     f"【{staff.organisation.name}】"
                     f"{'本日のまとめ: ' if digest else ''}確認が必要な申請が{count}件あります"
                 ),

@@ -366,6 +366,20 @@ def test_a_new_arrival_mails_the_procedure_reviewers_with_a_console_link(
     assert later.notices == 5
 
 
+def test_a_staff_mail_about_test_applications_says_so(
+    procedure, resident, staff_member, smtp_server
+):
+    application = apply(procedure, resident)
+    Application.objects.filter(pk=application.pk).update(is_test=True)
+
+    staff_notices_deliver(now=now())
+    outbox_deliver_email(now=now())
+    mails = [message_from_bytes(m, policy=policy.default) for m in smtp_server.messages]
+    (mail,) = [m for m in mails if m["To"] == staff_member.user.email]
+    assert mail["Subject"].startswith("【運用テスト】")
+    assert f"【運用テスト】受付番号 {application.receipt_number}" in mail.get_content()
+
+
 def test_a_resubmitted_correction_is_told_to_the_assignee(
     procedure, resident, staff_member, admin_staff
 ):
