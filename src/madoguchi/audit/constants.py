@@ -36,6 +36,10 @@ class AuditAction(models.TextChoices):
     DECISION_SIGNED_OFF = "decision.signed_off", "決定の決裁"
     DECISION_RETURNED = "decision.returned", "決定の差戻し"
     DECISION_CANCELLED = "decision.cancelled", "決定の起案の取消し"
+    # Reservations (施設予約)
+    BOOKING_CONFIRMED = "booking.confirmed", "予約の確定"
+    BOOKING_CANCELLED = "booking.cancelled", "予約の取消し"
+    BOOKING_EXPIRED = "booking.expired", "予約の期限切れ"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"

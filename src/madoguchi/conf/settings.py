@@ -159,6 +159,7 @@ INSTALLED_APPS = [
     "madoguchi.notifications",
     "madoguchi.catalog",
     "madoguchi.applications",
+    "madoguchi.reservations",
     "madoguchi.stats",
     "madoguchi.integrations",
     "madoguchi.ops",

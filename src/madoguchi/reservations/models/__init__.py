@@ -1,0 +1,16 @@
+"""Models of reservations, one module per area (see each module's docstring)."""
+
+from madoguchi.reservations.models.bookings import Booking, Claim, FacilityLogEntry, Slot
+from madoguchi.reservations.models.facilities import Facility, Resource, TimeBand
+from madoguchi.reservations.models.registrations import Registration
+
+__all__ = [
+    "Booking",
+    "Claim",
+    "Facility",
+    "FacilityLogEntry",
+    "Registration",
+    "Resource",
+    "Slot",
+    "TimeBand",
+]

@@ -1,0 +1,423 @@
+"""予約の書き込み (the write path of bookings): hold, confirm, cancel, expire.
+
+Each public service owns its transaction (``transaction.atomic(durable=True)``), checks who
+may act, records its audit event and public log entry, and raises :class:`ReservationError`
+with a Japanese message when it refuses (nothing stored). Another organisation's slot or
+booking raises ``DoesNotExist`` (404). The console, the portal, the API and tasks call these
+services — never the private steps below them.
+
+No double booking is decided by the database, not by a check before an insert: see
+:mod:`madoguchi.reservations.models.bookings`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from madoguchi.audit.constants import AuditAction
+from madoguchi.audit.services import audit_record
+from madoguchi.core.time import now as _now
+from madoguchi.core.time import to_tokyo
+from madoguchi.identity.assurance import VerifiedIdentity, assurance_shortfall
+from madoguchi.identity.models import User
+from madoguchi.reservations.constants import (
+    ACTIVE_STATUSES,
+    HOLD_DURATION,
+    BookingSource,
+    BookingStatus,
+    Channel,
+    LogKind,
+    RegistrationStatus,
+    SlotState,
+)
+from madoguchi.reservations.models import (
+    Booking,
+    Claim,
+    FacilityLogEntry,
+    Registration,
+    Slot,
+)
+from madoguchi.tenants.models import Organisation
+
+#: At most this many first-come holds at once per registration (a hold is minutes long).
+MAX_HOLDS: Final = 2
+#: A key longer than this is refused before it is looked up.
+MAX_IDEMPOTENCY_KEY: Final = 100
+
+
+class ReservationError(ValueError):
+    """A reservation act was refused; ``str()`` says why, in Japanese. Nothing was stored.
+
+    ``code`` names the reason for the API (``slot_taken``, ``not_open``, ``expired`` …)."""
+
+    def __init__(self, message: str, *, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SlotTaken(ReservationError):
+    """Another booking holds the slot (or its last seat)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "この枠は、ほかの方の予約が先に入りました。別の枠をお選びください。", code="slot_taken"
+        )
+
+
+# --- Private steps (join the caller's transaction) ----------------------------------------
+
+
+def _log(*, slot: Slot, kind: LogKind, rule: str, now: datetime) -> None:
+    """Append a public log entry (no personal data, no booking number)."""
+    FacilityLogEntry.objects.create(
+        organisation_id=slot.organisation_id,
+        facility_id=slot.facility_id,
+        slot=slot,
+        at=now,
+        kind=kind,
+        rule=rule[:300],
+    )
+
+
+def _part_slots(slot: Slot) -> list[Slot]:
+    """The slots a booking of ``slot`` occupies: its own, or for a resource with parts, the
+    slot at the same time of every leaf part (a whole hall occupies both halves)."""
+    from madoguchi.reservations.models import Resource
+
+    leaves: list[int] = []
+    frontier = [slot.resource_id]
+    while frontier:
+        children = list(
+            Resource.objects.filter(parent_id__in=frontier).values_list("id", "parent_id")
+        )
+        parents_with_children = {parent for _, parent in children}
+        leaves.extend(r for r in frontier if r not in parents_with_children)
+        frontier = [child for child, _ in children]
+    if leaves == [slot.resource_id]:
+        return [slot]
+    parts = list(
+        Slot.objects.filter(
+            organisation_id=slot.organisation_id, resource_id__in=leaves, starts_at=slot.starts_at
+        )
+    )
+    if len(parts) != len(leaves):  # a part has no slot at that time: it cannot be booked whole
+        raise ReservationError(
+            "この枠は、部屋の一部が利用できないため予約できません。", code="not_open"
+        )
+    # A whole hall also claims its own slot, so that two bookings of the whole collide too.
+    return [slot, *parts]
+
+
+def _claim(booking: Booking, slot: Slot) -> None:
+    """Insert the claims of ``booking`` on ``slot`` (every part, or the next free seat).
+    Raises :class:`SlotTaken` when the database refuses (someone else was first)."""
+    parts = _part_slots(slot)
+    if slot.capacity > 1:
+        taken = set(Claim.objects.filter(slot=slot).values_list("seat", flat=True))
+        for seat in range(slot.capacity):
+            if seat in taken:
+                continue
+            try:
+                with transaction.atomic():
+                    Claim.objects.create(
+                        organisation_id=slot.organisation_id, slot=slot, seat=seat, booking=booking
+                    )
+                return
+            except IntegrityError:
+                continue  # raced for this seat: try the next one
+        raise SlotTaken
+    try:
+        with transaction.atomic():
+            Claim.objects.bulk_create(
+                [
+                    Claim(organisation_id=slot.organisation_id, slot=part, seat=0, booking=booking)
+                    for part in parts
+                ]
+            )
+    except IntegrityError:
+        raise SlotTaken from None
+
+
+def _release(booking: Booking) -> None:
+    """Delete the claims of ``booking``: its slot is free again (the caller logs why)."""
+    Claim.objects.filter(booking=booking).delete()
+
+
+def _new_number(now: datetime) -> str:
+    return f"{to_tokyo(now):%y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def _insert_booking(**fields: object) -> Booking:
+    """Insert a booking with a fresh 予約番号 (retried on the rare collision of numbers)."""
+    now = fields["now"]
+    assert isinstance(now, datetime)
+    values = {k: v for k, v in fields.items() if k != "now"}
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return Booking.objects.create(number=_new_number(now), **values)
+        except IntegrityError:
+            continue
+    raise ReservationError("予約番号を発行できませんでした。もう一度お試しください。")
+
+
+def _registration_usable(
+    registration: Registration, organisation: Organisation, now: datetime
+) -> None:
+    if registration.organisation_id != organisation.pk:
+        raise Registration.DoesNotExist
+    if registration.status != RegistrationStatus.APPROVED:
+        raise ReservationError(
+            "利用者登録の確認が終わっていません。確認が済むと予約できます。", code="registration"
+        )
+    if registration.suspended_until is not None and registration.suspended_until > now:
+        until = to_tokyo(registration.suspended_until)
+        raise ReservationError(
+            f"利用停止中のため、{until:%Y年%m月%d日}まで予約できません。", code="suspended"
+        )
+
+
+def _check_identity(slot: Slot, identity: VerifiedIdentity | None) -> None:
+    facility = slot.facility
+    shortfall = assurance_shortfall(
+        ial=facility.ial,
+        aal=facility.aal,
+        signature_required=False,
+        identity=identity,
+        signed=False,
+    )
+    if shortfall is not None:
+        raise ReservationError(shortfall.message, code="identity")
+
+
+# --- Public services ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    booking: Booking
+    #: True when a replayed request (same Idempotency-Key) returned the earlier booking.
+    replayed: bool
+
+
+def booking_hold(
+    *,
+    organisation: Organisation,
+    slot_id: int,
+    registration: Registration,
+    user: User | None,
+    identity: VerifiedIdentity | None,
+    idempotency_key: str = "",
+    now: datetime | None = None,
+) -> HoldResult:
+    """先着予約の仮押さえ: hold a free slot for :data:`HOLD_DURATION` for ``registration``.
+
+    Guarantees: at most one active booking per part slot and seat (database constraint); a
+    replay with the same ``idempotency_key`` by the same user returns the same booking; the
+    registration is approved and not suspended; the facility's identity level is met; the slot
+    is open to first come, has begun to be offered, and has not started. Raises
+    :class:`SlotTaken` when someone else was first, :class:`ReservationError` otherwise,
+    ``Slot.DoesNotExist`` for another organisation's slot.
+    """
+    now = now or _now()
+    key = (idempotency_key or "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ReservationError("Idempotency-Key が長すぎます（100文字まで）。", code="invalid")
+    with transaction.atomic(durable=True):
+        if key and user is not None:
+            earlier = Booking.objects.filter(user=user, idempotency_key=key).first()
+            if earlier is not None:
+                if earlier.organisation_id != organisation.pk or earlier.slot_id != slot_id:
+                    raise ReservationError(
+                        "この Idempotency-Key は別の予約に使われています。", code="idempotency"
+                    )
+                return HoldResult(booking=earlier, replayed=True)
+        slot = Slot.objects.select_related("facility").get(pk=slot_id, organisation=organisation)
+        _registration_usable(registration, organisation, now)
+        if not slot.facility.published:
+            raise Slot.DoesNotExist
+        if slot.state != SlotState.OPEN or (slot.opens_at is not None and slot.opens_at > now):
+            raise ReservationError(
+                "この枠は、いまは先着順の予約を受け付けていません。", code="not_open"
+            )
+        if slot.starts_at <= now:
+            raise ReservationError("開始時刻を過ぎた枠は予約できません。", code="past")
+        _check_identity(slot, identity)
+        holds = Booking.objects.filter(
+            organisation=organisation,
+            registration=registration,
+            status=BookingStatus.HELD,
+            expires_at__gt=now,
+        ).count()
+        if holds >= MAX_HOLDS:
+            raise ReservationError(
+                f"仮押さえは同時に{MAX_HOLDS}件までです。確定するか取り消してから、次の枠をお選びください。",
+                code="cap",
+            )
+        booking = _insert_booking(
+            now=now,
+            organisation=organisation,
+            facility_id=slot.facility_id,
+            slot=slot,
+            registration=registration,
+            user=user,
+            status=BookingStatus.HELD,
+            source=BookingSource.FIRST_COME,
+            channel=Channel.ONLINE,
+            expires_at=now + HOLD_DURATION,
+            fee=slot.fee,
+            fee_due=slot.fee,
+            idempotency_key=key if user is not None else "",
+        )
+        _claim(booking, slot)  # SlotTaken rolls the booking row back with the transaction
+        return HoldResult(booking=booking, replayed=False)
+
+
+def booking_confirm(
+    *,
+    organisation: Organisation,
+    booking_id: int,
+    user: User,
+    now: datetime | None = None,
+) -> Booking:
+    """予約の確定: the holder confirms a held (first-come) or offered (lottery, waitlist)
+    booking before its deadline.
+
+    Guarantees: only the booking's own user confirms; confirming twice returns the confirmed
+    booking unchanged (no second audit event); after the deadline the booking is expired, its
+    slot freed, and :class:`ReservationError` (``expired``) raised. ``Booking.DoesNotExist``
+    for another organisation's or another user's booking.
+    """
+    now = now or _now()
+    with transaction.atomic(durable=True):
+        booking = Booking.objects.select_for_update().get(
+            pk=booking_id, organisation=organisation, user=user
+        )
+        if booking.status == BookingStatus.CONFIRMED:
+            return booking
+        if booking.status not in (BookingStatus.HELD, BookingStatus.OFFERED):
+            raise ReservationError(
+                "この予約は確定できません（取消し済みか期限切れです）。", code="state"
+            )
+        late = booking.expires_at is not None and booking.expires_at <= now
+        if late:  # the expiry is stored (the slot freed) before the refusal is raised
+            _expire(booking, now)
+        else:
+            booking.status = BookingStatus.CONFIRMED
+            booking.confirmed_at = now
+            booking.expires_at = None
+            booking.save(update_fields=["status", "confirmed_at", "expires_at", "updated_at"])
+            audit_record(
+                action=AuditAction.BOOKING_CONFIRMED,
+                now=now,
+                organisation=organisation,
+                actor=user,
+                target_type="booking",
+                target_id=booking.pk,
+                detail={"slot": booking.slot_id, "source": booking.source},
+            )
+    if late:
+        raise ReservationError(
+            "確定の期限を過ぎたため、この予約は無効になりました。", code="expired"
+        )
+    return booking
+
+
+def booking_cancel(
+    *,
+    organisation: Organisation,
+    booking_id: int,
+    user: User,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """予約の取消し by the resident who made it. The slot is freed in the same transaction and
+    the public log says so (利用者による取消し). Raises :class:`ReservationError` when the
+    booking has ended or its slot has started; ``Booking.DoesNotExist`` for someone else's."""
+    now = now or _now()
+    with transaction.atomic(durable=True):
+        booking = (
+            Booking.objects.select_for_update()
+            .select_related("slot")
+            .get(pk=booking_id, organisation=organisation, user=user)
+        )
+        if booking.status not in ACTIVE_STATUSES:
+            raise ReservationError("この予約はすでに終わっています。", code="state")
+        if booking.slot.starts_at <= now:
+            raise ReservationError(
+                "利用開始後の予約は取り消せません。窓口にご相談ください。", code="past"
+            )
+        _release(booking)
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        booking.cancel_reason = reason.strip()[:200]
+        booking.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
+        _log(slot=booking.slot, kind=LogKind.CANCELLED, rule="利用者による取消し", now=now)
+        audit_record(
+            action=AuditAction.BOOKING_CANCELLED,
+            now=now,
+            organisation=organisation,
+            actor=user,
+            target_type="booking",
+            target_id=booking.pk,
+            detail={"slot": booking.slot_id},
+        )
+        return booking
+
+
+def _expire(booking: Booking, now: datetime) -> None:
+    _release(booking)
+    booking.status = BookingStatus.EXPIRED
+    booking.save(update_fields=["status", "updated_at"])
+    rule = (
+        "仮押さえの時間内に確定されなかったため"
+        if booking.source == BookingSource.FIRST_COME
+        else "確定の期限までに確定されなかったため"
+    )
+    _log(slot=booking.slot, kind=LogKind.EXPIRED, rule=rule, now=now)
+    audit_record(
+        action=AuditAction.BOOKING_EXPIRED,
+        now=now,
+        organisation=booking.organisation,
+        target_type="booking",
+        target_id=booking.pk,
+        detail={"slot": booking.slot_id, "source": booking.source},
+    )
+
+
+def bookings_expire(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Expire held and offered bookings past their deadline (a scheduled task): each in its
+    own transaction, so a crash loses at most the one in flight and a rerun finishes the rest.
+    Returns how many expired."""
+    now = now or _now()
+    due = list(
+        Booking.objects.filter(
+            Q(status=BookingStatus.HELD) | Q(status=BookingStatus.OFFERED), expires_at__lte=now
+        )
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for pk in due:
+        with transaction.atomic(durable=True):
+            booking = (
+                Booking.objects.select_for_update()
+                .select_related("slot", "organisation")
+                .filter(
+                    pk=pk,
+                    status__in=(BookingStatus.HELD, BookingStatus.OFFERED),
+                    expires_at__lte=now,
+                )
+                .first()
+            )
+            if booking is None:
+                continue
+            _expire(booking, now)
+            done += 1
+    return done
