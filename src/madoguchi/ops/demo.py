@@ -68,6 +68,7 @@ from madoguchi.identity.services import (
     staff_upsert,
 )
 from madoguchi.identity.signatures.testca import Person, card_sign, demo_card_ensure
+from madoguchi.ops.demo_reservations import demo_reservations
 from madoguchi.stats.imports import count_import_done, counts_import
 from madoguchi.stats.models import ProcedureClassification
 from madoguchi.stats.services import procedure_classify
@@ -180,6 +181,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     demo_population_import(now=now)
     demo_current_year_counts(now=now)
     _demo_operational_test(yokohama, resident, now=now)
+    demo_reservations(yokohama, resident, now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",

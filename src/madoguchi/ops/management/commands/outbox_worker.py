@@ -1,6 +1,7 @@
 """``madoguchi outbox_worker``: deliver queued mail and webhooks until stopped (or once with
 ``--once``); group staff notices into mails (``applications.staff_notices``); every hour warn of expiring drafts and remove unsent uploads; and purge
-applications past their retention period once a day."""
+applications past their retention period once a day; run the reservations' scheduled work
+(``reservations.tasks.reservations_tick``: expiries, draws, waitlist offers, reminders)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from madoguchi.applications.staff_notices import staff_notices_deliver
 from madoguchi.core.time import now
 from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
+from madoguchi.reservations.tasks import reservations_tick
 
 #: The retention purge runs at start and then once a day: django_tasks_db has no schedule of
 #: its own and needs a worker `make run` does not start, while this loop runs everywhere.
@@ -80,6 +82,16 @@ class Command(BaseCommand):
                         f"Webhook: 配信 {hooks.delivered}、失敗（再送予定） {hooks.failed}、"
                         f"再送終了 {hooks.gave_up}"
                     )
+            try:
+                # Holds and offers that expired, draws that are due, waitlist offers, reminders.
+                tick = reservations_tick(now=now())
+            except Exception as error:  # as for mail: keep the worker alive, retry
+                self.stderr.write(
+                    f"施設予約の定期処理を一時中断しました（{type(error).__name__}）。"
+                )
+            else:
+                for line in tick.notes:
+                    self.stdout.write(line)
             if not options["once"] and time.monotonic() >= next_purge:
                 try:
                     purge = applications_purge_expired(now=now(), limit=PURGE_BATCH)
