@@ -114,3 +114,21 @@ class RegistrationStatus(models.TextChoices):
     APPROVED = "approved", "登録済み"
     REJECTED = "rejected", "不承認"
     CLOSED = "closed", "廃止"
+
+
+class Eligibility(models.TextChoices):
+    """Who may use a facility (利用できる人)."""
+
+    ANYONE = "anyone", "どなたでも"
+    #: 市内在住・在勤・在学 (and groups of them).
+    LOCAL = "local", "市内に住んでいる・通勤している・通学している方"
+    RESIDENTS = "residents", "市内に住んでいる方"
+
+
+class Residency(models.TextChoices):
+    """A registered person's (or member's) tie to the municipality."""
+
+    RESIDENT = "resident", "在住"
+    WORKER = "worker", "在勤"
+    STUDENT = "student", "在学"
+    OUTSIDE = "outside", "市外"

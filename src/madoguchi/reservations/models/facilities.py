@@ -7,7 +7,7 @@ from django.db import models
 
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.models import TimeStampedModel
-from madoguchi.reservations.constants import DayType, FacilityCategory, ResourceKind
+from madoguchi.reservations.constants import DayType, Eligibility, FacilityCategory, ResourceKind
 from madoguchi.tenants.models import Organisation
 
 
@@ -32,6 +32,12 @@ class Facility(TimeStampedModel):
     #: Identity assurance a booking needs (1–3; see ``identity.assurance``).
     ial = models.PositiveSmallIntegerField("身元確認保証レベル", default=1)
     aal = models.PositiveSmallIntegerField("当人認証保証レベル", default=1)
+    eligibility = models.CharField(
+        "利用できる人", max_length=16, choices=Eligibility.choices, default=Eligibility.LOCAL
+    )
+    #: 団体利用: a group needs at least this many members (0: individuals may book too).
+    min_group_members = models.PositiveSmallIntegerField("団体の最少人数", default=0)
+    group_only = models.BooleanField("団体のみ", default=False)
     published = models.BooleanField("公開", default=False)
 
     class Meta:

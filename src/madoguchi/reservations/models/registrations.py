@@ -6,7 +6,7 @@ from django.db import models
 
 from madoguchi.core.models import TimeStampedModel
 from madoguchi.identity.models import Staff, User
-from madoguchi.reservations.constants import RegistrationKind, RegistrationStatus
+from madoguchi.reservations.constants import RegistrationKind, RegistrationStatus, Residency
 from madoguchi.tenants.models import Organisation
 
 
@@ -23,6 +23,10 @@ class Registration(TimeStampedModel):
     number = models.CharField("利用者番号", max_length=16)
     #: The person's or the group's name as shown to staff (personal data: never in logs).
     name = models.CharField("氏名・団体名", max_length=100)
+    #: 在住・在勤・在学 of the person (for a group: of its 代表者; members are listed apart).
+    residency = models.CharField(
+        "市との関係", max_length=16, choices=Residency.choices, default=Residency.RESIDENT
+    )
     status = models.CharField(
         "状態",
         max_length=16,
