@@ -71,15 +71,22 @@ def _today() -> date:
     return to_tokyo(now()).date()
 
 
-def _attempt(form: forms.Form, call: Callable[[], Any]) -> Any:
-    """Run one service call; a refusal becomes the form's error (returns None)."""
+def _try(call: Callable[[], Any]) -> tuple[Any, str]:
+    """Run one service call: its result, or its refusal in Japanese."""
     try:
-        return call()
+        return call(), ""
     except ReservationError as error:
-        form.add_error(None, str(error))
+        return None, str(error)
     except ObjectDoesNotExist:  # another organisation's id (or one that is gone): 404
         raise Http404 from None
-    return None
+
+
+def _attempt(form: forms.Form, call: Callable[[], Any]) -> Any:
+    """Run one service call on a validated form; a refusal becomes the form's error."""
+    result, error = _try(call)
+    if error:
+        form.add_error(None, error)
+    return result
 
 
 def _int_or_none(value: object) -> int | None:
@@ -398,9 +405,7 @@ def band_delete(
     request: HttpRequest, facility_id: int, band_id: int, *, staff: Staff
 ) -> HttpResponse:
     facility = _facility(staff, facility_id)
-    form = forms.Form()
-    _attempt(
-        form,
+    _try(
         lambda: config.time_band_delete(
             organisation=staff.organisation,
             actor=staff,
@@ -445,8 +450,7 @@ def closed_day_delete(
     request: HttpRequest, facility_id: int, closed_day_id: int, *, staff: Staff
 ) -> HttpResponse:
     facility = _facility(staff, facility_id)
-    _attempt(
-        forms.Form(),
+    _try(
         lambda: config.closed_day_delete(
             organisation=staff.organisation,
             actor=staff,
@@ -665,6 +669,7 @@ def _slot_page(
     *,
     counter_form: CounterBookingForm | None = None,
     close_form: CloseForm | None = None,
+    error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     grid = reads.staff_grid(slot.facility, start=slot.date, end=slot.date)
@@ -687,6 +692,7 @@ def _slot_page(
             or CounterBookingForm(prefix="counter", reductions=_reductions(slot)),
             "close_form": close_form or CloseForm(prefix="close"),
             "closed": slot.state == SlotState.CLOSED,
+            "error": error,
         },
         status=status,
     )
@@ -759,17 +765,15 @@ def slot_close(request: HttpRequest, slot_id: int, *, staff: Staff) -> HttpRespo
 @staff_required(*WORKERS)
 def slot_open(request: HttpRequest, slot_id: int, *, staff: Staff) -> HttpResponse:
     slot = _slot(staff, slot_id)
-    form = CloseForm(prefix="close")
-    done = _attempt(
-        form,
+    _, error = _try(
         lambda: acts.slot_open(
             organisation=staff.organisation, actor=staff, now=now(), slot_id=slot.pk
         ),
     )
-    if done is not None:
+    if not error:
         messages.success(request, "この枠の受付を再開しました。")
         return redirect("console:facility_slot", slot_id=slot.pk)
-    return _slot_page(request, staff, slot, close_form=form, status=422)
+    return _slot_page(request, staff, slot, error=error, status=422)
 
 
 def _booking(staff: Staff, booking_id: int) -> Booking:
@@ -841,21 +845,13 @@ def booking_override(request: HttpRequest, booking_id: int, *, staff: Staff) -> 
 @staff_required(*WORKERS)
 def booking_no_show(request: HttpRequest, booking_id: int, *, staff: Staff) -> HttpResponse:
     booking = _booking(staff, booking_id)
-    form = forms.Form()
-    done = _attempt(
-        form,
+    _, error = _try(
         lambda: acts.booking_no_show(
             organisation=staff.organisation, actor=staff, now=now(), booking_id=booking.pk
         ),
     )
-    if done is None:
-        return _booking_page(
-            request,
-            staff,
-            booking,
-            error=" ".join(str(e) for e in form.non_field_errors()),
-            status=422,
-        )
+    if error:
+        return _booking_page(request, staff, booking, error=error, status=422)
     days = booking.facility.no_show_suspension_days
     messages.success(request, f"無断不使用として記録しました。利用者は{days}日間予約できません。")
     return redirect("console:facility_booking", booking_id=booking.pk)
