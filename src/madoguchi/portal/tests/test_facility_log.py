@@ -109,7 +109,7 @@ def test_the_log_is_paged_and_hostile_queries_do_not_fail(client, facility, day)
         ]
     )
     first = client.get(url(facility)).content.decode()
-    assert "1 / 2ページ" in first
+    assert "1 / 2" in first
     assert "古い記録へ" in first
     for page in ("2", "abc", "-1", "99999", "9" * 40):
         assert client.get(url(facility), {"page": page}).status_code == 200
