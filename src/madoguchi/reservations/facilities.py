@@ -219,6 +219,14 @@ def facility_save(
     organisation's facility or procedure.
     """
     _admin(actor, organisation)
+    if isinstance(closed_weekdays, str | bytes) or not isinstance(
+        closed_weekdays, list | tuple | set | frozenset
+    ):
+        raise ReservationError("定休日の曜日は一覧から選んでください。", code="invalid")
+    if procedure_id is not None and (
+        isinstance(procedure_id, bool) or not isinstance(procedure_id, int)
+    ):
+        raise ReservationError("手続は一覧から選んでください。", code="invalid")
     values: dict[str, object] = {
         "name": _text(name, label="施設名", limit=100, required=True),
         "kana": _text(kana, label="よみ", limit=200),

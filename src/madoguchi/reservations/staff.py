@@ -16,8 +16,10 @@ from django.db import transaction
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.time import to_tokyo
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
+from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.reservations import services
 from madoguchi.reservations.constants import (
     ACTIVE_STATUSES,
@@ -183,7 +185,7 @@ def booking_override(
     with transaction.atomic(durable=True):
         booking = (
             Booking.objects.select_for_update()
-            .select_related("slot")
+            .select_related("slot__facility", "slot__resource", "organisation", "user")
             .get(pk=booking_id, organisation=organisation)
         )
         if booking.status not in ACTIVE_STATUSES:
@@ -212,10 +214,41 @@ def booking_override(
             reason=why,
             detail={"slot": booking.slot_id, "category": kind},
         )
+        _override_mail(booking, OVERRIDE_CATEGORIES[kind], now)
         hook = getattr(services, "_slot_freed", None)
         if hook is not None and booking.slot.starts_at > now:
             hook(booking.slot, now)
         return booking
+
+
+def _override_mail(booking: Booking, category: str, now: datetime) -> None:
+    """Tell the person who booked online that staff cancelled their booking (the category,
+    not staff's own words, which may name others)."""
+    user = booking.user
+    if user is None or not user.email:
+        return
+    slot = booking.slot
+    facility = slot.facility
+    starts = to_tokyo(slot.starts_at)
+    ends = to_tokyo(slot.ends_at)
+    body = (
+        "施設の予約が、施設の職員によって取り消されました。\n\n"
+        f"予約番号: {booking.number}\n"
+        f"施設: {facility.name}\n"
+        f"部屋・コート: {slot.resource.name}\n"
+        f"利用日時: {starts:%Y年%m月%d日} {starts:%H:%M}〜{ends:%H:%M}\n"
+        f"理由: {category}\n\n"
+        "ご迷惑をおかけして申し訳ありません。"
+        "使用料を納めている場合の還付などは、施設にお問い合わせください。\n"
+        + (f"電話: {facility.phone}\n" if facility.phone else "")
+    )
+    outbox_enqueue_email(
+        to=user.email,
+        subject=f"【{booking.organisation.name}】施設の予約が取り消されました（{booking.number}）",
+        body=body,
+        now=now,
+        organisation=booking.organisation,
+    )
 
 
 def slot_close(

@@ -109,6 +109,9 @@ def test_an_admin_creates_and_edits_a_facility_with_its_procedure(admin_staff, p
         ({"name": "x", "closed_weekdays": [7]}, "0から6まで"),
         ({"name": "x", "min_group_members": -1}, "0から1000まで"),
         ({"name": "x\x00"}, "使えない文字"),
+        ({"name": "x", "closed_weekdays": 0}, "定休日の曜日は一覧から"),
+        ({"name": "x", "closed_weekdays": "月"}, "定休日の曜日は一覧から"),
+        ({"name": "x", "procedure_id": "1"}, "手続は一覧から"),
     ],
 )
 def test_hostile_facility_input_is_refused_in_japanese(admin_staff, fields, message):

@@ -10,6 +10,7 @@ import pytest
 
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
+from madoguchi.notifications.models import OutboxMessage
 from madoguchi.reservations.constants import (
     BookingSource,
     BookingStatus,
@@ -207,6 +208,10 @@ def test_an_override_frees_the_slot_and_logs_without_personal_data(
     assert "花子" not in entry.rule
     event = AuditEvent.objects.get(action="booking.overridden")
     assert event.reason == "予約 花子さんの利用日に照明の故障"
+    [mail] = [m.payload for m in OutboxMessage.objects.all() if m.payload["to"] == user.email]
+    assert held.number in mail["subject"]
+    assert "施設の都合" in mail["body"]
+    assert "照明の故障" not in mail["body"]
     # The slot can be booked again; the override cannot be repeated.
     counter(staff_member, court, contact="次の方")
     with pytest.raises(ReservationError, match="すでに終わっています"):
