@@ -254,9 +254,10 @@ def _override_mail(booking: Booking, category: str, now: datetime) -> None:
 def slot_close(
     *, organisation: Organisation, actor: Staff, now: datetime, slot_id: int, reason: object
 ) -> Slot:
-    """受付停止: stop taking bookings for a slot (点検, 行事 …). Only a slot nobody holds can
-    be closed (cancel its booking first). The public log says so with the reason's category.
-    Closing a closed slot again changes nothing. Audited. Raises :class:`ReservationError`;
+    """受付停止: stop taking bookings for a slot (点検, 行事 …). Only an open (first-come) slot
+    that nobody holds can be closed (cancel its booking first; a lottery's slots are the
+    lottery's). The public log says so with the reason's category. Closing a closed slot
+    again changes nothing. Audited. Raises :class:`ReservationError`;
     ``Slot.DoesNotExist`` for another organisation's slot."""
     _worker(actor, organisation)
     kind = _category(reason, CLOSE_REASONS, label="受付停止の理由")
@@ -264,6 +265,11 @@ def slot_close(
         slot = Slot.objects.select_for_update().get(pk=slot_id, organisation=organisation)
         if slot.state == SlotState.CLOSED:
             return slot
+        if slot.state != SlotState.OPEN:
+            raise ReservationError(
+                "抽選の対象の枠は、ここでは受付停止にできません。抽選の設定で扱ってください。",
+                code="state",
+            )
         if Claim.objects.filter(slot=slot).exists():
             raise ReservationError(
                 "予約が入っている枠は受付停止にできません。先に予約を取り消してください。",

@@ -270,6 +270,16 @@ def test_closing_and_reopening_a_slot(staff_member, facility, day):
     assert kinds == [LogKind.RELEASED, LogKind.CLOSED]
     with pytest.raises(ReservationError, match="受付停止になっていません"):
         slot_open(organisation=organisation, actor=staff_member, now=now(), slot_id=court.pk)
+    lottery = slot_of(facility, "テニスコート1", day, "午後")
+    Slot.objects.filter(pk=lottery.pk).update(state=SlotState.LOTTERY)
+    with pytest.raises(ReservationError, match="抽選の対象の枠"):
+        slot_close(
+            organisation=organisation,
+            actor=staff_member,
+            now=now(),
+            slot_id=lottery.pk,
+            reason="event",
+        )
     counter(staff_member, court, contact="x")
     with pytest.raises(ReservationError, match="予約が入っている枠"):
         slot_close(
