@@ -184,7 +184,7 @@ def booking_override(
         raise ReservationError("取消しの理由を入力してください。", code="invalid")
     with transaction.atomic(durable=True):
         booking = (
-            Booking.objects.select_for_update()
+            Booking.objects.select_for_update(of=("self",))
             .select_related("slot__facility", "slot__resource", "organisation", "user")
             .get(pk=booking_id, organisation=organisation)
         )
@@ -333,7 +333,7 @@ def booking_no_show(
     _worker(actor, organisation)
     with transaction.atomic(durable=True):
         booking = (
-            Booking.objects.select_for_update()
+            Booking.objects.select_for_update(of=("self",))
             .select_related("slot", "facility")
             .get(pk=booking_id, organisation=organisation)
         )
