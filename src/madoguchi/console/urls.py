@@ -4,6 +4,7 @@ from madoguchi.console import (
     urls_admin,
     urls_counter,
     urls_exports,
+    urls_facilities,
     urls_imports,
     urls_proofing,
     urls_review,
@@ -70,4 +71,5 @@ urlpatterns = [
     *urls_tokens.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_proofing.urlpatterns,
+    *urls_facilities.urlpatterns,
 ]

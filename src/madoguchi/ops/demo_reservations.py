@@ -33,6 +33,7 @@ _BANDS = (
 def demo_reservations(yokohama: Organisation, resident: User, *, now: datetime) -> None:
     _demo_facility(yokohama, now=now)
     _demo_registration(yokohama, resident)
+    _demo_facilities_staff(yokohama, resident, now=now)
 
 
 def _demo_facility(yokohama: Organisation, *, now: datetime) -> Facility:
@@ -139,3 +140,112 @@ def _demo_registration(yokohama: Organisation, resident: User) -> Registration:
         },
     )
     return registration
+
+
+def _demo_facilities_staff(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """施設の設定と職員の操作: the centre's fees and reductions (減免), a 休館日, two counter
+    bookings and one staff override with its reason, so that the console's calendar and the
+    public log have something to show. Done through the services, once (idempotent)."""
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.identity.models import Staff
+    from madoguchi.reservations.facilities import (
+        closed_day_save,
+        fee_save,
+        reduction_save,
+    )
+    from madoguchi.reservations.models import Reduction
+    from madoguchi.reservations.services import ReservationError
+    from madoguchi.reservations.staff import booking_counter_create, booking_override
+
+    facility = Facility.objects.filter(organisation=yokohama, name=DEMO_FACILITY).first()
+    admin = (
+        Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN, active=True)
+        .order_by("id")
+        .first()
+    )
+    if facility is None or admin is None or Reduction.objects.filter(facility=facility).exists():
+        return
+    for resource in facility.resources.all():
+        for band in facility.time_bands.all():
+            weekday_fee, holiday_fee = next((w, h) for n, _, _, w, h in _BANDS if n == band.name)
+            fee = weekday_fee if band.day_type == DayType.WEEKDAY else holiday_fee
+            if resource.parent_id is not None:
+                fee //= 2
+            elif resource.kind == ResourceKind.COURT:
+                fee //= 4
+            fee_save(
+                organisation=yokohama,
+                actor=admin,
+                now=now,
+                resource_id=resource.pk,
+                band_id=band.pk,
+                amount=fee,
+            )
+    for code, name, percent, note in (
+        ("disability", "障害者減免", 100, "障害者手帳などを窓口でお見せください。"),
+        ("city-group", "市内団体減免", 50, "市に登録した団体の登録証を窓口でお見せください。"),
+    ):
+        reduction_save(
+            organisation=yokohama,
+            actor=admin,
+            now=now,
+            facility_id=facility.pk,
+            code=code,
+            name=name,
+            percent=percent,
+            note=note,
+        )
+    today = to_tokyo(now).date()
+    closed_day_save(
+        organisation=yokohama,
+        actor=admin,
+        now=now,
+        facility_id=facility.pk,
+        day=today + timedelta(days=20),
+        reason="設備点検のため",
+    )
+    registration = Registration.objects.filter(organisation=yokohama, user=resident).first()
+
+    def slot_id(offset: int, resource: str, band: str) -> int | None:
+        found = Slot.objects.filter(
+            facility=facility,
+            date=today + timedelta(days=offset),
+            resource__name=resource,
+            band__name=band,
+        ).first()
+        return found.pk if found is not None else None
+
+    wanted = (
+        (9, "テニスコート2", "夜間", registration.pk if registration else None, ""),
+        (10, "体育室（A面）", "午後", None, "電話予約 みなと卓球クラブ 代表 山田"),
+        (11, "体育室（全面）", "午前", None, "窓口予約 みなと体操教室 代表 鈴木"),
+    )
+    made = []
+    for offset, resource_name, band_name, registration_id, contact in wanted:
+        target = slot_id(offset, resource_name, band_name)
+        if target is None:
+            continue
+        try:
+            made.append(
+                booking_counter_create(
+                    organisation=yokohama,
+                    actor=admin,
+                    now=now,
+                    slot_id=target,
+                    registration_id=registration_id,
+                    contact=contact,
+                    purpose="練習",
+                    reduction="city-group" if contact else "",
+                )
+            )
+        except ReservationError:
+            continue  # another part of the demo took the slot: leave it
+    if len(made) == 3:
+        booking_override(
+            organisation=yokohama,
+            actor=admin,
+            now=now,
+            booking_id=made[2].pk,
+            category="facility",
+            reason="床の補修工事が入ったため、代表の鈴木さんに電話で連絡済み",
+        )

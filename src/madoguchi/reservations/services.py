@@ -149,6 +149,11 @@ def _release(booking: Booking) -> None:
     Claim.objects.filter(booking=booking).delete()
 
 
+def _slot_freed(slot: Slot, now: datetime) -> None:
+    """hook: waitlist offers are made here"""
+    return None
+
+
 def _new_number(now: datetime) -> str:
     return f"{to_tokyo(now):%y%m%d}-{secrets.token_hex(4).upper()}"
 

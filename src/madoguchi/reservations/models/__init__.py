@@ -1,14 +1,18 @@
 """Models of reservations, one module per area (see each module's docstring)."""
 
 from madoguchi.reservations.models.bookings import Booking, Claim, FacilityLogEntry, Slot
+from madoguchi.reservations.models.calendar import ClosedDay, Fee, Reduction
 from madoguchi.reservations.models.facilities import Facility, Resource, TimeBand
 from madoguchi.reservations.models.registrations import Registration
 
 __all__ = [
     "Booking",
     "Claim",
+    "ClosedDay",
     "Facility",
     "FacilityLogEntry",
+    "Fee",
+    "Reduction",
     "Registration",
     "Resource",
     "Slot",

@@ -39,6 +39,13 @@ class Facility(TimeStampedModel):
     min_group_members = models.PositiveSmallIntegerField("団体の最少人数", default=0)
     group_only = models.BooleanField("団体のみ", default=False)
     published = models.BooleanField("公開", default=False)
+    #: 定休日: weekdays (0 = Monday … 6 = Sunday) the facility is closed. When one falls on a
+    #: national holiday the facility opens that day and closes the next weekday instead.
+    closed_weekdays = models.JSONField("定休日（曜日）", default=list, blank=True)
+    #: 無断不使用 (no-show): the registration may not book for this many days.
+    no_show_suspension_days = models.PositiveSmallIntegerField(
+        "無断不使用による利用停止の日数", default=30
+    )
 
     class Meta:
         verbose_name = "施設"
