@@ -158,8 +158,14 @@ def _new_number(now: datetime) -> str:
     return f"{to_tokyo(now):%y%m%d}-{secrets.token_hex(4).upper()}"
 
 
+class _KeyRaced(Exception):
+    """A concurrent request with the same Idempotency-Key committed its booking first."""
+
+
 def _insert_booking(**fields: object) -> Booking:
-    """Insert a booking with a fresh 予約番号 (retried on the rare collision of numbers)."""
+    """Insert a booking with a fresh 予約番号 (retried on the rare collision of numbers).
+    Raises :class:`_KeyRaced` when the refusal was the user's Idempotency-Key, taken by a
+    concurrent replay of the same request that committed first."""
     now = fields["now"]
     assert isinstance(now, datetime)
     values = {k: v for k, v in fields.items() if k != "now"}
@@ -168,6 +174,9 @@ def _insert_booking(**fields: object) -> Booking:
             with transaction.atomic():
                 return Booking.objects.create(number=_new_number(now), **values)
         except IntegrityError:
+            key = values.get("idempotency_key")
+            if key and Booking.objects.filter(user=values["user"], idempotency_key=key).exists():
+                raise _KeyRaced from None
             continue
     raise ReservationError("予約番号を発行できませんでした。もう一度お試しください。")
 
@@ -248,15 +257,57 @@ def booking_hold(
             code="rate",
             retry_after=wait,
         )
+    try:
+        return _hold(
+            organisation=organisation,
+            slot_id=slot_id,
+            registration=registration,
+            user=user,
+            identity=identity,
+            key=key,
+            now=now,
+        )
+    except _KeyRaced:
+        # Two copies of one request raced (a client retrying before the first answer came):
+        # the first committed; this one answers with its booking, as a later replay would.
+        with transaction.atomic(durable=True):
+            replay = _replay(organisation=organisation, slot_id=slot_id, user=user, key=key)
+        if replay is None:  # pragma: no cover (the row that refused us exists)
+            raise ReservationError(
+                "予約番号を発行できませんでした。もう一度お試しください。"
+            ) from None
+        return replay
+
+
+def _replay(
+    *, organisation: Organisation, slot_id: int, user: User | None, key: str
+) -> HoldResult | None:
+    if not key or user is None:
+        return None
+    earlier = Booking.objects.filter(user=user, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.organisation_id != organisation.pk or earlier.slot_id != slot_id:
+        raise ReservationError(
+            "この Idempotency-Key は別の予約に使われています。", code="idempotency"
+        )
+    return HoldResult(booking=earlier, replayed=True)
+
+
+def _hold(
+    *,
+    organisation: Organisation,
+    slot_id: int,
+    registration: Registration,
+    user: User | None,
+    identity: VerifiedIdentity | None,
+    key: str,
+    now: datetime,
+) -> HoldResult:
     with transaction.atomic(durable=True):
-        if key and user is not None:
-            earlier = Booking.objects.filter(user=user, idempotency_key=key).first()
-            if earlier is not None:
-                if earlier.organisation_id != organisation.pk or earlier.slot_id != slot_id:
-                    raise ReservationError(
-                        "この Idempotency-Key は別の予約に使われています。", code="idempotency"
-                    )
-                return HoldResult(booking=earlier, replayed=True)
+        replay = _replay(organisation=organisation, slot_id=slot_id, user=user, key=key)
+        if replay is not None:
+            return replay
         slot = Slot.objects.select_related("facility").get(pk=slot_id, organisation=organisation)
         _registration_usable(registration, organisation, now)
         if not slot.facility.published:
