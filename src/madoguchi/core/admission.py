@@ -91,6 +91,8 @@ class AdmissionControlMiddleware:
             )
         response["Retry-After"] = str(seconds)
         response["Cache-Control"] = "no-store"
+        # Set here: CommonMiddleware, which would, sits inside this one.
+        response["Content-Length"] = str(len(response.content))
         # An expected answer under a rush, not a server error: one log line per refused
         # request would flood the log exactly when the operator needs it.
         response._has_been_logged = True  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ memory cache (it holds a lock), so a limit is never exceeded within one cache.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from datetime import datetime
 from typing import Final
@@ -78,10 +79,8 @@ def _count(key: str, window: int) -> int:
 
 
 def _uncount(key: str) -> None:
-    try:
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing to take back
         cache.decr(key)
-    except ValueError:
-        pass
 
 
 def booking_attempt_admit(

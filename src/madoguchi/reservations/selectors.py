@@ -65,9 +65,9 @@ def registration_of(organisation: Organisation, user: User) -> Registration:
 def booking_of_user(user: User, booking_id: int) -> Booking:
     """One booking made by ``user`` (of any organisation), with its slot, facility and
     organisation; ``Booking.DoesNotExist`` for someone else's (404, never 403)."""
-    return Booking.objects.select_related(
-        "organisation", "facility", "slot", "slot__resource"
-    ).get(pk=booking_id, user=user)
+    return Booking.objects.select_related("organisation", "facility", "slot", "slot__resource").get(
+        pk=booking_id, user=user
+    )
 
 
 @dataclass(frozen=True)

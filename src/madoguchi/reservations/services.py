@@ -174,8 +174,12 @@ def _insert_booking(**fields: object) -> Booking:
             with transaction.atomic():
                 return Booking.objects.create(number=_new_number(now), **values)
         except IntegrityError:
-            key = values.get("idempotency_key")
-            if key and Booking.objects.filter(user=values["user"], idempotency_key=key).exists():
+            key, user = values.get("idempotency_key"), values.get("user")
+            if (
+                key
+                and isinstance(user, User)
+                and Booking.objects.filter(user=user, idempotency_key=key).exists()
+            ):
                 raise _KeyRaced from None
             continue
     raise ReservationError("予約番号を発行できませんでした。もう一度お試しください。")

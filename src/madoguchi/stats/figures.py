@@ -86,10 +86,10 @@ from django.core.cache import cache
 from django.db.models import Q, Sum
 
 from madoguchi.applications.selectors import ArrivalCount, arrival_counts
-from madoguchi.reservations.selectors import BookingCount, booking_counts
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.identity.models import GroupOperator, Staff
+from madoguchi.reservations.selectors import BookingCount, booking_counts
 from madoguchi.stats.categories import CategoryList, category_lists
 from madoguchi.stats.models import ImportedCount, PublishedFigure
 from madoguchi.stats.selectors import procedure_categories

@@ -146,9 +146,7 @@ def test_hold_confirm_read_and_cancel(client, organisation, facility, day, hanak
     assert replay.json() == body
     assert Booking.objects.count() == 1
 
-    confirmed = client.post(
-        f"/api/v1/reservations/{body['id']}/confirm/", headers=auth(hanako[1])
-    )
+    confirmed = client.post(f"/api/v1/reservations/{body['id']}/confirm/", headers=auth(hanako[1]))
     assert confirmed.status_code == 200
     assert confirmed.json()["status"] == "confirmed"
     again = client.post(f"/api/v1/reservations/{body['id']}/confirm/", headers=auth(hanako[1]))
@@ -182,12 +180,19 @@ def test_someone_elses_booking_is_404(client, facility, day, hanako, taro):
     booking_id = book(client, hanako[1], {"slot": slot_of(facility, "大ホール", day).pk}).json()[
         "id"
     ]
-    assert client.get(f"/api/v1/reservations/{booking_id}/", headers=auth(taro[1])).status_code == 404
     assert (
-        client.post(f"/api/v1/reservations/{booking_id}/confirm/", headers=auth(taro[1])).status_code
+        client.get(f"/api/v1/reservations/{booking_id}/", headers=auth(taro[1])).status_code == 404
+    )
+    assert (
+        client.post(
+            f"/api/v1/reservations/{booking_id}/confirm/", headers=auth(taro[1])
+        ).status_code
         == 404
     )
-    assert client.delete(f"/api/v1/reservations/{booking_id}/", headers=auth(taro[1])).status_code == 404
+    assert (
+        client.delete(f"/api/v1/reservations/{booking_id}/", headers=auth(taro[1])).status_code
+        == 404
+    )
     assert Booking.objects.get().status == BookingStatus.HELD
     for path in ("/api/v1/reservations/0/", f"/api/v1/reservations/{2**63}/"):
         assert client.get(path, headers=auth(hanako[1])).status_code in (404, 422)
@@ -224,7 +229,10 @@ def test_expired_hold_cannot_be_confirmed(client, facility, day, hanako):
 
 def test_more_holds_than_allowed_is_429_with_retry_after(client, facility, day, hanako):
     for resource in ("大ホールA", "大ホールB"):
-        assert book(client, hanako[1], {"slot": slot_of(facility, resource, day).pk}).status_code == 201
+        assert (
+            book(client, hanako[1], {"slot": slot_of(facility, resource, day).pk}).status_code
+            == 201
+        )
     response = book(client, hanako[1], {"slot": slot_of(facility, "テニスコート1", day).pk})
     assert response.status_code == 429
     assert response.json()["code"] == "cap"
@@ -290,7 +298,9 @@ def test_hostile_bodies_are_refused_in_japanese_and_store_nothing(
     assert not Booking.objects.exists()
 
 
-@pytest.mark.parametrize("key", ["", "short", "x" * 65, "日本語のキーです日本語のキーです", "a b" * 10])
+@pytest.mark.parametrize(
+    "key", ["", "short", "x" * 65, "日本語のキーです日本語のキーです", "a b" * 10]
+)
 def test_missing_or_malformed_idempotency_key_is_400(client, facility, day, hanako, key):
     response = book(client, hanako[1], {"slot": slot_of(facility, "大ホール", day).pk}, key=key)
     assert response.status_code == 400
@@ -300,7 +310,12 @@ def test_missing_or_malformed_idempotency_key_is_400(client, facility, day, hana
 
 def test_a_key_reused_for_another_slot_is_409(client, facility, day, hanako):
     key = secrets.token_urlsafe(24)
-    assert book(client, hanako[1], {"slot": slot_of(facility, "大ホール", day).pk}, key=key).status_code == 201
+    assert (
+        book(
+            client, hanako[1], {"slot": slot_of(facility, "大ホール", day).pk}, key=key
+        ).status_code
+        == 201
+    )
     other = book(client, hanako[1], {"slot": slot_of(facility, "テニスコート1", day).pk}, key=key)
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency"

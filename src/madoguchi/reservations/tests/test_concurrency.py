@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -37,7 +38,7 @@ def facility(organisation, day):
     return facility
 
 
-def racers(organisation, count: int) -> list[tuple[object, object]]:
+def racers(organisation, count: int) -> list[tuple[Any, Any]]:
     people = []
     for n in range(count):
         user = resident_create(f"racer{n}@example.jp", verified=True)
@@ -45,29 +46,29 @@ def racers(organisation, count: int) -> list[tuple[object, object]]:
     return people
 
 
-def race(organisation, targets: list[tuple[Slot, tuple[object, object]]]) -> list[str]:
+def race(organisation, targets: list[tuple[Slot, tuple[Any, Any]]]) -> list[str]:
     """Every racer tries to hold its slot at the same instant; returns each outcome: the
     resource name it won, "taken", or the unexpected exception's name."""
     barrier = threading.Barrier(len(targets))
     outcomes: list[str] = []
     lock = threading.Lock()
 
-    def run(slot: Slot, who: tuple[object, object]) -> None:
+    def run(slot: Slot, who: tuple[Any, Any]) -> None:
         user, registration = who
         try:
             barrier.wait(timeout=30)
             result = booking_hold(
                 organisation=organisation,
                 slot_id=slot.pk,
-                registration=registration,  # type: ignore[arg-type]
-                user=user,  # type: ignore[arg-type]
+                registration=registration,
+                user=user,
                 identity=None,
             )
             outcome = Slot.objects.select_related("resource").get(pk=result.booking.slot_id)
             text = outcome.resource.name
         except SlotTaken:
             text = "taken"
-        except Exception as error:  # noqa: BLE001 (the test reports any other failure)
+        except Exception as error:
             text = type(error).__name__ + ": " + str(error)
         finally:
             connection.close()
@@ -111,7 +112,12 @@ def test_the_whole_hall_and_its_halves_are_never_both_booked(organisation, facil
     assert_only(outcomes, lambda o: o in {"大ホール", "大ホールA", "大ホールB", "taken"})
     won = Counter(o for o in outcomes if o != "taken")
     assert all(n == 1 for n in won.values())
-    assert won in ({"大ホール": 1}, {"大ホールA": 1, "大ホールB": 1}, {"大ホールA": 1}, {"大ホールB": 1})
+    assert won in (
+        {"大ホール": 1},
+        {"大ホールA": 1, "大ホールB": 1},
+        {"大ホールA": 1},
+        {"大ホールB": 1},
+    )
     if "大ホール" in won:
         assert active(half_a) == active(half_b) == 0
     assert Booking.objects.count() == sum(won.values())
@@ -138,13 +144,13 @@ def test_one_racer_replaying_its_request_gets_one_booking(organisation, facility
             result = booking_hold(
                 organisation=organisation,
                 slot_id=slot.pk,
-                registration=registration,  # type: ignore[arg-type]
-                user=user,  # type: ignore[arg-type]
+                registration=registration,
+                user=user,
                 identity=None,
                 idempotency_key="same-key-for-every-retry",
             )
             numbers.append(result.booking.number)
-        except Exception as error:  # noqa: BLE001 (the test reports any failure)
+        except Exception as error:
             numbers.append(type(error).__name__)
         finally:
             connection.close()

@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from madoguchi.reservations.ratelimit import PER_ADDRESS, PER_USER, booking_attempt_admit, network_of
+from madoguchi.reservations.ratelimit import (
+    PER_ADDRESS,
+    PER_USER,
+    booking_attempt_admit,
+    network_of,
+)
 
 AT = datetime(2026, 5, 1, 9, 0, 10, tzinfo=UTC)
 
@@ -34,7 +39,9 @@ def test_an_account_gets_its_attempts_per_minute_then_waits_for_the_next_minute(
         assert booking_attempt_admit(user_id=7, client_address=None, now=AT) is None
     assert booking_attempt_admit(user_id=7, client_address=None, now=AT) == 50
     assert booking_attempt_admit(user_id=8, client_address=None, now=AT) is None
-    assert booking_attempt_admit(user_id=7, client_address=None, now=AT + timedelta(minutes=1)) is None
+    assert (
+        booking_attempt_admit(user_id=7, client_address=None, now=AT + timedelta(minutes=1)) is None
+    )
 
 
 def test_refused_attempts_do_not_count_against_the_address():
