@@ -32,9 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 def attempt(client: Client, email: str, password: str, address: str) -> int:
-    response = client.post(
-        LOGIN, {"username": email, "password": password}, REMOTE_ADDR=address
-    )
+    response = client.post(LOGIN, {"username": email, "password": password}, REMOTE_ADDR=address)
     return response.status_code
 
 
