@@ -66,6 +66,7 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_DEMO_IDP",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
+    "MADOGUCHI_MAX_INFLIGHT",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.
     "MADOGUCHI_CHROMIUM",
     "MADOGUCHI_REQUIRE_BROWSER",

@@ -71,6 +71,9 @@ try:
     VIRUS_SCAN_EXTERNAL = env_bool(ENV, "MADOGUCHI_VIRUS_SCAN_EXTERNAL", default=False)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
+    # Admission control (madoguchi.core.admission): requests one process works on at once;
+    # beyond it, 503 with Retry-After at once. 0: off. `madoguchi serve` sets it to --threads.
+    MAX_INFLIGHT = env_int(ENV, "MADOGUCHI_MAX_INFLIGHT", default=8)
     # Webhooks to loopback/private addresses (SSRF guard off): development and tests only.
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
     # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
@@ -172,6 +175,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "madoguchi.core.admission.AdmissionControlMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "madoguchi.core.middleware.JapaneseOnlyMiddleware",

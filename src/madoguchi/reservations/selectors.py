@@ -10,8 +10,9 @@ from datetime import date, datetime
 from django.db.models import Count, QuerySet
 
 from madoguchi.core.time import TOKYO
-from madoguchi.reservations.constants import SlotState
-from madoguchi.reservations.models import Booking, Facility, Slot
+from madoguchi.identity.models import User
+from madoguchi.reservations.constants import RegistrationKind, RegistrationStatus, SlotState
+from madoguchi.reservations.models import Booking, Facility, Registration, Slot
 from madoguchi.tenants.models import Organisation
 
 
@@ -28,6 +29,45 @@ def facility_get(
     if published_only:
         found = found.filter(published=True)
     return found.get()
+
+
+def facility_public_get(facility_id: int) -> Facility:
+    """A published facility of any organisation by id (the public API's look-up);
+    ``Facility.DoesNotExist`` otherwise."""
+    return Facility.objects.select_related("organisation").get(pk=facility_id, published=True)
+
+
+def slot_public_get(slot_id: int) -> Slot:
+    """A slot of a published facility by id, with its organisation and facility (the API names
+    a slot by id alone); ``Slot.DoesNotExist`` otherwise."""
+    return Slot.objects.select_related("organisation", "facility").get(
+        pk=slot_id, facility__published=True
+    )
+
+
+def registration_of(organisation: Organisation, user: User) -> Registration:
+    """The registration ``user`` books with at ``organisation``: an approved one first (an
+    individual registration before a group's, then the oldest), otherwise the newest of any
+    status (so that the booking service can say why it cannot be used).
+    ``Registration.DoesNotExist`` when the user has none there."""
+    found = list(Registration.objects.filter(organisation=organisation, user=user))
+    if not found:
+        raise Registration.DoesNotExist
+    approved = [r for r in found if r.status == RegistrationStatus.APPROVED]
+    if approved:
+        return min(
+            approved,
+            key=lambda r: (r.kind != RegistrationKind.INDIVIDUAL, r.created_at, r.pk),
+        )
+    return max(found, key=lambda r: (r.created_at, r.pk))
+
+
+def booking_of_user(user: User, booking_id: int) -> Booking:
+    """One booking made by ``user`` (of any organisation), with its slot, facility and
+    organisation; ``Booking.DoesNotExist`` for someone else's (404, never 403)."""
+    return Booking.objects.select_related("organisation", "facility", "slot", "slot__resource").get(
+        pk=booking_id, user=user
+    )
 
 
 @dataclass(frozen=True)
@@ -144,8 +184,12 @@ __all__ = [
     "BookingCount",
     "SlotView",
     "booking_counts",
+    "booking_of_user",
     "bookings_of_user",
     "facilities_published",
     "facility_get",
+    "facility_public_get",
+    "registration_of",
+    "slot_public_get",
     "slots_between",
 ]

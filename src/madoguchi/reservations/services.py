@@ -43,6 +43,7 @@ from madoguchi.reservations.models import (
     Registration,
     Slot,
 )
+from madoguchi.reservations.ratelimit import PER_ADDRESS, PER_USER, booking_attempt_admit
 from madoguchi.tenants.models import Organisation
 
 #: At most this many first-come holds at once per registration (a hold is minutes long).
@@ -54,11 +55,15 @@ MAX_IDEMPOTENCY_KEY: Final = 100
 class ReservationError(ValueError):
     """A reservation act was refused; ``str()`` says why, in Japanese. Nothing was stored.
 
-    ``code`` names the reason for the API (``slot_taken``, ``not_open``, ``expired`` …)."""
+    ``code`` names the reason for the API (``slot_taken``, ``not_open``, ``expired`` …);
+    ``retry_after`` the seconds after which trying again can succeed (``rate``, ``cap``)."""
 
-    def __init__(self, message: str, *, code: str = "refused") -> None:
+    def __init__(
+        self, message: str, *, code: str = "refused", retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.retry_after = retry_after
 
 
 class SlotTaken(ReservationError):
@@ -158,8 +163,14 @@ def _new_number(now: datetime) -> str:
     return f"{to_tokyo(now):%y%m%d}-{secrets.token_hex(4).upper()}"
 
 
+class _KeyRaced(Exception):
+    """A concurrent request with the same Idempotency-Key committed its booking first."""
+
+
 def _insert_booking(**fields: object) -> Booking:
-    """Insert a booking with a fresh 予約番号 (retried on the rare collision of numbers)."""
+    """Insert a booking with a fresh 予約番号 (retried on the rare collision of numbers).
+    Raises :class:`_KeyRaced` when the refusal was the user's Idempotency-Key, taken by a
+    concurrent replay of the same request that committed first."""
     now = fields["now"]
     assert isinstance(now, datetime)
     values = {k: v for k, v in fields.items() if k != "now"}
@@ -168,6 +179,13 @@ def _insert_booking(**fields: object) -> Booking:
             with transaction.atomic():
                 return Booking.objects.create(number=_new_number(now), **values)
         except IntegrityError:
+            key, user = values.get("idempotency_key"), values.get("user")
+            if (
+                key
+                and isinstance(user, User)
+                and Booking.objects.filter(user=user, idempotency_key=key).exists()
+            ):
+                raise _KeyRaced from None
             continue
     raise ReservationError("予約番号を発行できませんでした。もう一度お試しください。")
 
@@ -220,29 +238,85 @@ def booking_hold(
     identity: VerifiedIdentity | None,
     idempotency_key: str = "",
     now: datetime | None = None,
+    client_address: str | None = None,
 ) -> HoldResult:
     """先着予約の仮押さえ: hold a free slot for :data:`HOLD_DURATION` for ``registration``.
 
     Guarantees: at most one active booking per part slot and seat (database constraint); a
     replay with the same ``idempotency_key`` by the same user returns the same booking; the
     registration is approved and not suspended; the facility's identity level is met; the slot
-    is open to first come, has begun to be offered, and has not started. Raises
-    :class:`SlotTaken` when someone else was first, :class:`ReservationError` otherwise,
-    ``Slot.DoesNotExist`` for another organisation's slot.
+    is open to first come, has begun to be offered, and has not started; the attempt is within
+    the limits per account and per ``client_address`` (:mod:`madoguchi.reservations.ratelimit`,
+    every attempt counts, replays and refusals included). Raises :class:`SlotTaken` when
+    someone else was first, :class:`ReservationError` otherwise (``rate`` and ``cap`` with
+    ``retry_after``), ``Slot.DoesNotExist`` for another organisation's slot.
     """
     now = now or _now()
     key = (idempotency_key or "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY:
         raise ReservationError("Idempotency-Key が長すぎます（100文字まで）。", code="invalid")
+    wait = booking_attempt_admit(
+        user_id=user.pk if user is not None else None, client_address=client_address, now=now
+    )
+    if wait is not None:
+        raise ReservationError(
+            "予約の操作が短い時間に続いたため、いったん受付を止めています。"
+            f"{wait}秒後にもう一度お試しください（予約の操作は1分間に、お一人{PER_USER[0]}回、"
+            f"同じ接続元から{PER_ADDRESS[0]}回までです）。",
+            code="rate",
+            retry_after=wait,
+        )
+    try:
+        return _hold(
+            organisation=organisation,
+            slot_id=slot_id,
+            registration=registration,
+            user=user,
+            identity=identity,
+            key=key,
+            now=now,
+        )
+    except _KeyRaced:
+        # Two copies of one request raced (a client retrying before the first answer came):
+        # the first committed; this one answers with its booking, as a later replay would.
+        with transaction.atomic(durable=True):
+            replay = _replay(organisation=organisation, slot_id=slot_id, user=user, key=key)
+        if replay is None:  # pragma: no cover (the row that refused us exists)
+            raise ReservationError(
+                "予約番号を発行できませんでした。もう一度お試しください。"
+            ) from None
+        return replay
+
+
+def _replay(
+    *, organisation: Organisation, slot_id: int, user: User | None, key: str
+) -> HoldResult | None:
+    if not key or user is None:
+        return None
+    earlier = Booking.objects.filter(user=user, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.organisation_id != organisation.pk or earlier.slot_id != slot_id:
+        raise ReservationError(
+            "この Idempotency-Key は別の予約に使われています。", code="idempotency"
+        )
+    return HoldResult(booking=earlier, replayed=True)
+
+
+def _hold(
+    *,
+    organisation: Organisation,
+    slot_id: int,
+    registration: Registration,
+    user: User | None,
+    identity: VerifiedIdentity | None,
+    key: str,
+    now: datetime,
+) -> HoldResult:
     with transaction.atomic(durable=True):
-        if key and user is not None:
-            earlier = Booking.objects.filter(user=user, idempotency_key=key).first()
-            if earlier is not None:
-                if earlier.organisation_id != organisation.pk or earlier.slot_id != slot_id:
-                    raise ReservationError(
-                        "この Idempotency-Key は別の予約に使われています。", code="idempotency"
-                    )
-                return HoldResult(booking=earlier, replayed=True)
+        replay = _replay(organisation=organisation, slot_id=slot_id, user=user, key=key)
+        if replay is not None:
+            return replay
         slot = Slot.objects.select_related("facility").get(pk=slot_id, organisation=organisation)
         _registration_usable(registration, organisation, now)
         if not slot.facility.published:
@@ -254,16 +328,20 @@ def booking_hold(
         if slot.starts_at <= now:
             raise ReservationError("開始時刻を過ぎた枠は予約できません。", code="past")
         _check_identity(slot, identity)
-        holds = Booking.objects.filter(
-            organisation=organisation,
-            registration=registration,
-            status=BookingStatus.HELD,
-            expires_at__gt=now,
-        ).count()
-        if holds >= MAX_HOLDS:
+        holds = list(
+            Booking.objects.filter(
+                organisation=organisation,
+                registration=registration,
+                status=BookingStatus.HELD,
+                expires_at__gt=now,
+            ).values_list("expires_at", flat=True)[: MAX_HOLDS + 1]
+        )
+        if len(holds) >= MAX_HOLDS:
+            first_end = min(end for end in holds if end is not None)
             raise ReservationError(
                 f"仮押さえは同時に{MAX_HOLDS}件までです。確定するか取り消してから、次の枠をお選びください。",
                 code="cap",
+                retry_after=max(1, int((first_end - now).total_seconds()) + 1),
             )
         booking = _insert_booking(
             now=now,

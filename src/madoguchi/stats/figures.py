@@ -44,7 +44,10 @@ asked for), ``fiscal_year_of(day) -> int``, ``fiscal_year_months(fiscal_year) ->
 
 Where numbers come from
     Platform counts: :func:`madoguchi.applications.selectors.arrival_counts` (exact GROUP BY
-    over the applications, test applications never, purged applications still), mapped to a
+    over the applications, test applications never, purged applications still) and
+    :func:`madoguchi.reservations.selectors.booking_counts` (each confirmed booking of a
+    facility whose ``procedure`` is set is one procedure of its channel, online or counter —
+    a booking never confirmed is not counted), mapped to a
     national category by :func:`madoguchi.stats.selectors.procedure_categories`. Imported
     counts: ``ImportedCount`` rows. A figure's ``total`` is platform online + counter + mail +
     imported total; ``online`` is platform online + imported online (:class:`Breakdown` keeps
@@ -82,10 +85,11 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import cache
 from django.db.models import Q, Sum
 
-from madoguchi.applications.selectors import arrival_counts
+from madoguchi.applications.selectors import ArrivalCount, arrival_counts
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.identity.models import GroupOperator, Staff
+from madoguchi.reservations.selectors import BookingCount, booking_counts
 from madoguchi.stats.categories import CategoryList, category_lists
 from madoguchi.stats.models import ImportedCount, PublishedFigure
 from madoguchi.stats.selectors import procedure_categories
@@ -576,8 +580,12 @@ def _platform(
     since = until = None
     if fiscal_years is not None:
         since, until = date(fiscal_years[0], 4, 1), date(fiscal_years[1] + 1, 3, 1)
-    for row in arrival_counts(organisation_ids=organisation_ids, since=since, until=until):
-        code = categories.get(row.procedure_id)
+    rows: list[ArrivalCount | BookingCount] = [
+        *arrival_counts(organisation_ids=organisation_ids, since=since, until=until),
+        *booking_counts(organisation_ids=organisation_ids, since=since, until=until),
+    ]
+    for row in rows:
+        code = categories.get(row.procedure_id) if row.procedure_id is not None else None
         if code is not None and code in codes:
             yield row.organisation_id, code, row.month, _channel(row.channel, row.count)
 

@@ -199,3 +199,17 @@ def test_identity_level_of_the_facility(organisation, facility, day, hanako):
     with pytest.raises(ReservationError) as refused:
         hold(organisation, slot_of(facility, "テニスコート1", day), hanako)
     assert refused.value.code == "identity"
+
+
+def test_booking_counts_ignore_bookings_never_confirmed(organisation, facility, day, hanako, taro):
+    held = hold(organisation, slot_of(facility, "テニスコート1", day), hanako)
+    expired = hold(organisation, slot_of(facility, "大ホールA", day), taro)
+    Booking.objects.filter(pk=expired.pk).update(expires_at=now() - timedelta(seconds=1))
+    bookings_expire()
+    cancelled = hold(organisation, slot_of(facility, "大ホールB", day), taro)
+    booking_cancel(organisation=organisation, booking_id=cancelled.pk, user=taro[0])
+    assert Booking.objects.get(pk=held.pk).status == BookingStatus.HELD
+    assert booking_counts(organisation_ids=[organisation.pk]) == []
+    booking_confirm(organisation=organisation, booking_id=held.pk, user=hanako[0])
+    [row] = booking_counts(organisation_ids=[organisation.pk])
+    assert row.count == 1

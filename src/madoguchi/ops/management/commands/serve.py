@@ -82,6 +82,12 @@ class Command(BaseCommand):
         environ = dict(os.environ)
         if scanner is not None:
             environ["MADOGUCHI_CLAMD"] = scanner.address
+        threads = max(options["threads"], 1)
+        # Admission control (madoguchi.core.admission): --threads requests work at once per
+        # process; spare threads answer the excess with 503 at once instead of queueing it.
+        in_flight = settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads
+        environ["MADOGUCHI_MAX_INFLIGHT"] = str(in_flight)
+        blocking = threads if in_flight <= 0 else in_flight + max(4, in_flight)
         # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
         # then sends exactly one SIGTERM to each group (granian shuts down cleanly on one
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
@@ -99,7 +105,7 @@ class Command(BaseCommand):
                 "--workers",
                 str(max(options["workers"], 1)),
                 "--blocking-threads",
-                str(options["threads"]),
+                str(blocking),
                 "--log-level",
                 "warning",
                 "madoguchi.conf.wsgi:application",
