@@ -5,6 +5,7 @@ from madoguchi.console import (
     urls_counter,
     urls_exports,
     urls_imports,
+    urls_members,
     urls_proofing,
     urls_review,
     urls_tokens,
@@ -70,4 +71,5 @@ urlpatterns = [
     *urls_tokens.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_proofing.urlpatterns,
+    *urls_members.urlpatterns,
 ]

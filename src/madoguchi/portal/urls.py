@@ -25,4 +25,5 @@ urlpatterns = [
     path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
     path("", include("madoguchi.portal.urls_apply")),
+    path("", include("madoguchi.portal.urls_registrations")),
 ]

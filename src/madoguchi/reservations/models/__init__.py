@@ -1,15 +1,24 @@
 """Models of reservations, one module per area (see each module's docstring)."""
 
 from madoguchi.reservations.models.bookings import Booking, Claim, FacilityLogEntry, Slot
+from madoguchi.reservations.models.events import Event, EventSignup
 from madoguchi.reservations.models.facilities import Facility, Resource, TimeBand
-from madoguchi.reservations.models.registrations import Registration
+from madoguchi.reservations.models.registrations import (
+    Registration,
+    RegistrationMember,
+    ReservationSettings,
+)
 
 __all__ = [
     "Booking",
     "Claim",
+    "Event",
+    "EventSignup",
     "Facility",
     "FacilityLogEntry",
     "Registration",
+    "RegistrationMember",
+    "ReservationSettings",
     "Resource",
     "Slot",
     "TimeBand",
