@@ -113,9 +113,7 @@ def _clean_member(member: MemberInput, row: int, today: date) -> _Person:
         raise ReservationError(f"{where}の生年月日を確かめてください。", code="invalid")
     if member.residency not in Residency.values:
         raise ReservationError(f"{where}の市との関係を選んでください。", code="invalid")
-    return _Person(
-        name=name, kana=kana, birth_date=member.birth_date, residency=member.residency
-    )
+    return _Person(name=name, kana=kana, birth_date=member.birth_date, residency=member.residency)
 
 
 def _new_number() -> str:
@@ -227,13 +225,10 @@ def registration_apply(
     label = "個人" if kind == RegistrationKind.INDIVIDUAL else "団体"
 
     with transaction.atomic(durable=True):
-        # Serialise applications of one organisation's registrations per user (the row lock of
-        # the user's earlier registrations is enough: the caps are counted inside this lock).
-        list(
-            Registration.objects.select_for_update()
-            .filter(organisation=organisation, user=user)
-            .values_list("pk", flat=True)
-        )
+        # Serialise one account's applications (the caps are counted under this lock). Two
+        # accounts of one person applying at the same instant could both pass the cap by
+        # identity key; staff see both, with the same members, in the list.
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
         own = Registration.objects.filter(
             organisation=organisation, user=user, kind=kind, status__in=ACTIVE
         ).count()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -255,7 +256,7 @@ def test_check_in_once_by_code(organisation, staff_member, other_staff):
 
 def test_event_save_refuses_hostile_values(organisation, staff_member, other_staff):
     at = now()
-    good = {
+    good: dict[str, Any] = {
         "title": "講座",
         "starts_at": at + timedelta(days=3),
         "ends_at": at + timedelta(days=3, hours=1),
@@ -263,7 +264,7 @@ def test_event_save_refuses_hostile_values(organisation, staff_member, other_sta
         "signup_closes_at": at + timedelta(days=2),
         "capacity": 10,
     }
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"title": ""}, "名称"),
         ({"title": "<b>" * 40}, "100文字"),
         ({"capacity": 0}, "定員"),

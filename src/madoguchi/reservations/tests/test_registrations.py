@@ -363,7 +363,7 @@ def test_approve_reject_close_are_audited_and_mailed(organisation, resident, sta
         reason="市外にお住まいのため",
     )
     assert rejected.status == RegistrationStatus.REJECTED
-    assert "市外にお住まいのため" in str(OutboxMessage.objects.order_by("-id").first().payload)
+    assert "市外にお住まいのため" in str(OutboxMessage.objects.order_by("-id")[0].payload)
     with pytest.raises(ReservationError):
         registration_approve(
             organisation=organisation, staff=staff_member, registration_id=pending.pk
