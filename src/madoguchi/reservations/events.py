@@ -309,7 +309,7 @@ def event_cancel_signup(
     now = now or _now()
     with transaction.atomic(durable=True):
         signup = (
-            EventSignup.objects.select_for_update()
+            EventSignup.objects.select_for_update(of=("self",))
             .select_related("event", "event__organisation")
             .get(pk=signup_id, organisation=organisation, user=user)
         )
@@ -370,7 +370,7 @@ def event_draw(
         raise Event.DoesNotExist
     with transaction.atomic(durable=True):
         event = (
-            Event.objects.select_for_update()
+            Event.objects.select_for_update(of=("self",))
             .select_related("organisation")
             .get(pk=event_id, organisation=organisation)
         )

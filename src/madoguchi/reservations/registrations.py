@@ -323,7 +323,7 @@ def _staff_pending(organisation: Organisation, staff: Staff, registration_id: in
     if staff.organisation_id != organisation.pk:
         raise Registration.DoesNotExist
     registration = (
-        Registration.objects.select_for_update()
+        Registration.objects.select_for_update(of=("self",))
         .select_related("organisation", "user")
         .get(pk=registration_id, organisation=organisation)
     )
