@@ -280,6 +280,7 @@ def event_action(request: HttpRequest, event_id: int, *, staff: Staff) -> HttpRe
     """POST ``act`` = check_in (with ``code``) | draw."""
     act = request.POST.get("act")
     try:
+        event_get(staff.organisation, event_id, published_only=False)  # 404 before any message
         if act == "check_in":
             signup = event_check_in(
                 organisation=staff.organisation,
