@@ -18,6 +18,7 @@ from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
 from madoguchi.identity.assurance import identity_current
+from madoguchi.identity.models import ResidentProfile, User
 from madoguchi.portal.access import resident_of, resident_required
 from madoguchi.reservations.constants import RegistrationKind, RegistrationStatus, Residency
 from madoguchi.reservations.events import event_cancel_signup, event_signup
@@ -81,6 +82,20 @@ class Row:
         )
 
 
+def _applicant_from_profile(user: User) -> Row:
+    """The applicant's row prefilled from the resident's 登録情報 (shown, editable, never
+    stored until the resident applies)."""
+    profile = ResidentProfile.objects.filter(user=user).first()
+    if profile is None:
+        return Row(index=-1)
+    return Row(
+        index=-1,
+        name=f"{profile.family_name} {profile.given_name}".strip(),
+        kana=f"{profile.family_name_kana} {profile.given_name_kana}".strip(),
+        birth=profile.birth_date.isoformat() if profile.birth_date else "",
+    )
+
+
 def _text(request: HttpRequest, key: str, limit: int = 200) -> str:
     return str(request.POST.get(key, ""))[:limit]
 
@@ -126,7 +141,7 @@ def registration(request: HttpRequest, code: str) -> HttpResponse:
         else RegistrationKind.INDIVIDUAL
     )
     error = ""
-    applicant = Row(index=-1)
+    applicant = _applicant_from_profile(user)
     group_name = ""
     rows = [Row(index=i) for i in range(ROWS_START)]
     if request.method == "POST":

@@ -85,6 +85,24 @@ def test_pages_render(logged_in, organisation):
     assert status.status_code == 200
 
 
+def test_form_is_prefilled_from_the_profile(logged_in, organisation, resident):
+    from datetime import date
+
+    from madoguchi.identity.models import ResidentProfile
+
+    ResidentProfile.objects.create(
+        user=resident,
+        family_name="横浜",
+        given_name="花子",
+        family_name_kana="ヨコハマ",
+        given_name_kana="ハナコ",
+        birth_date=date(1980, 2, 3),
+    )
+    body = logged_in.get(reg_url(organisation)).content.decode()
+    assert 'value="横浜 花子"' in body
+    assert 'value="1980-02-03"' in body
+
+
 def test_unknown_organisation_is_404(logged_in):
     assert logged_in.get("/o/999999/registration/").status_code == 404
     assert logged_in.get("/o/abc/events/").status_code == 404
