@@ -6,6 +6,7 @@ from madoguchi.console import (
     urls_exports,
     urls_facilities,
     urls_imports,
+    urls_members,
     urls_proofing,
     urls_review,
     urls_tokens,
@@ -72,4 +73,5 @@ urlpatterns = [
     *urls_webhooks.urlpatterns,
     *urls_proofing.urlpatterns,
     *urls_facilities.urlpatterns,
+    *urls_members.urlpatterns,
 ]

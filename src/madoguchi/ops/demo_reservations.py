@@ -34,6 +34,7 @@ def demo_reservations(yokohama: Organisation, resident: User, *, now: datetime) 
     _demo_facility(yokohama, now=now)
     _demo_registration(yokohama, resident)
     _demo_facilities_staff(yokohama, resident, now=now)
+    _demo_members(yokohama, resident, now=now)
 
 
 def _demo_facility(yokohama: Organisation, *, now: datetime) -> Facility:
@@ -249,3 +250,140 @@ def _demo_facilities_staff(yokohama: Organisation, resident: User, *, now: datet
             category="facility",
             reason="床の補修工事が入ったため、代表の鈴木さんに電話で連絡済み",
         )
+
+
+#: The demo badminton club's people: (name, kana, birth date, residency).
+_DEMO_CLUB = (
+    ("港 一郎", "みなと いちろう", date(1970, 5, 1), "resident"),
+    ("港 二郎", "みなと じろう", date(1975, 6, 2), "resident"),
+    ("本町 三郎", "ほんちょう さぶろう", date(1980, 7, 3), "worker"),
+    ("本町 四郎", "ほんちょう しろう", date(1985, 8, 4), "resident"),
+    ("桜木 五郎", "さくらぎ ごろう", date(1990, 9, 5), "student"),
+)
+
+
+def _demo_members(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """利用者登録 and イベント・講座: an approved club (registered at the counter), the demo
+    resident's second group of mostly the same people — pending the counter and flagged for
+    staff as an overlap — a first-come course the resident signed up to, and a lottery event
+    whose window is open."""
+    from madoguchi.reservations.constants import Residency
+    from madoguchi.reservations.draw import commitment_of
+    from madoguchi.reservations.models import Event, EventSignup, RegistrationMember
+    from madoguchi.reservations.models.events import EventMode, SignupStatus
+    from madoguchi.reservations.models.registrations import identity_key_of
+    from madoguchi.reservations.registrations import MemberInput, registration_apply
+
+    club, created = Registration.objects.get_or_create(
+        organisation=yokohama,
+        number="Y000101",
+        defaults={
+            "kind": RegistrationKind.GROUP,
+            "name": "みなとバドミントン会（デモ）",
+            "status": RegistrationStatus.APPROVED,
+            "confirmed_at": now,
+        },
+    )
+    if created:
+        RegistrationMember.objects.bulk_create(
+            [
+                RegistrationMember(
+                    organisation=yokohama,
+                    registration=club,
+                    representative=order == 0,
+                    name=name,
+                    kana=kana,
+                    birth_date=born,
+                    residency=residency,
+                    identity_key=identity_key_of(kana=kana, name=name, birth_date=born),
+                    order=order,
+                )
+                for order, (name, kana, born, residency) in enumerate(_DEMO_CLUB)
+            ]
+        )
+    if not Registration.objects.filter(
+        organisation=yokohama, user=resident, kind=RegistrationKind.GROUP
+    ).exists():
+        registration_apply(
+            organisation=yokohama,
+            user=resident,
+            identity=None,  # level 1: waits for the counter
+            kind=RegistrationKind.GROUP,
+            group_name="みなとバドミントン会 火曜組（デモ）",
+            applicant=MemberInput(
+                "山田 花子", "やまだ はなこ", date(1988, 3, 14), Residency.RESIDENT
+            ),
+            members=[MemberInput(n, k, b, r) for n, k, b, r in _DEMO_CLUB[:4]],
+            now=now,
+        )
+    local = to_tokyo(now)
+    course, created = Event.objects.get_or_create(
+        organisation=yokohama,
+        title="はじめてのバドミントン教室（デモ）",
+        defaults={
+            "description": "ラケットの握り方から、かんたんな試合まで。ラケットは貸し出します。",
+            "rules": "運動できる服装と室内用の靴をお持ちください。",
+            "venue": DEMO_FACILITY + " 体育室",
+            "starts_at": datetime.combine(local.date() + timedelta(days=12), time(10), TOKYO),
+            "ends_at": datetime.combine(local.date() + timedelta(days=12), time(12), TOKYO),
+            "capacity": 20,
+            "signup_opens_at": now - timedelta(days=3),
+            "signup_closes_at": datetime.combine(
+                local.date() + timedelta(days=10), time(17), TOKYO
+            ),
+            "mode": EventMode.FIRST_COME,
+            "waitlist": True,
+            "fee": 500,
+            "published": True,
+        },
+    )
+    if created:
+        people = [resident] + [
+            User.objects.filter(email=f"demo-participant{n}@example.jp").first()
+            or User.objects.create_user(f"demo-participant{n}@example.jp", None)
+            for n in range(1, 4)
+        ]
+        for seat, (user, name) in enumerate(
+            zip(people, ("山田 花子", "参加 一郎", "参加 二郎", "参加 三郎"), strict=True)
+        ):
+            EventSignup.objects.create(
+                organisation=yokohama,
+                event=course,
+                user=user,
+                name=name,
+                email=user.email,
+                status=SignupStatus.CONFIRMED,
+                seat=seat,
+                code=f"DEMO{seat + 1:04d}",
+                confirmed_at=now,
+            )
+    seed = "demo-seed-" + "0" * 54
+    lottery, created = Event.objects.get_or_create(
+        organisation=yokohama,
+        title="親子テニス体験会（デモ・抽選）",
+        defaults={
+            "description": "小学生とその保護者の方が対象です。コーチがていねいに教えます。",
+            "venue": DEMO_FACILITY + " テニスコート1・2",
+            "starts_at": datetime.combine(local.date() + timedelta(days=20), time(9), TOKYO),
+            "ends_at": datetime.combine(local.date() + timedelta(days=20), time(11), TOKYO),
+            "capacity": 8,
+            "signup_opens_at": now - timedelta(days=1),
+            "signup_closes_at": datetime.combine(local.date() + timedelta(days=7), time(17), TOKYO),
+            "mode": EventMode.LOTTERY,
+            "published": True,
+            "draw_seed": seed,
+            "draw_commitment": commitment_of(seed),
+        },
+    )
+    if created:
+        for n in range(1, 4):
+            user = User.objects.get(email=f"demo-participant{n}@example.jp")
+            EventSignup.objects.create(
+                organisation=yokohama,
+                event=lottery,
+                user=user,
+                name=f"参加 {n}",
+                email=user.email,
+                status=SignupStatus.ENTERED,
+                code=f"LOT{n:05d}",
+            )

@@ -24,6 +24,8 @@ urlpatterns = [
     ),
     path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
+    # Before urls_apply: its mypage/<receipt number>/ would take mypage/events/.
+    path("", include("madoguchi.portal.urls_registrations")),
     path("", include("madoguchi.portal.urls_apply")),
     path("", include("madoguchi.portal.urls_facility_log")),
 ]

@@ -180,12 +180,56 @@ def booking_counts(
     return out
 
 
+def event_signup_counts(
+    *,
+    organisation_ids: Collection[int] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[BookingCount]:
+    """Confirmed event signups by organisation × month (of confirmation, in Japan), as
+    :func:`booking_counts` gives bookings: each is one online procedure (``procedure_id`` is
+    None: events have no procedure of their own). A signup confirmed and later cancelled
+    still counts."""
+    from django.db.models.functions import TruncMonth
+
+    from madoguchi.reservations.constants import Channel
+    from madoguchi.reservations.models import EventSignup
+
+    found = EventSignup.objects.filter(confirmed_at__isnull=False)
+    if organisation_ids is not None:
+        found = found.filter(organisation_id__in=list(organisation_ids))
+    if since is not None:
+        found = found.filter(
+            confirmed_at__gte=datetime.combine(since.replace(day=1), datetime.min.time(), TOKYO)
+        )
+    if until is not None:
+        first = until.replace(day=1)
+        nxt = (
+            first.replace(year=first.year + 1, month=1)
+            if first.month == 12
+            else first.replace(month=first.month + 1)
+        )
+        found = found.filter(confirmed_at__lt=datetime.combine(nxt, datetime.min.time(), TOKYO))
+    rows = (
+        found.annotate(month=TruncMonth("confirmed_at", tzinfo=TOKYO))
+        .values_list("organisation_id", "month")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    out = []
+    for organisation_id, month, n in rows:
+        month_date = month.date() if isinstance(month, datetime) else month
+        out.append(BookingCount(organisation_id, None, month_date, Channel.ONLINE, n))
+    return out
+
+
 __all__ = [
     "BookingCount",
     "SlotView",
     "booking_counts",
     "booking_of_user",
     "bookings_of_user",
+    "event_signup_counts",
     "facilities_published",
     "facility_get",
     "facility_public_get",

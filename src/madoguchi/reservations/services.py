@@ -39,6 +39,7 @@ from madoguchi.reservations.constants import (
 from madoguchi.reservations.models import (
     Booking,
     Claim,
+    Facility,
     FacilityLogEntry,
     Registration,
     Slot,
@@ -191,8 +192,12 @@ def _insert_booking(**fields: object) -> Booking:
 
 
 def _registration_usable(
-    registration: Registration, organisation: Organisation, now: datetime
+    registration: Registration,
+    organisation: Organisation,
+    now: datetime,
+    facility: Facility | None = None,
 ) -> None:
+    """Refuse a registration that may not book now (or, given ``facility``, not there)."""
     if registration.organisation_id != organisation.pk:
         raise Registration.DoesNotExist
     if registration.status != RegistrationStatus.APPROVED:
@@ -204,6 +209,12 @@ def _registration_usable(
         raise ReservationError(
             f"利用停止中のため、{until:%Y年%m月%d日}まで予約できません。", code="suspended"
         )
+    if facility is not None:
+        from madoguchi.reservations.eligibility import registration_may_book
+
+        refusal = registration_may_book(facility, registration)
+        if refusal is not None:
+            raise ReservationError(refusal, code="eligibility")
 
 
 def _check_identity(slot: Slot, identity: VerifiedIdentity | None) -> None:
@@ -318,7 +329,7 @@ def _hold(
         if replay is not None:
             return replay
         slot = Slot.objects.select_related("facility").get(pk=slot_id, organisation=organisation)
-        _registration_usable(registration, organisation, now)
+        _registration_usable(registration, organisation, now, slot.facility)
         if not slot.facility.published:
             raise Slot.DoesNotExist
         if slot.state != SlotState.OPEN or (slot.opens_at is not None and slot.opens_at > now):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from madoguchi.reservations.events import event_reminders_send
 from madoguchi.reservations.services import bookings_expire
 
 
@@ -20,4 +21,5 @@ def reservations_tick(*, now: datetime) -> TickReport:
     """Run every reservation task that is due at ``now``. Safe to run concurrently and again."""
     report = TickReport()
     report.expired = bookings_expire(now=now)
+    event_reminders_send(now=now)
     return report

@@ -10,6 +10,7 @@ test cannot fill fails until the parameter is taught here.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -226,8 +227,25 @@ def world(db, organisation, other_organisation):
     _b_token, b_raw = staff_token_create(
         staff=admin_b, name="鎌倉", scopes=[SCOPE_STAFF_READ, SCOPE_STAFF_WRITE], now=now()
     )
+    # 利用者登録 and イベント・講座 of A.
+    from madoguchi.reservations.models import Event, Registration
+
+    registration = Registration.objects.create(
+        organisation=organisation, kind="group", number="R-ISO-1", name=f"{SECRET_NAME}クラブ"
+    )
+    event = Event.objects.create(
+        organisation=organisation,
+        title=f"{SECRET_NAME}講座",
+        starts_at=now() + timedelta(days=9),
+        ends_at=now() + timedelta(days=9, hours=1),
+        signup_opens_at=now(),
+        signup_closes_at=now() + timedelta(days=8),
+        capacity=5,
+    )
     return {
         "params": {
+            "registration_id": registration.pk,
+            "event_id": event.pk,
             "procedure_id": procedure.pk,
             "application_id": application.pk,
             "document_id": document.pk,

@@ -2,18 +2,27 @@
 
 from madoguchi.reservations.models.bookings import Booking, Claim, FacilityLogEntry, Slot
 from madoguchi.reservations.models.calendar import ClosedDay, Fee, Reduction
+from madoguchi.reservations.models.events import Event, EventSignup
 from madoguchi.reservations.models.facilities import Facility, Resource, TimeBand
-from madoguchi.reservations.models.registrations import Registration
+from madoguchi.reservations.models.registrations import (
+    Registration,
+    RegistrationMember,
+    ReservationSettings,
+)
 
 __all__ = [
     "Booking",
     "Claim",
     "ClosedDay",
+    "Event",
+    "EventSignup",
     "Facility",
     "FacilityLogEntry",
     "Fee",
     "Reduction",
     "Registration",
+    "RegistrationMember",
+    "ReservationSettings",
     "Resource",
     "Slot",
     "TimeBand",
