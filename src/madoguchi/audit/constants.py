@@ -40,6 +40,9 @@ class AuditAction(models.TextChoices):
     BOOKING_CONFIRMED = "booking.confirmed", "予約の確定"
     BOOKING_CANCELLED = "booking.cancelled", "予約の取消し"
     BOOKING_EXPIRED = "booking.expired", "予約の期限切れ"
+    BOOKING_OFFERED = "booking.offered", "キャンセル待ちからの予約の案内"
+    WAITLIST_JOINED = "waitlist.joined", "キャンセル待ちへの登録"
+    WAITLIST_LEFT = "waitlist.left", "キャンセル待ちの取りやめ"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"

@@ -24,5 +24,6 @@ urlpatterns = [
     ),
     path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
+    path("", include("madoguchi.portal.urls_facilities")),
     path("", include("madoguchi.portal.urls_apply")),
 ]
