@@ -35,6 +35,7 @@ from madoguchi.reservations.constants import (
     WAITLIST_MAX,
     WAITLIST_OFFER_DURATION,
     WAITLIST_OFFER_MARGIN,
+    WAITLIST_OPEN_STATUSES,
     BookingSource,
     BookingStatus,
     Channel,
@@ -144,6 +145,10 @@ def waitlist_join(
             status__in=ACTIVE_STATUSES,
         ).exists():
             raise ReservationError("この枠は、すでにあなたが予約しています。", code="own")
+        if WaitlistEntry.objects.filter(
+            slot=slot, registration=registration, status__in=WAITLIST_OPEN_STATUSES
+        ).exists():  # said before the cap (the constraint below still decides a race)
+            raise _twice()
         waiting = WaitlistEntry.objects.filter(
             organisation=organisation, registration=registration, status=WaitlistStatus.WAITING
         ).count()
@@ -164,9 +169,7 @@ def waitlist_join(
                     created_at=now,
                 )
         except IntegrityError:
-            raise ReservationError(
-                "この枠のキャンセル待ちには、すでに登録しています。", code="twice"
-            ) from None
+            raise _twice() from None
         audit_record(
             action=AuditAction.WAITLIST_JOINED,
             now=now,
@@ -177,6 +180,10 @@ def waitlist_join(
             detail={"slot": slot.pk},
         )
         return entry
+
+
+def _twice() -> ReservationError:
+    return ReservationError("この枠のキャンセル待ちには、すでに登録しています。", code="twice")
 
 
 def waitlist_leave(
