@@ -107,7 +107,6 @@ def _ids_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return wrapped
 
 
-
 def _organisation(code: str) -> Organisation:
     try:
         org = organisation_get(code=code[:16])

@@ -367,3 +367,23 @@ def test_non_integer_ids_are_404_not_500(client, organisation, facility, hanako)
         f"/o/{organisation.lg_code}/facilities/reservations/0/confirm/",
     ):
         assert client.get(url).status_code == 404, url
+
+
+def test_demo_resident_has_a_booking_with_a_permit_and_waits_for_a_taken_slot(client, db):
+    from madoguchi.ops.demo_reservations import demo_reservations
+    from madoguchi.tenants.models import Organisation
+
+    yokohama = Organisation.objects.get(lg_code="141003")
+    resident = resident_create("demo-resident@example.jp", verified=True)
+    demo_reservations(yokohama, resident, now=now())
+    demo_reservations(yokohama, resident, now=now())  # idempotent
+    [booking] = Booking.objects.filter(user=resident)
+    assert booking.status == BookingStatus.CONFIRMED
+    [entry] = WaitlistEntry.objects.filter(user=resident)
+    assert entry.status == WaitlistStatus.WAITING
+    client.force_login(resident)
+    mine = client.get("/account/reservations/").content.decode()
+    assert booking.number in mine
+    assert "取りやめる" in mine
+    assert client.get(f"/account/reservations/{booking.pk}/permit.pdf").status_code == 200
+    assert client.get(f"/o/{yokohama.lg_code}/").content.decode().count("施設の予約") >= 1

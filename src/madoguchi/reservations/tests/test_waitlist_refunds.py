@@ -93,6 +93,11 @@ def book(organisation, slot, who, *, at=None):
     return booking_confirm(organisation=organisation, booking_id=booking.pk, user=user, now=at)
 
 
+def _user_of(booking):
+    assert booking.user is not None
+    return booking.user
+
+
 def join(organisation, slot, who, **kw):
     user, registration = who
     return waitlist_join(
@@ -348,7 +353,7 @@ def test_declining_an_offer_passes_it_on(organisation, facility, day, hanako, ta
     join(organisation, slot, jiro)
     booking_cancel(organisation=organisation, booking_id=booking.pk, user=taro[0])
     offered = Booking.objects.get(status=BookingStatus.OFFERED)
-    booking_cancel(organisation=organisation, booking_id=offered.pk, user=offered.user)
+    booking_cancel(organisation=organisation, booking_id=offered.pk, user=_user_of(offered))
     assert WaitlistEntry.objects.filter(status=WaitlistStatus.WITHDRAWN).count() == 1
     assert WaitlistEntry.objects.filter(status=WaitlistStatus.OFFERED).count() == 1
     assert Booking.objects.filter(status=BookingStatus.OFFERED).count() == 1
@@ -395,7 +400,7 @@ def test_the_choice_is_random_not_first_come(organisation, facility, day, hanako
         booking_cancel(organisation=organisation, booking_id=booking.pk, user=holder[0])
         offered = Booking.objects.get(slot=slot, status=BookingStatus.OFFERED)
         chosen.add(offered.user_id)
-        booking_cancel(organisation=organisation, booking_id=offered.pk, user=offered.user)
+        booking_cancel(organisation=organisation, booking_id=offered.pk, user=_user_of(offered))
         WaitlistEntry.objects.filter(slot=slot).update(status=WaitlistStatus.WITHDRAWN)
         Booking.objects.filter(slot=slot, status=BookingStatus.OFFERED).update(
             status=BookingStatus.CANCELLED
