@@ -94,7 +94,7 @@ def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
     ]
     if data.facility_address:
         facts.append([para("施設の所在地"), para(data.facility_address)])
-    table = Table(facts, colWidths=[40 * mm, 130 * mm])
+    table = Table(facts, colWidths=[46 * mm, 124 * mm])
     table.setStyle(
         TableStyle(
             [

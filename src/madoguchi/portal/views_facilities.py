@@ -286,13 +286,20 @@ def _fees(facility: Facility, today: date) -> list[dict[str, Any]]:
         name, times = _band_key(slot)
         row = table.setdefault(
             (slot.resource_id, name),
-            {"resource": slot.resource.name, "band": f"{name} {times}".strip(), "fees": set()},
+            {"resource": slot.resource.name, "band": f"{name} {times}".strip(), "fees": {}},
         )
-        row["fees"].add(slot.fee)
+        day_type = slot.band.get_day_type_display() if slot.band is not None else ""
+        row["fees"].setdefault(day_type, set()).add(slot.fee)
     out = []
     for row in table.values():
-        fees = sorted(row["fees"])
-        row["text"] = "、".join(f"{fee:,}円" for fee in fees)
+        by_type: dict[str, set[int]] = row["fees"]
+        if len({fee for fees in by_type.values() for fee in fees}) == 1:
+            row["text"] = f"{next(iter(next(iter(by_type.values())))):,}円"
+        else:
+            row["text"] = "・".join(
+                f"{day_type} {'、'.join(f'{fee:,}円' for fee in sorted(fees))}".strip()
+                for day_type, fees in sorted(by_type.items(), key=lambda item: item[0] != "平日")
+            )
         out.append(row)
     return out
 

@@ -34,6 +34,8 @@ class RefundStep:
     def text(self) -> str:
         """「7日前まで：100%」 in plain Japanese."""
         when = {0: "当日", 1: "前日まで"}.get(self.days_before, f"{self.days_before}日前まで")
+        if self.percent == 0:
+            return f"{when}に取り消した場合：還付はありません"
         return f"{when}に取り消した場合：使用料の{self.percent}%を還付"
 
 

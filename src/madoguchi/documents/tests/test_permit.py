@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 from madoguchi.documents.permit import ELECTRONIC_NOTE, PermitData, permit_pdf
 
 
 def _permit(**extra):
-    values = {
+    values: dict[str, Any] = {
         "organisation_name": "横浜市",
         "number": "261204-ABCD1234",
         "issued_on_text": "令和8年12月4日（2026年12月4日）",
