@@ -387,3 +387,22 @@ def test_demo_resident_has_a_booking_with_a_permit_and_waits_for_a_taken_slot(cl
     assert "取りやめる" in mine
     assert client.get(f"/account/reservations/{booking.pk}/permit.pdf").status_code == 200
     assert client.get(f"/o/{yokohama.lg_code}/").content.decode().count("施設の予約") >= 1
+
+
+def test_tampered_hold_form_is_refused_without_storing(
+    client, organisation, facility, day, hanako, taro
+):
+    client.force_login(hanako[0])
+    registration_make(organisation, hanako[0], number="U999999")  # a second registration
+    slot = slot_of(facility, "テニスコート1", day)
+    url = _url(organisation, facility, "slots", slot.pk, "hold")
+    # Someone else's registration id: 404.
+    assert client.post(url, {"registration": str(taro[1].pk)}).status_code == 404
+    for value in ("abc", "-1", "9" * 30):
+        assert client.post(url, {"registration": value}).status_code == 404
+    response = client.post(url, {"idempotency_key": "k" * 150})
+    assert response.status_code == 422
+    assert "長すぎます" in response.content.decode()
+    assert not Booking.objects.exists()
+    # GET on a POST-only address is refused, not served.
+    assert client.get(url).status_code == 405
