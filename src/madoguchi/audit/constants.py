@@ -64,6 +64,9 @@ class AuditAction(models.TextChoices):
     EVENT_SIGNUP_CANCELLED = "event.signup_cancelled", "イベント・講座の申込の取消し"
     EVENT_DRAWN = "event.drawn", "イベント・講座の抽選"
     EVENT_CHECKED_IN = "event.checked_in", "イベント・講座の当日受付"
+    BOOKING_OFFERED = "booking.offered", "キャンセル待ちからの予約の案内"
+    WAITLIST_JOINED = "waitlist.joined", "キャンセル待ちへの登録"
+    WAITLIST_LEFT = "waitlist.left", "キャンセル待ちの取りやめ"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"

@@ -35,6 +35,7 @@ def demo_reservations(yokohama: Organisation, resident: User, *, now: datetime) 
     _demo_registration(yokohama, resident)
     _demo_facilities_staff(yokohama, resident, now=now)
     _demo_members(yokohama, resident, now=now)
+    _demo_booking(yokohama, resident, now=now)
 
 
 def _demo_facility(yokohama: Organisation, *, now: datetime) -> Facility:
@@ -387,3 +388,72 @@ def _demo_members(yokohama: Organisation, resident: User, *, now: datetime) -> N
                 status=SignupStatus.ENTERED,
                 code=f"LOT{n:05d}",
             )
+
+
+#: The neighbour whose booking the demo resident waits for (an account nobody logs in to).
+DEMO_NEIGHBOUR = "neighbour@yokohama.demo.madoguchi.jp"
+
+
+def _demo_booking(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """The demo resident's confirmed booking (with its 使用許可書), a slot taken by a
+    neighbour on whose waitlist the resident is, and the centre's refund schedule. Made
+    through the same services as in the portal; skipped when already there."""
+    from madoguchi.reservations.models import RefundRule, WaitlistEntry
+    from madoguchi.reservations.services import booking_confirm, booking_hold
+    from madoguchi.reservations.waitlist import waitlist_join
+
+    facility = Facility.objects.get(organisation=yokohama, name=DEMO_FACILITY)
+    for days_before, percent in ((7, 100), (1, 50), (0, 0)):
+        RefundRule.objects.get_or_create(
+            organisation=yokohama,
+            facility=facility,
+            days_before=days_before,
+            defaults={"percent": percent},
+        )
+    registration = _demo_registration(yokohama, resident)
+    if WaitlistEntry.objects.filter(organisation=yokohama, registration=registration).exists():
+        return
+    neighbour = User.objects.filter(email=DEMO_NEIGHBOUR).first()
+    if neighbour is None:
+        neighbour = User.objects.create_user(DEMO_NEIGHBOUR, None, display_name="デモ 近所")
+    neighbour_registration, _ = Registration.objects.get_or_create(
+        organisation=yokohama,
+        user=neighbour,
+        kind=RegistrationKind.GROUP,
+        defaults={
+            "number": "Y000002",
+            "name": "みなとバスケットボールクラブ（デモ）",
+            "status": RegistrationStatus.APPROVED,
+        },
+    )
+    today = to_tokyo(now).date()
+
+    def slot(resource: str, days: int, band: str) -> Slot:
+        day = today + timedelta(days=days)
+        while _day_type(day) != DayType.WEEKDAY:
+            day += timedelta(days=1)
+        return Slot.objects.get(
+            facility=facility, resource__name=resource, date=day, band__name=band
+        )
+
+    for who, registration_, taken in (
+        (resident, registration, slot("テニスコート1", 10, "午前")),
+        (neighbour, neighbour_registration, slot("体育室（全面）", 12, "夜間")),
+    ):
+        held = booking_hold(
+            organisation=yokohama,
+            slot_id=taken.pk,
+            registration=registration_,
+            user=who,
+            identity=None,
+            now=now,
+        ).booking
+        booking_confirm(organisation=yokohama, booking_id=held.pk, user=who, now=now)
+    waitlist_join(
+        organisation=yokohama,
+        slot_id=slot("体育室（全面）", 12, "夜間").pk,
+        registration=registration,
+        user=resident,
+        identity=None,
+        now=now,
+    )

@@ -26,6 +26,7 @@ urlpatterns = [
     path("account/", include("madoguchi.portal.urls_account")),
     # Before urls_apply: its mypage/<receipt number>/ would take mypage/events/.
     path("", include("madoguchi.portal.urls_registrations")),
+    path("", include("madoguchi.portal.urls_facilities")),
     path("", include("madoguchi.portal.urls_apply")),
     path("", include("madoguchi.portal.urls_facility_log")),
 ]

@@ -25,6 +25,7 @@ from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import now
 from madoguchi.identity.assurance import LEVEL_NAMES, assurance_shortfall, identity_current
 from madoguchi.identity.models import User
+from madoguchi.reservations.selectors import facilities_published
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import (
@@ -142,6 +143,7 @@ def organisation(request: HttpRequest, code: str) -> HttpResponse:
             "procedures": list(procedures_of(organisation=org).prefetch_related("life_events")),
             "life_events": list(life_events_list()),
             "contact": organisation_contact_of(organisation=org),
+            "has_facilities": facilities_published(org).exists(),
         },
     )
 

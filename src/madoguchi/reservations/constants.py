@@ -132,3 +132,35 @@ class Residency(models.TextChoices):
     WORKER = "worker", "在勤"
     STUDENT = "student", "在学"
     OUTSIDE = "outside", "市外"
+
+
+# --- Waitlist (キャンセル待ち) and refunds ----------------------------------------------------
+
+
+class WaitlistStatus(models.TextChoices):
+    #: Waiting for the slot to be freed.
+    WAITING = "waiting", "キャンセル待ち"
+    #: The slot was freed and offered to this entry (an OFFERED booking holds it).
+    OFFERED = "offered", "ご案内中"
+    #: The offer was confirmed: the entry became a booking.
+    ACCEPTED = "accepted", "予約になりました"
+    #: The offer was not confirmed in time, or the slot began before it could be offered.
+    EXPIRED = "expired", "期限切れ"
+    #: Left the waitlist, or declined the offer.
+    WITHDRAWN = "withdrawn", "取りやめ"
+
+
+#: A waitlist entry in these statuses counts as "on the waitlist" for that slot.
+WAITLIST_OPEN_STATUSES: Final = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+#: At most this many waiting entries per registration at once (shown to residents).
+WAITLIST_MAX: Final = 3
+#: How long a resident has to confirm a slot offered from the waitlist …
+WAITLIST_OFFER_DURATION: Final = timedelta(hours=24)
+#: … but never later than this before the slot starts (less left: released to first come).
+WAITLIST_OFFER_MARGIN: Final = timedelta(hours=1)
+#: Payment statuses where the fee was actually paid (a cancellation may refund part of it).
+PAID_STATUSES: Final = (
+    PaymentStatus.PAID_COUNTER,
+    PaymentStatus.PAID_TRANSFER,
+    PaymentStatus.PAID_ONLINE,
+)

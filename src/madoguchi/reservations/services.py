@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -26,6 +27,7 @@ from madoguchi.core.time import now as _now
 from madoguchi.core.time import to_tokyo
 from madoguchi.identity.assurance import VerifiedIdentity, assurance_shortfall
 from madoguchi.identity.models import User
+from madoguchi.notifications.services import outbox_enqueue_email
 from madoguchi.reservations.constants import (
     ACTIVE_STATUSES,
     HOLD_DURATION,
@@ -33,9 +35,12 @@ from madoguchi.reservations.constants import (
     BookingStatus,
     Channel,
     LogKind,
+    PaymentStatus,
     RegistrationStatus,
     SlotState,
+    WaitlistStatus,
 )
+from madoguchi.reservations.fees import fee_quote
 from madoguchi.reservations.models import (
     Booking,
     Claim,
@@ -43,8 +48,10 @@ from madoguchi.reservations.models import (
     FacilityLogEntry,
     Registration,
     Slot,
+    WaitlistEntry,
 )
 from madoguchi.reservations.ratelimit import PER_ADDRESS, PER_USER, booking_attempt_admit
+from madoguchi.reservations.refunds import refund_quote
 from madoguchi.tenants.models import Organisation
 
 #: At most this many first-come holds at once per registration (a hold is minutes long).
@@ -153,11 +160,6 @@ def _claim(booking: Booking, slot: Slot) -> None:
 def _release(booking: Booking) -> None:
     """Delete the claims of ``booking``: its slot is free again (the caller logs why)."""
     Claim.objects.filter(booking=booking).delete()
-
-
-def _slot_freed(slot: Slot, now: datetime) -> None:
-    """hook: waitlist offers are made here"""
-    return None
 
 
 def _new_number(now: datetime) -> str:
@@ -378,15 +380,21 @@ def booking_confirm(
     organisation: Organisation,
     booking_id: int,
     user: User,
+    reduction: str = "",
     now: datetime | None = None,
 ) -> Booking:
     """予約の確定: the holder confirms a held (first-come) or offered (lottery, waitlist)
-    booking before its deadline.
+    booking before its deadline, with the reduction (減免) chosen on the confirmation page.
 
-    Guarantees: only the booking's own user confirms; confirming twice returns the confirmed
-    booking unchanged (no second audit event); after the deadline the booking is expired, its
-    slot freed, and :class:`ReservationError` (``expired``) raised. ``Booking.DoesNotExist``
-    for another organisation's or another user's booking.
+    Guarantees: only the booking's own user confirms; the fee, the reduction and the amount
+    due are stored from :func:`~madoguchi.reservations.fees.fee_quote` (an amount due of 0 is
+    recorded as 免除); a booking offered from the waitlist marks its entry accepted; a mail
+    with the booking number, the slot and the link to the 使用許可書 is queued in the same
+    transaction. Confirming twice returns the confirmed booking unchanged (no second audit
+    event, no second mail). After the deadline the booking is expired, its slot freed (and
+    offered to the waitlist), and :class:`ReservationError` (``expired``) raised; an unknown
+    reduction raises :class:`ReservationError` (``reduction``) and stores nothing.
+    ``Booking.DoesNotExist`` for another organisation's or another user's booking.
     """
     now = now or _now()
     with transaction.atomic(durable=True):
@@ -403,10 +411,35 @@ def booking_confirm(
         if late:  # the expiry is stored (the slot freed) before the refusal is raised
             _expire(booking, now)
         else:
+            try:
+                quote = fee_quote(slot=booking.slot, reduction=(reduction or "").strip()[:32])
+            except ValueError as unknown:
+                raise ReservationError(str(unknown), code="reduction") from None
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
             booking.expires_at = None
-            booking.save(update_fields=["status", "confirmed_at", "expires_at", "updated_at"])
+            booking.fee = quote.fee
+            booking.reduction = quote.reduction
+            booking.fee_due = quote.due
+            if quote.due == 0:
+                booking.payment = PaymentStatus.EXEMPT
+            booking.save(
+                update_fields=[
+                    "status",
+                    "confirmed_at",
+                    "expires_at",
+                    "fee",
+                    "reduction",
+                    "fee_due",
+                    "payment",
+                    "updated_at",
+                ]
+            )
+            if booking.source == BookingSource.WAITLIST:
+                WaitlistEntry.objects.filter(booking=booking, status=WaitlistStatus.OFFERED).update(
+                    status=WaitlistStatus.ACCEPTED
+                )
+            _confirmation_mail(booking, user, now)
             audit_record(
                 action=AuditAction.BOOKING_CONFIRMED,
                 now=now,
@@ -431,9 +464,13 @@ def booking_cancel(
     reason: str = "",
     now: datetime | None = None,
 ) -> Booking:
-    """予約の取消し by the resident who made it. The slot is freed in the same transaction and
-    the public log says so (利用者による取消し). Raises :class:`ReservationError` when the
-    booking has ended or its slot has started; ``Booking.DoesNotExist`` for someone else's."""
+    """予約の取消し by the resident who made it (declining an offer from the waitlist too).
+
+    Guarantees, in one transaction: the slot is freed and the public log says so (利用者による
+    取消し); ``refund`` is stored by the facility's refund schedule for a paid fee (0 when
+    nothing was paid: nothing is due); the freed slot is offered to one random waiting entry
+    (:func:`_slot_freed`). Raises :class:`ReservationError` when the booking has ended or its
+    slot has started; ``Booking.DoesNotExist`` for someone else's."""
     now = now or _now()
     with transaction.atomic(durable=True):
         booking = (
@@ -447,11 +484,19 @@ def booking_cancel(
             raise ReservationError(
                 "利用開始後の予約は取り消せません。窓口にご相談ください。", code="past"
             )
+        refund = refund_quote(booking, now=now)
         _release(booking)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.cancel_reason = reason.strip()[:200]
-        booking.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
+        booking.refund = refund.amount
+        booking.save(
+            update_fields=["status", "cancelled_at", "cancel_reason", "refund", "updated_at"]
+        )
+        if booking.source == BookingSource.WAITLIST:
+            WaitlistEntry.objects.filter(booking=booking, status=WaitlistStatus.OFFERED).update(
+                status=WaitlistStatus.WITHDRAWN
+            )
         _log(slot=booking.slot, kind=LogKind.CANCELLED, rule="利用者による取消し", now=now)
         audit_record(
             action=AuditAction.BOOKING_CANCELLED,
@@ -460,8 +505,9 @@ def booking_cancel(
             actor=user,
             target_type="booking",
             target_id=booking.pk,
-            detail={"slot": booking.slot_id},
+            detail={"slot": booking.slot_id, "refund": refund.amount},
         )
+        _slot_freed(booking.slot, now)
         return booking
 
 
@@ -469,6 +515,10 @@ def _expire(booking: Booking, now: datetime) -> None:
     _release(booking)
     booking.status = BookingStatus.EXPIRED
     booking.save(update_fields=["status", "updated_at"])
+    if booking.source == BookingSource.WAITLIST:
+        WaitlistEntry.objects.filter(booking=booking, status=WaitlistStatus.OFFERED).update(
+            status=WaitlistStatus.EXPIRED
+        )
     rule = (
         "仮押さえの時間内に確定されなかったため"
         if booking.source == BookingSource.FIRST_COME
@@ -483,6 +533,56 @@ def _expire(booking: Booking, now: datetime) -> None:
         target_id=booking.pk,
         detail={"slot": booking.slot_id, "source": booking.source},
     )
+    _slot_freed(booking.slot, now)
+
+
+def _slot_freed(slot: Slot, now: datetime) -> None:
+    """A slot was freed (a cancellation, an expired hold or offer, a staff override): offer it
+    to one waiting entry chosen at random (see :mod:`madoguchi.reservations.waitlist`).
+    Joins the caller's transaction; every path that frees a slot calls it."""
+    from madoguchi.reservations.waitlist import _offer_freed
+
+    _offer_freed(slot, now)
+
+
+def _confirmation_mail(booking: Booking, user: User, now: datetime) -> None:
+    """Queue the mail that tells the resident the booking is confirmed (number, slot, permit)."""
+    from madoguchi.reservations.permits import booking_mail_lines
+
+    if not user.email:
+        return
+    organisation = booking.organisation
+    outbox_enqueue_email(
+        to=user.email,
+        subject=f"【{organisation.name}】施設の予約が確定しました（予約番号 {booking.number}）",
+        body="\n".join(
+            [
+                "施設の予約が確定しました。",
+                "",
+                *booking_mail_lines(booking),
+                "",
+                "使用許可書は、次のページからダウンロードできます（ログインが必要です）。",
+                permit_url(booking),
+                "",
+                "予約の確認・取消しは「予約の確認」のページでできます。",
+                my_bookings_url(),
+                "",
+                f"{organisation.name}",
+            ]
+        ),
+        now=now,
+        organisation=organisation,
+    )
+
+
+def permit_url(booking: Booking) -> str:
+    """The absolute address of the booking's 使用許可書 (behind the resident's login)."""
+    return settings.PORTAL_URL.rstrip("/") + f"/account/reservations/{booking.pk}/permit.pdf"
+
+
+def my_bookings_url() -> str:
+    """The absolute address of the resident's list of bookings."""
+    return settings.PORTAL_URL.rstrip("/") + "/account/reservations/"
 
 
 def bookings_expire(*, now: datetime | None = None, limit: int = 500) -> int:

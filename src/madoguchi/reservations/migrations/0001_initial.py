@@ -261,6 +261,49 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name="RefundRule",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "days_before",
+                    models.PositiveSmallIntegerField(verbose_name="利用日の何日前まで"),
+                ),
+                (
+                    "percent",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MaxValueValidator(100)],
+                        verbose_name="還付の割合（%）",
+                    ),
+                ),
+                (
+                    "facility",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refund_rules",
+                        to="reservations.facility",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.organisation",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "還付の決まり",
+                "verbose_name_plural": "還付の決まり",
+                "ordering": ("facility", "-days_before"),
+            },
+        ),
+        migrations.CreateModel(
             name="Registration",
             fields=[
                 (
@@ -1034,6 +1077,84 @@ class Migration(migrations.Migration):
                 "ordering": ("resource", "band"),
             },
         ),
+        migrations.CreateModel(
+            name="WaitlistEntry",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "キャンセル待ち"),
+                            ("offered", "ご案内中"),
+                            ("accepted", "予約になりました"),
+                            ("expired", "期限切れ"),
+                            ("withdrawn", "取りやめ"),
+                        ],
+                        default="waiting",
+                        max_length=16,
+                        verbose_name="状態",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="登録日時")),
+                (
+                    "offered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="案内日時"),
+                ),
+                (
+                    "booking",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="reservations.booking",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.organisation",
+                    ),
+                ),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reservations.registration",
+                    ),
+                ),
+                (
+                    "slot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="waitlist",
+                        to="reservations.slot",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "キャンセル待ち",
+                "verbose_name_plural": "キャンセル待ち",
+                "ordering": ("created_at", "id"),
+            },
+        ),
         migrations.AddConstraint(
             model_name="facility",
             constraint=models.UniqueConstraint(
@@ -1069,6 +1190,18 @@ class Migration(migrations.Migration):
             model_name="reduction",
             constraint=models.CheckConstraint(
                 condition=models.Q(("percent__lte", 100)), name="reduction_percent_max"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="refundrule",
+            constraint=models.UniqueConstraint(
+                fields=("facility", "days_before"), name="refund_rule_days_unique"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="refundrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("percent__lte", 100)), name="refund_rule_percent_max"
             ),
         ),
         migrations.AddConstraint(
@@ -1172,5 +1305,17 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="fee",
             constraint=models.UniqueConstraint(fields=("resource", "band"), name="fee_unique"),
+        ),
+        migrations.AddIndex(
+            model_name="waitlistentry",
+            index=models.Index(fields=["slot", "status"], name="waitlist_slot_status"),
+        ),
+        migrations.AddConstraint(
+            model_name="waitlistentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ("waiting", "offered"))),
+                fields=("slot", "registration"),
+                name="waitlist_open_unique",
+            ),
         ),
     ]

@@ -4,11 +4,13 @@ from madoguchi.reservations.models.bookings import Booking, Claim, FacilityLogEn
 from madoguchi.reservations.models.calendar import ClosedDay, Fee, Reduction
 from madoguchi.reservations.models.events import Event, EventSignup
 from madoguchi.reservations.models.facilities import Facility, Resource, TimeBand
+from madoguchi.reservations.models.policies import RefundRule
 from madoguchi.reservations.models.registrations import (
     Registration,
     RegistrationMember,
     ReservationSettings,
 )
+from madoguchi.reservations.models.waitlists import WaitlistEntry
 
 __all__ = [
     "Booking",
@@ -20,10 +22,12 @@ __all__ = [
     "FacilityLogEntry",
     "Fee",
     "Reduction",
+    "RefundRule",
     "Registration",
     "RegistrationMember",
     "ReservationSettings",
     "Resource",
     "Slot",
     "TimeBand",
+    "WaitlistEntry",
 ]

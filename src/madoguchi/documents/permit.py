@@ -1,0 +1,120 @@
+"""使用許可書 (permit to use a facility) as a PDF with an embedded Japanese font.
+
+Built from a plain :class:`PermitData` (documents sits below reservations and knows nothing
+of bookings): the reservations app fills it in and the portal downloads the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+
+from madoguchi.documents.fonts import font_chain, markup
+from madoguchi.documents.layout import a4_pdf, missing_note
+
+ELECTRONIC_NOTE = "この許可書は電子的に発行されたものです"
+
+
+@dataclass(frozen=True)
+class PermitData:
+    #: The issuer (the organisation), as it signs the permit.
+    organisation_name: str
+    #: 許可番号 (the booking number).
+    number: str
+    #: The date of issue as people read it: 「令和8年12月4日（2026年12月4日）」.
+    issued_on_text: str
+    facility_name: str
+    resource_name: str
+    #: 「令和8年12月18日（金） 9:00〜12:00」.
+    when_text: str
+    registration_number: str
+    registration_name: str
+    purpose: str
+    fee: int
+    #: The reduction's name (減免), empty for none.
+    reduction_name: str
+    fee_due: int
+    #: 納付状況 in words (未納, 窓口で納付済み …).
+    payment_text: str
+    #: The facility's rules (使用の条件), one line each.
+    conditions: Sequence[str] = ()
+    facility_address: str = ""
+
+
+def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
+    """Build the 使用許可書. Characters no embedded font has are drawn as 〓 and listed in a
+    note on the document."""
+    base = font_chain()[0].name
+    body = ParagraphStyle("body", fontName=base, fontSize=10.5, leading=16)
+    small = ParagraphStyle(
+        "small", parent=body, fontSize=8.5, leading=12, textColor=colors.HexColor("#333333")
+    )
+    title = ParagraphStyle("title", parent=body, fontSize=20, leading=28, spaceAfter=6, alignment=1)
+    right = ParagraphStyle("right", parent=body, alignment=2)
+    missing: list[str] = []
+
+    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
+        content, lost = markup(text, context="permit")
+        missing.extend(lost)
+        return Paragraph(content, style)
+
+    story: list[object] = [
+        para(f"許可番号 {data.number}", right),
+        para(data.issued_on_text, right),
+        para(data.organisation_name, right),
+        Spacer(1, 4 * mm),
+        para(f"{data.registration_name} 様"),
+        Spacer(1, 6 * mm),
+        para("使用許可書", title),
+        para("次のとおり、施設の使用を許可します。"),
+        Spacer(1, 4 * mm),
+    ]
+    fee_text = f"{data.fee:,}円"
+    facts = [
+        [para("許可番号（予約番号）"), para(data.number)],
+        [para("施設"), para(data.facility_name)],
+        [para("部屋・コート"), para(data.resource_name)],
+        [para("使用日時"), para(data.when_text)],
+        [para("利用者番号"), para(data.registration_number)],
+        [para("氏名・団体名"), para(data.registration_name)],
+    ]
+    if data.purpose:
+        facts.append([para("使用目的"), para(data.purpose)])
+    facts += [
+        [para("使用料"), para(fee_text)],
+        [para("減免"), para(data.reduction_name or "なし")],
+        [para("納付額"), para(f"{data.fee_due:,}円")],
+        [para("納付状況"), para(data.payment_text)],
+    ]
+    if data.facility_address:
+        facts.append([para("施設の所在地"), para(data.facility_address)])
+    table = Table(facts, colWidths=[46 * mm, 124 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#767676")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F2F2F2")),
+            ]
+        )
+    )
+    story.append(table)
+    story += [Spacer(1, 6 * mm), para("使用の条件")]
+    conditions = [line.strip() for line in data.conditions if line.strip()] or [
+        "施設の利用の決まりに従って使用してください。"
+    ]
+    story += [para(f"・{line}", small) for line in conditions]
+    story += [
+        Spacer(1, 6 * mm),
+        para("使用当日は、この許可書（画面の表示でも可）を施設の受付でご提示ください。", small),
+        para(f"{ELECTRONIC_NOTE}。", small),
+        para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
+    ]
+    story += missing_note(missing, lambda text: para(text, small), "")
+    return a4_pdf(story, title=f"使用許可書 {data.number}", author=data.organisation_name)
