@@ -18,6 +18,7 @@ from madoguchi.api import errors
 from madoguchi.api.applications import router as applications_router
 from madoguchi.api.bench import router as bench_router
 from madoguchi.api.catalog import router as catalog_router
+from madoguchi.api.lotteries import router as lotteries_router
 from madoguchi.api.schemas import ErrorOut, KindCounts, OrganisationOut, OrganisationPage
 from madoguchi.api.staff import router as staff_router
 from madoguchi.api.statistics import router as statistics_router
@@ -47,6 +48,7 @@ api.add_router("", catalog_router)
 api.add_router("", applications_router)
 api.add_router("", bench_router)
 api.add_router("", statistics_router)
+api.add_router("", lotteries_router)
 api.add_router("/staff", staff_router)
 
 MAX_PER_PAGE = 200

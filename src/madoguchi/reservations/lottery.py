@@ -938,3 +938,62 @@ def lotteries_tick(*, now: datetime) -> LotteryTickReport:
         except ReservationError:
             continue
     return report
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def lotteries_of(organisation: Organisation) -> QuerySet[Lottery]:
+    """The organisation's lotteries, newest month first."""
+    return (
+        Lottery.objects.filter(organisation=organisation)
+        .select_related("organisation")
+        .prefetch_related("facilities")
+        .order_by("-month", "-id")
+    )
+
+
+def lottery_get(*, pk: int, organisation: Organisation | None = None) -> Lottery:
+    """One lottery (of ``organisation`` when given); ``Lottery.DoesNotExist`` otherwise."""
+    qs = Lottery.objects.select_related("organisation").prefetch_related("facilities")
+    if organisation is not None:
+        qs = qs.filter(organisation=organisation)
+    return qs.get(pk=pk)
+
+
+def registration_of(organisation: Organisation, user: User) -> Registration | None:
+    """The user's approved registration with the organisation (the one they enter with)."""
+    from madoguchi.reservations.constants import RegistrationStatus
+
+    return (
+        Registration.objects.filter(
+            organisation=organisation, user=user, status=RegistrationStatus.APPROVED
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def entries_of_user(
+    organisation: Organisation, user: User, lottery: Lottery | None = None
+) -> QuerySet[LotteryEntry]:
+    """The user's entries (through their registrations), with choices and their bookings."""
+    qs = LotteryEntry.objects.filter(organisation=organisation, registration__user=user)
+    if lottery is not None:
+        qs = qs.filter(lottery=lottery)
+    return qs.select_related("lottery").prefetch_related(
+        "choices__slot__resource", "choices__slot__facility", "choices__booking"
+    ).order_by("-lottery__month", "lottery_id", "created_at")
+
+
+def lottery_entry_counts(lottery: Lottery) -> dict[str, int]:
+    """Entries per status (for staff)."""
+    from django.db.models import Count
+
+    rows = (
+        LotteryEntry.objects.filter(lottery=lottery)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["status"]: row["n"] for row in rows}
