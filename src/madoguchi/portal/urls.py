@@ -24,5 +24,7 @@ urlpatterns = [
     ),
     path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
+    # before urls_apply, whose mypage/<receipt number>/ would take mypage/lotteries/
+    path("", include("madoguchi.portal.urls_lotteries")),
     path("", include("madoguchi.portal.urls_apply")),
 ]

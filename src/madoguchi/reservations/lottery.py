@@ -997,3 +997,64 @@ def lottery_entry_counts(lottery: Lottery) -> dict[str, int]:
         .order_by()
     )
     return {row["status"]: row["n"] for row in rows}
+
+
+def lottery_open_slots(lottery: Lottery) -> QuerySet[Slot]:
+    """The slots one can choose in the lottery now (state ``LOTTERY``), in calendar order."""
+    return (
+        lottery_slots(lottery)
+        .filter(state=SlotState.LOTTERY)
+        .select_related("facility", "resource", "band")
+        .order_by("date", "starts_at", "facility_id", "resource__order", "resource_id")
+    )
+
+
+def slot_after(slot: Slot) -> Slot | None:
+    """The next コマ of the same resource on the same day (for a choice of two in a row)."""
+    return (
+        Slot.objects.filter(
+            resource_id=slot.resource_id, date=slot.date, starts_at__gt=slot.starts_at
+        )
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def month_usage(registration: Registration, lottery: Lottery) -> tuple[int, int]:
+    """(entries, entries with a weekend or holiday slot) of the registration for the
+    lottery's month, withdrawn ones not counted — what the caps are checked against."""
+    mine = LotteryEntry.objects.filter(
+        registration=registration,
+        lottery__organisation_id=lottery.organisation_id,
+        lottery__month=lottery.month,
+    ).exclude(status=EntryStatus.WITHDRAWN)
+    return mine.count(), mine.filter(weekend=True).count()
+
+
+def entries_of_resident(user: User, limit: int = 100) -> list[LotteryEntry]:
+    """The user's entries in every organisation, newest month first (for the my page)."""
+    return list(
+        LotteryEntry.objects.filter(registration__user=user)
+        .select_related("lottery", "organisation")
+        .prefetch_related(
+            "choices__slot__resource",
+            "choices__slot__facility",
+            "choices__slot__band",
+            "choices__booking",
+        )
+        .order_by("-lottery__month", "lottery_id", "created_at")[:limit]
+    )
+
+
+def entry_of_resident(*, pk: int, user: User) -> LotteryEntry:
+    """One of the user's entries; ``LotteryEntry.DoesNotExist`` for anyone else's."""
+    return LotteryEntry.objects.select_related("organisation").get(
+        pk=pk, registration__user=user
+    )
+
+
+def lottery_booking_of_resident(*, pk: int, user: User) -> Booking:
+    """One of the user's lottery bookings; ``Booking.DoesNotExist`` for anyone else's."""
+    return Booking.objects.select_related("organisation").get(
+        pk=pk, user=user, source=BookingSource.LOTTERY
+    )

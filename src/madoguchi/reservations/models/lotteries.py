@@ -93,7 +93,7 @@ class Lottery(TimeStampedModel):
     class Meta:
         verbose_name = "抽選"
         verbose_name_plural = "抽選"
-        ordering = ("organisation", "-month", "id")
+        ordering = ("organisation_id", "-month", "id")
         constraints = (
             models.CheckConstraint(
                 condition=models.Q(entry_closes_at__gt=models.F("entry_opens_at"))
@@ -134,7 +134,7 @@ class LotteryEntry(TimeStampedModel):
     class Meta:
         verbose_name = "抽選の応募"
         verbose_name_plural = "抽選の応募"
-        ordering = ("lottery", "code")
+        ordering = ("lottery_id", "code")
         constraints = (
             models.UniqueConstraint(fields=("lottery", "code"), name="lottery_entry_code_unique"),
             models.UniqueConstraint(
@@ -164,7 +164,7 @@ class LotteryChoice(models.Model):
     class Meta:
         verbose_name = "抽選の希望"
         verbose_name_plural = "抽選の希望"
-        ordering = ("entry", "rank", "slot")
+        ordering = ("entry_id", "rank", "slot_id")
         constraints = (
             models.UniqueConstraint(
                 fields=("entry", "rank", "slot"), name="lottery_choice_unique"
