@@ -5,6 +5,7 @@ from madoguchi.console import (
     urls_counter,
     urls_exports,
     urls_imports,
+    urls_lotteries,
     urls_proofing,
     urls_review,
     urls_tokens,
@@ -68,6 +69,7 @@ urlpatterns = [
     *urls_admin.urlpatterns,
     *urls_exports.urlpatterns,
     *urls_tokens.urlpatterns,
+    *urls_lotteries.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_proofing.urlpatterns,
 ]

@@ -1058,3 +1058,12 @@ def lottery_booking_of_resident(*, pk: int, user: User) -> Booking:
     return Booking.objects.select_related("organisation").get(
         pk=pk, user=user, source=BookingSource.LOTTERY
     )
+
+
+def lottery_results(lottery: Lottery) -> QuerySet[LotteryEntry]:
+    """For staff: the entries that won (any round), with their registration, by code."""
+    return (
+        LotteryEntry.objects.filter(lottery=lottery, won_round__gt=0)
+        .select_related("registration")
+        .order_by("won_round", "code")
+    )
