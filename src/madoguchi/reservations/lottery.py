@@ -37,7 +37,7 @@ from madoguchi.core.time import now as _now
 from madoguchi.core.time import to_tokyo
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
-from madoguchi.notifications.services import outbox_enqueue_email
+from madoguchi.notifications.services import outbox_enqueue_emails
 from madoguchi.reservations import draw as draw_module
 from madoguchi.reservations.constants import (
     BookingSource,
@@ -52,6 +52,7 @@ from madoguchi.reservations.models import (
     Claim,
     EntryStatus,
     Facility,
+    FacilityLogEntry,
     Lottery,
     LotteryChoice,
     LotteryEntry,
@@ -64,10 +65,9 @@ from madoguchi.reservations.models import (
 from madoguchi.reservations.services import (
     MAX_IDEMPOTENCY_KEY,
     ReservationError,
-    _claim,
     _expire,
-    _insert_booking,
     _log,
+    _new_number,
     _registration_usable,
 )
 from madoguchi.tenants.models import Organisation
@@ -247,9 +247,7 @@ def lottery_create(
         raise ReservationError("受付終了の日時が過ぎています。", code="invalid")
     first, following = month_bounds(month)
     if to_tokyo(release_at).date() >= following:
-        raise ReservationError(
-            "先着受付の開始は、利用月が終わる前にしてください。", code="invalid"
-        )
+        raise ReservationError("先着受付の開始は、利用月が終わる前にしてください。", code="invalid")
     if to_tokyo(draw_at).date() >= first:
         raise ReservationError("抽選は、利用月が始まる前に行ってください。", code="invalid")
     if not (1 <= max_choices <= MAX_CHOICES):
@@ -271,9 +269,7 @@ def lottery_create(
             organisation=organisation, month=first, facilities__in=chosen
         ).exclude(status=LotteryStatus.CLOSED)
         if clash.exists():
-            raise ReservationError(
-                "同じ施設・同じ月の抽選がすでにあります。", code="duplicate"
-            )
+            raise ReservationError("同じ施設・同じ月の抽選がすでにあります。", code="duplicate")
         seed = secrets.token_hex(32)
         lottery = Lottery.objects.create(
             organisation=organisation,
@@ -365,13 +361,11 @@ def _check_group(group: tuple[int, ...], slots: dict[int, Slot], lottery: Lotter
         if len(same_day) < 2:
             continue
         same_day.sort(key=lambda s: s.starts_at)
-        between = (
-            Slot.objects.filter(
-                resource_id=same_day[0].resource_id,
-                starts_at__gte=same_day[0].starts_at,
-                starts_at__lte=same_day[-1].starts_at,
-            ).count()
-        )
+        between = Slot.objects.filter(
+            resource_id=same_day[0].resource_id,
+            starts_at__gte=same_day[0].starts_at,
+            starts_at__lte=same_day[-1].starts_at,
+        ).count()
         if between != len(same_day):
             raise ReservationError(
                 f"{day:%m月%d日}の枠は、続いたコマだけをまとめて希望できます。", code="invalid"
@@ -542,45 +536,116 @@ def lottery_withdraw(
 # --- Draw ------------------------------------------------------------------------------------
 
 
-def _offer(
+@dataclass(frozen=True)
+class _Entrant:
+    """An entry as the draw needs it (no model instances: 100,000 of them must be cheap)."""
+
+    pk: int
+    code: str
+    registration_id: int
+    user_id: int | None
+    email: str
+
+
+def _entrants_of(lottery: Lottery, status: EntryStatus) -> list[_Entrant]:
+    return [
+        _Entrant(pk, code, registration, user, email or "")
+        for pk, code, registration, user, email in LotteryEntry.objects.filter(
+            lottery=lottery, status=status
+        )
+        .order_by("pk")
+        .values_list(
+            "pk", "code", "registration_id", "registration__user_id", "registration__user__email"
+        )
+    ]
+
+
+def _offer_all(
     *,
     lottery: Lottery,
-    entry: LotteryEntry,
-    rows: list[LotteryChoice],
+    wins: list[tuple[_Entrant, list[tuple[int, int]]]],
     slots: dict[int, Slot],
+    occupied: dict[int, tuple[int, ...]],
     expires_at: datetime,
     round_: int,
     now: datetime,
 ) -> None:
-    """Make one OFFERED booking (with its claims) per slot of a winning group."""
-    registration = entry.registration
-    for row in rows:
-        slot = slots[row.slot_id]
-        booking = _insert_booking(
-            now=now,
-            organisation=lottery.organisation,
-            facility_id=slot.facility_id,
-            slot=slot,
-            registration=registration,
-            user=registration.user,
-            status=BookingStatus.OFFERED,
-            source=BookingSource.LOTTERY,
-            channel=Channel.ONLINE,
-            expires_at=expires_at,
-            fee=slot.fee,
-            fee_due=slot.fee,
+    """One OFFERED booking per slot of every winning group, with the claims of every part
+    slot it occupies (as :func:`~madoguchi.reservations.services._claim` makes them), in a
+    few bulk inserts: the draw holds the write lock, so it must be short. The claims' unique
+    constraint still decides: a slot claimed by anything else makes the insert fail and the
+    whole draw roll back (a rerun after the conflict is resolved completes it)."""
+    taken = set(
+        Booking.objects.filter(
+            organisation_id=lottery.organisation_id, number__startswith=_new_number(now)[:7]
+        ).values_list("number", flat=True)
+    )
+    bookings: list[Booking] = []
+    owners: list[tuple[int, int]] = []  # (choice pk, slot pk) of each booking
+    for entry, rows in wins:
+        for choice_pk, slot_pk in rows:
+            slot = slots[slot_pk]
+            number = _new_number(now)
+            while number in taken:
+                number = _new_number(now)
+            taken.add(number)
+            bookings.append(
+                Booking(
+                    organisation_id=lottery.organisation_id,
+                    facility_id=slot.facility_id,
+                    slot=slot,
+                    number=number,
+                    registration_id=entry.registration_id,
+                    user_id=entry.user_id,
+                    status=BookingStatus.OFFERED,
+                    source=BookingSource.LOTTERY,
+                    channel=Channel.ONLINE,
+                    expires_at=expires_at,
+                    fee=slot.fee,
+                    fee_due=slot.fee,
+                )
+            )
+            owners.append((choice_pk, slot_pk))
+    Booking.objects.bulk_create(bookings, batch_size=500)
+    claims: list[Claim] = []
+    logs: list[FacilityLogEntry] = []
+    choices: list[LotteryChoice] = []
+    rule = "抽選による当選" if round_ == 1 else "二次抽選による当選"
+    for booking, (choice_pk, slot_pk) in zip(bookings, owners, strict=True):
+        choices.append(LotteryChoice(pk=choice_pk, booking=booking))
+        for part in occupied.get(slot_pk, (slot_pk,)):
+            claims.append(
+                Claim(
+                    organisation_id=lottery.organisation_id, slot_id=part, seat=0, booking=booking
+                )
+            )
+        logs.append(
+            FacilityLogEntry(
+                organisation_id=lottery.organisation_id,
+                facility_id=booking.facility_id,
+                slot_id=slot_pk,
+                at=now,
+                kind=LogKind.LOTTERY,
+                rule=f"{rule}（{lottery.name}）"[:300],
+            )
         )
-        _claim(booking, slot)
-        row.booking = booking
-        rule = "抽選による当選" if round_ == 1 else "二次抽選による当選"
-        _log(slot=slot, kind=LogKind.LOTTERY, rule=f"{rule}（{lottery.name}）", now=now)
+    try:
+        with transaction.atomic():
+            Claim.objects.bulk_create(claims, batch_size=1000)
+    except IntegrityError:
+        raise ReservationError(
+            "当選した枠の一部が、抽選の外で予約されています。職員に確認してください。",
+            code="conflict",
+        ) from None
+    FacilityLogEntry.objects.bulk_create(logs, batch_size=1000)
+    LotteryChoice.objects.bulk_update(choices, ["booking"], batch_size=1000)
 
 
 def _run(
     *,
     lottery: Lottery,
     seed: str,
-    entries: list[LotteryEntry],
+    entries: list[_Entrant],
     allowed: set[int] | None,
     expires_at: datetime,
     round_: int,
@@ -588,24 +653,27 @@ def _run(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, set[int]]:
     """Draw among ``entries`` (choices only within ``allowed`` slots when given), offer the
     won slots, mark entries won. Returns (published entrants, winners, digest, won entry ids)."""
-    slots = {
-        s.pk: s
-        for s in lottery_slots(lottery).select_related("facility", "resource", "organisation")
-    }
+    slots = {s.pk: s for s in lottery_slots(lottery)}
     occupied = _occupied(slots.values())
-    rows_of: dict[int, dict[int, list[LotteryChoice]]] = defaultdict(lambda: defaultdict(list))
-    for row in LotteryChoice.objects.filter(entry__in=[e.pk for e in entries]).order_by(
-        "entry_id", "rank", "slot_id"
+    # entry pk → rank → [(choice pk, slot pk)]
+    rows_of: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    wanted = {e.pk for e in entries}
+    for pk, entry_pk, rank, slot_pk in (
+        LotteryChoice.objects.filter(entry__lottery=lottery)
+        .order_by("entry_id", "rank", "slot_id")
+        .values_list("pk", "entry_id", "rank", "slot_id")
+        .iterator(chunk_size=5000)
     ):
-        rows_of[row.entry_id][row.rank].append(row)
+        if entry_pk in wanted:
+            rows_of[entry_pk][rank].append((pk, slot_pk))
     entrants: list[draw_module.Entrant] = []
-    by_code: dict[str, LotteryEntry] = {}
+    by_code: dict[str, _Entrant] = {}
     rank_map: dict[str, list[int]] = {}
     for entry in entries:
         groups: list[tuple[int, ...]] = []
         ranks: list[int] = []
         for rank in sorted(rows_of[entry.pk]):
-            group = _expanded((r.slot_id for r in rows_of[entry.pk][rank]), occupied)
+            group = _expanded((slot for _, slot in rows_of[entry.pk][rank]), occupied)
             if allowed is not None and not set(group) <= allowed:
                 continue
             groups.append(group)
@@ -616,24 +684,21 @@ def _run(
         by_code[entry.code] = entry
         rank_map[entry.code] = ranks
     result = draw_module.draw(seed=seed, entrants=entrants, algorithm=lottery.algorithm)
-    changed: list[LotteryChoice] = []
     won: set[int] = set()
+    wins: list[tuple[_Entrant, list[tuple[int, int]]]] = []
     for win in result.wins:
         entry = by_code[win.code]
-        rank = rank_map[win.code][win.rank - 1]
-        rows = rows_of[entry.pk][rank]
-        _offer(
-            lottery=lottery,
-            entry=entry,
-            rows=rows,
-            slots=slots,
-            expires_at=expires_at,
-            round_=round_,
-            now=now,
-        )
-        changed.extend(rows)
+        wins.append((entry, rows_of[entry.pk][rank_map[win.code][win.rank - 1]]))
         won.add(entry.pk)
-    LotteryChoice.objects.bulk_update(changed, ["booking"], batch_size=500)
+    _offer_all(
+        lottery=lottery,
+        wins=wins,
+        slots=slots,
+        occupied=occupied,
+        expires_at=expires_at,
+        round_=round_,
+        now=now,
+    )
     won_list = sorted(won)
     for start in range(0, len(won_list), 500):
         LotteryEntry.objects.filter(pk__in=won_list[start : start + 500]).update(
@@ -645,18 +710,18 @@ def _run(
 
 
 def _mail_results(
-    *, lottery: Lottery, entries: list[LotteryEntry], won: set[int], round_: int, now: datetime
+    *, lottery: Lottery, entries: list[_Entrant], won: set[int], round_: int, now: datetime
 ) -> None:
-    """One mail per registration: its entries' results (codes only; details on the my page)."""
-    per_user: dict[int, tuple[User, list[LotteryEntry]]] = {}
+    """One mail per account: its entries' results (codes only; details on the my page)."""
+    per_user: dict[int, tuple[str, list[_Entrant]]] = {}
     for entry in entries:
-        user = entry.registration.user
-        if user is None:
+        if entry.user_id is None or not entry.email:
             continue
-        per_user.setdefault(user.pk, (user, []))[1].append(entry)
+        per_user.setdefault(entry.user_id, (entry.email, []))[1].append(entry)
     title = "二次抽選" if round_ == 2 else "抽選"
     deadline = lottery.release_at if round_ == 2 else lottery.confirm_deadline
-    for user, mine in per_user.values():
+    mails: list[tuple[str, str, str]] = []
+    for email, mine in per_user.values():
         wins = [e for e in mine if e.pk in won]
         if round_ == 2 and not wins:
             continue
@@ -673,13 +738,9 @@ def _mail_results(
             "",
             "抽選の結果と、誰でも結果を確かめられる公開データは、抽選のページに載せています。",
         ]
-        outbox_enqueue_email(
-            to=user.email,
-            subject=f"【{title}結果】{lottery.name}" + ("（当選）" if wins else ""),
-            body="\n".join(lines),
-            now=now,
-            organisation=lottery.organisation,
-        )
+        subject = f"【{title}結果】{lottery.name}" + ("（当選）" if wins else "")
+        mails.append((email, subject, "\n".join(lines)))
+    outbox_enqueue_emails(mails=mails, now=now, organisation=lottery.organisation)
 
 
 def lottery_draw(
@@ -710,11 +771,7 @@ def lottery_draw(
             raise ReservationError(
                 f"抽選日時（{_when(lottery.draw_at)}）の前は実施できません。", code="not_due"
             )
-        entries = list(
-            LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.ENTERED)
-            .select_related("registration__user")
-            .order_by("pk")
-        )
+        entries = _entrants_of(lottery, EntryStatus.ENTERED)
         LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.ENTERED).update(
             status=EntryStatus.LOST, updated_at=now
         )
@@ -771,12 +828,10 @@ def lottery_draw(
 def _settle(lottery: Lottery, round_: int, now: datetime) -> int:
     """Expire the unconfirmed offers of ``round_``; its won entries become confirmed (any slot
     confirmed) or forfeited. Returns how many offers expired."""
-    entries = LotteryEntry.objects.filter(
-        lottery=lottery, status=EntryStatus.WON, won_round=round_
+    entries = LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.WON, won_round=round_)
+    booking_ids = LotteryChoice.objects.filter(entry__in=entries, booking__isnull=False).values(
+        "booking_id"
     )
-    booking_ids = LotteryChoice.objects.filter(
-        entry__in=entries, booking__isnull=False
-    ).values("booking_id")
     expired = 0
     for booking in (
         Booking.objects.select_for_update()
@@ -789,18 +844,16 @@ def _settle(lottery: Lottery, round_: int, now: datetime) -> int:
         entry__in=entries, booking__status=BookingStatus.CONFIRMED
     ).values("entry_id")
     entries.filter(pk__in=confirmed).update(status=EntryStatus.CONFIRMED, updated_at=now)
-    LotteryEntry.objects.filter(
-        lottery=lottery, status=EntryStatus.WON, won_round=round_
-    ).update(status=EntryStatus.FORFEITED, updated_at=now)
+    LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.WON, won_round=round_).update(
+        status=EntryStatus.FORFEITED, updated_at=now
+    )
     return expired
 
 
 def _open_rest(lottery: Lottery, now: datetime) -> int:
     """Every slot of the lottery still waiting opens to first come at ``release_at`` — a set,
     announced time, never the moment it is freed."""
-    slots = list(
-        lottery_slots(lottery).filter(state__in=(SlotState.PENDING, SlotState.LOTTERY))
-    )
+    slots = list(lottery_slots(lottery).filter(state__in=(SlotState.PENDING, SlotState.LOTTERY)))
     free = set(
         lottery_slots(lottery)
         .filter(pk__in=[s.pk for s in slots])
@@ -847,11 +900,7 @@ def lottery_release(
                     .exclude(claims__isnull=False)
                     .values_list("pk", flat=True)
                 )
-                losers = list(
-                    LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.LOST)
-                    .select_related("registration__user")
-                    .order_by("pk")
-                )
+                losers = _entrants_of(lottery, EntryStatus.LOST)
                 seed2 = derived_seed(lottery.seed, 2)
                 entrants, winners, digest, won = _run(
                     lottery=lottery,
@@ -981,9 +1030,11 @@ def entries_of_user(
     qs = LotteryEntry.objects.filter(organisation=organisation, registration__user=user)
     if lottery is not None:
         qs = qs.filter(lottery=lottery)
-    return qs.select_related("lottery").prefetch_related(
-        "choices__slot__resource", "choices__slot__facility", "choices__booking"
-    ).order_by("-lottery__month", "lottery_id", "created_at")
+    return (
+        qs.select_related("lottery")
+        .prefetch_related("choices__slot__resource", "choices__slot__facility", "choices__booking")
+        .order_by("-lottery__month", "lottery_id", "created_at")
+    )
 
 
 def lottery_entry_counts(lottery: Lottery) -> dict[str, int]:
@@ -1048,9 +1099,7 @@ def entries_of_resident(user: User, limit: int = 100) -> list[LotteryEntry]:
 
 def entry_of_resident(*, pk: int, user: User) -> LotteryEntry:
     """One of the user's entries; ``LotteryEntry.DoesNotExist`` for anyone else's."""
-    return LotteryEntry.objects.select_related("organisation").get(
-        pk=pk, registration__user=user
-    )
+    return LotteryEntry.objects.select_related("organisation").get(pk=pk, registration__user=user)
 
 
 def lottery_booking_of_resident(*, pk: int, user: User) -> Booking:
