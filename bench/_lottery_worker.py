@@ -75,7 +75,11 @@ def measure(*, entries: int, slots: int) -> dict[str, Any]:
             start=datetime.strptime(start, "%H:%M").time(),  # noqa: DTZ007 (a time of day)
             end=datetime.strptime(end, "%H:%M").time(),  # noqa: DTZ007
         )
-        for name, start, end in (("午前", "09:00", "12:00"), ("午後", "13:00", "17:00"), ("夜間", "18:00", "21:00"))  # fmt: skip
+        for name, start, end in (
+            ("午前", "09:00", "12:00"),
+            ("午後", "13:00", "17:00"),
+            ("夜間", "18:00", "21:00"),
+        )
     ]
     resources = Resource.objects.bulk_create(
         [
@@ -120,7 +124,9 @@ def measure(*, entries: int, slots: int) -> dict[str, Any]:
         facility_ids=[facility.pk],
         now=at,
     )
-    slot_ids = list(Slot.objects.filter(facility=facility).order_by("pk").values_list("pk", flat=True))
+    slot_ids = list(
+        Slot.objects.filter(facility=facility).order_by("pk").values_list("pk", flat=True)
+    )
     rng = random.Random(13)  # noqa: S311 (invented data)
     people = max(1, entries // 5)
     with transaction.atomic():
@@ -161,7 +167,9 @@ def measure(*, entries: int, slots: int) -> dict[str, Any]:
         for entry in made:
             first, second = rng.sample(slot_ids, 2)
             choices.append(LotteryChoice(organisation=yokohama, entry=entry, rank=1, slot_id=first))
-            choices.append(LotteryChoice(organisation=yokohama, entry=entry, rank=2, slot_id=second))
+            choices.append(
+                LotteryChoice(organisation=yokohama, entry=entry, rank=2, slot_id=second)
+            )
         LotteryChoice.objects.bulk_create(choices, batch_size=5000)
     setup = time.perf_counter() - started
     before = OutboxMessage.objects.count()

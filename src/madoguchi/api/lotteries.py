@@ -199,9 +199,7 @@ def enter_lottery(request: HttpRequest, lottery_id: int) -> Status[dict[str, Any
         raise HttpError(404, "その抽選は見つかりません。") from None
     registration = registration_of(lottery.organisation, user)
     if registration is None:
-        raise HttpError(
-            403, "抽選に応募するには、この団体の利用者登録（確認済み）が必要です。"
-        )
+        raise HttpError(403, "抽選に応募するには、この団体の利用者登録（確認済み）が必要です。")
     try:
         result = lottery_enter(
             organisation=lottery.organisation,

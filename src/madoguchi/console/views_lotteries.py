@@ -57,10 +57,10 @@ class LotteryForm(forms.Form):
     release_rule = forms.ChoiceField(
         label="残った枠の扱い", choices=ReleaseRule.choices, widget=forms.RadioSelect
     )
-    release_at = forms.DateTimeField(
-        label="先着受付の開始（二次抽選の確定期限）", widget=_DATETIME
+    release_at = forms.DateTimeField(label="先着受付の開始（二次抽選の確定期限）", widget=_DATETIME)
+    cap_per_month = forms.IntegerField(
+        label="1か月の応募数の上限", min_value=1, max_value=31, initial=4
     )
-    cap_per_month = forms.IntegerField(label="1か月の応募数の上限", min_value=1, max_value=31, initial=4)
     cap_weekend = forms.IntegerField(label="うち土日祝の上限", min_value=0, max_value=31, initial=2)
     max_choices = forms.IntegerField(label="希望の数", min_value=1, max_value=5, initial=2)
 
@@ -91,7 +91,9 @@ def lottery_list(request: HttpRequest, *, staff: Staff) -> HttpResponse:
 @staff_required(StaffRole.ADMIN)
 def lottery_new(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     form = LotteryForm(request.POST or None)
-    form.fields["facilities"].choices = [
+    facilities = form.fields["facilities"]
+    assert isinstance(facilities, forms.TypedMultipleChoiceField)
+    facilities.choices = [
         (facility.pk, facility.name) for facility in facilities_published(staff.organisation)
     ]
     if request.method == "POST" and form.is_valid():
@@ -166,5 +168,7 @@ def lottery_draw_run(request: HttpRequest, lottery_id: int, *, staff: Staff) -> 
     except ReservationError as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, "抽選を実施し、結果を公開しました。当選・落選をメールで知らせます。")
+        messages.success(
+            request, "抽選を実施し、結果を公開しました。当選・落選をメールで知らせます。"
+        )
     return redirect("console:lottery", lottery.pk)

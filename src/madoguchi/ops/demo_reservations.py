@@ -206,9 +206,7 @@ def _demo_lottery(yokohama: Organisation, resident: User, *, now: datetime) -> N
     from madoguchi.reservations.models import Lottery
 
     facility = Facility.objects.get(organisation=yokohama, name=DEMO_FACILITY)
-    admin = Staff.objects.filter(
-        organisation=yokohama, role=StaffRole.ADMIN, active=True
-    ).first()
+    admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN, active=True).first()
     registration = Registration.objects.filter(organisation=yokohama, user=resident).first()
     if admin is None or registration is None:
         return

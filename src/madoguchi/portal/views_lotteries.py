@@ -18,14 +18,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
+from madoguchi.identity.models import User
 from madoguchi.portal.access import resident_of, resident_required
 from madoguchi.reservations.lottery import (
     entries_of_resident,
     entries_of_user,
     entry_of_resident,
     lotteries_of,
-    lottery_enter,
     lottery_booking_of_resident,
+    lottery_enter,
     lottery_get,
     lottery_open_slots,
     lottery_withdraw,
@@ -42,7 +43,6 @@ from madoguchi.reservations.models import (
     LotteryStatus,
     Slot,
 )
-from madoguchi.identity.models import User
 from madoguchi.reservations.services import ReservationError, booking_confirm
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
@@ -265,4 +265,3 @@ def win_confirm(request: HttpRequest, booking_id: int) -> HttpResponseRedirect:
     else:
         messages.success(request, f"予約を確定しました（予約番号 {confirmed.number}）。")
     return HttpResponseRedirect(reverse("portal:lotteries:mine"))
-

@@ -641,18 +641,24 @@ def _offer_all(
     LotteryChoice.objects.bulk_update(choices, ["booking"], batch_size=1000)
 
 
-def _run(
-    *,
-    lottery: Lottery,
-    seed: str,
-    entries: list[_Entrant],
-    allowed: set[int] | None,
-    expires_at: datetime,
-    round_: int,
-    now: datetime,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, set[int]]:
-    """Draw among ``entries`` (choices only within ``allowed`` slots when given), offer the
-    won slots, mark entries won. Returns (published entrants, winners, digest, won entry ids)."""
+@dataclass
+class _Plan:
+    """A draw computed but not yet stored (reads only: it can run before the write lock)."""
+
+    entries: list[_Entrant]
+    slots: dict[int, Slot]
+    occupied: dict[int, tuple[int, ...]]
+    entrants: list[dict[str, Any]]
+    winners: list[dict[str, Any]]
+    digest: str
+    wins: list[tuple[_Entrant, list[tuple[int, int]]]]
+    won: set[int]
+
+
+def _plan(
+    *, lottery: Lottery, seed: str, entries: list[_Entrant], allowed: set[int] | None
+) -> _Plan:
+    """Draw among ``entries`` (choices only within ``allowed`` slots when given)."""
     slots = {s.pk: s for s in lottery_slots(lottery)}
     occupied = _occupied(slots.values())
     # entry pk → rank → [(choice pk, slot pk)]
@@ -690,23 +696,54 @@ def _run(
         entry = by_code[win.code]
         wins.append((entry, rows_of[entry.pk][rank_map[win.code][win.rank - 1]]))
         won.add(entry.pk)
-    _offer_all(
-        lottery=lottery,
-        wins=wins,
+    # The published list in the canonical form of draw.entrants_canonical (sorted by code).
+    published_entrants = [
+        {"code": e.code, "choices": [list(c) for c in e.choices]}
+        for e in sorted(entrants, key=lambda e: e.code)
+    ]
+    return _Plan(
+        entries=entries,
         slots=slots,
         occupied=occupied,
+        entrants=published_entrants,
+        winners=[{"code": w.code, "rank": w.rank, "slots": list(w.slots)} for w in result.wins],
+        digest=result.entrants_digest,
+        wins=wins,
+        won=won,
+    )
+
+
+def _apply(
+    *, lottery: Lottery, plan: _Plan, expires_at: datetime, round_: int, now: datetime
+) -> None:
+    """Store a planned draw: the offers with their claims, and the winning entries."""
+    _offer_all(
+        lottery=lottery,
+        wins=plan.wins,
+        slots=plan.slots,
+        occupied=plan.occupied,
         expires_at=expires_at,
         round_=round_,
         now=now,
     )
-    won_list = sorted(won)
+    won_list = sorted(plan.won)
     for start in range(0, len(won_list), 500):
         LotteryEntry.objects.filter(pk__in=won_list[start : start + 500]).update(
             status=EntryStatus.WON, won_round=round_, updated_at=now
         )
-    published_entrants = json.loads(draw_module.entrants_canonical(entrants))
-    winners = [{"code": w.code, "rank": w.rank, "slots": list(w.slots)} for w in result.wins]
-    return published_entrants, winners, result.entrants_digest, won
+
+
+def _fingerprint(lottery: Lottery) -> tuple[object, ...]:
+    """What a planned draw depends on: if it is unchanged inside the transaction, the plan
+    made before it still holds (entries cannot change after the window closes anyway)."""
+    from django.db.models import Count, Max
+
+    entries = LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.ENTERED).aggregate(
+        n=Count("id"), last=Max("id"), changed=Max("updated_at")
+    )
+    choices = LotteryChoice.objects.filter(entry__lottery=lottery).count()
+    slots = lottery_slots(lottery).aggregate(n=Count("id"), last=Max("id"))
+    return (*entries.values(), choices, *slots.values(), lottery.seed)
 
 
 def _mail_results(
@@ -763,6 +800,18 @@ def lottery_draw(
     now = now or _now()
     if staff is not None:
         _require_admin(staff, organisation)
+    # The draw is computed before the write lock (SQLite has one for the whole database), and
+    # stored under it only if what it depends on is unchanged; otherwise it is redone inside.
+    plan: _Plan | None = None
+    early = Lottery.objects.filter(pk=lottery_id, organisation=organisation).first()
+    if early is not None and early.status == LotteryStatus.ACCEPTING and now >= early.draw_at:
+        fingerprint = _fingerprint(early)
+        plan = _plan(
+            lottery=early,
+            seed=early.seed,
+            entries=_entrants_of(early, EntryStatus.ENTERED),
+            allowed=None,
+        )
     with transaction.atomic(durable=True):
         lottery = Lottery.objects.select_for_update().get(pk=lottery_id, organisation=organisation)
         if lottery.status != LotteryStatus.ACCEPTING or lottery.drawn_at is not None:
@@ -771,19 +820,19 @@ def lottery_draw(
             raise ReservationError(
                 f"抽選日時（{_when(lottery.draw_at)}）の前は実施できません。", code="not_due"
             )
-        entries = _entrants_of(lottery, EntryStatus.ENTERED)
+        if plan is None or _fingerprint(lottery) != fingerprint:
+            plan = _plan(
+                lottery=lottery,
+                seed=lottery.seed,
+                entries=_entrants_of(lottery, EntryStatus.ENTERED),
+                allowed=None,
+            )
+        entries = plan.entries
         LotteryEntry.objects.filter(lottery=lottery, status=EntryStatus.ENTERED).update(
             status=EntryStatus.LOST, updated_at=now
         )
-        entrants, winners, digest, won = _run(
-            lottery=lottery,
-            seed=lottery.seed,
-            entries=entries,
-            allowed=None,
-            expires_at=lottery.confirm_deadline,
-            round_=1,
-            now=now,
-        )
+        _apply(lottery=lottery, plan=plan, expires_at=lottery.confirm_deadline, round_=1, now=now)
+        entrants, winners, digest, won = plan.entrants, plan.winners, plan.digest, plan.won
         in_lottery = lottery_slots(lottery).filter(state=SlotState.LOTTERY)
         won_slots = Claim.objects.filter(
             booking__source=BookingSource.LOTTERY, booking__status=BookingStatus.OFFERED
@@ -902,14 +951,19 @@ def lottery_release(
                 )
                 losers = _entrants_of(lottery, EntryStatus.LOST)
                 seed2 = derived_seed(lottery.seed, 2)
-                entrants, winners, digest, won = _run(
+                second = _plan(lottery=lottery, seed=seed2, entries=losers, allowed=free)
+                _apply(
                     lottery=lottery,
-                    seed=seed2,
-                    entries=losers,
-                    allowed=free,
+                    plan=second,
                     expires_at=lottery.release_at,
                     round_=2,
                     now=now,
+                )
+                entrants, winners, digest, won = (
+                    second.entrants,
+                    second.winners,
+                    second.digest,
+                    second.won,
                 )
                 lottery.second = {
                     "seed": seed2,

@@ -97,7 +97,7 @@ def lottery_verify(published: dict[str, Any]) -> list[Check]:
         checks.append(
             Check(
                 ok,
-                "二次抽選: シードは SHA-256(\"<シード>:2\") と"
+                '二次抽選: シードは SHA-256("<シード>:2") と'
                 + ("一致します。" if ok else "一致しません。"),
             )
         )

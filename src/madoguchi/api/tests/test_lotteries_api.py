@@ -62,7 +62,9 @@ def test_seed_is_never_shown_before_the_draw(client, setup, resident_token):
     response = client.get(f"/api/v1/lotteries/{lottery.pk}/")
     assert response.status_code == 200
     body = response.json()
-    assert body["seed"] is None and body["entrants"] is None and body["winners"] is None
+    assert body["seed"] is None
+    assert body["entrants"] is None
+    assert body["winners"] is None
     assert body["commitment"] == lottery.commitment
     assert lottery.seed not in response.content.decode()
     listing = client.get("/api/v1/organisations/141003/lotteries/")
@@ -77,7 +79,8 @@ def test_after_the_draw_everything_to_re_run_it_is_published(
     post(client, lottery, {"choices": [[court(facility)]]}, resident_token)
     lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=now() + timedelta(days=2))
     body = client.get(f"/api/v1/lotteries/{lottery.pk}/").json()
-    assert body["seed"] == lottery.seed and len(body["entrants"]) == 1
+    assert body["seed"] == lottery.seed
+    assert len(body["entrants"]) == 1
     assert body["winners"][0]["code"] == body["entrants"][0]["code"]
     assert all(check.ok for check in lottery_verify(body))
     assert "予約 花子" not in json.dumps(body, ensure_ascii=False)
@@ -89,7 +92,8 @@ def test_entry_is_idempotent(client, setup, resident_token):
     first = post(client, lottery, {"choices": [[court(facility)]]}, resident_token, key=key)
     assert first.status_code == 201, first.content
     again = post(client, lottery, {"choices": [[court(facility)]]}, resident_token, key=key)
-    assert again.status_code == 200 and again.json()["code"] == first.json()["code"]
+    assert again.status_code == 200
+    assert again.json()["code"] == first.json()["code"]
     assert LotteryEntry.objects.count() == 1
 
 
@@ -121,7 +125,10 @@ def test_hostile_entries_are_refused_cleanly(
         "/api/v1/lotteries/999999999/entries/",
         data=json.dumps({"choices": [[1]]}),
         content_type="application/json",
-        headers={"Authorization": f"Bearer {resident_token}", "Idempotency-Key": new_idempotency_key()},
+        headers={
+            "Authorization": f"Bearer {resident_token}",
+            "Idempotency-Key": new_idempotency_key(),
+        },
     )
     assert missing.status_code == 404
     assert client.get("/api/v1/lotteries/999999999/").status_code == 404

@@ -5,105 +5,262 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reservations', '0001_initial'),
-        ('tenants', '0003_organisation_romaji_search_key'),
+        ("reservations", "0001_initial"),
+        ("tenants", "0003_organisation_romaji_search_key"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Lottery',
+            name="Lottery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('category', models.CharField(blank=True, choices=[('sports', 'スポーツ施設'), ('culture', '文化施設'), ('community', '集会施設'), ('outdoor', '屋外施設')], max_length=16, verbose_name='施設の分類')),
-                ('month', models.DateField(verbose_name='利用月')),
-                ('entry_opens_at', models.DateTimeField(verbose_name='受付開始')),
-                ('entry_closes_at', models.DateTimeField(verbose_name='受付終了')),
-                ('draw_at', models.DateTimeField(verbose_name='抽選日時')),
-                ('confirm_deadline', models.DateTimeField(verbose_name='当選の確定期限')),
-                ('release_rule', models.CharField(choices=[('second_draw', '二次抽選のあと先着順'), ('first_come', '先着順')], default='first_come', max_length=16, verbose_name='残った枠の扱い')),
-                ('release_at', models.DateTimeField(verbose_name='先着受付の開始')),
-                ('cap_per_month', models.PositiveSmallIntegerField(default=4, verbose_name='1か月の応募数の上限')),
-                ('cap_weekend', models.PositiveSmallIntegerField(default=2, verbose_name='うち土日祝の上限')),
-                ('max_choices', models.PositiveSmallIntegerField(default=2, verbose_name='希望の数')),
-                ('status', models.CharField(choices=[('accepting', '受付・抽選前'), ('drawn', '抽選済み（確定待ち）'), ('second_drawn', '二次抽選済み（確定待ち）'), ('closed', '終了')], default='accepting', max_length=16, verbose_name='状態')),
-                ('seed', models.CharField(max_length=64)),
-                ('commitment', models.CharField(max_length=64, verbose_name='コミットメント')),
-                ('algorithm', models.CharField(max_length=32, verbose_name='抽選方式')),
-                ('entrants_digest', models.CharField(blank=True, max_length=64)),
-                ('entrants', models.JSONField(blank=True, default=list)),
-                ('winners', models.JSONField(blank=True, default=list)),
-                ('drawn_at', models.DateTimeField(blank=True, null=True, verbose_name='抽選実施日時')),
-                ('second', models.JSONField(blank=True, default=dict)),
-                ('released_at', models.DateTimeField(blank=True, null=True, verbose_name='解放日時')),
-                ('facilities', models.ManyToManyField(related_name='lotteries', to='reservations.facility', verbose_name='施設')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("sports", "スポーツ施設"),
+                            ("culture", "文化施設"),
+                            ("community", "集会施設"),
+                            ("outdoor", "屋外施設"),
+                        ],
+                        max_length=16,
+                        verbose_name="施設の分類",
+                    ),
+                ),
+                ("month", models.DateField(verbose_name="利用月")),
+                ("entry_opens_at", models.DateTimeField(verbose_name="受付開始")),
+                ("entry_closes_at", models.DateTimeField(verbose_name="受付終了")),
+                ("draw_at", models.DateTimeField(verbose_name="抽選日時")),
+                ("confirm_deadline", models.DateTimeField(verbose_name="当選の確定期限")),
+                (
+                    "release_rule",
+                    models.CharField(
+                        choices=[("second_draw", "二次抽選のあと先着順"), ("first_come", "先着順")],
+                        default="first_come",
+                        max_length=16,
+                        verbose_name="残った枠の扱い",
+                    ),
+                ),
+                ("release_at", models.DateTimeField(verbose_name="先着受付の開始")),
+                (
+                    "cap_per_month",
+                    models.PositiveSmallIntegerField(default=4, verbose_name="1か月の応募数の上限"),
+                ),
+                (
+                    "cap_weekend",
+                    models.PositiveSmallIntegerField(default=2, verbose_name="うち土日祝の上限"),
+                ),
+                (
+                    "max_choices",
+                    models.PositiveSmallIntegerField(default=2, verbose_name="希望の数"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("accepting", "受付・抽選前"),
+                            ("drawn", "抽選済み（確定待ち）"),
+                            ("second_drawn", "二次抽選済み（確定待ち）"),
+                            ("closed", "終了"),
+                        ],
+                        default="accepting",
+                        max_length=16,
+                        verbose_name="状態",
+                    ),
+                ),
+                ("seed", models.CharField(max_length=64)),
+                ("commitment", models.CharField(max_length=64, verbose_name="コミットメント")),
+                ("algorithm", models.CharField(max_length=32, verbose_name="抽選方式")),
+                ("entrants_digest", models.CharField(blank=True, max_length=64)),
+                ("entrants", models.JSONField(blank=True, default=list)),
+                ("winners", models.JSONField(blank=True, default=list)),
+                (
+                    "drawn_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="抽選実施日時"),
+                ),
+                ("second", models.JSONField(blank=True, default=dict)),
+                (
+                    "released_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="解放日時"),
+                ),
+                (
+                    "facilities",
+                    models.ManyToManyField(
+                        related_name="lotteries", to="reservations.facility", verbose_name="施設"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '抽選',
-                'verbose_name_plural': '抽選',
-                'ordering': ('organisation_id', '-month', 'id'),
+                "verbose_name": "抽選",
+                "verbose_name_plural": "抽選",
+                "ordering": ("organisation_id", "-month", "id"),
             },
         ),
         migrations.CreateModel(
-            name='LotteryEntry',
+            name="LotteryEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.CharField(max_length=16, verbose_name='応募番号')),
-                ('status', models.CharField(choices=[('entered', '応募中'), ('withdrawn', '取下げ'), ('won', '当選（確定待ち）'), ('lost', '落選'), ('confirmed', '当選・確定済み'), ('forfeited', '当選・期限切れ')], default='entered', max_length=16, verbose_name='状態')),
-                ('won_round', models.PositiveSmallIntegerField(default=0)),
-                ('weekend', models.BooleanField(default=False)),
-                ('idempotency_key', models.CharField(blank=True, max_length=100)),
-                ('lottery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='reservations.lottery')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.organisation')),
-                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lottery_entries', to='reservations.registration')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.CharField(max_length=16, verbose_name="応募番号")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("entered", "応募中"),
+                            ("withdrawn", "取下げ"),
+                            ("won", "当選（確定待ち）"),
+                            ("lost", "落選"),
+                            ("confirmed", "当選・確定済み"),
+                            ("forfeited", "当選・期限切れ"),
+                        ],
+                        default="entered",
+                        max_length=16,
+                        verbose_name="状態",
+                    ),
+                ),
+                ("won_round", models.PositiveSmallIntegerField(default=0)),
+                ("weekend", models.BooleanField(default=False)),
+                ("idempotency_key", models.CharField(blank=True, max_length=100)),
+                (
+                    "lottery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="reservations.lottery",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.organisation",
+                    ),
+                ),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lottery_entries",
+                        to="reservations.registration",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '抽選の応募',
-                'verbose_name_plural': '抽選の応募',
-                'ordering': ('lottery_id', 'code'),
+                "verbose_name": "抽選の応募",
+                "verbose_name_plural": "抽選の応募",
+                "ordering": ("lottery_id", "code"),
             },
         ),
         migrations.CreateModel(
-            name='LotteryChoice',
+            name="LotteryChoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.PositiveSmallIntegerField(verbose_name='希望順位')),
-                ('booking', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='reservations.booking')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.organisation')),
-                ('slot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lottery_choices', to='reservations.slot')),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='choices', to='reservations.lotteryentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.PositiveSmallIntegerField(verbose_name="希望順位")),
+                (
+                    "booking",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="reservations.booking",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.organisation",
+                    ),
+                ),
+                (
+                    "slot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lottery_choices",
+                        to="reservations.slot",
+                    ),
+                ),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="choices",
+                        to="reservations.lotteryentry",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '抽選の希望',
-                'verbose_name_plural': '抽選の希望',
-                'ordering': ('entry_id', 'rank', 'slot_id'),
+                "verbose_name": "抽選の希望",
+                "verbose_name_plural": "抽選の希望",
+                "ordering": ("entry_id", "rank", "slot_id"),
             },
         ),
         migrations.AddConstraint(
-            model_name='lottery',
-            constraint=models.CheckConstraint(condition=models.Q(('entry_closes_at__gt', models.F('entry_opens_at')), ('draw_at__gte', models.F('entry_closes_at')), ('confirm_deadline__gt', models.F('draw_at')), ('release_at__gte', models.F('confirm_deadline'))), name='lottery_dates_order'),
+            model_name="lottery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("entry_closes_at__gt", models.F("entry_opens_at")),
+                    ("draw_at__gte", models.F("entry_closes_at")),
+                    ("confirm_deadline__gt", models.F("draw_at")),
+                    ("release_at__gte", models.F("confirm_deadline")),
+                ),
+                name="lottery_dates_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lotteryentry',
-            index=models.Index(fields=['lottery', 'status'], name='lottery_entry_status'),
+            model_name="lotteryentry",
+            index=models.Index(fields=["lottery", "status"], name="lottery_entry_status"),
         ),
         migrations.AddConstraint(
-            model_name='lotteryentry',
-            constraint=models.UniqueConstraint(fields=('lottery', 'code'), name='lottery_entry_code_unique'),
+            model_name="lotteryentry",
+            constraint=models.UniqueConstraint(
+                fields=("lottery", "code"), name="lottery_entry_code_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lotteryentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('registration', 'idempotency_key'), name='lottery_entry_idempotency_unique'),
+            model_name="lotteryentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key", ""), _negated=True),
+                fields=("registration", "idempotency_key"),
+                name="lottery_entry_idempotency_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lotterychoice',
-            constraint=models.UniqueConstraint(fields=('entry', 'rank', 'slot'), name='lottery_choice_unique'),
+            model_name="lotterychoice",
+            constraint=models.UniqueConstraint(
+                fields=("entry", "rank", "slot"), name="lottery_choice_unique"
+            ),
         ),
     ]

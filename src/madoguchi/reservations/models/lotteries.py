@@ -166,9 +166,7 @@ class LotteryChoice(models.Model):
         verbose_name_plural = "抽選の希望"
         ordering = ("entry_id", "rank", "slot_id")
         constraints = (
-            models.UniqueConstraint(
-                fields=("entry", "rank", "slot"), name="lottery_choice_unique"
-            ),
+            models.UniqueConstraint(fields=("entry", "rank", "slot"), name="lottery_choice_unique"),
         )
 
     def __str__(self) -> str:

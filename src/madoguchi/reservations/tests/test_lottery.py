@@ -24,6 +24,7 @@ from madoguchi.reservations.lottery import (
     lottery_withdraw,
     published,
 )
+from madoguchi.reservations.draw import commitment_of
 from madoguchi.reservations.lottery_verify import lottery_verify
 from madoguchi.reservations.models import (
     Booking,
@@ -129,12 +130,14 @@ def court(facility, month, nth=0, band="午前"):
 
 
 def test_create_publishes_the_commitment_and_takes_the_slots(lottery, facility, month):
-    assert len(lottery.commitment) == 64 and lottery.seed not in lottery.commitment
-    assert lottery.commitment == lottery_module.draw_module.commitment_of(lottery.seed)
+    assert len(lottery.commitment) == 64
+    assert lottery.seed not in lottery.commitment
+    assert lottery.commitment == commitment_of(lottery.seed)
     states = set(Slot.objects.filter(facility=facility).values_list("state", flat=True))
     assert states == {SlotState.LOTTERY}
     data = published(lottery)
-    assert data["seed"] is None and data["entrants"] is None
+    assert data["seed"] is None
+    assert data["entrants"] is None
     assert lottery.seed not in json.dumps(data)
 
 
@@ -155,7 +158,8 @@ def test_entry_rules(organisation, lottery, facility, month, t0):
     hanako = person(organisation, "hanako@example.jp")
     first = court(facility, month)
     entry = enter(organisation, lottery, hanako, [[first]], t0)
-    assert len(entry.code) == 8 and entry.status == EntryStatus.ENTERED
+    assert len(entry.code) == 8
+    assert entry.status == EntryStatus.ENTERED
     with pytest.raises(ReservationError, match="すでに応募している枠"):
         enter(organisation, lottery, hanako, [[first]], t0)
     with pytest.raises(ReservationError, match="重ねて"):
@@ -188,6 +192,7 @@ def test_entry_outside_the_window_or_the_lottery(
         enter(organisation, lottery, hanako, [[outside.pk]], t0)
     with pytest.raises(ReservationError, match="受け付けていない枠"):
         enter(organisation, lottery, hanako, [[999_999_999]], t0)
+    bad: object
     for bad in ([], "x", [[True]], [["1"]], [[1.5]], [[]], [[2**70]], None, [[1, 2, 3, 4, 5]]):
         with pytest.raises(ReservationError):
             enter(organisation, lottery, hanako, bad, t0)
@@ -247,18 +252,21 @@ def test_draw_offers_publishes_and_runs_once(organisation, lottery, facility, mo
         lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=t0)
     at = t0 + timedelta(days=2)
     drawn = lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=at)
-    assert drawn.status == LotteryStatus.DRAWN and len(drawn.winners) == 2
+    assert drawn.status == LotteryStatus.DRAWN
+    assert len(drawn.winners) == 2
     offers = Booking.objects.filter(source=BookingSource.LOTTERY)
     assert offers.count() == 2
     assert set(offers.values_list("status", flat=True)) == {BookingStatus.OFFERED}
     assert all(b.expires_at == lottery.confirm_deadline for b in offers)
     assert Claim.objects.count() == 2
     statuses = sorted(LotteryEntry.objects.values_list("status", flat=True))
-    assert statuses.count(EntryStatus.WON) == 2 and statuses.count(EntryStatus.LOST) == 4
+    assert statuses.count(EntryStatus.WON) == 2
+    assert statuses.count(EntryStatus.LOST) == 4
     assert OutboxMessage.objects.count() == len(people)
     # slots nobody won open to first come at release_at, not now
     other = Slot.objects.get(pk=court(facility, month, 0, "午後"))
-    assert other.state == SlotState.OPEN and other.opens_at == lottery.release_at
+    assert other.state == SlotState.OPEN
+    assert other.opens_at == lottery.release_at
     with pytest.raises(ReservationError, match="すでに実施"):
         lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=at)
     assert Booking.objects.count() == 2
@@ -278,9 +286,12 @@ def test_a_crash_inside_the_draw_stores_nothing_and_a_rerun_completes(
     with pytest.raises(RuntimeError):
         lotteries_tick(now=at)
     lottery.refresh_from_db()
-    assert lottery.status == LotteryStatus.ACCEPTING and lottery.drawn_at is None
-    assert lottery.entrants == [] and lottery.winners == []
-    assert not Booking.objects.exists() and not Claim.objects.exists()
+    assert lottery.status == LotteryStatus.ACCEPTING
+    assert lottery.drawn_at is None
+    assert lottery.entrants == []
+    assert lottery.winners == []
+    assert not Booking.objects.exists()
+    assert not Claim.objects.exists()
     assert set(LotteryEntry.objects.values_list("status", flat=True)) == {EntryStatus.ENTERED}
     assert set(Slot.objects.filter(facility=facility).values_list("state", flat=True)) == {
         SlotState.LOTTERY
@@ -298,11 +309,14 @@ def test_confirm_then_release_first_come_never_instantly(
     entrants(organisation, lottery, facility, month, t0)
     lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2))
     first, second = list(Booking.objects.order_by("pk"))
+    assert first.user is not None
     booking_confirm(
         organisation=organisation, booking_id=first.pk, user=first.user, now=t0 + timedelta(days=3)
     )
     with pytest.raises(ReservationError, match="解放する枠"):
-        lottery_release(organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=4))
+        lottery_release(
+            organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=4)
+        )
     deadline = t0 + timedelta(days=5)
     assert lotteries_tick(now=deadline).released == 1
     second.refresh_from_db()
@@ -310,7 +324,8 @@ def test_confirm_then_release_first_come_never_instantly(
     statuses = set(LotteryEntry.objects.filter(won_round=1).values_list("status", flat=True))
     assert statuses == {EntryStatus.CONFIRMED, EntryStatus.FORFEITED}
     freed = Slot.objects.get(pk=second.slot_id)
-    assert freed.state == SlotState.OPEN and freed.opens_at == lottery.release_at > deadline
+    assert freed.state == SlotState.OPEN
+    assert freed.opens_at == lottery.release_at > deadline
     taker = person(organisation, "taker@example.jp")
     with pytest.raises(ReservationError, match="先着順"):
         booking_hold(
@@ -369,7 +384,9 @@ def test_a_whole_hall_and_its_half_never_both_won(organisation, lottery, facilit
             [[whole if i % 2 else half]],
             t0,
         )
-    drawn = lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2))
+    drawn = lottery_draw(
+        organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2)
+    )
     assert len(drawn.winners) == 1
 
 
@@ -390,3 +407,68 @@ def test_verify_command_exit_codes(organisation, lottery, facility, month, t0, c
     assert "不一致" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         call_command("lottery", "verify", "999999")
+
+
+def test_verify_command_over_http(organisation, lottery, facility, month, t0, capsys):
+    """--url reads the published data over HTTP (here a local server that serves it as the
+    API does); tampered winners give exit code 1."""
+    import http.server
+    import threading
+
+    entrants(organisation, lottery, facility, month, t0)
+    drawn = lottery_draw(
+        organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2)
+    )
+    bodies = {f"/api/v1/lotteries/{drawn.pk}/": published(drawn)}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = bodies.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            if body:
+                self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        call_command("lottery", "verify", str(drawn.pk), "--url", base)
+        assert "確かめました" in capsys.readouterr().out
+        bodies[f"/api/v1/lotteries/{drawn.pk}/"]["winners"].reverse()
+        bodies[f"/api/v1/lotteries/{drawn.pk}/"]["winners"].append(
+            {"code": "ZZZZZZZZ", "rank": 1, "slots": [1]}
+        )
+        with pytest.raises(SystemExit) as tampered:
+            call_command("lottery", "verify", str(drawn.pk), "--url", base)
+        assert tampered.value.code == 1
+        with pytest.raises(SystemExit) as missing:
+            call_command("lottery", "verify", "999999", "--url", base)
+        assert missing.value.code == 1
+    finally:
+        server.shutdown()
+
+
+def test_a_slot_booked_outside_the_lottery_stops_the_draw_whole(
+    organisation, lottery, facility, month, t0
+):
+    """A claim made outside the lottery on a winning slot: the draw stores nothing."""
+    entrants(organisation, lottery, facility, month, t0)
+    Slot.objects.filter(pk=court(facility, month)).update(state=SlotState.OPEN)
+    taker = person(organisation, "taker@example.jp")
+    held = booking_hold(
+        organisation=organisation,
+        slot_id=court(facility, month),
+        registration=taker[1],
+        user=taker[0],
+        identity=None,
+        now=t0,
+    )
+    with pytest.raises(ReservationError, match="抽選の外"):
+        lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2))
+    assert Booking.objects.count() == 1
+    assert Lottery.objects.get().drawn_at is None
+    assert held.booking.status == BookingStatus.HELD
