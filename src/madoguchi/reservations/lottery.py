@@ -19,7 +19,6 @@ same time, so that the draw never gives the hall to one entry and a half to anot
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence

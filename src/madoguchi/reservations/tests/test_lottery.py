@@ -14,6 +14,7 @@ from madoguchi.core.time import to_tokyo
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.reservations import lottery as lottery_module
 from madoguchi.reservations.constants import BookingSource, BookingStatus, SlotState
+from madoguchi.reservations.draw import commitment_of
 from madoguchi.reservations.lottery import (
     derived_seed,
     lotteries_tick,
@@ -24,7 +25,6 @@ from madoguchi.reservations.lottery import (
     lottery_withdraw,
     published,
 )
-from madoguchi.reservations.draw import commitment_of
 from madoguchi.reservations.lottery_verify import lottery_verify
 from madoguchi.reservations.models import (
     Booking,
