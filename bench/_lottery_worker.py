@@ -173,6 +173,19 @@ def measure(*, entries: int, slots: int) -> dict[str, Any]:
         LotteryChoice.objects.bulk_create(choices, batch_size=5000)
     setup = time.perf_counter() - started
     before = OutboxMessage.objects.count()
+    # What lottery_draw computes before taking the write lock, timed on its own.
+    from madoguchi.reservations.lottery import _entrants_of, _fingerprint, _plan
+    from madoguchi.reservations.models import EntryStatus
+
+    clock = time.perf_counter()
+    _fingerprint(lottery)
+    _plan(
+        lottery=lottery,
+        seed=lottery.seed,
+        entries=_entrants_of(lottery, EntryStatus.ENTERED),
+        allowed=None,
+    )
+    plan_seconds = time.perf_counter() - clock
     clock = time.perf_counter()
     drawn = lottery_draw(organisation=yokohama, lottery_id=lottery.pk, now=at + timedelta(days=2))
     draw_seconds = time.perf_counter() - clock
@@ -188,6 +201,7 @@ def measure(*, entries: int, slots: int) -> dict[str, Any]:
         "setup_seconds": setup,
         "draw_seconds": draw_seconds,
         "pure_seconds": pure_seconds,
+        "plan_seconds": plan_seconds,
         "winners": len(drawn.winners),
         "bookings": Booking.objects.count(),
         "mails": OutboxMessage.objects.count() - before,

@@ -30,7 +30,8 @@ def test_demo_lotteries(db, data_dir, capsys):
         source=BookingSource.LOTTERY, user__email="resident@demo.madoguchi.jp"
     )
     assert offer.status == BookingStatus.OFFERED
-    assert offer.expires_at is not None and offer.expires_at > now()
+    assert offer.expires_at is not None
+    assert offer.expires_at > now()
     call_command("lottery", "verify", str(drawn.pk))  # exit code 0
     assert "確かめました" in capsys.readouterr().out
     registration = Registration.objects.get(user=offer.user)
