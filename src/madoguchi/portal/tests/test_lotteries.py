@@ -75,6 +75,7 @@ def test_enter_then_win_then_confirm(client, organisation, setup, hanako):
     again = client.post(url(lottery, "enter/"), {"choice1": first.pk, "idempotency_key": "k" * 20})
     assert again.status_code == 302
     assert LotteryEntry.objects.count() == 1
+    assert "/mypage/lotteries/" in client.get("/mypage/").content.decode()
     mine = client.get("/mypage/lotteries/").content.decode()
     assert entry.code in mine
     assert "取り下げる" in mine
