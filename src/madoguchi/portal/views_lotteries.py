@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.text import parse_int
-from madoguchi.core.time import now
+from madoguchi.core.time import now, to_tokyo
 from madoguchi.identity.models import User
 from madoguchi.portal.access import resident_of, resident_required
 from madoguchi.reservations.lottery import (
@@ -72,7 +72,7 @@ def _day(day: date) -> str:
 def slot_label(slot: Slot) -> str:
     band = slot.band.name if slot.band is not None else ""
     return (
-        f"{_day(slot.date)} {band} {slot.starts_at:%H:%M}〜{slot.ends_at:%H:%M} "
+        f"{_day(slot.date)} {band} {to_tokyo(slot.starts_at):%H:%M}〜{to_tokyo(slot.ends_at):%H:%M} "
         f"{slot.facility.name} {slot.resource.name}"
     )
 
