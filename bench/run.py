@@ -129,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--round-seconds", type=float, default=Settings.round_seconds)
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
+    # A short name runs the modules it begins (``lottery`` runs ``lottery_draw``).
+    args.modules = [
+        name
+        for asked in args.modules
+        for name in (
+            [asked] if asked in _modules() else [m for m in _modules() if m.startswith(asked)]
+        )
+        or [asked]
+    ]
     unknown = sorted(set(args.modules) - set(_modules()))
     if unknown:
         parser.error(f"unknown benchmark module(s): {', '.join(unknown)}")

@@ -67,6 +67,11 @@ class AuditAction(models.TextChoices):
     BOOKING_OFFERED = "booking.offered", "キャンセル待ちからの予約の案内"
     WAITLIST_JOINED = "waitlist.joined", "キャンセル待ちへの登録"
     WAITLIST_LEFT = "waitlist.left", "キャンセル待ちの取りやめ"
+    LOTTERY_CREATED = "lottery.created", "抽選の作成"
+    LOTTERY_ENTERED = "lottery.entered", "抽選への応募"
+    LOTTERY_WITHDRAWN = "lottery.withdrawn", "抽選の応募の取下げ"
+    LOTTERY_DRAWN = "lottery.drawn", "抽選の実施"
+    LOTTERY_RELEASED = "lottery.released", "抽選の残り枠の解放"
     # Decision templates (文例) and procedures
     DECISION_TEMPLATE_SAVED = "decision_template.saved", "文例の保存"
     DECISION_TEMPLATE_DELETED = "decision_template.deleted", "文例の削除"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,6 +99,32 @@ def outbox_enqueue_email(
         recipient_key=to_key,
         client_key=client,
     )
+
+
+def outbox_enqueue_emails(
+    *,
+    mails: Iterable[tuple[str, str, str]],
+    now: datetime,
+    organisation: Organisation | None = None,
+) -> int:
+    """Queue many e-mails ``(to, subject, body)`` the platform must send (results of a
+    lottery to every entrant …) in the caller's transaction, in bulk inserts. Never refused,
+    not rate-limited (like :func:`outbox_enqueue_email` without ``client_address``).
+    Returns how many were queued."""
+    rows = [
+        OutboxMessage(
+            created_at=now,
+            available_at=now,
+            organisation=organisation,
+            topic=OutboxMessage.Topic.EMAIL,
+            payload={"to": to, "subject": subject[:200], "body": body},
+            recipient_key="",
+            client_key="",
+        )
+        for to, subject, body in mails
+    ]
+    OutboxMessage.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ def demo_reservations(yokohama: Organisation, resident: User, *, now: datetime) 
     _demo_facilities_staff(yokohama, resident, now=now)
     _demo_members(yokohama, resident, now=now)
     _demo_booking(yokohama, resident, now=now)
+    _demo_lottery(yokohama, resident, now=now)
 
 
 def _demo_facility(yokohama: Organisation, *, now: datetime) -> Facility:
@@ -457,3 +458,172 @@ def _demo_booking(yokohama: Organisation, resident: User, *, now: datetime) -> N
         identity=None,
         now=now,
     )
+
+
+# --- 抽選 (lottery) ---------------------------------------------------------------------------
+
+#: Invented entrants of the drawn demo lottery (accounts that cannot log in).
+_DEMO_ENTRANTS = 12
+
+
+def _month_after(day: date, months: int) -> date:
+    first = day.replace(day=1)
+    for _ in range(months):
+        first = (first + timedelta(days=32)).replace(day=1)
+    return first
+
+
+def _demo_month_slots(facility: Facility, month: date) -> None:
+    """Slots for every day of ``month`` (the 61 days of the centre may end inside it)."""
+    bands = {(b.day_type, b.name): b for b in facility.time_bands.all()}
+    fees = {name: (weekday, holiday) for name, _, _, weekday, holiday in _BANDS}
+    following = _month_after(month, 1)
+    existing = set(
+        Slot.objects.filter(facility=facility, date__gte=month, date__lt=following).values_list(
+            "resource_id", "starts_at"
+        )
+    )
+    rows = []
+    day = month
+    while day < following:
+        day_type = _day_type(day)
+        for resource in facility.resources.all():
+            for name, start, end, *_ in _BANDS:
+                starts_at = datetime.combine(day, start, TOKYO)
+                if (resource.pk, starts_at) in existing:
+                    continue
+                fee = fees[name][0 if day_type == DayType.WEEKDAY else 1]
+                half = resource.parent_id is not None
+                rows.append(
+                    Slot(
+                        organisation_id=facility.organisation_id,
+                        facility=facility,
+                        resource=resource,
+                        band=bands[(day_type, name)],
+                        date=day,
+                        starts_at=starts_at,
+                        ends_at=datetime.combine(day, end, TOKYO),
+                        state=SlotState.OPEN,
+                        fee=fee // 2
+                        if half
+                        else (fee // 4 if resource.kind == ResourceKind.COURT else fee),
+                    )
+                )
+        day += timedelta(days=1)
+    Slot.objects.bulk_create(rows)
+
+
+def _demo_lottery(yokohama: Organisation, resident: User, *, now: datetime) -> None:
+    """One lottery already drawn (next month: the demo resident won and confirms by a
+    deadline still ahead; invented entrants lost or won too) and one open now (the month
+    after next) that the demo resident can enter. ``madoguchi lottery verify <id>`` passes
+    on the drawn one."""
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.identity.models import Staff
+    from madoguchi.reservations.lottery import lottery_create
+    from madoguchi.reservations.models import Lottery
+
+    facility = Facility.objects.get(organisation=yokohama, name=DEMO_FACILITY)
+    admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN, active=True).first()
+    registration = Registration.objects.filter(organisation=yokohama, user=resident).first()
+    if admin is None or registration is None:
+        return
+    today = to_tokyo(now).date()
+    drawn_month = _month_after(today, 1)
+    open_month = _month_after(today, 2)
+    if not Lottery.objects.filter(
+        organisation=yokohama, facilities=facility, month=drawn_month
+    ).exists():
+        _demo_drawn_lottery(yokohama, facility, admin, registration, drawn_month, now=now)
+    if not Lottery.objects.filter(
+        organisation=yokohama, facilities=facility, month=open_month
+    ).exists():
+        _demo_month_slots(facility, open_month)
+        lottery_create(
+            organisation=yokohama,
+            staff=admin,
+            name=f"{open_month:%Y年%-m月}分 体育室・テニスコートの抽選（デモ）",
+            month=open_month,
+            entry_opens_at=now - timedelta(days=1),
+            entry_closes_at=now + timedelta(days=7),
+            draw_at=now + timedelta(days=8),
+            confirm_deadline=now + timedelta(days=15),
+            release_at=datetime.combine(open_month, time(9), TOKYO),
+            facility_ids=[facility.pk],
+            now=now,
+        )
+
+
+def _demo_drawn_lottery(
+    yokohama: Organisation,
+    facility: Facility,
+    admin: object,
+    registration: Registration,
+    month: date,
+    *,
+    now: datetime,
+) -> None:
+    from madoguchi.identity.models import Staff
+    from madoguchi.reservations.lottery import lottery_create, lottery_draw, lottery_enter
+
+    assert isinstance(admin, Staff)
+    created = now - timedelta(days=10)
+    entering = now - timedelta(days=8)
+    confirm_deadline = now + timedelta(days=3)
+    release_at = max(confirm_deadline, datetime.combine(month, time(9), TOKYO))
+    lottery = lottery_create(
+        organisation=yokohama,
+        staff=admin,
+        name=f"{month:%Y年%-m月}分 体育室・テニスコートの抽選（デモ・抽選済み）",
+        month=month,
+        entry_opens_at=created,
+        entry_closes_at=now - timedelta(days=3),
+        draw_at=now - timedelta(days=2),
+        confirm_deadline=confirm_deadline,
+        release_at=release_at,
+        facility_ids=[facility.pk],
+        now=created,
+    )
+    day = month + timedelta(days=9)
+    while _day_type(day) != DayType.WEEKDAY:
+        day += timedelta(days=1)
+
+    def slot(resource: str, band: str, on: date = day) -> int:
+        return Slot.objects.get(
+            facility=facility, resource__name=resource, date=on, band__name=band
+        ).pk
+
+    # The demo resident alone asks for テニスコート2 on the evening: a sure win to confirm.
+    assert registration.user is not None
+    lottery_enter(
+        organisation=yokohama,
+        lottery_id=lottery.pk,
+        registration=registration,
+        user=registration.user,
+        choices=[[slot("テニスコート2", "夜間")]],
+        now=entering,
+    )
+    contested = [slot("体育室（全面）", "午後"), slot("体育室（A面）", "午後")]
+    for number in range(_DEMO_ENTRANTS):
+        user = User.objects.create_user(f"lottery-entrant-{number + 1}@example.jp", None)
+        entrant, _ = Registration.objects.get_or_create(
+            organisation=yokohama,
+            number=f"YL{number + 1:05d}",
+            defaults={
+                "user": user,
+                "kind": RegistrationKind.GROUP if number % 3 == 0 else RegistrationKind.INDIVIDUAL,
+                "name": f"抽選デモ利用者{number + 1}",
+                "status": RegistrationStatus.APPROVED,
+            },
+        )
+        first = contested[number % 2]
+        second = slot("テニスコート1", "午前" if number % 2 else "午後")
+        lottery_enter(
+            organisation=yokohama,
+            lottery_id=lottery.pk,
+            registration=entrant,
+            user=user,
+            choices=[[first], [second]],
+            now=entering + timedelta(minutes=number),
+        )
+    lottery_draw(organisation=yokohama, lottery_id=lottery.pk, now=now - timedelta(days=2))

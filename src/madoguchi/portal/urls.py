@@ -27,6 +27,8 @@ urlpatterns = [
     # Before urls_apply: its mypage/<receipt number>/ would take mypage/events/.
     path("", include("madoguchi.portal.urls_registrations")),
     path("", include("madoguchi.portal.urls_facilities")),
+    # before urls_apply, whose mypage/<receipt number>/ would take mypage/lotteries/
+    path("", include("madoguchi.portal.urls_lotteries")),
     path("", include("madoguchi.portal.urls_apply")),
     path("", include("madoguchi.portal.urls_facility_log")),
 ]

@@ -218,6 +218,16 @@ def world(db, organisation, other_organisation):
         actor=admin_a.user,
         now=now(),
     )
+    # A's lottery (抽選) over a facility of A.
+    from madoguchi.reservations.lottery_testing import (
+        lottery_facility,
+        lottery_make,
+        target_month,
+    )
+
+    lottery = lottery_make(
+        organisation, admin_a, lottery_facility(organisation, target_month()), at=now()
+    )
     admin_b = staff_upsert(
         organisation=other_organisation,
         email="admin@kamakura.test",
@@ -255,6 +265,7 @@ def world(db, organisation, other_organisation):
             "proofing_id": proofing.pk,
             "attachment_id": attachment.pk,
             "batch_id": count_import.batch_id,
+            "lottery_id": lottery.pk,
             # Not tenant data: a group's slug and a template's slug are public.
             "slug": "no-such-group",
             "token": "not-a-real-invitation",

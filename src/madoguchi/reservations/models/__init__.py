@@ -4,6 +4,14 @@ from madoguchi.reservations.models.bookings import Booking, Claim, FacilityLogEn
 from madoguchi.reservations.models.calendar import ClosedDay, Fee, Reduction
 from madoguchi.reservations.models.events import Event, EventSignup
 from madoguchi.reservations.models.facilities import Facility, Resource, TimeBand
+from madoguchi.reservations.models.lotteries import (
+    EntryStatus,
+    Lottery,
+    LotteryChoice,
+    LotteryEntry,
+    LotteryStatus,
+    ReleaseRule,
+)
 from madoguchi.reservations.models.policies import RefundRule
 from madoguchi.reservations.models.registrations import (
     Registration,
@@ -16,15 +24,21 @@ __all__ = [
     "Booking",
     "Claim",
     "ClosedDay",
+    "EntryStatus",
     "Event",
     "EventSignup",
     "Facility",
     "FacilityLogEntry",
     "Fee",
+    "Lottery",
+    "LotteryChoice",
+    "LotteryEntry",
+    "LotteryStatus",
     "Reduction",
     "RefundRule",
     "Registration",
     "RegistrationMember",
+    "ReleaseRule",
     "ReservationSettings",
     "Resource",
     "Slot",
