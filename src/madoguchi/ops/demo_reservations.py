@@ -207,7 +207,7 @@ def _demo_facilities_staff(yokohama: Organisation, resident: User, *, now: datet
         day=today + timedelta(days=20),
         reason="設備点検のため",
     )
-    registration = Registration.objects.filter(organisation=yokohama, user=resident).first()
+    registration = _demo_registration(yokohama, resident)
 
     def slot_id(offset: int, resource: str, band: str) -> int | None:
         found = Slot.objects.filter(
@@ -525,7 +525,7 @@ def _demo_lottery(yokohama: Organisation, resident: User, *, now: datetime) -> N
 
     facility = Facility.objects.get(organisation=yokohama, name=DEMO_FACILITY)
     admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN, active=True).first()
-    registration = Registration.objects.filter(organisation=yokohama, user=resident).first()
+    registration = _demo_registration(yokohama, resident)
     if admin is None or registration is None:
         return
     today = to_tokyo(now).date()

@@ -252,8 +252,38 @@ def world(db, organisation, other_organisation):
         signup_closes_at=now() + timedelta(days=8),
         capacity=5,
     )
+    # A's facility: its parts, a コマ, a closed day, a reduction, a slot and a counter booking.
+    from madoguchi.reservations.models import Booking, ClosedDay, Reduction
+    from madoguchi.reservations.testing import facility_make, next_weekday, slots_make
+
+    facility = facility_make(organisation, name=f"{SECRET_NAME}体育館")
+    day = next_weekday()
+    slot = slots_make(facility, day)[0]
+    closed_day = ClosedDay.objects.create(
+        organisation=organisation, facility=facility, date=day + timedelta(days=1), reason="点検"
+    )
+    reduction = Reduction.objects.create(
+        organisation=organisation, facility=facility, code="iso", name="減免", percent=50
+    )
+    booking = Booking.objects.create(
+        organisation=organisation,
+        facility=facility,
+        slot=slot,
+        number="ISO-1",
+        status="confirmed",
+        source="counter",
+        channel="counter",
+        contact=f"{SECRET_NAME} 電話",
+    )
     return {
         "params": {
+            "facility_id": facility.pk,
+            "resource_id": slot.resource_id,
+            "band_id": slot.band_id,
+            "closed_day_id": closed_day.pk,
+            "reduction_id": reduction.pk,
+            "slot_id": slot.pk,
+            "booking_id": booking.pk,
             "registration_id": registration.pk,
             "event_id": event.pk,
             "procedure_id": procedure.pk,
