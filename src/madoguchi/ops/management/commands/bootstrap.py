@@ -63,6 +63,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  全国トップ          {base}/")
         self.stdout.write(f"  神奈川県ポータル    {base}/p/14/")
         self.stdout.write(f"  団体ページ（横浜市）{base}/o/141003/")
+        self.stdout.write(f"  施設予約（横浜市）  {base}/o/141003/facilities/")
         self.stdout.write(f"  オンライン利用率    {base}/statistics/")
         self.stdout.write(f"  職員コンソール      {base}/console/")
         self.stdout.write(f"  API (OpenAPI)       {base}/api/v1/docs")
