@@ -22,6 +22,7 @@ from madoguchi.console.views_mfa import (
 )
 from madoguchi.core.request import client_address
 from madoguchi.core.time import now as current_time
+from madoguchi.identity import login as identity_login
 from madoguchi.identity import throttle
 from madoguchi.identity.models import User
 from madoguchi.identity.selectors import active_staff_of, groups_operated_by
@@ -59,14 +60,11 @@ class LoginView(auth_views.LoginView):
         self.now = current_time()
         typed = request.POST.get("username", "")
         address = client_address(request)
-        trusted = throttle.login_trusted(
+        decision = identity_login.login_decision(
             account=typed,
             address=address,
-            now=self.now,
             device_token=request.COOKIES.get(throttle.DEVICE_COOKIE),
-        )
-        decision = throttle.login_allowed(
-            account=typed, address=address, now=self.now, trusted=trusted
+            now=self.now,
         )
         if not decision.allowed:
             # Refused before the password is even checked: no timing says whether it was right.

@@ -63,7 +63,8 @@ def record_attempt(
     now: datetime,
     reason: str = "",
 ) -> None:
-    """One console login attempt, recorded by identity (``LoginAttempt`` and audit event)."""
+    """One console login attempt, recorded by identity (``LoginAttempt`` and audit event,
+    with the device of the browser's device cookie: see ``identity.throttle``)."""
     identity_login.login_attempt_record(
         account=account,
         user=user,
@@ -73,6 +74,7 @@ def record_attempt(
         now=now,
         portal=identity_login.PORTAL_CONSOLE,
         reason=reason,
+        device_token=request.COOKIES.get(throttle.DEVICE_COOKIE),
     )
 
 

@@ -88,6 +88,7 @@ def _record(
     now: datetime,
     portal: str,
     reason: str,
+    device_token: str | None = None,
 ) -> None:
     if portal == PORTAL_RESIDENT:
         action = "resident.login" if success else "resident.login_failed"
@@ -110,6 +111,7 @@ def _record(
         stage=stage,
         user=user,
         portal=portal,
+        device_token=device_token,
     )
     audit_record(
         action=action,
@@ -133,11 +135,14 @@ def login_attempt_record(
     now: datetime,
     portal: str = PORTAL_CONSOLE,
     reason: str = "",
+    device_token: str | None = None,
 ) -> None:
     """Record one login attempt: a ``LoginAttempt`` row (what the limits count) and an audit
     event, together or not at all. The audit event names the account only when it exists;
     otherwise only a prefix of the typed address's hash is kept (never the text, never the
-    password). Never raises for what a client typed."""
+    password). ``device_token`` is the device cookie the request presented: the row keeps the
+    keyed hash of its device id (``identity.throttle``), so that the failures of that browser
+    are counted apart from the rest of its address. Never raises for what a client typed."""
     with transaction.atomic(durable=True):
         _record(
             account=account,
@@ -148,6 +153,7 @@ def login_attempt_record(
             now=now,
             portal=portal,
             reason=reason,
+            device_token=device_token,
         )
 
 
@@ -155,11 +161,14 @@ def login_decision(
     *, account: object, address: str | None, device_token: str | None, now: datetime
 ) -> throttle.LoginDecision:
     """May this client try ``account`` now? The limits of :mod:`identity.throttle`, with the
-    device cookie and known addresses of that account trusted. Reads only."""
+    device cookie and known addresses of that account trusted, and a device cookie of that
+    account counting its own browser's failures apart from its address's. Reads only."""
     trusted = throttle.login_trusted(
         account=account, address=address, now=now, device_token=device_token
     )
-    return throttle.login_allowed(account=account, address=address, now=now, trusted=trusted)
+    return throttle.login_allowed(
+        account=account, address=address, now=now, trusted=trusted, device_token=device_token
+    )
 
 
 def known_user(typed: object) -> User | None:
@@ -211,6 +220,7 @@ def resident_login(
             address=address,
             now=now,
             portal=PORTAL_RESIDENT,
+            device_token=device_token,
             reason=decision.limit,
         )
         raise LoginRefused(decision.resident_message, status=429, code="throttled")
@@ -240,6 +250,7 @@ def resident_login(
             address=address,
             now=now,
             portal=PORTAL_RESIDENT,
+            device_token=device_token,
             reason=reason,
         )
         if reason == "unverified":
@@ -254,6 +265,7 @@ def resident_login(
         address=address,
         now=now,
         portal=PORTAL_RESIDENT,
+        device_token=device_token,
     )
     return user
 
@@ -324,6 +336,7 @@ def resident_passkey_login(
             address=address,
             now=now,
             portal=PORTAL_RESIDENT,
+            device_token=device_token,
             reason=reason,
         )
         code = {429: "throttled"}.get(status, "passkey")
@@ -375,6 +388,7 @@ def resident_passkey_login(
                 address=address,
                 now=now,
                 portal=PORTAL_RESIDENT,
+                device_token=device_token,
                 reason="",
             )
     if not moved:

@@ -196,6 +196,9 @@ class LoginAttempt(models.Model):
     success = models.BooleanField()
     stage = models.CharField(max_length=16, default="password")
     portal = models.CharField(max_length=16, default="console")
+    #: Keyed hash of the device id in the signed device cookie the request presented (blank
+    #: without one): the browser whose own failures ``identity.throttle``'s limit 1 counts.
+    device = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "ログイン記録"

@@ -7,15 +7,22 @@ through, so the portal is no way around the console's limits for a staff passwor
 Every attempt (password step, second factor, refused while throttled) is a ``LoginAttempt``
 row: the SHA-256 of the lower-cased address typed (``account_key``; the same for an account
 that exists and one that does not, so throttling never tells which addresses are accounts),
-the client's IP address, the stage and the outcome. Decisions are made from those rows, so
-they hold across processes and servers, and the rows are the access record as well.
+the client's IP address, its device (below), the stage and the outcome. Decisions are made
+from those rows, so they hold across processes and servers, and the rows are the access record
+as well.
 
 Three limits, each aimed at one kind of attack:
 
-1. **Account and address together** (``PAIR_*``): after ``PAIR_FREE_FAILURES`` failures of one
-   account from one address since that pair's last complete login, each further attempt waits twice as
-   long as the one before (2 s, 4 s, 8 s … up to ``PAIR_MAX_DELAY``). This slows guessing from
-   one place and never affects anyone else: the victim's own address is another pair.
+1. **Account and client together** (``PAIR_*``): after ``PAIR_FREE_FAILURES`` failures of one
+   account from one client since that pair's last complete login, each further attempt waits
+   twice as long as the one before (2 s, 4 s, 8 s … up to ``PAIR_MAX_DELAY``). The client is
+   the *browser* when it presents a device cookie that vouches for the account (the pair is
+   then (account, device): the failures made with that same cookie), and otherwise the
+   *address* (the pair is (account, address): every failure from that address, cookie or
+   not). This slows guessing from one place — a thief holding the victim's browser still meets
+   the wait after that browser's own failures — and never holds the victim's own browser up
+   for anyone else's failures: an attacker without its cookie adds failures only to an
+   (account, address) pair, even from the victim's own office NAT or carrier-grade NAT address.
 2. **Address across accounts** (``ADDRESS_*``): an address with ``ADDRESS_MAX_FAILURES``
    failures in ``ADDRESS_WINDOW`` (whatever accounts) is refused until the window moves on.
    This stops one machine from trying one password against many accounts (password spraying).
@@ -30,7 +37,16 @@ that presents the device cookie this module signs at a successful login of that 
 (:func:`device_token_make`), or that logs in from an address where that account completed a full
 login (password *and* second factor) within ``KNOWN_ADDRESS_DAYS``. A password alone never makes
 an address known, so an attacker who has the password cannot use it to escape limit 3 while
-guessing second-factor codes. Limit 1 always applies (it only ever slows the pair itself).
+guessing second-factor codes. Limit 1 always applies, to the pair described there.
+
+**The device.** The device cookie is signed (Django's signing, this module's salt) and holds a
+random per-browser id (``secrets``, kept when the cookie is re-issued at later logins, for any
+account) and the accounts it vouches for. Each ``LoginAttempt`` records in ``device`` a keyed
+hash of that id (HMAC with the site's secret key, :func:`device_key_of`) whenever the request
+presents a genuine cookie — never the id itself, so the record cannot be turned into a cookie.
+A cookie signed before the id existed (a bare list of accounts) still vouches for its accounts
+but has no device: for it limit 1 counts by address, as without a cookie. Without a device
+cookie nothing else changes either.
 
 Attempts refused because of throttling are recorded with stage ``throttled`` and do not count
 as failures, so hammering during a wait does not stretch the wait of a slow typist.
@@ -39,11 +55,13 @@ as failures, so hammering during a wait does not stretch the wait of a slow typi
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 from madoguchi.identity.models import LoginAttempt, User
 
@@ -62,6 +80,9 @@ DEVICE_MAX_AGE: Final = 60 * 60 * 24 * KNOWN_ADDRESS_DAYS
 #: Accounts remembered by one browser (a shared counter PC); the oldest is forgotten first.
 DEVICE_MAX_ACCOUNTS: Final = 5
 _DEVICE_SALT: Final = "madoguchi.identity.throttle.device"
+_DEVICE_KEY_SALT: Final = "madoguchi.identity.throttle.device-key"
+#: Length of the random per-browser id inside the device cookie (URL-safe text).
+DEVICE_ID_BYTES: Final = 18
 
 STAGE_PASSWORD: Final = "password"  # noqa: S105 (a stage name)
 STAGE_TOTP: Final = "totp"
@@ -154,32 +175,42 @@ def login_trusted(
 
 
 def login_allowed(
-    *, account: object, address: str | None, now: datetime, trusted: bool = False
+    *,
+    account: object,
+    address: str | None,
+    now: datetime,
+    trusted: bool = False,
+    device_token: object = None,
 ) -> LoginDecision:
-    """May ``address`` try to log in to ``account`` now? (See the module notes.)
+    """May this client try to log in to ``account`` now? (See the module notes.)
 
     ``account`` is the address as typed (or the user's address at the second step);
-    ``trusted`` comes from :func:`login_trusted`. Never raises; reads only.
+    ``trusted`` comes from :func:`login_trusted`; ``device_token`` is the device cookie the
+    request presented (limit 1 counts that browser's failures instead of the address's when
+    it vouches for ``account`` and has a device id). Never raises; reads only.
     """
     key = account_key_of(account)
     waits: list[tuple[timedelta, str]] = []
 
-    # 1. The pair: counted since its last success, within PAIR_WINDOW.
-    if address:
+    # 1. The pair: (account, device) for a browser vouched for, else (account, address);
+    # counted since the pair's last complete login, within PAIR_WINDOW.
+    device = device_key_of(device_token) if key in device_token_accounts(device_token) else ""
+    client: dict[str, object] = {"device": device} if device else {"address": address}
+    if device or address:
         since = now - PAIR_WINDOW
         last_success = (
             LoginAttempt.objects.filter(
                 account_key=key,
-                address=address,
                 success=True,
                 stage__in=FULL_LOGIN_STAGES,
                 at__gte=since,
+                **client,
             )
             .order_by("-at")
             .values_list("at", flat=True)
             .first()
         )
-        pair = _failures(account_key=key, address=address, at__gte=last_success or since)
+        pair = _failures(account_key=key, at__gte=last_success or since, **client)
         delay = _exponential(len(pair), PAIR_FREE_FAILURES, PAIR_MAX_DELAY)
         if pair and delay and pair[0] + delay > now:
             waits.append((pair[0] + delay - now, "pair"))
@@ -216,10 +247,12 @@ def login_record(
     stage: str,
     user: User | None = None,
     portal: str = "console",
+    device_token: object = None,
 ) -> LoginAttempt:
     """Append one attempt (in the caller's transaction). The typed text is kept only as its
-    hash; the password is never passed here. ``identity.login.login_attempt_record`` adds the
-    audit event in the same transaction."""
+    hash; the password is never passed here; of the device cookie the request presented, only
+    the keyed hash of its device id (:func:`device_key_of`).
+    ``identity.login.login_attempt_record`` adds the audit event in the same transaction."""
     return LoginAttempt.objects.create(
         at=now,
         account_key=account_key_of(account),
@@ -228,28 +261,54 @@ def login_record(
         success=success,
         stage=stage[:16],
         portal=portal[:16],
+        device=device_key_of(device_token),
     )
 
 
 # --- The device cookie ----------------------------------------------------------------------
 
 
-def device_token_accounts(token: object) -> list[str]:
-    """The account keys a genuine, unexpired device cookie vouches for ([] for anything else)."""
+def _device_token_load(token: object) -> tuple[str, list[str]]:
+    """The device id ("" for a cookie signed before there were ids) and the account keys of a
+    genuine, unexpired device cookie; ("", []) for anything else."""
     if not isinstance(token, str) or len(token) > 2000 or not token.isascii():
-        return []
+        return "", []
     try:
         value = signing.loads(token, salt=_DEVICE_SALT, max_age=DEVICE_MAX_AGE)
     except (signing.BadSignature, ValueError, TypeError):
-        return []
+        return "", []
+    device: object = ""
+    if isinstance(value, dict):
+        device, value = value.get("d", ""), value.get("a")
     if not isinstance(value, list):
-        return []
-    return [key for key in value if isinstance(key, str) and len(key) == 64]
+        return "", []
+    if not isinstance(device, str) or not 16 <= len(device) <= 64:
+        device = ""
+    return device, [key for key in value if isinstance(key, str) and len(key) == 64]
+
+
+def device_token_accounts(token: object) -> list[str]:
+    """The account keys a genuine, unexpired device cookie vouches for ([] for anything else)."""
+    return _device_token_load(token)[1]
+
+
+def device_key_of(token: object) -> str:
+    """The keyed hash (HMAC-SHA-256 with the site's secret key) of the device id in a genuine,
+    unexpired device cookie: what ``LoginAttempt.device`` holds. "" for a cookie without an id
+    (signed before ids existed) and for anything that is not a genuine cookie."""
+    device = _device_token_load(token)[0]
+    if not device:
+        return ""
+    return salted_hmac(_DEVICE_KEY_SALT, device, algorithm="sha256").hexdigest()
 
 
 def device_token_make(*, account: object, previous: object = None) -> str:
-    """A device cookie value that adds ``account`` to what ``previous`` vouched for."""
+    """A device cookie value that adds ``account`` to what ``previous`` vouched for, and keeps
+    the browser's device id (a new random one when ``previous`` has none)."""
     key = account_key_of(account)
-    keys = [k for k in device_token_accounts(previous) if k != key]
+    device, keys = _device_token_load(previous)
+    keys = [k for k in keys if k != key]
     keys = [*keys, key][-DEVICE_MAX_ACCOUNTS:]
-    return signing.dumps(keys, salt=_DEVICE_SALT)
+    return signing.dumps(
+        {"d": device or secrets.token_urlsafe(DEVICE_ID_BYTES), "a": keys}, salt=_DEVICE_SALT
+    )

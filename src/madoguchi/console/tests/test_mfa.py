@@ -441,6 +441,30 @@ def test_an_attacker_cannot_lock_the_victim_out(client, staff_with_totp):
     assert password_step(client, REMOTE_ADDR="192.0.2.9")["Location"] == CODE
 
 
+def test_an_attacker_behind_the_victims_office_address_cannot_hold_up_the_victims_browser(
+    client, staff_with_totp
+):
+    office = "198.51.100.7"
+    # The victim logged in from the office with this browser (its device cookie).
+    password_step(client, REMOTE_ADDR=office)
+    client.post(CODE, {"code": staff_with_totp.code()}, REMOTE_ADDR=office)
+    client.post("/console/logout/", REMOTE_ADDR=office)
+    # Someone behind the same office NAT hammers the account.
+    attacker = Client()
+    for i in range(throttle.PAIR_FREE_FAILURES + 3):
+        password_step(attacker, password=f"guess{i}", REMOTE_ADDR=office)
+    assert password_step(attacker, REMOTE_ADDR=office).status_code == 429
+    assert password_step(Client(), REMOTE_ADDR=office).status_code == 429  # no cookie: waits
+
+    # The victim's own browser, at that same address, is not held up at either step.
+    client.cookies[throttle.DEVICE_COOKIE] = client.cookies[throttle.DEVICE_COOKIE].value
+    assert password_step(client, REMOTE_ADDR=office)["Location"] == CODE
+    code = totp_fresh_code(staff_with_totp.user, staff_with_totp.secret)
+    assert client.post(CODE, {"code": code}, REMOTE_ADDR=office)["Location"] == HOME
+    devices = set(LoginAttempt.objects.filter(success=True).values_list("device", flat=True))
+    assert throttle.device_key_of(client.cookies[throttle.DEVICE_COOKIE].value) in devices
+
+
 def test_one_address_trying_many_accounts_is_slowed(client, staff_member):
     for i in range(throttle.ADDRESS_MAX_FAILURES):
         client.post(LOGIN, {"username": f"user{i}@yokohama.test", "password": "Passw0rd!"})

@@ -1,5 +1,6 @@
 """Failed logins are throttled, and an attacker cannot use the throttle to lock a victim out."""
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from madoguchi.identity.throttle import (
     ADDRESS_WINDOW,
     PAIR_FREE_FAILURES,
     account_key_of,
+    device_key_of,
     device_token_accounts,
     device_token_make,
     login_allowed,
@@ -28,17 +30,33 @@ ATTACKER = "203.0.113.66"
 pytestmark = pytest.mark.django_db
 
 
-def fail(account, address, at, stage="password"):
-    login_record(account=account, address=address, now=at, success=False, stage=stage)
+def fail(account, address, at, stage="password", device_token=None):
+    login_record(
+        account=account,
+        address=address,
+        now=at,
+        success=False,
+        stage=stage,
+        device_token=device_token,
+    )
 
 
-def succeed(account, address, at, stage="totp"):
-    login_record(account=account, address=address, now=at, success=True, stage=stage)
+def succeed(account, address, at, stage="totp", device_token=None):
+    login_record(
+        account=account,
+        address=address,
+        now=at,
+        success=True,
+        stage=stage,
+        device_token=device_token,
+    )
 
 
-def allowed(account, address, at, **kwargs):
-    trusted = login_trusted(account=account, address=address, now=at, **kwargs)
-    return login_allowed(account=account, address=address, now=at, trusted=trusted)
+def allowed(account, address, at, device_token=None):
+    trusted = login_trusted(account=account, address=address, now=at, device_token=device_token)
+    return login_allowed(
+        account=account, address=address, now=at, trusted=trusted, device_token=device_token
+    )
 
 
 def test_the_account_key_is_a_hash_of_the_address_whatever_its_case():
@@ -199,12 +217,17 @@ def test_what_is_recorded_is_the_hash_and_the_address_never_the_typed_text():
         "ü" * 10,
         signing.dumps([account_key_of(VICTIM)], salt="another.salt"),
         signing.dumps({"not": "a list"}, salt="madoguchi.identity.throttle.device"),
+        signing.dumps(
+            {"d": "x" * 24, "a": "not a list"}, salt="madoguchi.identity.throttle.device"
+        ),
+        signing.dumps({"d": "x" * 24, "a": [1, 2]}, salt="another.salt"),
         None,
         12,
     ],
 )
 def test_a_forged_or_malformed_device_cookie_vouches_for_nobody(token):
     assert device_token_accounts(token) == []
+    assert device_key_of(token) == ""
 
 
 def test_one_browser_remembers_a_few_accounts():
@@ -216,3 +239,107 @@ def test_one_browser_remembers_a_few_accounts():
     assert len(keys) == throttle.DEVICE_MAX_ACCOUNTS
     assert account_key_of("staff0@example.jp") not in keys
     assert account_key_of(f"staff{throttle.DEVICE_MAX_ACCOUNTS + 1}@example.jp") in keys
+
+
+# --- Limit 1 by device: a shared address cannot hold up the victim's own browser ---------------
+
+OLD_STYLE = "madoguchi.identity.throttle.device"
+
+
+def test_failures_from_the_victims_own_address_do_not_hold_up_the_victims_browser():
+    at = now()
+    browser = device_token_make(account=VICTIM)
+    for _ in range(PAIR_FREE_FAILURES + 5):
+        fail(VICTIM, HOME_ADDRESS, at)  # an attacker behind the same NAT, without the cookie
+
+    assert allowed(VICTIM, HOME_ADDRESS, at).limit == "pair"
+    assert allowed(VICTIM, HOME_ADDRESS, at, device_token=browser).allowed
+
+
+def test_the_browser_waits_after_its_own_failures_and_they_count_for_its_address_too():
+    at = now()
+    browser = device_token_make(account=VICTIM)
+    for _ in range(PAIR_FREE_FAILURES):
+        fail(VICTIM, ATTACKER, at, device_token=browser)
+
+    decision = allowed(VICTIM, "192.0.2.1", at, device_token=browser)  # whatever the address
+    assert not decision.allowed
+    assert decision.limit == "pair"
+    assert not allowed(VICTIM, ATTACKER, at).allowed  # dropping the cookie does not help
+    # Another browser of the victim is not held up, nor is the wait longer than an address's.
+    assert allowed(VICTIM, ATTACKER, at, device_token=device_token_make(account=VICTIM)).allowed
+    assert decision.wait_seconds == allowed(VICTIM, ATTACKER, at).wait_seconds
+    assert allowed(
+        VICTIM, "192.0.2.1", at + timedelta(seconds=decision.wait_seconds), device_token=browser
+    ).allowed
+
+
+def test_a_complete_login_of_the_browser_clears_its_mistakes():
+    at = now()
+    browser = device_token_make(account=VICTIM)
+    for _ in range(PAIR_FREE_FAILURES):
+        fail(VICTIM, ATTACKER, at - timedelta(minutes=5), device_token=browser)
+    succeed(VICTIM, HOME_ADDRESS, at - timedelta(minutes=4), device_token=browser)
+    fail(VICTIM, ATTACKER, at, device_token=browser)
+
+    assert allowed(VICTIM, ATTACKER, at, device_token=browser).allowed
+
+
+def test_a_cookie_of_another_account_counts_by_address():
+    at = now()
+    own = device_token_make(account="attacker@example.jp")
+    for _ in range(PAIR_FREE_FAILURES):
+        fail(VICTIM, HOME_ADDRESS, at, device_token=own)
+
+    assert not allowed(VICTIM, HOME_ADDRESS, at, device_token=own).allowed
+    assert allowed(VICTIM, HOME_ADDRESS, at, device_token=device_token_make(account=VICTIM)).allowed
+
+
+def test_an_old_cookie_without_a_device_id_works_as_before():
+    at = now()
+    old = signing.dumps([account_key_of(VICTIM)], salt=OLD_STYLE)
+    assert device_token_accounts(old) == [account_key_of(VICTIM)]
+    assert device_key_of(old) == ""
+    for _ in range(PAIR_FREE_FAILURES):
+        fail(VICTIM, HOME_ADDRESS, at)
+
+    assert not allowed(VICTIM, HOME_ADDRESS, at, device_token=old).allowed  # by address
+    assert allowed(VICTIM, "192.0.2.1", at, device_token=old).allowed  # still trusted
+    renewed = device_token_make(account=VICTIM, previous=old)
+    assert device_token_accounts(renewed) == [account_key_of(VICTIM)]
+    assert len(device_key_of(renewed)) == 64
+
+
+def test_a_browser_keeps_its_device_id_and_two_browsers_never_share_one():
+    first = device_token_make(account=VICTIM)
+    again = device_token_make(account="other@example.jp", previous=first)
+    elsewhere = device_token_make(account=VICTIM)
+
+    assert device_key_of(again) == device_key_of(first) != device_key_of(elsewhere)
+    assert set(device_token_accounts(again)) == {
+        account_key_of(VICTIM),
+        account_key_of("other@example.jp"),
+    }
+
+
+def test_the_record_keeps_a_keyed_hash_of_the_device_never_its_id():
+    browser = device_token_make(account=VICTIM)
+    device_id = signing.loads(browser, salt=OLD_STYLE)["d"]
+    attempt = login_record(
+        account=VICTIM,
+        address=HOME_ADDRESS,
+        now=now(),
+        success=False,
+        stage="password",
+        device_token=browser,
+    )
+
+    stored = LoginAttempt.objects.get(pk=attempt.pk)
+    assert stored.device == device_key_of(browser)
+    assert len(stored.device) == 64
+    assert device_id not in str(stored.__dict__)
+    assert stored.device != hashlib.sha256(device_id.encode()).hexdigest()  # keyed, not plain
+    unkeyed = login_record(
+        account=VICTIM, address=HOME_ADDRESS, now=now(), success=False, stage="password"
+    )
+    assert unkeyed.device == ""
