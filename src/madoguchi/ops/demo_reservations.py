@@ -525,7 +525,14 @@ def _demo_lottery(yokohama: Organisation, resident: User, *, now: datetime) -> N
 
     facility = Facility.objects.get(organisation=yokohama, name=DEMO_FACILITY)
     admin = Staff.objects.filter(organisation=yokohama, role=StaffRole.ADMIN, active=True).first()
-    registration = Registration.objects.filter(organisation=yokohama, user=resident).first()
+    # The resident's own approved registration (the members demo adds a pending group too).
+    registration = (
+        Registration.objects.filter(
+            organisation=yokohama, user=resident, status=RegistrationStatus.APPROVED
+        )
+        .order_by("pk")
+        .first()
+    )
     if admin is None or registration is None:
         return
     today = to_tokyo(now).date()

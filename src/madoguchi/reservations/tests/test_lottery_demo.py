@@ -34,7 +34,7 @@ def test_demo_lotteries(db, data_dir, capsys):
     assert offer.expires_at > now()
     call_command("lottery", "verify", str(drawn.pk))  # exit code 0
     assert "確かめました" in capsys.readouterr().out
-    registration = Registration.objects.get(user=offer.user)
+    registration = Registration.objects.get(pk=offer.registration_id)
     assert registration.user is not None
     slot = lottery_open_slots(accepting).first()
     assert slot is not None
