@@ -3,8 +3,9 @@ resident's entry.
 
 ``GET /lotteries/{id}/`` publishes what anyone needs to re-run the draw
 (``madoguchi lottery verify <id> --url …``): the commitment always; the seed, the entrant
-list (public codes and slot ids, no names), its digest and the winners only after the draw —
-never the seed before it.
+list (public codes and slot ids, no names), its digest, the winners and the second draw's
+commitment only after the draw — never the seed before it; the second draw's own seed only
+once the second draw has run (in ``second``).
 
 ``POST /lotteries/{id}/entries/`` enters as the logged-in resident (API token with the scope
 ``applications``, or the portal session with its CSRF token), with an ``Idempotency-Key``
@@ -78,9 +79,10 @@ class EntrantOut(Schema):
 
 
 class SecondDrawOut(Schema):
-    seed: str
-    derivation: str
-    commitment: str
+    seed: str = Field(
+        description="二次抽選のシード（1回目とは別に作った値）。二次抽選の後にだけ公開"
+    )
+    commitment: str = Field(description="second_commitment と同じ値")
     entrants_digest: str
     entrants: list[EntrantOut]
     winners: list[WinnerOut]
@@ -107,6 +109,10 @@ class LotteryOut(Schema):
     entrants_digest: str | None
     entrants: list[EntrantOut] | None
     winners: list[WinnerOut] | None
+    second_commitment: str | None = Field(
+        description="二次抽選のシードのコミットメント（SHA-256(抽選方式 + 改行 + 二次抽選のシード)）。"
+        "二次抽選のある抽選で、1回目の抽選の後から公開"
+    )
     second: SecondDrawOut | None
 
 

@@ -9,7 +9,11 @@ anyone can re-run from the published data (``madoguchi lottery verify``).
 ``commitment`` (SHA-256 of algorithm and seed) is published at once, before anyone enters.
 At the draw, the entrant list (public entry codes and their choices as slot ids, no names),
 its digest and the seed are published with the winners. A second draw (release rule
-``SECOND_DRAW``) uses ``seed2 = SHA-256("<seed>:2")`` (hex), published the same way.
+``SECOND_DRAW``) has its own seed ``seed2``, drawn with :mod:`secrets` at the first draw and
+independent of the first seed (which is public from then on: a seed derived from it would let
+anyone compute the second draw's order in advance and forfeit or keep a win to game it). Only
+``commitment_of(seed2)`` is published with the first draw's results; ``seed2`` is revealed
+with the second draw's results and checked the same way.
 
 **Choices and the parts of a hall.** In the published list a choice is given as the slots it
 *occupies*: choosing a whole hall lists the hall's slot and the slots of its halves at the
@@ -18,7 +22,6 @@ same time, so that the draw never gives the hall to one entry and a half to anot
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -83,9 +86,9 @@ NAME_MAX: Final = 100
 # --- Helpers ------------------------------------------------------------------------------
 
 
-def derived_seed(seed: str, round_: int) -> str:
-    """The seed of draw ``round_`` (2 for the second draw): ``SHA-256("<seed>:<round>")``."""
-    return hashlib.sha256(f"{seed}:{round_}".encode()).hexdigest()
+def new_seed() -> str:
+    """A fresh secret seed (256 bits from :mod:`secrets`, hex)."""
+    return secrets.token_hex(32)
 
 
 def new_code() -> str:
@@ -164,7 +167,9 @@ def _when(moment: datetime) -> str:
 
 def published(lottery: Lottery) -> dict[str, Any]:
     """What is public about a lottery: the rules and the commitment always; the seed, the
-    entrant list and the winners only once it is drawn (the seed is never returned before)."""
+    entrant list, the winners and the second draw's commitment only once it is drawn (the
+    seed is never returned before); the second draw's seed only inside ``second``, once the
+    second draw has run (``seed2`` is never returned before)."""
     data: dict[str, Any] = {
         "id": lottery.pk,
         "name": lottery.name,
@@ -184,6 +189,7 @@ def published(lottery: Lottery) -> dict[str, Any]:
         "entrants_digest": None,
         "entrants": None,
         "winners": None,
+        "second_commitment": None,
         "second": None,
     }
     if lottery.drawn_at is not None:
@@ -193,6 +199,7 @@ def published(lottery: Lottery) -> dict[str, Any]:
             entrants_digest=lottery.entrants_digest,
             entrants=lottery.entrants,
             winners=lottery.winners,
+            second_commitment=lottery.commitment2 or None,
             second=lottery.second or None,
         )
     return data
@@ -269,7 +276,7 @@ def lottery_create(
         ).exclude(status=LotteryStatus.CLOSED)
         if clash.exists():
             raise ReservationError("同じ施設・同じ月の抽選がすでにあります。", code="duplicate")
-        seed = secrets.token_hex(32)
+        seed = new_seed()
         lottery = Lottery.objects.create(
             organisation=organisation,
             name=name,
@@ -793,8 +800,9 @@ def lottery_draw(
     withdrawn; the seed, the entrant list, its digest and the winners are published; each
     winning group gets one OFFERED booking per slot (with its claims), due by
     ``confirm_deadline``; entries become won or lost; slots nobody won open to first come at
-    ``release_at`` (``FIRST_COME``) or wait for the second draw (``SECOND_DRAW``); every
-    registration with an account is mailed its results. Raises :class:`ReservationError`.
+    ``release_at`` (``FIRST_COME``) or wait for the second draw (``SECOND_DRAW``, whose fresh
+    secret seed is made now and only its commitment published); every registration with an
+    account is mailed its results. Raises :class:`ReservationError`.
     """
     now = now or _now()
     if staff is not None:
@@ -846,8 +854,14 @@ def lottery_draw(
         lottery.entrants_digest = digest
         lottery.drawn_at = now
         lottery.status = LotteryStatus.DRAWN
+        if lottery.release_rule == ReleaseRule.SECOND_DRAW:
+            # Independent of the first seed, which is public from now on.
+            lottery.seed2 = new_seed()
+            lottery.commitment2 = draw_module.commitment_of(lottery.seed2, lottery.algorithm)
         lottery.save(
             update_fields=[
+                "seed2",
+                "commitment2",
                 "entrants",
                 "winners",
                 "entrants_digest",
@@ -931,8 +945,8 @@ def lottery_release(
     After the confirm deadline: unconfirmed offers expire and their entries are forfeited;
     then ``FIRST_COME``: every slot left opens to first come at ``release_at`` (closed);
     ``SECOND_DRAW``: a second draw among the losing entries' choices that lie wholly in the
-    freed slots, seeded with ``seed2 = SHA-256("<seed>:2")`` and published the same way, its
-    offers due by ``release_at``. After ``release_at`` (second draw): its unconfirmed offers
+    freed slots, seeded with the ``seed2`` made at the first draw (whose commitment was
+    published then) and revealed now with its results, its offers due by ``release_at``. After ``release_at`` (second draw): its unconfirmed offers
     expire, and every slot left opens to first come at ``release_at`` (closed).
     Raises :class:`ReservationError` (``not_due``) when there is nothing to do yet.
     """
@@ -949,7 +963,12 @@ def lottery_release(
                     .values_list("pk", flat=True)
                 )
                 losers = _entrants_of(lottery, EntryStatus.LOST)
-                seed2 = derived_seed(lottery.seed, 2)
+                if not lottery.seed2:  # drawn before second seeds existed: fresh, committed now
+                    lottery.seed2 = new_seed()
+                    lottery.commitment2 = draw_module.commitment_of(
+                        lottery.seed2, lottery.algorithm
+                    )
+                seed2 = lottery.seed2
                 second = _plan(lottery=lottery, seed=seed2, entries=losers, allowed=free)
                 _apply(
                     lottery=lottery,
@@ -966,8 +985,7 @@ def lottery_release(
                 )
                 lottery.second = {
                     "seed": seed2,
-                    "derivation": 'SHA-256("<seed>:2")',
-                    "commitment": draw_module.commitment_of(seed2, lottery.algorithm),
+                    "commitment": lottery.commitment2,
                     "entrants_digest": digest,
                     "entrants": entrants,
                     "winners": winners,
@@ -990,7 +1008,16 @@ def lottery_release(
         else:
             raise ReservationError("この抽選は、いま解放する枠がありません。", code="not_due")
         lottery.released_at = now
-        lottery.save(update_fields=["second", "status", "released_at", "updated_at"])
+        lottery.save(
+            update_fields=[
+                "seed2",
+                "commitment2",
+                "second",
+                "status",
+                "released_at",
+                "updated_at",
+            ]
+        )
         audit_record(
             action=AuditAction.LOTTERY_RELEASED,
             now=now,

@@ -2,14 +2,15 @@
 
 :func:`lottery_verify` takes what the API (``GET /api/v1/lotteries/<id>/``) publishes and
 checks, for the draw and for a second draw if there was one: the seed matches the commitment
-published before the window closed; the entrant list matches its digest; re-running
-:func:`madoguchi.reservations.draw.draw` gives exactly the published winners. Pure: no
-database, no network.
+published in advance (the draw's ``commitment`` before the window closed; the second draw's
+``second_commitment`` with the first draw's results, its seed ``second.seed`` being
+independent of the first one and revealed only at the second draw); the entrant list matches
+its digest; re-running :func:`madoguchi.reservations.draw.draw` gives exactly the published
+winners. Pure: no database, no network.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,17 +92,19 @@ def lottery_verify(published: dict[str, Any]) -> list[Check]:
     checks = _round("抽選", published, algorithm, commitment)
     second = published.get("second")
     if isinstance(second, dict) and second:
-        seed = published.get("seed")
-        expected_seed = hashlib.sha256(f"{seed}:2".encode()).hexdigest()
-        ok = second.get("seed") == expected_seed
-        checks.append(
-            Check(
-                ok,
-                '二次抽選: シードは SHA-256("<シード>:2") と'
-                + ("一致します。" if ok else "一致しません。"),
+        # The second seed is checked against the commitment published with the first draw's
+        # results (not against one that came with the seed itself).
+        commitment2 = published.get("second_commitment")
+        if not isinstance(commitment2, str) or not commitment2:
+            return [
+                *checks,
+                Check(False, "二次抽選: 事前に公開したコミットメントが公開データにありません。"),
+            ]
+        if second.get("commitment") not in (None, commitment2):
+            checks.append(
+                Check(False, "二次抽選: 結果に載ったコミットメントが事前の公開と異なります。")
             )
-        )
-        checks += _round(
-            "二次抽選", second, algorithm, draw.commitment_of(expected_seed, algorithm)
-        )
+        if second.get("seed") == published.get("seed"):
+            checks.append(Check(False, "二次抽選: シードが1回目の抽選と同じです。"))
+        checks += _round("二次抽選", second, algorithm, commitment2)
     return checks

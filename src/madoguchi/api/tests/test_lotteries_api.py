@@ -11,7 +11,8 @@ import pytest
 from madoguchi.applications.services import new_idempotency_key
 from madoguchi.core.time import now
 from madoguchi.identity.tokens import access_token_create
-from madoguchi.reservations.lottery import lottery_draw
+from madoguchi.reservations.draw import commitment_of
+from madoguchi.reservations.lottery import lottery_draw, lottery_enter, lottery_release
 from madoguchi.reservations.lottery_testing import (
     lottery_facility,
     lottery_make,
@@ -19,7 +20,7 @@ from madoguchi.reservations.lottery_testing import (
     weekday_in,
 )
 from madoguchi.reservations.lottery_verify import lottery_verify
-from madoguchi.reservations.models import LotteryEntry
+from madoguchi.reservations.models import LotteryEntry, ReleaseRule
 from madoguchi.reservations.testing import registration_make, slot_of
 from madoguchi.testing import resident_create
 
@@ -141,3 +142,48 @@ def test_entry_without_registration_is_403(client, setup):
     token = access_token_create(user=user, name="x", scopes=["applications"], now=now())[1]
     response = post(client, lottery, {"choices": [[court(facility)]]}, token)
     assert response.status_code == 403
+
+
+def test_second_seed_is_never_shown_before_the_second_draw(
+    client, organisation, admin_staff, resident_token
+):
+    """With a second draw, only its commitment is published with the first draw's results;
+    its seed (independent of the first) appears only once the second draw has run."""
+    at = now()
+    facility = lottery_facility(organisation, target_month(at), name="第二体育館")
+    lottery = lottery_make(
+        organisation, admin_staff, facility, at=at, release_rule=ReleaseRule.SECOND_DRAW
+    )
+    post(client, lottery, {"choices": [[court(facility)]]}, resident_token)
+    for person in range(3):
+        user = resident_create(f"p{person}@example.jp", verified=True)
+        lottery_enter(
+            organisation=organisation,
+            lottery_id=lottery.pk,
+            registration=registration_make(organisation, user),
+            user=user,
+            choices=[[court(facility)]],
+            now=at,
+        )
+    drawn = lottery_draw(
+        organisation=organisation, lottery_id=lottery.pk, now=at + timedelta(days=2)
+    )
+    assert drawn.seed2
+    detail = client.get(f"/api/v1/lotteries/{lottery.pk}/")
+    listing = client.get("/api/v1/organisations/141003/lotteries/")
+    for response in (detail, listing):
+        assert response.status_code == 200
+        assert drawn.seed2 not in response.content.decode()
+    body = detail.json()
+    assert body["seed"] == drawn.seed
+    assert body["second_commitment"] == drawn.commitment2 == commitment_of(drawn.seed2)
+    assert body["second"] is None
+    assert all(check.ok for check in lottery_verify(body))
+    lottery_release(organisation=organisation, lottery_id=lottery.pk, now=at + timedelta(days=5))
+    body = client.get(f"/api/v1/lotteries/{lottery.pk}/").json()
+    assert body["second"]["seed"] == drawn.seed2
+    assert body["second"]["commitment"] == body["second_commitment"]
+    assert len(body["second"]["winners"]) == 1  # the unconfirmed win went to another loser
+    checks = lottery_verify(body)
+    assert all(check.ok for check in checks)
+    assert any(check.message.startswith("二次抽選: シード") for check in checks)

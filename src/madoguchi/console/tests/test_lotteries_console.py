@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.reservations.lottery_testing import lottery_facility, lottery_make, target_month
-from madoguchi.reservations.models import Lottery, LotteryStatus
+from madoguchi.reservations.models import Lottery, LotteryStatus, ReleaseRule
 from madoguchi.testing import console_login
 
 
@@ -70,3 +70,24 @@ def test_draw_button_runs_once(client, organisation, admin_staff, staff_member):
     assert Lottery.objects.get().status == LotteryStatus.DRAWN
     again = client.post(f"/console/lotteries/{lottery.pk}/draw/", follow=True)
     assert "すでに実施" in again.content.decode()
+
+
+def test_second_draw_commitment_shown_its_seed_not(client, organisation, admin_staff):
+    at = now() - timedelta(days=2, minutes=5)
+    lottery = lottery_make(
+        organisation,
+        admin_staff,
+        lottery_facility(organisation, target_month()),
+        at=now(),
+        release_rule=ReleaseRule.SECOND_DRAW,
+    )
+    Lottery.objects.filter(pk=lottery.pk).update(
+        entry_opens_at=at, entry_closes_at=at + timedelta(hours=1), draw_at=at + timedelta(hours=2)
+    )
+    console_login(client, admin_staff.user)
+    assert client.post(f"/console/lotteries/{lottery.pk}/draw/").status_code == 302
+    drawn = Lottery.objects.get()
+    assert drawn.seed2
+    page = client.get(f"/console/lotteries/{lottery.pk}/").content.decode()
+    assert drawn.commitment2 in page
+    assert drawn.seed2 not in page

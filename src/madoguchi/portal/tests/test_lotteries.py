@@ -9,14 +9,14 @@ import pytest
 
 from madoguchi.core.time import now
 from madoguchi.reservations.constants import BookingStatus
-from madoguchi.reservations.lottery import lottery_draw
+from madoguchi.reservations.lottery import lottery_draw, lottery_enter, lottery_release
 from madoguchi.reservations.lottery_testing import (
     lottery_facility,
     lottery_make,
     target_month,
     weekday_in,
 )
-from madoguchi.reservations.models import Booking, LotteryEntry
+from madoguchi.reservations.models import Booking, LotteryEntry, ReleaseRule
 from madoguchi.reservations.testing import registration_make, slot_of
 from madoguchi.testing import resident_create
 
@@ -114,3 +114,40 @@ def test_entry_after_close_is_refused(client, setup, hanako):
     response = client.post(url(lottery, "enter/"), {"choice1": slot.pk})
     assert response.status_code == 422
     assert "受付期間" in response.content.decode()
+
+
+def test_second_seed_stays_secret_on_the_page_and_download_until_the_second_draw(
+    client, organisation, admin_staff, hanako
+):
+    at = now()
+    facility = lottery_facility(organisation, target_month(at), name="第二体育館")
+    lottery = lottery_make(
+        organisation, admin_staff, facility, at=at, release_rule=ReleaseRule.SECOND_DRAW
+    )
+    day = weekday_in(target_month(at))
+    for email in ("a@example.jp", "b@example.jp"):
+        user = resident_create(email, verified=True)
+        lottery_enter(
+            organisation=organisation,
+            lottery_id=lottery.pk,
+            registration=registration_make(organisation, user),
+            user=user,
+            choices=[[slot_of(facility, "テニスコート1", day).pk]],
+            now=at,
+        )
+    drawn = lottery_draw(
+        organisation=organisation, lottery_id=lottery.pk, now=at + timedelta(days=2)
+    )
+    text = client.get(url(lottery)).content.decode()
+    assert drawn.seed in text
+    assert drawn.commitment2 in text
+    assert drawn.seed2 not in text
+    assert "二次抽選のコミットメント" in text
+    download = client.get(url(lottery, "published.json"))
+    assert drawn.seed2 not in download.content.decode()
+    assert download.json()["second_commitment"] == drawn.commitment2
+    lottery_release(organisation=organisation, lottery_id=lottery.pk, now=at + timedelta(days=5))
+    text = client.get(url(lottery)).content.decode()
+    assert drawn.seed2 in text
+    assert "1回目のシードから二次抽選の順番を前もって計算することはできません" in text
+    assert client.get(url(lottery, "published.json")).json()["second"]["seed"] == drawn.seed2

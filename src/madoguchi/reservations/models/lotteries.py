@@ -5,7 +5,9 @@ A :class:`Lottery` is created with a secret ``seed`` whose ``commitment`` (SHA-2
 (:class:`LotteryEntry`, a public random ``code``) with ranked choices (:class:`LotteryChoice`,
 one row per slot; the rows of one rank are a group that wins or loses together). At the draw
 the seed, the entrant list (codes and slot ids, no names) and its digest are published, so
-that anyone can re-run the draw (``madoguchi lottery verify``).
+that anyone can re-run the draw (``madoguchi lottery verify``). With a second draw, a fresh
+independent ``seed2`` is made at the draw and only its ``commitment2`` is published with the
+draw's results; ``seed2`` itself is revealed only when the second draw runs.
 """
 
 from __future__ import annotations
@@ -85,6 +87,12 @@ class Lottery(TimeStampedModel):
     #: The published winners: [{"code": …, "rank": …, "slots": [ids]}] in ticket order.
     winners = models.JSONField(default=list, blank=True)
     drawn_at = models.DateTimeField("抽選実施日時", null=True, blank=True)
+    #: The second draw's own seed (release rule ``SECOND_DRAW``): made with :mod:`secrets` at
+    #: the first draw, independent of ``seed``; secret until the second draw runs — never
+    #: shown, served or logged before ``second["drawn_at"]``.
+    seed2 = models.CharField(max_length=64, blank=True)
+    #: ``commitment_of(seed2)``, published with the first draw's results (empty without one).
+    commitment2 = models.CharField("二次抽選のコミットメント", max_length=64, blank=True)
     #: The second draw, published the same way: {"seed", "commitment", "entrants_digest",
     #: "entrants", "winners", "drawn_at"} (empty before it, or without one).
     second = models.JSONField(default=dict, blank=True)

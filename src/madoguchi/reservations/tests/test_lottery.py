@@ -3,6 +3,7 @@ releases by the rules, and a published result anyone can re-run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, timedelta
 
@@ -16,7 +17,6 @@ from madoguchi.reservations import lottery as lottery_module
 from madoguchi.reservations.constants import BookingSource, BookingStatus, SlotState
 from madoguchi.reservations.draw import commitment_of
 from madoguchi.reservations.lottery import (
-    derived_seed,
     lotteries_tick,
     lottery_create,
     lottery_draw,
@@ -355,13 +355,30 @@ def test_second_draw_among_losers_published_and_verifiable(
         organisation, admin_staff, facility, month, t0, release_rule=ReleaseRule.SECOND_DRAW
     )
     entrants(organisation, lottery, facility, month, t0)
-    lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2))
+    assert lottery.seed2 == lottery.commitment2 == ""
+    drawn = lottery_draw(
+        organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2)
+    )
     assert not Slot.objects.filter(facility=facility, state=SlotState.OPEN).exists()
+    # A fresh seed for the second draw, not derived from the first (public from now on);
+    # only its commitment is published with the first draw's results.
+    seed2 = drawn.seed2
+    assert len(seed2) == 64
+    assert seed2 != drawn.seed
+    assert seed2 != hashlib.sha256(f"{drawn.seed}:2".encode()).hexdigest()
+    assert drawn.commitment2 == commitment_of(seed2)
+    before = published(drawn)
+    assert before["seed"] == drawn.seed
+    assert before["second_commitment"] == drawn.commitment2
+    assert before["second"] is None
+    assert seed2 not in json.dumps(before)
     released = lottery_release(
         organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=5)
     )
     assert released.status == LotteryStatus.SECOND_DRAWN
-    assert released.second["seed"] == derived_seed(lottery.seed, 2)
+    assert released.seed2 == seed2  # the one committed at the first draw
+    assert released.second["seed"] == seed2
+    assert released.second["commitment"] == drawn.commitment2
     assert len(released.second["winners"]) == 2  # both offers lapsed: two freed slots
     assert LotteryEntry.objects.filter(won_round=2, status=EntryStatus.WON).count() == 2
     assert all(check.ok for check in lottery_verify(published(released)))
@@ -370,6 +387,81 @@ def test_second_draw_among_losers_published_and_verifiable(
     )
     assert closed.status == LotteryStatus.CLOSED
     assert not Slot.objects.filter(facility=facility, state=SlotState.PENDING).exists()
+
+
+def test_second_seed_is_fresh_for_each_lottery_and_absent_without_a_second_draw(
+    organisation, admin_staff, facility, month, t0
+):
+    plain = make(organisation, admin_staff, facility, month, t0)
+    drawn = lottery_draw(organisation=organisation, lottery_id=plain.pk, now=t0 + timedelta(days=2))
+    assert drawn.seed2 == drawn.commitment2 == ""
+    assert published(drawn)["second_commitment"] is None
+    seeds = set()
+    for n in range(2):
+        other = facility_make(organisation, name=f"第{n}体育館")
+        slots_make(other, weekday_in(month, 0))
+        second = make(
+            organisation,
+            admin_staff,
+            other,
+            month,
+            t0,
+            facility_ids=[other.pk],
+            release_rule=ReleaseRule.SECOND_DRAW,
+        )
+        seeds.add(
+            lottery_draw(
+                organisation=organisation, lottery_id=second.pk, now=t0 + timedelta(days=2)
+            ).seed2
+        )
+    assert len(seeds) == 2
+
+
+def test_verify_checks_the_second_seed_against_the_earlier_commitment(
+    organisation, admin_staff, facility, month, t0, capsys
+):
+    lottery = make(
+        organisation, admin_staff, facility, month, t0, release_rule=ReleaseRule.SECOND_DRAW
+    )
+    entrants(organisation, lottery, facility, month, t0)
+    lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=2))
+    released = lottery_release(
+        organisation=organisation, lottery_id=lottery.pk, now=t0 + timedelta(days=5)
+    )
+    good = published(released)
+    checks = lottery_verify(good)
+    assert all(check.ok for check in checks)
+    assert sum("二次抽選" in check.message for check in checks) == 3
+
+    def broken(change) -> bool:
+        data = json.loads(json.dumps(good))
+        change(data)
+        return not all(check.ok for check in lottery_verify(data))
+
+    # The old derivation (or any seed other than the committed one) fails, even when the
+    # result's own commitment is made to match it.
+    derived = hashlib.sha256(f"{released.seed}:2".encode()).hexdigest()
+
+    def swap_seed(data):
+        data["second"]["seed"] = derived
+        data["second"]["commitment"] = commitment_of(derived)
+
+    assert broken(swap_seed)
+    assert broken(lambda d: d.update(second_commitment=commitment_of(derived)))
+    assert broken(lambda d: d.update(second_commitment=None))
+    assert broken(lambda d: d.pop("second_commitment"))
+    assert broken(lambda d: d["second"]["winners"].pop())
+    assert broken(lambda d: d["second"]["entrants"].pop())
+    call_command("lottery", "verify", str(lottery.pk))  # exits 0: no SystemExit
+    out = capsys.readouterr().out
+    assert f"二次抽選のコミットメント: {released.commitment2}" in out
+    assert "確かめました" in out
+    released.second = {**released.second, "seed": derived, "commitment": commitment_of(derived)}
+    released.save(update_fields=["second"])
+    with pytest.raises(SystemExit) as after:
+        call_command("lottery", "verify", str(lottery.pk))
+    assert after.value.code == 1
+    assert "二次抽選: シードは事前に公開したコミットメントと一致しません" in capsys.readouterr().out
 
 
 def test_a_whole_hall_and_its_half_never_both_won(organisation, lottery, facility, month, t0):

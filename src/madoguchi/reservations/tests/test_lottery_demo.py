@@ -11,7 +11,7 @@ from django.core.management import call_command
 from madoguchi.core.time import now
 from madoguchi.reservations.constants import BookingSource, BookingStatus
 from madoguchi.reservations.lottery import lottery_enter, lottery_open_slots
-from madoguchi.reservations.models import Booking, Lottery, LotteryStatus, Registration
+from madoguchi.reservations.models import Booking, Lottery, LotteryStatus
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def test_demo_lotteries(db, data_dir, capsys):
     assert offer.expires_at > now()
     call_command("lottery", "verify", str(drawn.pk))  # exit code 0
     assert "確かめました" in capsys.readouterr().out
-    registration = Registration.objects.get(user=offer.user, number="Y000001")
+    registration = offer.registration
+    assert registration is not None
     assert registration.user is not None
     slot = lottery_open_slots(accepting).first()
     assert slot is not None

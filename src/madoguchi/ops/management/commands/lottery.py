@@ -4,7 +4,8 @@ Reads only what is published — from ``BASE_URL/api/v1/lotteries/<id>/`` over H
 ``--url`` is given, else the published fields of the local database — and checks that the
 seed matches the commitment published before the window closed, that the entrant list
 matches its digest, and that re-running the draw gives the published winners (and the same
-for a second draw). Prints a report in Japanese; exits 0 only when everything matches.
+for a second draw, whose own seed is checked against the second commitment published with
+the first draw's results). Prints a report in Japanese; exits 0 only when everything matches.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Command(BaseCommand):
         self.stdout.write(f"抽選 {lottery_id}「{data.get('name', '')}」を検証します。")
         self.stdout.write(f"抽選方式: {data.get('algorithm')}")
         self.stdout.write(f"コミットメント: {data.get('commitment')}")
+        if data.get("second_commitment"):
+            self.stdout.write(f"二次抽選のコミットメント: {data.get('second_commitment')}")
         checks = lottery_verify(data)
         for check in checks:
             self.stdout.write(("一致  " if check.ok else "不一致 ") + check.message)
