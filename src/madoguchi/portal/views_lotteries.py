@@ -1,6 +1,6 @@
 """抽選 (lotteries) for residents: the public page of each lottery (rules, commitment, and
-after the draw everything to re-run it), the entry form, and my entries with a confirm button
-for what I won."""
+after the draw everything to re-run it), the entry form, and my entries with a link to the
+facility confirmation page (fee, 減免, refund rules) for what I won."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from madoguchi.reservations.lottery import (
     entries_of_user,
     entry_of_resident,
     lotteries_of,
-    lottery_booking_of_resident,
     lottery_enter,
     lottery_get,
     lottery_open_slots,
@@ -43,7 +42,7 @@ from madoguchi.reservations.models import (
     LotteryStatus,
     Slot,
 )
-from madoguchi.reservations.services import ReservationError, booking_confirm
+from madoguchi.reservations.services import ReservationError
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
 
@@ -246,22 +245,3 @@ def entry_withdraw(request: HttpRequest, entry_id: int) -> HttpResponseRedirect:
     else:
         messages.success(request, f"応募番号 {entry.code} の応募を取り下げました。")
     return redirect("portal:lotteries:mine")
-
-
-@require_POST
-@resident_required
-def win_confirm(request: HttpRequest, booking_id: int) -> HttpResponseRedirect:
-    user = resident_of(request)
-    try:
-        booking = lottery_booking_of_resident(pk=booking_id, user=user)
-    except Booking.DoesNotExist:
-        raise Http404("その予約はありません。") from None
-    try:
-        confirmed = booking_confirm(
-            organisation=booking.organisation, booking_id=booking.pk, user=user, now=now()
-        )
-    except ReservationError as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, f"予約を確定しました（予約番号 {confirmed.number}）。")
-    return HttpResponseRedirect(reverse("portal:lotteries:mine"))

@@ -44,8 +44,11 @@ from madoguchi.reservations.fees import fee_quote
 from madoguchi.reservations.models import (
     Booking,
     Claim,
+    EntryStatus,
     Facility,
     FacilityLogEntry,
+    LotteryChoice,
+    LotteryEntry,
     Registration,
     Slot,
     WaitlistEntry,
@@ -390,7 +393,10 @@ def booking_confirm(
     due are stored from :func:`~madoguchi.reservations.fees.fee_quote` (an amount due of 0 is
     recorded as 免除); a booking offered from the waitlist marks its entry accepted; a mail
     with the booking number, the slot and the link to the 使用許可書 is queued in the same
-    transaction. Confirming twice returns the confirmed booking unchanged (no second audit
+    transaction; a booking won in a lottery marks its entry confirmed (当選→確定) once every
+    booking that entry won is confirmed (a grouped win of consecutive コマ stays 当選 until its
+    last booking is confirmed; at the deadline the release step settles partial groups as
+    before: confirmed if any slot was confirmed). Confirming twice returns the confirmed booking unchanged (no second audit
     event, no second mail). After the deadline the booking is expired, its slot freed (and
     offered to the waitlist), and :class:`ReservationError` (``expired``) raised; an unknown
     reduction raises :class:`ReservationError` (``reduction``) and stores nothing.
@@ -439,6 +445,8 @@ def booking_confirm(
                 WaitlistEntry.objects.filter(booking=booking, status=WaitlistStatus.OFFERED).update(
                     status=WaitlistStatus.ACCEPTED
                 )
+            if booking.source == BookingSource.LOTTERY:
+                _lottery_entry_confirmed(booking, now)
             _confirmation_mail(booking, user, now)
             audit_record(
                 action=AuditAction.BOOKING_CONFIRMED,
@@ -454,6 +462,23 @@ def booking_confirm(
             "確定の期限を過ぎたため、この予約は無効になりました。", code="expired"
         )
     return booking
+
+
+def _lottery_entry_confirmed(booking: Booking, now: datetime) -> None:
+    """Inside booking_confirm's transaction: the won entry whose bookings are now all
+    confirmed becomes 確定 (``EntryStatus.CONFIRMED``)."""
+    entry_ids = LotteryChoice.objects.filter(booking=booking).values("entry_id")
+    for entry in LotteryEntry.objects.select_for_update().filter(
+        pk__in=entry_ids, organisation=booking.organisation, status=EntryStatus.WON
+    ):
+        pending = (
+            LotteryChoice.objects.filter(entry=entry, booking__isnull=False)
+            .exclude(booking__status=BookingStatus.CONFIRMED)
+            .exists()
+        )
+        if not pending:
+            entry.status = EntryStatus.CONFIRMED
+            entry.save(update_fields=["status", "updated_at"])
 
 
 def booking_cancel(
