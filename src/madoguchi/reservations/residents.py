@@ -8,9 +8,23 @@ from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
 
-from madoguchi.reservations.constants import WAITLIST_OPEN_STATUSES, RegistrationStatus
+from collections.abc import Collection
+
+from madoguchi.reservations.constants import (
+    ACTIVE_STATUSES,
+    WAITLIST_OPEN_STATUSES,
+    RegistrationStatus,
+)
 from madoguchi.reservations.fees import FeeQuote, fee_quote
-from madoguchi.reservations.models import Booking, Facility, Registration, Slot, WaitlistEntry
+from madoguchi.reservations.models import (
+    Booking,
+    Facility,
+    Lottery,
+    LotteryStatus,
+    Registration,
+    Slot,
+    WaitlistEntry,
+)
 from madoguchi.tenants.models import Organisation
 
 
@@ -91,3 +105,40 @@ def user_waits_for(slot: Slot, user_id: int) -> bool:
 def waitlist_entry_of_user(*, entry_id: int, user_id: int) -> WaitlistEntry:
     """One of the user's waitlist entries (``WaitlistEntry.DoesNotExist`` for anyone else's)."""
     return WaitlistEntry.objects.select_related("organisation").get(pk=entry_id, user_id=user_id)
+
+
+#: A lottery residents can still reach from the facility pages: taking entries or drawn (its
+#: winners are confirming), not yet closed.
+LOTTERY_SHOWN_STATUSES = (LotteryStatus.ACCEPTING, LotteryStatus.DRAWN, LotteryStatus.SECOND_DRAWN)
+
+
+def lotteries_shown(organisation: Organisation) -> list[Lottery]:
+    """The organisation's lotteries taking entries or drawn (not closed), newest month first,
+    with their facilities."""
+    return list(
+        Lottery.objects.filter(organisation=organisation, status__in=LOTTERY_SHOWN_STATUSES)
+        .prefetch_related("facilities")
+        .order_by("-month", "-id")
+    )
+
+
+def lottery_of_slot(lotteries: list[Lottery], slot: Slot) -> Lottery | None:
+    """Which of ``lotteries`` (from :func:`lotteries_shown`) covers ``slot``: one of its
+    facilities, in its month."""
+    month = slot.date.replace(day=1)
+    for lottery in lotteries:
+        if lottery.month.replace(day=1) == month and any(
+            f.pk == slot.facility_id for f in lottery.facilities.all()
+        ):
+            return lottery
+    return None
+
+
+def own_bookings_on(user_id: int, slot_ids: Collection[int]) -> dict[int, Booking]:
+    """The user's active (held, offered or confirmed) bookings of these slots, by slot id."""
+    return {
+        booking.slot_id: booking
+        for booking in Booking.objects.filter(
+            user_id=user_id, slot_id__in=list(slot_ids), status__in=ACTIVE_STATUSES
+        )
+    }

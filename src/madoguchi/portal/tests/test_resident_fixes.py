@@ -1,0 +1,89 @@
+"""Regressions from the QA pass of the resident side of reservations (issue 13): lotteries
+reachable by navigation, the resident's own slot shown as theirs, long text refused with a
+message instead of cut, the public winners listed by slot, my bookings' order and the amount
+shown for a cancelled booking."""
+
+from __future__ import annotations
+
+import pytest
+
+from madoguchi.core.time import now
+from madoguchi.reservations.lottery_testing import lottery_facility, lottery_make, target_month
+from madoguchi.reservations.models import Booking, WaitlistEntry
+from madoguchi.reservations.services import booking_hold
+from madoguchi.reservations.testing import (
+    facility_make,
+    next_weekday,
+    registration_make,
+    slot_of,
+    slots_make,
+)
+from madoguchi.testing import resident_create
+
+
+@pytest.fixture
+def hanako(organisation):
+    user = resident_create("hanako@example.jp", verified=True)
+    return user, registration_make(organisation, user)
+
+
+@pytest.fixture
+def lottery_setup(organisation, admin_staff):
+    at = now()
+    facility = lottery_facility(organisation, target_month(at), name="抽選の館")
+    return lottery_make(organisation, admin_staff, facility, at=at), facility
+
+
+def test_lotteries_are_linked_from_the_organisation_and_facility_pages(
+    client, organisation, lottery_setup
+):
+    lottery, facility = lottery_setup
+    code = organisation.lg_code
+    other = facility_make(organisation, name="抽選のない館")
+    link = f'href="/o/{code}/lotteries/"'
+    assert link in client.get(f"/o/{code}/").content.decode()
+    listing = client.get(f"/o/{code}/facilities/").content.decode()
+    assert listing.count("抽選の受付") >= 1 and link in listing
+    detail = client.get(f"/o/{code}/facilities/{facility.pk}/").content.decode()
+    assert f'href="/o/{code}/lotteries/{lottery.pk}/"' in detail
+    assert "抽選の受付" in client.get(f"/o/{code}/facilities/{facility.pk}/").content.decode()
+    assert "抽選の受付" not in client.get(f"/o/{code}/facilities/{other.pk}/").content.decode()
+    # the week calendar's 抽選受付中 cells link to the lottery
+    slot = facility.slots.order_by("date").first()
+    week = client.get(
+        f"/o/{code}/facilities/{facility.pk}/?week={slot.date.isoformat()}"
+    ).content.decode()
+    assert "抽選受付中" in week
+    assert f'class="slot-cell slot-cell--lottery" href="/o/{code}/lotteries/{lottery.pk}/"' in week
+
+
+def test_my_own_slot_says_it_is_mine_with_a_link_not_the_waitlist(client, organisation, hanako):
+    user, registration = hanako
+    day = next_weekday()
+    facility = facility_make(organisation)
+    slots_make(facility, day)
+    slot = slot_of(facility, "テニスコート1", day)
+    booking = booking_hold(
+        organisation=organisation,
+        slot_id=slot.pk,
+        registration=registration,
+        user=user,
+        identity=None,
+    ).booking
+    client.force_login(user)
+    base = f"/o/{organisation.lg_code}/facilities/{facility.pk}/"
+    week = client.get(base + f"?week={day.isoformat()}").content.decode()
+    assert "あなたの予約" in week
+    page = client.get(base + f"slots/{slot.pk}/").content.decode()
+    assert "あなたが予約しています" in page
+    assert f"/account/reservations/#booking-{booking.pk}" in page
+    assert "キャンセル待ちに登録" not in page
+    assert f'id="booking-{booking.pk}"' in client.get("/account/reservations/").content.decode()
+    # someone else still sees it as taken, with the waitlist
+    other = resident_create("taro@example.jp", verified=True)
+    registration_make(organisation, other)
+    client.force_login(other)
+    page = client.get(base + f"slots/{slot.pk}/").content.decode()
+    assert "あなたの予約" not in page and "キャンセル待ちに登録" in page
+    assert not WaitlistEntry.objects.exists()
+    assert Booking.objects.count() == 1
