@@ -71,6 +71,7 @@ from madoguchi.reservations.selectors import (
     slots_between,
 )
 from madoguchi.reservations.services import (
+    CANCEL_REASON_MAX,
     ReservationError,
     booking_cancel,
     booking_confirm,
@@ -726,7 +727,7 @@ def booking_cancel_page(request: HttpRequest, booking_id: int) -> HttpResponse:
                 organisation=booking.organisation,
                 booking_id=booking.pk,
                 user=resident_of(request),
-                reason=request.POST.get("reason", "")[:2000],
+                reason=request.POST.get("reason", ""),
                 now=now_,
             )
         except ReservationError as refused:
@@ -750,6 +751,8 @@ def booking_cancel_page(request: HttpRequest, booking_id: int) -> HttpResponse:
             "error": error,
             "refund": refund_quote(booking, now=now_) if active else None,
             "refunds": refund_schedule_lines(booking.facility),
+            "reason": request.POST.get("reason", "")[:CANCEL_REASON_MAX] if error else "",
+            "reason_max": CANCEL_REASON_MAX,
         },
         status=409 if error else 200,
     )

@@ -481,6 +481,10 @@ def _lottery_entry_confirmed(booking: Booking, now: datetime) -> None:
             entry.save(update_fields=["status", "updated_at"])
 
 
+#: The longest cancel reason (the column's length; a longer one is refused, not cut).
+CANCEL_REASON_MAX: Final = 200
+
+
 def booking_cancel(
     *,
     organisation: Organisation,
@@ -495,8 +499,16 @@ def booking_cancel(
     取消し); ``refund`` is stored by the facility's refund schedule for a paid fee (0 when
     nothing was paid: nothing is due); the freed slot is offered to one random waiting entry
     (:func:`_slot_freed`). Raises :class:`ReservationError` when the booking has ended or its
-    slot has started; ``Booking.DoesNotExist`` for someone else's."""
+    slot has started, or a reason longer than :data:`CANCEL_REASON_MAX` characters (``reason``;
+    never cut silently); ``Booking.DoesNotExist`` for someone else's."""
     now = now or _now()
+    reason = (reason or "").strip()
+    if len(reason) > CANCEL_REASON_MAX:
+        raise ReservationError(
+            f"取消しの理由は{CANCEL_REASON_MAX}文字以内で入力してください"
+            f"（いまは{len(reason):,}文字です）。",
+            code="reason",
+        )
     with transaction.atomic(durable=True):
         booking = (
             Booking.objects.select_for_update()
@@ -513,7 +525,7 @@ def booking_cancel(
         _release(booking)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
-        booking.cancel_reason = reason.strip()[:200]
+        booking.cancel_reason = reason
         booking.refund = refund.amount
         booking.save(
             update_fields=["status", "cancelled_at", "cancel_reason", "refund", "updated_at"]

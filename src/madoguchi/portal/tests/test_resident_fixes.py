@@ -9,7 +9,8 @@ import pytest
 
 from madoguchi.core.time import now
 from madoguchi.reservations.lottery_testing import lottery_facility, lottery_make, target_month
-from madoguchi.reservations.models import Booking, WaitlistEntry
+from madoguchi.reservations.constants import BookingStatus
+from madoguchi.reservations.models import Booking, Registration, WaitlistEntry
 from madoguchi.reservations.services import booking_hold
 from madoguchi.reservations.testing import (
     facility_make,
@@ -87,3 +88,51 @@ def test_my_own_slot_says_it_is_mine_with_a_link_not_the_waitlist(client, organi
     assert "あなたの予約" not in page and "キャンセル待ちに登録" in page
     assert not WaitlistEntry.objects.exists()
     assert Booking.objects.count() == 1
+
+
+def test_an_overlong_cancel_reason_is_refused_not_cut(client, organisation, hanako):
+    user, registration = hanako
+    day = next_weekday()
+    facility = facility_make(organisation)
+    slots_make(facility, day)
+    slot = slot_of(facility, "テニスコート1", day)
+    booking = booking_hold(
+        organisation=organisation,
+        slot_id=slot.pk,
+        registration=registration,
+        user=user,
+        identity=None,
+    ).booking
+    client.force_login(user)
+    page = client.get(f"/account/reservations/{booking.pk}/cancel/").content.decode()
+    assert 'maxlength="200"' in page and "200文字以内" in page
+    response = client.post(f"/account/reservations/{booking.pk}/cancel/", {"reason": "あ" * 100_000})
+    assert response.status_code == 409
+    assert "200文字以内" in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.HELD and booking.cancel_reason == ""
+    response = client.post(f"/account/reservations/{booking.pk}/cancel/", {"reason": "い" * 200})
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED and booking.cancel_reason == "い" * 200
+
+
+def test_overlong_registration_and_event_fields_are_refused_with_a_message(client, organisation):
+    user = resident_create("jiro@example.jp", verified=True)
+    client.force_login(user)
+    url = f"/o/{organisation.lg_code}/registration/"
+    form = client.get(url).content.decode()
+    assert 'maxlength="50"' in form and 'maxlength="100"' in form
+    response = client.post(
+        url,
+        {
+            "kind": "individual",
+            "name": "山" * 5000,
+            "kana": "やま",
+            "birth": "1990-01-01",
+            "residency": "resident",
+        },
+    )
+    assert response.status_code == 400
+    assert "50文字以内" in response.content.decode()
+    assert not Registration.objects.filter(user=user).exists()
