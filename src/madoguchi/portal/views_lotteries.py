@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from madoguchi.core.lgcode import InvalidLgCode
@@ -42,6 +41,7 @@ from madoguchi.reservations.models import (
     LotteryStatus,
     Slot,
 )
+from madoguchi.reservations.residents import slots_by_id
 from madoguchi.reservations.services import ReservationError
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
@@ -76,6 +76,22 @@ def slot_label(slot: Slot) -> str:
     )
 
 
+def _with_slot_labels(organisation: Organisation, winners: list[Any]) -> list[dict[str, Any]]:
+    """The published winners with each slot as 施設・部屋・日付・コマ (the id kept beside it,
+    since the published data names slots by id)."""
+    ids = {pk for w in winners for pk in w.get("slots", []) if isinstance(pk, int)}
+    slots = slots_by_id(organisation, ids)
+    return [
+        {
+            **w,
+            "slot_labels": [
+                (pk, slot_label(slots[pk]) if pk in slots else "") for pk in w.get("slots", [])
+            ],
+        }
+        for w in winners
+    ]
+
+
 def _verify_command(request: HttpRequest, lottery: Lottery) -> str:
     base = request.build_absolute_uri("/").rstrip("/")
     return f"madoguchi lottery verify {lottery.pk} --url {base}"
@@ -108,7 +124,7 @@ def lottery_page(request: HttpRequest, code: str, lottery_id: int) -> HttpRespon
             "data": data,
             "accepting": lottery.status == LotteryStatus.ACCEPTING
             and lottery.entry_opens_at <= at < lottery.entry_closes_at,
-            "winners": data["winners"] or [],
+            "winners": _with_slot_labels(organisation, data["winners"] or []),
             "second_winners": (data["second"] or {}).get("winners", []),
             "verify_command": _verify_command(request, lottery),
             "facilities": list(lottery.facilities.all()),

@@ -4,11 +4,10 @@ to the resident (and, where given, the organisation): anything else is ``DoesNot
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
-
-from collections.abc import Collection
 
 from madoguchi.reservations.constants import (
     ACTIVE_STATUSES,
@@ -141,4 +140,15 @@ def own_bookings_on(user_id: int, slot_ids: Collection[int]) -> dict[int, Bookin
         for booking in Booking.objects.filter(
             user_id=user_id, slot_id__in=list(slot_ids), status__in=ACTIVE_STATUSES
         )
+    }
+
+
+def slots_by_id(organisation: Organisation, slot_ids: Collection[int]) -> dict[int, Slot]:
+    """The organisation's slots with these ids (with facility, resource and コマ), by id; ids
+    of other organisations' slots are simply absent."""
+    return {
+        slot.pk: slot
+        for slot in Slot.objects.filter(
+            organisation=organisation, pk__in=list(slot_ids)
+        ).select_related("facility", "resource", "band")
     }

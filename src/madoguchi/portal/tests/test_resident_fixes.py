@@ -5,11 +5,19 @@ shown for a cancelled booking."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from madoguchi.core.time import now
-from madoguchi.reservations.lottery_testing import lottery_facility, lottery_make, target_month
 from madoguchi.reservations.constants import BookingStatus
+from madoguchi.reservations.lottery import lottery_draw, lottery_enter
+from madoguchi.reservations.lottery_testing import (
+    lottery_facility,
+    lottery_make,
+    target_month,
+    weekday_in,
+)
 from madoguchi.reservations.models import Booking, Registration, WaitlistEntry
 from madoguchi.reservations.services import booking_hold
 from madoguchi.reservations.testing import (
@@ -44,7 +52,8 @@ def test_lotteries_are_linked_from_the_organisation_and_facility_pages(
     link = f'href="/o/{code}/lotteries/"'
     assert link in client.get(f"/o/{code}/").content.decode()
     listing = client.get(f"/o/{code}/facilities/").content.decode()
-    assert listing.count("抽選の受付") >= 1 and link in listing
+    assert listing.count("抽選の受付") >= 1
+    assert link in listing
     detail = client.get(f"/o/{code}/facilities/{facility.pk}/").content.decode()
     assert f'href="/o/{code}/lotteries/{lottery.pk}/"' in detail
     assert "抽選の受付" in client.get(f"/o/{code}/facilities/{facility.pk}/").content.decode()
@@ -85,7 +94,8 @@ def test_my_own_slot_says_it_is_mine_with_a_link_not_the_waitlist(client, organi
     registration_make(organisation, other)
     client.force_login(other)
     page = client.get(base + f"slots/{slot.pk}/").content.decode()
-    assert "あなたの予約" not in page and "キャンセル待ちに登録" in page
+    assert "あなたの予約" not in page
+    assert "キャンセル待ちに登録" in page
     assert not WaitlistEntry.objects.exists()
     assert Booking.objects.count() == 1
 
@@ -105,16 +115,21 @@ def test_an_overlong_cancel_reason_is_refused_not_cut(client, organisation, hana
     ).booking
     client.force_login(user)
     page = client.get(f"/account/reservations/{booking.pk}/cancel/").content.decode()
-    assert 'maxlength="200"' in page and "200文字以内" in page
-    response = client.post(f"/account/reservations/{booking.pk}/cancel/", {"reason": "あ" * 100_000})
+    assert 'maxlength="200"' in page
+    assert "200文字以内" in page
+    response = client.post(
+        f"/account/reservations/{booking.pk}/cancel/", {"reason": "あ" * 100_000}
+    )
     assert response.status_code == 409
     assert "200文字以内" in response.content.decode()
     booking.refresh_from_db()
-    assert booking.status == BookingStatus.HELD and booking.cancel_reason == ""
+    assert booking.status == BookingStatus.HELD
+    assert booking.cancel_reason == ""
     response = client.post(f"/account/reservations/{booking.pk}/cancel/", {"reason": "い" * 200})
     assert response.status_code == 302
     booking.refresh_from_db()
-    assert booking.status == BookingStatus.CANCELLED and booking.cancel_reason == "い" * 200
+    assert booking.status == BookingStatus.CANCELLED
+    assert booking.cancel_reason == "い" * 200
 
 
 def test_overlong_registration_and_event_fields_are_refused_with_a_message(client, organisation):
@@ -122,7 +137,8 @@ def test_overlong_registration_and_event_fields_are_refused_with_a_message(clien
     client.force_login(user)
     url = f"/o/{organisation.lg_code}/registration/"
     form = client.get(url).content.decode()
-    assert 'maxlength="50"' in form and 'maxlength="100"' in form
+    assert 'maxlength="50"' in form
+    assert 'maxlength="100"' in form
     response = client.post(
         url,
         {
@@ -136,3 +152,24 @@ def test_overlong_registration_and_event_fields_are_refused_with_a_message(clien
     assert response.status_code == 400
     assert "50文字以内" in response.content.decode()
     assert not Registration.objects.filter(user=user).exists()
+
+
+def test_public_winners_show_the_slot_not_only_its_id(client, organisation, lottery_setup, hanako):
+    lottery, facility = lottery_setup
+    user, registration = hanako
+    day = weekday_in(target_month())
+    slot = slot_of(facility, "テニスコート1", day)
+    lottery_enter(
+        organisation=organisation,
+        lottery_id=lottery.pk,
+        registration=registration,
+        user=user,
+        choices=[[slot.pk]],
+        idempotency_key="w" * 20,
+        now=now(),
+    )
+    lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=now() + timedelta(days=2))
+    page = client.get(f"/o/{organisation.lg_code}/lotteries/{lottery.pk}/").content.decode()
+    assert f"{day.month}月{day.day}日" in page
+    assert "テニスコート1" in page
+    assert f"（枠の番号 {slot.pk}）" in page
