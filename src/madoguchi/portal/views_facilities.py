@@ -38,6 +38,7 @@ from madoguchi.reservations.constants import (
     WAITLIST_MAX,
     BookingStatus,
     Eligibility,
+    PaymentStatus,
     RegistrationStatus,
     SlotState,
     WaitlistStatus,
@@ -54,6 +55,7 @@ from madoguchi.reservations.permits import booking_permit_pdf, payment_text, slo
 from madoguchi.reservations.refunds import refund_quote, refund_schedule_lines
 from madoguchi.reservations.residents import (
     booking_of_user,
+    bookings_of_user_by_use,
     lotteries_shown,
     lottery_of_slot,
     own_bookings_on,
@@ -65,7 +67,6 @@ from madoguchi.reservations.residents import (
 )
 from madoguchi.reservations.selectors import (
     SlotView,
-    bookings_of_user,
     facilities_published,
     facility_get,
     slots_between,
@@ -656,31 +657,52 @@ def booking_done(request: HttpRequest, code: str, booking_id: int) -> HttpRespon
     )
 
 
+def _amount_text(booking: Booking) -> tuple[str, str]:
+    """The amount column of 予約の確認 and its note: what is due, or for a cancelled booking
+    what is refunded (or that nothing is due), never the unpaid fee of a cancelled booking."""
+    if booking.status == BookingStatus.CANCELLED:
+        if booking.refund:
+            return f"還付額 {booking.refund:,}円", "取消し済み"
+        if booking.payment in (
+            PaymentStatus.PAID_COUNTER,
+            PaymentStatus.PAID_TRANSFER,
+            PaymentStatus.PAID_ONLINE,
+        ):
+            return "還付はありません", "取消しの時期により還付の対象外です"
+        return "納付は不要です", "取消し済み"
+    if booking.status in (BookingStatus.EXPIRED, BookingStatus.HELD, BookingStatus.OFFERED):
+        if booking.status == BookingStatus.EXPIRED:
+            return "納付は不要です", "期限切れ"
+        return "確定の画面で表示します", ""
+    return f"{booking.fee_due:,}円", payment_text(booking)
+
+
+def _booking_row(booking: Booking, now_: datetime) -> dict[str, Any]:
+    active = booking.status in ACTIVE_STATUSES
+    amount, note = _amount_text(booking)
+    return {
+        "booking": booking,
+        "when": slot_when_text(booking.slot),
+        "status": BookingStatus(booking.status).label,
+        "to_confirm": booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
+        and (booking.expires_at is None or booking.expires_at > now_),
+        "cancellable": active and booking.slot.starts_at > now_,
+        "permit": booking.status == BookingStatus.CONFIRMED,
+        "amount": amount,
+        "payment": note,
+        "expires_at": to_tokyo(booking.expires_at)
+        if booking.expires_at and booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
+        else None,
+    }
+
+
 @require_GET
 @resident_required
 def my_bookings(request: HttpRequest) -> HttpResponse:
     """予約の確認: the resident's bookings (every organisation) and waitlist entries."""
     user = resident_of(request)
     now_ = now()
-    rows = []
-    for booking in bookings_of_user(None, user.pk).select_related("organisation")[:100]:
-        active = booking.status in ACTIVE_STATUSES
-        rows.append(
-            {
-                "booking": booking,
-                "when": slot_when_text(booking.slot),
-                "status": BookingStatus(booking.status).label,
-                "to_confirm": booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
-                and (booking.expires_at is None or booking.expires_at > now_),
-                "cancellable": active and booking.slot.starts_at > now_,
-                "permit": booking.status == BookingStatus.CONFIRMED,
-                "payment": payment_text(booking),
-                "expires_at": to_tokyo(booking.expires_at)
-                if booking.expires_at
-                and booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
-                else None,
-            }
-        )
+    upcoming, past = bookings_of_user_by_use(user.pk, now=now_)
     entries = [
         {
             "entry": entry,
@@ -692,7 +714,12 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/facilities/mine.html",
-        {"rows": rows, "entries": entries, "waitlist_max": WAITLIST_MAX},
+        {
+            "upcoming": [_booking_row(booking, now_) for booking in upcoming],
+            "past": [_booking_row(booking, now_) for booking in past],
+            "entries": entries,
+            "waitlist_max": WAITLIST_MAX,
+        },
     )
 
 

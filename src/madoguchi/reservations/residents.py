@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import FieldDoesNotExist
 
@@ -152,3 +153,17 @@ def slots_by_id(organisation: Organisation, slot_ids: Collection[int]) -> dict[i
             organisation=organisation, pk__in=list(slot_ids)
         ).select_related("facility", "resource", "band")
     }
+
+
+def bookings_of_user_by_use(
+    user_id: int, *, now: datetime, limit: int = 100
+) -> tuple[list[Booking], list[Booking]]:
+    """A resident's bookings (every organisation) split by the slot's start: those still to
+    come, soonest first; and those whose slot has started, latest first (at most ``limit`` of
+    each)."""
+    found = Booking.objects.filter(user_id=user_id).select_related(
+        "slot", "slot__resource", "facility", "organisation"
+    )
+    upcoming = list(found.filter(slot__starts_at__gt=now).order_by("slot__starts_at", "id")[:limit])
+    past = list(found.filter(slot__starts_at__lte=now).order_by("-slot__starts_at", "-id")[:limit])
+    return upcoming, past

@@ -19,7 +19,7 @@ from madoguchi.reservations.lottery_testing import (
     weekday_in,
 )
 from madoguchi.reservations.models import Booking, Registration, WaitlistEntry
-from madoguchi.reservations.services import booking_hold
+from madoguchi.reservations.services import booking_cancel, booking_confirm, booking_hold
 from madoguchi.reservations.testing import (
     facility_make,
     next_weekday,
@@ -173,3 +173,35 @@ def test_public_winners_show_the_slot_not_only_its_id(client, organisation, lott
     assert f"{day.month}月{day.day}日" in page
     assert "テニスコート1" in page
     assert f"（枠の番号 {slot.pk}）" in page
+
+
+def test_my_bookings_upcoming_soonest_first_then_past_and_cancelled_shows_nothing_due(
+    client, organisation, hanako
+):
+    user, registration = hanako
+    facility = facility_make(organisation)
+    later, sooner = next_weekday() + timedelta(days=7), next_weekday()
+    numbers = {}
+    for day in (later, sooner):  # booked in this order: the later day first
+        slots_make(facility, day)
+        slot = slot_of(facility, "テニスコート1", day)
+        booking = booking_hold(
+            organisation=organisation,
+            slot_id=slot.pk,
+            registration=registration,
+            user=user,
+            identity=None,
+        ).booking
+        booking_confirm(organisation=organisation, booking_id=booking.pk, user=user)
+        numbers[day] = Booking.objects.get(pk=booking.pk)
+    booking_cancel(organisation=organisation, booking_id=numbers[later].pk, user=user)
+    cancelled = Booking.objects.get(pk=numbers[later].pk)
+    assert cancelled.fee_due > 0  # the unpaid fee is kept on the row, but not shown as due
+    client.force_login(user)
+    page = client.get("/account/reservations/").content.decode()
+    assert "これからの予約（利用日の近い順）" in page
+    assert page.index(numbers[sooner].number) < page.index(numbers[later].number)
+    row = page[page.index(f'id="booking-{cancelled.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "納付は不要です" in row
+    assert "未納" not in row
