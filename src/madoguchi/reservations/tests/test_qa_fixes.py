@@ -65,3 +65,18 @@ def test_confirming_a_won_booking_confirms_the_entry(organisation, lottery_and_f
     booking_confirm(organisation=organisation, booking_id=booking.pk, user=user)
     entry.refresh_from_db()
     assert entry.status == EntryStatus.CONFIRMED
+
+
+def test_demo_tennis_event_is_not_on_the_centres_closed_day(organisation, admin_staff):
+    from madoguchi.core.time import to_tokyo
+    from madoguchi.ops.demo_reservations import demo_reservations
+    from madoguchi.reservations.models import ClosedDay, Event
+
+    yokohama = organisation
+    assert yokohama.lg_code == "141003"
+    resident = resident_create("demo-resident@example.jp", verified=True)
+    demo_reservations(yokohama, resident, now=now())
+    event = Event.objects.get(organisation=yokohama, title__startswith="親子テニス体験会")
+    closed = set(ClosedDay.objects.filter(organisation=yokohama).values_list("date", flat=True))
+    assert closed  # the demo still has its 休館日
+    assert to_tokyo(event.starts_at).date() not in closed
