@@ -30,6 +30,12 @@ _BANDS = (
 )
 
 
+#: The demo centre's 休館日 (days from today), and the day of the demo's 親子テニス体験会 on
+#: its courts: another day, so that the event is not held on a day the centre is closed.
+DEMO_CLOSED_DAY = 20
+DEMO_TENNIS_EVENT_DAY = 22
+
+
 def demo_reservations(yokohama: Organisation, resident: User, *, now: datetime) -> None:
     _demo_facility(yokohama, now=now)
     _demo_registration(yokohama, resident)
@@ -204,7 +210,7 @@ def _demo_facilities_staff(yokohama: Organisation, resident: User, *, now: datet
         actor=admin,
         now=now,
         facility_id=facility.pk,
-        day=today + timedelta(days=20),
+        day=today + timedelta(days=DEMO_CLOSED_DAY),
         reason="設備点検のため",
     )
     registration = _demo_registration(yokohama, resident)
@@ -366,8 +372,12 @@ def _demo_members(yokohama: Organisation, resident: User, *, now: datetime) -> N
         defaults={
             "description": "小学生とその保護者の方が対象です。コーチがていねいに教えます。",
             "venue": DEMO_FACILITY + " テニスコート1・2",
-            "starts_at": datetime.combine(local.date() + timedelta(days=20), time(9), TOKYO),
-            "ends_at": datetime.combine(local.date() + timedelta(days=20), time(11), TOKYO),
+            "starts_at": datetime.combine(
+                local.date() + timedelta(days=DEMO_TENNIS_EVENT_DAY), time(9), TOKYO
+            ),
+            "ends_at": datetime.combine(
+                local.date() + timedelta(days=DEMO_TENNIS_EVENT_DAY), time(11), TOKYO
+            ),
             "capacity": 8,
             "signup_opens_at": now - timedelta(days=1),
             "signup_closes_at": datetime.combine(local.date() + timedelta(days=7), time(17), TOKYO),

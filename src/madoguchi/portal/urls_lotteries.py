@@ -23,9 +23,4 @@ urlpatterns = [
         views_lotteries.entry_withdraw,
         name="withdraw",
     ),
-    path(
-        "mypage/lotteries/bookings/<int:booking_id>/confirm/",
-        views_lotteries.win_confirm,
-        name="confirm",
-    ),
 ]

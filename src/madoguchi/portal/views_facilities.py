@@ -38,6 +38,7 @@ from madoguchi.reservations.constants import (
     WAITLIST_MAX,
     BookingStatus,
     Eligibility,
+    PaymentStatus,
     RegistrationStatus,
     SlotState,
     WaitlistStatus,
@@ -45,6 +46,7 @@ from madoguchi.reservations.constants import (
 from madoguchi.reservations.models import (
     Booking,
     Facility,
+    Lottery,
     Registration,
     Slot,
     WaitlistEntry,
@@ -53,6 +55,10 @@ from madoguchi.reservations.permits import booking_permit_pdf, payment_text, slo
 from madoguchi.reservations.refunds import refund_quote, refund_schedule_lines
 from madoguchi.reservations.residents import (
     booking_of_user,
+    bookings_of_user_by_use,
+    lotteries_shown,
+    lottery_of_slot,
+    own_bookings_on,
     reduction_choices,
     registrations_of_user,
     slot_of_facility,
@@ -61,12 +67,12 @@ from madoguchi.reservations.residents import (
 )
 from madoguchi.reservations.selectors import (
     SlotView,
-    bookings_of_user,
     facilities_published,
     facility_get,
     slots_between,
 )
 from madoguchi.reservations.services import (
+    CANCEL_REASON_MAX,
     ReservationError,
     booking_cancel,
     booking_confirm,
@@ -173,13 +179,47 @@ class Row:
     band_count: int = 0
 
 
-def _cell(org: Organisation, view: SlotView, now_: datetime) -> Cell:
+@dataclass(frozen=True)
+class Seen:
+    """What the calendar knows of its visitor and the organisation: the visitor's own active
+    bookings (by slot id) and the lotteries residents can reach."""
+
+    own: dict[int, Booking] = field(default_factory=dict)
+    lotteries: list[Lottery] = field(default_factory=list)
+
+
+def _seen(org: Organisation, user: User | None, slot_ids: list[int]) -> Seen:
+    return Seen(
+        own=own_bookings_on(user.pk, slot_ids) if user is not None else {},
+        lotteries=lotteries_shown(org),
+    )
+
+
+def _own_booking_url(booking: Booking) -> str:
+    """Where the visitor's own booking is: its confirmation page while held or offered, else
+    its row in 予約の確認."""
+    if booking.status in (BookingStatus.HELD, BookingStatus.OFFERED):
+        return reverse("portal:facilities:confirm", args=[booking.organisation.lg_code, booking.pk])
+    return reverse("portal:facilities:mine") + f"#booking-{booking.pk}"
+
+
+def _cell(org: Organisation, view: SlotView, now_: datetime, seen: Seen | None = None) -> Cell:
     slot = view.slot
+    seen = seen or Seen()
     url = reverse("portal:facilities:slot", args=[org.lg_code, slot.facility_id, slot.pk])
     if slot.starts_at <= now_:
         return Cell("受付終了", "past", slot=slot)
+    own = seen.own.get(slot.pk)
+    if own is not None:
+        return Cell("あなたの予約", "mine", _own_booking_url(own), slot)
     if slot.state == SlotState.LOTTERY:
-        return Cell("抽選受付中", "lottery", slot=slot)
+        lottery = lottery_of_slot(seen.lotteries, slot)
+        lottery_url = (
+            reverse("portal:lotteries:detail", args=[org.lg_code, lottery.pk])
+            if lottery is not None
+            else ""
+        )
+        return Cell("抽選受付中", "lottery", lottery_url, slot)
     if slot.state == SlotState.PENDING:
         return Cell("抽選結果の確定待ち", "closed", slot=slot)
     if slot.state == SlotState.CLOSED:
@@ -200,10 +240,11 @@ def _band_key(slot: Slot) -> tuple[str, str]:
 
 
 def _week_calendar(
-    org: Organisation, facility: Facility, monday: date, now_: datetime
+    org: Organisation, facility: Facility, monday: date, now_: datetime, user: User | None = None
 ) -> dict[str, Any]:
     days = [monday + timedelta(days=i) for i in range(7)]
     views = slots_between(facility, start=days[0], end=days[-1], now=now_)
+    seen = _seen(org, user, [view.slot.pk for view in views])
     resources = list(facility.resources.filter(active=True).order_by("order", "id"))
     bands: list[str] = []
     band_labels: dict[str, str] = {}
@@ -213,7 +254,7 @@ def _week_calendar(
         if name not in band_labels:
             bands.append(name)
             band_labels[name] = f"{name} {times}".strip()
-        cells[(view.slot.resource_id, view.slot.date, name)] = _cell(org, view, now_)
+        cells[(view.slot.resource_id, view.slot.date, name)] = _cell(org, view, now_, seen)
     bands.sort(key=lambda b: band_labels[b].split(" ")[-1].zfill(12))
     none = Cell("—", "none")
     rows: list[Row] = []
@@ -329,7 +370,13 @@ def facility_list(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         "portal/facilities/list.html",
-        {"org": org, "facilities": list(facilities_published(org))},
+        {
+            "org": org,
+            "facilities": list(facilities_published(org)),
+            "lottery_facilities": {
+                f.pk for lottery in lotteries_shown(org) for f in lottery.facilities.all()
+            },
+        },
     )
 
 
@@ -356,7 +403,10 @@ def facility_detail(request: HttpRequest, code: str, facility_id: int) -> HttpRe
             "next_week": next_week.isoformat()
             if next_week <= this_monday + timedelta(weeks=MAX_WEEKS_AHEAD)
             else "",
-            "calendar": _week_calendar(org, facility, monday, now_),
+            "calendar": _week_calendar(org, facility, monday, now_, _logged_in_resident(request)),
+            "lottery": next(
+                (lot for lot in lotteries_shown(org) if facility in lot.facilities.all()), None
+            ),
             "fees": _fees(facility, today),
             "who": _who_may_use(facility),
             "rules": [line for line in facility.rules.splitlines() if line.strip()],
@@ -381,8 +431,9 @@ def _slot_context(
         ),
         None,
     )
-    cell = _cell(org, view, now_) if view is not None else Cell("—", "none")
     user = _logged_in_resident(request)
+    seen = _seen(org, user, [slot.pk])
+    cell = _cell(org, view, now_, seen) if view is not None else Cell("—", "none")
     registrations: list[Registration] = []
     usable: list[Registration] = []
     shortfall: Shortfall | None = None
@@ -405,6 +456,7 @@ def _slot_context(
         "cell": cell,
         "bookable": cell.kind == "open",
         "waitable": cell.kind == "taken" and slot_is_taken(slot, now=now_),
+        "own_booking": seen.own.get(slot.pk),
         "user_ok": user is not None,
         "registrations": registrations,
         "usable": usable,
@@ -605,31 +657,52 @@ def booking_done(request: HttpRequest, code: str, booking_id: int) -> HttpRespon
     )
 
 
+def _amount_text(booking: Booking) -> tuple[str, str]:
+    """The amount column of 予約の確認 and its note: what is due, or for a cancelled booking
+    what is refunded (or that nothing is due), never the unpaid fee of a cancelled booking."""
+    if booking.status == BookingStatus.CANCELLED:
+        if booking.refund:
+            return f"還付額 {booking.refund:,}円", "取消し済み"
+        if booking.payment in (
+            PaymentStatus.PAID_COUNTER,
+            PaymentStatus.PAID_TRANSFER,
+            PaymentStatus.PAID_ONLINE,
+        ):
+            return "還付はありません", "取消しの時期により還付の対象外です"
+        return "納付は不要です", "取消し済み"
+    if booking.status in (BookingStatus.EXPIRED, BookingStatus.HELD, BookingStatus.OFFERED):
+        if booking.status == BookingStatus.EXPIRED:
+            return "納付は不要です", "期限切れ"
+        return "確定の画面で表示します", ""
+    return f"{booking.fee_due:,}円", payment_text(booking)
+
+
+def _booking_row(booking: Booking, now_: datetime) -> dict[str, Any]:
+    active = booking.status in ACTIVE_STATUSES
+    amount, note = _amount_text(booking)
+    return {
+        "booking": booking,
+        "when": slot_when_text(booking.slot),
+        "status": BookingStatus(booking.status).label,
+        "to_confirm": booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
+        and (booking.expires_at is None or booking.expires_at > now_),
+        "cancellable": active and booking.slot.starts_at > now_,
+        "permit": booking.status == BookingStatus.CONFIRMED,
+        "amount": amount,
+        "payment": note,
+        "expires_at": to_tokyo(booking.expires_at)
+        if booking.expires_at and booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
+        else None,
+    }
+
+
 @require_GET
 @resident_required
 def my_bookings(request: HttpRequest) -> HttpResponse:
     """予約の確認: the resident's bookings (every organisation) and waitlist entries."""
     user = resident_of(request)
     now_ = now()
-    rows = []
-    for booking in bookings_of_user(None, user.pk).select_related("organisation")[:100]:
-        active = booking.status in ACTIVE_STATUSES
-        rows.append(
-            {
-                "booking": booking,
-                "when": slot_when_text(booking.slot),
-                "status": BookingStatus(booking.status).label,
-                "to_confirm": booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
-                and (booking.expires_at is None or booking.expires_at > now_),
-                "cancellable": active and booking.slot.starts_at > now_,
-                "permit": booking.status == BookingStatus.CONFIRMED,
-                "payment": payment_text(booking),
-                "expires_at": to_tokyo(booking.expires_at)
-                if booking.expires_at
-                and booking.status in (BookingStatus.HELD, BookingStatus.OFFERED)
-                else None,
-            }
-        )
+    upcoming, past = bookings_of_user_by_use(user.pk, now=now_)
     entries = [
         {
             "entry": entry,
@@ -641,7 +714,12 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/facilities/mine.html",
-        {"rows": rows, "entries": entries, "waitlist_max": WAITLIST_MAX},
+        {
+            "upcoming": [_booking_row(booking, now_) for booking in upcoming],
+            "past": [_booking_row(booking, now_) for booking in past],
+            "entries": entries,
+            "waitlist_max": WAITLIST_MAX,
+        },
     )
 
 
@@ -676,7 +754,7 @@ def booking_cancel_page(request: HttpRequest, booking_id: int) -> HttpResponse:
                 organisation=booking.organisation,
                 booking_id=booking.pk,
                 user=resident_of(request),
-                reason=request.POST.get("reason", "")[:2000],
+                reason=request.POST.get("reason", ""),
                 now=now_,
             )
         except ReservationError as refused:
@@ -700,6 +778,8 @@ def booking_cancel_page(request: HttpRequest, booking_id: int) -> HttpResponse:
             "error": error,
             "refund": refund_quote(booking, now=now_) if active else None,
             "refunds": refund_schedule_lines(booking.facility),
+            "reason": request.POST.get("reason", "")[:CANCEL_REASON_MAX] if error else "",
+            "reason_max": CANCEL_REASON_MAX,
         },
         status=409 if error else 200,
     )

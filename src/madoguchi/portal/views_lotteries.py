@@ -1,6 +1,6 @@
 """抽選 (lotteries) for residents: the public page of each lottery (rules, commitment, and
-after the draw everything to re-run it), the entry form, and my entries with a confirm button
-for what I won."""
+after the draw everything to re-run it), the entry form, and my entries with a link to the
+facility confirmation page (fee, 減免, refund rules) for what I won."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from madoguchi.core.lgcode import InvalidLgCode
@@ -25,7 +24,6 @@ from madoguchi.reservations.lottery import (
     entries_of_user,
     entry_of_resident,
     lotteries_of,
-    lottery_booking_of_resident,
     lottery_enter,
     lottery_get,
     lottery_open_slots,
@@ -43,7 +41,8 @@ from madoguchi.reservations.models import (
     LotteryStatus,
     Slot,
 )
-from madoguchi.reservations.services import ReservationError, booking_confirm
+from madoguchi.reservations.residents import slots_by_id
+from madoguchi.reservations.services import ReservationError
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
 
@@ -75,6 +74,22 @@ def slot_label(slot: Slot) -> str:
         f"{_day(slot.date)} {band} {to_tokyo(slot.starts_at):%H:%M}〜{to_tokyo(slot.ends_at):%H:%M} "
         f"{slot.facility.name} {slot.resource.name}"
     )
+
+
+def _with_slot_labels(organisation: Organisation, winners: list[Any]) -> list[dict[str, Any]]:
+    """The published winners with each slot as 施設・部屋・日付・コマ (the id kept beside it,
+    since the published data names slots by id)."""
+    ids = {pk for w in winners for pk in w.get("slots", []) if isinstance(pk, int)}
+    slots = slots_by_id(organisation, ids)
+    return [
+        {
+            **w,
+            "slot_labels": [
+                (pk, slot_label(slots[pk]) if pk in slots else "") for pk in w.get("slots", [])
+            ],
+        }
+        for w in winners
+    ]
 
 
 def _verify_command(request: HttpRequest, lottery: Lottery) -> str:
@@ -109,7 +124,7 @@ def lottery_page(request: HttpRequest, code: str, lottery_id: int) -> HttpRespon
             "data": data,
             "accepting": lottery.status == LotteryStatus.ACCEPTING
             and lottery.entry_opens_at <= at < lottery.entry_closes_at,
-            "winners": data["winners"] or [],
+            "winners": _with_slot_labels(organisation, data["winners"] or []),
             "second_winners": (data["second"] or {}).get("winners", []),
             "verify_command": _verify_command(request, lottery),
             "facilities": list(lottery.facilities.all()),
@@ -246,22 +261,3 @@ def entry_withdraw(request: HttpRequest, entry_id: int) -> HttpResponseRedirect:
     else:
         messages.success(request, f"応募番号 {entry.code} の応募を取り下げました。")
     return redirect("portal:lotteries:mine")
-
-
-@require_POST
-@resident_required
-def win_confirm(request: HttpRequest, booking_id: int) -> HttpResponseRedirect:
-    user = resident_of(request)
-    try:
-        booking = lottery_booking_of_resident(pk=booking_id, user=user)
-    except Booking.DoesNotExist:
-        raise Http404("その予約はありません。") from None
-    try:
-        confirmed = booking_confirm(
-            organisation=booking.organisation, booking_id=booking.pk, user=user, now=now()
-        )
-    except ReservationError as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, f"予約を確定しました（予約番号 {confirmed.number}）。")
-    return HttpResponseRedirect(reverse("portal:lotteries:mine"))

@@ -44,8 +44,11 @@ from madoguchi.reservations.fees import fee_quote
 from madoguchi.reservations.models import (
     Booking,
     Claim,
+    EntryStatus,
     Facility,
     FacilityLogEntry,
+    LotteryChoice,
+    LotteryEntry,
     Registration,
     Slot,
     WaitlistEntry,
@@ -390,7 +393,10 @@ def booking_confirm(
     due are stored from :func:`~madoguchi.reservations.fees.fee_quote` (an amount due of 0 is
     recorded as 免除); a booking offered from the waitlist marks its entry accepted; a mail
     with the booking number, the slot and the link to the 使用許可書 is queued in the same
-    transaction. Confirming twice returns the confirmed booking unchanged (no second audit
+    transaction; a booking won in a lottery marks its entry confirmed (当選→確定) once every
+    booking that entry won is confirmed (a grouped win of consecutive コマ stays 当選 until its
+    last booking is confirmed; at the deadline the release step settles partial groups as
+    before: confirmed if any slot was confirmed). Confirming twice returns the confirmed booking unchanged (no second audit
     event, no second mail). After the deadline the booking is expired, its slot freed (and
     offered to the waitlist), and :class:`ReservationError` (``expired``) raised; an unknown
     reduction raises :class:`ReservationError` (``reduction``) and stores nothing.
@@ -439,6 +445,8 @@ def booking_confirm(
                 WaitlistEntry.objects.filter(booking=booking, status=WaitlistStatus.OFFERED).update(
                     status=WaitlistStatus.ACCEPTED
                 )
+            if booking.source == BookingSource.LOTTERY:
+                _lottery_entry_confirmed(booking, now)
             _confirmation_mail(booking, user, now)
             audit_record(
                 action=AuditAction.BOOKING_CONFIRMED,
@@ -456,6 +464,27 @@ def booking_confirm(
     return booking
 
 
+def _lottery_entry_confirmed(booking: Booking, now: datetime) -> None:
+    """Inside booking_confirm's transaction: the won entry whose bookings are now all
+    confirmed becomes 確定 (``EntryStatus.CONFIRMED``)."""
+    entry_ids = LotteryChoice.objects.filter(booking=booking).values("entry_id")
+    for entry in LotteryEntry.objects.select_for_update().filter(
+        pk__in=entry_ids, organisation=booking.organisation, status=EntryStatus.WON
+    ):
+        pending = (
+            LotteryChoice.objects.filter(entry=entry, booking__isnull=False)
+            .exclude(booking__status=BookingStatus.CONFIRMED)
+            .exists()
+        )
+        if not pending:
+            entry.status = EntryStatus.CONFIRMED
+            entry.save(update_fields=["status", "updated_at"])
+
+
+#: The longest cancel reason (the column's length; a longer one is refused, not cut).
+CANCEL_REASON_MAX: Final = 200
+
+
 def booking_cancel(
     *,
     organisation: Organisation,
@@ -470,8 +499,16 @@ def booking_cancel(
     取消し); ``refund`` is stored by the facility's refund schedule for a paid fee (0 when
     nothing was paid: nothing is due); the freed slot is offered to one random waiting entry
     (:func:`_slot_freed`). Raises :class:`ReservationError` when the booking has ended or its
-    slot has started; ``Booking.DoesNotExist`` for someone else's."""
+    slot has started, or a reason longer than :data:`CANCEL_REASON_MAX` characters (``reason``;
+    never cut silently); ``Booking.DoesNotExist`` for someone else's."""
     now = now or _now()
+    reason = (reason or "").strip()
+    if len(reason) > CANCEL_REASON_MAX:
+        raise ReservationError(
+            f"取消しの理由は{CANCEL_REASON_MAX}文字以内で入力してください"
+            f"（いまは{len(reason):,}文字です）。",
+            code="reason",
+        )
     with transaction.atomic(durable=True):
         booking = (
             Booking.objects.select_for_update()
@@ -488,7 +525,7 @@ def booking_cancel(
         _release(booking)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
-        booking.cancel_reason = reason.strip()[:200]
+        booking.cancel_reason = reason
         booking.refund = refund.amount
         booking.save(
             update_fields=["status", "cancelled_at", "cancel_reason", "refund", "updated_at"]

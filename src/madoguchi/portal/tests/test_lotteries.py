@@ -16,7 +16,7 @@ from madoguchi.reservations.lottery_testing import (
     target_month,
     weekday_in,
 )
-from madoguchi.reservations.models import Booking, LotteryEntry, ReleaseRule
+from madoguchi.reservations.models import Booking, EntryStatus, LotteryEntry, ReleaseRule
 from madoguchi.reservations.testing import registration_make, slot_of
 from madoguchi.testing import resident_create
 
@@ -82,9 +82,26 @@ def test_enter_then_win_then_confirm(client, organisation, setup, hanako):
     lottery_draw(organisation=organisation, lottery_id=lottery.pk, now=now() + timedelta(days=2))
     mine = client.get("/mypage/lotteries/").content.decode()
     assert "確定する" in mine
-    for booking in Booking.objects.all():
-        assert client.post(f"/mypage/lotteries/bookings/{booking.pk}/confirm/").status_code == 302
+    # 「確定する」 leads to the facility confirmation page (fee, 減免, refunds): one write path
+    bookings = list(Booking.objects.order_by("pk"))
+    code = organisation.lg_code
+    for booking in bookings:
+        link = f"/o/{code}/facilities/reservations/{booking.pk}/confirm/"
+        assert f'href="{link}"' in mine
+        assert "減免" in client.get(link).content.decode()
+    assert client.post(f"/mypage/lotteries/bookings/{bookings[0].pk}/confirm/").status_code == 404
+    assert Booking.objects.get(pk=bookings[0].pk).status == BookingStatus.OFFERED
+    first_link = f"/o/{code}/facilities/reservations/{bookings[0].pk}/confirm/"
+    assert client.post(first_link, {"reduction": ""}).status_code == 302
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.WON  # a grouped win: one of its two bookings is left
+    assert "当選（確定待ち）" in client.get("/mypage/lotteries/").content.decode()
+    last_link = f"/o/{code}/facilities/reservations/{bookings[1].pk}/confirm/"
+    assert client.post(last_link, {"reduction": ""}).status_code == 302
     assert set(Booking.objects.values_list("status", flat=True)) == {BookingStatus.CONFIRMED}
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.CONFIRMED  # in booking_confirm's own transaction
+    assert "当選（確定待ち）" not in client.get("/mypage/lotteries/").content.decode()
 
 
 def test_hostile_entry_form_input(client, setup, hanako):

@@ -61,6 +61,10 @@ class Command(BaseCommand):
         self.stdout.write(f"コミットメント: {data.get('commitment')}")
         if data.get("second_commitment"):
             self.stdout.write(f"二次抽選のコミットメント: {data.get('second_commitment')}")
+        if not data.get("seed") and not data.get("drawn_at"):
+            # not a mismatch: there is nothing to check yet
+            self.stdout.write("まだ抽選していません（シードは抽選のときに公開します）。")
+            sys.exit(1)
         checks = lottery_verify(data)
         for check in checks:
             self.stdout.write(("一致  " if check.ok else "不一致 ") + check.message)
