@@ -52,6 +52,7 @@ class AuditAction(models.TextChoices):
     BOOKING_COUNTER_CREATED = "booking.counter_created", "窓口・電話での予約"
     BOOKING_OVERRIDDEN = "booking.overridden", "職員による予約の取消し"
     BOOKING_NO_SHOW = "booking.no_show", "無断不使用の記録"
+    BOOKING_PAYMENT_RECORDED = "booking.payment_recorded", "納付・還付の記録"
     SLOT_CLOSED = "slot.closed", "予約枠の受付停止"
     SLOT_OPENED = "slot.opened", "予約枠の受付再開"
     REGISTRATION_APPLIED = "registration.applied", "利用者登録の申請"

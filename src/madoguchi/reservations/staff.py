@@ -27,6 +27,7 @@ from madoguchi.reservations.constants import (
     BookingStatus,
     Channel,
     LogKind,
+    PaymentStatus,
     SlotState,
 )
 from madoguchi.reservations.fees import fee_quote
@@ -371,11 +372,78 @@ def booking_no_show(
         return booking
 
 
+#: What staff may record about a payment, by the booking's state.
+PAYMENT_FOR_CONFIRMED: Final = (PaymentStatus.PAID_COUNTER, PaymentStatus.PAID_TRANSFER)
+PAID: Final = (PaymentStatus.PAID_COUNTER, PaymentStatus.PAID_TRANSFER, PaymentStatus.PAID_ONLINE)
+
+
+def booking_payment_record(
+    *, organisation: Organisation, actor: Staff, now: datetime, booking_id: int, payment: object
+) -> Booking:
+    """納付・還付の記録: staff record that the fee of a confirmed (or used) booking was paid at
+    the counter or by transfer, or that the refund of a cancelled, paid booking was paid back
+    (還付済み). Audited with the amounts. Recording the state a booking already has is refused
+    (nothing changes twice). Raises :class:`ReservationError` for a payment that does not fit
+    the booking's state (an unpaid booking cannot be refunded, a cancelled one cannot be paid,
+    nothing is due on an exempt one); ``Booking.DoesNotExist`` for another organisation's."""
+    _worker(actor, organisation)
+    choice = _category(
+        payment,
+        {value: label for value, label in PaymentStatus.choices},
+        label="納付の状況",
+    )
+    with transaction.atomic(durable=True):
+        booking = Booking.objects.select_for_update(of=("self",)).get(
+            pk=booking_id, organisation=organisation
+        )
+        before = booking.payment
+        if choice == before:
+            raise ReservationError("その納付の状況は、すでに記録されています。", code="state")
+        if choice in PAYMENT_FOR_CONFIRMED:
+            if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.NO_SHOW):
+                raise ReservationError("納付を記録できるのは、確定した予約だけです。", code="state")
+            if booking.fee_due == 0 or before != PaymentStatus.UNPAID:
+                raise ReservationError(
+                    "この予約には、納付を記録できる未納の使用料がありません。", code="state"
+                )
+        elif choice == PaymentStatus.REFUNDED:
+            if booking.status != BookingStatus.CANCELLED or before not in PAID:
+                raise ReservationError(
+                    "還付を記録できるのは、納付済みで取り消された予約だけです。", code="state"
+                )
+            if booking.refund == 0:
+                raise ReservationError(
+                    "この予約の還付額は0円です（還付の決まりによります）。", code="state"
+                )
+        else:
+            raise ReservationError(
+                "職員が記録できるのは、窓口・振込での納付と還付だけです。", code="invalid"
+            )
+        booking.payment = choice
+        booking.save(update_fields=["payment", "updated_at"])
+        audit_record(
+            action=AuditAction.BOOKING_PAYMENT_RECORDED,
+            now=now,
+            organisation=organisation,
+            actor=actor.user,
+            target_type="booking",
+            target_id=booking.pk,
+            detail={
+                "before": before,
+                "after": choice,
+                "fee_due": booking.fee_due,
+                "refund": booking.refund,
+            },
+        )
+        return booking
+
+
 __all__ = [
     "CLOSE_REASONS",
     "OVERRIDE_CATEGORIES",
     "booking_counter_create",
     "booking_no_show",
+    "booking_payment_record",
     "booking_override",
     "slot_close",
     "slot_open",

@@ -353,3 +353,44 @@ def test_the_grid_and_the_usage_figures(staff_member, facility, day, hanako):
         reason="電話で取消しの申出",
     )
     assert usage_stats(facility, month=day.replace(day=1)).cancellations == 1
+
+
+def test_staff_record_a_payment_and_a_refund_once_each(staff_member, other_staff, facility, day):
+    from madoguchi.reservations.constants import PaymentStatus
+    from madoguchi.reservations.staff import booking_payment_record
+
+    booking = counter(staff_member, slot_of(facility, "テニスコート1", day), contact="電話 山田")
+    assert booking.fee_due > 0
+    assert booking.payment == PaymentStatus.UNPAID
+
+    def record(payment, actor=staff_member, booking_id=booking.pk):
+        return booking_payment_record(
+            organisation=actor.organisation,
+            actor=actor,
+            now=now(),
+            booking_id=booking_id,
+            payment=payment,
+        )
+
+    with pytest.raises(ReservationError, match="還付を記録できる"):
+        record(PaymentStatus.REFUNDED)
+    for hostile in ("paid_online", "exempt", "<script>", None, 5, "x" * 10_000):
+        with pytest.raises(ReservationError):
+            record(hostile)
+    with pytest.raises(Booking.DoesNotExist):
+        record(PaymentStatus.PAID_COUNTER, actor=other_staff)
+    assert Booking.objects.get(pk=booking.pk).payment == PaymentStatus.UNPAID
+    paid = record(PaymentStatus.PAID_COUNTER)
+    assert paid.payment == PaymentStatus.PAID_COUNTER
+    with pytest.raises(ReservationError, match="すでに記録"):
+        record(PaymentStatus.PAID_COUNTER)
+    with pytest.raises(ReservationError, match="未納の使用料がありません"):
+        record(PaymentStatus.PAID_TRANSFER)
+    # Cancelled with a refund due (set as the refund schedule would): the refund is recorded once.
+    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.CANCELLED, refund=800)
+    with pytest.raises(ReservationError, match="確定した予約だけ"):
+        record(PaymentStatus.PAID_TRANSFER)
+    refunded = record(PaymentStatus.REFUNDED)
+    assert refunded.payment == PaymentStatus.REFUNDED
+    events = AuditEvent.objects.filter(action="booking.payment_recorded", target_id=str(booking.pk))
+    assert [e.detail["after"] for e in events.order_by("id")] == ["paid_counter", "refunded"]
