@@ -436,6 +436,7 @@ def test_a_whole_hall_is_occupied_while_a_part_is_booked(staff_client, facility,
     page = staff_client.get(f"{BASE}slots/{whole.pk}/").content.decode()
     assert "大ホールAの予約あり" in page
     assert "窓口・電話で予約する" not in page  # no counter booking offered there
+    assert "受付を停止する" in page  # the whole can still be closed
     # Booking it anyway (a stale page) is refused in staff's words, nothing stored.
     refused = staff_client.post(f"{BASE}slots/{whole.pk}/book/", {"counter-contact": "別の方"})
     assert refused.status_code == 422
