@@ -10,7 +10,7 @@ from django import forms
 
 from madoguchi.reservations.calendar import WEEKDAY_NAMES
 from madoguchi.reservations.constants import DayType, Eligibility, FacilityCategory, ResourceKind
-from madoguchi.reservations.staff import CLOSE_REASONS, OVERRIDE_CATEGORIES
+from madoguchi.reservations.staff import CLOSE_REASONS, OVERRIDE_CATEGORIES, OVERRIDE_REASON_LIMIT
 
 LEVELS = [("1", "レベル1"), ("2", "レベル2"), ("3", "レベル3")]
 
@@ -33,7 +33,18 @@ def _choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> Non
 
 
 class _AccessibleForm(forms.Form):
-    """Marks fields with errors for assistive technology (aria-invalid, aria-describedby)."""
+    """Marks fields with errors for assistive technology (aria-invalid, aria-describedby),
+    and says a text's limit in Japanese (the ``maxlength`` attribute alone lets a browser cut
+    pasted text silently; the server refuses what is longer, never truncates it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField) and field.max_length:
+                field.error_messages["max_length"] = (
+                    f"{field.max_length}文字以内で入力してください"
+                    "（いまは%(show_value)d文字です）。"
+                )
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -137,7 +148,9 @@ class ClosedDayForm(_AccessibleForm):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages=_required("休館日"),
     )
-    reason = forms.CharField(label="理由（住民にも表示します）", max_length=100, required=False)
+    reason = forms.CharField(
+        label="理由（住民にも表示します。100文字以内）", max_length=100, required=False
+    )
 
 
 class FeeForm(_AccessibleForm):
@@ -189,9 +202,11 @@ class CounterBookingForm(_AccessibleForm):
         label="利用者番号（登録している方）", max_length=16, required=False
     )
     contact = forms.CharField(
-        label="利用者の氏名・連絡先（利用者番号がない方）", max_length=200, required=False
+        label="利用者の氏名・連絡先（利用者番号がない方。200文字以内）",
+        max_length=200,
+        required=False,
     )
-    purpose = forms.CharField(label="利用目的", max_length=200, required=False)
+    purpose = forms.CharField(label="利用目的（200文字以内）", max_length=200, required=False)
     reduction = forms.ChoiceField(label="減免", required=False, error_messages=_chosen("減免"))
 
     def __init__(self, *args: Any, reductions: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -206,8 +221,8 @@ class OverrideForm(_AccessibleForm):
         error_messages=_chosen("理由の区分"),
     )
     reason = forms.CharField(
-        label="取消しの理由（職員の記録だけに残ります）",
-        max_length=200,
+        label=f"取消しの理由（職員の記録だけに残ります。{OVERRIDE_REASON_LIMIT}文字以内）",
+        max_length=OVERRIDE_REASON_LIMIT,
         error_messages=_required("取消しの理由"),
     )
 

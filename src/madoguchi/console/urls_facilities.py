@@ -60,4 +60,9 @@ urlpatterns: list[URLPattern] = [
         v.booking_no_show,
         name="facility_booking_no_show",
     ),
+    path(
+        "facilities/bookings/<int:booking_id>/payment/",
+        v.booking_payment,
+        name="facility_booking_payment",
+    ),
 ]

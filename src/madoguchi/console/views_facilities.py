@@ -42,12 +42,28 @@ from madoguchi.identity.models import Staff
 from madoguchi.reservations import facilities as config
 from madoguchi.reservations import staff as acts
 from madoguchi.reservations import staff_selectors as reads
-from madoguchi.reservations.calendar import WEEKDAY_NAMES, next_month, previous_month
-from madoguchi.reservations.constants import ACTIVE_STATUSES, BookingStatus, SlotState
+from madoguchi.reservations.calendar import (
+    FIRST_DAY,
+    LAST_DAY,
+    WEEKDAY_NAMES,
+    day_in_range,
+    next_month,
+    previous_month,
+)
+from madoguchi.reservations.constants import (
+    ACTIVE_STATUSES,
+    BookingStatus,
+    PaymentStatus,
+    SlotState,
+)
 from madoguchi.reservations.models import Booking, Facility, Registration, Slot
-from madoguchi.reservations.services import ReservationError
+from madoguchi.reservations.services import ReservationError, SlotTaken
 
 WORKERS = (StaffRole.ADMIN, StaffRole.REVIEWER)
+#: A counter booking refused because the slot, its whole hall or a part of it is claimed.
+STAFF_SLOT_TAKEN = (
+    "この枠（または同じ時間の部屋の一部）はすでに予約されています。予約の状況を確かめてください。"
+)
 
 
 def _facility(staff: Staff, facility_id: int) -> Facility:
@@ -603,20 +619,26 @@ def slots_generate(request: HttpRequest, facility_id: int, *, staff: Staff) -> H
 # --- Staff calendar ---------------------------------------------------------------------
 
 
-def _parse_day(value: str | None) -> date:
+def _parse_day(value: str | None) -> tuple[date, bool]:
+    """The date a query string names, or today; the flag says a date was refused (one the
+    staff pages do not show, :func:`~madoguchi.reservations.calendar.day_in_range`)."""
     if value and len(value) == 10:
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
-    return _today()
+        else:
+            if day_in_range(day):
+                return day, False
+            return _today(), True
+    return _today(), False
 
 
 @require_GET
 @staff_required()
 def facility_calendar(request: HttpRequest, facility_id: int, *, staff: Staff) -> HttpResponse:
     facility = _facility(staff, facility_id)
-    day = _parse_day(request.GET.get("date"))
+    day, refused = _parse_day(request.GET.get("date"))
     week = request.GET.get("view") == "week"
     if week:
         start = day - timedelta(days=day.weekday())
@@ -625,6 +647,9 @@ def facility_calendar(request: HttpRequest, facility_id: int, *, staff: Staff) -
     else:
         start = end = day
         step = timedelta(days=1)
+    # No link beyond the dates shown (and no date arithmetic near date.min / date.max).
+    previous = max(start - step, FIRST_DAY) if start > FIRST_DAY else None
+    following = start + step if end < LAST_DAY else None
     grids = reads.staff_grid(facility, start=start, end=end)
     return render(
         request,
@@ -636,8 +661,11 @@ def facility_calendar(request: HttpRequest, facility_id: int, *, staff: Staff) -
             "week": week,
             "start": start,
             "end": end,
-            "previous": start - step,
-            "next": start + step,
+            "previous": previous,
+            "next": following,
+            "refused": refused,
+            "first_day": FIRST_DAY,
+            "last_day": LAST_DAY,
             "today": _today(),
             "view": "week" if week else "day",
             "weekday_names": WEEKDAY_NAMES,
@@ -720,19 +748,23 @@ def slot_book(request: HttpRequest, slot_id: int, *, staff: Staff) -> HttpRespon
             except Registration.DoesNotExist:
                 form.add_error("registration_number", "その利用者番号の登録はありません。")
         if not form.errors:
-            booking = _attempt(
-                form,
-                lambda: acts.booking_counter_create(
-                    organisation=staff.organisation,
-                    actor=staff,
-                    now=now(),
-                    slot_id=slot.pk,
-                    registration_id=registration_id,
-                    contact=d["contact"],
-                    purpose=d["purpose"],
-                    reduction=d["reduction"],
-                ),
-            )
+
+            def book() -> Booking:
+                try:
+                    return acts.booking_counter_create(
+                        organisation=staff.organisation,
+                        actor=staff,
+                        now=now(),
+                        slot_id=slot.pk,
+                        registration_id=registration_id,
+                        contact=d["contact"],
+                        purpose=d["purpose"],
+                        reduction=d["reduction"],
+                    )
+                except SlotTaken:  # the resident's wording ("ほかの方…") does not fit staff
+                    raise ReservationError(STAFF_SLOT_TAKEN, code="slot_taken") from None
+
+            booking = _attempt(form, book)
             if booking is not None:
                 messages.success(request, f"予約しました（予約番号 {booking.number}）。")
                 return redirect("console:facility_booking", booking_id=booking.pk)
@@ -793,16 +825,24 @@ def _booking_page(
     status: int = 200,
 ) -> HttpResponse:
     moment = now()
+    reduction = (
+        booking.facility.reductions.filter(code=booking.reduction).first()
+        if booking.reduction
+        else None
+    )
     return render(
         request,
         "console/facilities/booking.html",
         {
             "staff": staff,
             "booking": booking,
+            # The reduction by its name (the booking keeps only the code).
+            "reduction_name": reduction.name if reduction is not None else booking.reduction,
             "facility": booking.facility,
             "slot": booking.slot,
             "worker": staff.role in WORKERS,
             "active": booking.status in ACTIVE_STATUSES,
+            "payments": _payment_choices(booking),
             "may_no_show": booking.status == BookingStatus.CONFIRMED
             and booking.slot.starts_at <= moment,
             "override_form": override_form or OverrideForm(prefix="override"),
@@ -857,6 +897,36 @@ def booking_no_show(request: HttpRequest, booking_id: int, *, staff: Staff) -> H
     return redirect("console:facility_booking", booking_id=booking.pk)
 
 
+def _payment_choices(booking: Booking) -> list[tuple[str, str]]:
+    """What staff may record about this booking's payment now (the service decides again)."""
+    if booking.payment == PaymentStatus.UNPAID and booking.fee_due > 0:
+        if booking.status in (BookingStatus.CONFIRMED, BookingStatus.NO_SHOW):
+            return [(p.value, str(p.label)) for p in acts.PAYMENT_FOR_CONFIRMED]
+    if booking.status == BookingStatus.CANCELLED and booking.payment in acts.PAID:
+        if booking.refund > 0:
+            return [(PaymentStatus.REFUNDED.value, str(PaymentStatus.REFUNDED.label))]
+    return []
+
+
+@require_POST
+@staff_required(*WORKERS)
+def booking_payment(request: HttpRequest, booking_id: int, *, staff: Staff) -> HttpResponse:
+    booking = _booking(staff, booking_id)
+    _, error = _try(
+        lambda: acts.booking_payment_record(
+            organisation=staff.organisation,
+            actor=staff,
+            now=now(),
+            booking_id=booking.pk,
+            payment=request.POST.get("payment", ""),
+        ),
+    )
+    if error:
+        return _booking_page(request, staff, booking, error=error, status=422)
+    messages.success(request, "納付の状況を記録しました。")
+    return redirect("console:facility_booking", booking_id=booking.pk)
+
+
 # --- Usage statistics ---------------------------------------------------------------------
 
 
@@ -864,10 +934,13 @@ def booking_no_show(request: HttpRequest, booking_id: int, *, staff: Staff) -> H
 @staff_required()
 def facility_stats(request: HttpRequest, facility_id: int, *, staff: Staff) -> HttpResponse:
     facility = _facility(staff, facility_id)
+    raw = request.GET.get("month", "")
+    refused = False
     try:
-        month = config.month_parse(request.GET.get("month", ""))
+        month = config.month_parse(raw)
     except ReservationError:
         month = _today().replace(day=1)
+        refused = bool(raw)
     stats = reads.usage_stats(facility, month=month)
     return render(
         request,
@@ -876,7 +949,10 @@ def facility_stats(request: HttpRequest, facility_id: int, *, staff: Staff) -> H
             "staff": staff,
             "facility": facility,
             "stats": stats,
-            "previous": previous_month(month),
-            "next": next_month(month),
+            "refused": refused,
+            "first_day": FIRST_DAY,
+            "last_day": LAST_DAY,
+            "previous": previous_month(month) if month > FIRST_DAY else None,
+            "next": next_month(month) if next_month(month) <= LAST_DAY else None,
         },
     )

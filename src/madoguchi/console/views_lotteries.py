@@ -18,6 +18,7 @@ from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.time import now
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
+from madoguchi.reservations.calendar import FIRST_DAY, LAST_DAY, day_in_range
 from madoguchi.reservations.constants import FacilityCategory
 from madoguchi.reservations.lottery import (
     lotteries_of,
@@ -27,7 +28,7 @@ from madoguchi.reservations.lottery import (
     lottery_get,
     lottery_results,
 )
-from madoguchi.reservations.models import Lottery, LotteryStatus, ReleaseRule
+from madoguchi.reservations.models import EntryStatus, Lottery, LotteryStatus, ReleaseRule
 from madoguchi.reservations.selectors import facilities_published
 from madoguchi.reservations.services import ReservationError
 
@@ -68,16 +69,31 @@ class LotteryForm(forms.Form):
         raw = self.cleaned_data["month"].strip()
         try:
             year, month = (int(part) for part in raw.split("-"))
-            return date(year, month, 1)
+            first = date(year, month, 1)
         except ValueError:
             raise forms.ValidationError("利用月は 2027-04 の形で入力してください。") from None
+        if not day_in_range(first):
+            raise forms.ValidationError(
+                f"利用月は{FIRST_DAY:%Y-%m}から{LAST_DAY:%Y-%m}までの月を入力してください。"
+            )
+        return first
+
+
+TIME_FIELDS = ("entry_opens_at", "entry_closes_at", "draw_at", "confirm_deadline", "release_at")
+CAP_FIELDS = ("cap_per_month", "cap_weekend", "max_choices")
+
+
+def _counts(lottery: Lottery) -> list[tuple[str, int]]:
+    """The entries per status, labelled in Japanese (応募中, 落選 …), in the statuses' order."""
+    counts = lottery_entry_counts(lottery)
+    return [(label, counts[value]) for value, label in EntryStatus.choices if counts.get(value)]
 
 
 @require_GET
 @staff_required()
 def lottery_list(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     rows = [
-        {"lottery": lottery, "counts": lottery_entry_counts(lottery)}
+        {"lottery": lottery, "counts": _counts(lottery)}
         for lottery in lotteries_of(staff.organisation)[:100]
     ]
     return render(
@@ -127,7 +143,13 @@ def lottery_new(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     return render(
         request,
         "console/lotteries/new.html",
-        {"staff": staff, "form": form},
+        {
+            "staff": staff,
+            "form": form,
+            # Each field once, by its exact name (a substring test matched 利用月 twice).
+            "time_fields": [form[name] for name in TIME_FIELDS],
+            "cap_fields": [form[name] for name in CAP_FIELDS],
+        },
         status=422 if request.method == "POST" else 200,
     )
 
@@ -150,7 +172,7 @@ def lottery_detail(request: HttpRequest, lottery_id: int, *, staff: Staff) -> Ht
         {
             "staff": staff,
             "lottery": lottery,
-            "counts": lottery_entry_counts(lottery),
+            "counts": _counts(lottery),
             "results": lottery_results(lottery)[:500] if lottery.drawn_at else [],
             "may_draw": can_manage(staff)
             and lottery.status == LotteryStatus.ACCEPTING

@@ -18,6 +18,16 @@ from madoguchi.reservations.constants import DayType
 
 WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
 
+#: The dates the staff pages show: a date outside is a typo (and arithmetic near
+#: ``date.max`` or ``date.min`` would overflow), so a page refuses it and shows today.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+
+def day_in_range(day: date) -> bool:
+    """Whether ``day`` is one the staff pages show (:data:`FIRST_DAY` … :data:`LAST_DAY`)."""
+    return FIRST_DAY <= day <= LAST_DAY
+
 
 def is_holiday(day: date) -> bool:
     """A national holiday (国民の祝日, 振替休日, 国民の休日)."""

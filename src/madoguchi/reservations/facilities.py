@@ -150,7 +150,7 @@ def month_parse(value: object) -> date:
             and 1 <= len(parts[1]) <= 2
             and all(p.isascii() and p.isdigit() for p in parts)
             and 1 <= int(parts[1]) <= 12
-            and int(parts[0]) >= 2000
+            and 2000 <= int(parts[0]) <= 2100
         ):
             return date(int(parts[0]), int(parts[1]), 1)
     raise ReservationError("月は「2026-04」のように年-月で入力してください。", code="invalid")

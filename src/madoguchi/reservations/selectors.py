@@ -3,7 +3,7 @@ the counts of confirmed bookings for the channel statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -79,6 +79,24 @@ class SlotView:
     bookable: bool
 
 
+def claimed_parts(
+    claimed: Collection[tuple[int, datetime]],
+    children: Mapping[int, Sequence[int]],
+    resource_id: int,
+    at: datetime,
+) -> list[int]:
+    """The parts of ``resource_id`` (at any depth; ``children`` maps a resource to its parts)
+    with a claim at ``at`` (``claimed`` holds (resource id, start) pairs). A whole hall is
+    occupied while any of these is: the rule of :func:`slots_between` and of the staff
+    calendar."""
+    found = []
+    for child in children.get(resource_id, ()):
+        if (child, at) in claimed:
+            found.append(child)
+        found.extend(claimed_parts(claimed, children, child, at))
+    return found
+
+
 def slots_between(facility: Facility, *, start: date, end: date, now: datetime) -> list[SlotView]:
     """The facility's slots from ``start`` to ``end`` (inclusive, dates in Japan), each with
     whether it can be booked first come now. A whole hall is not bookable while a part is
@@ -100,7 +118,7 @@ def slots_between(facility: Facility, *, start: date, end: date, now: datetime) 
     def busy(resource_id: int, at: datetime) -> bool:
         if (resource_id, at) in claimed:
             return True
-        return any(busy(c, at) for c in children.get(resource_id, ()))
+        return bool(claimed_parts(claimed, children, resource_id, at))
 
     views = []
     for slot in slots:
@@ -229,6 +247,7 @@ __all__ = [
     "booking_counts",
     "booking_of_user",
     "bookings_of_user",
+    "claimed_parts",
     "event_signup_counts",
     "facilities_published",
     "facility_get",

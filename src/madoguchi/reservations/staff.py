@@ -45,6 +45,11 @@ OVERRIDE_CATEGORIES: Final = {
     "mistake": "誤った登録の訂正",
     "other": "その他",
 }
+#: The longest reason in staff's words that the booking keeps whole: 取消しの理由 (200
+#: characters) holds it after 「職員による取消し（<category>）: 」.
+OVERRIDE_REASON_LIMIT: Final = 200 - max(
+    len(f"職員による取消し（{category}）: ") for category in OVERRIDE_CATEGORIES.values()
+)
 #: Why staff stop taking bookings for a slot (shown in the public log).
 CLOSE_REASONS: Final = {
     "maintenance": "施設の点検・工事のため",
@@ -180,7 +185,7 @@ def booking_override(
     """
     _worker(actor, organisation)
     kind = _category(category, OVERRIDE_CATEGORIES, label="取消しの理由の区分")
-    why = _text(reason, label="取消しの理由", limit=200)
+    why = _text(reason, label="取消しの理由", limit=OVERRIDE_REASON_LIMIT)
     if not why:
         raise ReservationError("取消しの理由を入力してください。", code="invalid")
     with transaction.atomic(durable=True):
@@ -389,7 +394,7 @@ def booking_payment_record(
     _worker(actor, organisation)
     choice = _category(
         payment,
-        {value: label for value, label in PaymentStatus.choices},
+        dict(PaymentStatus.choices),
         label="納付の状況",
     )
     with transaction.atomic(durable=True):
@@ -443,8 +448,8 @@ __all__ = [
     "OVERRIDE_CATEGORIES",
     "booking_counter_create",
     "booking_no_show",
-    "booking_payment_record",
     "booking_override",
+    "booking_payment_record",
     "slot_close",
     "slot_open",
 ]

@@ -32,9 +32,10 @@ from madoguchi.reservations.models import (
     Slot,
     TimeBand,
 )
+from madoguchi.reservations.selectors import claimed_parts
 from madoguchi.tenants.models import Organisation
 
-CellKind = Literal["free", "booked", "lottery", "closed", "none"]
+CellKind = Literal["free", "booked", "part_booked", "lottery", "closed", "none"]
 
 
 def facilities_of(organisation: Organisation) -> QuerySet[Facility]:
@@ -81,6 +82,9 @@ class Cell:
     via_whole: bool = False
     #: For a slot sold by the seat: seats taken.
     taken: int = 0
+    #: For a whole hall not booked itself: the names of its parts booked at that time (the
+    #: whole is then occupied, as :func:`~madoguchi.reservations.selectors.slots_between` says).
+    parts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -113,10 +117,26 @@ def staff_grid(facility: Facility, *, start: date, end: date) -> list[DayGrid]:
     )
     booking_of: dict[int, Booking] = {}
     taken: dict[int, int] = {}
+    slot_by_pk = {s.pk: s for s in slots}
+    claimed: set[tuple[int, datetime]] = set()
     for claim in claims:
         booking_of.setdefault(claim.slot_id, claim.booking)
         taken[claim.slot_id] = taken.get(claim.slot_id, 0) + 1
+        claimed_slot = slot_by_pk[claim.slot_id]
+        claimed.add((claimed_slot.resource_id, claimed_slot.starts_at))
     resources = list(facility.resources.order_by("order", "id"))
+    name_of = {r.pk: r.name for r in resources}
+    children: dict[int, list[int]] = {}
+    for r in resources:
+        if r.parent_id is not None:
+            children.setdefault(r.parent_id, []).append(r.pk)
+
+    def parts_booked(slot: Slot) -> list[str]:
+        if slot.capacity != 1:
+            return []
+        found = claimed_parts(claimed, children, slot.resource_id, slot.starts_at)
+        return [name_of[p] for p in found]
+
     closed = dict(
         ClosedDay.objects.filter(facility=facility, date__gte=start, date__lte=end).values_list(
             "date", "reason"
@@ -146,7 +166,12 @@ def staff_grid(facility: Facility, *, start: date, end: date) -> list[DayGrid]:
             row = Row(resource=resource)
             for at in ordered:
                 found = day_slots.get((resource.pk, at))
-                row.cells.append(_cell(found, booking_of, taken))
+                cell = _cell(found, booking_of, taken)
+                if found is not None and cell.kind == "free":
+                    parts = parts_booked(found)
+                    if parts:
+                        cell = Cell(slot=found, kind="part_booked", parts=parts)
+                row.cells.append(cell)
             rows.append(row)
         grids.append(
             DayGrid(

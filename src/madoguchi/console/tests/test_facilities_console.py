@@ -24,6 +24,7 @@ from madoguchi.reservations.models import (
     Slot,
     TimeBand,
 )
+from madoguchi.reservations.staff import OVERRIDE_REASON_LIMIT
 from madoguchi.reservations.testing import (
     facility_make,
     next_weekday,
@@ -291,7 +292,7 @@ def test_staff_book_at_the_counter_override_and_mark_no_shows(
     assert booking.number in week.content.decode()
     again = staff_client.post(f"{BASE}slots/{slot.pk}/book/", {"counter-contact": "x"})
     assert again.status_code == 422
-    assert "ほかの方の予約が先に入りました" in again.content.decode()
+    assert "この枠（または同じ時間の部屋の一部）はすでに予約されています" in again.content.decode()
     detail = staff_client.get(f"{BASE}bookings/{booking.pk}/")
     assert detail.status_code == 200
     assert "予約を取り消す" in detail.content.decode()
@@ -345,3 +346,204 @@ def test_staff_close_and_reopen_a_slot(staff_client, other_client, facility, day
     assert staff_client.post(f"{BASE}slots/{slot.pk}/open/").status_code == 302
     assert Slot.objects.get(pk=slot.pk).state == SlotState.OPEN
     assert staff_client.post(f"{BASE}slots/{slot.pk}/open/").status_code == 422
+
+
+# --- Regressions found by QA ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("date=9999-12-31&view=week", "指定された週は表示できない"),
+        ("date=9999-12-31&view=day", "指定された日は表示できない"),
+        ("date=0001-01-01&view=day", "指定された日は表示できない"),
+        ("date=0001-01-01&view=week", "指定された週は表示できない"),
+        ("date=1999-12-31", "指定された日は表示できない"),
+        ("date=2101-01-01&view=week", "指定された週は表示できない"),
+    ],
+)
+def test_a_calendar_date_out_of_range_shows_today_never_a_500(
+    staff_client, facility, query, refusal
+):
+    response = staff_client.get(f"{BASE}{facility.pk}/calendar/?{query}")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert refusal in text
+    today = to_tokyo(now()).date()
+    assert f"date={today:%Y-%m-%d}" in text
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        ("date=2100-12-31&view=day", "前の日", "次の日"),
+        ("date=2100-12-31&view=week", "前の週", "次の週"),
+        ("date=2000-01-01&view=day", "次の日", "前の日"),
+        ("date=2000-01-01&view=week", "次の週", "前の週"),
+    ],
+)
+def test_the_calendar_links_stop_at_the_limits(staff_client, facility, query, shown, hidden):
+    response = staff_client.get(f"{BASE}{facility.pk}/calendar/?{query}")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "表示できない" not in text
+    assert shown in text
+    assert hidden not in text
+    if "2000-01-01&view=day" in query:
+        assert "date=2000-01-02" in text
+
+
+def test_the_week_link_before_the_first_week_goes_to_the_first_day(staff_client, facility):
+    """The week of 2000-01-01 begins on 1999-12-27: 前の週 from the next week goes to
+    2000-01-01 (shown), never to a date the page refuses."""
+    text = staff_client.get(f"{BASE}{facility.pk}/calendar/?date=2000-01-05&view=week")
+    assert "view=week&amp;date=2000-01-01" in text.content.decode()
+
+
+@pytest.mark.parametrize("month", ["9999-12", "2101-01", "1999-12", "0001-01", "x"])
+def test_statistics_of_a_month_out_of_range_are_refused_in_japanese(staff_client, facility, month):
+    response = staff_client.get(f"{BASE}{facility.pk}/statistics/?month={month}")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "指定された月は表示できない" in text
+    assert f"{to_tokyo(now()):%Y年%-m月}" in text
+
+
+def test_statistics_links_stop_at_the_limits(staff_client, facility):
+    last = staff_client.get(f"{BASE}{facility.pk}/statistics/?month=2100-12").content.decode()
+    assert "前の月" in last
+    assert "次の月" not in last
+    assert "表示できない" not in last
+    first = staff_client.get(f"{BASE}{facility.pk}/statistics/?month=2000-01").content.decode()
+    assert "次の月" in first
+    assert "前の月" not in first
+
+
+def test_a_whole_hall_is_occupied_while_a_part_is_booked(staff_client, facility, day):
+    part = slot_of(facility, "大ホールA", day)
+    whole = slot_of(facility, "大ホール", day)
+    assert (
+        staff_client.post(f"{BASE}slots/{part.pk}/book/", {"counter-contact": "電話の方"})
+    ).status_code == 302
+    for view in ("day", "week"):
+        text = staff_client.get(
+            f"{BASE}{facility.pk}/calendar/?view={view}&date={day:%Y-%m-%d}"
+        ).content.decode()
+        assert "大ホールAの予約あり" in text, view
+        # The whole's cell links to its slot page and says so (not 空き with a fee).
+        cell = text[text.index(f'href="{BASE}slots/{whole.pk}/"') :]
+        assert cell.index("大ホールAの予約あり") < cell.index("</td>"), view
+    page = staff_client.get(f"{BASE}slots/{whole.pk}/").content.decode()
+    assert "大ホールAの予約あり" in page
+    assert "窓口・電話で予約する" not in page  # no counter booking offered there
+    assert "受付を停止する" in page  # the whole can still be closed
+    # Booking it anyway (a stale page) is refused in staff's words, nothing stored.
+    refused = staff_client.post(f"{BASE}slots/{whole.pk}/book/", {"counter-contact": "別の方"})
+    assert refused.status_code == 422
+    text = refused.content.decode()
+    assert "この枠（または同じ時間の部屋の一部）はすでに予約されています" in text
+    assert "ほかの方の予約が先に入りました" not in text
+    assert Booking.objects.count() == 1
+    # The other part and the other times of the whole stay free.
+    other = slot_of(facility, "大ホールB", day)
+    assert "窓口・電話で予約する" in staff_client.get(f"{BASE}slots/{other.pk}/").content.decode()
+    afternoon = slot_of(facility, "大ホール", day, "午後")
+    page = staff_client.get(f"{BASE}slots/{afternoon.pk}/").content.decode()
+    assert "窓口・電話で予約する" in page
+
+
+def test_a_booking_shows_its_reduction_by_name_and_its_channel_once(
+    staff_client, organisation, facility, day
+):
+    Reduction.objects.create(
+        organisation=organisation,
+        facility=facility,
+        code="city-group",
+        name="市内団体減免",
+        percent=20,
+    )
+    slot = slot_of(facility, "テニスコート1", day)
+    response = staff_client.post(
+        f"{BASE}slots/{slot.pk}/book/",
+        {"counter-contact": "電話の方", "counter-reduction": "city-group"},
+    )
+    assert response.status_code == 302
+    booking = Booking.objects.get()
+    assert booking.reduction == "city-group"
+    text = staff_client.get(f"{BASE}bookings/{booking.pk}/").content.decode()
+    assert "市内団体減免" in text
+    assert "city-group" not in text
+    assert "窓口・電話・窓口" not in text
+    assert "<dt>受付方法</dt><dd>窓口・電話" in text
+    assert "<dt>経路</dt><dd>窓口</dd>" in text
+
+
+def test_long_text_is_refused_in_japanese_never_cut(staff_client, admin_client, facility, day):
+    slot = slot_of(facility, "テニスコート1", day)
+    page = staff_client.get(f"{BASE}slots/{slot.pk}/").content.decode()
+    assert 'name="counter-contact" maxlength="200"' in page
+    assert 'name="counter-purpose" maxlength="200"' in page
+    response = staff_client.post(f"{BASE}slots/{slot.pk}/book/", {"counter-contact": "あ" * 430})
+    assert response.status_code == 422
+    assert "200文字以内で入力してください（いまは430文字です）" in response.content.decode()
+    response = staff_client.post(
+        f"{BASE}slots/{slot.pk}/book/", {"counter-contact": "x", "counter-purpose": "い" * 201}
+    )
+    assert response.status_code == 422
+    assert "200文字以内で入力してください" in response.content.decode()
+    assert not Booking.objects.exists()
+    # 200 characters are kept whole.
+    staff_client.post(f"{BASE}slots/{slot.pk}/book/", {"counter-contact": "う" * 200})
+    booking = Booking.objects.get()
+    assert booking.contact == "う" * 200
+    # The override's reason fits the booking's 取消しの理由 whole, after its category.
+    detail = staff_client.get(f"{BASE}bookings/{booking.pk}/").content.decode()
+    assert f'name="override-reason" maxlength="{OVERRIDE_REASON_LIMIT}"' in detail
+    too_long = staff_client.post(
+        f"{BASE}bookings/{booking.pk}/override/",
+        {"override-category": "facility", "override-reason": "え" * (OVERRIDE_REASON_LIMIT + 1)},
+    )
+    assert too_long.status_code == 422
+    assert f"{OVERRIDE_REASON_LIMIT}文字以内で入力してください" in too_long.content.decode()
+    assert Booking.objects.get().status == BookingStatus.CONFIRMED
+    done = staff_client.post(
+        f"{BASE}bookings/{booking.pk}/override/",
+        {"override-category": "facility", "override-reason": "え" * OVERRIDE_REASON_LIMIT},
+    )
+    assert done.status_code == 302
+    assert Booking.objects.get().cancel_reason.endswith("え" * OVERRIDE_REASON_LIMIT)
+    # A closed day's reason: 100 characters at most, said in Japanese.
+    facility_page = admin_client.get(f"{BASE}{facility.pk}/").content.decode()
+    assert 'name="closed-reason" maxlength="100"' in facility_page
+    refused = admin_client.post(
+        f"{BASE}{facility.pk}/closed-days/",
+        {"closed-day": f"{day:%Y-%m-%d}", "closed-reason": "お" * 101},
+    )
+    assert refused.status_code == 422
+    assert "100文字以内で入力してください" in refused.content.decode()
+    assert not ClosedDay.objects.exists()
+
+
+def test_staff_record_a_payment_from_the_booking_page(
+    staff_client, viewer_client, other_client, facility, day
+):
+    slot = slot_of(facility, "テニスコート1", day)
+    staff_client.post(f"{BASE}slots/{slot.pk}/book/", {"counter-contact": "電話の方"})
+    booking = Booking.objects.get()
+    page = staff_client.get(f"{BASE}bookings/{booking.pk}/").content.decode()
+    assert "納付・還付の記録" in page
+    assert "窓口で納付済み" in page
+    url = f"{BASE}bookings/{booking.pk}/payment/"
+    assert viewer_client.post(url, {"payment": "paid_counter"}).status_code == 403
+    assert other_client.post(url, {"payment": "paid_counter"}).status_code == 404
+    refused = staff_client.post(url, {"payment": "<b>paid</b>"})
+    assert refused.status_code == 422
+    assert "納付の状況を一覧から選んでください" in refused.content.decode()
+    assert staff_client.post(url, {"payment": "paid_transfer"}).status_code == 302
+    booking.refresh_from_db()
+    assert booking.payment == "paid_transfer"
+    assert (
+        "納付・還付の記録" not in staff_client.get(f"{BASE}bookings/{booking.pk}/").content.decode()
+    )
+    twice = staff_client.post(url, {"payment": "paid_counter"})
+    assert twice.status_code == 422

@@ -4,11 +4,19 @@ entry counts and runs a due draw once; a reviewer cannot create or draw."""
 from __future__ import annotations
 
 from datetime import timedelta
+from html.parser import HTMLParser
 
 from madoguchi.core.time import now, to_tokyo
-from madoguchi.reservations.lottery_testing import lottery_facility, lottery_make, target_month
-from madoguchi.reservations.models import Lottery, LotteryStatus, ReleaseRule
-from madoguchi.testing import console_login
+from madoguchi.reservations.lottery import lottery_enter
+from madoguchi.reservations.lottery_testing import (
+    lottery_facility,
+    lottery_make,
+    target_month,
+    weekday_in,
+)
+from madoguchi.reservations.models import Lottery, LotteryEntry, LotteryStatus, ReleaseRule
+from madoguchi.reservations.testing import registration_make, slot_of
+from madoguchi.testing import console_login, resident_create
 
 
 def fmt(moment):
@@ -91,3 +99,85 @@ def test_second_draw_commitment_shown_its_seed_not(client, organisation, admin_s
     page = client.get(f"/console/lotteries/{lottery.pk}/").content.decode()
     assert drawn.commitment2 in page
     assert drawn.seed2 not in page
+
+
+class _Inputs(HTMLParser):
+    """The named inputs of a page's form as a browser submits them (checked boxes and radios
+    only, each named input once per rendering)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        if tag in ("input", "select", "textarea") and values.get("name"):
+            if values.get("type") in ("checkbox", "radio", "submit"):
+                return
+            self.names.append(values["name"])
+
+
+def test_the_new_lottery_form_renders_each_field_once_and_submits(
+    client, organisation, admin_staff
+):
+    """QA: 利用月 was rendered twice (a substring test), so the browser sent an empty month."""
+    facility = lottery_facility(organisation, target_month())
+    console_login(client, admin_staff.user)
+    page = client.get("/console/lotteries/new/").content.decode()
+    inputs = _Inputs()
+    inputs.feed(page[page.index("<h1>抽選を作る") :])  # the form (not the header's log-out)
+    assert inputs.names.count("month") == 1
+    assert len(inputs.names) == len(set(inputs.names))
+    at = now()
+    filled = {
+        "name": "フォームからの抽選",
+        "month": target_month().strftime("%Y-%m"),
+        "entry_opens_at": fmt(at),
+        "entry_closes_at": fmt(at + timedelta(days=1)),
+        "draw_at": fmt(at + timedelta(days=2)),
+        "confirm_deadline": fmt(at + timedelta(days=5)),
+        "release_at": fmt(at + timedelta(days=6)),
+        "cap_per_month": "4",
+        "cap_weekend": "2",
+        "max_choices": "2",
+    }
+    # Every text input the page renders is sent, as a browser does (a duplicate would be sent
+    # twice, the second copy empty); plus the checked facility and release rule.
+    data: dict[str, list[str]] = {}
+    for name in inputs.names:
+        data.setdefault(name, []).append("" if data.get(name) else filled.get(name, ""))
+    data["facilities"] = [str(facility.pk)]
+    data["release_rule"] = ["first_come"]
+    response = client.post("/console/lotteries/new/", data)
+    assert response.status_code == 302, response.content.decode()
+    assert Lottery.objects.get().name == "フォームからの抽選"
+    refused = client.post("/console/lotteries/new/", {**filled, "month": "9999-12"})
+    assert refused.status_code == 422
+    assert "2100-12までの月" in refused.content.decode()
+    assert Lottery.objects.count() == 1
+
+
+def test_entry_counts_are_shown_with_japanese_labels(client, organisation, admin_staff):
+    month = target_month()
+    facility = lottery_facility(organisation, month)
+    at = now()
+    lottery = lottery_make(organisation, admin_staff, facility, at=at)
+    slot = slot_of(facility, "テニスコート1", weekday_in(month, 0)).pk
+    for n, status in enumerate(("entered", "lost", "lost", "won")):
+        user = resident_create(f"entrant{n}@example.jp", verified=True)
+        registration = registration_make(organisation, user)
+        entry = lottery_enter(
+            organisation=organisation,
+            lottery_id=lottery.pk,
+            registration=registration,
+            user=user,
+            choices=[[slot]],
+            now=at,
+        ).entry
+        LotteryEntry.objects.filter(pk=entry.pk).update(status=status)
+    console_login(client, admin_staff.user)
+    for url in ("/console/lotteries/", f"/console/lotteries/{lottery.pk}/"):
+        text = client.get(url).content.decode()
+        assert "応募中 1件、当選（確定待ち） 1件、落選 2件" in text, url
+        for code in ("entered:", "lost:", "won:"):
+            assert code not in text, url

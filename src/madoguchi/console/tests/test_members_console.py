@@ -266,3 +266,23 @@ def test_events_of_another_organisation_are_404(client, other_staff, course):
     course.refresh_from_db()
     assert course.title == "救命講習"
     assert Registration.objects.count() == 0
+
+
+def test_an_individual_registration_is_one_person_shown_as_the_person(
+    staff_client, organisation, pending, flagged
+):
+    """QA: an individual registration showed 人数 0人 and called its person 代表者."""
+    from madoguchi.reservations.testing import registration_make
+
+    bare = registration_make(organisation, resident_create("bare@example.jp"), number="U900001")
+    body = staff_client.get(reverse("console:registrations")).content.decode()
+    for registration, count in ((pending, "1人"), (bare, "1人"), (flagged, "3人")):
+        row = body[body.index(registration.number) :]
+        row = row[: row.index("</tr>")]
+        assert f"<td>{count}</td>" in row, registration.number
+    detail = staff_client.get(reverse("console:registration", args=[pending.pk])).content.decode()
+    assert "<td>本人</td>" in detail
+    assert "代表者" not in detail
+    group = staff_client.get(reverse("console:registration", args=[flagged.pk])).content.decode()
+    assert "<td>代表者</td>" in group
+    assert "<td>構成員</td>" in group
