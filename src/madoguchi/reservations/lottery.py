@@ -1182,13 +1182,6 @@ def entry_of_resident(*, pk: int, user: User) -> LotteryEntry:
     return LotteryEntry.objects.select_related("organisation").get(pk=pk, registration__user=user)
 
 
-def lottery_booking_of_resident(*, pk: int, user: User) -> Booking:
-    """One of the user's lottery bookings; ``Booking.DoesNotExist`` for anyone else's."""
-    return Booking.objects.select_related("organisation").get(
-        pk=pk, user=user, source=BookingSource.LOTTERY
-    )
-
-
 def lottery_results(lottery: Lottery) -> QuerySet[LotteryEntry]:
     """For staff: the entries that won (any round), with their registration, by code."""
     return (
