@@ -103,7 +103,7 @@ def slots_between(facility: Facility, *, start: date, end: date, now: datetime) 
     taken, and a part not while the whole is (the same rule the claims enforce)."""
     slots = list(
         Slot.objects.filter(facility=facility, date__gte=start, date__lte=end)
-        .select_related("resource")
+        .select_related("resource", "band")
         .annotate(taken=Count("claims"))
         .order_by("starts_at", "resource__order", "resource_id")
     )
