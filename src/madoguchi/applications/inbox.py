@@ -431,7 +431,11 @@ def application_notes(application: Application) -> list[ApplicationNote]:
 
 
 def application_documents(application: Application) -> list[IssuedDocument]:
-    return list(application.documents.defer("pdf").order_by("created_at", "id"))
+    return list(
+        application.documents.select_related("record")
+        .defer("record__pdf")
+        .order_by("created_at", "id")
+    )
 
 
 def issued_document_get(

@@ -429,8 +429,10 @@ class IssuedDocument(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=32, choices=IssuedDocumentKind.choices)
     title = models.CharField(max_length=200)
-    pdf = models.BinaryField()
-    sha256 = models.CharField(max_length=64)
+    #: The issued document itself (number, code, sealed PDF) in the documents register.
+    record = models.OneToOneField(
+        "documents.Document", on_delete=models.PROTECT, related_name="issued_for"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -445,6 +447,16 @@ class IssuedDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def pdf(self) -> bytes:
+        """The PDF as it stands now (sealed; grown by archival timestamps)."""
+        return bytes(self.record.pdf)
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the PDF as issued."""
+        return self.record.sha256
 
 
 class DuplicateKey(models.Model):

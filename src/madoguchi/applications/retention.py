@@ -39,6 +39,7 @@ from madoguchi.applications.models import (
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import TOKYO, to_tokyo
+from madoguchi.documents.register import documents_purge
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,11 @@ def _purge_one(application_id: int, procedure: Procedure, now: datetime) -> list
         )
         if not application.is_test:
             _tally_purged(application)
+        documents_purge(
+            organisation=application.organisation,
+            document_ids=list(application.documents.values_list("record_id", flat=True)),
+            now=now,
+        )
         # Cascades to revisions, attachments, messages, notes, transitions and documents.
         application.delete()
     return attachment_ids

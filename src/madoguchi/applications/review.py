@@ -18,9 +18,8 @@ from the current status), ``Application.DoesNotExist`` (another organisation's: 
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -59,7 +58,9 @@ from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.text import visible_text
 from madoguchi.core.time import to_tokyo
+from madoguchi.documents.constants import DocumentKind
 from madoguchi.documents.decision import DecisionData, decision_pdf
+from madoguchi.documents.issuance import Stamp, document_issue
 from madoguchi.forms.answers import walk
 from madoguchi.forms.base import field_types
 from madoguchi.forms.japanese import wareki
@@ -533,8 +534,11 @@ def decision_pdf_build(
     outcome: str,
     reason: str,
     now: datetime,
-) -> bytes:
-    """The 決定通知書 of ``outcome`` for the application, built before any row is locked."""
+) -> Callable[[Stamp], bytes]:
+    """What builds the 決定通知書 of ``outcome`` for the application once its number and
+    verification code are known (:func:`madoguchi.documents.issuance.document_issue` calls it
+    inside the issuing transaction); everything it reads is read here, before any row is
+    locked."""
     arrived = to_tokyo(application.arrived_at)
     data = DecisionData(
         organisation_name=organisation.name,
@@ -546,7 +550,21 @@ def decision_pdf_build(
         arrived_at_text=f"{wareki(arrived.date())} {arrived:%H時%M分}（{arrived:%Y-%m-%d %H:%M}）",
         applicant_name=applicant_name(application),
     )
-    return decision_pdf(data, generated_at=to_tokyo(now))
+
+    def build(stamp: Stamp) -> bytes:
+        return decision_pdf(
+            replace(
+                data,
+                number=stamp.number,
+                issuer=stamp.issuer,
+                code=stamp.code,
+                verify_url=stamp.verify_url,
+                appeal=stamp.appeal,
+            ),
+            generated_at=to_tokyo(now),
+        )
+
+    return build
 
 
 def decision_apply(
@@ -557,7 +575,7 @@ def decision_apply(
     outcome: str,
     reason: str,
     expected_status: str,
-    pdf: bytes,
+    build: Callable[[Stamp], bytes],
     now: datetime,
 ) -> IssuedDocument:
     """The writes of a decision (a step: joins the caller's transaction, checks nothing but
@@ -576,13 +594,21 @@ def decision_apply(
         expected_status=expected_status,
         now=now,
     )
+    record = document_issue(
+        organisation=organisation,
+        kind=DocumentKind(kind.value),
+        title=title,
+        source_key=f"application:{application.pk}:decision",
+        procedure_key=f"procedure:{application.procedure_id}",
+        build=build,
+        now=now,
+    )
     document = IssuedDocument.objects.create(
         organisation=organisation,
         application=application,
         kind=kind,
         title=title,
-        pdf=pdf,
-        sha256=hashlib.sha256(pdf).hexdigest(),
+        record=record,
         created_at=now,
     )
     where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
@@ -692,8 +718,8 @@ def application_decide(
         )
     open_proposal_refuse(application)
     decision, reason = decision_clean(outcome=outcome, reason=reason)
-    # Built before the row is locked, so the lock is held only for the writes.
-    pdf = decision_pdf_build(
+    # Read before the row is locked; built with its number inside the transaction.
+    build = decision_pdf_build(
         organisation=organisation, application=application, outcome=decision, reason=reason, now=now
     )
     with transaction.atomic(durable=True):
@@ -704,7 +730,7 @@ def application_decide(
             outcome=decision,
             reason=reason,
             expected_status=expected_status,
-            pdf=pdf,
+            build=build,
             now=now,
         )
 

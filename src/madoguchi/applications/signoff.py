@@ -282,7 +282,7 @@ def decision_signoff(
         raise ReviewError("決裁の段階の指定が正しくありません。画面を開き直してください。")
     final = expected_step == proposal.steps_required
     application = proposal.application
-    pdf = (
+    build = (
         decision_pdf_build(
             organisation=organisation,
             application=application,
@@ -291,7 +291,7 @@ def decision_signoff(
             now=now,
         )
         if final
-        else b""
+        else None
     )
     try:
         with transaction.atomic(durable=True):
@@ -327,7 +327,7 @@ def decision_signoff(
                     "outcome": locked.outcome,
                 },
             )
-            if final:
+            if build is not None:
                 _close(locked, state=P.APPROVED, by=staff.user, now=now)
                 decision_apply(
                     organisation=organisation,
@@ -336,7 +336,7 @@ def decision_signoff(
                     outcome=locked.outcome,
                     reason=locked.reason,
                     expected_status=locked.from_status,
-                    pdf=pdf,
+                    build=build,
                     now=now,
                 )
             else:

@@ -36,6 +36,14 @@ class AuditAction(models.TextChoices):
     DECISION_SIGNED_OFF = "decision.signed_off", "決定の決裁"
     DECISION_RETURNED = "decision.returned", "決定の差戻し"
     DECISION_CANCELLED = "decision.cancelled", "決定の起案の取消し"
+    # Issued documents (発行文書)
+    DOCUMENT_WITHDRAWN = "document.withdrawn", "発行文書の取消し"
+    DOCUMENT_SUPERSEDED = "document.superseded", "発行文書の訂正・差替え"
+    DOCUMENT_SETTINGS_CHANGED = "document.settings_changed", "文書の設定の変更"
+    DOCUMENT_NUMBER_VOIDED = "document.number_voided", "文書番号の欠番"
+    DOCUMENT_ARCHIVE_TIMESTAMPED = "document.archive_timestamped", "文書の保存用タイムスタンプ"
+    DOCUMENT_RECEIPT_ISSUED = "document.receipt_issued", "到達通知の発行"
+    DOCUMENT_CERTIFICATE_ISSUED = "document.certificate_issued", "証明書の交付"
     # Reservations (施設予約)
     BOOKING_CONFIRMED = "booking.confirmed", "予約の確定"
     BOOKING_CANCELLED = "booking.cancelled", "予約の取消し"

@@ -11,7 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from madoguchi.documents.fonts import font_chain, markup
-from madoguchi.documents.layout import a4_pdf, missing_note
+from madoguchi.documents.layout import a4_pdf, missing_note, verification_flowables
 
 OUTCOME_TITLES = {"approve": "承認", "reject": "却下"}
 
@@ -28,6 +28,14 @@ class DecisionData:
     decided_on_text: str
     arrived_at_text: str
     applicant_name: str = ""
+    #: 文書番号 (鎌こ第123号), the issuer (職名 氏名), the verification code and its address:
+    #: given by the issuing (madoguchi.documents.issuance.Stamp).
+    number: str = ""
+    issuer: str = ""
+    code: str = ""
+    verify_url: str = ""
+    #: 教示 (how to appeal), from the organisation's notice settings.
+    appeal: str = ""
 
 
 def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
@@ -54,7 +62,11 @@ def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
 
     outcome = OUTCOME_TITLES[data.outcome]
     heading = "承認通知書" if data.outcome == "approve" else "却下通知書"
-    story: list[object] = [para(data.decided_on_text, right), para(data.organisation_name, right)]
+    story: list[object] = [
+        para(data.number, right),
+        para(data.decided_on_text, right),
+        para(data.issuer or data.organisation_name, right),
+    ]
     if data.applicant_name:
         story.append(para(f"{data.applicant_name} 様"))
     story += [
@@ -85,18 +97,15 @@ def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
         )
     )
     story.append(table)
-    if data.outcome == "reject":
-        story += [
-            Spacer(1, 6 * mm),
-            para(
-                "この決定に不服がある場合は、この通知を受けた日の翌日から起算して3か月以内に、"
-                f"{data.organisation_name}に対して審査請求をすることができます。",
-                small,
-            ),
-        ]
+    if data.appeal:
+        story += [Spacer(1, 6 * mm), para("（教示）", small)]
+        story += [para(line, small) for line in data.appeal.splitlines() if line.strip()]
     story += [
         Spacer(1, 6 * mm),
         para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
     ]
+    story += verification_flowables(
+        code=data.code, verify_url=data.verify_url, para=lambda text: para(text, small)
+    )
     story += missing_note(missing, lambda text: para(text, small), "")
     return a4_pdf(story, title=f"{heading} {data.receipt_number}", author=data.organisation_name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
@@ -43,3 +44,42 @@ def a4_pdf(story: list[Flowable], *, title: str, author: str) -> bytes:
         lang="ja-JP",
     ).build(story)
     return buffer.getvalue()
+
+
+def verification_flowables(
+    *, code: str, verify_url: str, para: Callable[[str], Paragraph]
+) -> list[Flowable]:
+    """The block every issued document ends with: a QR code of its /verify/ address (segno,
+    drawn as vectors) beside its verification code (照合番号) and how to use it."""
+    if not code:
+        return []
+    import segno
+    from reportlab.graphics.shapes import Drawing, Rect
+    from reportlab.platypus import Table
+
+    qr = segno.make(verify_url, error="m")
+    modules = list(qr.matrix_iter(scale=1, border=2))
+    size = 24 * mm
+    cell = size / len(modules)
+    drawing = Drawing(size, size)
+    for row_index, row in enumerate(modules):
+        for col_index, dark in enumerate(row):
+            if dark:
+                drawing.add(
+                    Rect(
+                        col_index * cell,
+                        size - (row_index + 1) * cell,
+                        cell,
+                        cell,
+                        fillColor=colors.black,
+                        strokeColor=None,
+                    )
+                )
+    text = [
+        para(f"照合番号: {code}"),
+        para(
+            f"この文書が本物であること、取消しや訂正がないことは、{verify_url} "
+            "（左のQRコード）で、どなたでも確認できます。"
+        ),
+    ]
+    return [Spacer(1, 6 * mm), Table([[drawing, text]], colWidths=[28 * mm, 142 * mm])]

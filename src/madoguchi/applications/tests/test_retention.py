@@ -27,6 +27,7 @@ from madoguchi.applications.workflow import application_transition, message_send
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import now
+from madoguchi.documents.testing import document_record_make
 from madoguchi.testing import answers_with_file_rows as valid_answers
 from madoguchi.testing import procedure_publish, submit
 
@@ -83,8 +84,9 @@ def with_everything(application, staff_member, files_dir: Path) -> list[Path]:
         application=application,
         kind="decision_reject",
         title="却下通知書",
-        pdf=b"%PDF-1.7 fake",
-        sha256="0" * 64,
+        record=document_record_make(
+            organisation=application.organisation, pdf=b"%PDF-1.7 fake", now=now()
+        ),
         created_at=now(),
     )
     for name in ("本人確認書類.jpg", "委任状.pdf"):

@@ -37,6 +37,7 @@ from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.selectors import template_version_get
 from madoguchi.catalog.services import procedure_adopt
 from madoguchi.core.time import now
+from madoguchi.documents.testing import document_record_make
 from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.tenants.models import Organisation
@@ -431,7 +432,10 @@ def test_a_correction_of_my_number_asks_for_it_again_and_never_shows_the_sealed_
 )
 def test_unknown_kinds_and_statuses_are_refused_by_the_database(application, model, values):
     rows: dict[type, dict[str, Any]] = {
-        IssuedDocument: {"title": "t", "pdf": b"%PDF-", "sha256": "0" * 64},
+        IssuedDocument: {
+            "title": "t",
+            "record": document_record_make(organisation=application.organisation, now=now()),
+        },
         ApplicationMessage: {"from_staff": True, "body": "b"},
         ApplicationTransition: {"actor_label": "職員"},
     }

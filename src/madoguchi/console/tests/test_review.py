@@ -38,6 +38,7 @@ from madoguchi.applications.workflow import (
 )
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
+from madoguchi.documents.testing import document_record_make
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
@@ -445,8 +446,7 @@ def test_every_review_url_is_404_for_another_organisations_staff(
         application=application,
         kind="decision_approve",
         title="承認通知書",
-        pdf=b"%PDF-1.4 secret",
-        sha256="0" * 64,
+        record=document_record_make(organisation=organisation, pdf=b"%PDF-1.4 secret", now=now()),
         created_at=now(),
     )
     template = decision_template_save(
@@ -527,8 +527,7 @@ def test_a_document_of_another_application_is_404(staff_client, procedure, resid
         application=first,
         kind="decision_approve",
         title="承認通知書",
-        pdf=b"%PDF-1.4",
-        sha256="0" * 64,
+        record=document_record_make(organisation=organisation, pdf=b"%PDF-1.4", now=now()),
         created_at=now(),
     )
     assert staff_client.get(url("document_pdf", second, document=document.pk)).status_code == 404

@@ -24,6 +24,7 @@ from madoguchi.applications.workflow import application_transition, correction_r
 from madoguchi.audit.models import AuditEvent
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import now
+from madoguchi.documents.testing import document_record_make
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import User
 from madoguchi.notifications.models import OutboxMessage
@@ -500,8 +501,9 @@ def test_a_guest_downloads_the_decision_from_the_status_link_and_nothing_else(cl
             application=application,
             kind=IssuedDocumentKind.values[0],
             title="決定通知書",
-            pdf=b"%PDF-1.7 test",
-            sha256="0" * 64,
+            record=document_record_make(
+                organisation=inu.organisation, pdf=b"%PDF-1.7 test", now=now()
+            ),
             created_at=now(),
         )
         for application in (guest, other)
