@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from madoguchi.documents.fonts import font_chain, markup
-from madoguchi.documents.layout import a4_pdf, missing_note
+from madoguchi.documents.layout import a4_pdf, missing_note, verification_flowables
 
 ELECTRONIC_NOTE = "この許可書は電子的に発行されたものです"
 
@@ -45,6 +45,12 @@ class PermitData:
     #: The facility's rules (使用の条件), one line each.
     conditions: Sequence[str] = ()
     facility_address: str = ""
+    #: The issuer as printed (職名 氏名, e.g. 横浜市長　山中 竹春), from the issuing stamp;
+    #: the organisation's name is printed when empty.
+    issuer: str = ""
+    #: 照合番号 and its /verify/ address, from the issuing stamp (no block when empty).
+    code: str = ""
+    verify_url: str = ""
 
 
 def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
@@ -67,7 +73,7 @@ def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
     story: list[object] = [
         para(f"許可番号 {data.number}", right),
         para(data.issued_on_text, right),
-        para(data.organisation_name, right),
+        para(data.issuer or data.organisation_name, right),
         Spacer(1, 4 * mm),
         para(f"{data.registration_name} 様"),
         Spacer(1, 6 * mm),
@@ -116,5 +122,8 @@ def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
         para(f"{ELECTRONIC_NOTE}。", small),
         para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
     ]
+    story += verification_flowables(
+        code=data.code, verify_url=data.verify_url, para=lambda text: para(text, small)
+    )
     story += missing_note(missing, lambda text: para(text, small), "")
     return a4_pdf(story, title=f"使用許可書 {data.number}", author=data.organisation_name)

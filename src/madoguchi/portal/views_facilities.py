@@ -51,7 +51,12 @@ from madoguchi.reservations.models import (
     Slot,
     WaitlistEntry,
 )
-from madoguchi.reservations.permits import booking_permit_pdf, payment_text, slot_when_text
+from madoguchi.reservations.permits import (
+    PermitUnavailable,
+    booking_permit_issue,
+    payment_text,
+    slot_when_text,
+)
 from madoguchi.reservations.refunds import refund_quote, refund_schedule_lines
 from madoguchi.reservations.residents import (
     booking_of_user,
@@ -727,14 +732,19 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
 @resident_required
 @_ids_checked
 def permit(request: HttpRequest, booking_id: int) -> HttpResponse:
-    """The 使用許可書 of the resident's own confirmed booking (404 for anyone else's)."""
+    """The 使用許可書 of the resident's own confirmed booking (404 for anyone else's): the
+    issued document as stored (issued on the first download, reissued when what it says has
+    changed — see :func:`madoguchi.reservations.permits.booking_permit_issue`)."""
     try:
-        booking, pdf = booking_permit_pdf(
+        booking, document = booking_permit_issue(
             booking_id=booking_id, user_id=resident_of(request).pk, now=now()
         )
     except Booking.DoesNotExist:
         raise Http404("その使用許可書はありません。") from None
-    response = HttpResponse(pdf, content_type="application/pdf")
+    except PermitUnavailable as failed:
+        messages.error(request, str(failed))
+        return redirect("portal:facilities:mine")
+    response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="permit-{booking.number}.pdf"'
     response["Cache-Control"] = "no-store"
     return response

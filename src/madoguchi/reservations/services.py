@@ -535,6 +535,7 @@ def booking_cancel(
                 status=WaitlistStatus.WITHDRAWN
             )
         _log(slot=booking.slot, kind=LogKind.CANCELLED, rule="利用者による取消し", now=now)
+        _permit_withdraw(booking, PERMIT_LAPSED_CANCELLED, now, actor=user)
         audit_record(
             action=AuditAction.BOOKING_CANCELLED,
             now=now,
@@ -552,6 +553,9 @@ def _expire(booking: Booking, now: datetime) -> None:
     _release(booking)
     booking.status = BookingStatus.EXPIRED
     booking.save(update_fields=["status", "updated_at"])
+    # Only held and offered bookings expire, and they have no permit; kept so that every path
+    # that ends a booking withdraws its permit (the lottery's release expires through here).
+    _permit_withdraw(booking, PERMIT_LAPSED_EXPIRED, now, actor_label="予約の期限切れ")
     if booking.source == BookingSource.WAITLIST:
         WaitlistEntry.objects.filter(booking=booking, status=WaitlistStatus.OFFERED).update(
             status=WaitlistStatus.EXPIRED
@@ -571,6 +575,30 @@ def _expire(booking: Booking, now: datetime) -> None:
         detail={"slot": booking.slot_id, "source": booking.source},
     )
     _slot_freed(booking.slot, now)
+
+
+#: Why a booking's 使用許可書 stopped standing, as /verify/ shows it.
+PERMIT_LAPSED_CANCELLED: Final = "予約の取消しにより失効しました。"
+PERMIT_LAPSED_OVERRIDDEN: Final = "施設による予約の取消しにより失効しました。"
+PERMIT_LAPSED_NO_SHOW: Final = "無断不使用の記録により失効しました。"
+PERMIT_LAPSED_EXPIRED: Final = "予約が確定の期限を過ぎたため失効しました。"
+
+
+def _permit_withdraw(
+    booking: Booking,
+    reason: str,
+    now: datetime,
+    *,
+    actor: User | None = None,
+    actor_label: str = "",
+) -> None:
+    """The booking's current 使用許可書, if any, is withdrawn with ``reason`` (joins the
+    caller's transaction; every path that ends a confirmed booking calls it)."""
+    from madoguchi.reservations.permits import booking_permit_withdraw
+
+    booking_permit_withdraw(
+        booking=booking, reason=reason, now=now, actor=actor, actor_label=actor_label
+    )
 
 
 def _slot_freed(slot: Slot, now: datetime) -> None:

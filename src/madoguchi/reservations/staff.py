@@ -204,6 +204,7 @@ def booking_override(
         booking.save(
             update_fields=["status", "cancelled_at", "cancel_reason", "expires_at", "updated_at"]
         )
+        services._permit_withdraw(booking, services.PERMIT_LAPSED_OVERRIDDEN, now, actor=actor.user)
         services._log(
             slot=booking.slot,
             kind=LogKind.OVERRIDE,
@@ -352,6 +353,7 @@ def booking_no_show(
         services._release(booking)
         booking.status = BookingStatus.NO_SHOW
         booking.save(update_fields=["status", "updated_at"])
+        services._permit_withdraw(booking, services.PERMIT_LAPSED_NO_SHOW, now, actor=actor.user)
         until = None
         if booking.registration_id is not None:
             registration = Registration.objects.select_for_update().get(

@@ -28,7 +28,7 @@ from madoguchi.reservations.models import (
     Slot,
     WaitlistEntry,
 )
-from madoguchi.reservations.permits import booking_permit_pdf
+from madoguchi.reservations.permits import booking_permit_issue
 from madoguchi.reservations.refunds import refund_quote, refund_schedule_lines
 from madoguchi.reservations.services import (
     ReservationError,
@@ -196,8 +196,9 @@ def test_a_free_slot_is_exempt(organisation, day, hanako):
 def test_permit_pdf_says_what_who_when_and_how_much(organisation, facility, day, hanako, taro):
     booking = book(organisation, slot_of(facility, "テニスコート1", day), hanako)
     Booking.objects.filter(pk=booking.pk).update(purpose="テニスの練習")
-    found, pdf = booking_permit_pdf(booking_id=booking.pk, user_id=hanako[0].pk, now=now())
+    found, document = booking_permit_issue(booking_id=booking.pk, user_id=hanako[0].pk, now=now())
     assert found.pk == booking.pk
+    pdf = bytes(document.pdf)
     assert pdf.startswith(b"%PDF")
     assert b"IPAexGothic" in pdf
     try:
@@ -223,7 +224,7 @@ def test_permit_pdf_says_what_who_when_and_how_much(organisation, facility, day,
     ):
         assert expected.replace(" ", "") in text, expected
     with pytest.raises(Booking.DoesNotExist):
-        booking_permit_pdf(booking_id=booking.pk, user_id=taro[0].pk, now=now())
+        booking_permit_issue(booking_id=booking.pk, user_id=taro[0].pk, now=now())
 
 
 def test_no_permit_for_a_held_or_cancelled_booking(organisation, facility, day, hanako):
@@ -236,7 +237,7 @@ def test_no_permit_for_a_held_or_cancelled_booking(organisation, facility, day, 
         identity=None,
     ).booking
     with pytest.raises(Booking.DoesNotExist):
-        booking_permit_pdf(booking_id=held.pk, user_id=user.pk, now=now())
+        booking_permit_issue(booking_id=held.pk, user_id=user.pk, now=now())
 
 
 # --- Waitlist ------------------------------------------------------------------------------
