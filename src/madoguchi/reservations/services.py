@@ -497,8 +497,9 @@ def booking_cancel(
 
     Guarantees, in one transaction: the slot is freed and the public log says so (利用者による
     取消し); ``refund`` is stored by the facility's refund schedule for a paid fee (0 when
-    nothing was paid: nothing is due); the freed slot is offered to one random waiting entry
-    (:func:`_slot_freed`). Raises :class:`ReservationError` when the booking has ended or its
+    nothing was paid: nothing is due); the booking's 使用許可書, if one was issued, is withdrawn
+    (:func:`~madoguchi.reservations.permits.booking_permit_withdraw`); the freed slot is
+    offered to one random waiting entry (:func:`_slot_freed`). Raises :class:`ReservationError` when the booking has ended or its
     slot has started, or a reason longer than :data:`CANCEL_REASON_MAX` characters (``reason``;
     never cut silently); ``Booking.DoesNotExist`` for someone else's."""
     now = now or _now()

@@ -180,7 +180,8 @@ def booking_override(
 
     Guarantees: the reason in staff's words (required) is kept in the audit record and on the
     booking; the public log shows only 「職員による取消し: <category>」, never who booked;
-    audited as ``booking.overridden``. Raises :class:`ReservationError` for an ended booking
+    the booking's 使用許可書, if one was issued, is withdrawn (its reason on /verify/ names no
+    one and not staff's words); audited as ``booking.overridden``. Raises :class:`ReservationError` for an ended booking
     or a missing reason; ``Booking.DoesNotExist`` for another organisation's booking.
     """
     _worker(actor, organisation)
@@ -334,7 +335,8 @@ def booking_no_show(
 ) -> Booking:
     """無断不使用: mark a confirmed booking whose slot has started as a no-show, and suspend
     its registration (if any) from booking until ``now`` + the facility's
-    ``no_show_suspension_days`` (a longer suspension already running is kept). Audited.
+    ``no_show_suspension_days`` (a longer suspension already running is kept); its
+    使用許可書, if one was issued, is withdrawn. Audited.
     Raises :class:`ReservationError` before the slot starts or for a booking not confirmed;
     ``Booking.DoesNotExist`` for another organisation's booking."""
     _worker(actor, organisation)
