@@ -57,9 +57,7 @@ def archive_timestamp(pdf: bytes, *, organisation: Organisation, now: datetime) 
     try:
         if count:
             # Validates the newest document timestamp, stores its validation data, stamps.
-            output = pdf_stamper.update_archival_timestamp_chain(
-                reader, context, in_place=False
-            )
+            output = pdf_stamper.update_archival_timestamp_chain(reader, context, in_place=False)
         else:
             output = pdf_stamper.timestamp_pdf(
                 IncrementalPdfFileWriter(BytesIO(pdf), strict=False),
@@ -100,7 +98,9 @@ def document_archive(*, document_id: int, now: datetime) -> bool:
         return False
     archived = archive_timestamp(before, organisation=document.organisation, now=now)
     if not archived.pdf.startswith(before):  # pragma: no cover - pyHanko appends
-        raise SealError("保存用タイムスタンプが文書の元の内容を変えてしまうため、付けませんでした。")
+        raise SealError(
+            "保存用タイムスタンプが文書の元の内容を変えてしまうため、付けませんでした。"
+        )
     with transaction.atomic(durable=True):
         locked = (
             Document.objects.select_for_update()

@@ -31,22 +31,27 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import cms, crl, keys, pem, x509
-from cryptography.hazmat.primitives import serialization
+from asn1crypto import cms, core, crl, keys, pem, x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.conf import settings
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers, timestamps
-from pyhanko.sign.general import SigningError
+from pyhanko.sign import fields, general, signers, timestamps
+from pyhanko.sign.general import SigningError, simple_cms_attribute
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from madoguchi.documents.seal_testca import (
     TestSealCaRefused,
@@ -104,6 +109,63 @@ class _Seal:
     roots: tuple[x509.Certificate, ...]
     test: bool
     sealed_by: str = field(default="")
+
+
+class _KeptKeySigner(signers.SimpleSigner):
+    """pyHanko's SimpleSigner with the private key loaded once: SimpleSigner parses it again
+    for every signature (about 80 ms for an RSA key, twice per seal with the size estimate)."""
+
+    def __init__(self, *, key: PrivateKeyTypes, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._key = key
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        algorithm = get_pyca_cryptography_hash(digest_algorithm)
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, PKCS1v15(), algorithm)
+        if mechanism == "ecdsa" and isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(algorithm))
+        return bytes(super().sign_raw(data, digest_algorithm))
+
+
+class _TestTimeStamper(timestamps.DummyTimeStamper):
+    """pyHanko's DummyTimeStamper with its key loaded once (it parses it for every token)."""
+
+    def __init__(self, *, key: rsa.RSAPrivateKey, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._key = key
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        algorithm = get_pyca_cryptography_hash(md_algorithm)
+        digest = hashes.Hash(algorithm)
+        digest.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                _attribute("content_type", "tst_info"),
+                _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                _attribute("signing_certificate", general.as_signing_certificate(self.tsa_cert)),
+                _attribute("message_digest", digest.finalize()),
+            ]
+        )
+        signature = self._key.sign(
+            signed_attrs.dump(), PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper())
+        )
+        return signature, signed_attrs
+
+
+def _attribute(name: str, value: object) -> cms.CMSAttribute:
+    made: cms.CMSAttribute = simple_cms_attribute(name, value)  # type: ignore[no-untyped-call]
+    return made
+
+
+def _store(certificates: list[x509.Certificate]) -> SimpleCertificateStore:
+    store: SimpleCertificateStore = SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+        certificates
+    )
+    return store
 
 
 _lock = threading.Lock()
@@ -259,10 +321,11 @@ def _file_seal(directory: Path) -> _Seal:
             f"公印の鍵（{key_path}）と証明書（cert.pem）が対になっていません。"
             "同じ鍵ペアの証明書を置いてください。"
         )
-    signer = signers.SimpleSigner(
+    signer = _KeptKeySigner(
+        key=key,
         signing_cert=certificate,
         signing_key=key_info,
-        cert_registry=SimpleCertificateStore.from_certs(chain),
+        cert_registry=_store(chain),
     )
     return _Seal(
         signer=signer,
@@ -355,10 +418,11 @@ def _test_seal(organisation: Organisation, *, now: datetime) -> _Seal:
     root = _read_certificates(files.ca_path, what="試験用CAの証明書")[0]
     revocation = crl.CertificateList.load(files.crl_path.read_bytes())
     return _Seal(
-        signer=signers.SimpleSigner(
+        signer=_KeptKeySigner(
+            key=key,
             signing_cert=certificate,
             signing_key=keys.PrivateKeyInfo.load(der),
-            cert_registry=SimpleCertificateStore.from_certs([root]),
+            cert_registry=_store([root]),
         ),
         certificate=certificate,
         chain=(root,),
@@ -388,7 +452,7 @@ def _seal_for(organisation: Organisation, *, now: datetime) -> _Seal:
             _fingerprint(Path(settings.SEAL_DIR) / "crl"),
             settings.SEAL_KEY_PASSPHRASE_FILE,
         )
-        build = lambda: _file_seal(directory)  # noqa: E731
+        build: Callable[[], _Seal] = lambda: _file_seal(directory)  # noqa: E731
     elif settings.SEAL_PKCS11_MODULE:
         key = (
             "pkcs11",
@@ -496,10 +560,13 @@ def test_timestamper(*, now: datetime) -> timestamps.DummyTimeStamper:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        stamper = timestamps.DummyTimeStamper(
+        if not isinstance(tsa_key, rsa.RSAPrivateKey):  # pragma: no cover - we made it
+            raise SealError("試験用タイムスタンプ局の鍵が RSA ではありません。")
+        stamper = _TestTimeStamper(
+            key=tsa_key,
             tsa_cert=_read_certificates(directory / "tsa.pem", what="試験用TSAの証明書")[0],
             tsa_key=keys.PrivateKeyInfo.load(der),
-            certs_to_embed=SimpleCertificateStore.from_certs(
+            certs_to_embed=_store(
                 _read_certificates(directory / "ca.pem", what="試験用CAの証明書")
             ),
         )
@@ -647,7 +714,9 @@ def seal_pdf(
         )
         if token is not None:
             due = archive_due(timestamp_certificate(token["content"]), now=now)
-    return Sealed(pdf=sealed, sealed_by=seal.sealed_by, timestamped=stamper is not None, archive_due_at=due)
+    return Sealed(
+        pdf=sealed, sealed_by=seal.sealed_by, timestamped=stamper is not None, archive_due_at=due
+    )
 
 
 def archive_context(organisation: Organisation, *, now: datetime) -> ValidationContext:

@@ -120,7 +120,7 @@ def _run_pdfsig(pdf: bytes, tmp_path: Path) -> str:
     return result.stdout + result.stderr
 
 
-def _contexts() -> dict[str, ValidationContext]:
+def _contexts() -> dict[str, Any]:
     roots = seal_trust_roots()
     return {
         "signer_validation_context": ValidationContext(trust_roots=roots, allow_fetching=False),
@@ -157,10 +157,12 @@ def test_pyhanko_finds_the_seal_intact_valid_trusted_timestamped_with_dss(sealed
     assert signature.field_name == SEAL_FIELD
     assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
     status = validate_pdf_signature(signature, **_contexts())
-    assert status.intact and status.valid
+    assert status.intact
+    assert status.valid
     assert status.trusted  # with the test CA's root trusted
     assert status.timestamp_validity is not None
-    assert status.timestamp_validity.intact and status.timestamp_validity.valid
+    assert status.timestamp_validity.intact
+    assert status.timestamp_validity.valid
     assert status.timestamp_validity.trusted
     dss = reader.root["/DSS"]
     assert len(dss["/Certs"]) >= 2
@@ -169,7 +171,9 @@ def test_pyhanko_finds_the_seal_intact_valid_trusted_timestamped_with_dss(sealed
     untrusted = validate_pdf_signature(
         signature, ValidationContext(trust_roots=[], allow_fetching=False)
     )
-    assert untrusted.intact and untrusted.valid and not untrusted.trusted
+    assert untrusted.intact
+    assert untrusted.valid
+    assert not untrusted.trusted
 
 
 def test_the_seal_is_an_incremental_update_of_the_notice(notice: bytes, sealed: bytes) -> None:
@@ -193,12 +197,16 @@ def test_a_real_tsa_over_http_on_loopback_stamps_the_seal(
     before = loopback_tsa.requests
     result = seal_pdf(notice, organisation=_yokohama(), now=clock_now())
     assert loopback_tsa.requests > before
-    assert result.timestamped and result.archive_due_at is not None
+    assert result.timestamped
+    assert result.archive_due_at is not None
     status = validate_pdf_signature(
         PdfFileReader(BytesIO(result.pdf)).embedded_regular_signatures[0], **_contexts()
     )
-    assert status.intact and status.valid and status.timestamp_validity is not None
-    assert status.timestamp_validity.valid and status.timestamp_validity.trusted
+    assert status.intact
+    assert status.valid
+    assert status.timestamp_validity is not None
+    assert status.timestamp_validity.valid
+    assert status.timestamp_validity.trusted
 
 
 @pytest.mark.parametrize("down", ["refused", "503"])
@@ -212,16 +220,15 @@ def test_a_tsa_that_does_not_answer_issues_nothing_and_uses_no_number(
     )
     settings.TSA_TIMEOUT = 5
     moment = clock_now()
-    with pytest.raises(SealError) as refused:
-        with transaction.atomic():
-            document_issue(
-                organisation=organisation,
-                kind=DocumentKind.DECISION_APPROVE,
-                title="承認通知書",
-                source_key="test:tsa-down",
-                build=_notice,
-                now=moment,
-            )
+    with pytest.raises(SealError) as refused, transaction.atomic():
+        document_issue(
+            organisation=organisation,
+            kind=DocumentKind.DECISION_APPROVE,
+            title="承認通知書",
+            source_key="test:tsa-down",
+            build=_notice,
+            now=moment,
+        )
     assert "タイムスタンプ局" in str(refused.value)
     assert "発行されていません" in str(refused.value)
     assert not Document.objects.filter(source_key="test:tsa-down").exists()
@@ -238,7 +245,8 @@ def test_a_tsa_that_does_not_answer_issues_nothing_and_uses_no_number(
             now=moment,
         )
     assert document.serial == 1
-    assert document.timestamped and document.sealed_by == "横浜市 公印（試験用）"
+    assert document.timestamped
+    assert document.sealed_by == "横浜市 公印（試験用）"
 
 
 # --- production refuses the test CA -----------------------------------------------------------
@@ -264,11 +272,13 @@ def test_the_production_check_names_the_seal_and_the_tsa() -> None:
         tsa_url="",
     )
     text = "\n".join(production_problems(check))
-    assert "MADOGUCHI_SEAL_DIR" in text and "MADOGUCHI_SEAL_PKCS11_MODULE" in text
+    assert "MADOGUCHI_SEAL_DIR" in text
+    assert "MADOGUCHI_SEAL_PKCS11_MODULE" in text
     assert "MADOGUCHI_TSA_URL" in text
     fine = replace(check, seal_configured=True, tsa_url="http://tsa.example.lg.jp/")
     text = "\n".join(production_problems(fine))
-    assert "MADOGUCHI_SEAL" not in text and "MADOGUCHI_TSA_URL" not in text
+    assert "MADOGUCHI_SEAL" not in text
+    assert "MADOGUCHI_TSA_URL" not in text
 
 
 # --- a file key per organisation (as an LGPKI 組織認証 certificate would be installed) ---------
@@ -364,7 +374,9 @@ def test_a_file_key_seals_with_the_organisations_certificate(
         PdfFileReader(BytesIO(result.pdf)).embedded_regular_signatures[0],
         ValidationContext(trust_roots=roots, allow_fetching=False),
     )
-    assert status.intact and status.valid and status.trusted
+    assert status.intact
+    assert status.valid
+    assert status.trusted
 
 
 def test_an_organisation_without_a_key_in_the_seal_dir_is_told_where_to_put_it(
@@ -372,8 +384,11 @@ def test_an_organisation_without_a_key_in_the_seal_dir_is_told_where_to_put_it(
 ) -> None:
     settings.SEAL_DIR = str(seal_dir)
     with pytest.raises(SealError) as refused:
-        seal_pdf(notice, organisation=Organisation(lg_code="142042", name="鎌倉市"), now=clock_now())
-    assert "142042" in str(refused.value) and "key.pem" in str(refused.value)
+        seal_pdf(
+            notice, organisation=Organisation(lg_code="142042", name="鎌倉市"), now=clock_now()
+        )
+    assert "142042" in str(refused.value)
+    assert "key.pem" in str(refused.value)
 
 
 @pytest.mark.parametrize("damage", ["key", "passphrase", "pair"])
@@ -398,7 +413,7 @@ def test_a_broken_key_file_is_a_japanese_seal_error(
 def test_pkcs11_without_python_pkcs11_says_so(notice: bytes, settings: Any) -> None:
     pytest.importorskip("pyhanko")
     try:
-        import pkcs11  # noqa: F401
+        import pkcs11  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
         pass
     else:  # pragma: no cover - installed: nothing to say
@@ -429,7 +444,8 @@ def test_the_archive_tick_adds_a_document_timestamp_and_keeps_the_issued_bytes(
 ) -> None:
     document = _issue(organisation, "test:archive")
     issued = bytes(document.pdf)
-    assert document.archive_due_at is not None and document.archive_due_at > clock_now()
+    assert document.archive_due_at is not None
+    assert document.archive_due_at > clock_now()
     purged = _issue(organisation, "test:archive-purged")
     moment = clock_now()
     assert documents_archive_tick(now=moment) == 0  # nothing due yet
@@ -445,15 +461,19 @@ def test_the_archive_tick_adds_a_document_timestamp_and_keeps_the_issued_bytes(
     assert len(grown) > len(issued)
     assert grown[: document.issued_length] == issued  # the first revisions, byte for byte
     assert document.sha256 == hashlib.sha256(issued).hexdigest()
-    assert document.archive_due_at is not None and document.archive_due_at > moment
+    assert document.archive_due_at is not None
+    assert document.archive_due_at > moment
     reader = PdfFileReader(BytesIO(grown))
     (stamp,) = reader.embedded_timestamp_signatures
     status = validate_pdf_timestamp(
         stamp, validation_context=ValidationContext(trust_roots=seal_trust_roots())
     )
-    assert status.intact and status.valid and status.trusted
+    assert status.intact
+    assert status.valid
+    assert status.trusted
     seal_status = validate_pdf_signature(reader.embedded_regular_signatures[0], **_contexts())
-    assert seal_status.intact and seal_status.valid
+    assert seal_status.intact
+    assert seal_status.valid
     event = AuditEvent.objects.get(action=AuditAction.DOCUMENT_ARCHIVE_TIMESTAMPED)
     assert event.target_id == str(document.pk)
     purged.refresh_from_db()
@@ -515,11 +535,14 @@ def test_a_decision_issues_a_sealed_timestamped_notice(
     )
     document = issued.record
     assert document.sealed_by == "横浜市 公印（試験用）"
-    assert document.timestamped and document.archive_due_at is not None
+    assert document.timestamped
+    assert document.archive_due_at is not None
     pdf = bytes(document.pdf)
     assert document.sha256 == hashlib.sha256(pdf).hexdigest()
     status = validate_pdf_signature(
         PdfFileReader(BytesIO(pdf)).embedded_regular_signatures[0], **_contexts()
     )
-    assert status.intact and status.valid and status.trusted
+    assert status.intact
+    assert status.valid
+    assert status.trusted
     assert "Signature is Valid" in _run_pdfsig(pdf, tmp_path)
