@@ -546,3 +546,48 @@ def test_a_decision_issues_a_sealed_timestamped_notice(
     assert status.valid
     assert status.trusted
     assert "Signature is Valid" in _run_pdfsig(pdf, tmp_path)
+
+
+def test_the_console_says_in_japanese_when_the_tsa_is_away_and_decides_nothing(
+    procedure: Any,
+    resident: Any,
+    staff_member: Any,
+    staff_client: Any,
+    loopback_tsa: LoopbackTsa,
+    settings: Any,
+) -> None:
+    from django.urls import reverse
+
+    from madoguchi.applications.constants import ApplicationStatus
+    from madoguchi.applications.models import Application, IssuedDocument
+    from madoguchi.applications.review import application_move
+    from madoguchi.testing import submit_named
+
+    application = submit_named(procedure, resident)
+    for target, seen in (
+        (ApplicationStatus.ACCEPTED, ApplicationStatus.SUBMITTED),
+        (ApplicationStatus.IN_REVIEW, ApplicationStatus.ACCEPTED),
+    ):
+        application = application_move(
+            organisation=application.organisation,
+            application=application,
+            staff=staff_member,
+            to_status=target,
+            expected_status=seen,
+            now=clock_now(),
+        )
+    settings.TSA_URL = loopback_tsa.url_down
+    response = staff_client.post(
+        reverse("console:application_decide", args=[application.pk]),
+        {
+            "outcome": "approve",
+            "reason": "要件を満たしています。",
+            "expected_status": ApplicationStatus.IN_REVIEW,
+            "confirm": "1",
+        },
+    )
+    assert response.status_code == 400
+    assert "タイムスタンプ局から応答がないため" in response.content.decode()
+    status = Application.objects.values_list("status", flat=True).get(pk=application.pk)
+    assert status == ApplicationStatus.IN_REVIEW
+    assert not IssuedDocument.objects.filter(application=application).exists()
