@@ -185,6 +185,13 @@ def _fingerprint(path: Path) -> tuple[str, int, int]:
     return (str(path), info.st_mtime_ns, info.st_size)
 
 
+def _dir_fingerprint(directory: Path) -> tuple[Any, ...]:
+    """Every file's fingerprint: a CRL copied over another changes the key, too."""
+    if not directory.is_dir():
+        return (str(directory),)
+    return tuple(_fingerprint(path) for path in sorted(directory.iterdir()))
+
+
 def _certificates(data: bytes) -> list[x509.Certificate]:
     if pem.detect(data):
         return [
@@ -448,8 +455,8 @@ def _seal_for(organisation: Organisation, *, now: datetime) -> _Seal:
                 _fingerprint(directory / name)
                 for name in ("key.pem", "cert.pem", "chain.pem", "key.pass")
             ),
-            _fingerprint(directory / "crl"),
-            _fingerprint(Path(settings.SEAL_DIR) / "crl"),
+            _dir_fingerprint(directory / "crl"),
+            _dir_fingerprint(Path(settings.SEAL_DIR) / "crl"),
             settings.SEAL_KEY_PASSPHRASE_FILE,
         )
         build: Callable[[], _Seal] = lambda: _file_seal(directory)  # noqa: E731
@@ -464,9 +471,11 @@ def _seal_for(organisation: Organisation, *, now: datetime) -> _Seal:
             str(directory),
             *(
                 _fingerprint(directory / name)
-                for name in ("cert.pem", "chain.pem", "crl")
+                for name in ("cert.pem", "chain.pem")
                 if directory is not None
             ),
+            _dir_fingerprint(directory / "crl") if directory is not None else "",
+            _dir_fingerprint(Path(settings.SEAL_DIR) / "crl") if settings.SEAL_DIR else "",
         )
         build = lambda: _pkcs11_seal(organisation, directory)  # noqa: E731
     elif settings.SEAL_DIR:
@@ -500,6 +509,12 @@ def _seal_for(organisation: Organisation, *, now: datetime) -> _Seal:
         with _lock:
             _seals[key] = seal
     return seal
+
+
+def _forget(seal: _Seal) -> None:
+    with _lock:
+        for key in [key for key, kept in _seals.items() if kept is seal]:
+            del _seals[key]
 
 
 # --- timestamps --------------------------------------------------------------------------------
@@ -607,11 +622,6 @@ def archive_due(certificate: x509.Certificate | None, *, now: datetime) -> datet
     return max(due, now + timedelta(days=1))
 
 
-def validation_context(seal_roots: tuple[x509.Certificate, ...], **extra: Any) -> ValidationContext:
-    """A validation context that never goes to the network."""
-    return ValidationContext(trust_roots=list(seal_roots), allow_fetching=False, **extra)
-
-
 _tsa_roots_cache: dict[tuple[Any, ...], tuple[x509.Certificate, ...]] = {}
 
 
@@ -694,10 +704,12 @@ def seal_pdf(
             "公印の証明書を検証できないため、公印を押せませんでした。文書は発行されていません。"
             "証明書の有効期限・証明書チェーン・失効情報（CRL）の設定を運用担当者に確認してください。"
         ) from error
-    except (OSError, ValueError) as error:
+    except Exception as error:  # an HSM session gone, a PDF pyHanko cannot read, …
         logger.error("seal: the PDF could not be signed: %s", type(error).__name__)
+        _forget(seal)  # built again at the next issue (a new HSM session)
         raise SealError(
-            "PDF に公印を押せませんでした。文書は発行されていません。運用担当者に連絡してください。"
+            "PDF に公印を押せませんでした。文書は発行されていません。しばらくしてからもう一度"
+            "操作してください。続くときは運用担当者に連絡してください。"
         ) from error
     sealed = output.getvalue()
     due = None
@@ -733,11 +745,25 @@ def seal_timestamper(*, now: datetime) -> timestamps.TimeStamper:
 def seal_trust_roots() -> list[x509.Certificate]:
     """The roots the platform trusts for its own seals: the test CA's root while the test CA
     is in use (never in production), and the certificates in ``MADOGUCHI_SEAL_TRUST_ROOTS``.
-    Used by verification to say "issued by this platform"."""
-    roots: list[x509.Certificate] = []
-    if seal_test_allowed() and not settings.SEAL_DIR and not settings.SEAL_PKCS11_MODULE:
-        ca_path = seal_test_dir() / "ca.pem"
-        if ca_path.exists():
+    Used by verification to say "issued by this platform". Read again when the files change."""
+    test = seal_test_allowed() and not settings.SEAL_DIR and not settings.SEAL_PKCS11_MODULE
+    ca_path = seal_test_dir() / "ca.pem"
+    key = (
+        _fingerprint(ca_path) if test else "",
+        settings.SEAL_TRUST_ROOTS,
+        _fingerprint(Path(settings.SEAL_TRUST_ROOTS)) if settings.SEAL_TRUST_ROOTS else "",
+    )
+    with _lock:
+        kept = _trust_roots_cache.get(key)
+    if kept is None:
+        roots: list[x509.Certificate] = []
+        if test and ca_path.exists():
             roots += _read_certificates(ca_path, what="試験用CAの証明書")
-    roots += _trust_file(settings.SEAL_TRUST_ROOTS)
-    return roots
+        roots += _trust_file(settings.SEAL_TRUST_ROOTS)
+        kept = tuple(roots)
+        with _lock:
+            _trust_roots_cache[key] = kept
+    return list(kept)
+
+
+_trust_roots_cache: dict[tuple[Any, ...], tuple[x509.Certificate, ...]] = {}

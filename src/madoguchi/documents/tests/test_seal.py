@@ -488,6 +488,20 @@ def test_the_archive_tick_adds_a_document_timestamp_and_keeps_the_issued_bytes(
     assert len(PdfFileReader(BytesIO(bytes(document.pdf))).embedded_timestamp_signatures) == 2
 
 
+def test_the_outbox_worker_adds_due_archival_timestamps(organisation: Organisation) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    document = _issue(organisation, "test:archive-worker")
+    Document.objects.filter(pk=document.pk).update(archive_due_at=clock_now())
+    out = StringIO()
+    call_command("outbox_worker", "--once", stdout=out, stderr=StringIO())
+    assert "保存用タイムスタンプ: 1 件" in out.getvalue()
+    document.refresh_from_db()
+    assert len(PdfFileReader(BytesIO(bytes(document.pdf))).embedded_timestamp_signatures) == 1
+
+
 def test_a_tsa_that_is_away_leaves_the_document_due(
     organisation: Organisation, loopback_tsa: LoopbackTsa, settings: Any
 ) -> None:
