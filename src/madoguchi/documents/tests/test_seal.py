@@ -605,3 +605,34 @@ def test_the_console_says_in_japanese_when_the_tsa_is_away_and_decides_nothing(
     status = Application.objects.values_list("status", flat=True).get(pk=application.pk)
     assert status == ApplicationStatus.IN_REVIEW
     assert not IssuedDocument.objects.filter(application=application).exists()
+
+
+def test_bytes_that_are_not_a_pdf_are_a_seal_error_not_a_500() -> None:
+    with pytest.raises(SealError) as refused:
+        seal_pdf(b"%PDF-1.7\nnot really", organisation=_yokohama(), now=clock_now())
+    assert "公印を押せませんでした" in str(refused.value)
+
+
+def test_the_test_ca_is_made_once_when_many_ask_at_once(tmp_path: Path, settings: Any) -> None:
+    import threading
+
+    from madoguchi.documents.seal_testca import seal_test_issue
+
+    settings.DATA_DIR = tmp_path
+    moment = clock_now()
+    made: list[bytes] = []
+
+    def issue() -> None:
+        seal = seal_test_issue(lg_code="141003", organisation_name="横浜市", now=moment)
+        made.append(seal.certificate_path.read_bytes() + seal.ca_path.read_bytes())
+
+    threads = [threading.Thread(target=issue) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 3
+    assert len(set(made)) == 1  # one CA, one seal certificate for the organisation
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".seal-test.")]
+    key = tmp_path / "seal-test" / "orgs" / "141003" / "key.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
