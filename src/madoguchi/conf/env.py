@@ -64,6 +64,19 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_OIDC_GBIZID_CLIENT_ID",
     "MADOGUCHI_OIDC_GBIZID_PRIVATE_KEY",
     "MADOGUCHI_DEMO_IDP",
+    "MADOGUCHI_SEAL_DIR",
+    "MADOGUCHI_SEAL_KEY_PASSPHRASE_FILE",
+    "MADOGUCHI_SEAL_PKCS11_MODULE",
+    "MADOGUCHI_SEAL_PKCS11_TOKEN",
+    "MADOGUCHI_SEAL_PKCS11_KEY_LABEL",
+    "MADOGUCHI_SEAL_PKCS11_PIN_FILE",
+    "MADOGUCHI_SEAL_TRUST_ROOTS",
+    "MADOGUCHI_SEAL_ARCHIVE_MARGIN_DAYS",
+    "MADOGUCHI_TSA_URL",
+    "MADOGUCHI_TSA_USERNAME",
+    "MADOGUCHI_TSA_PASSWORD_FILE",
+    "MADOGUCHI_TSA_TIMEOUT",
+    "MADOGUCHI_TSA_TRUST_ROOTS",
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
     "MADOGUCHI_MAX_INFLIGHT",
@@ -308,6 +321,11 @@ class ProductionCheck:
     smtp_url: str | None = None
     jpki_verify_url: str = ""
     portal_url: str | None = None
+    #: Whether a real seal key is configured (MADOGUCHI_SEAL_DIR or _PKCS11_MODULE); None: not
+    #: checked.
+    seal_configured: bool | None = None
+    #: MADOGUCHI_TSA_URL; None: not checked.
+    tsa_url: str | None = None
 
 
 def production_problems(check: ProductionCheck) -> list[str]:
@@ -383,6 +401,19 @@ def production_problems(check: ProductionCheck) -> list[str]:
             "本番では MADOGUCHI_PORTAL_URL に住民向けポータルの https:// の URL を指定してください。"
             "メールのリンク（マイページ・申請の状況）に使います（MADOGUCHI_PORTAL_URL must be the "
             "https:// address of the resident portal in production: every mail links to it）。"
+        )
+    if check.seal_configured is False:
+        problems.append(
+            "本番では団体の公印の鍵を MADOGUCHI_SEAL_DIR（鍵ファイル）または MADOGUCHI_SEAL_PKCS11_MODULE"
+            "（HSM）で設定してください。試験用の公印CAは本番では使えません（MADOGUCHI_SEAL_DIR or "
+            "MADOGUCHI_SEAL_PKCS11_MODULE must be set in production: the test seal CA is never used "
+            "there, and without a seal no document can be issued）。"
+        )
+    if check.tsa_url is not None and not check.tsa_url.strip():
+        problems.append(
+            "本番では MADOGUCHI_TSA_URL にタイムスタンプ局（RFC 3161）の URL を指定してください。"
+            "試験用のタイムスタンプ局は本番では使えません（MADOGUCHI_TSA_URL must be set in production:"
+            " the in-process test timestamp authority is never used there）。"
         )
     return problems
 

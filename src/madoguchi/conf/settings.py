@@ -105,6 +105,29 @@ try:
         "client_id": ENV.get("MADOGUCHI_OIDC_GBIZID_CLIENT_ID", "").strip(),
         "private_key": ENV.get("MADOGUCHI_OIDC_GBIZID_PRIVATE_KEY", "").strip(),
     }
+    # The organisation's electronic seal (documents.seal): key files per organisation
+    # (MADOGUCHI_SEAL_DIR/<lg_code>/{key.pem,cert.pem,chain.pem}, or default/), or an HSM through
+    # PKCS#11. Neither set: the installation's test seal CA (never in production).
+    SEAL_DIR = ENV.get("MADOGUCHI_SEAL_DIR", "").strip()
+    SEAL_KEY_PASSPHRASE_FILE = ENV.get("MADOGUCHI_SEAL_KEY_PASSPHRASE_FILE", "").strip()
+    SEAL_PKCS11_MODULE = ENV.get("MADOGUCHI_SEAL_PKCS11_MODULE", "").strip()
+    SEAL_PKCS11_TOKEN = ENV.get("MADOGUCHI_SEAL_PKCS11_TOKEN", "").strip()
+    SEAL_PKCS11_KEY_LABEL = (
+        ENV.get("MADOGUCHI_SEAL_PKCS11_KEY_LABEL", "").strip() or "madoguchi-seal-{lg_code}"
+    )
+    SEAL_PKCS11_PIN_FILE = ENV.get("MADOGUCHI_SEAL_PKCS11_PIN_FILE", "").strip()
+    # PEM bundle of the roots of the platform's own seals (verification says "issued here").
+    SEAL_TRUST_ROOTS = ENV.get("MADOGUCHI_SEAL_TRUST_ROOTS", "").strip()
+    # B-LTA: archival timestamps are added this many days before a timestamp's TSA certificate
+    # expires (documents.archive).
+    SEAL_ARCHIVE_MARGIN_DAYS = env_int(ENV, "MADOGUCHI_SEAL_ARCHIVE_MARGIN_DAYS", 180, minimum=1)
+    # The RFC 3161 timestamp authority (HTTP); unset: the in-process test TSA (not production).
+    TSA_URL = ENV.get("MADOGUCHI_TSA_URL", "").strip()
+    TSA_USERNAME = ENV.get("MADOGUCHI_TSA_USERNAME", "").strip()
+    TSA_PASSWORD_FILE = ENV.get("MADOGUCHI_TSA_PASSWORD_FILE", "").strip()
+    TSA_TIMEOUT = env_int(ENV, "MADOGUCHI_TSA_TIMEOUT", 10, minimum=1)
+    # PEM bundle of the TSA's root CA(s), when they are not among the seal's roots.
+    TSA_TRUST_ROOTS = ENV.get("MADOGUCHI_TSA_TRUST_ROOTS", "").strip()
     # The demo identity provider at /demo-idp/ (logs in and signs with test cards): never in
     # production, whatever this says.
     DEMO_IDP = not PRODUCTION and env_bool(ENV, "MADOGUCHI_DEMO_IDP", default=True)
@@ -128,6 +151,8 @@ if PRODUCTION:
             smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
             jpki_verify_url=JPKI_VERIFY_URL,
             portal_url=PORTAL_URL if ENV.get("MADOGUCHI_PORTAL_URL", "").strip() else "",
+            seal_configured=bool(SEAL_DIR or SEAL_PKCS11_MODULE),
+            tsa_url=TSA_URL,
         )
     ) + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
     if _problems:

@@ -84,6 +84,7 @@ from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
+from madoguchi.documents.seal import SealError
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
@@ -595,6 +596,8 @@ def application_decide_view(
         )
     except TransitionRefused as error:
         return _refused(request, staff, application, "decide", error, values)
+    except SealError as error:  # the seal or the TSA is away: nothing was issued
+        return _refused(request, staff, application, "decide", error, values)
     label = "承認" if outcome == "approve" else "却下"
     if signoff_steps:
         return _after_post(
@@ -668,6 +671,8 @@ def application_signoff_view(
             now=now(),
         )
     except TransitionRefused as error:
+        return _refused(request, staff, application, "signoff", error, values)
+    except SealError as error:  # the seal or the TSA is away: nothing was issued
         return _refused(request, staff, application, "signoff", error, values)
     if final:
         return _after_post(

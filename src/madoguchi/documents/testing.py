@@ -34,3 +34,54 @@ def document_record_make(
         sha256=hashlib.sha256(pdf).hexdigest(),
         issued_length=len(pdf),
     )
+
+
+class LoopbackTsa:
+    """A real RFC 3161 timestamp authority over HTTP on 127.0.0.1, in a thread (tests and
+    ``make bench``): pyHanko's timestamper with the test seal CA's TSA certificate behind a
+    plain HTTP server. ``url`` answers timestamps; ``url_down`` answers 503 like a TSA in
+    maintenance. Stop it with :meth:`stop`."""
+
+    def __init__(self, *, now: datetime) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from asn1crypto import tsp
+
+        from madoguchi.documents.seal import test_timestamper
+
+        stamper = test_timestamper(now=now)
+        tsa = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if self.path != "/tsa":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                request = tsp.TimeStampReq.load(body)
+                answer = stamper.request_tsa_response(request).dump()
+                tsa.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/timestamp-reply")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.requests = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}/tsa"
+        self.url_down = f"http://127.0.0.1:{port}/down"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -41,6 +41,10 @@ def safe_production(tmp_path):
         "MADOGUCHI_SMTP_URL": "smtp://127.0.0.1:2525",
         "MADOGUCHI_VIRUS_SCAN_EXTERNAL": "true",
         "MADOGUCHI_PORTAL_URL": "https://example.jp",
+        # The organisations' seal keys and the timestamp authority (checked to be set; read
+        # when the first document is issued).
+        "MADOGUCHI_SEAL_DIR": str(tmp_path / "seal"),
+        "MADOGUCHI_TSA_URL": "http://tsa.example.lg.jp/tsa",
     }
 
 
@@ -59,6 +63,8 @@ def test_production_with_nothing_set_refuses_to_start_and_says_why(start):
         "MADOGUCHI_SMTP_URL",
         "MADOGUCHI_CLAMD",
         "MADOGUCHI_PORTAL_URL",
+        "MADOGUCHI_SEAL_DIR",
+        "MADOGUCHI_TSA_URL",
     ):
         assert name in result.stderr
 
@@ -98,6 +104,20 @@ def test_production_refuses_the_ssrf_guard_turned_off(start, safe_production):
 
     assert result.returncode != 0
     assert "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE must be off in production" in result.stderr
+
+
+def test_production_refuses_the_test_seal_ca_and_the_test_tsa(start, safe_production):
+    environ = {
+        key: value
+        for key, value in safe_production.items()
+        if key not in {"MADOGUCHI_SEAL_DIR", "MADOGUCHI_TSA_URL"}
+    }
+    result = start(**environ)
+    assert result.returncode != 0
+    assert "MADOGUCHI_SEAL_DIR or MADOGUCHI_SEAL_PKCS11_MODULE must be set" in result.stderr
+    assert "MADOGUCHI_TSA_URL must be set in production" in result.stderr
+    hsm = start(**{**environ, "MADOGUCHI_SEAL_PKCS11_MODULE": "/usr/lib/hsm.so"})
+    assert "MADOGUCHI_SEAL_DIR or MADOGUCHI_SEAL_PKCS11_MODULE" not in hsm.stderr
 
 
 def test_production_refuses_console_mail(start, safe_production):

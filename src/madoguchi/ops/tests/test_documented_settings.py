@@ -8,7 +8,7 @@ from madoguchi.conf.env import DOCUMENTED_SETTINGS
 
 PACKAGE = Path(madoguchi.__file__).resolve().parent
 README = PACKAGE.parents[1] / "README.md"
-SETTING = re.compile(r"MADOGUCHI_[A-Z_]+")
+SETTING = re.compile(r"MADOGUCHI_[A-Z0-9_]+")  # digits too: MADOGUCHI_SEAL_PKCS11_MODULE
 
 
 def settings_named_in_the_code() -> set[str]:

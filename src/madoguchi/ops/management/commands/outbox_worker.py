@@ -1,7 +1,8 @@
 """``madoguchi outbox_worker``: deliver queued mail and webhooks until stopped (or once with
 ``--once``); group staff notices into mails (``applications.staff_notices``); every hour warn of expiring drafts and remove unsent uploads; and purge
 applications past their retention period once a day; run the reservations' scheduled work
-(``reservations.tasks.reservations_tick``: expiries, draws, waitlist offers, reminders)."""
+(``reservations.tasks.reservations_tick``: expiries, draws, waitlist offers, reminders); add
+archival timestamps to issued documents that are due (``documents.archive``, PAdES B-LTA)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from madoguchi.applications.retention import applications_purge_expired
 from madoguchi.applications.services import drafts_expire
 from madoguchi.applications.staff_notices import staff_notices_deliver
 from madoguchi.core.time import now
+from madoguchi.documents.archive import documents_archive_tick
 from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
 from madoguchi.reservations.tasks import reservations_tick
@@ -92,6 +94,16 @@ class Command(BaseCommand):
             else:
                 for line in tick.notes:
                     self.stdout.write(line)
+            try:
+                # Issued documents whose timestamp needs an archival timestamp over it (B-LTA).
+                archived = documents_archive_tick(now=now())
+            except Exception as error:  # as for mail: keep the worker alive, retry
+                self.stderr.write(
+                    f"発行文書の保存用タイムスタンプを一時中断しました（{type(error).__name__}）。"
+                )
+            else:
+                if archived:
+                    self.stdout.write(f"発行文書に保存用タイムスタンプ: {archived} 件")
             if not options["once"] and time.monotonic() >= next_purge:
                 try:
                     purge = applications_purge_expired(now=now(), limit=PURGE_BATCH)
