@@ -121,12 +121,16 @@ def certificate_pdf(data: CertificateData, *, generated_at: datetime) -> bytes:
         Spacer(1, 8 * mm),
     ]
     label_width = 40 * mm
-    facts = [
+    damage_cell: Flowable | list[Flowable] = para(damage_row_text(data.damage_level))
+    if data.damage_level in DAMAGE_LEVELS:  # the standard form's two lines of levels
+        row = damage_row_text(data.damage_level).split("　")
+        damage_cell = [para("　".join(row[:-1])), para(row[-1])]
+    facts: list[list[Flowable | list[Flowable]]] = [
         [para("世帯主の氏名"), para(data.householder_name)],
         [para("被災住家の所在地"), para(data.property_address)],
         [para("災害の名称・種類"), para(data.disaster)],
         [para("被害を受けた日"), para(data.damaged_on_text)],
-        [para("住家の被害の程度"), para(damage_row_text(data.damage_level))],
+        [para("住家の被害の程度"), damage_cell],
     ]
     if data.building_text:
         facts.append([para("住家の種類・構造"), para(data.building_text)])

@@ -70,7 +70,10 @@ class Writer:
 
 
 def facts_table(
-    rows: Sequence[Sequence[Flowable]], widths: Sequence[float], *, header: bool = False
+    rows: Sequence[Sequence[Flowable | list[Flowable]]],
+    widths: Sequence[float],
+    *,
+    header: bool = False,
 ) -> Table:
     """A ruled table: labels on a grey ground in the first column (or the first row)."""
     table = Table(
