@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 
 import pypdf
 import pytest
+from django.db import connection
 
 from madoguchi.applications.constants import Decision, IssuedDocumentKind
 from madoguchi.applications.documents import application_receipt_issue, receipt_source_key
@@ -187,3 +189,32 @@ def test_other_procedures_approvals_issue_no_certificate(organisation, applicati
     decide(application, staff_member, Decision.APPROVE, "")
 
     assert not Document.objects.filter(kind=DocumentKind.CERTIFICATE).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_downloads_issue_one_receipt(organisation, procedure, resident):
+    application = submit(procedure, resident, valid_answers(procedure)).application
+    results, errors = [], []
+
+    def attempt():
+        try:
+            results.append(
+                application_receipt_issue(
+                    organisation=organisation, application=application, now=now()
+                ).pk
+            )
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    assert len(set(results)) == 1
+    assert Document.objects.filter(kind=DocumentKind.RECEIPT).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.DOCUMENT_RECEIPT_ISSUED).count() == 1
