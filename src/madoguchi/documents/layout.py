@@ -7,12 +7,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from madoguchi.documents.fonts import MISSING_MARK, font_chain, markup
@@ -114,11 +116,46 @@ def missing_note(
     ]
 
 
+def _numbered_canvas(footer: str) -> type[Canvas]:
+    """A canvas that, when the document runs to more than one page, prints ``footer`` and
+    「n / total」 at the foot of every page (so a page that went astray is known)."""
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab has no types
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                if total > 1:
+                    self.setFont(font_chain()[0].name, 8)
+                    self.setFillColor(NOTE_COLOUR)
+                    self.drawCentredString(
+                        A4[0] / 2, 9 * mm, f"{footer}　{number} / {total}".strip("　")
+                    )
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 def a4_pdf(
-    story: list[Flowable], *, title: str, author: str, subject: str = "", keywords: str = ""
+    story: list[Flowable],
+    *,
+    title: str,
+    author: str,
+    subject: str = "",
+    keywords: str = "",
+    footer: str = "",
 ) -> bytes:
     """Build ``story`` as an A4 PDF in Japanese (lang ja-JP, title shown by readers) with our
-    margins."""
+    margins; a document of several pages says ``footer`` and the page number on each."""
     buffer = io.BytesIO()
     SimpleDocTemplate(
         buffer,
@@ -134,7 +171,7 @@ def a4_pdf(
         creator="Madoguchi",
         lang="ja-JP",
         displayDocTitle=True,
-    ).build(story)
+    ).build(story, canvasmaker=_numbered_canvas(footer or title))
     return buffer.getvalue()
 
 

@@ -54,7 +54,7 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
     block. Characters no embedded font has are drawn as 〓 and listed in a note on the
     document.
     """
-    style = styles()
+    style = styles(body_size=9.5)
     para = Writer("receipt", style.body)
     heading = f"{'【運用テスト】' if data.is_test else ''}到達通知"
     story: list[Flowable] = [para(f"受付番号　{data.receipt_number}", style.right)]
@@ -98,6 +98,13 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
     for line in data.signature_lines:
         facts.append([para("電子署名"), para(line)])
     story.append(facts_table(facts, [34 * mm, TEXT_WIDTH - 34 * mm]))
+    # The verification block before the answers: on the first page however long they are.
+    story += verification_flowables(
+        code=data.code,
+        verify_url=data.verify_url,
+        para=lambda text, s=None: para(text, s or style.small),
+        code_style=style.code,
+    )
     story += [Spacer(1, 5 * mm), para("申請の内容（個人番号などは一部を伏せて表示しています）")]
     rows = [[para(step), para(label), para(text)] for step, label, text in data.rows] or [
         [para(""), para("（回答なし）"), para("")]
@@ -118,12 +125,6 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
     ]
     if not data.code:
         story.append(para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", style.small))
-    story += verification_flowables(
-        code=data.code,
-        verify_url=data.verify_url,
-        para=lambda text, s=None: para(text, s or style.small),
-        code_style=style.code,
-    )
     story += missing_note(
         para.missing,
         lambda text: para(text, style.small),

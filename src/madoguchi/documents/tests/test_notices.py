@@ -144,6 +144,9 @@ def test_hostile_text_never_breaks_the_notice(text):
     assert "\u202e" not in extracted  # bidi overrides are left out, never reorder the text
     if text == "長い理由" * 800:
         assert len(reader.pages) > 1  # flows on, nothing cut
+        total = len(reader.pages)
+        for number, page in enumerate(reader.pages, start=1):  # each page says which it is
+            assert f"{number} / {total}" in page.extract_text()
         assert flat(extracted).count("長い理由") >= 800
     if text.startswith("1" * 100):
         assert flat(extracted).count("1") >= 3000  # broken across lines, never lost
