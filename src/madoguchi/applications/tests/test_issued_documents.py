@@ -218,3 +218,18 @@ def test_concurrent_first_downloads_issue_one_receipt(organisation, procedure, r
     assert len(set(results)) == 1
     assert Document.objects.filter(kind=DocumentKind.RECEIPT).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.DOCUMENT_RECEIPT_ISSUED).count() == 1
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["x", "9" * 500, "%3Cscript%3E", "141003-261205-0000000%00", "..%2F..%2Fetc", "１４１００３"],
+)
+def test_a_hostile_receipt_number_answers_not_found_and_issues_nothing(
+    client, resident, application, number
+):
+    logged_in(client, resident)
+
+    response = client.get(f"/applications/{number}/receipt.pdf")
+
+    assert response.status_code == 404
+    assert not Document.objects.exists()
