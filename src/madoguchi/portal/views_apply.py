@@ -743,6 +743,10 @@ def _first_step_with_error(spec: FormSpec, errors: dict[str, str]) -> str:
 
 def _own_application(request: HttpRequest, receipt_number: str) -> Application:
     """The application if this resident (or this guest session) sent it; else 404."""
+    if not receipt_number.isascii() or not receipt_number.isprintable():
+        # NUL and control characters never form a receipt number (and PostgreSQL refuses
+        # a NUL in a query: it would answer 500).
+        raise Http404("その申請はありません。")
     user = apply_state.resident(request)
     try:
         if user is not None:

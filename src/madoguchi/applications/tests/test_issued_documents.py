@@ -232,4 +232,5 @@ def test_a_hostile_receipt_number_answers_not_found_and_issues_nothing(
     response = client.get(f"/applications/{number}/receipt.pdf")
 
     assert response.status_code == 404
+    assert client.get(f"/mypage/{number}/").status_code == 404
     assert not Document.objects.exists()
