@@ -98,6 +98,8 @@ class IssuedDocumentKind(models.TextChoices):
 
     DECISION_APPROVE = "decision_approve", "承認通知書"
     DECISION_REJECT = "decision_reject", "却下通知書"
+    #: A certificate issued with an approval (罹災証明書).
+    CERTIFICATE = "certificate", "証明書"
 
 
 class MessageKind(models.TextChoices):

@@ -33,6 +33,7 @@ from madoguchi.applications.constants import (
     ApplicationStatus,
     Decision,
 )
+from madoguchi.applications.documents import certificate_issue
 from madoguchi.applications.inbox import applicant_name
 from madoguchi.applications.models import (
     Application,
@@ -611,6 +612,10 @@ def decision_apply(
         record=record,
         created_at=now,
     )
+    if decision == Decision.APPROVE:  # a certificate procedure (罹災証明書) issues it now
+        certificate_issue(
+            organisation=organisation, application=application, actor=actor, reason=reason, now=now
+        )
     where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
     body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"
     if reason:

@@ -64,7 +64,7 @@ def application_masked_answers(application: Application) -> dict[str, Any]:
 
 def application_of_applicant(*, applicant: User, receipt_number: str) -> Application:
     """The applicant's own application; another person's answers ``DoesNotExist``."""
-    if not applicant.pk:
+    if not applicant.pk or "\x00" in receipt_number:  # PostgreSQL refuses NUL in a query
         raise Application.DoesNotExist
     return Application.objects.select_related("organisation", "procedure", "form_version").get(
         applicant=applicant, receipt_number=receipt_number[:32]
@@ -74,6 +74,8 @@ def application_of_applicant(*, applicant: User, receipt_number: str) -> Applica
 def application_by_receipt(*, receipt_number: str) -> Application:
     """Look-up by receipt number only, for callers that prove ownership another way (a
     guest's session remembers the receipts it created)."""
+    if "\x00" in receipt_number:  # PostgreSQL refuses NUL in a query
+        raise Application.DoesNotExist
     return Application.objects.select_related("organisation", "procedure", "form_version").get(
         receipt_number=receipt_number[:32]
     )

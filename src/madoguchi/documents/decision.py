@@ -1,19 +1,34 @@
-"""決定通知書 (notice of the decision on an application) as a PDF with an embedded Japanese font."""
+"""承認通知書・却下通知書 (notice of the decision on an application), laid out as a Japanese
+administrative notice on one A4 page.
+
+Top right the document number (文書番号) and the date in 和暦; the addressee (様); the issuer
+(職名　氏名) with the note that the electronic seal stands in for the printed 公印; the title;
+the decision sentence; 記 and the facts; the reasons (理由, required for a refusal and checked
+upstream); the 教示 (how to appeal); and the verification block (QR code and 照合番号).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Spacer
 
-from madoguchi.documents.fonts import font_chain, markup
-from madoguchi.documents.layout import a4_pdf, missing_note, verification_flowables
+from madoguchi.documents.layout import (
+    SEAL_NOTE,
+    TEXT_WIDTH,
+    Writer,
+    a4_pdf,
+    facts_table,
+    missing_note,
+    styles,
+    verification_flowables,
+)
 
 OUTCOME_TITLES = {"approve": "承認", "reject": "却下"}
+_LEADING_DATE = re.compile(r"^\s*((?:令和|平成|昭和)(?:元|[0-9]+)年[0-9]+月[0-9]+日)")
 
 
 @dataclass(frozen=True)
@@ -24,11 +39,14 @@ class DecisionData:
     #: "approve" or "reject".
     outcome: str
     reason: str
-    #: The decision date as people read it: "令和8年11月26日（2026年11月26日）".
+    #: The decision date as people read it, starting with the 和暦 date:
+    #: "令和8年11月26日（2026年11月26日）".
     decided_on_text: str
+    #: The arrival as people read it, starting with the 和暦 date:
+    #: "令和8年11月20日 10時05分（2026-11-20 10:05）".
     arrived_at_text: str
     applicant_name: str = ""
-    #: 文書番号 (鎌こ第123号), the issuer (職名 氏名), the verification code and its address:
+    #: 文書番号 (鎌こ第123号), the issuer (職名　氏名), the verification code and its address:
     #: given by the issuing (madoguchi.documents.issuance.Stamp).
     number: str = ""
     issuer: str = ""
@@ -38,74 +56,79 @@ class DecisionData:
     appeal: str = ""
 
 
+def leading_date(text: str) -> str:
+    """The 和暦 date a date text starts with (令和8年12月4日), or the text itself."""
+    match = _LEADING_DATE.match(text)
+    return match.group(1) if match else text.strip()
+
+
 def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
-    """Build the 決定通知書. Holds no My Number and no answers beyond the applicant's name.
+    """Build the 承認通知書 or 却下通知書 (one A4 page for ordinary content; longer reasons
+    flow onto a second). Holds no My Number and no answers beyond the applicant's name.
 
     Characters no embedded font has are drawn as 〓 and listed in a note on the document.
     Raises ``ValueError`` for an unknown outcome.
     """
     if data.outcome not in OUTCOME_TITLES:
         raise ValueError(f"unknown outcome {data.outcome!r}")
-    base = font_chain()[0].name
-    body = ParagraphStyle("body", fontName=base, fontSize=10.5, leading=16)
-    small = ParagraphStyle(
-        "small", parent=body, fontSize=8, leading=11, textColor=colors.HexColor("#333333")
-    )
-    title = ParagraphStyle("title", parent=body, fontSize=18, leading=26, spaceAfter=6)
-    right = ParagraphStyle("right", parent=body, alignment=2)
-    missing: list[str] = []
-
-    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
-        content, lost = markup(text, context="decision")
-        missing.extend(lost)
-        return Paragraph(content, style)
-
+    style = styles()
+    para = Writer("decision", style.body)
     outcome = OUTCOME_TITLES[data.outcome]
-    heading = "承認通知書" if data.outcome == "approve" else "却下通知書"
-    story: list[object] = [
-        para(data.number, right),
-        para(data.decided_on_text, right),
-        para(data.issuer or data.organisation_name, right),
-    ]
-    if data.applicant_name:
-        story.append(para(f"{data.applicant_name} 様"))
+    heading = f"{outcome}通知書"
+    refusal = data.outcome == "reject"
+    decided_on = leading_date(data.decided_on_text)
+    arrived_on = leading_date(data.arrived_at_text)
+
+    story: list[Flowable] = []
+    if data.number:
+        story.append(para(data.number, style.right))
+    story += [para(decided_on, style.right), Spacer(1, 5 * mm)]
+    story.append(para(f"{data.applicant_name}　様" if data.applicant_name else "申請者　様"))
     story += [
-        Spacer(1, 6 * mm),
-        para(heading, title),
+        Spacer(1, 5 * mm),
+        para(data.issuer or data.organisation_name, style.right),
+        para(SEAL_NOTE, style.right),
+        Spacer(1, 9 * mm),
+        para(heading, style.title),
+        Spacer(1, 5 * mm),
         para(
-            f"次の申請について、{'承認' if data.outcome == 'approve' else '却下'}"
-            "することに決定しましたので通知します。"
+            f"　{arrived_on}付けで申請のあった{data.procedure_name}については、"
+            f"次のとおり{outcome}することに決定したので通知します。"
         ),
-        Spacer(1, 4 * mm),
+        Spacer(1, 3 * mm),
+        para("記", style.center),
+        Spacer(1, 3 * mm),
     ]
+    label_width = 34 * mm
     facts = [
         [para("受付番号"), para(data.receipt_number)],
-        [para("手続"), para(data.procedure_name)],
-        [para("到達日時"), para(data.arrived_at_text)],
-        [para("決定"), para(outcome)],
+        [para("申請の手続"), para(data.procedure_name)],
+        [para("申請の到達日時"), para(data.arrived_at_text)],
+        [para("決定の内容"), para(outcome)],
         [para("決定日"), para(data.decided_on_text)],
-        [para("理由" if data.outcome == "reject" else "備考"), para(data.reason or "（なし）")],
+        [
+            para("理由" if refusal else "理由・付記事項"),
+            para(data.reason or ("（なし）" if not refusal else "")),
+        ],
     ]
-    table = Table(facts, colWidths=[35 * mm, 135 * mm])
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#767676")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F2F2F2")),
-            ]
-        )
-    )
-    story.append(table)
+    story.append(facts_table(facts, [label_width, TEXT_WIDTH - label_width]))
     if data.appeal:
-        story += [Spacer(1, 6 * mm), para("（教示）", small)]
-        story += [para(line, small) for line in data.appeal.splitlines() if line.strip()]
-    story += [
-        Spacer(1, 6 * mm),
-        para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
-    ]
+        lines = [line.strip() for line in data.appeal.splitlines() if line.strip()]
+        hang = style.small.fontSize * 1.55
+        appeal_style = style.small.clone("appeal", leftIndent=hang, firstLineIndent=-hang)
+        teaching: list[Flowable] = [Spacer(1, 5 * mm), para("（教示）", style.small)]
+        teaching += [para(line, appeal_style) for line in lines]
+        story.append(KeepTogether(teaching))
     story += verification_flowables(
-        code=data.code, verify_url=data.verify_url, para=lambda text: para(text, small)
+        code=data.code,
+        verify_url=data.verify_url,
+        para=lambda text, s=None: para(text, s or style.small),
+        code_style=style.code,
     )
-    story += missing_note(missing, lambda text: para(text, small), "")
-    return a4_pdf(story, title=f"{heading} {data.receipt_number}", author=data.organisation_name)
+    story += missing_note(para.missing, lambda text: para(text, style.small), "")
+    return a4_pdf(
+        story,
+        title=f"{heading} {data.number or data.receipt_number}".strip(),
+        author=data.issuer or data.organisation_name,
+        subject=f"{data.procedure_name}（受付番号 {data.receipt_number}）の{heading}",
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -76,18 +77,31 @@ def font_for(char: str) -> str | None:
     return None
 
 
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:  # variation selectors
+        return True
+    return unicodedata.category(char) in {"Cc", "Cf", "Cs"}
+
+
 def markup(text: str, *, context: str = "") -> tuple[str, list[str]]:
     """ReportLab paragraph markup for ``text`` with a font per run of characters.
 
     Characters no font can draw become 〓; their code points are returned (and logged for the
-    operator, without the surrounding text) so the document can say so visibly.
+    operator, without the surrounding text) so the document can say so visibly. Characters
+    that draw nothing (controls, bidi overrides, zero-width characters, variation selectors)
+    are left out; line breaks and tabs become spaces.
     """
     runs: list[tuple[str, str]] = []
     missing: list[str] = []
     base = font_chain()[0].name
     for char in text:
-        if char in "\n\r\t":
+        if char in "\n\r\t\u2028\u2029":
             runs.append((base, " "))
+            continue
+        if _invisible(char):
+            # Bidi overrides, zero-width and control characters, variation selectors: they
+            # draw nothing and would only reorder or hide text, so they are left out.
             continue
         name = font_for(char)
         if name is None:

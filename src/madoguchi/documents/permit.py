@@ -17,6 +17,7 @@ from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from madoguchi.documents.fonts import font_chain, markup
 from madoguchi.documents.layout import a4_pdf, missing_note, verification_flowables
+from madoguchi.documents.linebreak import JaParagraph
 
 ELECTRONIC_NOTE = "この許可書は電子的に発行されたものです"
 
@@ -68,7 +69,7 @@ def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
     def para(text: str, style: ParagraphStyle = body) -> Paragraph:
         content, lost = markup(text, context="permit")
         missing.extend(lost)
-        return Paragraph(content, style)
+        return JaParagraph(content, style)
 
     story: list[object] = [
         para(f"許可番号 {data.number}", right),
@@ -100,7 +101,7 @@ def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
     ]
     if data.facility_address:
         facts.append([para("施設の所在地"), para(data.facility_address)])
-    table = Table(facts, colWidths=[46 * mm, 124 * mm])
+    table = Table(facts, colWidths=[46 * mm, 124 * mm], splitInRow=1)
     table.setStyle(
         TableStyle(
             [

@@ -6,13 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer
 
-from madoguchi.documents.fonts import font_chain, markup
-from madoguchi.documents.layout import a4_pdf, missing_note
+from madoguchi.documents.layout import (
+    SEAL_NOTE,
+    TEXT_WIDTH,
+    Writer,
+    a4_pdf,
+    facts_table,
+    missing_note,
+    styles,
+    verification_flowables,
+)
 
 
 @dataclass(frozen=True)
@@ -30,38 +36,55 @@ class ReceiptData:
     signature_lines: Sequence[str] = ()
     #: An operational-test application (運用テスト): marked in the title and a note on top.
     is_test: bool = False
+    #: The applicant as the addressee (様); empty leaves the notice unaddressed.
+    applicant_name: str = ""
+    #: Given by the issuing (madoguchi.documents.issuance.Stamp) when the receipt is issued
+    #: as a sealed document: its issuer (職名　氏名), verification code and address, and the
+    #: day of issue in 和暦.
+    issuer: str = ""
+    code: str = ""
+    verify_url: str = ""
+    issued_on_text: str = ""
 
 
 def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
     """Build the 到達通知. Answers arrive already masked (My Number ●●●●●●●●1234).
 
-    Characters no embedded font has are drawn as 〓 and listed in a note on the document.
+    When issued (``data.code`` set) it carries the issuer, the seal note and the verification
+    block. Characters no embedded font has are drawn as 〓 and listed in a note on the
+    document.
     """
-    base = font_chain()[0].name
-    body = ParagraphStyle("body", fontName=base, fontSize=9.5, leading=14)
-    small = ParagraphStyle(
-        "small", parent=body, fontSize=8, leading=11, textColor=colors.HexColor("#333333")
-    )
-    title = ParagraphStyle("title", parent=body, fontSize=18, leading=26, spaceAfter=6)
-    missing: list[str] = []
-
-    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
-        content, lost = markup(text, context="receipt")
-        missing.extend(lost)
-        return Paragraph(content, style)
-
-    story: list[object] = [
-        para("【運用テスト】到達通知" if data.is_test else "到達通知", title),
-        para(f"{data.organisation_name} は、次の申請の到達を確認しました。"),
-        Spacer(1, 4 * mm),
+    style = styles(body_size=9.5)
+    para = Writer("receipt", style.body)
+    heading = f"{'【運用テスト】' if data.is_test else ''}到達通知"
+    story: list[Flowable] = [para(f"受付番号　{data.receipt_number}", style.right)]
+    if data.issued_on_text:
+        story.append(para(data.issued_on_text, style.right))
+    if data.applicant_name:
+        story += [Spacer(1, 3 * mm), para(f"{data.applicant_name}　様")]
+    if data.code:
+        story += [
+            Spacer(1, 3 * mm),
+            para(data.issuer or data.organisation_name, style.right),
+            para(SEAL_NOTE, style.right),
+        ]
+    story += [
+        Spacer(1, 6 * mm),
+        para(heading, style.title),
+        Spacer(1, 3 * mm),
+        para(
+            f"　次の申請は、{data.arrived_at_text}に{data.organisation_name}に到達しました"
+            "（行政手続法第7条）。審査の結果は、あらためてお知らせします。"
+        ),
+        Spacer(1, 3 * mm),
     ]
     if data.is_test:
-        story[2:2] = [
+        story.append(
             para(
                 "これは運用テスト（公開前の試験）の申請です。正式な申請としては扱われず、"
                 "手続の公開時に削除されます。"
             )
-        ]
+        )
     facts = [
         [para("受付番号"), para(data.receipt_number)],
         [para("到達日時"), para(data.arrived_at_text)],
@@ -74,46 +97,42 @@ def receipt_pdf(data: ReceiptData, *, generated_at: datetime) -> bytes:
         facts.append([para("本人確認"), para(data.identity_text)])
     for line in data.signature_lines:
         facts.append([para("電子署名"), para(line)])
-    story.append(_table(facts, [35 * mm, 135 * mm]))
-    story += [Spacer(1, 6 * mm), para("申請の内容（個人番号などは一部を伏せて表示しています）")]
+    story.append(facts_table(facts, [34 * mm, TEXT_WIDTH - 34 * mm]))
+    # The verification block before the answers: on the first page however long they are.
+    story += verification_flowables(
+        code=data.code,
+        verify_url=data.verify_url,
+        para=lambda text, s=None: para(text, s or style.small),
+        code_style=style.code,
+    )
+    story += [Spacer(1, 5 * mm), para("申請の内容（個人番号などは一部を伏せて表示しています）")]
     rows = [[para(step), para(label), para(text)] for step, label, text in data.rows] or [
         [para(""), para("（回答なし）"), para("")]
     ]
     story.append(
-        _table(
+        facts_table(
             [[para("区分"), para("項目"), para("内容")], *rows],
-            [32 * mm, 48 * mm, 90 * mm],
+            [32 * mm, 48 * mm, TEXT_WIDTH - 80 * mm],
             header=True,
         )
     )
     story += [
-        Spacer(1, 6 * mm),
-        para("送信された内容の SHA-256 ハッシュ値（改ざんがないことの確認に使えます）", small),
-        para(data.digest, small),
-        para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
+        Spacer(1, 5 * mm),
+        para(
+            "送信された内容の SHA-256 ハッシュ値（改ざんがないことの確認に使えます）", style.small
+        ),
+        para(data.digest, style.small),
     ]
+    if not data.code:
+        story.append(para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", style.small))
     story += missing_note(
-        missing, lambda text: para(text, small), "申請の内容自体は正しく保存されています。"
+        para.missing,
+        lambda text: para(text, style.small),
+        "申請の内容自体は正しく保存されています。",
     )
     return a4_pdf(
         story,
-        title=f"{'【運用テスト】' if data.is_test else ''}到達通知 {data.receipt_number}",
-        author=data.organisation_name,
+        title=f"{heading} {data.receipt_number}",
+        author=data.issuer or data.organisation_name,
+        subject=f"{data.procedure_name}の申請の到達通知（受付番号 {data.receipt_number}）",
     )
-
-
-def _table(rows: list[list[Paragraph]], widths: list[float], *, header: bool = False) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
-    style = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#767676")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F2F2F2")),
-    ]
-    if header:
-        style = [
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#767676")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F2F2F2")),
-        ]
-    table.setStyle(TableStyle(style))
-    return table

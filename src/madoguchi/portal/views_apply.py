@@ -21,7 +21,7 @@ from madoguchi.applications.attachments import (
     attachments_upload,
 )
 from madoguchi.applications.canonical import CONTENT_TYPE as CANONICAL_TYPE
-from madoguchi.applications.documents import application_receipt_pdf
+from madoguchi.applications.documents import application_receipt_issue, application_receipt_pdf
 from madoguchi.applications.duplicate_review import DuplicateApplication
 from madoguchi.applications.guests import GUEST_LINK_MAX_AGE, guest_email_confirmation_send
 from madoguchi.applications.models import Application
@@ -59,6 +59,7 @@ from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.core.request import client_address
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
+from madoguchi.documents.seal import SealError
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import FormSpec, StepSpec
 from madoguchi.forms.engine import ValidationResult, validate
@@ -742,6 +743,10 @@ def _first_step_with_error(spec: FormSpec, errors: dict[str, str]) -> str:
 
 def _own_application(request: HttpRequest, receipt_number: str) -> Application:
     """The application if this resident (or this guest session) sent it; else 404."""
+    if not receipt_number.isascii() or not receipt_number.isprintable():
+        # NUL and control characters never form a receipt number (and PostgreSQL refuses
+        # a NUL in a query: it would answer 500).
+        raise Http404("その申請はありません。")
     user = apply_state.resident(request)
     try:
         if user is not None:
@@ -771,7 +776,24 @@ def complete(request: HttpRequest, receipt_number: str) -> HttpResponse:
 
 def receipt_pdf(request: HttpRequest, receipt_number: str) -> HttpResponse:
     application = _own_application(request, receipt_number)
-    pdf = application_receipt_pdf(application, now=now())
+    if application.is_test:  # 運用テスト: never entered in the register
+        pdf = application_receipt_pdf(application, now=now())
+    else:
+        try:
+            pdf = bytes(
+                application_receipt_issue(
+                    organisation=application.organisation,
+                    application=application,
+                    actor=apply_state.resident(request),
+                    now=now(),
+                ).pdf
+            )
+        except SealError as error:
+            return HttpResponse(
+                f"到達通知を発行できませんでした。{error}時間をおいて、もう一度お試しください。",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="receipt-{application.receipt_number}.pdf"'
