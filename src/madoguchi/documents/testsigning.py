@@ -158,7 +158,7 @@ def pdf_sign(pdf: bytes, identity: TestIdentity, *, field_name: str = "Seal") ->
     signer = signers.SimpleSigner(
         signing_cert=identity.certificate,
         signing_key=identity.key,
-        cert_registry=SimpleCertificateStore.from_certs(list(identity.chain)),
+        cert_registry=SimpleCertificateStore.from_certs(list(identity.chain)),  # type: ignore[no-untyped-call]
     )
     out = io.BytesIO()
     signers.sign_pdf(
@@ -191,7 +191,7 @@ def pdf_append_page_text(pdf: bytes, text: str = "changed") -> bytes:
     stream = generic.StreamObject(
         stream_data=f"BT /F1 24 Tf 72 600 Td ({text}) Tj ET".encode("ascii")
     )
-    writer.add_stream_to_page(0, writer.add_object(stream))
+    writer.add_stream_to_page(0, writer.add_object(stream))  # type: ignore[no-untyped-call]
     out = io.BytesIO()
-    writer.write(out)
+    writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()

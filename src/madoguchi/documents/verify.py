@@ -285,7 +285,7 @@ def _context(roots: list[Any], moment: datetime | None = None) -> Any:
 
 def _added_after(status: Any) -> tuple[bool, str]:
     from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation.pdf_embedded import SignatureCoverageLevel
+    from pyhanko.sign.validation import SignatureCoverageLevel
 
     coverage = getattr(status, "coverage", None)
     whole = coverage == SignatureCoverageLevel.ENTIRE_FILE
@@ -321,9 +321,10 @@ def _signature_report(embedded: Any, roots: list[Any], now: datetime) -> Signatu
             signer_validation_context=_context(roots),
             ts_validation_context=_context(roots),
         )
-        ts = getattr(status, "timestamp_validity", None)
+        ts: Any = getattr(status, "timestamp_validity", None)
         timestamped = ts is not None and bool(ts.intact and ts.valid)
-        signed_at = ts.timestamp if timestamped else getattr(status, "signer_reported_dt", None)
+        signed_at = ts.timestamp if ts is not None and timestamped else None
+        signed_at = signed_at or getattr(status, "signer_reported_dt", None)
         if (
             status.intact
             and status.valid
