@@ -28,8 +28,10 @@ Japanese sentences (:attr:`UploadReport.findings`) that a bank clerk can read.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import hashlib
+import importlib
 import io
 import logging
 import re
@@ -52,6 +54,31 @@ MAX_SIGNATURES: Final = 8
 DEFAULT_MAX_BYTES: Final = 20 * 1024 * 1024
 
 _EOF = re.compile(rb"%%EOF[ \t]*(\r\n|\r|\n)?")
+
+#: Set while an upload is examined: pyHanko's own log records (tracebacks naming the
+#: uploaded certificates' subjects, possibly a person) are dropped then — an upload is not
+#: ours to log. The platform's own sealing and validation elsewhere still log.
+_EXAMINING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "madoguchi_verify_examining", default=False
+)
+
+
+class _UploadLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _EXAMINING.get()
+
+
+_FILTER = _UploadLogFilter()
+
+
+def _quiet_pyhanko_loggers() -> None:
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if (
+            name.startswith("pyhanko")
+            and isinstance(logger, logging.Logger)
+            and _FILTER not in logger.filters
+        ):
+            logger.addFilter(_FILTER)
 
 
 class Refusal(enum.StrEnum):
@@ -416,11 +443,22 @@ def pdf_verify(data: bytes, *, now: datetime, roots: Iterable[Any] | None = None
     ends = revision_ends(data)
     if len(ends) > MAX_REVISIONS:
         return UploadReport(Verdict.REFUSED, size, refusal=Refusal.TOO_MANY_REVISIONS)
+    for module in (
+        "pyhanko.sign.validation",
+        "pyhanko.sign.diff_analysis",
+        "pyhanko_certvalidator",
+    ):
+        importlib.import_module(module)  # their loggers exist before they are quietened
+    _quiet_pyhanko_loggers()
+    token = _EXAMINING.set(True)
     try:
         return _examine(data, ends, now=now, roots=roots)
-    except Exception:
-        log.info("uploaded PDF could not be read", exc_info=True)
+    except Exception as error:  # hostile input: any parser failure is "unreadable"
+        # The exception's text may quote the upload: only its type is logged.
+        log.info("uploaded PDF could not be read (%s)", type(error).__name__)
         return UploadReport(Verdict.REFUSED, size, refusal=Refusal.UNREADABLE)
+    finally:
+        _EXAMINING.reset(token)
 
 
 def _examine(

@@ -221,3 +221,13 @@ def test_checking_stores_nothing(organisation, seal_ca, signed_pdf):
 def test_odd_bytes_after_the_header_never_raise(db, seal_ca, junk):
     report = check(junk, seal_ca)
     assert report.verdict in (Verdict.REFUSED, Verdict.UNKNOWN)
+
+
+def test_nothing_of_an_upload_reaches_the_log(db, seal_ca, stranger_pdf, signed_pdf, caplog):
+    caplog.set_level("DEBUG")
+    check(stranger_pdf, seal_ca)
+    check(pdf_append_page_text(signed_pdf), seal_ca)
+    check(b"%PDF-1.7\n garbage", seal_ca)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "Not a town" not in logged
+    assert not [r for r in caplog.records if r.name.startswith("pyhanko")]
