@@ -23,7 +23,9 @@ def test_typing_a_code_and_uploading_its_pdf_on_a_phone(page, tmp_path):
     organisation = Organisation.objects.get(lg_code="141003")
     pdf = pdf_plain("Notice")
     document = document_record_make(organisation=organisation, pdf=pdf, now=now())
-    Document.objects.filter(pk=document.pk).update(number="横こ第12号", issuer="横浜市長　山中 竹春")
+    Document.objects.filter(pk=document.pk).update(
+        number="横こ第12号", issuer="横浜市長　山中 竹春"
+    )
     page.set_viewport_size({"width": 375, "height": 800})
 
     page.goto("/verify/")
