@@ -183,3 +183,46 @@ def test_a_document_of_another_application_is_not_found(
     _, other_issued = decide(procedure, resident, staff_member, outcome="approve", reason="")
     with pytest.raises(IssuedDocument.DoesNotExist):
         correct(admin_staff, first, other_issued.record)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_correcting_at_once_make_one_correction(
+    procedure, resident, staff_member, admin_staff
+):
+    import threading
+
+    from django.db import connection
+
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.testing import staff_create
+
+    second = staff_create(
+        admin_staff.organisation, email="admin2@yokohama.test", role=StaffRole.ADMIN
+    )
+    application, issued = decide(procedure, resident, staff_member)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def run(staff):
+        try:
+            barrier.wait()
+            correct(
+                staff, application, issued.record, correction_note=f"{staff.pk}が訂正しました。"
+            )
+            outcomes.append("ok")
+        except DocumentRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (admin_staff, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["ok", "refused"]
+    assert IssuedDocument.objects.filter(application=application).count() == 2
+    old = Document.objects.get(pk=issued.record_id)
+    assert old.status == "superseded"
+    assert Document.objects.filter(superseded_by__isnull=False).count() == 1

@@ -231,3 +231,34 @@ def test_nothing_of_an_upload_reaches_the_log(db, seal_ca, stranger_pdf, signed_
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "Not a town" not in logged
     assert not [r for r in caplog.records if r.name.startswith("pyhanko")]
+
+
+def test_validation_data_added_after_the_seal_is_not_a_change(organisation, seal_ca):
+    """What archival (B-LT/B-LTA) updates append — a DSS with certificates — keeps the
+    document as issued."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    identity = seal_ca.signer()
+    signed = pdf_sign(pdf_plain("Archived"), identity)
+    document_record_make(organisation=organisation, pdf=signed, now=now())
+    embedded = PdfFileReader(io.BytesIO(signed), strict=False).embedded_signatures[0]
+    out = io.BytesIO(signed)
+    DocumentSecurityStore.add_dss(
+        out,
+        embedded.sig_object["/Contents"],
+        certs=[identity.certificate, seal_ca.root_asn1],
+        force_write=True,
+    )
+    grown = out.getvalue()
+    assert grown.startswith(signed)
+    assert len(grown) > len(signed)
+
+    report = check(grown, seal_ca)
+
+    assert report.verdict == Verdict.ISSUED_INTACT
+    assert report.issued is not None
+    assert report.issued.bytes_added
+    [signature] = report.signatures
+    assert signature.added_after == "validation"
+    assert signature.ok
