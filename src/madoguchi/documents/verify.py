@@ -450,12 +450,14 @@ def pdf_verify(data: bytes, *, now: datetime, roots: Iterable[Any] | None = None
     ):
         importlib.import_module(module)  # their loggers exist before they are quietened
     _quiet_pyhanko_loggers()
-    # The register look-up stays outside the parser's safety net: a database failure is the
-    # platform's error, never "your file is unreadable".
+    # The register look-up and the trust roots stay outside the parser's safety net: a
+    # database or configuration failure is the platform's error, never "your file is
+    # unreadable".
     match = issued_match(data, ends)
+    trust = list(roots) if roots is not None else trust_roots()
     token = _EXAMINING.set(True)
     try:
-        return _examine(data, match, now=now, roots=roots)
+        return _examine(data, match, now=now, trust=trust)
     except Exception as error:  # hostile input: any parser failure is "unreadable"
         # The exception's text may quote the upload: only its type is logged.
         log.info("uploaded PDF could not be read (%s)", type(error).__name__)
@@ -465,7 +467,7 @@ def pdf_verify(data: bytes, *, now: datetime, roots: Iterable[Any] | None = None
 
 
 def _examine(
-    data: bytes, match: IssuedMatch | None, *, now: datetime, roots: Iterable[Any] | None
+    data: bytes, match: IssuedMatch | None, *, now: datetime, trust: list[Any]
 ) -> UploadReport:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -481,7 +483,6 @@ def _examine(
         return UploadReport(
             Verdict.REFUSED, size, refusal=Refusal.TOO_MANY_REVISIONS, revisions=revisions
         )
-    trust = list(roots) if roots is not None else trust_roots()
     signatures = tuple(_signature_report(sig, trust, now) for sig in embedded)
     findings: list[str] = []
     changed = False

@@ -262,3 +262,26 @@ def test_validation_data_added_after_the_seal_is_not_a_change(organisation, seal
     [signature] = report.signatures
     assert signature.added_after == "validation"
     assert signature.ok
+
+
+@pytest.mark.parametrize("form", ["asn1", "cryptography", "pem", "der"])
+def test_the_seals_trust_roots_are_taken_in_any_usual_form(
+    db, seal_ca, signed_pdf, monkeypatch, form
+):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from madoguchi.documents import seal
+    from madoguchi.documents.verify import trust_roots
+
+    root = {
+        "asn1": seal_ca.root_asn1,
+        "cryptography": seal_ca.root,
+        "pem": seal_ca.root_pem,
+        "der": seal_ca.root.public_bytes(Encoding.DER),
+    }[form]
+    monkeypatch.setattr(seal, "seal_trust_roots", lambda: [root], raising=False)
+
+    [loaded] = trust_roots()
+    assert loaded.sha256 == seal_ca.root_asn1.sha256
+    [signature] = pdf_verify(signed_pdf, now=now()).signatures
+    assert signature.trusted
