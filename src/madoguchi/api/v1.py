@@ -23,6 +23,7 @@ from madoguchi.api.reservations import router as reservations_router
 from madoguchi.api.schemas import ErrorOut, KindCounts, OrganisationOut, OrganisationPage
 from madoguchi.api.staff import router as staff_router
 from madoguchi.api.statistics import router as statistics_router
+from madoguchi.api.verify import router as verify_router
 from madoguchi.core.lgcode import InvalidLgCode
 from madoguchi.tenants.constants import OrganisationKind
 from madoguchi.tenants.models import Organisation
@@ -51,6 +52,7 @@ api.add_router("", bench_router)
 api.add_router("", statistics_router)
 api.add_router("", reservations_router)
 api.add_router("", lotteries_router)
+api.add_router("", verify_router)
 api.add_router("/staff", staff_router)
 
 MAX_PER_PAGE = 200

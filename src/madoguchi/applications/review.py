@@ -62,6 +62,7 @@ from madoguchi.core.time import to_tokyo
 from madoguchi.documents.constants import DocumentKind
 from madoguchi.documents.decision import DecisionData, decision_pdf
 from madoguchi.documents.issuance import Stamp, document_issue
+from madoguchi.documents.models import Document
 from madoguchi.forms.answers import walk
 from madoguchi.forms.base import field_types
 from madoguchi.forms.japanese import wareki
@@ -604,6 +605,44 @@ def decision_apply(
         build=build,
         now=now,
     )
+    where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+    body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"
+    if reason:
+        body += f"\n\n{'理由' if decision == Decision.REJECT else '備考'}: {reason}"
+    notice = notice_deliver(
+        organisation=organisation,
+        application=application,
+        actor=actor,
+        record=record,
+        kind=kind,
+        title=title,
+        body=body,
+        subject="申請の決定をお知らせします",
+        now=now,
+    )
+    if decision == Decision.APPROVE:  # a certificate procedure (罹災証明書) issues it now
+        certificate_issue(
+            organisation=organisation, application=application, actor=actor, reason=reason, now=now
+        )
+    return notice
+
+
+def notice_deliver(
+    *,
+    organisation: Organisation,
+    application: Application,
+    actor: User,
+    record: Document,
+    kind: str,
+    title: str,
+    body: str,
+    subject: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Hand an issued notice to the applicant (a step: joins the caller's transaction): the
+    :class:`IssuedDocument` row, a decision message on my page, the audit event and a mail
+    notice (no content). Shared by decisions and corrected notices
+    (:mod:`madoguchi.applications.notices`), so both reach the applicant the same way."""
     document = IssuedDocument.objects.create(
         organisation=organisation,
         application=application,
@@ -612,14 +651,6 @@ def decision_apply(
         record=record,
         created_at=now,
     )
-    if decision == Decision.APPROVE:  # a certificate procedure (罹災証明書) issues it now
-        certificate_issue(
-            organisation=organisation, application=application, actor=actor, reason=reason, now=now
-        )
-    where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
-    body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"
-    if reason:
-        body += f"\n\n{'理由' if decision == Decision.REJECT else '備考'}: {reason}"
     ApplicationMessage.objects.create(
         organisation=organisation,
         application=application,
@@ -639,7 +670,7 @@ def decision_apply(
         target_id=application.pk,
         detail={"document": document.pk, "kind": document.kind, "sha256": document.sha256},
     )
-    notify_applicant(application=application, subject="申請の決定をお知らせします", now=now)
+    notify_applicant(application=application, subject=subject, now=now)
     return document
 
 

@@ -56,6 +56,10 @@ try:
     SESSION_MAX_SECONDS = env_int(ENV, "MADOGUCHI_SESSION_MAX_SECONDS", 8 * 3600, minimum=60)
     ENCRYPTION_KEYS = env_fernet_keys(ENV)
     EXTRA_FONTS = env_list(ENV, "MADOGUCHI_EXTRA_FONTS", [])
+    # The largest PDF /verify/ examines (bytes); larger uploads are refused before parsing.
+    VERIFY_MAX_BYTES = env_int(
+        ENV, "MADOGUCHI_VERIFY_MAX_BYTES", default=20 * 1024 * 1024, minimum=1024
+    )
     DEFAULT_FROM_EMAIL = ENV.get(
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
     )

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from madoguchi.console import views_attachments, views_duplicates, views_print
+from madoguchi.console import views_attachments, views_documents, views_duplicates, views_print
 from madoguchi.console import views_review as views
 
 urlpatterns: list[URLPattern] = [
@@ -53,6 +53,16 @@ urlpatterns: list[URLPattern] = [
         "applications/<int:application_id>/documents/<int:document_id>/",
         views.document_pdf,
         name="document_pdf",
+    ),
+    path(
+        "applications/<int:application_id>/documents/<int:document_id>/withdraw/",
+        views_documents.document_withdraw_view,
+        name="document_withdraw",
+    ),
+    path(
+        "applications/<int:application_id>/documents/<int:document_id>/correct/",
+        views_documents.document_correct_view,
+        name="document_correct",
     ),
     path(
         "applications/<int:application_id>/duplicates/",

@@ -85,6 +85,7 @@ from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
 from madoguchi.documents.seal import SealError
+from madoguchi.documents.services import staff_may_change_documents
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
@@ -316,6 +317,7 @@ def _detail(
                 newer=request.GET.get("newer"),
             ),
             "documents": application_documents(application),
+            "can_change_documents": staff_may_change_documents(staff),
             "identity": application_identity(application),
             "duplicates": possible_duplicates(
                 organisation=staff.organisation, application=application

@@ -6,6 +6,8 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    # Public verification of issued documents (no login): before every catch-all below.
+    path("verify/", include("madoguchi.portal.urls_verify")),
     path("search/", views.search, name="search"),
     path("p/<str:code>/", views.prefecture, name="prefecture"),
     path("o/<str:code>/", views.organisation, name="organisation"),

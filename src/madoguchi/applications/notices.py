@@ -1,0 +1,188 @@
+"""Corrected decision notices (訂正通知): replacing an issued 決定通知書 with a corrected one.
+
+A notice with a mistake in it (a wrong reason, a typo in a condition) is not edited: it was
+issued, sealed and entered in the register as it is. Instead staff issue a **corrected
+notice** — a new document with its own number and verification code, made by the same
+builder as the decision's notice and issued through
+:func:`madoguchi.documents.issuance.document_issue` — and the old one is marked as replaced
+by it (``status=superseded``, ``superseded_by``), so ``/verify/<old code>`` says
+訂正された文書に差し替えられています and links the new one. The applicant is told the way a
+decision tells them (:func:`madoguchi.applications.review.notice_deliver`: the issued
+document, a message on my page, a mail notice, the audit event).
+
+Who may: the rule of :func:`madoguchi.documents.services.staff_may_change_documents`
+(団体管理者, or staff with 決裁権限), of the application's own organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from madoguchi.applications.constants import Decision, IssuedDocumentKind
+from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.review import (
+    decision_clean,
+    decision_pdf_build,
+    notice_deliver,
+)
+from madoguchi.core.time import to_tokyo
+from madoguchi.documents.constants import DocumentKind, DocumentStatus
+from madoguchi.documents.issuance import document_issue
+from madoguchi.documents.models import Document
+from madoguchi.documents.services import (
+    DocumentRefused,
+    document_change_require,
+    document_supersede,
+    status_reason_clean,
+)
+from madoguchi.forms.japanese import wareki
+from madoguchi.identity.models import Staff
+from madoguchi.tenants.models import Organisation
+
+OUTCOME_OF_KIND = {
+    IssuedDocumentKind.DECISION_APPROVE: Decision.APPROVE,
+    IssuedDocumentKind.DECISION_REJECT: Decision.REJECT,
+}
+
+
+def correction_source_prefix(application: Application) -> str:
+    """The ``source_key`` prefix of an application's corrected notices (…:correction:<n>)."""
+    return f"application:{application.pk}:decision:correction:"
+
+
+def decision_notice_get(
+    *, organisation: Organisation, application: Application, document_id: object
+) -> IssuedDocument:
+    """The application's issued decision notice whose register document is ``document_id``;
+    ``IssuedDocument.DoesNotExist`` for anything else (another organisation's, another
+    application's, not a decision notice, not a number)."""
+    try:
+        pk = int(str(document_id))
+    except ValueError:
+        raise IssuedDocument.DoesNotExist from None
+    if not 1 <= pk < 2**63 or application.organisation_id != organisation.pk:
+        raise IssuedDocument.DoesNotExist
+    return IssuedDocument.objects.select_related("record").get(
+        organisation=organisation,
+        application_id=application.pk,
+        record_id=pk,
+        kind__in=list(OUTCOME_OF_KIND),
+    )
+
+
+def correction_text(*, old: Document, reason_text: str, correction_note: str) -> str:
+    """What the corrected notice says in its reason box: the corrected reason, then which
+    notice it replaces and what was corrected."""
+    day = to_tokyo(old.issued_at).date()
+    replaced = f"{wareki(day)}付け{old.number or 'の通知書'}"
+    lines = [reason_text] if reason_text else []
+    lines.append(
+        f"【訂正】この通知書は、{replaced}を訂正し、差し替えるものです。"
+        f"訂正の内容: {correction_note}"
+    )
+    return "\n\n".join(lines)
+
+
+def decision_notice_correct(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    application: Application,
+    document_id: int,
+    reason_text: str,
+    correction_note: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Issue a corrected 決定通知書 (訂正通知) that replaces the valid notice ``document_id``
+    of ``application``.
+
+    ``reason_text`` is the decision's reason (備考 for an approval) as corrected;
+    ``correction_note`` says what was corrected and why (shown on the new notice, on the
+    verification page of the old one, and in the applicant's message).
+
+    Guarantees, in one transaction of its own: the old notice is locked and must still be
+    valid (two staff correcting at once make one correction); a new notice of the same
+    outcome is issued with a new number and code (``source_key``
+    ``application:<id>:decision:correction:<n>``); the old one becomes superseded by it with
+    the note (audit ``DOCUMENT_SUPERSEDED``); the applicant gets the issued document, a
+    message and a mail notice (audit ``APPLICATION_DOCUMENT_ISSUED``). The application's
+    status does not change. Raises ``DocumentNotAllowed`` (403), ``DocumentRefused`` or
+    ``ReviewError`` (what was typed; the notice is no longer valid),
+    ``IssuedDocument.DoesNotExist`` (another organisation's, another application's: 404),
+    ``SealError`` (nothing issued).
+    """
+    if staff.organisation_id != organisation.pk or application.organisation_id != organisation.pk:
+        raise IssuedDocument.DoesNotExist
+    issued = decision_notice_get(
+        organisation=organisation, application=application, document_id=document_id
+    )
+    document_change_require(organisation=organisation, staff_user=staff.user)
+    outcome = OUTCOME_OF_KIND[IssuedDocumentKind(issued.kind)]
+    decision, reason = decision_clean(outcome=outcome, reason=reason_text)
+    note = status_reason_clean(correction_note, what="訂正の内容")
+    old = issued.record
+    if old.status != DocumentStatus.VALID:
+        raise DocumentRefused("この通知書は有効ではないため、訂正して差し替えることはできません。")
+    text = correction_text(old=old, reason_text=reason, correction_note=note)
+    build = decision_pdf_build(
+        organisation=organisation, application=application, outcome=decision, reason=text, now=now
+    )
+    kind = IssuedDocumentKind(issued.kind)
+    title = f"{kind.label}（訂正）（{application.receipt_number}）"
+    prefix = correction_source_prefix(application)
+    with transaction.atomic(durable=True):
+        locked = Document.objects.select_for_update().get(organisation=organisation, pk=old.pk)
+        if locked.status != DocumentStatus.VALID:
+            raise DocumentRefused(
+                "この通知書は、ほかの職員がすでに取り消したか差し替えました。画面を開き直してください。"
+            )
+        serial = (
+            Document.objects.filter(
+                organisation=organisation, source_key__startswith=prefix
+            ).count()
+            + 1
+        )
+        record = document_issue(
+            organisation=organisation,
+            kind=DocumentKind(kind.value),
+            title=title,
+            source_key=f"{prefix}{serial}",
+            procedure_key=f"procedure:{application.procedure_id}",
+            build=build,
+            now=now,
+        )
+        document_supersede(
+            organisation=organisation,
+            staff_user=staff.user,
+            document_id=old.pk,
+            successor=record,
+            reason=note,
+            now=now,
+        )
+        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+        body = (
+            f"{old.number or '以前'}の{kind.label}を訂正しました。訂正した{kind.label}（PDF）を"
+            f"{where}で確認してください。以前の通知書は、訂正した通知書に差し替えられました。"
+            f"\n\n訂正の内容: {note}"
+        )
+        return notice_deliver(
+            organisation=organisation,
+            application=application,
+            actor=staff.user,
+            record=record,
+            kind=kind,
+            title=title,
+            body=body,
+            subject="決定通知書の訂正をお知らせします",
+            now=now,
+        )
+
+
+__all__ = [
+    "correction_source_prefix",
+    "correction_text",
+    "decision_notice_correct",
+    "decision_notice_get",
+]

@@ -1,0 +1,120 @@
+"""Staff withdraw an issued document with a reason: once, audited, in their organisation only."""
+
+from __future__ import annotations
+
+import pytest
+
+from madoguchi.applications.constants import ApplicationStatus as S
+from madoguchi.applications.review import application_decide, application_move
+from madoguchi.audit.constants import AuditAction
+from madoguchi.audit.models import AuditEvent
+from madoguchi.core.time import now
+from madoguchi.documents.models import Document
+from madoguchi.documents.services import (
+    MAX_STATUS_REASON,
+    DocumentNotAllowed,
+    DocumentRefused,
+    document_withdraw,
+)
+from madoguchi.identity.constants import StaffRole
+from madoguchi.identity.models import Staff
+from madoguchi.testing import staff_create
+from madoguchi.testing import submit_named as apply
+
+
+@pytest.fixture
+def notice(procedure, resident, staff_member) -> Document:
+    application = apply(procedure, resident)
+    for to_status in (S.ACCEPTED, S.IN_REVIEW):
+        application = application_move(
+            organisation=procedure.organisation,
+            application=application,
+            staff=staff_member,
+            to_status=to_status,
+            expected_status=application.status,
+            now=now(),
+        )
+    issued = application_decide(
+        organisation=procedure.organisation,
+        application=application,
+        staff=staff_member,
+        outcome="approve",
+        reason="要件を満たしています。",
+        expected_status=application.status,
+        now=now(),
+    )
+    return issued.record
+
+
+def withdraw(staff, document, reason="決定の前提となる事実に誤りがあったため。", **kw):
+    return document_withdraw(
+        organisation=kw.get("organisation", staff.organisation),
+        staff_user=staff.user,
+        document_id=document.pk,
+        reason=reason,
+        now=now(),
+    )
+
+
+def test_an_admin_withdraws_a_notice_with_a_reason_and_it_is_audited(notice, admin_staff):
+    withdrawn = withdraw(admin_staff, notice)
+
+    notice.refresh_from_db()
+    assert notice.status == "withdrawn" == withdrawn.status
+    assert notice.status_reason == "決定の前提となる事実に誤りがあったため。"
+    assert notice.status_changed_at is not None
+    event = AuditEvent.objects.get(action=AuditAction.DOCUMENT_WITHDRAWN)
+    assert event.target_id == str(notice.pk)
+    assert event.detail["sha256"] == notice.sha256
+
+
+def test_a_withdrawn_document_cannot_be_withdrawn_again(notice, admin_staff):
+    withdraw(admin_staff, notice)
+    with pytest.raises(DocumentRefused, match="すでに取り消されています"):
+        withdraw(admin_staff, notice)
+    assert AuditEvent.objects.filter(action=AuditAction.DOCUMENT_WITHDRAWN).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("", "入力してください"),
+        ("\u200b \n", "入力してください"),
+        ("あ" * (MAX_STATUS_REASON + 1), "文字以内"),
+        (None, "正しくありません"),
+    ],
+)
+def test_a_reason_is_required_and_limited(notice, admin_staff, reason, message):
+    with pytest.raises(DocumentRefused, match=message):
+        withdraw(admin_staff, notice, reason=reason)
+    notice.refresh_from_db()
+    assert notice.status == "valid"
+
+
+def test_a_reviewer_without_sign_off_rights_may_not(notice, staff_member):
+    with pytest.raises(DocumentNotAllowed, match="団体管理者か決裁権限"):
+        withdraw(staff_member, notice)
+
+
+def test_a_reviewer_with_sign_off_rights_may(notice, staff_member):
+    Staff.objects.filter(pk=staff_member.pk).update(may_sign_off=True)
+    staff_member.refresh_from_db()
+    assert withdraw(staff_member, notice).status == "withdrawn"
+
+
+def test_a_viewer_may_not_even_with_sign_off_rights(notice, organisation):
+    viewer = staff_create(organisation, email="viewer@yokohama.test", role=StaffRole.VIEWER)
+    Staff.objects.filter(pk=viewer.pk).update(may_sign_off=True)
+    viewer.refresh_from_db()
+    with pytest.raises(DocumentNotAllowed):
+        withdraw(viewer, notice)
+
+
+def test_another_organisations_document_does_not_exist(notice, other_admin):
+    with pytest.raises(Document.DoesNotExist):
+        withdraw(other_admin, notice)
+    with pytest.raises(DocumentNotAllowed):
+        # Naming the document's organisation does not help: not its staff.
+        withdraw(other_admin, notice, organisation=notice.organisation)
+    notice.refresh_from_db()
+    assert notice.status == "valid"
