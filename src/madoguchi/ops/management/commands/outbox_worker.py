@@ -1,7 +1,9 @@
 """``madoguchi outbox_worker``: deliver queued mail and webhooks until stopped (or once with
 ``--once``); group staff notices into mails (``applications.staff_notices``); every hour warn of expiring drafts and remove unsent uploads; and purge
 applications past their retention period once a day; run the reservations' scheduled work
-(``reservations.tasks.reservations_tick``: expiries, draws, waitlist offers, reminders)."""
+(``reservations.tasks.reservations_tick``: expiries, draws, waitlist offers, reminders);
+publish each organisation's daily register head (``documents.publication``), looked at every
+few minutes."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from madoguchi.applications.retention import applications_purge_expired
 from madoguchi.applications.services import drafts_expire
 from madoguchi.applications.staff_notices import staff_notices_deliver
 from madoguchi.core.time import now
+from madoguchi.documents.publication import register_heads_publish
 from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
 from madoguchi.reservations.tasks import reservations_tick
@@ -28,6 +31,9 @@ PURGE_INTERVAL_SECONDS = 24 * 3600
 PURGE_BATCH = 1000
 #: Draft expiry notices and unclaimed uploads are looked at every hour.
 HOUSEKEEPING_INTERVAL_SECONDS = 3600
+#: The register's daily head is published once per Japan date: looked at every 5 minutes, so
+#: it is out a few minutes after midnight.
+HEADS_INTERVAL_SECONDS = 300
 
 
 class Command(BaseCommand):
@@ -51,6 +57,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         next_purge = 0.0
         next_housekeeping = 0.0
+        next_heads = 0.0
         while True:
             try:
                 report = outbox_deliver_email(now=now())
@@ -92,6 +99,17 @@ class Command(BaseCommand):
             else:
                 for line in tick.notes:
                     self.stdout.write(line)
+            if time.monotonic() >= next_heads:
+                next_heads = time.monotonic() + HEADS_INTERVAL_SECONDS
+                try:
+                    heads = register_heads_publish(now=now())
+                except Exception as error:  # tried again in five minutes
+                    self.stderr.write(
+                        f"台帳の先頭の公開を一時中断しました（{type(error).__name__}）。"
+                    )
+                else:
+                    if heads:
+                        self.stdout.write(f"台帳の先頭を公開: {heads} 団体")
             if not options["once"] and time.monotonic() >= next_purge:
                 try:
                     purge = applications_purge_expired(now=now(), limit=PURGE_BATCH)
