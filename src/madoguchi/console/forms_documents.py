@@ -7,8 +7,9 @@ from typing import Any
 
 from django import forms
 
-#: Longer than the services allow, so that the service's own message (with the count) shows.
-_SLACK = 10
+# No max_length here: the service says how long each text may be and how long it was; the
+# request size itself is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.
+_NUL = "使えない文字（NUL）が含まれています。文字を入力し直してください。"
 
 
 class NoticeSettingsForm(forms.Form):
@@ -17,39 +18,36 @@ class NoticeSettingsForm(forms.Form):
     issuer_title = forms.CharField(
         label="発行者の職名",
         required=False,
-        max_length=64 + _SLACK,
         help_text="例: 鎌倉市長。空欄のときは「（団体名）長」（都道府県は知事）を使います。",
     )
     issuer_name = forms.CharField(
         label="発行者の氏名",
         required=False,
-        max_length=64 + _SLACK,
         help_text="例: 鎌倉 太郎。空欄のときは職名だけを印字します。",
     )
     number_prefix = forms.CharField(
         label="文書番号の記号",
         required=False,
-        max_length=16 + _SLACK,
         help_text="例: 鎌こ（文書番号は「鎌こ第123号」になります）。空白や記号は使えません。"
         "年度の途中で変えた記号は、次の年度の番号から使います。",
     )
     appeal_approve = forms.CharField(
         label="承認の教示",
         required=False,
-        max_length=2000 + _SLACK,
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="空欄のときは下の既定の文を使います（2000文字まで）。",
     )
     appeal_reject = forms.CharField(
         label="却下の教示",
         required=False,
-        max_length=2000 + _SLACK,
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="空欄のときは下の既定の文を使います（2000文字まで）。",
     )
 
     def __init__(self, *args: Any, procedure: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.error_messages["null_characters_not_allowed"] = _NUL
         if procedure:
             self.fields["own_series"] = forms.BooleanField(
                 label="この手続だけの文書番号を使う",
@@ -80,7 +78,6 @@ class NumberVoidForm(forms.Form):
     )
     reason = forms.CharField(
         label="理由",
-        max_length=400 + _SLACK,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="例: 紙の通知書に使ったため。欠番の一覧に表示し、監査記録に残します。",
         error_messages={"required": "欠番にする理由を入力してください。"},
@@ -88,4 +85,5 @@ class NumberVoidForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["reason"].error_messages["null_characters_not_allowed"] = _NUL
         self.fields["series"].choices = choices  # type: ignore[attr-defined]

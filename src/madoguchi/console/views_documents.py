@@ -24,7 +24,6 @@ from madoguchi.catalog.selectors import procedure_get, procedures_of
 from madoguchi.console.access import staff_required
 from madoguchi.console.forms_documents import NoticeSettingsForm, NumberVoidForm
 from madoguchi.core.time import now as current_time
-from madoguchi.documents.issuance import fiscal_year_of
 from madoguchi.documents.models import NumberSeries
 from madoguchi.documents.notice_admin import (
     SETTINGS_FIELDS,
@@ -34,6 +33,7 @@ from madoguchi.documents.notice_admin import (
     document_settings_of,
     document_settings_save,
     documents_of,
+    fiscal_year_now,
     number_series_of,
     procedure_notice_settings_keys,
     procedure_notice_settings_of,
@@ -218,7 +218,7 @@ def _numbers_page(
                 for r in rows
             ],
             "form": form,
-            "this_year": fiscal_year_of(current_time()),
+            "this_year": fiscal_year_now(now=current_time()),
         },
         status=status,
     )

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.core.text import has_visible, strip_invisible, visible_text
+from madoguchi.documents.issuance import fiscal_year_of
 from madoguchi.documents.models import (
     Document,
     DocumentSettings,
@@ -256,6 +257,11 @@ class SeriesRow:
     gaps: list[NumberGap]
     #: The next number (a number past ``last_number`` can be voided only as the next one).
     next_number: int
+
+
+def fiscal_year_now(*, now: datetime) -> int:
+    """The fiscal year (年度) whose series numbers what is issued at ``now``."""
+    return fiscal_year_of(now)
 
 
 def number_series_of(*, organisation: Organisation) -> list[SeriesRow]:

@@ -304,9 +304,9 @@ _DEMO_APPLICATIONS = (
     ("demo-yokohama-juminhyo-0003", ("髙橋", "美咲", "タカハシ", "ミサキ"), 1, "submitted"),
     ("demo-yokohama-sodai-gomi-0001", ("鈴木", "健太", "スズキ", "ケンタ"), 0, "submitted"),
     # Decided, with their 決定通知書 issued (number, issuer, 教示) and in the register.
-    ("demo-yokohama-juminhyo-0004", ("中村", "陽子", "ナカムラ", "ヨウコ"), 6, "approved"),
-    ("demo-yokohama-sodai-gomi-0002", ("小林", "誠", "コバヤシ", "マコト"), 5, "approved"),
-    ("demo-yokohama-juminhyo-0005", ("加藤", "翼", "カトウ", "ツバサ"), 4, "rejected"),
+    ("demo-yokohama-decided-juminhyo-0001", ("中村", "陽子", "ナカムラ", "ヨウコ"), 6, "approved"),
+    ("demo-yokohama-decided-sodai-gomi-0001", ("小林", "誠", "コバヤシ", "マコト"), 5, "approved"),
+    ("demo-yokohama-decided-juminhyo-0002", ("加藤", "翼", "カトウ", "ツバサ"), 4, "rejected"),
 )
 
 

@@ -33,6 +33,11 @@ from madoguchi.documents.testing import document_issue_make
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
 
+def series_of(document) -> int:
+    assert document.series_id is not None
+    return int(document.series_id)
+
+
 def events(action):
     return list(AuditEvent.objects.filter(action=action).order_by("pk"))
 
@@ -298,7 +303,7 @@ def test_procedure_settings_are_checked_audited_and_removed_when_emptied(organis
 
 def test_the_next_number_is_voided_and_never_issued(organisation, admin_staff):
     first = document_issue_make(organisation=organisation, source_key="test:1", now=T0)
-    series = NumberSeries.objects.get(pk=first.series_id)
+    series = NumberSeries.objects.get(pk=series_of(first))
 
     gap = document_number_void(
         organisation=organisation,
@@ -336,13 +341,13 @@ def test_a_number_that_cannot_be_voided_is_refused_and_nothing_changes(
         document_number_void(
             organisation=organisation,
             actor=admin_staff.user,
-            series_id=first.series_id,
+            series_id=series_of(first),
             number=number,
             reason=reason,
             now=T0,
         )
 
-    assert NumberSeries.objects.get(pk=first.series_id).last_number == 1
+    assert NumberSeries.objects.get(pk=series_of(first)).last_number == 1
     assert not NumberGap.objects.exists()
     assert events(AuditAction.DOCUMENT_NUMBER_VOIDED) == []
 
@@ -354,7 +359,7 @@ def test_a_number_is_voided_once_and_another_organisations_series_is_not_found(
     document_number_void(
         organisation=organisation,
         actor=admin_staff.user,
-        series_id=first.series_id,
+        series_id=series_of(first),
         number=2,
         reason="紙で使用",
         now=T0,
@@ -364,7 +369,7 @@ def test_a_number_is_voided_once_and_another_organisations_series_is_not_found(
         document_number_void(
             organisation=organisation,
             actor=admin_staff.user,
-            series_id=first.series_id,
+            series_id=series_of(first),
             number=2,
             reason="紙で使用",
             now=T0,
@@ -373,7 +378,7 @@ def test_a_number_is_voided_once_and_another_organisations_series_is_not_found(
         document_number_void(
             organisation=other_organisation,
             actor=admin_staff.user,
-            series_id=first.series_id,
+            series_id=series_of(first),
             number=3,
             reason="紙で使用",
             now=T0,

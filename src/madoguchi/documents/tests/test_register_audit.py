@@ -185,13 +185,14 @@ def test_a_document_issued_without_an_entry_is_found(issued, organisation):
 
     found = problems_of(organisation)
 
-    assert len(found) == 1 and "記載がありません" in found[0]
+    assert len(found) == 1
+    assert "記載がありません" in found[0]
 
 
 def test_an_unknown_organisation_code_is_a_clear_error(issued):
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="見つかりません|団体コード"):
+    with pytest.raises(CommandError, match=r"見つかりません|団体コード"):
         call_command("documents", "audit", "--organisation", "999999", stdout=StringIO())
     with pytest.raises(CommandError, match="団体コード"):
         call_command("documents", "audit", "--organisation", "x<b>", stdout=StringIO())
