@@ -66,9 +66,10 @@ def document_settings(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     current = {name: getattr(row, name) if row else "" for name in SETTINGS_FIELDS}
     if request.method == "POST":
         restore = _restore(request)
-        data: dict[str, Any] = {n: request.POST.get(n, "") for n in current}
-        if restore:
-            data[restore] = ""
+        # A restore button posts nothing but itself: the stored values, that one cleared.
+        data: dict[str, Any] = (
+            {**current, restore: ""} if restore else {n: request.POST.get(n, "") for n in current}
+        )
         form = NoticeSettingsForm(data)
         if form.is_valid():
             try:
@@ -137,11 +138,11 @@ def procedure_settings(request: HttpRequest, procedure_id: int, *, staff: Staff)
     current["own_series"] = bool(row and row.own_series)
     if request.method == "POST":
         restore = _restore(request)
-        data: dict[str, Any] = {n: request.POST.get(n, "") for n in SETTINGS_FIELDS}
-        if request.POST.get("own_series"):
+        # As on the organisation's page: a restore posts the stored values, that one cleared.
+        source = {**current, restore: ""} if restore else request.POST
+        data: dict[str, Any] = {n: source.get(n, "") for n in SETTINGS_FIELDS}
+        if source.get("own_series"):
             data["own_series"] = "on"
-        if restore:
-            data[restore] = ""
         form = NoticeSettingsForm(data, procedure=True)
         if form.is_valid():
             try:

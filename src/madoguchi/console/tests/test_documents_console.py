@@ -54,11 +54,13 @@ def test_a_custom_teaching_is_restored_to_the_default_with_one_button(admin_clie
     admin_client.post(SETTINGS, {"issuer_title": "", "appeal_reject": "独自の教示です。"})
     assert "既定の文に戻して保存する" in text(admin_client.get(SETTINGS))
 
-    response = admin_client.post(
-        SETTINGS,
-        {"issuer_name": "港 一郎", "appeal_reject": "独自の教示です。", "restore": "appeal_reject"},
-        follow=True,
-    )
+    admin_client.post(SETTINGS, {"issuer_name": "港 一郎", "appeal_reject": "独自の教示です。"})
+    page = text(admin_client.get(SETTINGS))
+    # The button belongs to a form of its own: Enter in a field still saves the main form.
+    assert 'form="restore-form" name="restore" value="appeal_reject"' in page
+    assert '<form method="post" id="restore-form">' in page
+
+    response = admin_client.post(SETTINGS, {"restore": "appeal_reject"}, follow=True)
 
     assert "却下の教示を既定の文に戻しました。" in text(response)
     row = DocumentSettings.objects.get(organisation=organisation)
@@ -109,6 +111,13 @@ def test_a_procedure_gets_its_own_numbers_and_another_organisations_procedure_is
         "横住",
     )
     assert "この手続の番号（横住第…号）" in text(admin_client.get(SETTINGS))
+    admin_client.post(
+        url,
+        {"own_series": "on", "number_prefix": "横住", "appeal_approve": "この手続の教示"},
+    )
+    admin_client.post(url, {"restore": "appeal_approve"})
+    row.refresh_from_db()
+    assert (row.appeal_approve, row.own_series, row.number_prefix) == ("", True, "横住")
 
     from madoguchi.testing import console_login
 
