@@ -93,6 +93,15 @@ def document_settings(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     else:
         form = NoticeSettingsForm(initial=current)
     effective = notice_settings(organisation)
+    this_year = fiscal_year_now(now=current_time())
+    running = next(
+        (
+            r.series
+            for r in number_series_of(organisation=organisation)
+            if r.series.key == "decision" and r.series.fiscal_year == this_year
+        ),
+        None,
+    )
     own = procedure_notice_settings_keys(organisation=organisation)
     procedures = [
         {"procedure": p, "own": own.get(f"procedure:{p.pk}")}
@@ -105,6 +114,7 @@ def document_settings(request: HttpRequest, *, staff: Staff) -> HttpResponse:
             "form": form,
             "organisation": organisation,
             "effective": effective,
+            "running": running,
             "defaults": _defaults(organisation, effective.issuer_title),
             "procedures": procedures,
         },

@@ -36,7 +36,7 @@ def test_the_admin_sees_the_defaults_and_saves_the_issuer_and_prefix(admin_clien
 
     assert page.status_code == 200
     assert "横浜市長" in text(page)  # the default issuer
-    assert "横第123号" in text(page)
+    assert "横第1号から" in text(page)
     assert "3か月以内に、横浜市長に対して審査請求" in text(page)  # the default 教示, shown
 
     response = admin_client.post(
@@ -47,7 +47,18 @@ def test_the_admin_sees_the_defaults_and_saves_the_issuer_and_prefix(admin_clien
 
     assert "文書の設定を保存しました。" in text(response)
     assert "横浜市長　港 一郎" in text(response)
+    assert "横こ第1号から" in text(response)
     assert notice_settings(organisation).number_prefix == "横こ"
+
+
+def test_a_prefix_changed_mid_year_is_said_to_apply_from_next_year(admin_client, organisation):
+    from madoguchi.core.time import now
+
+    document_issue_make(organisation=organisation, source_key="test:1", now=now())
+
+    response = admin_client.post(SETTINGS, {"number_prefix": "横こ"}, follow=True)
+
+    assert "今年度は横第2号から（記号「横こ」は来年度の番号から使います）" in text(response)
 
 
 def test_a_custom_teaching_is_restored_to_the_default_with_one_button(admin_client, organisation):
