@@ -19,6 +19,7 @@ from madoguchi.api.applications import router as applications_router
 from madoguchi.api.bench import router as bench_router
 from madoguchi.api.catalog import router as catalog_router
 from madoguchi.api.lotteries import router as lotteries_router
+from madoguchi.api.register import router as register_router
 from madoguchi.api.reservations import router as reservations_router
 from madoguchi.api.schemas import ErrorOut, KindCounts, OrganisationOut, OrganisationPage
 from madoguchi.api.staff import router as staff_router
@@ -53,6 +54,7 @@ api.add_router("", statistics_router)
 api.add_router("", reservations_router)
 api.add_router("", lotteries_router)
 api.add_router("", verify_router)
+api.add_router("", register_router)
 api.add_router("/staff", staff_router)
 
 MAX_PER_PAGE = 200

@@ -3,6 +3,7 @@ from django.urls import path
 from madoguchi.console import (
     urls_admin,
     urls_counter,
+    urls_documents,
     urls_exports,
     urls_facilities,
     urls_imports,
@@ -76,4 +77,5 @@ urlpatterns = [
     *urls_proofing.urlpatterns,
     *urls_facilities.urlpatterns,
     *urls_members.urlpatterns,
+    *urls_documents.urlpatterns,
 ]

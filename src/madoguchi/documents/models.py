@@ -48,6 +48,36 @@ class DocumentSettings(models.Model):
         return f"{self.organisation_id} 文書の設定"
 
 
+class ProcedureNoticeSettings(models.Model):
+    """One procedure's own notice settings (手続ごとの設定), before the organisation's: its
+    number prefix and, with ``own_series``, its own fiscal-year counter (``procedure:<id>``),
+    its issuer and its 教示. ``procedure_key`` is ``procedure:<id>`` (documents may not import
+    the catalog). An empty field falls back to the organisation's :class:`DocumentSettings`."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    procedure_key = models.CharField(max_length=64)
+    number_prefix = models.CharField("文書番号の記号", max_length=16, blank=True)
+    #: Numbers of its own (鎌こ第1号, 鎌こ第2号 …) rather than the organisation's series.
+    own_series = models.BooleanField("この手続だけの番号を使う", default=False)
+    issuer_title = models.CharField("発行者の職名", max_length=64, blank=True)
+    issuer_name = models.CharField("発行者の氏名", max_length=64, blank=True)
+    appeal_approve = models.TextField("承認の教示", blank=True)
+    appeal_reject = models.TextField("却下の教示", blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "手続ごとの文書の設定"
+        verbose_name_plural = "手続ごとの文書の設定"
+        constraints = (
+            models.UniqueConstraint(
+                fields=("organisation", "procedure_key"), name="procedure_notice_settings_once"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} {self.procedure_key}"
+
+
 class NumberSeries(models.Model):
     """One counter of document numbers (文書番号) for one fiscal year: ``key`` names the series
     (``decision`` for the organisation's default, ``procedure:<id>`` for a procedure with its
@@ -173,7 +203,11 @@ class Document(models.Model):
                 name="document_superseded_names_successor",
             ),
         )
-        indexes = (models.Index(fields=("archive_due_at",), name="document_archive_due"),)
+        indexes = (
+            models.Index(fields=("archive_due_at",), name="document_archive_due"),
+            # An uploaded PDF is matched to the register by the digest of its revisions.
+            models.Index(fields=("sha256",), name="document_sha256"),
+        )
 
     def __str__(self) -> str:
         return f"{self.title} {self.number}".strip()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from madoguchi.documents.models import DocumentSettings
+from madoguchi.documents.models import DocumentSettings, ProcedureNoticeSettings
 from madoguchi.tenants.models import Organisation
 
 
@@ -65,17 +65,41 @@ def notice_settings(
 ) -> NoticeSettings:
     """The organisation's notice settings, with its defaults where nothing is set.
     ``procedure_key`` (``procedure:<id>``) names the procedure whose own settings, where it
-    has any, come first."""
+    has any, come first: each of its non-empty fields wins over the organisation's, and with
+    its own series the number key is ``procedure_key`` (its own fiscal-year counter, with its
+    own prefix). A series keeps the prefix it started the fiscal year with
+    (:func:`madoguchi.documents.issuance.number_take`)."""
     stored = DocumentSettings.objects.filter(organisation=organisation).first()
-    title = (stored.issuer_title if stored else "") or default_issuer_title(organisation)
-    prefix = (stored.number_prefix if stored else "") or organisation.name[:1]
+    own = (
+        ProcedureNoticeSettings.objects.filter(
+            organisation=organisation, procedure_key=procedure_key
+        ).first()
+        if procedure_key
+        else None
+    )
+
+    def pick(name: str) -> str:
+        for row in (own, stored):
+            value = str(getattr(row, name, "") or "") if row is not None else ""
+            if value:
+                return value
+        return ""
+
+    title = pick("issuer_title") or default_issuer_title(organisation)
+    # A procedure's prefix names its own series; without one it shares the organisation's.
+    own_series = own is not None and own.own_series and bool(procedure_key)
+    prefix = (
+        (own.number_prefix if own is not None and own_series else "")
+        or (stored.number_prefix if stored else "")
+        or organisation.name[:1]
+    )
     return NoticeSettings(
-        number_key="decision",
+        number_key=str(procedure_key) if own_series else "decision",
         number_prefix=prefix,
         issuer_title=title,
-        issuer_name=stored.issuer_name if stored else "",
-        appeal_approve=(stored.appeal_approve if stored else "")
+        issuer_name=pick("issuer_name"),
+        appeal_approve=pick("appeal_approve")
         or appeal_default(issuer_title=title, organisation_name=organisation.name, refusal=False),
-        appeal_reject=(stored.appeal_reject if stored else "")
+        appeal_reject=pick("appeal_reject")
         or appeal_default(issuer_title=title, organisation_name=organisation.name, refusal=True),
     )

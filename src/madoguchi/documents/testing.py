@@ -85,3 +85,43 @@ class LoopbackTsa:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def tiny_pdf(text: str = "") -> bytes:
+    """A real one-page PDF (pypdf), different for each ``text``."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": text or "test"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def document_issue_make(
+    *,
+    organisation: Organisation,
+    source_key: str,
+    now: datetime,
+    kind: str = DocumentKind.DECISION_APPROVE,
+    procedure_key: str | None = None,
+) -> Document:
+    """Issue one document through the real step (number, code, seal, register), in its own
+    transaction as the deciding service would."""
+    from django.db import transaction
+
+    from madoguchi.documents.issuance import document_issue
+
+    with transaction.atomic():
+        return document_issue(
+            organisation=organisation,
+            kind=DocumentKind(kind),
+            title=DocumentKind(kind).label,
+            source_key=source_key,
+            build=lambda stamp: tiny_pdf(f"{stamp.number} {stamp.code}"),
+            now=now,
+            procedure_key=procedure_key,
+        )

@@ -31,6 +31,7 @@ from madoguchi.applications.received import application_register_received, recei
 from madoguchi.applications.review import (
     application_correction_answer,
     application_correction_request,
+    application_decide,
     application_move,
     decision_template_save,
 )
@@ -54,6 +55,13 @@ from madoguchi.catalog.testers import (
     procedure_tester_invite,
 )
 from madoguchi.core.time import to_tokyo
+from madoguchi.documents.notice_admin import (
+    document_settings_of,
+    document_settings_save,
+    procedure_notice_settings_of,
+    procedure_notice_settings_save,
+)
+from madoguchi.documents.publication import register_heads_publish
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import Context, field_types
 from madoguchi.forms.engine import validate
@@ -165,6 +173,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
         display_name="神奈川 運用",
     )
     _demo_procedures(yokohama, kamakura, now=now)
+    _demo_document_settings(yokohama, kamakura, now=now)
     resident = _demo_resident(passwords["resident"], now=now)
     _demo_applications(yokohama, resident, now=now)
     _demo_received(yokohama, kamakura, now=now)
@@ -182,6 +191,8 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     demo_current_year_counts(now=now)
     _demo_operational_test(yokohama, resident, now=now)
     demo_reservations(yokohama, resident, now=now)
+    # The register's daily head, so that /register/ shows the demo's notices at once.
+    register_heads_publish(now=now)
     return [
         DemoLogin(
             "職員（団体管理者）",
@@ -292,6 +303,10 @@ _DEMO_APPLICATIONS = (
     ("demo-yokohama-juminhyo-0002", ("佐藤", "一郎", "サトウ", "イチロウ"), 3, "accepted"),
     ("demo-yokohama-juminhyo-0003", ("髙橋", "美咲", "タカハシ", "ミサキ"), 1, "submitted"),
     ("demo-yokohama-sodai-gomi-0001", ("鈴木", "健太", "スズキ", "ケンタ"), 0, "submitted"),
+    # Decided, with their 決定通知書 issued (number, issuer, 教示) and in the register.
+    ("demo-yokohama-decided-juminhyo-0001", ("中村", "陽子", "ナカムラ", "ヨウコ"), 6, "approved"),
+    ("demo-yokohama-decided-sodai-gomi-0001", ("小林", "誠", "コバヤシ", "マコト"), 5, "approved"),
+    ("demo-yokohama-decided-juminhyo-0002", ("加藤", "翼", "カトウ", "ツバサ"), 4, "rejected"),
 )
 
 
@@ -394,14 +409,26 @@ def _demo_applications(yokohama: Organisation, resident: User, *, now: datetime)
         except SubmissionError as error:  # a template changed shape: the demo goes on
             logger.warning("demo application %s not created: %s", key, error)
             continue
-        if status == "accepted" and staff is not None:
+        if status in ("accepted", "approved", "rejected") and staff is not None:
             application_move(
                 organisation=yokohama,
                 application=result.application,
                 staff=staff,
-                to_status=status,
+                to_status=ApplicationStatus.ACCEPTED,
                 expected_status=ApplicationStatus.SUBMITTED,
                 now=at + timedelta(hours=1),
+            )
+        if status in ("approved", "rejected") and staff is not None:
+            application_decide(
+                organisation=yokohama,
+                application=Application.objects.select_related("procedure").get(
+                    pk=result.application.pk
+                ),
+                staff=staff,
+                outcome="approve" if status == "approved" else "reject",
+                reason=_DEMO_TEMPLATES[0 if status == "approved" else 2][2],
+                expected_status=ApplicationStatus.ACCEPTED,
+                now=at + timedelta(days=1),
             )
 
 
@@ -907,6 +934,37 @@ _DEMO_PRIVACY = (
     "申請の処理に必要な範囲でのみ利用します。法令に定める場合を除き、本人の同意なく"
     "第三者に提供しません。"
 )
+
+
+def _demo_document_settings(
+    yokohama: Organisation, kamakura: Organisation, *, now: datetime
+) -> None:
+    """The issuer, number prefix of the demo organisations' notices (the 教示 stay the
+    defaults), and 横浜市's 粗大ごみ with numbers of its own (once: what a demo admin changes
+    afterwards is kept). The names are made up."""
+    issuers = {
+        yokohama: ("横浜市長", "港 一郎", "横市"),
+        kamakura: ("鎌倉市長", "若宮 大路", "鎌市"),
+    }
+    for org, (title, name, prefix) in issuers.items():
+        if document_settings_of(organisation=org) is None:
+            document_settings_save(
+                organisation=org,
+                actor=None,
+                data={"issuer_title": title, "issuer_name": name, "number_prefix": prefix},
+                now=now,
+            )
+    procedure = Procedure.objects.filter(organisation=yokohama, slug="sodai-gomi").first()
+    if procedure is not None:
+        key = f"procedure:{procedure.pk}"
+        if procedure_notice_settings_of(organisation=yokohama, procedure_key=key) is None:
+            procedure_notice_settings_save(
+                organisation=yokohama,
+                actor=None,
+                procedure_key=key,
+                data={"own_series": True, "number_prefix": "横資循"},
+                now=now,
+            )
 
 
 def _demo_contacts(yokohama: Organisation, kamakura: Organisation, *, now: datetime) -> None:

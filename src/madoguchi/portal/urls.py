@@ -26,6 +26,7 @@ urlpatterns = [
     ),
     path("testers/<str:token>/", views_testers.tester_accept, name="tester_accept"),
     path("account/", include("madoguchi.portal.urls_account")),
+    path("", include("madoguchi.portal.urls_register")),
     # Before urls_apply: its mypage/<receipt number>/ would take mypage/events/.
     path("", include("madoguchi.portal.urls_registrations")),
     path("", include("madoguchi.portal.urls_facilities")),

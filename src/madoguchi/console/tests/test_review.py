@@ -873,13 +873,16 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     # test_versions_console).
     # One of them is the operational-test application (運用テスト) to the 準備中 防災訓練
     # procedure (ops.demo._demo_operational_test): a real row, marked and never counted.
-    assert len(made) == 8  # one waits for sign-off (決裁), one for a correction
+    # Three are decided, their notices issued (the register and /verify/ show them).
+    assert len(made) == 11  # one waits for sign-off (決裁), one for a correction
     assert [a.procedure.slug for a in made if a.is_test] == ["demo-bousai-kunren"]
     assert {a.status for a in made} == {
         S.SUBMITTED,
         S.ACCEPTED,
         S.RESUBMITTED,
         S.CORRECTION_REQUESTED,
+        S.APPROVED,
+        S.REJECTED,
     }
     assert DecisionProposal.objects.filter(state="pending").count() == 1
     assert DecisionTemplate.objects.filter(organisation=yokohama).exists()
@@ -897,7 +900,7 @@ def test_the_demo_gives_yokohama_staff_a_non_empty_inbox_once(db, settings, tmp_
     assert "account" in teate.answers
 
     demo_setup(now=now())
-    assert Application.objects.count() == 14  # 13 + the operational-test application
+    assert Application.objects.count() == 17  # 16 + the operational-test application
     assert DecisionProposal.objects.count() == 1
 
     passwords = json.loads((tmp_path / "demo_logins.json").read_text(encoding="utf-8"))

@@ -2,7 +2,9 @@
 ``--once``); group staff notices into mails (``applications.staff_notices``); every hour warn of expiring drafts and remove unsent uploads; and purge
 applications past their retention period once a day; run the reservations' scheduled work
 (``reservations.tasks.reservations_tick``: expiries, draws, waitlist offers, reminders); add
-archival timestamps to issued documents that are due (``documents.archive``, PAdES B-LTA)."""
+archival timestamps to issued documents that are due (``documents.archive``, PAdES B-LTA);
+publish each organisation's daily register head (``documents.publication``), looked at every
+few minutes."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from madoguchi.applications.services import drafts_expire
 from madoguchi.applications.staff_notices import staff_notices_deliver
 from madoguchi.core.time import now
 from madoguchi.documents.archive import documents_archive_tick
+from madoguchi.documents.publication import register_heads_publish
 from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
 from madoguchi.reservations.tasks import reservations_tick
@@ -30,6 +33,9 @@ PURGE_INTERVAL_SECONDS = 24 * 3600
 PURGE_BATCH = 1000
 #: Draft expiry notices and unclaimed uploads are looked at every hour.
 HOUSEKEEPING_INTERVAL_SECONDS = 3600
+#: The register's daily head is published once per Japan date: looked at every 5 minutes, so
+#: it is out a few minutes after midnight.
+HEADS_INTERVAL_SECONDS = 300
 
 
 class Command(BaseCommand):
@@ -53,6 +59,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         next_purge = 0.0
         next_housekeeping = 0.0
+        next_heads = 0.0
         while True:
             try:
                 report = outbox_deliver_email(now=now())
@@ -104,6 +111,17 @@ class Command(BaseCommand):
             else:
                 if archived:
                     self.stdout.write(f"発行文書に保存用タイムスタンプ: {archived} 件")
+            if time.monotonic() >= next_heads:
+                next_heads = time.monotonic() + HEADS_INTERVAL_SECONDS
+                try:
+                    heads = register_heads_publish(now=now())
+                except Exception as error:  # tried again in five minutes
+                    self.stderr.write(
+                        f"台帳の先頭の公開を一時中断しました（{type(error).__name__}）。"
+                    )
+                else:
+                    if heads:
+                        self.stdout.write(f"台帳の先頭を公開: {heads} 団体")
             if not options["once"] and time.monotonic() >= next_purge:
                 try:
                     purge = applications_purge_expired(now=now(), limit=PURGE_BATCH)
