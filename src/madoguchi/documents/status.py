@@ -133,8 +133,9 @@ def document_status_set(
     )
     if locked.status != DocumentStatus.VALID:
         raise DocumentStatusError(
-            f"この文書はすでに「{DocumentStatus(locked.status).label}」のため、"
-            "状態を変えられません。",
+            "この文書はすでに取り消されています。"
+            if locked.status == DocumentStatus.WITHDRAWN
+            else "この文書はすでに訂正された文書に差し替えられています。",
             code="not_valid",
         )
     locked.status = target
@@ -155,6 +156,7 @@ def document_status_set(
             **dict(detail or {}),
             "document": locked.pk,
             "kind": locked.kind,
+            "sha256": locked.sha256,
             **({"superseded_by": superseded_by.pk} if superseded_by is not None else {}),
         },
     )

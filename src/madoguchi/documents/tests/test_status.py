@@ -55,7 +55,12 @@ def test_withdrawing_stores_the_reason_and_audits_ids_only(organisation, documen
         "document",
         str(document.pk),
     )
-    assert event.detail == {"application": 7, "document": document.pk, "kind": document.kind}
+    assert event.detail == {
+        "application": 7,
+        "document": document.pk,
+        "kind": document.kind,
+        "sha256": document.sha256,
+    }
 
 
 def test_superseding_names_the_successor(organisation, document):
@@ -70,7 +75,7 @@ def test_superseding_names_the_successor(organisation, document):
 
 def test_a_document_no_longer_valid_is_never_changed_again(organisation, document):
     _set(organisation, document)
-    with pytest.raises(DocumentStatusError, match="すでに「取り消されています」") as refused:
+    with pytest.raises(DocumentStatusError, match="すでに取り消されています") as refused:
         _set(organisation, document, reason="二度目の理由")
     assert refused.value.code == "not_valid"
     document.refresh_from_db()

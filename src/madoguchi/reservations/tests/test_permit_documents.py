@@ -190,7 +190,12 @@ def test_cancelling_withdraws_the_current_permit_and_the_download_is_then_404(
     event = AuditEvent.objects.get(action="document.withdrawn")
     assert event.target_id == str(permit.pk)
     assert event.actor == hanako[0]
-    assert event.detail == {"booking": booking.pk, "document": permit.pk, "kind": "permit"}
+    assert event.detail == {
+        "booking": booking.pk,
+        "document": permit.pk,
+        "kind": "permit",
+        "sha256": permit.sha256,
+    }
     # A cancelled booking has no permit: 404, and nothing new is issued.
     assert client.get(_url(booking)).status_code == 404
     assert _permits(booking) == [permit]
