@@ -212,6 +212,14 @@ class Document(models.Model):
     def __str__(self) -> str:
         return f"{self.title} {self.number}".strip()
 
+    @property
+    def verify_url(self) -> str:
+        """The public address of this document's verification page (on the portal's host,
+        also when the console runs on another)."""
+        from madoguchi.documents.codes import verify_url
+
+        return verify_url(self.code)
+
 
 class Register(models.Model):
     """The head of one organisation's register: how many entries and the last entry's hash.
