@@ -3,10 +3,11 @@
 ``GET /register/{lg_code}/heads/`` lists the organisation's published daily heads (newest
 first); ``GET /register/{lg_code}/entries/`` its entries (first first), each with what its
 hash covers. Anyone can recompute the chain: for entry *n*, SHA-256 (hex) of the UTF-8 text
-of these lines joined by a line feed — ``madoguchi-register-1``, the organisation code, *n*,
-``code_sha256``, ``sha256``, ``issued_at`` (as given), ``prev_hash`` — equals ``entry_hash``,
+of these lines joined by a line feed — ``madoguchi-register-2``, the organisation code, *n*,
+``kind``, ``number_sha256``, ``code_sha256``, ``sha256``, ``issued_at``
+(as given), ``prev_hash`` — equals ``entry_hash``,
 and ``prev_hash`` of entry 1 is 64 zeros, of entry *n* the ``entry_hash`` of entry *n−1*.
-No verification code, title or name is published.
+No verification code, number, title or name is published.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class EntryOut(Schema):
     seq: int = Field(description="記載の番号（1から）")
     kind: str = Field(description="文書の種類のコード")
     kind_label: str = Field(description="文書の種類")
+    number_sha256: str = Field(
+        description="文書番号（印字のまま、UTF-8）の SHA-256（番号のない文書は空の文字列の SHA-256）"
+    )
     issued_at: str = Field(description="発行日時（UTC、マイクロ秒まで。ハッシュに入る形）")
     issued_on: str = Field(description="発行日（日本時間）")
     code_sha256: str = Field(description="照合番号の SHA-256（照合番号そのものは公開しない）")
@@ -132,6 +136,7 @@ def register_entries(request: HttpRequest, lg_code: str, paging: Query[PageIn]) 
                 "seq": public.seq,
                 "kind": public.kind,
                 "kind_label": public.kind_label,
+                "number_sha256": public.number_sha256,
                 "issued_at": public.issued_at_text,
                 "issued_on": public.issued_on.isoformat(),
                 "code_sha256": public.code_sha256,

@@ -78,6 +78,7 @@ def document_settings(request: HttpRequest, *, staff: Staff) -> HttpResponse:
                     actor=staff.user,
                     data=form.cleaned_data,
                     now=current_time(),
+                    procedure_names=_procedure_names(organisation),
                 )
             except NoticeSettingsRefused as refused:
                 for name, message in refused.errors.items():
@@ -162,6 +163,7 @@ def procedure_settings(request: HttpRequest, procedure_id: int, *, staff: Staff)
                     procedure_key=key,
                     data=form.cleaned_data,
                     now=current_time(),
+                    procedure_names=_procedure_names(organisation),
                 )
             except NoticeSettingsRefused as refused:
                 for name, message in refused.errors.items():
@@ -191,8 +193,18 @@ def procedure_settings(request: HttpRequest, procedure_id: int, *, staff: Staff)
     )
 
 
-def _series_label(series: NumberSeries) -> str:
-    kind = "団体の番号" if series.key == "decision" else series.key
+def _procedure_names(organisation: Organisation) -> dict[str, str]:
+    """The organisation's procedures by series key (``procedure:<id>``) → name: documents
+    knows procedures only by key, the console says their names."""
+    return {
+        f"procedure:{p.pk}": p.name
+        for p in procedures_of(organisation=organisation, published_only=False)
+    }
+
+
+def _series_label(series: NumberSeries, names: dict[str, str]) -> str:
+    default = "団体の番号" if series.key == "decision" else "削除された手続"
+    kind = names.get(series.key) or default
     return f"{series.fiscal_year}年度 {series.prefix}第…号（{kind}）"
 
 
@@ -207,11 +219,8 @@ def _numbers_page(
     request: HttpRequest, staff: Staff, *, form: NumberVoidForm | None, status: int = 200
 ) -> HttpResponse:
     rows = number_series_of(organisation=staff.organisation)
-    procedures = {
-        f"procedure:{p.pk}": p.name
-        for p in procedures_of(organisation=staff.organisation, published_only=False)
-    }
-    choices = [(r.series.pk, _series_label(r.series)) for r in rows]
+    procedures = _procedure_names(staff.organisation)
+    choices = [(r.series.pk, _series_label(r.series, procedures)) for r in rows]
     if form is None:
         form = NumberVoidForm(choices=choices)
     return render(
@@ -245,7 +254,8 @@ def wareki_year(fiscal_year: int) -> str:
 @admin_required
 def number_void(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     rows = number_series_of(organisation=staff.organisation)
-    choices = [(r.series.pk, _series_label(r.series)) for r in rows]
+    names = _procedure_names(staff.organisation)
+    choices = [(r.series.pk, _series_label(r.series, names)) for r in rows]
     form = NumberVoidForm(request.POST, choices=choices)
     if form.is_valid():
         try:

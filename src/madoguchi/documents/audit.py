@@ -3,34 +3,32 @@
 :func:`register_audit` reads; it never repairs. For each organisation it recomputes every
 entry's hash (:func:`madoguchi.documents.register.entry_hash`) and its link to the entry
 before, checks that the entries are numbered 1, 2, … without a gap, that each entry says what
-its document says (code, SHA-256, issue instant) and the PDF still has that SHA-256, that every
-document issued since the register began has an entry, that the register's length and head
-are the last entry's, and that every published daily head still equals the chain at its length.
+its document says (kind, number, code, SHA-256, issue instant) and the PDF still has that
+SHA-256, that every document has an entry (the documents carried over from before the register
+were entered by migration ``documents.0004``), that each document's status agrees with the
+audit trail's withdrawal and supersession events, that the register's length and head are the
+last entry's, and that every published daily head still equals the chain at its length.
 Every problem is a Japanese sentence naming the organisation, the entry and what differs.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from madoguchi.audit.constants import AuditAction
+from madoguchi.audit.models import AuditEvent
+from madoguchi.documents.constants import DocumentStatus
 from madoguchi.documents.models import Document, Register, RegisterEntry, RegisterHead
 from madoguchi.documents.register import GENESIS, entry_hash
 from madoguchi.tenants.models import Organisation
 
-#: Documents the issue-14 migration carried over from the applications' own notices: issued
-#: before the register existed, so they have no entry (``application:<id>:decision:<pk>``).
-LEGACY_SOURCE = re.compile(r"^application:\d+:decision:\d+$")
-
-
-def document_is_legacy(document: Document) -> bool:
-    """Whether the document predates the register (carried over without number or entry)."""
-    return (
-        document.series_id is None
-        and not document.number
-        and bool(LEGACY_SOURCE.match(document.source_key))
-    )
+#: The status each audited status change leaves a document in (:mod:`madoguchi.documents.status`).
+_STATUS_OF_EVENT = {
+    AuditAction.DOCUMENT_WITHDRAWN: DocumentStatus.WITHDRAWN,
+    AuditAction.DOCUMENT_SUPERSEDED: DocumentStatus.SUPERSEDED,
+}
 
 
 @dataclass(frozen=True)
@@ -120,6 +118,8 @@ def _audit_one(org: Organisation, report: AuditReport) -> None:
         computed = entry_hash(
             lg_code=org.lg_code,
             seq=entry.seq,
+            kind=entry.kind,
+            number=entry.number,
             code=entry.code,
             sha256=entry.sha256,
             issued_at=entry.issued_at,
@@ -148,6 +148,12 @@ def _audit_one(org: Organisation, report: AuditReport) -> None:
             continue
         document = documents[entry.document_id]
         differs = []
+        if document.kind != entry.kind:
+            differs.append(f"種類（文書 {document.kind}、記載 {entry.kind}）")
+        if document.number != entry.number:
+            differs.append(
+                f"文書番号（文書 {document.number or '（なし）'}、記載 {entry.number or '（なし）'}）"
+            )
         if document.code != entry.code:
             differs.append("照合番号")
         if document.sha256 != entry.sha256:
@@ -186,7 +192,7 @@ def _audit_one(org: Organisation, report: AuditReport) -> None:
                 f"文書 {document.number or document.pk} の PDF が発行時の SHA-256 と一致しません"
                 f"（記録 {_short(document.sha256)}、PDF {_short(digest)}）。",
             )
-    missing = [d for d in documents.values() if d.pk not in entered and not document_is_legacy(d)]
+    missing = [d for d in documents.values() if d.pk not in entered]
     for document in missing:
         problem(
             None,
@@ -196,6 +202,10 @@ def _audit_one(org: Organisation, report: AuditReport) -> None:
     report.checked.append(
         f"{org.name}（{org.lg_code}）: 発行文書 {len(documents)} 件と記載の照合"
         f"（PDF の SHA-256 の再計算 {pdf_checked} 件）"
+    )
+    _audit_statuses(org, documents, problem)
+    report.checked.append(
+        f"{org.name}（{org.lg_code}）: 文書の状態（有効・取消し・差替え）と監査記録の照合"
     )
     register = Register.objects.filter(organisation=org).first()
     last_seq = entries[-1].seq if entries else 0
@@ -239,3 +249,41 @@ def _audit_one(org: Organisation, report: AuditReport) -> None:
                 "壊れています（上の問題をご覧ください）。",
             )
     report.checked.append(f"{org.name}（{org.lg_code}）: 公開した日次の先頭 {len(heads)} 件")
+
+
+def _audit_statuses(
+    org: Organisation,
+    documents: dict[int, Document],
+    problem: Callable[[int | None, str], None],
+) -> None:
+    """Each document's status against the audit trail: a withdrawn or superseded document
+    has the event that made it so (the last one decides), and a valid one has none."""
+    recorded: dict[str, DocumentStatus] = {}
+    for target_id, action in (
+        AuditEvent.objects.filter(
+            organisation=org,
+            target_type="document",
+            action__in=list(_STATUS_OF_EVENT),
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("target_id", "action")
+    ):
+        recorded[target_id] = _STATUS_OF_EVENT[AuditAction(action)]
+    labels = dict(DocumentStatus.choices)
+    for document in documents.values():
+        expected = recorded.get(str(document.pk), DocumentStatus.VALID)
+        if document.status == expected:
+            continue
+        name = f"文書 {document.number or document.pk}（{document.issued_at:%Y-%m-%d}発行）"
+        if expected == DocumentStatus.VALID:
+            problem(
+                None,
+                f"{name}の状態は「{labels.get(document.status, document.status)}」ですが、"
+                "監査記録に取消し・差替えの記録がありません。状態が書き換えられています。",
+            )
+        else:
+            problem(
+                None,
+                f"{name}の状態は「{labels.get(document.status, document.status)}」ですが、"
+                f"監査記録では「{labels[expected]}」です。状態が書き換えられています。",
+            )

@@ -99,6 +99,14 @@ class NumberSeries(models.Model):
             models.UniqueConstraint(
                 fields=("organisation", "key", "fiscal_year"), name="number_series_once"
             ),
+            # Two series of one fiscal year never print the same prefix, so no number
+            # (鎌第1号) is printed twice in a year. A series keeps the prefix it started the
+            # year with; the settings refuse a prefix that another series uses this year or
+            # that another setting would start next year with
+            # (:mod:`madoguchi.documents.notice_admin`).
+            models.UniqueConstraint(
+                fields=("organisation", "fiscal_year", "prefix"), name="number_series_prefix_once"
+            ),
         )
 
     def __str__(self) -> str:
@@ -240,8 +248,8 @@ class Register(models.Model):
 
 
 class RegisterEntry(models.Model):
-    """Entry ``seq`` (1, 2, …) of an organisation's register: the document's code and digest,
-    the previous entry's hash, and this entry's hash over all of it
+    """Entry ``seq`` (1, 2, …) of an organisation's register: the document's kind, number,
+    code and digest as issued, the previous entry's hash, and this entry's hash over all of it
     (:func:`madoguchi.documents.register.entry_hash`)."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
@@ -249,6 +257,9 @@ class RegisterEntry(models.Model):
     document = models.OneToOneField(
         Document, on_delete=models.PROTECT, related_name="register_entry"
     )
+    #: The document's kind and number as issued (both enter the hash: /verify/ shows them).
+    kind = models.CharField(max_length=32, default="")
+    number = models.CharField(max_length=64, blank=True, default="")
     code = models.CharField(max_length=32)
     sha256 = models.CharField(max_length=64)
     issued_at = models.DateTimeField()

@@ -96,6 +96,64 @@ def _clean(data: Mapping[str, object], fields: tuple[str, ...]) -> dict[str, str
     return values
 
 
+def _procedure_label(key: str, names: Mapping[str, str] | None) -> str:
+    name = (names or {}).get(key)
+    return f"手続「{name}」" if name else f"手続（{key}）"
+
+
+def _prefix_clash(
+    *,
+    organisation: Organisation,
+    key: str,
+    prefix: str,
+    now: datetime,
+    names: Mapping[str, str] | None,
+) -> str:
+    """Why series ``key`` may not number with ``prefix``, or "" when it may: another setting
+    starts its series with the same prefix (the organisation's, or a procedure's own), or
+    this fiscal year's series of another key prints it while ``key`` has no series yet this
+    year (its first number would take ``prefix`` now; a running series keeps its prefix, and
+    the new one applies from the next fiscal year, where the settings alone decide). Either
+    would print one number (鎌第1号) twice in a year; the database refuses it too
+    (``number_series_prefix_once``)."""
+    if key != "decision":
+        stored = DocumentSettings.objects.filter(organisation=organisation).first()
+        own_prefix = (stored.number_prefix if stored else "") or organisation.name[:1]
+        if own_prefix == prefix:
+            return (
+                f"「{prefix}」は団体の文書番号の記号です。同じ記号では同じ番号が二度発行される"
+                "ため、この手続だけの番号には別の記号を入力してください。"
+            )
+    other = (
+        ProcedureNoticeSettings.objects.filter(
+            organisation=organisation, own_series=True, number_prefix=prefix
+        )
+        .exclude(procedure_key=key)
+        .order_by("procedure_key")
+        .first()
+    )
+    if other is not None:
+        return (
+            f"「{prefix}」は{_procedure_label(other.procedure_key, names)}だけの番号の記号です。"
+            "同じ記号では同じ番号が二度発行されるため、別の記号を入力してください。"
+        )
+    year = fiscal_year_of(now)
+    series = NumberSeries.objects.filter(organisation=organisation, fiscal_year=year)
+    if not series.filter(key=key).exists():
+        running = series.filter(prefix=prefix).exclude(key=key).first()
+        if running is not None:
+            owner = (
+                "団体の番号"
+                if running.key == "decision"
+                else _procedure_label(running.key, names) + "だけの番号"
+            )
+            return (
+                f"「{prefix}」は今年度（{year}年度）の{owner}（{prefix}第…号）で使っています。"
+                "同じ記号では同じ番号が二度発行されるため、別の記号を入力してください。"
+            )
+    return ""
+
+
 def _describe(name: str, before: str, after: str) -> str:
     label = SETTINGS_FIELDS[name][0] if name in SETTINGS_FIELDS else name
     if name in _APPEALS:
@@ -113,19 +171,36 @@ def document_settings_of(*, organisation: Organisation) -> DocumentSettings | No
 
 
 def document_settings_save(
-    *, organisation: Organisation, actor: User | None, data: Mapping[str, object], now: datetime
+    *,
+    organisation: Organisation,
+    actor: User | None,
+    data: Mapping[str, object],
+    now: datetime,
+    procedure_names: Mapping[str, str] | None = None,
 ) -> DocumentSettings:
     """Store the organisation's issuer (職名・氏名), number prefix and 教示 as given; an empty
     field means its default (:mod:`madoguchi.documents.notice_text`). Records
     ``DOCUMENT_SETTINGS_CHANGED`` with each change in words (a save that changes nothing
     records nothing). A prefix applies to series that start after it (a fiscal year's
     series keeps its prefix). Raises :class:`NoticeSettingsRefused` (nothing stored) for an
-    overlong text, ``<``/``>``, a NUL or a prefix with spaces or symbols."""
+    overlong text, ``<``/``>``, a NUL, a prefix with spaces or symbols, or a changed prefix
+    that a procedure's own numbers use or this fiscal year's series of a procedure prints
+    (the message names it, by ``procedure_names`` — procedure key → name — where given)."""
     values = _clean(data, tuple(SETTINGS_FIELDS))
     with transaction.atomic(durable=True):
         row = DocumentSettings.objects.select_for_update().filter(organisation=organisation).first()
         if row is None:
             row = DocumentSettings(organisation=organisation)
+        if row.number_prefix != values["number_prefix"]:
+            clash = _prefix_clash(
+                organisation=organisation,
+                key="decision",
+                prefix=values["number_prefix"] or organisation.name[:1],
+                now=now,
+                names=procedure_names,
+            )
+            if clash:
+                raise NoticeSettingsRefused({"number_prefix": clash})
         changes = [
             _describe(name, getattr(row, name), value)
             for name, value in values.items()
@@ -175,6 +250,7 @@ def procedure_notice_settings_save(
     procedure_key: str,
     data: Mapping[str, object],
     now: datetime,
+    procedure_names: Mapping[str, str] | None = None,
 ) -> ProcedureNoticeSettings | None:
     """Store one procedure's own settings (``procedure_key`` = ``procedure:<id>``; the caller
     has checked that the procedure is the organisation's): with ``own_series`` its own number
@@ -182,7 +258,9 @@ def procedure_notice_settings_save(
     that replace the organisation's where not empty. All empty and no own series removes the
     row (the organisation's settings apply). Audited as ``DOCUMENT_SETTINGS_CHANGED`` with the
     changes in words; a save that changes nothing records nothing. Raises
-    :class:`NoticeSettingsRefused` (nothing stored)."""
+    :class:`NoticeSettingsRefused` (nothing stored), also for an own prefix that the
+    organisation's, another procedure's own or this fiscal year's running series uses (the
+    message names it, by ``procedure_names`` — procedure key → name — where given)."""
     if not _PROCEDURE_KEY.match(procedure_key):
         raise NoticeSettingsRefused({"": "手続の指定が正しくありません。"})
     values = _clean(data, tuple(SETTINGS_FIELDS))
@@ -206,6 +284,16 @@ def procedure_notice_settings_save(
         )
         before = {name: getattr(row, name) if row else "" for name in SETTINGS_FIELDS}
         was_own = bool(row and row.own_series)
+        if own_series and (not was_own or before["number_prefix"] != values["number_prefix"]):
+            clash = _prefix_clash(
+                organisation=organisation,
+                key=procedure_key,
+                prefix=values["number_prefix"],
+                now=now,
+                names=procedure_names,
+            )
+            if clash:
+                raise NoticeSettingsRefused({"number_prefix": clash})
         changes = [
             _describe(name, before[name], value)
             for name, value in values.items()

@@ -5,7 +5,7 @@ last entry — is fixed as a :class:`RegisterHead` and never changed again. Anyo
 published head can later recompute the chain from the public entries and check that entry
 ``length`` still has that hash: nothing before it was rewritten, removed or inserted.
 
-The public entries carry no verification code (only the code's SHA-256 enters the hash, see
+The public entries carry no verification code and no number (only their SHA-256 enter the hash, see
 :func:`madoguchi.documents.register.entry_hash`), no title and no name: a code is what lets
 its holder look a document up, and it stays with the holder.
 """
@@ -22,11 +22,12 @@ from django.db.models import QuerySet
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.constants import DocumentKind
 from madoguchi.documents.models import Register, RegisterEntry, RegisterHead
+from madoguchi.documents.register import HASH_VERSION as _HASH_VERSION
 from madoguchi.tenants.models import Organisation
 
 #: The formula of :func:`madoguchi.documents.register.entry_hash`, as the public pages and the
-#: API describe it (kept next to the code it describes; a test recomputes with it).
-HASH_VERSION = "madoguchi-register-1"
+#: API describe it (a test recomputes with it).
+HASH_VERSION = _HASH_VERSION
 
 
 def register_heads_publish(*, now: datetime) -> int:
@@ -65,6 +66,16 @@ def register_heads_publish(*, now: datetime) -> int:
             continue
         published += 1
     return published
+
+
+def register_heads_of_day(*, now: datetime) -> list[RegisterHead]:
+    """The heads published for the Japan date of ``now`` (every organisation), by
+    organisation code, with their organisation."""
+    return list(
+        RegisterHead.objects.filter(day=to_tokyo(now).date())
+        .select_related("organisation")
+        .order_by("organisation__lg_code")
+    )
 
 
 def instant_text(instant: datetime) -> str:
@@ -112,15 +123,15 @@ def register_entries_of(organisation: Organisation) -> QuerySet[RegisterEntry]:
     :func:`entry_public` (never ``code``)."""
     return (
         RegisterEntry.objects.filter(organisation=organisation)
-        .select_related("document")
         .only(
             "seq",
+            "kind",
+            "number",
             "code",
             "sha256",
             "issued_at",
             "prev_hash",
             "entry_hash",
-            "document__kind",
         )
         .order_by("seq")
     )
@@ -133,6 +144,8 @@ class PublicEntry:
     seq: int
     kind: str
     kind_label: str
+    #: SHA-256 of the document number as printed (UTF-8; of "" for a document without one).
+    number_sha256: str
     issued_at: datetime
     #: The instant exactly as it enters the hash (UTC, microseconds, ``Z``).
     issued_at_text: str
@@ -144,12 +157,14 @@ class PublicEntry:
 
 
 def entry_public(entry: RegisterEntry) -> PublicEntry:
-    """The public fields of an entry: the code only as its SHA-256, the document only by kind."""
-    kind = entry.document.kind
+    """The public fields of an entry: the code and the number only as their SHA-256, the
+    document only by kind (as issued, as they enter the hash)."""
+    kind = entry.kind
     return PublicEntry(
         seq=entry.seq,
         kind=kind,
         kind_label=str(DocumentKind(kind).label) if kind in DocumentKind.values else kind,
+        number_sha256=hashlib.sha256(entry.number.encode("utf-8")).hexdigest(),
         issued_at=entry.issued_at,
         issued_at_text=instant_text(entry.issued_at),
         issued_on=to_tokyo(entry.issued_at).date(),

@@ -1,8 +1,8 @@
 """The append-only register of issued documents (発行文書の台帳), one hash chain per organisation.
 
-Entry *n* stores the document's verification code, the SHA-256 of the PDF as issued, the
-issue instant and the hash of entry *n−1* (:data:`GENESIS` for the first), and its own hash
-over all of these (:func:`entry_hash`). Changing any stored field, deleting or inserting an
+Entry *n* stores the document's kind, its number as printed, its verification code, the SHA-256
+of the PDF as issued, the issue instant and the hash of entry *n−1* (:data:`GENESIS` for the
+first), and its own hash over all of these (:func:`entry_hash`). Changing any stored field, deleting or inserting an
 entry changes every later hash, so :func:`madoguchi.documents.audit.register_audit` finds it;
 the daily published heads (:class:`RegisterHead`) pin the chain for anyone who kept one.
 """
@@ -21,25 +21,43 @@ from madoguchi.tenants.models import Organisation
 #: The "previous hash" of an organisation's first entry.
 GENESIS = "0" * 64
 
+#: The first line of every entry's hashed text: names the formula of :func:`entry_hash`
+#: (version 2 added the document's kind and number, which /verify/ shows).
+HASH_VERSION = "madoguchi-register-2"
+
 
 def entry_hash(
-    *, lg_code: str, seq: int, code: str, sha256: str, issued_at: datetime, prev_hash: str
+    *,
+    lg_code: str,
+    seq: int,
+    kind: str,
+    number: str,
+    code: str,
+    sha256: str,
+    issued_at: datetime,
+    prev_hash: str,
 ) -> str:
-    """The hash of one register entry: SHA-256 over its fields, one per line, in this order
-    (the same text anyone can recompute from the published API). The verification code enters
-    as its own SHA-256, so the published entries reveal no code."""
+    """The hash of one register entry: SHA-256 over the UTF-8 text of its fields, one per line,
+    in this order (the same text anyone can recompute from the published API):
+    :data:`HASH_VERSION`, organisation code, seq, kind, SHA-256 of the number as printed
+    (UTF-8; of the empty text for a document without one), SHA-256 of the verification code,
+    SHA-256 of the PDF, issue instant (UTC, microseconds, ``Z``), previous entry's hash. The
+    number and the verification code enter as their SHA-256, so the published entries reveal
+    neither; a holder of the document recomputes both."""
     text = "\n".join(
         (
-            "madoguchi-register-1",
+            HASH_VERSION,
             lg_code,
             str(seq),
+            kind,
+            hashlib.sha256(number.encode("utf-8")).hexdigest(),
             hashlib.sha256(code.encode("ascii")).hexdigest(),
             sha256,
             issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             prev_hash,
         )
     )
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def register_append(*, organisation: Organisation, document: Document) -> RegisterEntry:
@@ -56,6 +74,8 @@ def register_append(*, organisation: Organisation, document: Document) -> Regist
     digest = entry_hash(
         lg_code=organisation.lg_code,
         seq=seq,
+        kind=document.kind,
+        number=document.number,
         code=document.code,
         sha256=document.sha256,
         issued_at=document.issued_at,
@@ -65,6 +85,8 @@ def register_append(*, organisation: Organisation, document: Document) -> Regist
         organisation=organisation,
         seq=seq,
         document=document,
+        kind=document.kind,
+        number=document.number,
         code=document.code,
         sha256=document.sha256,
         issued_at=document.issued_at,
@@ -99,8 +121,9 @@ class Inclusion:
 
 
 def register_inclusion(document: Document) -> Inclusion | None:
-    """The document's place in the register, or None when it has no entry (issued before the
-    register existed)."""
+    """The document's place in the register, or None when it has no entry (never, for a
+    document issued through :func:`madoguchi.documents.issuance.document_issue` or carried
+    over by migration ``documents.0004``)."""
     entry = RegisterEntry.objects.filter(
         organisation_id=document.organisation_id, document=document
     ).first()

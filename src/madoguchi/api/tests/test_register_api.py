@@ -28,14 +28,16 @@ def documents(organisation):
 
 
 def recompute(lg_code, entries):
-    """The chain as the public page describes it: seven lines joined by LF, SHA-256 hex."""
+    """The chain as the public page describes it: nine lines joined by LF, SHA-256 hex."""
     prev = "0" * 64
     for entry in entries:
         text = "\n".join(
             (
-                "madoguchi-register-1",
+                "madoguchi-register-2",
                 lg_code,
                 str(entry["seq"]),
+                entry["kind"],
+                entry["number_sha256"],
                 entry["code_sha256"],
                 entry["sha256"],
                 entry["issued_at"],
@@ -55,7 +57,7 @@ def test_anyone_recomputes_the_chain_from_the_api_and_meets_the_published_head(c
         assert (body["count"], body["pages"], body["hash_version"]) == (
             5,
             3,
-            "madoguchi-register-1",
+            "madoguchi-register-2",
         )
         entries += body["results"]
     heads = client.get("/api/v1/register/141003/heads/").json()
@@ -70,9 +72,25 @@ def test_anyone_recomputes_the_chain_from_the_api_and_meets_the_published_head(c
         e
         for e in entries
         if e["code_sha256"] == hashlib.sha256(held.code.encode()).hexdigest()
+        and e["number_sha256"] == hashlib.sha256(held.number.encode()).hexdigest()
+        and e["kind"] == held.kind
         and e["sha256"] == hashlib.sha256(bytes(held.pdf)).hexdigest()
     ]
     assert [e["seq"] for e in mine] == [3]
+    assert held.number  # a numbered notice: its number is covered, not published
+
+
+def test_an_edited_document_number_or_kind_no_longer_matches_its_published_entry(client, documents):
+    """What /verify/ shows of a document (its number and kind) is covered by the chain: the
+    row edited in the database no longer matches the entry anyone recomputes."""
+    from madoguchi.documents.models import Document
+
+    held = documents[1]
+    Document.objects.filter(pk=held.pk).update(number="横第999号", kind="certificate")
+    entry = client.get("/api/v1/register/141003/entries/").json()["results"][1]
+
+    assert entry["number_sha256"] != hashlib.sha256("横第999号".encode()).hexdigest()
+    assert entry["kind"] == "decision_approve"
 
 
 def test_the_api_publishes_no_code_title_or_name(client, documents):
@@ -85,6 +103,7 @@ def test_the_api_publishes_no_code_title_or_name(client, documents):
         "seq",
         "kind",
         "kind_label",
+        "number_sha256",
         "issued_at",
         "issued_on",
         "code_sha256",
@@ -128,7 +147,9 @@ def test_the_public_pages_list_the_head_and_the_entries_without_codes(client, do
     assert "/register/141003/" in index.content.decode()
     html = page.content.decode()
     assert page.status_code == 200
-    assert "madoguchi-register-1" in html  # the formula, in words
+    assert "madoguchi-register-2" in html  # the formula, in words
+    assert "次の9行" in html
+    assert hashlib.sha256(documents[4].number.encode()).hexdigest() in html
     assert "記載 5" in html
     assert documents[4].sha256 in html
     for document in documents:

@@ -247,3 +247,39 @@ def test_the_list_of_issued_documents_links_to_the_application(
     assert "却下通知書" in page
     assert f"/console/applications/{application.pk}/" in page
     assert "全2件" in page
+
+
+def test_a_clashing_prefix_is_refused_on_both_pages_naming_the_procedure(
+    admin_client, organisation, procedure
+):
+    """The same printed number twice in a year (横住第1号 from two series) is refused where
+    the prefixes are set, with the procedure's name (never its key)."""
+    url = f"/console/documents/settings/procedures/{procedure.pk}/"
+    assert admin_client.post(url, {"own_series": "on", "number_prefix": "横住"}).status_code == 302
+
+    refused = admin_client.post(SETTINGS, {"number_prefix": "横住"})
+
+    assert refused.status_code == 400
+    assert f"「横住」は手続「{procedure.name}」だけの番号の記号です" in text(refused)
+    assert "procedure:" not in text(refused)
+    assert notice_settings(organisation).number_prefix == "横"
+
+    admin_client.post(SETTINGS, {"number_prefix": "横こ"})
+    clash = admin_client.post(url, {"own_series": "on", "number_prefix": "横こ"})
+    assert clash.status_code == 400
+    assert "「横こ」は団体の文書番号の記号です" in text(clash)
+    assert ProcedureNoticeSettings.objects.get().number_prefix == "横住"
+
+
+def test_the_series_dropdown_names_the_procedure(admin_client, organisation, procedure):
+    key = f"procedure:{procedure.pk}"
+    admin_client.post(
+        f"/console/documents/settings/procedures/{procedure.pk}/",
+        {"own_series": "on", "number_prefix": "横住"},
+    )
+    document_issue_make(organisation=organisation, source_key="test:1", now=T0, procedure_key=key)
+
+    page = text(admin_client.get("/console/documents/numbers/"))
+
+    assert f"2026年度 横住第…号（{procedure.name}）" in page
+    assert f"（{key}）" not in page

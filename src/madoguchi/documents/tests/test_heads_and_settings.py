@@ -384,3 +384,26 @@ def test_a_number_is_voided_once_and_another_organisations_series_is_not_found(
             now=T0,
         )
     assert NumberGap.objects.count() == 1
+
+
+def test_the_operator_command_says_what_is_already_published_today(organisation):
+    from madoguchi.core.time import now, to_tokyo
+
+    document_issue_make(organisation=organisation, source_key="test:1", now=now())
+    call_command("documents", "heads", stdout=StringIO())
+    out = StringIO()
+
+    call_command("documents", "heads", stdout=out)
+
+    said = out.getvalue()
+    assert "台帳の先頭を公開しました: 0 団体" in said
+    assert f"今日（{to_tokyo(now()).date():%Y-%m-%d}）公開済みの先頭:" in said
+    assert "横浜市（141003）: 記載 1 件" in said
+
+
+def test_the_operator_command_says_when_there_is_nothing_to_publish(db):
+    out = StringIO()
+
+    call_command("documents", "heads", stdout=out)
+
+    assert "公開した先頭はありません（記載のある台帳がありません）" in out.getvalue()

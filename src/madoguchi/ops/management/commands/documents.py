@@ -2,13 +2,15 @@
 
 ``madoguchi documents audit [--organisation LG_CODE]`` recomputes every register entry's hash
 and its link to the entry before, checks each entry against its document (verification code,
-SHA-256 of the PDF, issue instant), that every document has its entry, that the register's
+SHA-256 of the PDF, issue instant, kind and number), that each document's status agrees with the
+audit trail, that every document has its entry, that the register's
 length and head are the last entry's and that every published daily head still equals the
 chain (:func:`madoguchi.documents.audit.register_audit`). It prints what it checked and every
 problem in Japanese, and exits with status 1 when there is any.
 
 ``madoguchi documents heads`` publishes today's heads now (the outbox worker does it on its
-own a few minutes after midnight, Japan time); a day's head is published once.
+own a few minutes after midnight, Japan time); a day's head is published once, and the command
+lists every head already published today (organisation, length, time).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from madoguchi.core.lgcode import InvalidLgCode
-from madoguchi.core.time import now
+from madoguchi.core.time import now, to_tokyo
 from madoguchi.documents.audit import register_audit
-from madoguchi.documents.publication import register_heads_publish
+from madoguchi.documents.publication import register_heads_of_day, register_heads_publish
 from madoguchi.tenants.models import Organisation
 from madoguchi.tenants.selectors import organisation_get
 
@@ -36,7 +38,8 @@ class Command(BaseCommand):
             help="台帳の記載のハッシュ・つながり・文書との一致・公開した先頭を検査する",
             description=(
                 "台帳のすべての記載のハッシュを再計算し、前の記載とのつながり、発行文書との一致"
-                "（照合番号・PDF の SHA-256・発行日時）、記載のない文書、台帳の件数と先頭、"
+                "（種類・文書番号・照合番号・PDF の SHA-256・発行日時）、記載のない文書、"
+                "文書の状態と監査記録、台帳の件数と先頭、"
                 "公開した日次の先頭を確かめます。問題がなければ終了コード 0、あれば 1 です。"
             ),
         )
@@ -57,8 +60,24 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["subcommand"] == "heads":
-            count = register_heads_publish(now=now())
+            at = now()
+            count = register_heads_publish(now=at)
+            heads = register_heads_of_day(now=at)
+            day = to_tokyo(at).date()
             self.stdout.write(f"台帳の先頭を公開しました: {count} 団体")
+            if not heads:
+                self.stdout.write(
+                    f"今日（{day:%Y-%m-%d}）公開した先頭はありません（記載のある台帳がありません）。"
+                )
+                return
+            self.stdout.write(f"今日（{day:%Y-%m-%d}）公開済みの先頭:")
+            for head in heads:
+                org = head.organisation
+                when = to_tokyo(head.published_at)
+                self.stdout.write(
+                    f"  {org.name}（{org.lg_code}）: 記載 {head.length} 件、"
+                    f"{when:%H:%M} 公開（日本時間）、ハッシュ {head.head[:16]}…"
+                )
             return
         organisation = None
         code = str(options["organisation"]).strip()
