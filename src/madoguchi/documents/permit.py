@@ -10,14 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer
 
-from madoguchi.documents.fonts import font_chain, markup
-from madoguchi.documents.layout import a4_pdf, missing_note, verification_flowables
-from madoguchi.documents.linebreak import JaParagraph
+from madoguchi.documents.layout import (
+    SEAL_NOTE,
+    TEXT_WIDTH,
+    Writer,
+    a4_pdf,
+    facts_table,
+    missing_note,
+    styles,
+    verification_flowables,
+)
 
 ELECTRONIC_NOTE = "この許可書は電子的に発行されたものです"
 
@@ -55,34 +60,27 @@ class PermitData:
 
 
 def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
-    """Build the 使用許可書. Characters no embedded font has are drawn as 〓 and listed in a
-    note on the document."""
-    base = font_chain()[0].name
-    body = ParagraphStyle("body", fontName=base, fontSize=10.5, leading=16)
-    small = ParagraphStyle(
-        "small", parent=body, fontSize=8.5, leading=12, textColor=colors.HexColor("#333333")
-    )
-    title = ParagraphStyle("title", parent=body, fontSize=20, leading=28, spaceAfter=6, alignment=1)
-    right = ParagraphStyle("right", parent=body, alignment=2)
-    missing: list[str] = []
-
-    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
-        content, lost = markup(text, context="permit")
-        missing.extend(lost)
-        return JaParagraph(content, style)
-
-    story: list[object] = [
-        para(f"許可番号 {data.number}", right),
-        para(data.issued_on_text, right),
-        para(data.issuer or data.organisation_name, right),
+    """Build the 使用許可書, in the layout every issued document shares
+    (:mod:`madoguchi.documents.layout`). When issued (``data.code`` set) the issuer is followed
+    by the seal note and the document ends with the verification block. Characters no embedded
+    font has are drawn as 〓 and listed in a note on the document."""
+    style = styles()
+    para = Writer("permit", style.body)
+    story: list[Flowable] = [
+        para(f"許可番号 {data.number}", style.right),
+        para(data.issued_on_text, style.right),
+        para(data.issuer or data.organisation_name, style.right),
+    ]
+    if data.code:
+        story.append(para(SEAL_NOTE, style.right))
+    story += [
         Spacer(1, 4 * mm),
         para(f"{data.registration_name} 様"),
         Spacer(1, 6 * mm),
-        para("使用許可書", title),
+        para("使用許可書", style.title),
         para("次のとおり、施設の使用を許可します。"),
         Spacer(1, 4 * mm),
     ]
-    fee_text = f"{data.fee:,}円"
     facts = [
         [para("許可番号（予約番号）"), para(data.number)],
         [para("施設"), para(data.facility_name)],
@@ -94,37 +92,34 @@ def permit_pdf(data: PermitData, *, generated_at: datetime) -> bytes:
     if data.purpose:
         facts.append([para("使用目的"), para(data.purpose)])
     facts += [
-        [para("使用料"), para(fee_text)],
+        [para("使用料"), para(f"{data.fee:,}円")],
         [para("減免"), para(data.reduction_name or "なし")],
         [para("納付額"), para(f"{data.fee_due:,}円")],
         [para("納付状況"), para(data.payment_text)],
     ]
     if data.facility_address:
         facts.append([para("施設の所在地"), para(data.facility_address)])
-    table = Table(facts, colWidths=[46 * mm, 124 * mm], splitInRow=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#767676")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F2F2F2")),
-            ]
-        )
-    )
-    story.append(table)
+    label_width = 46 * mm
+    story.append(facts_table(facts, [label_width, TEXT_WIDTH - label_width]))
     story += [Spacer(1, 6 * mm), para("使用の条件")]
     conditions = [line.strip() for line in data.conditions if line.strip()] or [
         "施設の利用の決まりに従って使用してください。"
     ]
-    story += [para(f"・{line}", small) for line in conditions]
+    story += [para(f"・{line}", style.small) for line in conditions]
     story += [
         Spacer(1, 6 * mm),
-        para("使用当日は、この許可書（画面の表示でも可）を施設の受付でご提示ください。", small),
-        para(f"{ELECTRONIC_NOTE}。", small),
-        para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", small),
+        para(
+            "使用当日は、この許可書（画面の表示でも可）を施設の受付でご提示ください。",
+            style.small,
+        ),
+        para(f"{ELECTRONIC_NOTE}。", style.small),
+        para(f"作成日時: {generated_at:%Y-%m-%d %H:%M:%S %Z}", style.small),
     ]
     story += verification_flowables(
-        code=data.code, verify_url=data.verify_url, para=lambda text: para(text, small)
+        code=data.code,
+        verify_url=data.verify_url,
+        para=lambda text, s=None: para(text, s or style.small),
+        code_style=style.code,
     )
-    story += missing_note(missing, lambda text: para(text, small), "")
+    story += missing_note(para.missing, lambda text: para(text, style.small), "")
     return a4_pdf(story, title=f"使用許可書 {data.number}", author=data.organisation_name)

@@ -4,26 +4,26 @@ Anyone may look a verification code up at ``/verify/<code>`` (and ``GET /api/v1/
 or upload a PDF to ``/verify/``. The codes are 80 random bits, so guessing is hopeless
 anyway; the limits make a scan expensive and keep the PDF validator (CPU-heavy) from being a
 free service for a flood. Per client address (IPv6: per /64, the rule of
-:mod:`madoguchi.notifications.ratelimit`, whose keyed hash is reused, so the address itself
-is never stored):
+:func:`madoguchi.core.ratelimit.network_of`; counted under the keyed hash of
+:func:`madoguchi.notifications.ratelimit.client_key`, so the address itself is never stored):
 
 - **Look-ups** (``LOOKUP_LIMIT``): 60 a minute. A clerk checking a pile of documents by hand
   needs a few a minute; a script needs thousands.
 - **Uploads** (``UPLOAD_LIMIT``): 20 in ten minutes.
 
-The counts are fixed windows in Django's default cache (per process unless a shared cache
-is configured, as for :mod:`madoguchi.reservations.ratelimit`). A refused attempt is not
-counted and stores nothing; the caller shows a Japanese page (429) with the seconds to wait.
+The counts are fixed windows in Django's default cache, kept by the one counter of
+:mod:`madoguchi.core.ratelimit` (per process with the default local-memory cache,
+installation-wide when ``CACHES["default"]`` is a shared cache such as Redis). A refused
+attempt is not counted and stores nothing; the caller shows a Japanese page (429) with the
+seconds to wait.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Final
 
-from django.core.cache import cache
-
+from madoguchi.core.ratelimit import Limit, window_admit
 from madoguchi.notifications.ratelimit import client_key
 
 #: (most attempts, window in seconds) per client address.
@@ -31,27 +31,11 @@ LOOKUP_LIMIT: Final = (60, 60)
 UPLOAD_LIMIT: Final = (20, 600)
 
 
-def _admit(
-    kind: str, limit: tuple[int, int], client_address: str | None, now: datetime
-) -> int | None:
+def _admit(kind: str, limit: Limit, client_address: str | None, now: datetime) -> int | None:
     if not client_address:
         return None
-    most, window = limit
-    stamp = int(now.timestamp())
-    start = stamp - stamp % window
-    key = f"madoguchi.verify.{kind}.{client_key(client_address)[:32]}.{start}"
-    if cache.add(key, 1, window * 2):
-        return None
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, window * 2)
-        return None
-    if count > most:
-        with contextlib.suppress(ValueError):
-            cache.decr(key)
-        return max(1, start + window - stamp)
-    return None
+    key = f"madoguchi.verify.{kind}.{client_key(client_address)[:32]}"
+    return window_admit(checks=[(key, limit)], now=now)
 
 
 def verify_lookup_admit(*, client_address: str | None, now: datetime) -> int | None:

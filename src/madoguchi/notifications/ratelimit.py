@@ -14,8 +14,9 @@ themselves (so they hold across processes and servers), decide whether it is sen
 2. **Per client address** (``CLIENT_LIMITS``): at most 20 requested mails from one client in
    an hour, and 100 in 24 hours, to whatever addresses. This stops one machine from spraying
    many addresses. An IPv6 client counts by its /64 network (one household or host can use a
-   whole /64); IPv4 by the address itself. The limits are generous enough for a shared counter
-   PC or a town hall behind one NAT address.
+   whole /64); IPv4 by the address itself (the one rule for all limits,
+   :func:`madoguchi.core.ratelimit.network_of`). The limits are generous enough for a shared
+   counter PC or a town hall behind one NAT address.
 
 The windows slide: a limit counts the rows of the last 10 minutes, hour or day, not of a clock
 hour. A refused request raises :class:`MailRateLimited` with ``retry_at`` — the moment the
@@ -46,13 +47,13 @@ the limit may be exceeded by the number of requests in flight at once, never mor
 
 from __future__ import annotations
 
-import ipaddress
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.utils.crypto import salted_hmac
 
+from madoguchi.core.ratelimit import network_of
 from madoguchi.core.time import to_tokyo
 
 #: (window, most requested mails in it) per normalised recipient address.
@@ -89,18 +90,7 @@ def recipient_key(address: str) -> str:
 
 def client_key(client_address: str) -> str:
     """The keyed hash under which requests of ``client_address`` are counted (IPv6: its /64)."""
-    raw = client_address.strip()
-    try:
-        ip = ipaddress.ip_address(raw)
-    except ValueError:
-        network = raw[:100]  # not an address (a misconfigured proxy): counted as given
-    else:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
-        if isinstance(ip, ipaddress.IPv6Address):
-            network = str(ipaddress.ip_network(f"{ip}/64", strict=False))
-        else:
-            network = str(ip)
+    network = network_of(client_address)
     return salted_hmac(_SALT + ".client", network, algorithm="sha256").hexdigest()
 
 

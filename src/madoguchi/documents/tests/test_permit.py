@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+from madoguchi.documents.layout import SEAL_NOTE
 from madoguchi.documents.permit import ELECTRONIC_NOTE, PermitData, permit_pdf
 
 
@@ -58,3 +59,26 @@ def test_the_permit_says_what_was_permitted():
 def test_a_permit_without_purpose_or_conditions_is_still_whole():
     pdf = _permit(conditions=())
     assert pdf.startswith(b"%PDF")
+
+
+def _text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace(" ", "")
+
+
+def test_an_issued_permit_names_its_issuer_with_the_seal_note_and_its_code():
+    pdf = _permit(
+        issuer="横浜市長　山中 竹春",
+        code="ABCD-EFGH-JKMN-PQRS",
+        verify_url="https://madoguchi.example.jp/verify/ABCDEFGHJKMNPQRS",
+    )
+    text = _text(pdf)
+    issuer = text.index("横浜市長")
+    assert text.index(SEAL_NOTE) > issuer  # under the issuer …
+    assert text.index(SEAL_NOTE) < text.index("髙橋花子様")  # … above the addressee
+    assert "ABCD-EFGH-JKMN-PQRS" in text
+
+
+def test_a_permit_not_issued_claims_no_seal():
+    assert SEAL_NOTE not in _text(_permit())
