@@ -52,6 +52,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from madoguchi.documents.models import Document
 
@@ -87,28 +89,26 @@ class Refusal(enum.StrEnum):
 
 
 REFUSAL_TEXT: Final = {
-    Refusal.EMPTY: "ファイルが空です。検証したいPDFファイルを選んでから送信してください。",
-    Refusal.NOT_PDF: (
+    Refusal.EMPTY: gettext_lazy(
+        "ファイルが空です。検証したいPDFファイルを選んでから送信してください。"
+    ),
+    Refusal.NOT_PDF: gettext_lazy(
         "このファイルはPDFではありません。交付された通知書などのPDFファイルを選んでください。"
     ),
-    Refusal.ENCRYPTED: (
+    Refusal.ENCRYPTED: gettext_lazy(
         "このPDFはパスワードで暗号化されているため検証できません。"
         "交付されたままの（暗号化していない）PDFファイルを選んでください。"
     ),
-    Refusal.UNREADABLE: (
+    Refusal.UNREADABLE: gettext_lazy(
         "このPDFは検証できませんでした。読み取れない部分があり、発行された後で変更されている"
         "おそれがあります。交付されたままのPDFファイルで試すか、文書の発行元"
         "（通知書に書かれている担当課）に確認してください。"
     ),
-    Refusal.TOO_MANY_SIGNATURES: (
-        f"このPDFには電子署名が多すぎる（{MAX_SIGNATURES}個を超えています）ため検証できません。"
-        "交付されたままのPDFファイルを選んでください。"
-    ),
-    Refusal.RESOURCES: (
+    Refusal.RESOURCES: gettext_lazy(
         "このファイルは検証できませんでした（大きすぎるか、構造が複雑すぎます）。"
         "交付されたままのPDFファイルを選んでください。続くときは文書の発行元に確認してください。"
     ),
-    Refusal.BUSY: (
+    Refusal.BUSY: gettext_lazy(
         "ただいま検証が混み合っています。しばらく待ってから、もう一度送信してください。"
     ),
 }
@@ -192,11 +192,16 @@ class UploadReport:
         if self.refusal == Refusal.TOO_LARGE:
             return too_large_text()
         if self.refusal == Refusal.TOO_MANY_REVISIONS:
-            return (
-                f"このPDFは{MAX_REVISIONS}回を超えて追記（増分更新）されているため検証できません。"
+            return _(
+                "このPDFは%(count)d回を超えて追記（増分更新）されているため検証できません。"
                 "交付されたままのPDFファイルを選んでください。"
-            )
-        return REFUSAL_TEXT[self.refusal]
+            ) % {"count": MAX_REVISIONS}
+        if self.refusal == Refusal.TOO_MANY_SIGNATURES:
+            return _(
+                "このPDFには電子署名が多すぎる（%(count)d個を超えています）ため検証できません。"
+                "交付されたままのPDFファイルを選んでください。"
+            ) % {"count": MAX_SIGNATURES}
+        return str(REFUSAL_TEXT[self.refusal])
 
 
 def max_bytes() -> int:
@@ -206,10 +211,10 @@ def max_bytes() -> int:
 
 def too_large_text() -> str:
     megabytes = max_bytes() / (1024 * 1024)
-    return (
-        f"ファイルが大きすぎます（検証できるのは{megabytes:g}MBまでです）。"
+    return _(
+        "ファイルが大きすぎます（検証できるのは%(megabytes)sMBまでです）。"
         "交付されたままのPDFファイルを選んでください。"
-    )
+    ) % {"megabytes": f"{megabytes:g}"}
 
 
 # --- trust roots ------------------------------------------------------------------------------
@@ -300,29 +305,39 @@ def _signature(item: dict[str, Any]) -> SignatureReport:
     problems: list[str] = []
     if not intact:
         problems.append(
-            "署名された後にファイルの内容が書き換えられています（署名の対象と内容が一致しません）。"
+            _(
+                "署名された後にファイルの内容が書き換えられています（署名の対象と内容が一致しません）。"
+            )
         )
     elif not valid:
-        problems.append("署名の値が正しくありません（署名が壊れているか、偽造されています）。")
+        problems.append(_("署名の値が正しくありません（署名が壊れているか、偽造されています）。"))
     if intact and valid and not trusted:
         if expired:
             problems.append(
-                "署名に使われた証明書の有効期限が、署名の時点で切れています"
-                "（または署名の時刻を証明する、信頼できるタイムスタンプがありません）。"
+                _(
+                    "署名に使われた証明書の有効期限が、署名の時点で切れています"
+                    "（または署名の時刻を証明する、信頼できるタイムスタンプがありません）。"
+                )
             )
         elif item.get("no_roots"):
             problems.append(
-                "この窓口が信頼する発行元（認証局）が設定されていないため、署名者を確認できません。"
+                _(
+                    "この窓口が信頼する発行元（認証局）が設定されていないため、署名者を確認できません。"
+                )
             )
         else:
             problems.append(
-                "署名した証明書が、この窓口が信頼する認証局につながっていません"
-                "（発行元を確認できない署名です）。"
+                _(
+                    "署名した証明書が、この窓口が信頼する認証局につながっていません"
+                    "（発行元を確認できない署名です）。"
+                )
             )
     if added == "content":
         problems.append(
-            "署名の後に、内容を変える追記（増分更新）があります。署名されたのはファイルの一部だけで、"
-            "その後で文書が変更されています。"
+            _(
+                "署名の後に、内容を変える追記（増分更新）があります。署名されたのはファイルの一部だけで、"
+                "その後で文書が変更されています。"
+            )
         )
     return SignatureReport(
         field_name=str(item["field_name"]),
@@ -540,19 +555,25 @@ def _report(data: bytes, match: IssuedMatch | None, result: dict[str, Any]) -> U
         verdict = Verdict.ISSUED_CHANGED if changed else Verdict.ISSUED_INTACT
         if changed:
             findings.append(
-                "この窓口が発行した文書に、発行した後で内容を変える追記がされています。"
-                "このファイルの内容は、発行された文書と同じではありません。"
+                _(
+                    "この窓口が発行した文書に、発行した後で内容を変える追記がされています。"
+                    "このファイルの内容は、発行された文書と同じではありません。"
+                )
             )
         else:
-            findings.append("この窓口が発行した文書と同じ内容です（発行後に変更されていません）。")
+            findings.append(
+                _("この窓口が発行した文書と同じ内容です（発行後に変更されていません）。")
+            )
     else:
         verdict = Verdict.UNKNOWN
         findings.append(
-            "この窓口が発行した文書の記録（台帳）に、このファイルと一致するものはありません。"
-            "この窓口が発行した文書ではないか、発行された後で変更されています。"
+            _(
+                "この窓口が発行した文書の記録（台帳）に、このファイルと一致するものはありません。"
+                "この窓口が発行した文書ではないか、発行された後で変更されています。"
+            )
         )
     if not signatures:
-        findings.append("このPDFには電子署名（電子公印）がありません。")
+        findings.append(_("このPDFには電子署名（電子公印）がありません。"))
     for report in signatures:
         findings.extend(report.problems)
     return UploadReport(
