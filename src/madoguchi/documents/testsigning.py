@@ -257,3 +257,39 @@ def tsa_make(ca: TestCA, *, at: datetime | None = None) -> Any:
         certs_to_embed=SimpleCertificateStore.from_certs([ca.root_asn1]),  # type: ignore[no-untyped-call]
         fixed_dt=at,
     )
+
+
+def pdf_seal_like_platform(pdf: bytes, identity: TestIdentity, timestamper: Any) -> bytes:
+    """``pdf`` sealed the way ``documents.seal.seal_pdf`` does: PAdES with a signature
+    timestamp and the validation data (B-LT), which pyHanko appends in an update of its own
+    after the signature."""
+    from pyhanko.sign import fields
+    from pyhanko_certvalidator import ValidationContext
+
+    signer = signers.SimpleSigner(
+        signing_cert=identity.certificate,
+        signing_key=identity.key,
+        cert_registry=SimpleCertificateStore.from_certs(list(identity.chain)),  # type: ignore[no-untyped-call]
+    )
+    metadata = signers.PdfSignatureMetadata(
+        field_name="公印",
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        embed_validation_info=True,
+        validation_context=ValidationContext(
+            trust_roots=list(identity.chain), allow_fetching=False, revocation_mode="soft-fail"
+        ),
+    )
+    output = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    )
+    return bytes(output.getvalue())
+
+
+def pdf_archive_timestamp(pdf: bytes, timestamper: Any) -> bytes:
+    """``pdf`` with a document timestamp appended (what archival re-timestamping adds)."""
+    out = io.BytesIO()
+    signers.PdfTimeStamper(timestamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), "sha256", output=out
+    )
+    return out.getvalue()

@@ -158,33 +158,44 @@ def _issued_seal(
     ts_roots: list[Any],
     now: datetime,
 ) -> dict[str, Any] | None:
-    """The platform's seal as the issued revision lists it (a signature whose /ByteRange ends
-    at the issued length), validated over the whole upload — whatever later revisions say
-    about form fields."""
+    """The platform's seal as the issued revision lists it, validated over the whole upload
+    — whatever later revisions say about form fields.
+
+    The seal is the last signature (not a document timestamp) of the issued PDF: its
+    /ByteRange ends at the issued length, or before it when the issue itself appended the
+    validation data (PAdES B-LT puts the DSS in an update of its own after the seal)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
     prefix = PdfFileReader(io.BytesIO(data[:issued_length]), strict=False)
-    revision = int(prefix.total_revisions) - 1
-    if revision < 0 or revision >= int(reader.total_revisions):
+    issued = [
+        sig
+        for sig in prefix.embedded_signatures
+        if str(sig.sig_object_type) != "/DocTimeStamp" and len(sig.byte_range) == 4
+    ]
+    if not issued:
         return None
-    historical = reader.get_historical_resolver(revision)
+    chosen = max(issued, key=lambda sig: int(sig.byte_range[2]) + int(sig.byte_range[3]))
+    wanted = [int(x) for x in chosen.byte_range]
+    if wanted[2] + wanted[3] > issued_length:
+        return None
+    last = int(prefix.total_revisions) - 1
+    if last < 0 or last >= int(reader.total_revisions):
+        return None
+    historical = reader.get_historical_resolver(last)
     for name, _value, field_ref in enumerate_sig_fields(historical, filled_status=True):
         field = field_ref.get_object()
         try:
             embedded = EmbeddedPdfSignature(reader, field, name)
         except Exception:  # noqa: S112 - a broken field is not the seal; others may be
             continue
-        if str(embedded.sig_object_type) == "/DocTimeStamp":
+        if [int(x) for x in embedded.byte_range] != wanted:
             continue
-        byte_range = [int(x) for x in embedded.byte_range]
-        if len(byte_range) != 4 or byte_range[2] + byte_range[3] != issued_length:
-            continue
-        if embedded.signed_revision != revision:
+        if embedded.signed_revision != chosen.signed_revision:
             return None  # the seal object was overridden later: not the issued seal
         report = signature_examine(embedded, roots, ts_roots, now)
-        report["byte_range"] = byte_range
+        report["byte_range"] = wanted
         return report
     return None
 

@@ -51,6 +51,7 @@ VERIFY_WORDS = (
     gettext_noop("証明書"),
     gettext_noop("罹災証明書"),
     gettext_noop("施設使用許可書"),
+    gettext_noop("使用許可書"),
     gettext_noop("発行文書"),
     gettext_noop("有効"),
     gettext_noop("取り消されています"),
@@ -195,7 +196,7 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
     data = upload.read(max_bytes() + 1)
     report = pdf_verify(data, now=current)
     if report.verdict == Verdict.REFUSED:
-        status = 413 if report.refusal == Refusal.TOO_LARGE else 400
+        status = {Refusal.TOO_LARGE: 413, Refusal.BUSY: 503}.get(report.refusal, 400)
         return _index(request, upload_error=report.refusal_text, status=status)
     response = _index(request, report=report)
     response["Cache-Control"] = "no-store"

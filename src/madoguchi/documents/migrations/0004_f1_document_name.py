@@ -6,8 +6,10 @@ from django.db import migrations, models
 
 def names_fill(apps, schema_editor):  # type: ignore[no-untyped-def]
     Document = apps.get_model("documents", "Document")
-    for document in Document.objects.filter(name="").only("pk", "title").iterator():
+    for document in Document.objects.filter(name="").only("pk", "kind", "title").iterator():
         name = document.title.split("（", 1)[0].split("(", 1)[0].strip()[:64]
+        if document.kind == "permit":
+            name = "使用許可書"  # as the permit prints it
         Document.objects.filter(pk=document.pk).update(name=name)
 
 

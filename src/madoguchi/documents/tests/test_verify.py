@@ -14,7 +14,9 @@ from madoguchi.documents.models import Document
 from madoguchi.documents.testing import document_record_make
 from madoguchi.documents.testsigning import (
     pdf_append_page_text,
+    pdf_archive_timestamp,
     pdf_hide_fields_and_change,
+    pdf_seal_like_platform,
     pdf_plain,
     pdf_sign,
     tsa_make,
@@ -480,3 +482,33 @@ def test_the_tsa_roots_of_the_seal_module_are_used_by_default(db, seal_ca, tsa_c
 
     assert signature.timestamped
     assert signature.ok
+
+
+@pytest.fixture(scope="module")
+def platform_sealed(seal_ca) -> bytes:
+    """Sealed as the platform seals (B-LT: the DSS in its own update after the seal)."""
+    return pdf_seal_like_platform(pdf_plain("Sealed notice"), seal_ca.signer(), tsa_make(seal_ca))
+
+
+def test_an_archival_timestamp_on_a_b_lt_seal_keeps_the_document_as_issued(
+    organisation, seal_ca, platform_sealed
+):
+    document_record_make(organisation=organisation, pdf=platform_sealed, now=now())
+    archived = pdf_archive_timestamp(platform_sealed, tsa_make(seal_ca))
+
+    report = check(archived, seal_ca)
+
+    assert report.verdict == Verdict.ISSUED_INTACT
+    assert report.issued is not None
+    assert report.issued.bytes_added
+
+
+def test_the_forgery_on_a_b_lt_seal_is_a_change(
+    organisation, seal_ca, stranger_ca, platform_sealed
+):
+    document_record_make(organisation=organisation, pdf=platform_sealed, now=now())
+    forged = pdf_sign(
+        pdf_hide_fields_and_change(platform_sealed), stranger_ca.signer("Forger"), field_name="F"
+    )
+
+    assert check(forged, seal_ca).verdict == Verdict.ISSUED_CHANGED
