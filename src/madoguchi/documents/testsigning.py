@@ -219,7 +219,7 @@ def pdf_hide_fields_and_change(pdf: bytes, text: str = "FORGED") -> bytes:
     if isinstance(form_ref, generic.IndirectObject):
         writer.update_container(form)
     else:
-        writer.update_root()
+        writer.update_root()  # type: ignore[no-untyped-call]
     out = io.BytesIO()
     writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()

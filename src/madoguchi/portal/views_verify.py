@@ -196,7 +196,11 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
     data = upload.read(max_bytes() + 1)
     report = pdf_verify(data, now=current)
     if report.verdict == Verdict.REFUSED:
-        status = {Refusal.TOO_LARGE: 413, Refusal.BUSY: 503}.get(report.refusal, 400)
+        status = 400
+        if report.refusal == Refusal.TOO_LARGE:
+            status = 413
+        elif report.refusal == Refusal.BUSY:
+            status = 503
         return _index(request, upload_error=report.refusal_text, status=status)
     response = _index(request, report=report)
     response["Cache-Control"] = "no-store"

@@ -16,8 +16,8 @@ from madoguchi.documents.testsigning import (
     pdf_append_page_text,
     pdf_archive_timestamp,
     pdf_hide_fields_and_change,
-    pdf_seal_like_platform,
     pdf_plain,
+    pdf_seal_like_platform,
     pdf_sign,
     tsa_make,
 )
