@@ -399,7 +399,9 @@ def test_a_decompression_bomb_claiming_too_many_objects_is_refused_unparsed(db, 
     assert "大きすぎるか" in report.refusal_text
 
 
-def test_a_decompression_bomb_stops_at_the_memory_limit(db, seal_ca, settings, monkeypatch):
+def test_a_decompression_bomb_stops_at_the_memory_limit(
+    db, seal_ca, signed_pdf, settings, monkeypatch
+):
     from madoguchi.documents import verify
 
     monkeypatch.setattr(verify, "MAX_OBJECTS", 10**12)  # past the pre-scan
@@ -412,6 +414,8 @@ def test_a_decompression_bomb_stops_at_the_memory_limit(db, seal_ca, settings, m
     assert report.verdict == Verdict.REFUSED
     assert report.refusal == Refusal.RESOURCES
     assert "検証できませんでした" in report.refusal_text
+    # … while an ordinary signed PDF is examined within the same bounds.
+    assert check(signed_pdf, seal_ca).verdict == Verdict.UNKNOWN
 
 
 def test_more_signatures_than_examined_have_their_own_message(db, seal_ca):
