@@ -1,7 +1,7 @@
 """Public verification of issued documents over HTTP: ``GET /api/v1/verify/{code}``.
 
 The same facts as the page ``/verify/<code>`` (:mod:`madoguchi.portal.views_verify`), as
-JSON: issuer, kind, number, issue date (和暦 and ISO), status with its reason and the
+JSON: issuer, the document's own name (``name``, e.g. 罹災証明書), kind, number, issue date (和暦 and ISO), status with its reason and the
 successor's code, the SHA-256 of the PDF as issued and the register entry. No personal data.
 No authentication; limited per client address (429 with ``Retry-After``). A code that does
 not exist answers 404 and says nothing else.
@@ -46,6 +46,8 @@ class VerifyOut(Schema):
     issuer: str
     kind: str
     kind_label: str
+    #: The document's own name as printed (e.g. 罹災証明書).
+    name: str
     number: str
     issued_at: datetime
     issued_on_wareki: str
@@ -55,6 +57,8 @@ class VerifyOut(Schema):
     status_changed_at: datetime | None
     successor_code: str | None
     successor_url: str | None
+    #: The notices this corrected one replaces (their 照合番号).
+    replaces_codes: list[str]
     sha256: str
     sealed_by: str
     timestamped: bool
@@ -94,6 +98,7 @@ def verify_document(request: HttpRequest, code: str, response: HttpResponse) -> 
             "issuer": facts.issuer,
             "kind": facts.kind,
             "kind_label": facts.kind_label,
+            "name": facts.title_label,
             "number": facts.number,
             "issued_at": facts.issued_at,
             "issued_on_wareki": wareki(to_tokyo(facts.issued_at).date()),
@@ -103,6 +108,7 @@ def verify_document(request: HttpRequest, code: str, response: HttpResponse) -> 
             "status_changed_at": facts.status_changed_at,
             "successor_code": facts.successor_code,
             "successor_url": verify_url(facts.successor_code) if facts.successor_code else None,
+            "replaces_codes": [code for _, code in facts.replaces],
             "sha256": facts.sha256,
             "sealed_by": facts.sealed_by,
             "timestamped": facts.timestamped,

@@ -148,6 +148,7 @@ def decision_notice_correct(
             organisation=organisation,
             kind=DocumentKind(kind.value),
             title=title,
+            name=old.name,
             source_key=f"{prefix}{serial}",
             procedure_key=f"procedure:{application.procedure_id}",
             build=build,

@@ -60,6 +60,11 @@ try:
     VERIFY_MAX_BYTES = env_int(
         ENV, "MADOGUCHI_VERIFY_MAX_BYTES", default=20 * 1024 * 1024, minimum=1024
     )
+    # The parsing of an uploaded PDF runs in a child process with these bounds.
+    VERIFY_MEMORY_MB = env_int(ENV, "MADOGUCHI_VERIFY_MEMORY_MB", default=768, minimum=64)
+    VERIFY_CPU_SECONDS = env_int(ENV, "MADOGUCHI_VERIFY_CPU_SECONDS", default=20, minimum=1)
+    VERIFY_TIMEOUT_SECONDS = env_int(ENV, "MADOGUCHI_VERIFY_TIMEOUT_SECONDS", default=30, minimum=1)
+    VERIFY_CONCURRENCY = env_int(ENV, "MADOGUCHI_VERIFY_CONCURRENCY", default=2, minimum=1)
     DEFAULT_FROM_EMAIL = ENV.get(
         "MADOGUCHI_MAIL_FROM", "窓口 電子申請 <no-reply@madoguchi.invalid>"
     )

@@ -80,13 +80,15 @@ def document_issue(
     numbered: bool = True,
     procedure_key: str | None = None,
     number: str = "",
+    name: str = "",
 ) -> Document:
     """Issue one document (a step: joins the caller's transaction, which it requires).
 
     Guarantees: the document of ``source_key`` exists once (a second call returns it); when
     ``numbered``, the next number of the notice settings' series (of ``procedure_key`` where
     it has its own) in this fiscal year is taken under a lock and printed as prefix 第n号
-    (``number`` is printed otherwise); the PDF
+    (``number`` is printed otherwise); ``name`` is the document's own name as printed
+    (e.g. 罹災証明書; the kind's label when empty — never a receipt number); the PDF
     ``build`` makes is sealed (:func:`madoguchi.documents.seal.seal_pdf`), stored with its
     SHA-256, and appended to the organisation's register. Raises
     :class:`madoguchi.documents.seal.SealError` (the caller's transaction then rolls back, and
@@ -128,6 +130,7 @@ def document_issue(
         organisation=organisation,
         kind=kind,
         title=title,
+        name=(name or str(DocumentKind(kind).label))[:64],
         source_key=source_key,
         number=number,
         series=series,

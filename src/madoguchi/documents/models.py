@@ -151,6 +151,9 @@ class Document(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=32, choices=DocumentKind.choices)
     title = models.CharField(max_length=200)
+    #: The document's own name as printed on it (e.g. 罹災証明書, 施設使用許可書) — what the
+    #: verify page and API call it. Unlike ``title`` it never carries a receipt number.
+    name = models.CharField("文書の名称", max_length=64, blank=True, default="")
     #: Who asked for it inside the platform, e.g. ``application:12:decision`` (at most one
     #: document per key and organisation: a retried issue returns the same one).
     source_key = models.CharField(max_length=100)

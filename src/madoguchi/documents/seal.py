@@ -767,3 +767,10 @@ def seal_trust_roots() -> list[x509.Certificate]:
 
 
 _trust_roots_cache: dict[tuple[Any, ...], tuple[x509.Certificate, ...]] = {}
+
+
+def tsa_trust_roots() -> list[x509.Certificate]:
+    """The roots a timestamp authority's certificate may chain to besides the seal's:
+    ``MADOGUCHI_TSA_TRUST_ROOTS``, and the test CA's root while the test TSA is in use.
+    Verification trusts a timestamp only through these or the seal's roots."""
+    return list(_tsa_roots())

@@ -2,10 +2,13 @@
 
 :func:`document_public_get` finds a document by its verification code (normalised first);
 :func:`document_public_facts` gives what anyone holding the document may see — the issuer,
-the kind, the number, the issue instant, the status with its reason and the successor's code,
-the SHA-256 of the PDF as issued and the register entry — and nothing about the applicant
-(no name, no answers, no receipt number). A purged document still answers: its PDF is gone,
-its number, code, digest and register entry stay.
+the document's own name as printed (罹災証明書, 施設使用許可書, …), the kind, the number, the
+issue instant, the status with its reason, the successor's code and the notices a corrected
+one replaces, the SHA-256 of the PDF as issued and the register entry — and nothing about
+the applicant (no name, no answers). A receipt notice (到達通知) has no 文書番号 of its own
+and shows its receipt number as its number: the holder has it printed on the document.
+A purged document still answers: its PDF is gone, its number, code, digest and register
+entry stay.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class PublicFacts:
     issuer: str
     kind: str
     kind_label: str
+    #: The document's own name as printed (e.g. 罹災証明書), else its kind's label.
     title_label: str
     number: str
     issued_at: datetime
@@ -40,6 +44,8 @@ class PublicFacts:
     status_changed_at: datetime | None
     #: The code of the corrected document that replaces this one (status superseded).
     successor_code: str | None
+    #: The notices this one replaces as their corrected version: (number, code) each.
+    replaces: tuple[tuple[str, str], ...]
     sha256: str
     sealed_by: str
     timestamped: bool
@@ -75,8 +81,8 @@ def document_public_facts(document: Document) -> PublicFacts:
         issuer=document.issuer,
         kind=document.kind,
         kind_label=kind_label,
-        # The title names the receipt number (e.g. 承認通知書（141003-…）): show the kind only.
-        title_label=kind_label or "発行文書",
+        # The title names the receipt number (e.g. 承認通知書（141003-…）): show the name.
+        title_label=document.name or kind_label or "発行文書",
         number=document.number,
         issued_at=document.issued_at,
         status=document.status,
@@ -84,6 +90,12 @@ def document_public_facts(document: Document) -> PublicFacts:
         status_reason=document.status_reason,
         status_changed_at=document.status_changed_at,
         successor_code=successor.code if successor is not None else None,
+        replaces=tuple(
+            (str(old.number), str(old.code))
+            for old in Document.objects.filter(
+                organisation=organisation, superseded_by=document
+            ).order_by("issued_at", "pk")
+        ),
         sha256=document.sha256,
         sealed_by=document.sealed_by,
         timestamped=document.timestamped,

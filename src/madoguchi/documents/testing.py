@@ -19,6 +19,7 @@ def document_record_make(
     title: str = "承認通知書",
     source_key: str = "",
     now: datetime,
+    name: str = "",
 ) -> Document:
     """A register record without numbering, sealing or register entry, for tests of what
     merely shows or purges documents."""
@@ -27,6 +28,7 @@ def document_record_make(
         organisation=organisation,
         kind=kind,
         title=title,
+        name=name or title.split("（", 1)[0],
         source_key=source_key or f"test:{code}",
         code=code,
         issued_at=now,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
@@ -153,7 +154,9 @@ class TestCA:
         return TestIdentity(certificate=_asn1(cert), key=_asn1_key(key), chain=(self.root_asn1,))
 
 
-def pdf_sign(pdf: bytes, identity: TestIdentity, *, field_name: str = "Seal") -> bytes:
+def pdf_sign(
+    pdf: bytes, identity: TestIdentity, *, field_name: str = "Seal", timestamper: Any = None
+) -> bytes:
     """``pdf`` with an approval signature of ``identity`` appended as an incremental update."""
     signer = signers.SimpleSigner(
         signing_cert=identity.certificate,
@@ -165,6 +168,7 @@ def pdf_sign(pdf: bytes, identity: TestIdentity, *, field_name: str = "Seal") ->
         IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False),
         signers.PdfSignatureMetadata(field_name=field_name),
         signer=signer,
+        timestamper=timestamper,
         output=out,
     )
     return out.getvalue()
@@ -194,4 +198,98 @@ def pdf_append_page_text(pdf: bytes, text: str = "changed") -> bytes:
     writer.add_stream_to_page(0, writer.add_object(stream))  # type: ignore[no-untyped-call]
     out = io.BytesIO()
     writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
+def pdf_hide_fields_and_change(pdf: bytes, text: str = "FORGED") -> bytes:
+    """``pdf`` with an incremental update that adds content to its page and empties
+    ``/AcroForm /Fields`` — so a later reader no longer lists the earlier signatures (the
+    forgery the verification must see through)."""
+    from pyhanko.pdf_utils import generic
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    stream = generic.StreamObject(
+        stream_data=f"BT /F1 24 Tf 72 500 Td ({text}) Tj ET".encode("ascii")
+    )
+    writer.add_stream_to_page(0, writer.add_object(stream))  # type: ignore[no-untyped-call]
+    root = writer.root
+    form = root["/AcroForm"]
+    form["/Fields"] = generic.ArrayObject()
+    form_ref = root.raw_get("/AcroForm")
+    if isinstance(form_ref, generic.IndirectObject):
+        writer.update_container(form)
+    else:
+        writer.update_root()  # type: ignore[no-untyped-call]
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
+def tsa_make(ca: TestCA, *, at: datetime | None = None) -> Any:
+    """A pyHanko timestamp authority whose certificate chains to ``ca`` (``at`` fixes the
+    time it claims)."""
+    from pyhanko.sign.timestamps import DummyTimeStamper
+
+    moment = datetime.now(UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Madoguchi Test TSA"))
+        .issuer_name(ca.root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(moment - timedelta(days=3650))
+        .not_valid_after(moment + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+        .sign(ca.root_key, hashes.SHA256())
+    )
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return DummyTimeStamper(
+        tsa_cert=_asn1(cert),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(der),
+        certs_to_embed=SimpleCertificateStore.from_certs([ca.root_asn1]),  # type: ignore[no-untyped-call]
+        fixed_dt=at,
+    )
+
+
+def pdf_seal_like_platform(pdf: bytes, identity: TestIdentity, timestamper: Any) -> bytes:
+    """``pdf`` sealed the way ``documents.seal.seal_pdf`` does: PAdES with a signature
+    timestamp and the validation data (B-LT), which pyHanko appends in an update of its own
+    after the signature."""
+    from pyhanko.sign import fields
+    from pyhanko_certvalidator import ValidationContext
+
+    signer = signers.SimpleSigner(
+        signing_cert=identity.certificate,
+        signing_key=identity.key,
+        cert_registry=SimpleCertificateStore.from_certs(list(identity.chain)),  # type: ignore[no-untyped-call]
+    )
+    metadata = signers.PdfSignatureMetadata(
+        field_name="公印",
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        embed_validation_info=True,
+        validation_context=ValidationContext(
+            trust_roots=list(identity.chain), allow_fetching=False, revocation_mode="soft-fail"
+        ),
+    )
+    output = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    )
+    return bytes(output.getvalue())
+
+
+def pdf_archive_timestamp(pdf: bytes, timestamper: Any) -> bytes:
+    """``pdf`` with a document timestamp appended (what archival re-timestamping adds)."""
+    out = io.BytesIO()
+    signers.PdfTimeStamper(timestamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), "sha256", output=out
+    )
     return out.getvalue()

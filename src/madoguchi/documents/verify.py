@@ -9,18 +9,26 @@
    Anything pyHanko cannot parse is "not a readable PDF" — never an exception to the caller.
 2. **Its signatures**, each validated by pyHanko (``validate_pdf_signature``, document
    timestamps with ``validate_pdf_timestamp``) against the platform's trust roots
-   (:func:`trust_roots`, i.e. ``madoguchi.documents.seal.seal_trust_roots``): intact (the
-   signed bytes unchanged), valid (the cryptography holds), trusted (a chain to a root we
-   trust, the certificate in its validity period at the signing time — a signature
-   timestamp proves that time), and **what it covers**: the whole file, or only a part
-   followed by an incremental update. After a signature only validation data (DSS) and
-   document timestamps may follow (pyHanko's modification level ``LTA_UPDATES``); new
-   content after it (``OTHER``, ``FORM_FILLING``, ``ANNOTATIONS``) is reported as a change.
+   (:func:`trust_roots`, i.e. ``madoguchi.documents.seal.seal_trust_roots``; timestamps also
+   against the timestamp authority's roots, :func:`tsa_trust_roots`): intact, valid, trusted,
+   and **what it covers**. A timestamp proves a time only when it is trusted too (an
+   untrusted token cannot back-date the re-validation of an expired certificate).
+   The parsing runs in a child process (:mod:`madoguchi.documents.verify_worker`) with
+   ``RLIMIT_AS`` (``MADOGUCHI_VERIFY_MEMORY_MB``), ``RLIMIT_CPU``
+   (``MADOGUCHI_VERIFY_CPU_SECONDS``), a wall-clock timeout
+   (``MADOGUCHI_VERIFY_TIMEOUT_SECONDS``) and at most ``MADOGUCHI_VERIFY_CONCURRENCY`` at once
+   per server process; a trailer claiming more than :data:`MAX_OBJECTS` objects is refused
+   unparsed. A file the child cannot finish is "too large or too complex", never a 500.
 3. **Was it issued by this platform?** Each revision of the upload (its bytes up to each
    ``%%EOF``) is hashed; a revision whose SHA-256 is a :class:`Document`'s ``sha256`` (the
    digest in the register) is that document. The report names it (its public facts and
-   status, never personal data) and whether bytes were added after it — and whether those
-   additions are only archival timestamps or something else.
+   status, never personal data) and whether bytes were added after it. When bytes follow
+   the issued revision, the platform's seal is taken from **the issued revision itself** (its
+   /ByteRange ends at the issued length — a later update that empties ``/AcroForm /Fields``
+   cannot hide it) and validated over the whole upload: it must be intact and valid, with
+   pyHanko's modification level ``NONE`` or ``LTA_UPDATES`` (validation data and document
+   timestamps only), and every later signature must be a trusted document timestamp;
+   anything else is "issued, then changed".
 
 The answer :attr:`UploadReport.verdict` is one of :class:`Verdict`; each report carries
 Japanese sentences (:attr:`UploadReport.findings`) that a bank clerk can read.
@@ -28,19 +36,24 @@ Japanese sentences (:attr:`UploadReport.findings`) that a bank clerk can read.
 
 from __future__ import annotations
 
-import contextvars
+import base64
 import enum
 import hashlib
-import importlib
-import io
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from madoguchi.documents.models import Document
 
@@ -50,35 +63,13 @@ log = logging.getLogger(__name__)
 MAX_REVISIONS: Final = 16
 #: At most this many signatures are validated; more is refused.
 MAX_SIGNATURES: Final = 8
+#: A trailer or xref stream claiming more objects than this is refused before parsing (an
+#: issued notice has a few hundred).
+MAX_OBJECTS: Final = 100_000
 #: The default of ``MADOGUCHI_VERIFY_MAX_BYTES``.
 DEFAULT_MAX_BYTES: Final = 20 * 1024 * 1024
 
 _EOF = re.compile(rb"%%EOF[ \t]*(\r\n|\r|\n)?")
-
-#: Set while an upload is examined: pyHanko's own log records (tracebacks naming the
-#: uploaded certificates' subjects, possibly a person) are dropped then — an upload is not
-#: ours to log. The platform's own sealing and validation elsewhere still log.
-_EXAMINING: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "madoguchi_verify_examining", default=False
-)
-
-
-class _UploadLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not _EXAMINING.get()
-
-
-_FILTER = _UploadLogFilter()
-
-
-def _quiet_pyhanko_loggers() -> None:
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if (
-            name.startswith("pyhanko")
-            and isinstance(logger, logging.Logger)
-            and _FILTER not in logger.filters
-        ):
-            logger.addFilter(_FILTER)
 
 
 class Refusal(enum.StrEnum):
@@ -89,21 +80,36 @@ class Refusal(enum.StrEnum):
     NOT_PDF = "not_pdf"
     ENCRYPTED = "encrypted"
     TOO_MANY_REVISIONS = "too_many_revisions"
+    TOO_MANY_SIGNATURES = "too_many_signatures"
     UNREADABLE = "unreadable"
+    #: Too large or too complex to examine within the child process's bounds.
+    RESOURCES = "resources"
+    #: Too many checks at once (``MADOGUCHI_VERIFY_CONCURRENCY``).
+    BUSY = "busy"
 
 
 REFUSAL_TEXT: Final = {
-    Refusal.EMPTY: "ファイルが空です。検証したいPDFファイルを選んでから送信してください。",
-    Refusal.NOT_PDF: (
+    Refusal.EMPTY: gettext_lazy(
+        "ファイルが空です。検証したいPDFファイルを選んでから送信してください。"
+    ),
+    Refusal.NOT_PDF: gettext_lazy(
         "このファイルはPDFではありません。交付された通知書などのPDFファイルを選んでください。"
     ),
-    Refusal.ENCRYPTED: (
+    Refusal.ENCRYPTED: gettext_lazy(
         "このPDFはパスワードで暗号化されているため検証できません。"
         "交付されたままの（暗号化していない）PDFファイルを選んでください。"
     ),
-    Refusal.UNREADABLE: (
-        "このファイルはPDFとして読み取れませんでした（壊れているか、形式が正しくありません）。"
-        "交付されたままのPDFファイルを選んでください。"
+    Refusal.UNREADABLE: gettext_lazy(
+        "このPDFは検証できませんでした。読み取れない部分があり、発行された後で変更されている"
+        "おそれがあります。交付されたままのPDFファイルで試すか、文書の発行元"
+        "（通知書に書かれている担当課）に確認してください。"
+    ),
+    Refusal.RESOURCES: gettext_lazy(
+        "このファイルは検証できませんでした（大きすぎるか、構造が複雑すぎます）。"
+        "交付されたままのPDFファイルを選んでください。続くときは文書の発行元に確認してください。"
+    ),
+    Refusal.BUSY: gettext_lazy(
+        "ただいま検証が混み合っています。しばらく待ってから、もう一度送信してください。"
     ),
 }
 
@@ -186,11 +192,16 @@ class UploadReport:
         if self.refusal == Refusal.TOO_LARGE:
             return too_large_text()
         if self.refusal == Refusal.TOO_MANY_REVISIONS:
-            return (
-                f"このPDFは{MAX_REVISIONS}回を超えて追記（増分更新）されているため検証できません。"
+            return _(
+                "このPDFは%(count)d回を超えて追記（増分更新）されているため検証できません。"
                 "交付されたままのPDFファイルを選んでください。"
-            )
-        return REFUSAL_TEXT[self.refusal]
+            ) % {"count": MAX_REVISIONS}
+        if self.refusal == Refusal.TOO_MANY_SIGNATURES:
+            return _(
+                "このPDFには電子署名が多すぎる（%(count)d個を超えています）ため検証できません。"
+                "交付されたままのPDFファイルを選んでください。"
+            ) % {"count": MAX_SIGNATURES}
+        return str(REFUSAL_TEXT[self.refusal])
 
 
 def max_bytes() -> int:
@@ -200,10 +211,10 @@ def max_bytes() -> int:
 
 def too_large_text() -> str:
     megabytes = max_bytes() / (1024 * 1024)
-    return (
-        f"ファイルが大きすぎます（検証できるのは{megabytes:g}MBまでです）。"
+    return _(
+        "ファイルが大きすぎます（検証できるのは%(megabytes)sMBまでです）。"
         "交付されたままのPDFファイルを選んでください。"
-    )
+    ) % {"megabytes": f"{megabytes:g}"}
 
 
 # --- trust roots ------------------------------------------------------------------------------
@@ -285,154 +296,164 @@ def issued_match(data: bytes, ends: Sequence[int] | None = None) -> IssuedMatch 
 # --- signatures -------------------------------------------------------------------------------
 
 
-def _subject(cert: Any) -> str:
-    """The subject as a person reads it: its common name, then its organisation."""
-    try:
-        names = cert.subject.native
-        common = str(names.get("common_name", "") or "")
-        organisation = str(names.get("organization_name", "") or "")
-        if common and organisation and organisation not in common:
-            return f"{common}（{organisation}）"
-        return common or organisation or str(cert.subject.human_friendly)
-    except Exception:
-        return "（読み取れません）"
-
-
-def _context(roots: list[Any], moment: datetime | None = None) -> Any:
-    from pyhanko_certvalidator import ValidationContext
-
-    extra: dict[str, Any] = {} if moment is None else {"moment": moment}
-    return ValidationContext(
-        trust_roots=roots,
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        **extra,
-    )
-
-
-def _added_after(status: Any) -> tuple[bool, str]:
-    from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation import SignatureCoverageLevel
-
-    coverage = getattr(status, "coverage", None)
-    whole = coverage == SignatureCoverageLevel.ENTIRE_FILE
-    if whole:
-        return True, ""
-    level = getattr(status, "modification_level", None)
-    if level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES) and coverage in (
-        SignatureCoverageLevel.ENTIRE_REVISION,
-    ):
-        return False, "validation"
-    return False, "content"
-
-
-def _expired(cert: Any, at: datetime) -> bool:
-    try:
-        return bool(cert.not_valid_after < at or cert.not_valid_before > at)
-    except Exception:
-        return False
-
-
-def _signature_report(embedded: Any, roots: list[Any], now: datetime) -> SignatureReport:
-    from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
-
-    is_timestamp = str(getattr(embedded, "sig_object_type", "")) == "/DocTimeStamp"
+def _signature(item: dict[str, Any]) -> SignatureReport:
+    """A :class:`SignatureReport` of what the worker found, with its problems in Japanese."""
+    signed_at = datetime.fromisoformat(item["signed_at"]) if item.get("signed_at") else None
+    intact, valid, trusted = bool(item["intact"]), bool(item["valid"]), bool(item["trusted"])
+    expired = bool(item["expired"])
+    added = str(item["added_after"])
     problems: list[str] = []
-    if is_timestamp:
-        status: Any = validate_pdf_timestamp(embedded, validation_context=_context(roots))
-        signed_at = getattr(status, "timestamp", None)
-        timestamped = True
-    else:
-        status = validate_pdf_signature(
-            embedded,
-            signer_validation_context=_context(roots),
-            ts_validation_context=_context(roots),
-        )
-        ts: Any = getattr(status, "timestamp_validity", None)
-        timestamped = ts is not None and bool(ts.intact and ts.valid)
-        signed_at = ts.timestamp if ts is not None and timestamped else None
-        signed_at = signed_at or getattr(status, "signer_reported_dt", None)
-        if (
-            status.intact
-            and status.valid
-            and not status.trusted
-            and timestamped
-            and signed_at is not None
-        ):
-            # A seal whose certificate expired since: valid when it was valid at the time
-            # its (valid) signature timestamp proves.
-            again = validate_pdf_signature(
-                embedded,
-                signer_validation_context=_context(roots, moment=signed_at),
-                ts_validation_context=_context(roots),
-                skip_diff=True,
-            )
-            if again.trusted:
-                status = _with_trust(status, again)
-    cert = getattr(status, "signing_cert", None) or getattr(embedded, "signer_cert", None)
-    trusted = bool(status.trusted)
-    expired = cert is not None and _expired(cert, signed_at if timestamped and signed_at else now)
-    whole, added = _added_after(status)
-    if not status.intact:
+    if not intact:
         problems.append(
-            "署名された後にファイルの内容が書き換えられています（署名の対象と内容が一致しません）。"
+            _(
+                "署名された後にファイルの内容が書き換えられています（署名の対象と内容が一致しません）。"
+            )
         )
-    elif not status.valid:
-        problems.append("署名の値が正しくありません（署名が壊れているか、偽造されています）。")
-    if status.intact and status.valid and not trusted:
+    elif not valid:
+        problems.append(_("署名の値が正しくありません（署名が壊れているか、偽造されています）。"))
+    if intact and valid and not trusted:
         if expired:
             problems.append(
-                "署名に使われた証明書の有効期限が、署名の時点で切れています"
-                "（または署名の時刻を証明するタイムスタンプがありません）。"
+                _(
+                    "署名に使われた証明書の有効期限が、署名の時点で切れています"
+                    "（または署名の時刻を証明する、信頼できるタイムスタンプがありません）。"
+                )
             )
-        elif not roots:
+        elif item.get("no_roots"):
             problems.append(
-                "この窓口が信頼する発行元（認証局）が設定されていないため、署名者を確認できません。"
+                _(
+                    "この窓口が信頼する発行元（認証局）が設定されていないため、署名者を確認できません。"
+                )
             )
         else:
             problems.append(
-                "署名した証明書が、この窓口が信頼する認証局につながっていません"
-                "（発行元を確認できない署名です）。"
+                _(
+                    "署名した証明書が、この窓口が信頼する認証局につながっていません"
+                    "（発行元を確認できない署名です）。"
+                )
             )
     if added == "content":
         problems.append(
-            "署名の後に、内容を変える追記（増分更新）があります。署名されたのはファイルの一部だけで、"
-            "その後で文書が変更されています。"
+            _(
+                "署名の後に、内容を変える追記（増分更新）があります。署名されたのはファイルの一部だけで、"
+                "その後で文書が変更されています。"
+            )
         )
     return SignatureReport(
-        field_name=str(getattr(embedded, "field_name", "") or ""),
-        kind="timestamp" if is_timestamp else "signature",
-        signer=_subject(cert) if cert is not None else "（不明）",
-        intact=bool(status.intact),
-        valid=bool(status.valid),
+        field_name=str(item["field_name"]),
+        kind=str(item["kind"]),
+        signer=str(item["signer"]),
+        intact=intact,
+        valid=valid,
         trusted=trusted,
         expired=expired,
         signed_at=signed_at,
-        timestamped=timestamped,
-        covers_whole_file=whole,
+        timestamped=bool(item["timestamped"]),
+        covers_whole_file=bool(item["covers_whole_file"]),
         added_after=added,
         problems=tuple(problems),
     )
 
 
-def _with_trust(status: Any, again: Any) -> Any:
-    import dataclasses
+# --- the child process ------------------------------------------------------------------------
 
-    # ``trusted`` is derived from the validation path; take the revalidated one.
-    return dataclasses.replace(
-        status,
-        validation_path=again.validation_path,
-        trust_problem_indic=again.trust_problem_indic,
-        validation_time=again.validation_time,
-    )
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _slot() -> threading.BoundedSemaphore:
+    """The process-wide limit on concurrent checks (``MADOGUCHI_VERIFY_CONCURRENCY``)."""
+    size = int(getattr(settings, "VERIFY_CONCURRENCY", 2))
+    with _slots_lock:
+        if size not in _slots:
+            _slots[size] = threading.BoundedSemaphore(size)
+        return _slots[size]
+
+
+def _der(root: Any) -> str:
+    return base64.b64encode(_as_asn1(root).dump()).decode("ascii")
+
+
+def _run_worker(
+    data: bytes, *, roots: list[Any], ts_roots: list[Any], now: datetime, issued_length: int | None
+) -> dict[str, Any]:
+    """Run :mod:`madoguchi.documents.verify_worker` on ``data`` with bounded memory, CPU and
+    wall-clock time; ``{"refusal": ...}`` when it could not finish."""
+    timeout = int(getattr(settings, "VERIFY_TIMEOUT_SECONDS", 30))
+    job = {
+        "roots": [_der(root) for root in roots],
+        "ts_roots": [_der(root) for root in ts_roots],
+        "now": now.isoformat(),
+        "issued_length": issued_length,
+        "max_revisions": MAX_REVISIONS,
+        "max_signatures": MAX_SIGNATURES,
+        "memory_bytes": int(getattr(settings, "VERIFY_MEMORY_MB", 768)) * 1024 * 1024,
+        "cpu_seconds": int(getattr(settings, "VERIFY_CPU_SECONDS", 20)),
+    }
+    slot = _slot()
+    if not slot.acquire(timeout=timeout):
+        return {"refusal": "busy"}
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "madoguchi.documents.verify_worker"],
+            input=json.dumps(job).encode("ascii") + b"\n" + data,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        log.info("uploaded PDF: the check took too long and was stopped")
+        return {"refusal": "resources"}
+    finally:
+        slot.release()
+    if completed.returncode != 0:
+        # Out of memory (MemoryError, or killed by RLIMIT_CPU's SIGXCPU / the kernel).
+        log.info("uploaded PDF: the check stopped (exit %s)", completed.returncode)
+        return {"refusal": "resources"}
+    try:
+        result = json.loads(completed.stdout)
+    except ValueError:
+        return {"refusal": "resources"}
+    if not isinstance(result, dict):
+        return {"refusal": "resources"}
+    if result.get("refusal") == "unreadable":
+        # Only the exception's type: its text may quote the upload.
+        log.info("uploaded PDF could not be read (%s)", result.get("error", ""))
+    return result
 
 
 # --- the whole check --------------------------------------------------------------------------
 
+_SIZE = re.compile(rb"/Size\s+(\d{1,20})")
 
-def pdf_verify(data: bytes, *, now: datetime, roots: Iterable[Any] | None = None) -> UploadReport:
+
+def _too_many_objects(data: bytes) -> bool:
+    """A cheap pre-scan: any trailer or xref stream claiming more than :data:`MAX_OBJECTS`."""
+    return any(int(found.group(1)) > MAX_OBJECTS for found in _SIZE.finditer(data))
+
+
+def tsa_trust_roots() -> list[Any]:
+    """The roots a timestamp authority's certificate may chain to besides the seal's
+    (``MADOGUCHI_TSA_TRUST_ROOTS``; the test CA's while the test TSA is in use)."""
+    from madoguchi.documents import seal
+
+    provider = getattr(seal, "tsa_trust_roots", None)
+    if provider is None:
+        return []
+    return [_as_asn1(root) for root in provider()]
+
+
+def pdf_verify(
+    data: bytes,
+    *,
+    now: datetime,
+    roots: Iterable[Any] | None = None,
+    tsa_roots: Iterable[Any] | None = None,
+) -> UploadReport:
     """Examine an uploaded PDF (see the module text). Reads only; never raises for any
-    input. ``roots`` replaces :func:`trust_roots` (tests, benchmarks)."""
+    input. ``roots`` replaces :func:`trust_roots` and ``tsa_roots`` :func:`tsa_trust_roots`
+    (tests, benchmarks)."""
     size = len(data)
     if size == 0:
         return UploadReport(Verdict.REFUSED, size, refusal=Refusal.EMPTY)
@@ -443,78 +464,122 @@ def pdf_verify(data: bytes, *, now: datetime, roots: Iterable[Any] | None = None
     ends = revision_ends(data)
     if len(ends) > MAX_REVISIONS:
         return UploadReport(Verdict.REFUSED, size, refusal=Refusal.TOO_MANY_REVISIONS)
-    for module in (
-        "pyhanko.sign.validation",
-        "pyhanko.sign.diff_analysis",
-        "pyhanko_certvalidator",
-    ):
-        importlib.import_module(module)  # their loggers exist before they are quietened
-    _quiet_pyhanko_loggers()
+    if _too_many_objects(data):
+        return UploadReport(Verdict.REFUSED, size, refusal=Refusal.RESOURCES)
     # The register look-up and the trust roots stay outside the parser's safety net: a
     # database or configuration failure is the platform's error, never "your file is
     # unreadable".
     match = issued_match(data, ends)
-    trust = list(roots) if roots is not None else trust_roots()
-    token = _EXAMINING.set(True)
-    try:
-        return _examine(data, match, now=now, trust=trust)
-    except Exception as error:  # hostile input: any parser failure is "unreadable"
-        # The exception's text may quote the upload: only its type is logged.
-        log.info("uploaded PDF could not be read (%s)", type(error).__name__)
-        return UploadReport(Verdict.REFUSED, size, refusal=Refusal.UNREADABLE)
-    finally:
-        _EXAMINING.reset(token)
-
-
-def _examine(
-    data: bytes, match: IssuedMatch | None, *, now: datetime, trust: list[Any]
-) -> UploadReport:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    size = len(data)
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
-    if reader.encrypted:
-        return UploadReport(Verdict.REFUSED, size, refusal=Refusal.ENCRYPTED)
-    revisions = int(reader.total_revisions)
-    if revisions > MAX_REVISIONS:
-        return UploadReport(Verdict.REFUSED, size, refusal=Refusal.TOO_MANY_REVISIONS)
-    embedded = list(reader.embedded_signatures)
-    if len(embedded) > MAX_SIGNATURES:
+    trust = [_as_asn1(root) for root in roots] if roots is not None else trust_roots()
+    ts_trust = (
+        [_as_asn1(root) for root in tsa_roots] if tsa_roots is not None else tsa_trust_roots()
+    )
+    issued_length = None
+    if match is not None and match.bytes_added:
+        issued_length = _issued_prefix_length(data, match)
+    result = _run_worker(
+        data,
+        roots=trust,
+        ts_roots=_unique([*trust, *ts_trust]),
+        now=now,
+        issued_length=issued_length,
+    )
+    refusal = result.get("refusal")
+    if refusal:
+        try:
+            reason = Refusal(str(refusal))
+        except ValueError:
+            reason = Refusal.UNREADABLE
         return UploadReport(
-            Verdict.REFUSED, size, refusal=Refusal.TOO_MANY_REVISIONS, revisions=revisions
+            Verdict.REFUSED, size, refusal=reason, revisions=int(result.get("revisions", 0))
         )
-    signatures = tuple(_signature_report(sig, trust, now) for sig in embedded)
+    return _report(data, match, result)
+
+
+def _unique(roots: list[Any]) -> list[Any]:
+    seen: dict[bytes, Any] = {}
+    for root in roots:
+        seen.setdefault(root.sha256, root)
+    return list(seen.values())
+
+
+def _issued_prefix_length(data: bytes, match: IssuedMatch) -> int:
+    """The length of the upload's prefix that is the issued PDF (its digest is the
+    register's): the issued length, or the revision end with or without its line end."""
+    length = int(match.document.issued_length)
+    if hashlib.sha256(data[:length]).hexdigest() == match.document.sha256:
+        return length
+    for end in revision_ends(data):
+        for cut in (end, len(data[:end].rstrip(b"\r\n"))):
+            if hashlib.sha256(data[:cut]).hexdigest() == match.document.sha256:
+                return cut
+    return length
+
+
+def _kept_as_issued(seal: dict[str, Any] | None, later: list[SignatureReport]) -> bool:
+    """After issue only validation data and trusted document timestamps were added: the
+    platform's seal (found in the issued revision) is intact and valid over the whole upload
+    with modification level NONE or LTA_UPDATES, and every later signature is a trusted
+    document timestamp."""
+    if seal is None:
+        return False
+    if not (seal["intact"] and seal["valid"]):
+        return False
+    if seal["coverage"] not in ("ENTIRE_REVISION", "ENTIRE_FILE"):
+        return False
+    if seal["modification_level"] not in ("NONE", "LTA_UPDATES"):
+        return False
+    return all(s.kind == "timestamp" and s.intact and s.valid and s.trusted for s in later)
+
+
+def _report(data: bytes, match: IssuedMatch | None, result: dict[str, Any]) -> UploadReport:
+    size = len(data)
+    items = list(result.get("signatures", []))
+    signatures = tuple(_signature(item) for item in items)
     findings: list[str] = []
-    changed = False
     if match is not None:
-        # After issue only validation data and archival timestamps may be appended: the
-        # seal then reports them as such. Anything appended to an unsealed document, or new
-        # content after the seal, is a change.
-        changed = match.bytes_added and (
-            not signatures or any(s.added_after == "content" for s in signatures)
-        )
+        changed = False
+        if match.bytes_added:
+            seal = result.get("seal")
+            seal_range = seal.get("byte_range") if seal else None
+            later = [
+                report
+                for item, report in zip(items, signatures, strict=True)
+                if not (
+                    seal_range
+                    and item.get("signed_end") == seal_range[2] + seal_range[3]
+                    and report.kind == "signature"
+                )
+            ]
+            changed = not _kept_as_issued(seal, later)
         verdict = Verdict.ISSUED_CHANGED if changed else Verdict.ISSUED_INTACT
         if changed:
             findings.append(
-                "この窓口が発行した文書に、発行した後で内容を変える追記がされています。"
-                "このファイルの内容は、発行された文書と同じではありません。"
+                _(
+                    "この窓口が発行した文書に、発行した後で内容を変える追記がされています。"
+                    "このファイルの内容は、発行された文書と同じではありません。"
+                )
             )
         else:
-            findings.append("この窓口が発行した文書と同じ内容です（発行後に変更されていません）。")
+            findings.append(
+                _("この窓口が発行した文書と同じ内容です（発行後に変更されていません）。")
+            )
     else:
         verdict = Verdict.UNKNOWN
         findings.append(
-            "この窓口が発行した文書の記録（台帳）に、このファイルと一致するものはありません。"
-            "この窓口が発行した文書ではないか、発行された後で変更されています。"
+            _(
+                "この窓口が発行した文書の記録（台帳）に、このファイルと一致するものはありません。"
+                "この窓口が発行した文書ではないか、発行された後で変更されています。"
+            )
         )
     if not signatures:
-        findings.append("このPDFには電子署名（電子公印）がありません。")
+        findings.append(_("このPDFには電子署名（電子公印）がありません。"))
     for report in signatures:
         findings.extend(report.problems)
     return UploadReport(
         verdict=verdict,
         size=size,
-        revisions=revisions,
+        revisions=int(result.get("revisions", 0)),
         signatures=signatures,
         issued=match,
         findings=tuple(dict.fromkeys(findings)),
@@ -523,6 +588,7 @@ def _examine(
 
 __all__ = [
     "MAX_REVISIONS",
+    "MAX_SIGNATURES",
     "IssuedMatch",
     "Refusal",
     "SignatureReport",
@@ -532,4 +598,5 @@ __all__ = [
     "pdf_verify",
     "revision_ends",
     "trust_roots",
+    "tsa_trust_roots",
 ]

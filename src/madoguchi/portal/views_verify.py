@@ -1,10 +1,12 @@
 """Anyone checks a document the organisation issued (文書の検証): ``/verify/``.
 
 - ``/verify/<code>``: the document of a verification code (照合番号, printed with a QR code
-  on every issued document): issuer, kind, number, issue date (和暦 and 西暦), status,
-  SHA-256 of the PDF as issued, and its place in the register. No login, no personal data
-  (no applicant, no answers, no receipt number). A code that does not exist answers 404
-  with a page that says only that.
+  on every issued document): issuer, the document's own name (罹災証明書, …), number, issue
+  date (和暦 and 西暦), status (a corrected notice names the one it replaces), SHA-256 of the
+  PDF as issued, and its place in the register. No login, no personal data (no applicant,
+  no answers); a receipt notice shows its receipt number as 文書番号 — the holder has it
+  printed on the document. A code that does not exist answers 404 with a page that says
+  only that.
 - ``/verify/``: a form to type a code, and a form to upload a PDF, checked by
   :func:`madoguchi.documents.verify.pdf_verify` (signatures, issued here or not, changed
   or not). The upload is read in memory and never stored.
@@ -20,6 +22,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.core.request import client_address
@@ -37,6 +41,23 @@ from madoguchi.documents.verify import (
 )
 from madoguchi.forms.japanese import wareki
 
+#: The words of the verify pages that come from the model (kinds, statuses, names as
+#: printed), marked so that the catalogue has them: the templates pass them through
+#: ``{% translate %}``.
+VERIFY_WORDS = (
+    gettext_noop("承認通知書"),
+    gettext_noop("却下通知書"),
+    gettext_noop("到達通知"),
+    gettext_noop("証明書"),
+    gettext_noop("罹災証明書"),
+    gettext_noop("施設使用許可書"),
+    gettext_noop("使用許可書"),
+    gettext_noop("発行文書"),
+    gettext_noop("有効"),
+    gettext_noop("取り消されています"),
+    gettext_noop("訂正された文書に差し替えられています"),
+)
+
 #: The multipart envelope allowed beyond the file itself before the body is refused unread.
 ENVELOPE_BYTES = 64 * 1024
 CODE_FIELD_MAX = 64
@@ -50,7 +71,8 @@ def date_texts(instant: datetime | None) -> dict[str, str]:
     day = local.date()
     return {
         "wareki": wareki(day),
-        "seireki": f"{day.year}年{day.month}月{day.day}日",
+        "seireki": _("%(year)d年%(month)d月%(day)d日")
+        % {"year": day.year, "month": day.month, "day": day.day},
         "time": f"{local:%H:%M}",
     }
 
@@ -105,12 +127,14 @@ def verify_index(request: HttpRequest) -> HttpResponse:
         return _index(request)
     typed = str(request.GET.get("code", ""))[:CODE_FIELD_MAX]
     if not typed.strip():
-        return _index(request, code_error="照合番号を入力してください。", typed=typed, status=400)
+        return _index(
+            request, code_error=_("照合番号を入力してください。"), typed=typed, status=400
+        )
     normalised = code_normalise(typed)
     if normalised is None:
         return _index(
             request,
-            code_error=(
+            code_error=_(
                 "照合番号の形が正しくありません。文書に印刷されている16文字"
                 "（例: 7K3Q-M2XD-90PA-RT4N）を入力してください。"
             ),
@@ -161,7 +185,10 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
     if upload is None:
         return _index(
             request,
-            upload_error="PDFファイルが選ばれていません。「ファイルを選択」で検証したいPDFを選んでから送信してください。",
+            upload_error=_(
+                "PDFファイルが選ばれていません。「ファイルを選択」で検証したいPDFを選んでから"
+                "送信してください。"
+            ),
             status=400,
         )
     if upload.size is not None and upload.size > max_bytes():
@@ -169,7 +196,11 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
     data = upload.read(max_bytes() + 1)
     report = pdf_verify(data, now=current)
     if report.verdict == Verdict.REFUSED:
-        status = 413 if report.refusal == Refusal.TOO_LARGE else 400
+        status = 400
+        if report.refusal == Refusal.TOO_LARGE:
+            status = 413
+        elif report.refusal == Refusal.BUSY:
+            status = 503
         return _index(request, upload_error=report.refusal_text, status=status)
     response = _index(request, report=report)
     response["Cache-Control"] = "no-store"

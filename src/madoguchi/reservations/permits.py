@@ -233,6 +233,7 @@ def booking_permit_issue(
                 organisation=booking.organisation,
                 kind=DocumentKind.PERMIT,
                 title=f"{DocumentKind.PERMIT.label}（{booking.number}）",
+                name="使用許可書",  # as printed on the permit
                 source_key=f"{_key_prefix(booking.pk)}{serial}-{digest}",
                 build=_builder(data, now),
                 now=now,

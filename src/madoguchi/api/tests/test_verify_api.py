@@ -69,3 +69,27 @@ def test_the_openapi_document_describes_it(client, db):
     operation = document["paths"]["/api/v1/verify/{code}"]["get"]
     assert {"200", "404", "429"} <= set(operation["responses"])
     assert operation.get("security") in (None, [])
+
+
+def test_the_document_is_named_as_printed_and_a_correction_names_what_it_replaces(
+    client, organisation
+):
+    from madoguchi.documents.constants import DocumentKind
+
+    old = document_record_make(
+        organisation=organisation,
+        kind=DocumentKind.CERTIFICATE,
+        title="罹災証明書（141003-2026-000123）",
+        name="罹災証明書",
+        now=now(),
+    )
+    new = document_record_make(
+        organisation=organisation, kind=DocumentKind.CERTIFICATE, title="罹災証明書", now=now()
+    )
+    Document.objects.filter(pk=old.pk).update(status="superseded", superseded_by=new)
+
+    body = client.get(f"/api/v1/verify/{new.code}").json()
+
+    assert body["name"] == "罹災証明書"
+    assert body["replaces_codes"] == [old.code]
+    assert "141003-2026-000123" not in str(body)

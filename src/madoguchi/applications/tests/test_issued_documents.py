@@ -76,6 +76,8 @@ def test_the_receipt_is_issued_once_registered_and_audited(organisation, applica
     assert first.number == application.receipt_number
     assert first.series is None  # numbered by its receipt number, no series taken
     assert first.source_key == f"application:{application.pk}:receipt"
+    assert first.name == "到達通知"  # the name as printed; the title keeps the receipt number
+    assert application.receipt_number in first.title
     assert RegisterEntry.objects.filter(document=first).count() == 1
     events = AuditEvent.objects.filter(action=AuditAction.DOCUMENT_RECEIPT_ISSUED)
     assert events.count() == 1
@@ -147,6 +149,7 @@ def test_approving_a_disaster_certificate_application_issues_the_certificate(
     assert issued[IssuedDocumentKind.DECISION_APPROVE].pk == notice.pk
     certificate = issued[IssuedDocumentKind.CERTIFICATE].record
     assert certificate.kind == DocumentKind.CERTIFICATE
+    assert certificate.name == "罹災証明書"
     assert certificate.number
     assert certificate.number != notice.record.number
     assert certificate.source_key == f"application:{application.pk}:certificate"

@@ -294,7 +294,7 @@ def many_revisions() -> bytes:
     [
         (lambda: b"", "ファイルが空です", 400),
         (lambda: b"GIF89a" + b"\0" * 50, "PDFではありません", 400),
-        (lambda: b"%PDF-1.7\n garbage %%EOF", "PDFとして読み取れませんでした", 400),
+        (lambda: b"%PDF-1.7\n garbage %%EOF", "変更されているおそれがあります", 400),
         (encrypted_pdf, "暗号化されている", 400),
         (many_revisions, "回を超えて追記", 400),
     ],
@@ -341,3 +341,100 @@ def test_the_upload_url_answers_get_with_the_forms(client, db):
 def test_the_register_digest_is_the_one_of_the_issued_bytes(client, notice):
     record = notice.record
     assert record.sha256 == hashlib.sha256(bytes(record.pdf)).hexdigest()
+
+
+# --- review findings ----------------------------------------------------------------------
+
+
+def test_a_changed_upload_shows_the_register_record_as_subordinate_not_as_valid(
+    client, organisation, ca, trusted
+):
+    pdf = pdf_sign(pdf_plain("Notice"), ca.signer())
+    document_record_make(organisation=organisation, pdf=pdf, now=now())
+
+    text = page(upload(client, pdf_append_page_text(pdf, "PAID")))
+
+    assert "発行した後で変更が加えられています" in text
+    assert "この文書は有効です。" not in text
+    assert "notice--success" not in text
+    assert "台帳に記録された元の文書の状態: 有効" in text
+
+
+def test_signatures_are_a_definition_list_that_stacks_on_phones(client, organisation, ca, trusted):
+    pdf = pdf_sign(pdf_plain("Notice"), ca.signer())
+    document_record_make(organisation=organisation, pdf=pdf, now=now())
+
+    text = page(upload(client, pdf))
+    main = text[text.index("<main") : text.index("</main>")]
+
+    assert "<table" not in main
+    assert '<ol class="signature-list">' in main
+    assert "<dt>署名者</dt>" in main
+
+
+def test_too_many_signatures_have_their_own_answer(client, db, ca, trusted):
+    pdf = pdf_plain()
+    identity = ca.signer()
+    for n in range(verify_module.MAX_SIGNATURES + 1):
+        pdf = pdf_sign(pdf, identity, field_name=f"S{n}")
+
+    response = upload(client, pdf)
+
+    assert response.status_code == 400
+    assert "電子署名が多すぎる" in page(response)
+    assert "回を超えて追記" not in page(response)
+
+
+def test_a_document_is_called_by_its_own_name(client, organisation):
+    from madoguchi.documents.constants import DocumentKind
+
+    document = document_record_make(
+        organisation=organisation,
+        kind=DocumentKind.CERTIFICATE,
+        title="罹災証明書（141003-2026-000123）",
+        name="罹災証明書",
+        now=now(),
+    )
+
+    text = page(client.get(f"/verify/{document.code}"))
+
+    assert "罹災証明書の確認" in text
+    assert "141003-2026-000123" not in text
+
+
+def test_a_corrected_notice_names_the_notice_it_replaces(client, notice, admin_staff):
+    corrected = decision_notice_correct(
+        organisation=admin_staff.organisation,
+        staff=admin_staff,
+        application=notice.application,
+        document_id=notice.record_id,
+        reason_text="所得が基準額を超えています。",
+        correction_note="理由を書き直しました。",
+        now=now(),
+    )
+    old = notice.record
+
+    text = page(client.get(f"/verify/{corrected.record.code}"))
+
+    assert f"{old.number}を訂正して発行した文書です。" in text
+    assert f'href="/verify/{old.code}"' in text
+    assert corrected.record.name == old.name == "却下通知書"
+
+
+def test_a_bomb_upload_is_a_japanese_refusal_not_a_500(client, db, settings):
+    import zlib
+
+    packed = zlib.compress(b"\x01" * 300_000, 9)
+    bomb = (
+        b"%PDF-1.7\n1 0 obj\n<< /Type /XRef /W [1 0 0] /Size 300000 /Filter /FlateDecode"
+        b" /Length "
+        + str(len(packed)).encode()
+        + b" >>\nstream\n"
+        + packed
+        + b"\nendstream\nendobj\nstartxref\n9\n%%EOF\n"
+    )
+
+    response = upload(client, bomb)
+
+    assert response.status_code == 400
+    assert "大きすぎるか" in page(response)

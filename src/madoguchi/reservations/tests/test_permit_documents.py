@@ -105,6 +105,7 @@ def test_first_download_issues_one_registered_permit_and_the_second_returns_the_
     assert permit.status == DocumentStatus.VALID
     assert permit.number == booking.number  # 許可番号 = 予約番号, no number of a series
     assert permit.series is None
+    assert permit.name == "使用許可書"  # as printed; the title keeps the booking number
     assert permit.issuer == f"{organisation.name}長"
     assert first.content == bytes(permit.pdf)
     assert permit.sha256 == hashlib.sha256(first.content).hexdigest()
