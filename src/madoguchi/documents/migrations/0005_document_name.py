@@ -15,7 +15,7 @@ def names_fill(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("documents", "0003_document_sha256_index"),
+        ("documents", "0004_f3_register_v2_and_prefix_once"),
     ]
 
     operations = [
