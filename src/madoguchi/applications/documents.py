@@ -21,7 +21,6 @@ from madoguchi.documents.certificate import (
     DISASTER_CERTIFICATE_TEMPLATE,
     CertificateData,
     certificate_pdf,
-    damage_level,
 )
 from madoguchi.documents.constants import DocumentKind
 from madoguchi.documents.issuance import Stamp, document_issue
@@ -173,16 +172,21 @@ def certificate_issued_by(application: Application) -> bool:
 
 
 def certificate_pdf_build(
-    *, organisation: Organisation, application: Application, reason: str, now: datetime
+    *,
+    organisation: Organisation,
+    application: Application,
+    reason: str,
+    damage_level: str,
+    now: datetime,
 ) -> Callable[[Stamp], bytes] | None:
     """What builds the 罹災証明書 of ``application`` once its number and code are known, or
     None when its procedure issues no certificate. Everything is read here, before any row
     is locked.
 
-    The 被害の程度 is what staff decide at the survey: the form has no field for it, so it
-    is taken from the approval's reason (全壊, 大規模半壊, 中規模半壊, 半壊, 準半壊 or
-    準半壊に至らない（一部損壊）, named anywhere in it); a self-assessment (自己判定方式)
-    approved without one is 準半壊に至らない（一部損壊）, as the applicant agreed."""
+    The 被害の程度 is what staff decided and chose explicitly with the approval
+    (``damage_level``, one of :data:`madoguchi.documents.certificate.DAMAGE_LEVELS`, checked
+    by :func:`madoguchi.applications.review.damage_level_clean`); it is never read from the
+    reason, which is printed as written under 備考."""
     if not certificate_issued_by(application):
         return None
     answers: dict[str, Any] = application.answers
@@ -210,7 +214,7 @@ def certificate_pdf_build(
         property_address=address,
         disaster=disaster,
         damaged_on_text=texts.get("disaster_date", ""),
-        damage_level=damage_level(reason, self_assessed=answers.get("assessment_method") == "self"),
+        damage_level=damage_level,
         building_text="・".join(
             text for text in (texts.get("building_type"), texts.get("structure")) if text
         ),
@@ -241,6 +245,7 @@ def certificate_issue(
     actor: User,
     reason: str,
     now: datetime,
+    damage_level: str = "",
 ) -> IssuedDocument | None:
     """Issue the certificate an approval of ``application`` brings (a step: joins the
     decision's transaction), or None when its procedure issues none.
@@ -251,7 +256,11 @@ def certificate_issue(
     (``DOCUMENT_CERTIFICATE_ISSUED``, ids only). Raises
     :class:`madoguchi.documents.seal.SealError` (the decision then rolls back with it)."""
     build = certificate_pdf_build(
-        organisation=organisation, application=application, reason=reason, now=now
+        organisation=organisation,
+        application=application,
+        reason=reason,
+        damage_level=damage_level,
+        now=now,
     )
     if build is None:
         return None

@@ -36,39 +36,6 @@ DAMAGE_LEVELS = (
     "準半壊",
     "準半壊に至らない（一部損壊）",
 )
-_SELF_ASSESSED = "準半壊に至らない（一部損壊）"
-#: How staff may name a level in the approval's reason, longest first (半壊 is inside
-#: 大規模半壊, 準半壊 inside 準半壊に至らない).
-_LEVEL_WORDS = (
-    ("準半壊に至らない", _SELF_ASSESSED),
-    ("一部損壊", _SELF_ASSESSED),
-    ("大規模半壊", "大規模半壊"),
-    ("中規模半壊", "中規模半壊"),
-    ("準半壊", "準半壊"),
-    ("半壊", "半壊"),
-    ("全壊", "全壊"),
-)
-
-
-def damage_level(reason: str, *, self_assessed: bool = False) -> str:
-    """The 被害の程度 the approval's reason names (the first, longest match), else for a
-    self-assessment (自己判定方式) 準半壊に至らない（一部損壊）, else empty."""
-    text = reason or ""
-    found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
-    for word, level in _LEVEL_WORDS:
-        start = text.find(word)
-        while start >= 0:
-            end = start + len(word)
-            if not any(s <= start < e for s, e in taken):
-                found.append((start, level))
-                taken.append((start, end))
-            start = text.find(word, end)
-    if found:
-        return min(found)[1]
-    return _SELF_ASSESSED if self_assessed else ""
-
-
 @dataclass(frozen=True)
 class CertificateData:
     organisation_name: str

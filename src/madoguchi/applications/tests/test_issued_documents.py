@@ -31,7 +31,7 @@ def logged_in(client, user):
     return client
 
 
-def decide(application, staff, outcome, reason):
+def decide(application, staff, outcome, reason, damage_level=""):
     """Accept (受付), review (審査中) and decide ``application`` as ``staff``."""
     for status in ("accepted", "in_review"):
         application = application_move(
@@ -50,6 +50,7 @@ def decide(application, staff, outcome, reason):
         reason=reason,
         expected_status=application.status,
         now=now(),
+        damage_level=damage_level,
     )
 
 
@@ -140,6 +141,7 @@ def test_approving_a_disaster_certificate_application_issues_the_certificate(
         staff_member,
         Decision.APPROVE,
         "現地調査（令和8年10月2日）の結果、大規模半壊と判定しました。",
+        "大規模半壊",
     )
 
     issued = {d.kind: d for d in application.documents.select_related("record")}
@@ -168,10 +170,39 @@ def test_a_self_assessed_approval_certifies_partial_damage(
     answers.pop("survey_notes", None)
     application = submit(risai, resident, answers).application
 
-    decide(application, staff_member, Decision.APPROVE, "")
+    decide(application, staff_member, Decision.APPROVE, "", "準半壊に至らない（一部損壊）")
 
     certificate = application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record
     assert "■準半壊に至らない（一部損壊）" in text_of(bytes(certificate.pdf))
+
+
+def test_the_certificate_ticks_the_level_chosen_not_a_word_of_the_reason(
+    organisation, risai, resident, staff_member
+):
+    application = submit(risai, resident, risai_answers(risai, resident)).application
+
+    decide(application, staff_member, Decision.APPROVE, "全壊には至らず、半壊と判定しました", "半壊")
+
+    body = text_of(bytes(application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record.pdf))
+    assert "■半壊" in body
+    assert "■全壊" not in body
+    assert "全壊には至らず、半壊と判定しました" in body  # the reason stays free text (備考)
+
+
+@pytest.mark.parametrize(
+    ("level", "message"), [("", "被害の程度を選んでください"), ("大破", "いずれかを選んでください")]
+)
+def test_approving_a_certificate_without_a_valid_level_is_refused(
+    organisation, risai, resident, staff_member, level, message
+):
+    from madoguchi.applications.review import ReviewError
+
+    application = submit(risai, resident, risai_answers(risai, resident)).application
+
+    with pytest.raises(ReviewError, match=message):
+        decide(application, staff_member, Decision.APPROVE, "半壊と判定しました", level)
+
+    assert not Document.objects.exclude(kind=DocumentKind.RECEIPT).exists()
 
 
 def test_a_refusal_issues_no_certificate(organisation, risai, resident, staff_member):
