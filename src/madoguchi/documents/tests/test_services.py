@@ -118,3 +118,35 @@ def test_another_organisations_document_does_not_exist(notice, other_admin):
         withdraw(other_admin, notice, organisation=notice.organisation)
     notice.refresh_from_db()
     assert notice.status == "valid"
+
+
+def test_supersede_refuses_a_reason_too_long_instead_of_cutting_it(notice, admin_staff):
+    from django.db import transaction
+
+    from madoguchi.documents.services import document_supersede
+    from madoguchi.documents.status import status_reason_check
+
+    successor = Document.objects.create(
+        organisation=notice.organisation,
+        kind=notice.kind,
+        title="訂正",
+        source_key="test:successor",
+        code="TESTCODE0001",
+        issued_at=now(),
+        pdf=b"%PDF-1.7",
+        sha256="0" * 64,
+        issued_length=8,
+    )
+    with pytest.raises(DocumentRefused, match="文字以内"), transaction.atomic():
+        document_supersede(
+            organisation=notice.organisation,
+            staff_user=admin_staff.user,
+            document_id=notice.pk,
+            successor=successor,
+            reason="あ" * (MAX_STATUS_REASON + 1),
+            now=now(),
+        )
+    notice.refresh_from_db()
+    assert notice.status == "valid"
+    # one validator: what people cannot see is not a reason, in the step as in the service
+    assert status_reason_check(" \u200b理由\u3000") == "理由"
