@@ -21,12 +21,13 @@ from datetime import datetime
 from django.db import transaction
 
 from madoguchi.applications.constants import Decision, IssuedDocumentKind
-from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.models import Application, ApplicationMessage, IssuedDocument
 from madoguchi.applications.review import (
     decision_clean,
     decision_pdf_build,
     notice_deliver,
 )
+from madoguchi.applications.workflow import MAX_MESSAGE, notify_applicant
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.constants import DocumentKind, DocumentStatus
 from madoguchi.documents.issuance import document_issue
@@ -37,6 +38,7 @@ from madoguchi.documents.services import (
     document_supersede,
     status_reason_clean,
 )
+from madoguchi.documents.status import DocumentStatusError, document_status_set
 from madoguchi.forms.japanese import wareki
 from madoguchi.identity.models import Staff
 from madoguchi.tenants.models import Organisation
@@ -180,7 +182,84 @@ def decision_notice_correct(
         )
 
 
+def application_document_withdraw(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    application: Application,
+    issued_id: object,
+    reason: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Withdraw (取り消す) a document issued for ``application`` — a decision notice, a
+    corrected notice, a 罹災証明書 — and tell the applicant, as a decision does. The one way to
+    withdraw an application's document (:func:`madoguchi.documents.services.document_withdraw`
+    refuses them).
+
+    ``issued_id`` is the :class:`IssuedDocument` id within the application (as the console's
+    links name it); ``reason`` is shown on ``/verify/`` and in the applicant's message.
+
+    Guarantees, in one transaction of its own: the document is locked and must still be
+    valid (two staff withdrawing at once withdraw once); its status becomes withdrawn with
+    the reason through :func:`madoguchi.documents.status.document_status_set` (audit
+    ``DOCUMENT_WITHDRAWN``, ids only); a message on the applicant's my page says which
+    document was withdrawn, when and why, and a mail notice (no content) is queued. The
+    application's status does not change. Raises ``DocumentNotAllowed`` (403),
+    ``DocumentRefused`` (no reason, too long, no longer valid),
+    ``IssuedDocument.DoesNotExist`` (another organisation's or application's: 404).
+    """
+    if staff.organisation_id != organisation.pk or application.organisation_id != organisation.pk:
+        raise IssuedDocument.DoesNotExist
+    try:
+        pk = int(str(issued_id))
+    except ValueError:
+        raise IssuedDocument.DoesNotExist from None
+    if not 1 <= pk < 2**63:
+        raise IssuedDocument.DoesNotExist
+    issued = IssuedDocument.objects.select_related("record").get(
+        organisation=organisation, application_id=application.pk, pk=pk
+    )
+    document_change_require(organisation=organisation, staff_user=staff.user)
+    cleaned = status_reason_clean(reason)
+    with transaction.atomic(durable=True):
+        try:
+            document_status_set(
+                organisation=organisation,
+                document=issued.record,
+                status=DocumentStatus.WITHDRAWN,
+                reason=cleaned,
+                now=now,
+                actor=staff.user,
+                actor_label="職員",
+                detail={"application": application.pk, "issued": issued.pk},
+            )
+        except DocumentStatusError as error:
+            raise DocumentRefused(str(error)) from None
+        day = to_tokyo(now).date()
+        name = issued.record.number or issued.title
+        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+        body = (
+            f"{wareki(day)}、{issued.get_kind_display()}（{name}）を取り消しました。"
+            f"この文書は効力を失いました。{where}では、取り消されたことを示して残しています。"
+            f"\n\n取消しの理由: {cleaned}"
+        )
+        ApplicationMessage.objects.create(
+            organisation=organisation,
+            application=application,
+            kind=ApplicationMessage.Kind.DECISION,
+            from_staff=True,
+            author=staff.user,
+            body=body[:MAX_MESSAGE],
+            created_at=now,
+        )
+        notify_applicant(
+            application=application, subject="交付した文書の取消しをお知らせします", now=now
+        )
+    return issued
+
+
 __all__ = [
+    "application_document_withdraw",
     "correction_source_prefix",
     "correction_text",
     "decision_notice_correct",

@@ -19,7 +19,11 @@ from django.views.decorators.http import require_http_methods
 
 from madoguchi.applications.inbox import applicant_name, application_get, issued_document_get
 from madoguchi.applications.models import Application, IssuedDocument
-from madoguchi.applications.notices import OUTCOME_OF_KIND, decision_notice_correct
+from madoguchi.applications.notices import (
+    OUTCOME_OF_KIND,
+    application_document_withdraw,
+    decision_notice_correct,
+)
 from madoguchi.applications.review import ReviewError
 from madoguchi.console.access import staff_required
 from madoguchi.core.time import now
@@ -29,7 +33,6 @@ from madoguchi.documents.services import (
     MAX_STATUS_REASON,
     DocumentNotAllowed,
     DocumentRefused,
-    document_withdraw,
     staff_may_change_documents,
 )
 from madoguchi.identity.models import Staff
@@ -86,10 +89,11 @@ def document_withdraw_view(
     reason = str(request.POST.get("reason", ""))[:MAX_FIELD]
     if request.method == "POST":
         try:
-            document_withdraw(
+            application_document_withdraw(
                 organisation=staff.organisation,
-                staff_user=staff.user,
-                document_id=issued.record_id,
+                staff=staff,
+                application=application,
+                issued_id=issued.pk,
                 reason=reason,
                 now=now(),
             )
@@ -98,7 +102,8 @@ def document_withdraw_view(
             return render(request, "console/review/document_withdraw.html", context, status=400)
         messages.success(
             request,
-            f"{issued.title}を取り消しました。検証ページに「取り消されています」と表示されます。",
+            f"{issued.title}を取り消しました。検証ページに「取り消されています」と表示され、"
+            "申請者のマイページとメールで知らせます。",
         )
         return redirect("console:application", application.pk)
     return render(request, "console/review/document_withdraw.html", _context(application, issued))

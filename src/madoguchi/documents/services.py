@@ -35,6 +35,10 @@ from madoguchi.tenants.models import Organisation
 MAX_STATUS_REASON: Final = STATUS_REASON_MAX
 
 
+#: The ``source_key`` prefix of documents issued for applications (withdrawn there).
+APPLICATION_SOURCE: Final = "application:"
+
+
 class DocumentNotAllowed(PermissionDenied):
     """The staff member may not withdraw or replace documents (403); the message says why."""
 
@@ -101,13 +105,20 @@ def document_withdraw(
     (under a row lock: two staff withdrawing at once withdraw once); its status becomes
     withdrawn with the cleaned reason and ``now``; an audit event
     (``DOCUMENT_WITHDRAWN``) records who, which document and its digest. The register is
-    not touched (its entries are the documents as issued). Raises
+    not touched (its entries are the documents as issued). A document issued for an
+    application (``source_key`` ``application:…``) is refused: it is withdrawn by
+    ``madoguchi.applications.notices.application_document_withdraw``, which tells the
+    applicant too — one way to withdraw each document. Raises
     :class:`DocumentNotAllowed`, :class:`DocumentRefused` (no reason, too long, not valid any
     more), ``Document.DoesNotExist`` (another organisation's or unknown).
     """
     cleaned = status_reason_clean(reason)
     document_change_require(organisation=organisation, staff_user=staff_user)
-    document_get(organisation=organisation, document_id=document_id)
+    found = document_get(organisation=organisation, document_id=document_id)
+    if found.source_key.startswith(APPLICATION_SOURCE):
+        raise DocumentRefused(
+            "申請に交付した文書は、その申請の画面から取り消してください（申請者にも知らせます）。"
+        )
     with transaction.atomic(durable=True):
         try:
             return document_status_set(

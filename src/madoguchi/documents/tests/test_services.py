@@ -23,27 +23,12 @@ from madoguchi.testing import submit_named as apply
 
 
 @pytest.fixture
-def notice(procedure, resident, staff_member) -> Document:
-    application = apply(procedure, resident)
-    for to_status in (S.ACCEPTED, S.IN_REVIEW):
-        application = application_move(
-            organisation=procedure.organisation,
-            application=application,
-            staff=staff_member,
-            to_status=to_status,
-            expected_status=application.status,
-            now=now(),
-        )
-    issued = application_decide(
-        organisation=procedure.organisation,
-        application=application,
-        staff=staff_member,
-        outcome="approve",
-        reason="要件を満たしています。",
-        expected_status=application.status,
-        now=now(),
-    )
-    return issued.record
+def notice(organisation) -> Document:
+    """A document of the organisation that no application owns (an application's documents
+    are withdrawn through ``applications.notices.application_document_withdraw``)."""
+    from madoguchi.documents.testing import document_record_make
+
+    return document_record_make(organisation=organisation, now=now())
 
 
 def withdraw(staff, document, reason="決定の前提となる事実に誤りがあったため。", **kw):
@@ -150,3 +135,15 @@ def test_supersede_refuses_a_reason_too_long_instead_of_cutting_it(notice, admin
     assert notice.status == "valid"
     # one validator: what people cannot see is not a reason, in the step as in the service
     assert status_reason_check(" \u200b理由\u3000") == "理由"
+
+
+def test_an_applications_document_is_not_withdrawn_here(organisation, admin_staff):
+    from madoguchi.documents.testing import document_record_make
+
+    document = document_record_make(
+        organisation=organisation, source_key="application:7:decision", now=now()
+    )
+    with pytest.raises(DocumentRefused, match="その申請の画面から"):
+        withdraw(admin_staff, document)
+    document.refresh_from_db()
+    assert document.status == "valid"
