@@ -220,6 +220,7 @@ def certificate_pdf_build(
         ),
         ownership_text=texts.get("ownership", ""),
         note=reason,
+        is_test=application.is_test,
     )
 
     def build(stamp: Stamp) -> bytes:
@@ -273,6 +274,7 @@ def certificate_issue(
         procedure_key=f"procedure:{application.procedure_id}",
         build=build,
         now=now,
+        **({"numbered": False, "number": "（運用テスト）"} if application.is_test else {}),
     )
     issued, _ = IssuedDocument.objects.get_or_create(
         record=record,

@@ -26,6 +26,7 @@ from madoguchi.applications.review import (
     decision_clean,
     decision_pdf_build,
     notice_deliver,
+    test_numbering,
 )
 from madoguchi.applications.workflow import MAX_MESSAGE, notify_applicant
 from madoguchi.core.time import to_tokyo
@@ -72,6 +73,12 @@ def decision_notice_get(
         record_id=pk,
         kind__in=list(OUTCOME_OF_KIND),
     )
+
+
+def corrected_name(old: Document) -> str:
+    """How a corrected notice names the one it replaces: 「令和8年12月4日付け横こ第12号」."""
+    day = to_tokyo(old.issued_at).date()
+    return f"{wareki(day)}付け{old.number}" if old.number else f"{wareki(day)}付け"
 
 
 def correction_text(*, old: Document, reason_text: str, correction_note: str) -> str:
@@ -129,7 +136,12 @@ def decision_notice_correct(
         raise DocumentRefused("この通知書は有効ではないため、訂正して差し替えることはできません。")
     text = correction_text(old=old, reason_text=reason, correction_note=note)
     build = decision_pdf_build(
-        organisation=organisation, application=application, outcome=decision, reason=text, now=now
+        organisation=organisation,
+        application=application,
+        outcome=decision,
+        reason=text,
+        now=now,
+        corrects=corrected_name(old),
     )
     kind = IssuedDocumentKind(issued.kind)
     title = f"{kind.label}（訂正）（{application.receipt_number}）"
@@ -154,6 +166,7 @@ def decision_notice_correct(
             procedure_key=f"procedure:{application.procedure_id}",
             build=build,
             now=now,
+            **test_numbering(application),
         )
         document_supersede(
             organisation=organisation,

@@ -537,11 +537,13 @@ def decision_pdf_build(
     outcome: str,
     reason: str,
     now: datetime,
+    corrects: str = "",
 ) -> Callable[[Stamp], bytes]:
     """What builds the 決定通知書 of ``outcome`` for the application once its number and
     verification code are known (:func:`madoguchi.documents.issuance.document_issue` calls it
     inside the issuing transaction); everything it reads is read here, before any row is
-    locked."""
+    locked. ``corrects`` names the notice a corrected notice replaces (its title then says
+    （訂正）); an operational-test application's notice says 運用テスト and has no effect."""
     arrived = to_tokyo(application.arrived_at)
     data = DecisionData(
         organisation_name=organisation.name,
@@ -552,6 +554,8 @@ def decision_pdf_build(
         decided_on_text=_date_text(now),
         arrived_at_text=f"{wareki(arrived.date())} {arrived:%H時%M分}（{arrived:%Y-%m-%d %H:%M}）",
         applicant_name=applicant_name(application),
+        corrects=corrects,
+        is_test=application.is_test,
     )
 
     def build(stamp: Stamp) -> bytes:
@@ -568,6 +572,17 @@ def decision_pdf_build(
         )
 
     return build
+
+
+#: The number an operational-test application's documents carry instead of a real one.
+TEST_NUMBER: Final = "（運用テスト）"
+
+
+def test_numbering(application: Application) -> dict[str, Any]:
+    """What :func:`madoguchi.documents.issuance.document_issue` is given for the documents of
+    ``application``: an operational-test application (運用テスト) takes no number of the
+    real series (``numbered=False``, printed 「（運用テスト）」); others nothing."""
+    return {"numbered": False, "number": TEST_NUMBER} if application.is_test else {}
 
 
 def decision_apply(
@@ -607,6 +622,7 @@ def decision_apply(
         procedure_key=f"procedure:{application.procedure_id}",
         build=build,
         now=now,
+        **test_numbering(application),
     )
     where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
     body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"

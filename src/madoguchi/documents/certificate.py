@@ -61,6 +61,8 @@ class CertificateData:
     code: str = ""
     verify_url: str = ""
     issued_on_text: str = ""
+    #: An operational-test application (運用テスト): marked in the title, certifies nothing.
+    is_test: bool = False
 
 
 def damage_row_text(level: str) -> str:
@@ -84,9 +86,19 @@ def certificate_pdf(data: CertificateData, *, generated_at: datetime) -> bytes:
         story.append(para(data.issued_on_text, style.right))
     story += [
         Spacer(1, 10 * mm),
-        para("罹災証明書", style.title.clone("certificate_title", fontSize=20, leading=30)),
+        para(
+            f"{'【運用テスト】' if data.is_test else ''}罹災証明書",
+            style.title.clone("certificate_title", fontSize=20, leading=30),
+        ),
         Spacer(1, 8 * mm),
     ]
+    if data.is_test:
+        story.append(
+            para(
+                "これは運用テスト（公開前の試験）の申請に対する見本です。"
+                "証明書番号はなく、何も証明しません。手続の公開時に取り消され、削除されます。"
+            )
+        )
     label_width = 40 * mm
     damage_cell: Flowable | list[Flowable] = para(damage_row_text(data.damage_level))
     if data.damage_level in DAMAGE_LEVELS:  # the standard form's two lines of levels
