@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 
@@ -33,6 +34,23 @@ from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import User
 from madoguchi.tenants.models import Organisation
+
+
+def document_download_name(
+    issued: IssuedDocument, application: Application, *, disposition: str = "attachment"
+) -> str:
+    """The ``Content-Disposition`` of an issued document's download: a Japanese file name
+    (承認通知書-<受付番号>.pdf, 却下通知書（訂正）-….pdf, 罹災証明書-….pdf) as RFC 5987
+    ``filename*``, with an ASCII fallback (``decision_approve-<受付番号>.pdf``)."""
+    receipt = application.receipt_number
+    label = (
+        IssuedDocumentKind(issued.kind).label if issued.kind in IssuedDocumentKind.values else ""
+    )
+    base = issued.title.replace(f"（{receipt}）", "").strip() or label or "文書"
+    name = f"{base}-{receipt}.pdf"
+    fallback = f"{issued.kind}-{receipt}.pdf"
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in fallback)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _receipt_data(application: Application) -> ReceiptData:

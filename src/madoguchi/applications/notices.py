@@ -20,6 +20,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.constants import Decision, IssuedDocumentKind
 from madoguchi.applications.models import Application, ApplicationMessage, IssuedDocument
 from madoguchi.applications.review import (
@@ -73,6 +74,17 @@ def decision_notice_get(
         record_id=pk,
         kind__in=list(OUTCOME_OF_KIND),
     )
+
+
+def decision_reason_current(application: Application) -> str:
+    """The reason (備考) of the application's decision as staff last wrote it — what the
+    correction form starts from, so that staff change it rather than type it again."""
+    transition = (
+        application.transitions.filter(to_status__in=[S.APPROVED, S.REJECTED])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return transition.reason if transition is not None else ""
 
 
 def corrected_name(old: Document) -> str:
@@ -276,5 +288,6 @@ __all__ = [
     "correction_source_prefix",
     "correction_text",
     "decision_notice_correct",
+    "decision_reason_current",
     "decision_notice_get",
 ]

@@ -809,9 +809,7 @@ def application_decide(
         )
     open_proposal_refuse(application)
     decision, reason = decision_clean(outcome=outcome, reason=reason)
-    level = damage_level_clean(
-        application=application, outcome=decision, damage_level=damage_level
-    )
+    level = damage_level_clean(application=application, outcome=decision, damage_level=damage_level)
     # Read before the row is locked; built with its number inside the transaction.
     build = decision_pdf_build(
         organisation=organisation, application=application, outcome=decision, reason=reason, now=now

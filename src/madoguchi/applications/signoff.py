@@ -51,9 +51,9 @@ from madoguchi.applications.review import (
     ReviewError,
     StaleStatus,
     TransitionRefused,
+    damage_level_clean,
     decision_apply,
     decision_check,
-    damage_level_clean,
     decision_pdf_build,
     require_move,
 )
@@ -177,9 +177,7 @@ def decision_propose(
         expected_status=expected_status,
         damage_level=damage_level,
     )
-    level = damage_level_clean(
-        application=application, outcome=decision, damage_level=damage_level
-    )
+    level = damage_level_clean(application=application, outcome=decision, damage_level=damage_level)
     try:
         with transaction.atomic(durable=True):
             locked = Application.objects.select_for_update().get(pk=application.pk)

@@ -23,6 +23,7 @@ from madoguchi.applications.notices import (
     OUTCOME_OF_KIND,
     application_document_withdraw,
     decision_notice_correct,
+    decision_reason_current,
 )
 from madoguchi.applications.review import ReviewError
 from madoguchi.console.access import staff_required
@@ -144,6 +145,7 @@ def document_correct_view(
             "以前の通知書を差し替えました。申請者にメールで知らせます。",
         )
         return redirect("console:application", application.pk)
+    extra["reason_text"] = decision_reason_current(application)  # changed, not retyped
     return render(
         request, "console/review/document_correct.html", _context(application, issued, **extra)
     )

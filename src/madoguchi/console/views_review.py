@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from madoguchi.applications.attachment_review import attachment_states
 from madoguchi.applications.constants import ApplicationStatus, Channel, Decision
-from madoguchi.applications.documents import certificate_issued_by
+from madoguchi.applications.documents import certificate_issued_by, document_download_name
 from madoguchi.applications.duplicate_review import possible_duplicates
 from madoguchi.applications.inbox import (
     SORTS,
@@ -724,8 +724,8 @@ def document_pdf(
     except IssuedDocument.DoesNotExist:
         raise Http404 from None
     response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'inline; filename="{document.kind}-{application.receipt_number}.pdf"'
+    response["Content-Disposition"] = document_download_name(
+        document, application, disposition="inline"
     )
     response["Cache-Control"] = "private, no-store"
     return response

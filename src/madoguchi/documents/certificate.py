@@ -36,6 +36,8 @@ DAMAGE_LEVELS = (
     "準半壊",
     "準半壊に至らない（一部損壊）",
 )
+
+
 @dataclass(frozen=True)
 class CertificateData:
     organisation_name: str

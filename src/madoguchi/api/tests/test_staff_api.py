@@ -770,7 +770,10 @@ def test_the_api_approves_a_certificate_only_with_a_valid_damage_level(
     accept(risai_application, admin)
     body = {"to": S.APPROVED, "expected_status": S.ACCEPTED, "reason": "全壊には至らず、半壊と判定"}
 
-    for level, message in (("", "被害の程度を選んでください"), ("大破", "いずれかを選んでください")):
+    for level, message in (
+        ("", "被害の程度を選んでください"),
+        ("大破", "いずれかを選んでください"),
+    ):
         refused = post_move(client, risai_application.pk, raw, body | {"damage_level": level})
         assert refused.status_code == 422, refused.content
         assert message in refused.json()["detail"]

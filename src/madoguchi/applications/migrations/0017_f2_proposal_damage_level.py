@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0016_issued_document_certificate_kind'),
+        ("applications", "0016_issued_document_certificate_kind"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='decisionproposal',
-            name='damage_level',
-            field=models.CharField(blank=True, default='', max_length=32),
+            model_name="decisionproposal",
+            name="damage_level",
+            field=models.CharField(blank=True, default="", max_length=32),
         ),
     ]

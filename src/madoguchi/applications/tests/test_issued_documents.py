@@ -181,7 +181,9 @@ def test_the_certificate_ticks_the_level_chosen_not_a_word_of_the_reason(
 ):
     application = submit(risai, resident, risai_answers(risai, resident)).application
 
-    decide(application, staff_member, Decision.APPROVE, "全壊には至らず、半壊と判定しました", "半壊")
+    decide(
+        application, staff_member, Decision.APPROVE, "全壊には至らず、半壊と判定しました", "半壊"
+    )
 
     body = text_of(bytes(application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record.pdf))
     assert "■半壊" in body

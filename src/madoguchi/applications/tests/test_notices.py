@@ -96,6 +96,9 @@ def test_a_corrected_notice_replaces_the_old_one(rejected, admin_staff):
     assert "年額360万円" in text
     assert "訂正" in text
     assert old.number in text
+    flat = text.replace("\n", "")
+    assert "却下通知書（訂正）" in flat
+    assert f"付け{old.number}の却下通知書を訂正し、差し替えるものです" in flat
     # The applicant is told as by a decision: the document, a message, a mail.
     assert IssuedDocument.objects.filter(application=application).count() == 2
     message = ApplicationMessage.objects.filter(application=application, kind="decision").latest(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from madoguchi.applications.constants import ApplicationStatus as S
-from madoguchi.applications.review import application_decide, application_move
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
@@ -19,7 +17,6 @@ from madoguchi.documents.services import (
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
 from madoguchi.testing import staff_create
-from madoguchi.testing import submit_named as apply
 
 
 @pytest.fixture

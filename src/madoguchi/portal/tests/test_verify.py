@@ -15,13 +15,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from madoguchi.applications.constants import ApplicationStatus as S
-from madoguchi.applications.notices import decision_notice_correct
+from madoguchi.applications.notices import application_document_withdraw, decision_notice_correct
 from madoguchi.applications.review import application_decide, application_move
 from madoguchi.core.time import now
 from madoguchi.documents import verify as verify_module
 from madoguchi.documents.models import Document, RegisterHead
 from madoguchi.documents.ratelimit import LOOKUP_LIMIT, UPLOAD_LIMIT
-from madoguchi.applications.notices import application_document_withdraw
 from madoguchi.documents.testing import document_record_make
 from madoguchi.documents.testsigning import TestCA, pdf_append_page_text, pdf_plain, pdf_sign
 from madoguchi.testing import submit_named as apply
