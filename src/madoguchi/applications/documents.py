@@ -196,6 +196,7 @@ def certificate_pdf_build(
     reason: str,
     damage_level: str,
     now: datetime,
+    corrects: str = "",
 ) -> Callable[[Stamp], bytes] | None:
     """What builds the 罹災証明書 of ``application`` once its number and code are known, or
     None when its procedure issues no certificate. Everything is read here, before any row
@@ -239,6 +240,7 @@ def certificate_pdf_build(
         ownership_text=texts.get("ownership", ""),
         note=reason,
         is_test=application.is_test,
+        corrects=corrects,
     )
 
     def build(stamp: Stamp) -> bytes:

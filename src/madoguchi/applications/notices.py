@@ -22,8 +22,10 @@ from django.db import transaction
 
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.constants import Decision, IssuedDocumentKind
+from madoguchi.applications.documents import certificate_pdf_build
 from madoguchi.applications.models import Application, ApplicationMessage, IssuedDocument
 from madoguchi.applications.review import (
+    damage_level_clean,
     decision_clean,
     decision_pdf_build,
     notice_deliver,
@@ -283,11 +285,121 @@ def application_document_withdraw(
     return issued
 
 
+def certificate_correct(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    application: Application,
+    document_id: int,
+    damage_level: str,
+    note_text: str,
+    correction_note: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Issue a corrected 罹災証明書 that replaces the valid certificate ``document_id`` (its
+    register document) of ``application`` — e.g. a wrong 被害の程度.
+
+    ``damage_level`` is the level as corrected (one of
+    :data:`madoguchi.documents.certificate.DAMAGE_LEVELS`, required), ``note_text`` the
+    備考 as corrected, ``correction_note`` what was corrected and why.
+
+    Guarantees, as :func:`decision_notice_correct`: in one transaction of its own, the old
+    certificate is locked and must still be valid; a new one is issued with a new number
+    and code (``application:<id>:certificate:correction:<n>``), says 「（訂正）」 and names the
+    one it replaces; the old one becomes superseded by it; the applicant gets the document,
+    a message and a mail notice. Raises ``DocumentNotAllowed``, ``DocumentRefused`` /
+    ``ReviewError`` (input; no longer valid), ``IssuedDocument.DoesNotExist`` (404),
+    ``SealError``."""
+    if staff.organisation_id != organisation.pk or application.organisation_id != organisation.pk:
+        raise IssuedDocument.DoesNotExist
+    try:
+        pk = int(str(document_id))
+    except ValueError:
+        raise IssuedDocument.DoesNotExist from None
+    if not 1 <= pk < 2**63:
+        raise IssuedDocument.DoesNotExist
+    issued = IssuedDocument.objects.select_related("record").get(
+        organisation=organisation,
+        application_id=application.pk,
+        record_id=pk,
+        kind=IssuedDocumentKind.CERTIFICATE,
+    )
+    document_change_require(organisation=organisation, staff_user=staff.user)
+    level = damage_level_clean(
+        application=application, outcome=Decision.APPROVE, damage_level=damage_level
+    )
+    _, note_clean = decision_clean(outcome=Decision.APPROVE, reason=note_text)
+    note = status_reason_clean(correction_note, what="訂正の内容")
+    old = issued.record
+    if old.status != DocumentStatus.VALID:
+        raise DocumentRefused("この証明書は有効ではないため、訂正して差し替えることはできません。")
+    build = certificate_pdf_build(
+        organisation=organisation,
+        application=application,
+        reason="\n\n".join(t for t in (note_clean, f"【訂正】訂正の内容: {note}") if t),
+        damage_level=level,
+        now=now,
+        corrects=corrected_name(old),
+    )
+    if build is None:  # the procedure no longer issues certificates
+        raise DocumentRefused("この手続は罹災証明書を交付しないため、訂正できません。")
+    title = f"罹災証明書（訂正）（{application.receipt_number}）"
+    prefix = f"application:{application.pk}:certificate:correction:"
+    with transaction.atomic(durable=True):
+        locked = Document.objects.select_for_update().get(organisation=organisation, pk=old.pk)
+        if locked.status != DocumentStatus.VALID:
+            raise DocumentRefused(
+                "この証明書は、ほかの職員がすでに取り消したか差し替えました。画面を開き直してください。"
+            )
+        serial = (
+            Document.objects.filter(
+                organisation=organisation, source_key__startswith=prefix
+            ).count()
+            + 1
+        )
+        record = document_issue(
+            organisation=organisation,
+            kind=DocumentKind.CERTIFICATE,
+            title=title,
+            source_key=f"{prefix}{serial}",
+            procedure_key=f"procedure:{application.procedure_id}",
+            build=build,
+            now=now,
+            **test_numbering(application),
+        )
+        document_supersede(
+            organisation=organisation,
+            staff_user=staff.user,
+            document_id=old.pk,
+            successor=record,
+            reason=note,
+            now=now,
+        )
+        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+        body = (
+            f"{old.number or '以前'}の罹災証明書を訂正しました。訂正した罹災証明書（PDF）を"
+            f"{where}で確認してください。以前の証明書は、訂正した証明書に差し替えられました。"
+            f"\n\n訂正の内容: {note}"
+        )
+        return notice_deliver(
+            organisation=organisation,
+            application=application,
+            actor=staff.user,
+            record=record,
+            kind=IssuedDocumentKind.CERTIFICATE,
+            title=title,
+            body=body,
+            subject="罹災証明書の訂正をお知らせします",
+            now=now,
+        )
+
+
 __all__ = [
     "application_document_withdraw",
+    "certificate_correct",
     "correction_source_prefix",
     "correction_text",
     "decision_notice_correct",
-    "decision_reason_current",
     "decision_notice_get",
+    "decision_reason_current",
 ]

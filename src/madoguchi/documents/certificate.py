@@ -65,6 +65,8 @@ class CertificateData:
     issued_on_text: str = ""
     #: An operational-test application (運用テスト): marked in the title, certifies nothing.
     is_test: bool = False
+    #: A corrected certificate: what it corrects (「令和8年12月4日付け横こ第12号」).
+    corrects: str = ""
 
 
 def damage_row_text(level: str) -> str:
@@ -89,11 +91,15 @@ def certificate_pdf(data: CertificateData, *, generated_at: datetime) -> bytes:
     story += [
         Spacer(1, 10 * mm),
         para(
-            f"{'【運用テスト】' if data.is_test else ''}罹災証明書",
+            f"{'【運用テスト】' if data.is_test else ''}罹災証明書{'（訂正）' if data.corrects else ''}",
             style.title.clone("certificate_title", fontSize=20, leading=30),
         ),
         Spacer(1, 8 * mm),
     ]
+    if data.corrects:
+        story.append(
+            para(f"この証明書は、{data.corrects}の罹災証明書を訂正し、差し替えるものです。")
+        )
     if data.is_test:
         story.append(
             para(

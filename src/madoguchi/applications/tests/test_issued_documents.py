@@ -267,3 +267,46 @@ def test_a_hostile_receipt_number_answers_not_found_and_issues_nothing(
     assert response.status_code == 404
     assert client.get(f"/mypage/{number}/").status_code == 404
     assert not Document.objects.exists()
+
+
+def test_a_certificate_with_a_wrong_level_is_corrected_and_replaced(
+    organisation, risai, resident, staff_member, admin_staff
+):
+    from madoguchi.applications.notices import certificate_correct
+    from madoguchi.applications.review import ReviewError
+
+    application = submit(risai, resident, risai_answers(risai, resident)).application
+    decide(application, staff_member, Decision.APPROVE, "現地調査の結果", "全壊")
+    old = application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record
+
+    with pytest.raises(ReviewError, match="被害の程度を選んでください"):
+        certificate_correct(
+            organisation=organisation,
+            staff=admin_staff,
+            application=application,
+            document_id=old.pk,
+            damage_level="",
+            note_text="",
+            correction_note="被害の程度を訂正しました。",
+            now=now(),
+        )
+    corrected = certificate_correct(
+        organisation=organisation,
+        staff=admin_staff,
+        application=application,
+        document_id=old.pk,
+        damage_level="半壊",
+        note_text="全壊には至らず、半壊と判定しました",
+        correction_note="被害の程度の記載を誤っていたため訂正しました。",
+        now=now(),
+    )
+
+    old.refresh_from_db()
+    assert old.status == "superseded"
+    assert old.superseded_by_id == corrected.record_id
+    body = text_of(bytes(corrected.record.pdf))
+    assert "罹災証明書（訂正）" in body
+    assert "■半壊" in body
+    assert "■全壊" not in body
+    assert f"付け{old.number}の罹災証明書を訂正し" in body
+    assert corrected.record.number != old.number

@@ -191,3 +191,50 @@ def test_the_residents_pages_show_each_documents_state_and_downloads_have_japane
     )
     assert staff_copy["Content-Disposition"].startswith("inline; ")
     assert quote("承認通知書") in staff_copy["Content-Disposition"]
+
+
+def test_a_certificate_is_corrected_from_the_console_with_its_level(
+    admin_client, staff_member, organisation, templates_loaded, resident
+):
+    from madoguchi.testing import answers_with_file_rows, procedure_publish, submit
+
+    risai = procedure_publish(organisation, "risai-shomei")
+    application = submit(risai, resident, answers_with_file_rows(risai, owner=resident)).application
+    application = application_move(
+        organisation=organisation,
+        application=application,
+        staff=staff_member,
+        to_status=S.ACCEPTED,
+        expected_status=S.SUBMITTED,
+        now=now(),
+    )
+    application_decide(
+        organisation=organisation,
+        application=application,
+        staff=staff_member,
+        outcome="approve",
+        reason="現地調査の結果",
+        expected_status=S.ACCEPTED,
+        now=now(),
+        damage_level="全壊",
+    )
+    certificate = IssuedDocument.objects.get(application=application, kind="certificate")
+    assert url("document_correct", certificate) in text(
+        admin_client.get(reverse("console:application", args=[application.pk]))
+    )
+    form = text(admin_client.get(url("document_correct", certificate)))
+    assert 'name="damage_level"' in form
+
+    done = admin_client.post(
+        url("document_correct", certificate),
+        {
+            "damage_level": "半壊",
+            "reason_text": "全壊には至らず、半壊と判定しました",
+            "correction_note": "被害の程度を訂正しました。",
+        },
+    )
+
+    assert done.status_code == 302
+    old = Document.objects.get(pk=certificate.record_id)
+    assert old.status == "superseded"
+    assert old.superseded_by.title.startswith("罹災証明書（訂正）")
