@@ -294,7 +294,9 @@ def certificate_issue(
         procedure_key=f"procedure:{application.procedure_id}",
         build=build,
         now=now,
-        **({"numbered": False, "number": "（運用テスト）"} if application.is_test else {}),
+        # An operational-test application (運用テスト) takes no number of the real series.
+        numbered=not application.is_test,
+        number="（運用テスト）" if application.is_test else "",
     )
     issued, _ = IssuedDocument.objects.get_or_create(
         record=record,

@@ -29,7 +29,7 @@ from madoguchi.applications.review import (
     decision_clean,
     decision_pdf_build,
     notice_deliver,
-    test_numbering,
+    numbering_for,
 )
 from madoguchi.applications.workflow import MAX_MESSAGE, notify_applicant
 from madoguchi.core.time import to_tokyo
@@ -180,7 +180,7 @@ def decision_notice_correct(
             procedure_key=f"procedure:{application.procedure_id}",
             build=build,
             now=now,
-            **test_numbering(application),
+            **numbering_for(application),
         )
         document_supersede(
             organisation=organisation,
@@ -365,7 +365,7 @@ def certificate_correct(
             procedure_key=f"procedure:{application.procedure_id}",
             build=build,
             now=now,
-            **test_numbering(application),
+            **numbering_for(application),
         )
         document_supersede(
             organisation=organisation,

@@ -578,7 +578,7 @@ def decision_pdf_build(
 TEST_NUMBER: Final = "（運用テスト）"
 
 
-def test_numbering(application: Application) -> dict[str, Any]:
+def numbering_for(application: Application) -> dict[str, Any]:
     """What :func:`madoguchi.documents.issuance.document_issue` is given for the documents of
     ``application``: an operational-test application (運用テスト) takes no number of the
     real series (``numbered=False``, printed 「（運用テスト）」); others nothing."""
@@ -622,7 +622,7 @@ def decision_apply(
         procedure_key=f"procedure:{application.procedure_id}",
         build=build,
         now=now,
-        **test_numbering(application),
+        **numbering_for(application),
     )
     where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
     body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"

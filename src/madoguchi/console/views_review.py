@@ -605,7 +605,7 @@ def application_decide_view(
                     "damage_level": damage_level if certificate else "",
                     "by_mail": bool(
                         application.contact_email
-                        or (application.applicant_id and application.applicant.email)
+                        or (application.applicant is not None and application.applicant.email)
                     ),
                 },
             )

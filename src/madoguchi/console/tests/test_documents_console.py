@@ -237,4 +237,5 @@ def test_a_certificate_is_corrected_from_the_console_with_its_level(
     assert done.status_code == 302
     old = Document.objects.get(pk=certificate.record_id)
     assert old.status == "superseded"
+    assert old.superseded_by is not None
     assert old.superseded_by.title.startswith("罹災証明書（訂正）")

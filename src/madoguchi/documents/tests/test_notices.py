@@ -30,7 +30,7 @@ URL = f"https://madoguchi.example.jp/verify/{CODE}"
 REASON = "所得が所得制限限度額（1,234,000円）を超えているため、要件を満たしません。"
 
 
-def decision(outcome: str = "reject", **changes: str) -> DecisionData:
+def decision(outcome: str = "reject", **changes: Any) -> DecisionData:
     data = DecisionData(
         organisation_name="鎌倉市",
         procedure_name="児童手当認定請求",
@@ -225,7 +225,7 @@ def test_the_issued_receipt_names_its_issuer_and_carries_the_verification_block(
     assert "作成日時" not in body  # an issued receipt is dated by its issuing
 
 
-def certificate_data(**changes: str) -> CertificateData:
+def certificate_data(**changes: Any) -> CertificateData:
     data = CertificateData(
         organisation_name="鎌倉市",
         receipt_number="142042-261120-01234567",
