@@ -64,6 +64,8 @@ from madoguchi.applications.selectors import (
 from madoguchi.applications.signoff import proposal_open
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.core.time import TOKYO, now, to_tokyo
+from madoguchi.documents.certificate import DAMAGE_LEVELS
+from madoguchi.documents.seal import SealError
 from madoguchi.identity.models import AccessToken, Staff
 from madoguchi.integrations.selectors import staff_application_get
 from madoguchi.integrations.tokens import (
@@ -194,6 +196,14 @@ class TransitionIn(Schema):
         max_length=200,
         description="補正依頼で直してほしい項目の key（correction_requested のときだけ、1つ以上）",
     )
+    damage_level: Annotated[
+        str,
+        Field(
+            max_length=32,
+            description="被害の程度（罹災証明書を交付する手続の承認では必須）: "
+            + "、".join(DAMAGE_LEVELS),
+        ),
+    ] = ""
 
 
 class StaffProcedureOut(Schema):
@@ -378,7 +388,14 @@ def get_application(request: HttpRequest, application_id: ApplicationId) -> dict
 @router.post(
     "/applications/{application_id}/transitions",
     auth=_AUTH,
-    response={200: StaffTransitionOut, 404: ErrorOut, 409: ErrorOut, **_BODY_ERRORS, **_ERRORS},
+    response={
+        200: StaffTransitionOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        503: ErrorOut,
+        **_BODY_ERRORS,
+        **_ERRORS,
+    },
     summary="申請の状態を変える（expected_status が今の状態と違えば 409。決裁が必要な手続の承認・却下は起案になる）",
     openapi_extra={
         "requestBody": {
@@ -406,6 +423,7 @@ def transition_application(request: HttpRequest, application_id: ApplicationId) 
             reason=body.reason,
             fields=body.fields,
             now=now(),
+            damage_level=body.damage_level,
         )
     except NotAllowed as error:
         raise HttpError(403, _text(error)) from None
@@ -415,6 +433,8 @@ def transition_application(request: HttpRequest, application_id: ApplicationId) 
         raise HttpError(409, _text(error)) from None
     except Application.DoesNotExist:
         raise HttpError(404, "その申請は見つかりません。") from None
+    except SealError as error:  # the seal or the timestamp authority is away: nothing issued
+        raise HttpError(503, _text(error)) from None
     moved.organisation = auth.staff.organisation
     data = _summary(moved)
     proposal = proposal_open(moved)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 
@@ -21,7 +22,6 @@ from madoguchi.documents.certificate import (
     DISASTER_CERTIFICATE_TEMPLATE,
     CertificateData,
     certificate_pdf,
-    damage_level,
 )
 from madoguchi.documents.constants import DocumentKind
 from madoguchi.documents.issuance import Stamp, document_issue
@@ -34,6 +34,23 @@ from madoguchi.forms.sealed import Sealed
 from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.models import User
 from madoguchi.tenants.models import Organisation
+
+
+def document_download_name(
+    issued: IssuedDocument, application: Application, *, disposition: str = "attachment"
+) -> str:
+    """The ``Content-Disposition`` of an issued document's download: a Japanese file name
+    (承認通知書-<受付番号>.pdf, 却下通知書（訂正）-….pdf, 罹災証明書-….pdf) as RFC 5987
+    ``filename*``, with an ASCII fallback (``decision_approve-<受付番号>.pdf``)."""
+    receipt = application.receipt_number
+    label = (
+        IssuedDocumentKind(issued.kind).label if issued.kind in IssuedDocumentKind.values else ""
+    )
+    base = issued.title.replace(f"（{receipt}）", "").strip() or label or "文書"
+    name = f"{base}-{receipt}.pdf"
+    fallback = f"{issued.kind}-{receipt}.pdf"
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in fallback)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _receipt_data(application: Application) -> ReceiptData:
@@ -174,16 +191,22 @@ def certificate_issued_by(application: Application) -> bool:
 
 
 def certificate_pdf_build(
-    *, organisation: Organisation, application: Application, reason: str, now: datetime
+    *,
+    organisation: Organisation,
+    application: Application,
+    reason: str,
+    damage_level: str,
+    now: datetime,
+    corrects: str = "",
 ) -> Callable[[Stamp], bytes] | None:
     """What builds the 罹災証明書 of ``application`` once its number and code are known, or
     None when its procedure issues no certificate. Everything is read here, before any row
     is locked.
 
-    The 被害の程度 is what staff decide at the survey: the form has no field for it, so it
-    is taken from the approval's reason (全壊, 大規模半壊, 中規模半壊, 半壊, 準半壊 or
-    準半壊に至らない（一部損壊）, named anywhere in it); a self-assessment (自己判定方式)
-    approved without one is 準半壊に至らない（一部損壊）, as the applicant agreed."""
+    The 被害の程度 is what staff decided and chose explicitly with the approval
+    (``damage_level``, one of :data:`madoguchi.documents.certificate.DAMAGE_LEVELS`, checked
+    by :func:`madoguchi.applications.review.damage_level_clean`); it is never read from the
+    reason, which is printed as written under 備考."""
     if not certificate_issued_by(application):
         return None
     answers: dict[str, Any] = application.answers
@@ -211,12 +234,14 @@ def certificate_pdf_build(
         property_address=address,
         disaster=disaster,
         damaged_on_text=texts.get("disaster_date", ""),
-        damage_level=damage_level(reason, self_assessed=answers.get("assessment_method") == "self"),
+        damage_level=damage_level,
         building_text="・".join(
             text for text in (texts.get("building_type"), texts.get("structure")) if text
         ),
         ownership_text=texts.get("ownership", ""),
         note=reason,
+        is_test=application.is_test,
+        corrects=corrects,
     )
 
     def build(stamp: Stamp) -> bytes:
@@ -242,6 +267,7 @@ def certificate_issue(
     actor: User,
     reason: str,
     now: datetime,
+    damage_level: str = "",
 ) -> IssuedDocument | None:
     """Issue the certificate an approval of ``application`` brings (a step: joins the
     decision's transaction), or None when its procedure issues none.
@@ -252,7 +278,11 @@ def certificate_issue(
     (``DOCUMENT_CERTIFICATE_ISSUED``, ids only). Raises
     :class:`madoguchi.documents.seal.SealError` (the decision then rolls back with it)."""
     build = certificate_pdf_build(
-        organisation=organisation, application=application, reason=reason, now=now
+        organisation=organisation,
+        application=application,
+        reason=reason,
+        damage_level=damage_level,
+        now=now,
     )
     if build is None:
         return None
@@ -266,6 +296,9 @@ def certificate_issue(
         procedure_key=f"procedure:{application.procedure_id}",
         build=build,
         now=now,
+        # An operational-test application (運用テスト) takes no number of the real series.
+        numbered=not application.is_test,
+        number="（運用テスト）" if application.is_test else "",
     )
     issued, _ = IssuedDocument.objects.get_or_create(
         record=record,

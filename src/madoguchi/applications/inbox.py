@@ -432,8 +432,8 @@ def application_notes(application: Application) -> list[ApplicationNote]:
 
 def application_documents(application: Application) -> list[IssuedDocument]:
     return list(
-        application.documents.select_related("record")
-        .defer("record__pdf")
+        application.documents.select_related("record", "record__superseded_by")
+        .defer("record__pdf", "record__superseded_by__pdf")
         .order_by("created_at", "id")
     )
 

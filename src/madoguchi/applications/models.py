@@ -566,6 +566,9 @@ class DecisionProposal(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="proposals")
     outcome = models.CharField(max_length=16, choices=Decision.choices)
     reason = models.TextField(max_length=2000, blank=True)
+    #: 被害の程度 an approval of a 罹災証明書 procedure certifies (one of
+    #: ``documents.certificate.DAMAGE_LEVELS``), kept until the last sign-off; else empty.
+    damage_level = models.CharField(max_length=32, blank=True, default="")
     #: The status the proposer saw; the decision is made against it at the last sign-off.
     from_status = models.CharField(max_length=32, choices=ApplicationStatus.choices)
     proposed_by = models.ForeignKey(

@@ -20,13 +20,18 @@ from datetime import datetime
 
 from django.db import transaction
 
+from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.constants import Decision, IssuedDocumentKind
-from madoguchi.applications.models import Application, IssuedDocument
+from madoguchi.applications.documents import certificate_pdf_build
+from madoguchi.applications.models import Application, ApplicationMessage, IssuedDocument
 from madoguchi.applications.review import (
+    damage_level_clean,
     decision_clean,
     decision_pdf_build,
     notice_deliver,
+    numbering_for,
 )
+from madoguchi.applications.workflow import MAX_MESSAGE, notify_applicant
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.constants import DocumentKind, DocumentStatus
 from madoguchi.documents.issuance import document_issue
@@ -37,6 +42,7 @@ from madoguchi.documents.services import (
     document_supersede,
     status_reason_clean,
 )
+from madoguchi.documents.status import DocumentStatusError, document_status_set
 from madoguchi.forms.japanese import wareki
 from madoguchi.identity.models import Staff
 from madoguchi.tenants.models import Organisation
@@ -70,6 +76,23 @@ def decision_notice_get(
         record_id=pk,
         kind__in=list(OUTCOME_OF_KIND),
     )
+
+
+def decision_reason_current(application: Application) -> str:
+    """The reason (備考) of the application's decision as staff last wrote it — what the
+    correction form starts from, so that staff change it rather than type it again."""
+    transition = (
+        application.transitions.filter(to_status__in=[S.APPROVED, S.REJECTED])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return transition.reason if transition is not None else ""
+
+
+def corrected_name(old: Document) -> str:
+    """How a corrected notice names the one it replaces: 「令和8年12月4日付け横こ第12号」."""
+    day = to_tokyo(old.issued_at).date()
+    return f"{wareki(day)}付け{old.number}" if old.number else f"{wareki(day)}付け"
 
 
 def correction_text(*, old: Document, reason_text: str, correction_note: str) -> str:
@@ -127,7 +150,12 @@ def decision_notice_correct(
         raise DocumentRefused("この通知書は有効ではないため、訂正して差し替えることはできません。")
     text = correction_text(old=old, reason_text=reason, correction_note=note)
     build = decision_pdf_build(
-        organisation=organisation, application=application, outcome=decision, reason=text, now=now
+        organisation=organisation,
+        application=application,
+        outcome=decision,
+        reason=text,
+        now=now,
+        corrects=corrected_name(old),
     )
     kind = IssuedDocumentKind(issued.kind)
     title = f"{kind.label}（訂正）（{application.receipt_number}）"
@@ -153,6 +181,7 @@ def decision_notice_correct(
             procedure_key=f"procedure:{application.procedure_id}",
             build=build,
             now=now,
+            **numbering_for(application),
         )
         document_supersede(
             organisation=organisation,
@@ -181,9 +210,197 @@ def decision_notice_correct(
         )
 
 
+def application_document_withdraw(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    application: Application,
+    issued_id: object,
+    reason: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Withdraw (取り消す) a document issued for ``application`` — a decision notice, a
+    corrected notice, a 罹災証明書 — and tell the applicant, as a decision does. The one way to
+    withdraw an application's document (:func:`madoguchi.documents.services.document_withdraw`
+    refuses them).
+
+    ``issued_id`` is the :class:`IssuedDocument` id within the application (as the console's
+    links name it); ``reason`` is shown on ``/verify/`` and in the applicant's message.
+
+    Guarantees, in one transaction of its own: the document is locked and must still be
+    valid (two staff withdrawing at once withdraw once); its status becomes withdrawn with
+    the reason through :func:`madoguchi.documents.status.document_status_set` (audit
+    ``DOCUMENT_WITHDRAWN``, ids only); a message on the applicant's my page says which
+    document was withdrawn, when and why, and a mail notice (no content) is queued. The
+    application's status does not change. Raises ``DocumentNotAllowed`` (403),
+    ``DocumentRefused`` (no reason, too long, no longer valid),
+    ``IssuedDocument.DoesNotExist`` (another organisation's or application's: 404).
+    """
+    if staff.organisation_id != organisation.pk or application.organisation_id != organisation.pk:
+        raise IssuedDocument.DoesNotExist
+    try:
+        pk = int(str(issued_id))
+    except ValueError:
+        raise IssuedDocument.DoesNotExist from None
+    if not 1 <= pk < 2**63:
+        raise IssuedDocument.DoesNotExist
+    issued = IssuedDocument.objects.select_related("record").get(
+        organisation=organisation, application_id=application.pk, pk=pk
+    )
+    document_change_require(organisation=organisation, staff_user=staff.user)
+    cleaned = status_reason_clean(reason)
+    with transaction.atomic(durable=True):
+        try:
+            document_status_set(
+                organisation=organisation,
+                document=issued.record,
+                status=DocumentStatus.WITHDRAWN,
+                reason=cleaned,
+                now=now,
+                actor=staff.user,
+                actor_label="職員",
+                detail={"application": application.pk, "issued": issued.pk},
+            )
+        except DocumentStatusError as error:
+            raise DocumentRefused(str(error)) from None
+        day = to_tokyo(now).date()
+        name = issued.record.number or issued.title
+        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+        body = (
+            f"{wareki(day)}、{issued.get_kind_display()}（{name}）を取り消しました。"
+            f"この文書は効力を失いました。{where}では、取り消されたことを示して残しています。"
+            f"\n\n取消しの理由: {cleaned}"
+        )
+        ApplicationMessage.objects.create(
+            organisation=organisation,
+            application=application,
+            kind=ApplicationMessage.Kind.DECISION,
+            from_staff=True,
+            author=staff.user,
+            body=body[:MAX_MESSAGE],
+            created_at=now,
+        )
+        notify_applicant(
+            application=application, subject="交付した文書の取消しをお知らせします", now=now
+        )
+    return issued
+
+
+def certificate_correct(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    application: Application,
+    document_id: int,
+    damage_level: str,
+    note_text: str,
+    correction_note: str,
+    now: datetime,
+) -> IssuedDocument:
+    """Issue a corrected 罹災証明書 that replaces the valid certificate ``document_id`` (its
+    register document) of ``application`` — e.g. a wrong 被害の程度.
+
+    ``damage_level`` is the level as corrected (one of
+    :data:`madoguchi.documents.certificate.DAMAGE_LEVELS`, required), ``note_text`` the
+    備考 as corrected, ``correction_note`` what was corrected and why.
+
+    Guarantees, as :func:`decision_notice_correct`: in one transaction of its own, the old
+    certificate is locked and must still be valid; a new one is issued with a new number
+    and code (``application:<id>:certificate:correction:<n>``), says 「（訂正）」 and names the
+    one it replaces; the old one becomes superseded by it; the applicant gets the document,
+    a message and a mail notice. Raises ``DocumentNotAllowed``, ``DocumentRefused`` /
+    ``ReviewError`` (input; no longer valid), ``IssuedDocument.DoesNotExist`` (404),
+    ``SealError``."""
+    if staff.organisation_id != organisation.pk or application.organisation_id != organisation.pk:
+        raise IssuedDocument.DoesNotExist
+    try:
+        pk = int(str(document_id))
+    except ValueError:
+        raise IssuedDocument.DoesNotExist from None
+    if not 1 <= pk < 2**63:
+        raise IssuedDocument.DoesNotExist
+    issued = IssuedDocument.objects.select_related("record").get(
+        organisation=organisation,
+        application_id=application.pk,
+        record_id=pk,
+        kind=IssuedDocumentKind.CERTIFICATE,
+    )
+    document_change_require(organisation=organisation, staff_user=staff.user)
+    level = damage_level_clean(
+        application=application, outcome=Decision.APPROVE, damage_level=damage_level
+    )
+    _, note_clean = decision_clean(outcome=Decision.APPROVE, reason=note_text)
+    note = status_reason_clean(correction_note, what="訂正の内容")
+    old = issued.record
+    if old.status != DocumentStatus.VALID:
+        raise DocumentRefused("この証明書は有効ではないため、訂正して差し替えることはできません。")
+    build = certificate_pdf_build(
+        organisation=organisation,
+        application=application,
+        reason="\n\n".join(t for t in (note_clean, f"【訂正】訂正の内容: {note}") if t),
+        damage_level=level,
+        now=now,
+        corrects=corrected_name(old),
+    )
+    if build is None:  # the procedure no longer issues certificates
+        raise DocumentRefused("この手続は罹災証明書を交付しないため、訂正できません。")
+    title = f"罹災証明書（訂正）（{application.receipt_number}）"
+    prefix = f"application:{application.pk}:certificate:correction:"
+    with transaction.atomic(durable=True):
+        locked = Document.objects.select_for_update().get(organisation=organisation, pk=old.pk)
+        if locked.status != DocumentStatus.VALID:
+            raise DocumentRefused(
+                "この証明書は、ほかの職員がすでに取り消したか差し替えました。画面を開き直してください。"
+            )
+        serial = (
+            Document.objects.filter(
+                organisation=organisation, source_key__startswith=prefix
+            ).count()
+            + 1
+        )
+        record = document_issue(
+            organisation=organisation,
+            kind=DocumentKind.CERTIFICATE,
+            title=title,
+            source_key=f"{prefix}{serial}",
+            procedure_key=f"procedure:{application.procedure_id}",
+            build=build,
+            now=now,
+            **numbering_for(application),
+        )
+        document_supersede(
+            organisation=organisation,
+            staff_user=staff.user,
+            document_id=old.pk,
+            successor=record,
+            reason=note,
+            now=now,
+        )
+        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+        body = (
+            f"{old.number or '以前'}の罹災証明書を訂正しました。訂正した罹災証明書（PDF）を"
+            f"{where}で確認してください。以前の証明書は、訂正した証明書に差し替えられました。"
+            f"\n\n訂正の内容: {note}"
+        )
+        return notice_deliver(
+            organisation=organisation,
+            application=application,
+            actor=staff.user,
+            record=record,
+            kind=IssuedDocumentKind.CERTIFICATE,
+            title=title,
+            body=body,
+            subject="罹災証明書の訂正をお知らせします",
+            now=now,
+        )
+
+
 __all__ = [
+    "application_document_withdraw",
+    "certificate_correct",
     "correction_source_prefix",
     "correction_text",
     "decision_notice_correct",
     "decision_notice_get",
+    "decision_reason_current",
 ]

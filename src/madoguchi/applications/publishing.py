@@ -27,6 +27,10 @@ from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.status import procedure_status_store
 from madoguchi.core.time import now as clock
+from madoguchi.documents.constants import DocumentStatus
+from madoguchi.documents.models import Document
+from madoguchi.documents.register import documents_purge_by_source_prefix
+from madoguchi.documents.status import document_status_set
 from madoguchi.identity.models import User
 from madoguchi.tenants.models import Organisation
 
@@ -77,7 +81,7 @@ def procedure_set_status(
         if before == status:
             procedure.status = before
             return procedure
-        purge = _purge_test(organisation, locked) if before == ProcedureStatus.DRAFT else None
+        purge = _purge_test(organisation, locked, when) if before == ProcedureStatus.DRAFT else None
         testers = procedure_status_store(procedure=locked, status=status)
         label = actor.email if actor is not None else "システム"
         audit_record(
@@ -123,8 +127,36 @@ class _Purged:
     drafts: int
 
 
-def _purge_test(organisation: Organisation, procedure: Procedure) -> _Purged:
-    """Delete the test applications of ``procedure`` (inside the caller's transaction)."""
+#: Why an operational-test application's documents are withdrawn (shown on /verify/).
+TEST_WITHDRAW_REASON = "運用テストの文書です"
+
+
+def _withdraw_test_documents(
+    organisation: Organisation, application_ids: list[int], now: datetime
+) -> None:
+    """Withdraw (reason 「運用テストの文書です」) and purge every document issued for the
+    given test applications — whatever their source (notices, corrected notices,
+    certificates) — so that none lives on after its application (a step)."""
+    for pk in application_ids:
+        prefix = f"application:{pk}:"
+        for document in Document.objects.filter(
+            organisation=organisation, source_key__startswith=prefix, status=DocumentStatus.VALID
+        ).defer("pdf"):
+            document_status_set(
+                organisation=organisation,
+                document=document,
+                status=DocumentStatus.WITHDRAWN,
+                reason=TEST_WITHDRAW_REASON,
+                now=now,
+                actor_label="運用テストの終了",
+                detail={"application": pk},
+            )
+        documents_purge_by_source_prefix(organisation=organisation, prefix=prefix, now=now)
+
+
+def _purge_test(organisation: Organisation, procedure: Procedure, now: datetime) -> _Purged:
+    """Delete the test applications of ``procedure`` (inside the caller's transaction), after
+    withdrawing and purging their documents."""
     tests = Application.objects.filter(
         organisation=organisation, procedure=procedure, is_test=True
     ).order_by("arrived_at", "pk")
@@ -154,6 +186,7 @@ def _purge_test(organisation: Organisation, procedure: Procedure) -> _Purged:
         ).delete()
         drafts = deleted.get(Draft._meta.label, 0)
     unclaimed.delete()
+    _withdraw_test_documents(organisation, list(tests.values_list("pk", flat=True)), now)
     try:
         # Cascades to revisions, signatures, attachments, messages, notes, transitions,
         # issued documents and duplicate claims.

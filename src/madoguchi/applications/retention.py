@@ -39,7 +39,7 @@ from madoguchi.applications.models import (
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import TOKYO, to_tokyo
-from madoguchi.documents.register import documents_purge
+from madoguchi.documents.register import documents_purge, documents_purge_by_source_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +180,12 @@ def _purge_one(application_id: int, procedure: Procedure, now: datetime) -> list
         documents_purge(
             organisation=application.organisation,
             document_ids=list(application.documents.values_list("record_id", flat=True)),
+            now=now,
+        )
+        # And every other document issued for it (receipts 到達通知 of each revision).
+        documents_purge_by_source_prefix(
+            organisation=application.organisation,
+            prefix=f"application:{application.pk}:",
             now=now,
         )
         # Cascades to revisions, attachments, messages, notes, transitions and documents.

@@ -33,7 +33,7 @@ from madoguchi.applications.constants import (
     ApplicationStatus,
     Decision,
 )
-from madoguchi.applications.documents import certificate_issue
+from madoguchi.applications.documents import certificate_issue, certificate_issued_by
 from madoguchi.applications.inbox import applicant_name
 from madoguchi.applications.models import (
     Application,
@@ -59,6 +59,7 @@ from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.text import visible_text
 from madoguchi.core.time import to_tokyo
+from madoguchi.documents.certificate import DAMAGE_LEVELS
 from madoguchi.documents.constants import DocumentKind
 from madoguchi.documents.decision import DecisionData, decision_pdf
 from madoguchi.documents.issuance import Stamp, document_issue
@@ -536,11 +537,13 @@ def decision_pdf_build(
     outcome: str,
     reason: str,
     now: datetime,
+    corrects: str = "",
 ) -> Callable[[Stamp], bytes]:
     """What builds the 決定通知書 of ``outcome`` for the application once its number and
     verification code are known (:func:`madoguchi.documents.issuance.document_issue` calls it
     inside the issuing transaction); everything it reads is read here, before any row is
-    locked."""
+    locked. ``corrects`` names the notice a corrected notice replaces (its title then says
+    （訂正）); an operational-test application's notice says 運用テスト and has no effect."""
     arrived = to_tokyo(application.arrived_at)
     data = DecisionData(
         organisation_name=organisation.name,
@@ -551,6 +554,8 @@ def decision_pdf_build(
         decided_on_text=_date_text(now),
         arrived_at_text=f"{wareki(arrived.date())} {arrived:%H時%M分}（{arrived:%Y-%m-%d %H:%M}）",
         applicant_name=applicant_name(application),
+        corrects=corrects,
+        is_test=application.is_test,
     )
 
     def build(stamp: Stamp) -> bytes:
@@ -569,6 +574,17 @@ def decision_pdf_build(
     return build
 
 
+#: The number an operational-test application's documents carry instead of a real one.
+TEST_NUMBER: Final = "（運用テスト）"
+
+
+def numbering_for(application: Application) -> dict[str, Any]:
+    """What :func:`madoguchi.documents.issuance.document_issue` is given for the documents of
+    ``application``: an operational-test application (運用テスト) takes no number of the
+    real series (``numbered=False``, printed 「（運用テスト）」); others nothing."""
+    return {"numbered": False, "number": TEST_NUMBER} if application.is_test else {}
+
+
 def decision_apply(
     *,
     organisation: Organisation,
@@ -579,11 +595,13 @@ def decision_apply(
     expected_status: str,
     build: Callable[[Stamp], bytes],
     now: datetime,
+    damage_level: str = "",
 ) -> IssuedDocument:
     """The writes of a decision (a step: joins the caller's transaction, checks nothing but
     the move). Used by :func:`application_decide` and by the last sign-off of a proposal
     (:mod:`madoguchi.applications.signoff`), so that a decision leaves the same records
-    whichever way it was made."""
+    whichever way it was made. ``damage_level`` is the 被害の程度 a 罹災証明書 certifies
+    (checked by :func:`damage_level_clean`)."""
     decision = Decision(outcome)
     kind = DECISION_DOCUMENT[decision]
     title = f"{kind.label}（{application.receipt_number}）"
@@ -604,6 +622,7 @@ def decision_apply(
         procedure_key=f"procedure:{application.procedure_id}",
         build=build,
         now=now,
+        **numbering_for(application),
     )
     where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
     body = f"申請を{decision.label}しました。決定通知書（PDF）を{where}で確認してください。"
@@ -622,7 +641,12 @@ def decision_apply(
     )
     if decision == Decision.APPROVE:  # a certificate procedure (罹災証明書) issues it now
         certificate_issue(
-            organisation=organisation, application=application, actor=actor, reason=reason, now=now
+            organisation=organisation,
+            application=application,
+            actor=actor,
+            reason=reason,
+            damage_level=damage_level,
+            now=now,
         )
     return notice
 
@@ -682,6 +706,30 @@ def decision_clean(*, outcome: str, reason: str) -> tuple[Decision, str]:
     return decision, _clean(reason, MAX_REASON, "決定の理由", required=decision == Decision.REJECT)
 
 
+def damage_level_clean(*, application: Application, outcome: Decision, damage_level: Any) -> str:
+    """The 被害の程度 (one of :data:`madoguchi.documents.certificate.DAMAGE_LEVELS`) an
+    approval of a 罹災証明書 procedure certifies; staff choose it explicitly (it is never
+    read from the reason). Required for such an approval; ignored (empty) for a rejection
+    and for procedures that issue no certificate. Raises :class:`ReviewError` for a value
+    that is not one of the levels, or when an approval of a certificate needs one."""
+    if damage_level is None:
+        damage_level = ""
+    if not isinstance(damage_level, str):
+        raise ReviewError("被害の程度が正しくありません。一覧から選んでください。")
+    level = visible_text(damage_level)
+    if level and level not in DAMAGE_LEVELS:
+        raise ReviewError(
+            "被害の程度は「" + "」「".join(DAMAGE_LEVELS) + "」のいずれかを選んでください。"
+        )
+    if outcome != Decision.APPROVE or not certificate_issued_by(application):
+        return ""
+    if not level:
+        raise ReviewError(
+            "罹災証明書を交付する承認には、被害の程度を選んでください（証明書に記載されます）。"
+        )
+    return level
+
+
 def open_proposal_refuse(application: Application) -> None:
     """Raise :class:`ReviewError` while a proposed decision of the application waits for its
     sign-off (決裁待ち): nothing else may move it until the proposal is signed off or returned."""
@@ -700,17 +748,20 @@ def decision_check(
     outcome: str,
     reason: str,
     expected_status: str,
+    damage_level: Any = "",
 ) -> tuple[Decision, str]:
     """Every check of :func:`application_decide` and of
     :func:`madoguchi.applications.signoff.decision_propose` that can be made before anything
     is locked (the confirmation page asks it before showing what will happen; the services
     ask it again and check the status once more under the row lock). Returns the decision
-    and the cleaned reason. Raises :class:`NotAllowed`, :class:`ReviewError`,
+    and the cleaned reason (the 被害の程度 is checked by :func:`damage_level_clean`).
+    Raises :class:`NotAllowed`, :class:`ReviewError`,
     ``StaleStatus``, ``TransitionRefused``, ``Application.DoesNotExist``."""
     _own(organisation, staff, application)
     _require_move(staff, application)
     open_proposal_refuse(application)
     decision, cleaned = decision_clean(outcome=outcome, reason=reason)
+    damage_level_clean(application=application, outcome=decision, damage_level=damage_level)
     if application.status != expected_status:
         raise StaleStatus(
             "この申請は、画面を開いた後にほかの操作で状態が変わりました。"
@@ -734,6 +785,7 @@ def application_decide(
     reason: str,
     expected_status: str,
     now: datetime,
+    damage_level: str = "",
 ) -> IssuedDocument:
     """Approve or reject (承認・却下) and issue the 決定通知書, for a procedure without
     sign-off (決裁の段階 0). A procedure with sign-off refuses: its decisions are proposed
@@ -743,8 +795,11 @@ def application_decide(
     Guarantees, in one transaction: the move (against ``expected_status``: two staff deciding
     at once make one decision), the notice PDF as an :class:`IssuedDocument` with its
     SHA-256, a decision message on the applicant's my page and a mail notice (no content).
-    A rejection needs a reason. Raises :class:`NotAllowed`, :class:`ReviewError`,
-    ``TransitionRefused`` / ``StaleStatus``, ``Application.DoesNotExist``.
+    A rejection needs a reason. An approval of a 罹災証明書 procedure needs
+    ``damage_level`` (被害の程度, see :func:`damage_level_clean`) and issues the certificate
+    in the same transaction. Raises :class:`NotAllowed`, :class:`ReviewError`,
+    ``TransitionRefused`` / ``StaleStatus``, ``Application.DoesNotExist``,
+    :class:`madoguchi.documents.seal.SealError` (nothing issued).
     """
     _own(organisation, staff, application)
     _require_move(staff, application)
@@ -754,6 +809,7 @@ def application_decide(
         )
     open_proposal_refuse(application)
     decision, reason = decision_clean(outcome=outcome, reason=reason)
+    level = damage_level_clean(application=application, outcome=decision, damage_level=damage_level)
     # Read before the row is locked; built with its number inside the transaction.
     build = decision_pdf_build(
         organisation=organisation, application=application, outcome=decision, reason=reason, now=now
@@ -768,6 +824,7 @@ def application_decide(
             expected_status=expected_status,
             build=build,
             now=now,
+            damage_level=level,
         )
 
 
@@ -780,6 +837,7 @@ def application_decision_make(
     reason: str,
     expected_status: str,
     now: datetime,
+    damage_level: str = "",
 ) -> IssuedDocument | Any:
     """What staff asking to approve or reject gets, from the console or the API: the decision
     itself (:func:`application_decide`, returns the notice) for a procedure without sign-off,
@@ -798,6 +856,7 @@ def application_decision_make(
             reason=reason,
             expected_status=expected_status,
             now=now,
+            damage_level=damage_level,
         )
     return application_decide(
         organisation=organisation,
@@ -807,6 +866,7 @@ def application_decision_make(
         reason=reason,
         expected_status=expected_status,
         now=now,
+        damage_level=damage_level,
     )
 
 
@@ -899,6 +959,7 @@ def application_status_change(
     reason: str = "",
     fields: Sequence[str] = (),
     now: datetime,
+    damage_level: str = "",
 ) -> Application:
     """Move an application to ``to_status`` through the service that owns that move.
 
@@ -909,6 +970,7 @@ def application_status_change(
     the last sign-off, as in the console,
     補正依頼 through :func:`application_correction_request` (``reason`` is what the applicant
     reads, ``fields`` the answers to correct), the others through :func:`application_move`.
+    ``damage_level`` is the 被害の程度 an approval of a 罹災証明書 procedure needs.
     Returns the application as stored afterwards. Raises what those services raise, and
     :class:`ReviewError` for an unknown status.
     """
@@ -923,6 +985,7 @@ def application_status_change(
             reason=reason,
             expected_status=expected_status,
             now=now,
+            damage_level=damage_level,
         )
     elif to_status == S.CORRECTION_REQUESTED:
         application_correction_request(

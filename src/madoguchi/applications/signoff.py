@@ -51,6 +51,7 @@ from madoguchi.applications.review import (
     ReviewError,
     StaleStatus,
     TransitionRefused,
+    damage_level_clean,
     decision_apply,
     decision_check,
     decision_pdf_build,
@@ -147,6 +148,7 @@ def decision_propose(
     reason: str,
     expected_status: str,
     now: datetime,
+    damage_level: str = "",
 ) -> DecisionProposal:
     """Propose (起案) approving or rejecting an application of a procedure with sign-off.
 
@@ -154,7 +156,9 @@ def decision_propose(
     still ``expected_status`` and the decision is a move allowed from it; no other proposal
     waits (a stale one is closed as 取消し); the proposal is stored with the procedure's
     number of steps, an audit event is recorded and the sign-off holders are told. The
-    application's status does not change. A rejection needs a reason.
+    application's status does not change. A rejection needs a reason; an approval of a
+    罹災証明書 procedure needs ``damage_level`` (被害の程度), kept with the proposal until its
+    last sign-off issues the certificate.
     Raises :class:`NotAllowed`, :class:`ReviewError` (no sign-off for this procedure, input,
     a proposal already waiting), ``StaleStatus``, ``TransitionRefused``,
     ``Application.DoesNotExist``.
@@ -171,7 +175,9 @@ def decision_propose(
         outcome=outcome,
         reason=reason,
         expected_status=expected_status,
+        damage_level=damage_level,
     )
+    level = damage_level_clean(application=application, outcome=decision, damage_level=damage_level)
     try:
         with transaction.atomic(durable=True):
             locked = Application.objects.select_for_update().get(pk=application.pk)
@@ -198,6 +204,7 @@ def decision_propose(
                 application=locked,
                 outcome=decision,
                 reason=reason,
+                damage_level=level,
                 from_status=locked.status,
                 proposed_by=staff.user,
                 proposed_at=now,
@@ -338,6 +345,7 @@ def decision_signoff(
                     expected_status=locked.from_status,
                     build=build,
                     now=now,
+                    damage_level=locked.damage_level,
                 )
             else:
                 locked.save(update_fields=["steps_done"])

@@ -17,19 +17,26 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from madoguchi.applications.constants import IssuedDocumentKind
 from madoguchi.applications.inbox import applicant_name, application_get, issued_document_get
 from madoguchi.applications.models import Application, IssuedDocument
-from madoguchi.applications.notices import OUTCOME_OF_KIND, decision_notice_correct
+from madoguchi.applications.notices import (
+    OUTCOME_OF_KIND,
+    application_document_withdraw,
+    certificate_correct,
+    decision_notice_correct,
+    decision_reason_current,
+)
 from madoguchi.applications.review import ReviewError
 from madoguchi.console.access import staff_required
 from madoguchi.core.time import now
+from madoguchi.documents.certificate import DAMAGE_LEVELS
 from madoguchi.documents.codes import verify_url
 from madoguchi.documents.seal import SealError
 from madoguchi.documents.services import (
     MAX_STATUS_REASON,
     DocumentNotAllowed,
     DocumentRefused,
-    document_withdraw,
     staff_may_change_documents,
 )
 from madoguchi.identity.models import Staff
@@ -86,10 +93,11 @@ def document_withdraw_view(
     reason = str(request.POST.get("reason", ""))[:MAX_FIELD]
     if request.method == "POST":
         try:
-            document_withdraw(
+            application_document_withdraw(
                 organisation=staff.organisation,
-                staff_user=staff.user,
-                document_id=issued.record_id,
+                staff=staff,
+                application=application,
+                issued_id=issued.pk,
                 reason=reason,
                 now=now(),
             )
@@ -98,7 +106,8 @@ def document_withdraw_view(
             return render(request, "console/review/document_withdraw.html", context, status=400)
         messages.success(
             request,
-            f"{issued.title}を取り消しました。検証ページに「取り消されています」と表示されます。",
+            f"{issued.title}を取り消しました。検証ページに「取り消されています」と表示され、"
+            "申請者のマイページとメールで知らせます。",
         )
         return redirect("console:application", application.pk)
     return render(request, "console/review/document_withdraw.html", _context(application, issued))
@@ -111,23 +120,44 @@ def document_correct_view(
 ) -> HttpResponse:
     application, issued = _issued(staff, application_id, document_id)
     _require(staff)
-    if issued.kind not in OUTCOME_OF_KIND:
+    certificate = issued.kind == IssuedDocumentKind.CERTIFICATE
+    if issued.kind not in OUTCOME_OF_KIND and not certificate:
         raise Http404
     reason_text = str(request.POST.get("reason_text", ""))[:MAX_FIELD]
     note = str(request.POST.get("correction_note", ""))[:MAX_FIELD]
-    outcome = OUTCOME_OF_KIND[issued.kind]  # type: ignore[index]
-    extra = {"reason_text": reason_text, "correction_note": note, "outcome": str(outcome)}
+    level = str(request.POST.get("damage_level", ""))[:MAX_FIELD]
+    outcome = "approve" if certificate else OUTCOME_OF_KIND[issued.kind]  # type: ignore[index]
+    extra = {
+        "reason_text": reason_text,
+        "correction_note": note,
+        "outcome": str(outcome),
+        "certificate": certificate,
+        "damage_levels": DAMAGE_LEVELS,
+        "damage_level": level,
+    }
     if request.method == "POST":
         try:
-            corrected = decision_notice_correct(
-                organisation=staff.organisation,
-                staff=staff,
-                application=application,
-                document_id=issued.record_id,
-                reason_text=reason_text,
-                correction_note=note,
-                now=now(),
-            )
+            if certificate:
+                corrected = certificate_correct(
+                    organisation=staff.organisation,
+                    staff=staff,
+                    application=application,
+                    document_id=issued.record_id,
+                    damage_level=level,
+                    note_text=reason_text,
+                    correction_note=note,
+                    now=now(),
+                )
+            else:
+                corrected = decision_notice_correct(
+                    organisation=staff.organisation,
+                    staff=staff,
+                    application=application,
+                    document_id=issued.record_id,
+                    reason_text=reason_text,
+                    correction_note=note,
+                    now=now(),
+                )
         except (DocumentRefused, DocumentNotAllowed, ReviewError, SealError) as error:
             context = _context(application, issued, error=_text(error), **extra)
             return render(request, "console/review/document_correct.html", context, status=400)
@@ -135,10 +165,11 @@ def document_correct_view(
             raise Http404 from None
         messages.success(
             request,
-            f"訂正した通知書（{corrected.record.number or corrected.title}）を交付し、"
-            "以前の通知書を差し替えました。申請者にメールで知らせます。",
+            f"訂正した文書（{corrected.record.number or corrected.title}）を交付し、"
+            "以前の文書を差し替えました。申請者にマイページとメールで知らせます。",
         )
         return redirect("console:application", application.pk)
+    extra["reason_text"] = decision_reason_current(application)  # changed, not retyped
     return render(
         request, "console/review/document_correct.html", _context(application, issued, **extra)
     )

@@ -20,7 +20,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from madoguchi.applications.attachment_review import attachment_states
-from madoguchi.applications.constants import ApplicationStatus, Channel
+from madoguchi.applications.constants import ApplicationStatus, Channel, Decision
+from madoguchi.applications.documents import certificate_issued_by, document_download_name
 from madoguchi.applications.duplicate_review import possible_duplicates
 from madoguchi.applications.inbox import (
     SORTS,
@@ -84,6 +85,7 @@ from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
+from madoguchi.documents.certificate import DAMAGE_LEVELS
 from madoguchi.documents.seal import SealError
 from madoguchi.documents.services import staff_may_change_documents
 from madoguchi.forms.selectors import form_spec
@@ -318,6 +320,8 @@ def _detail(
             ),
             "documents": application_documents(application),
             "can_change_documents": staff_may_change_documents(staff),
+            "issues_certificate": certificate_issued_by(application),
+            "damage_levels": DAMAGE_LEVELS,
             "identity": application_identity(application),
             "duplicates": possible_duplicates(
                 organisation=staff.organisation, application=application
@@ -554,11 +558,21 @@ def application_decide_view(
     outcome = _post(request, "outcome")
     kind = "approve" if outcome == "approve" else "reject"
     reason, problem = _with_template(staff, request, _post(request, "reason"), kind)
-    values = {"decision_reason": _post(request, "reason"), "outcome": outcome}
+    damage_level = _post(request, "damage_level")
+    values = {
+        "decision_reason": _post(request, "reason"),
+        "outcome": outcome,
+        "damage_level": damage_level,
+    }
     if problem:
         return _refused(request, staff, application, "decide", ValueError(problem), values)
     if request.POST.get("back") == "1":
-        return _detail(request, staff, application, values={"decision_reason": reason})
+        return _detail(
+            request,
+            staff,
+            application,
+            values={"decision_reason": reason, "damage_level": damage_level},
+        )
     signoff_steps = application.procedure.signoff_steps
     expected = _post(request, "expected_status")
     try:
@@ -572,7 +586,9 @@ def application_decide_view(
                 outcome=outcome,
                 reason=reason,
                 expected_status=expected,
+                damage_level=damage_level,
             )
+            certificate = decision == Decision.APPROVE and certificate_issued_by(application)
             return render(
                 request,
                 "console/review/decide_confirm.html",
@@ -585,6 +601,12 @@ def application_decide_view(
                     "reason": reason,
                     "expected_status": expected,
                     "signoff_steps": signoff_steps,
+                    "certificate": certificate,
+                    "damage_level": damage_level if certificate else "",
+                    "by_mail": bool(
+                        application.contact_email
+                        or (application.applicant is not None and application.applicant.email)
+                    ),
                 },
             )
         application_decision_make(
@@ -595,6 +617,7 @@ def application_decide_view(
             reason=reason,
             expected_status=expected,
             now=now(),
+            damage_level=damage_level,
         )
     except TransitionRefused as error:
         return _refused(request, staff, application, "decide", error, values)
@@ -701,8 +724,8 @@ def document_pdf(
     except IssuedDocument.DoesNotExist:
         raise Http404 from None
     response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'inline; filename="{document.kind}-{application.receipt_number}.pdf"'
+    response["Content-Disposition"] = document_download_name(
+        document, application, disposition="inline"
     )
     response["Cache-Control"] = "private, no-store"
     return response

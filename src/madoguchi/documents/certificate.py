@@ -36,37 +36,6 @@ DAMAGE_LEVELS = (
     "準半壊",
     "準半壊に至らない（一部損壊）",
 )
-_SELF_ASSESSED = "準半壊に至らない（一部損壊）"
-#: How staff may name a level in the approval's reason, longest first (半壊 is inside
-#: 大規模半壊, 準半壊 inside 準半壊に至らない).
-_LEVEL_WORDS = (
-    ("準半壊に至らない", _SELF_ASSESSED),
-    ("一部損壊", _SELF_ASSESSED),
-    ("大規模半壊", "大規模半壊"),
-    ("中規模半壊", "中規模半壊"),
-    ("準半壊", "準半壊"),
-    ("半壊", "半壊"),
-    ("全壊", "全壊"),
-)
-
-
-def damage_level(reason: str, *, self_assessed: bool = False) -> str:
-    """The 被害の程度 the approval's reason names (the first, longest match), else for a
-    self-assessment (自己判定方式) 準半壊に至らない（一部損壊）, else empty."""
-    text = reason or ""
-    found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
-    for word, level in _LEVEL_WORDS:
-        start = text.find(word)
-        while start >= 0:
-            end = start + len(word)
-            if not any(s <= start < e for s, e in taken):
-                found.append((start, level))
-                taken.append((start, end))
-            start = text.find(word, end)
-    if found:
-        return min(found)[1]
-    return _SELF_ASSESSED if self_assessed else ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +63,10 @@ class CertificateData:
     code: str = ""
     verify_url: str = ""
     issued_on_text: str = ""
+    #: An operational-test application (運用テスト): marked in the title, certifies nothing.
+    is_test: bool = False
+    #: A corrected certificate: what it corrects (「令和8年12月4日付け横こ第12号」).
+    corrects: str = ""
 
 
 def damage_row_text(level: str) -> str:
@@ -117,9 +90,23 @@ def certificate_pdf(data: CertificateData, *, generated_at: datetime) -> bytes:
         story.append(para(data.issued_on_text, style.right))
     story += [
         Spacer(1, 10 * mm),
-        para("罹災証明書", style.title.clone("certificate_title", fontSize=20, leading=30)),
+        para(
+            f"{'【運用テスト】' if data.is_test else ''}罹災証明書{'（訂正）' if data.corrects else ''}",
+            style.title.clone("certificate_title", fontSize=20, leading=30),
+        ),
         Spacer(1, 8 * mm),
     ]
+    if data.corrects:
+        story.append(
+            para(f"この証明書は、{data.corrects}の罹災証明書を訂正し、差し替えるものです。")
+        )
+    if data.is_test:
+        story.append(
+            para(
+                "これは運用テスト（公開前の試験）の申請に対する見本です。"
+                "証明書番号はなく、何も証明しません。手続の公開時に取り消され、削除されます。"
+            )
+        )
     label_width = 40 * mm
     damage_cell: Flowable | list[Flowable] = para(damage_row_text(data.damage_level))
     if data.damage_level in DAMAGE_LEVELS:  # the standard form's two lines of levels

@@ -54,6 +54,11 @@ class DecisionData:
     verify_url: str = ""
     #: 教示 (how to appeal), from the organisation's notice settings.
     appeal: str = ""
+    #: A corrected notice (訂正通知): what it corrects, e.g. 「令和8年12月4日付け横こ第12号」;
+    #: the title then says 「（訂正）」 and the notice names the one it replaces.
+    corrects: str = ""
+    #: An operational-test application (運用テスト): marked in the title, no effect.
+    is_test: bool = False
 
 
 def leading_date(text: str) -> str:
@@ -74,7 +79,9 @@ def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
     style = styles()
     para = Writer("decision", style.body)
     outcome = OUTCOME_TITLES[data.outcome]
-    heading = f"{outcome}通知書"
+    heading = f"{'【運用テスト】' if data.is_test else ''}{outcome}通知書"
+    if data.corrects:
+        heading += "（訂正）"
     refusal = data.outcome == "reject"
     decided_on = leading_date(data.decided_on_text)
     arrived_on = leading_date(data.arrived_at_text)
@@ -95,6 +102,19 @@ def decision_pdf(data: DecisionData, *, generated_at: datetime) -> bytes:
             f"　{arrived_on}付けで申請のあった{data.procedure_name}については、"
             f"次のとおり{outcome}することに決定したので通知します。"
         ),
+    ]
+    if data.corrects:
+        story.append(
+            para(f"　この通知書は、{data.corrects}の{outcome}通知書を訂正し、差し替えるものです。")
+        )
+    if data.is_test:
+        story.append(
+            para(
+                "　これは運用テスト（公開前の試験）の申請に対する通知書の見本です。"
+                "文書番号はなく、決定としての効力はありません。手続の公開時に取り消され、削除されます。"
+            )
+        )
+    story += [
         Spacer(1, 3 * mm),
         para("記", style.center),
         Spacer(1, 3 * mm),

@@ -108,6 +108,21 @@ def documents_purge(*, organisation: Organisation, document_ids: list[int], now:
     ).update(pdf=b"", purged_at=now)
 
 
+def documents_purge_by_source_prefix(
+    *, organisation: Organisation, prefix: str, now: datetime
+) -> int:
+    """:func:`documents_purge` for every document of ``organisation`` whose ``source_key``
+    starts with ``prefix`` (e.g. ``application:12:`` — the receipts, notices, corrected
+    notices and certificates of one application). A step: joins the caller's transaction.
+    Refuses (``ValueError``) a prefix that does not end with ``:``, so that
+    ``application:1`` never purges application 12's documents. Returns how many."""
+    if not prefix.endswith(":") or len(prefix) < 3:
+        raise ValueError("a source prefix must end with ':'")
+    return Document.objects.filter(
+        organisation=organisation, source_key__startswith=prefix, purged_at__isnull=True
+    ).update(pdf=b"", purged_at=now)
+
+
 @dataclass(frozen=True)
 class Inclusion:
     """Where a document stands in its organisation's register: its entry and the first

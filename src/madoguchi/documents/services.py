@@ -19,16 +19,24 @@ from typing import Final
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from madoguchi.core.text import visible_text
 from madoguchi.documents.constants import DocumentStatus
 from madoguchi.documents.models import Document
-from madoguchi.documents.status import DocumentStatusError, document_status_set
+from madoguchi.documents.status import (
+    STATUS_REASON_MAX,
+    DocumentStatusError,
+    document_status_set,
+    status_reason_check,
+)
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
 from madoguchi.tenants.models import Organisation
 
-#: The longest reason (it is stored in ``Document.status_reason``).
-MAX_STATUS_REASON: Final = 400
+#: The longest reason (it is stored in ``Document.status_reason``); the same as the step's.
+MAX_STATUS_REASON: Final = STATUS_REASON_MAX
+
+
+#: The ``source_key`` prefix of documents issued for applications (withdrawn there).
+APPLICATION_SOURCE: Final = "application:"
 
 
 class DocumentNotAllowed(PermissionDenied):
@@ -63,17 +71,12 @@ def document_change_require(*, organisation: Organisation, staff_user: User) -> 
 
 
 def status_reason_clean(reason: object, *, what: str = "理由") -> str:
-    """The cleaned reason; raises :class:`DocumentRefused` when empty, too long or not text."""
-    if not isinstance(reason, str):
-        raise DocumentRefused(f"{what}が正しくありません。")
-    cleaned = visible_text(reason)
-    if not cleaned:
-        raise DocumentRefused(f"{what}を入力してください（検証ページで誰でも読めます）。")
-    if len(cleaned) > MAX_STATUS_REASON:
-        raise DocumentRefused(
-            f"{what}は{MAX_STATUS_REASON}文字以内で入力してください（現在{len(cleaned)}文字）。"
-        )
-    return cleaned
+    """The cleaned reason (:func:`madoguchi.documents.status.status_reason_check`, the one
+    validator); raises :class:`DocumentRefused` when empty, too long or not text."""
+    try:
+        return status_reason_check(reason, what=what)
+    except DocumentStatusError as error:
+        raise DocumentRefused(str(error)) from None
 
 
 def document_get(*, organisation: Organisation, document_id: object) -> Document:
@@ -102,13 +105,20 @@ def document_withdraw(
     (under a row lock: two staff withdrawing at once withdraw once); its status becomes
     withdrawn with the cleaned reason and ``now``; an audit event
     (``DOCUMENT_WITHDRAWN``) records who, which document and its digest. The register is
-    not touched (its entries are the documents as issued). Raises
+    not touched (its entries are the documents as issued). A document issued for an
+    application (``source_key`` ``application:…``) is refused: it is withdrawn by
+    ``madoguchi.applications.notices.application_document_withdraw``, which tells the
+    applicant too — one way to withdraw each document. Raises
     :class:`DocumentNotAllowed`, :class:`DocumentRefused` (no reason, too long, not valid any
     more), ``Document.DoesNotExist`` (another organisation's or unknown).
     """
     cleaned = status_reason_clean(reason)
     document_change_require(organisation=organisation, staff_user=staff_user)
-    document_get(organisation=organisation, document_id=document_id)
+    found = document_get(organisation=organisation, document_id=document_id)
+    if found.source_key.startswith(APPLICATION_SOURCE):
+        raise DocumentRefused(
+            "申請に交付した文書は、その申請の画面から取り消してください（申請者にも知らせます）。"
+        )
     with transaction.atomic(durable=True):
         try:
             return document_status_set(
@@ -135,9 +145,10 @@ def document_supersede(
 ) -> Document:
     """Mark a valid document as replaced by ``successor`` (a step: joins the caller's
     transaction, which issues the successor). Locks the document, so it is replaced once;
-    records the reason and an audit event (``DOCUMENT_SUPERSEDED``). Raises
-    :class:`DocumentRefused` (not valid any more, or the successor is of another
-    organisation), ``Document.DoesNotExist``."""
+    records the reason and an audit event (``DOCUMENT_SUPERSEDED``). A reason longer than
+    the column is refused, never cut. Raises :class:`DocumentRefused` (no reason or too
+    long, not valid any more, or the successor is of another organisation),
+    ``Document.DoesNotExist``."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("document_supersede must run inside the issuing transaction")
     if successor.organisation_id != organisation.pk or successor.pk == document_id:
@@ -147,7 +158,7 @@ def document_supersede(
             organisation=organisation,
             document=document_get(organisation=organisation, document_id=document_id),
             status=DocumentStatus.SUPERSEDED,
-            reason=reason[:MAX_STATUS_REASON],
+            reason=reason,
             now=now,
             superseded_by=successor,
             actor=staff_user,

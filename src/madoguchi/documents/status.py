@@ -30,6 +30,7 @@ from django.db import transaction
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.text import visible_text
 from madoguchi.documents.constants import DocumentStatus
 from madoguchi.documents.models import Document
 from madoguchi.identity.models import User
@@ -53,6 +54,27 @@ class DocumentStatusError(ValueError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def status_reason_check(reason: object, *, what: str = "理由") -> str:
+    """The reason of a status change as stored and shown on ``/verify/``: what people see
+    of it (:func:`madoguchi.core.text.visible_text`), required, at most
+    :data:`STATUS_REASON_MAX` characters — a longer one is refused, never cut. The one
+    validator of these reasons (the services call it too). Raises
+    :class:`DocumentStatusError` (``code="reason"``)."""
+    if not isinstance(reason, str):
+        raise DocumentStatusError(f"{what}が正しくありません。", code="reason")
+    cleaned = visible_text(reason)
+    if not cleaned:
+        raise DocumentStatusError(
+            f"{what}を入力してください（検証ページで誰でも読めます）。", code="reason"
+        )
+    if len(cleaned) > STATUS_REASON_MAX:
+        raise DocumentStatusError(
+            f"{what}は{STATUS_REASON_MAX}文字以内で入力してください（現在{len(cleaned):,}文字）。",
+            code="reason",
+        )
+    return cleaned
 
 
 def document_status_set(
@@ -99,14 +121,7 @@ def document_status_set(
             "取り消した文書を有効に戻すことはできません（新しい文書を発行してください）。",
             code="status",
         )
-    reason = (reason or "").strip()
-    if not reason:
-        raise DocumentStatusError("取消し・差替えの理由を入力してください。", code="reason")
-    if len(reason) > STATUS_REASON_MAX:
-        raise DocumentStatusError(
-            f"理由は{STATUS_REASON_MAX}文字以内で入力してください（いまは{len(reason):,}文字です）。",
-            code="reason",
-        )
+    reason = status_reason_check(reason)
     if target == DocumentStatus.SUPERSEDED:
         if (
             superseded_by is None

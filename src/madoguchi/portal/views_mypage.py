@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from madoguchi.applications.attachments import attachments_upload
 from madoguchi.applications.constants import WITHDRAWABLE, ApplicationStatus
+from madoguchi.applications.documents import document_download_name
 from madoguchi.applications.inbox import application_documents, issued_document_get
 from madoguchi.applications.models import Application, IssuedDocument
 from madoguchi.applications.review import (
@@ -223,8 +224,8 @@ def document_pdf(request: HttpRequest, receipt_number: str, document_id: int) ->
     except IssuedDocument.DoesNotExist:
         raise Http404("その文書はありません。") from None
     response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{document.kind}-{application.receipt_number}.pdf"'
+    response["Content-Disposition"] = document_download_name(
+        document, application, disposition="attachment"
     )
     response["Cache-Control"] = "no-store"
     return response

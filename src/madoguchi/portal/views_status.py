@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from madoguchi.applications.constants import ApplicationStatus
+from madoguchi.applications.documents import document_download_name
 from madoguchi.applications.inbox import application_documents, issued_document_get
 from madoguchi.applications.links import guest_application_from_token
 from madoguchi.applications.models import Application, IssuedDocument
@@ -59,7 +60,7 @@ def guest_document(request: HttpRequest, token: str, document_id: int) -> HttpRe
     except IssuedDocument.DoesNotExist:
         raise Http404("その文書はありません。") from None
     response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{document.kind}-{application.receipt_number}.pdf"'
+    response["Content-Disposition"] = document_download_name(
+        document, application, disposition="attachment"
     )
     return _private(response)

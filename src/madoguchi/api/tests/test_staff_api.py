@@ -715,3 +715,80 @@ def test_a_cursor_of_another_order_is_refused_by_the_api(client, admin, procedur
 
     assert response.status_code == 422
     assert "next_cursor をそのまま指定してください" in response.json()["detail"]
+
+
+# --- f2: the timestamp authority away, and the 被害の程度 of a 罹災証明書 ------------------------
+
+
+def accept(application, staff):
+    application_move(
+        organisation=application.organisation,
+        application=application,
+        staff=staff,
+        to_status=S.ACCEPTED,
+        expected_status=S.SUBMITTED,
+        now=now(),
+    )
+
+
+def test_a_decision_while_the_tsa_is_away_answers_503_json_in_japanese(
+    client, admin, application, settings
+):
+    from madoguchi.testing import free_port
+
+    accept(application, admin)
+    settings.TSA_URL = f"http://127.0.0.1:{free_port()}/tsa"
+    settings.TSA_TIMEOUT = 5
+    response = post_move(
+        client,
+        application.pk,
+        token_for(admin),
+        {"to": S.APPROVED, "expected_status": S.ACCEPTED, "reason": "要件を満たしています。"},
+    )
+
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert "タイムスタンプ局" in response.json()["detail"]
+    assert Application.objects.get(pk=application.pk).status == S.ACCEPTED
+    assert not IssuedDocument.objects.exists()
+
+
+@pytest.fixture
+def risai_application(organisation, templates_loaded, resident):
+    from madoguchi.testing import answers_with_file_rows, procedure_publish
+
+    risai = procedure_publish(organisation, "risai-shomei")
+    answers = answers_with_file_rows(risai, owner=resident)
+    answers["assessment_method"] = "survey"
+    return submit(risai, resident, answers).application
+
+
+def test_the_api_approves_a_certificate_only_with_a_valid_damage_level(
+    client, admin, risai_application
+):
+    raw = token_for(admin)
+    accept(risai_application, admin)
+    body = {"to": S.APPROVED, "expected_status": S.ACCEPTED, "reason": "全壊には至らず、半壊と判定"}
+
+    for level, message in (
+        ("", "被害の程度を選んでください"),
+        ("大破", "いずれかを選んでください"),
+    ):
+        refused = post_move(client, risai_application.pk, raw, body | {"damage_level": level})
+        assert refused.status_code == 422, refused.content
+        assert message in refused.json()["detail"]
+    assert not IssuedDocument.objects.exists()
+
+    response = post_move(client, risai_application.pk, raw, body | {"damage_level": "半壊"})
+
+    assert response.status_code == 200, response.content
+    certificate = IssuedDocument.objects.get(application=risai_application, kind="certificate")
+    import io
+    import re
+
+    import pypdf
+
+    reader = pypdf.PdfReader(io.BytesIO(bytes(certificate.record.pdf)))
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+    assert "■半壊" in text
+    assert "■全壊" not in text

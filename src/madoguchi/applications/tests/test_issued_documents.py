@@ -31,7 +31,7 @@ def logged_in(client, user):
     return client
 
 
-def decide(application, staff, outcome, reason):
+def decide(application, staff, outcome, reason, damage_level=""):
     """Accept (受付), review (審査中) and decide ``application`` as ``staff``."""
     for status in ("accepted", "in_review"):
         application = application_move(
@@ -50,6 +50,7 @@ def decide(application, staff, outcome, reason):
         reason=reason,
         expected_status=application.status,
         now=now(),
+        damage_level=damage_level,
     )
 
 
@@ -142,6 +143,7 @@ def test_approving_a_disaster_certificate_application_issues_the_certificate(
         staff_member,
         Decision.APPROVE,
         "現地調査（令和8年10月2日）の結果、大規模半壊と判定しました。",
+        "大規模半壊",
     )
 
     issued = {d.kind: d for d in application.documents.select_related("record")}
@@ -171,10 +173,41 @@ def test_a_self_assessed_approval_certifies_partial_damage(
     answers.pop("survey_notes", None)
     application = submit(risai, resident, answers).application
 
-    decide(application, staff_member, Decision.APPROVE, "")
+    decide(application, staff_member, Decision.APPROVE, "", "準半壊に至らない（一部損壊）")
 
     certificate = application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record
     assert "■準半壊に至らない（一部損壊）" in text_of(bytes(certificate.pdf))
+
+
+def test_the_certificate_ticks_the_level_chosen_not_a_word_of_the_reason(
+    organisation, risai, resident, staff_member
+):
+    application = submit(risai, resident, risai_answers(risai, resident)).application
+
+    decide(
+        application, staff_member, Decision.APPROVE, "全壊には至らず、半壊と判定しました", "半壊"
+    )
+
+    body = text_of(bytes(application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record.pdf))
+    assert "■半壊" in body
+    assert "■全壊" not in body
+    assert "全壊には至らず、半壊と判定しました" in body  # the reason stays free text (備考)
+
+
+@pytest.mark.parametrize(
+    ("level", "message"), [("", "被害の程度を選んでください"), ("大破", "いずれかを選んでください")]
+)
+def test_approving_a_certificate_without_a_valid_level_is_refused(
+    organisation, risai, resident, staff_member, level, message
+):
+    from madoguchi.applications.review import ReviewError
+
+    application = submit(risai, resident, risai_answers(risai, resident)).application
+
+    with pytest.raises(ReviewError, match=message):
+        decide(application, staff_member, Decision.APPROVE, "半壊と判定しました", level)
+
+    assert not Document.objects.exclude(kind=DocumentKind.RECEIPT).exists()
 
 
 def test_a_refusal_issues_no_certificate(organisation, risai, resident, staff_member):
@@ -237,3 +270,46 @@ def test_a_hostile_receipt_number_answers_not_found_and_issues_nothing(
     assert response.status_code == 404
     assert client.get(f"/mypage/{number}/").status_code == 404
     assert not Document.objects.exists()
+
+
+def test_a_certificate_with_a_wrong_level_is_corrected_and_replaced(
+    organisation, risai, resident, staff_member, admin_staff
+):
+    from madoguchi.applications.notices import certificate_correct
+    from madoguchi.applications.review import ReviewError
+
+    application = submit(risai, resident, risai_answers(risai, resident)).application
+    decide(application, staff_member, Decision.APPROVE, "現地調査の結果", "全壊")
+    old = application.documents.get(kind=IssuedDocumentKind.CERTIFICATE).record
+
+    with pytest.raises(ReviewError, match="被害の程度を選んでください"):
+        certificate_correct(
+            organisation=organisation,
+            staff=admin_staff,
+            application=application,
+            document_id=old.pk,
+            damage_level="",
+            note_text="",
+            correction_note="被害の程度を訂正しました。",
+            now=now(),
+        )
+    corrected = certificate_correct(
+        organisation=organisation,
+        staff=admin_staff,
+        application=application,
+        document_id=old.pk,
+        damage_level="半壊",
+        note_text="全壊には至らず、半壊と判定しました",
+        correction_note="被害の程度の記載を誤っていたため訂正しました。",
+        now=now(),
+    )
+
+    old.refresh_from_db()
+    assert old.status == "superseded"
+    assert old.superseded_by_id == corrected.record_id
+    body = text_of(bytes(corrected.record.pdf))
+    assert "罹災証明書（訂正）" in body
+    assert "■半壊" in body
+    assert "■全壊" not in body
+    assert f"付け{old.number}の罹災証明書を訂正し" in body
+    assert corrected.record.number != old.number

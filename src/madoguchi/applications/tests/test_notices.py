@@ -10,13 +10,13 @@ import pytest
 
 from madoguchi.applications.constants import ApplicationStatus as S
 from madoguchi.applications.models import ApplicationMessage, IssuedDocument
-from madoguchi.applications.notices import decision_notice_correct
+from madoguchi.applications.notices import application_document_withdraw, decision_notice_correct
 from madoguchi.applications.review import ReviewError, application_decide, application_move
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
 from madoguchi.documents.models import Document, RegisterEntry
-from madoguchi.documents.services import DocumentNotAllowed, DocumentRefused, document_withdraw
+from madoguchi.documents.services import DocumentNotAllowed, DocumentRefused
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.testing import submit_named as apply
 
@@ -96,6 +96,9 @@ def test_a_corrected_notice_replaces_the_old_one(rejected, admin_staff):
     assert "年額360万円" in text
     assert "訂正" in text
     assert old.number in text
+    flat = text.replace("\n", "")
+    assert "却下通知書（訂正）" in flat
+    assert f"付け{old.number}の却下通知書を訂正し、差し替えるものです" in flat
     # The applicant is told as by a decision: the document, a message, a mail.
     assert IssuedDocument.objects.filter(application=application).count() == 2
     message = ApplicationMessage.objects.filter(application=application, kind="decision").latest(
@@ -131,10 +134,11 @@ def test_a_superseded_or_withdrawn_notice_cannot_be_corrected(rejected, admin_st
         rejected[0],
         IssuedDocument.objects.filter(application=application).latest("pk"),
     )
-    document_withdraw(
+    application_document_withdraw(
         organisation=admin_staff.organisation,
-        staff_user=admin_staff.user,
-        document_id=issued2.record_id,
+        staff=admin_staff,
+        application=application2,
+        issued_id=issued2.pk,
         reason="誤って交付したため。",
         now=now(),
     )
@@ -226,3 +230,51 @@ def test_two_staff_correcting_at_once_make_one_correction(
     old = Document.objects.get(pk=issued.record_id)
     assert old.status == "superseded"
     assert Document.objects.filter(superseded_by__isnull=False).count() == 1
+
+
+def test_withdrawing_a_notice_tells_the_applicant_like_a_decision(rejected, admin_staff):
+    application, issued = rejected
+    OutboxMessage.objects.all().delete()
+
+    application_document_withdraw(
+        organisation=admin_staff.organisation,
+        staff=admin_staff,
+        application=application,
+        issued_id=issued.pk,
+        reason="審査の前提となる事実に誤りがあったため。",
+        now=now(),
+    )
+
+    issued.record.refresh_from_db()
+    assert issued.record.status == "withdrawn"
+    message = ApplicationMessage.objects.filter(application=application).latest("pk")
+    assert "取り消しました" in message.body
+    assert "審査の前提となる事実に誤りがあったため。" in message.body
+    mail = OutboxMessage.objects.get(topic=OutboxMessage.Topic.EMAIL)
+    assert "取消し" in mail.payload["subject"]
+    assert "審査の前提" not in mail.payload["body"]  # the mail carries no content
+    assert AuditEvent.objects.filter(action=AuditAction.DOCUMENT_WITHDRAWN).count() == 1
+    with pytest.raises(DocumentRefused, match="すでに取り消されています"):
+        application_document_withdraw(
+            organisation=admin_staff.organisation,
+            staff=admin_staff,
+            application=application,
+            issued_id=issued.pk,
+            reason="もう一度",
+            now=now(),
+        )
+
+
+def test_a_reviewer_without_sign_off_rights_cannot_withdraw(rejected, staff_member):
+    application, issued = rejected
+    with pytest.raises(DocumentNotAllowed):
+        application_document_withdraw(
+            organisation=staff_member.organisation,
+            staff=staff_member,
+            application=application,
+            issued_id=issued.pk,
+            reason="誤り",
+            now=now(),
+        )
+    issued.record.refresh_from_db()
+    assert issued.record.status == "valid"

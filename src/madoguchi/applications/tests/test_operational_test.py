@@ -299,3 +299,57 @@ def test_retention_never_tallies_a_test_application(trial, organisation, admin_s
     )
     assert applications_purge_expired(now=now()).purged == 1
     assert not PurgedArrivalCount.objects.exists()
+
+
+def test_a_test_decision_takes_no_real_number_and_publishing_withdraws_and_purges_it(
+    trial, organisation, admin_staff, tester
+):
+    import io
+    import re
+
+    import pypdf
+
+    from madoguchi.applications.review import application_decide
+    from madoguchi.documents.models import Document, NumberSeries
+
+    application = submit(trial, tester, valid_answers(trial)).application
+    application = application_move(
+        organisation=organisation,
+        application=application,
+        staff=admin_staff,
+        to_status="accepted",
+        expected_status="submitted",
+        now=now(),
+    )
+    issued = application_decide(
+        organisation=organisation,
+        application=application,
+        staff=admin_staff,
+        outcome="approve",
+        reason="",
+        expected_status="accepted",
+        now=now(),
+    )
+    record = issued.record
+    assert record.number == "（運用テスト）"
+    assert record.series is None
+    assert not NumberSeries.objects.filter(organisation=organisation, last_number__gt=0).exists()
+    reader = pypdf.PdfReader(io.BytesIO(bytes(record.pdf)))
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+    assert "運用テスト" in text
+    assert "効力はありません" in text
+
+    procedure_set_status(
+        organisation=organisation,
+        procedure=trial,
+        status=ProcedureStatus.PUBLISHED,
+        actor=admin_staff.user,
+        now=now(),
+        expected=ProcedureStatus.DRAFT,
+    )
+
+    record = Document.objects.get(pk=record.pk)
+    assert record.status == "withdrawn"
+    assert record.status_reason == "運用テストの文書です"
+    assert record.purged_at is not None
+    assert bytes(record.pdf) == b""

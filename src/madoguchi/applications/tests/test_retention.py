@@ -277,3 +277,40 @@ def test_purged_applications_stay_in_the_statistics(procedure, resident, staff_m
 
     assert not Application.objects.filter(pk=kept.pk).exists()
     assert [(r.month, r.channel, r.count) for r in arrival_counts()] == before
+
+
+def test_the_purge_empties_the_receipts_and_every_document_of_the_application(
+    procedure, resident, staff_member, files_dir
+):
+    from madoguchi.applications.documents import application_receipt_issue
+    from madoguchi.documents.models import Document
+
+    application = application_aged(procedure, resident, staff_member, years=5)
+    keep = application_aged(procedure, resident, staff_member, years=0)
+    receipt = application_receipt_issue(
+        organisation=procedure.organisation, application=application, now=now()
+    )
+    kept = application_receipt_issue(
+        organisation=procedure.organisation, application=keep, now=now()
+    )
+
+    applications_purge_expired(now=now())
+
+    receipt.refresh_from_db()
+    kept.refresh_from_db()
+    assert receipt.purged_at is not None
+    assert bytes(receipt.pdf) == b""
+    assert receipt.code  # still verifiable by its holder
+    assert receipt.sha256
+    assert kept.purged_at is None
+    assert bytes(kept.pdf).startswith(b"%PDF")
+    assert Document.objects.filter(source_key__startswith=f"application:{application.pk}:")
+
+
+def test_a_source_prefix_without_a_colon_is_refused(organisation):
+    from madoguchi.documents.register import documents_purge_by_source_prefix
+
+    with pytest.raises(ValueError, match="must end with"):
+        documents_purge_by_source_prefix(
+            organisation=organisation, prefix="application:1", now=now()
+        )

@@ -389,3 +389,49 @@ def test_two_sign_offs_of_the_same_step_do_not_both_apply(
     assert DecisionSignoff.objects.filter(proposal=proposal).count() == 1
     assert IssuedDocument.objects.filter(application=application).count() == 1
     assert status_of(application) == S.APPROVED
+
+
+def test_a_certificate_proposal_keeps_its_damage_level_until_the_last_sign_off(
+    organisation, templates_loaded, resident, admin_staff, chief
+):
+    import io
+    import re
+
+    import pypdf
+
+    from madoguchi.applications.review import ReviewError
+    from madoguchi.testing import answers_with_file_rows, procedure_publish, submit
+
+    risai = procedure_publish(organisation, "risai-shomei")
+    with_steps(risai, admin_staff, 1)
+    answers = answers_with_file_rows(risai, owner=resident)
+    application = submit(risai, resident, answers).application
+    application_move(
+        organisation=organisation,
+        application=application,
+        staff=admin_staff,
+        to_status=S.ACCEPTED,
+        expected_status=S.SUBMITTED,
+        now=now(),
+    )
+    with pytest.raises(ReviewError, match="被害の程度を選んでください"):
+        propose(application, admin_staff, reason="全壊には至らず、半壊と判定しました")
+
+    proposal = decision_propose(
+        organisation=organisation,
+        application=fresh(application),
+        staff=admin_staff,
+        outcome="approve",
+        reason="全壊には至らず、半壊と判定しました",
+        expected_status=S.ACCEPTED,
+        now=now(),
+        damage_level="半壊",
+    )
+    assert DecisionProposal.objects.get(pk=proposal.pk).damage_level == "半壊"
+    sign(proposal, chief)
+
+    certificate = fresh(application).documents.get(kind="certificate").record
+    reader = pypdf.PdfReader(io.BytesIO(bytes(certificate.pdf)))
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+    assert "■半壊" in text
+    assert "■全壊" not in text

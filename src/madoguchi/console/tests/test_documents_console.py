@@ -36,7 +36,7 @@ def notice(procedure, resident, staff_member) -> IssuedDocument:
         application=application,
         staff=staff_member,
         outcome="approve",
-        reason="",
+        reason="要件を満たしています。",
         expected_status=application.status,
         now=now(),
     )
@@ -143,3 +143,99 @@ def test_an_oversized_reason_gets_a_japanese_error(notice, admin_client):
     response = admin_client.post(url("document_withdraw", notice), {"reason": "あ" * 5000})
     assert response.status_code == 400
     assert "400文字以内" in text(response)
+
+
+def test_the_correction_form_starts_from_the_current_reason(notice, admin_client):
+    form = text(admin_client.get(url("document_correct", notice)))
+    assert "要件を満たしています。</textarea>" in form
+
+
+def test_the_residents_pages_show_each_documents_state_and_downloads_have_japanese_names(
+    notice, admin_client, resident
+):
+    from urllib.parse import quote
+
+    resident.email_verified_at = now()
+    resident.save(update_fields=["email_verified_at"])
+    mine = Client()
+    mine.force_login(resident)
+    receipt = notice.application.receipt_number
+    page_url = reverse("portal:apply:mypage_detail", args=[receipt])
+    admin_client.post(
+        url("document_correct", notice),
+        {"reason_text": "要件を満たしています。", "correction_note": "備考を訂正しました。"},
+    )
+    corrected = IssuedDocument.objects.filter(application_id=notice.application_id).latest("pk")
+
+    page = text(mine.get(page_url))
+    assert "【差替え済み・訂正前】" in page
+    assert f"訂正された文書（{corrected.record.number}）に差し替えられています" in page
+    assert "【訂正後】" in page
+
+    admin_client.post(
+        url("document_withdraw", corrected), {"reason": "決定の前提に誤りがあったため。"}
+    )
+    page = text(mine.get(page_url))
+    assert "【取消し済み】" in page
+    assert "取り消されています" in page
+    assert "決定の前提に誤りがあったため。" in page
+
+    old = mine.get(reverse("portal:apply:mypage_document", args=[receipt, notice.pk]))
+    assert old.status_code == 200  # still downloadable, labelled on the page
+    assert f"filename*=UTF-8''{quote(f'承認通知書-{receipt}.pdf')}" in old["Content-Disposition"]
+    assert f'filename="decision_approve-{receipt}.pdf"' in old["Content-Disposition"]
+    fixed = mine.get(reverse("portal:apply:mypage_document", args=[receipt, corrected.pk]))
+    assert quote("承認通知書（訂正）") in fixed["Content-Disposition"]
+    staff_copy = admin_client.get(
+        reverse("console:document_pdf", args=[notice.application_id, notice.pk])
+    )
+    assert staff_copy["Content-Disposition"].startswith("inline; ")
+    assert quote("承認通知書") in staff_copy["Content-Disposition"]
+
+
+def test_a_certificate_is_corrected_from_the_console_with_its_level(
+    admin_client, staff_member, organisation, templates_loaded, resident
+):
+    from madoguchi.testing import answers_with_file_rows, procedure_publish, submit
+
+    risai = procedure_publish(organisation, "risai-shomei")
+    application = submit(risai, resident, answers_with_file_rows(risai, owner=resident)).application
+    application = application_move(
+        organisation=organisation,
+        application=application,
+        staff=staff_member,
+        to_status=S.ACCEPTED,
+        expected_status=S.SUBMITTED,
+        now=now(),
+    )
+    application_decide(
+        organisation=organisation,
+        application=application,
+        staff=staff_member,
+        outcome="approve",
+        reason="現地調査の結果",
+        expected_status=S.ACCEPTED,
+        now=now(),
+        damage_level="全壊",
+    )
+    certificate = IssuedDocument.objects.get(application=application, kind="certificate")
+    assert url("document_correct", certificate) in text(
+        admin_client.get(reverse("console:application", args=[application.pk]))
+    )
+    form = text(admin_client.get(url("document_correct", certificate)))
+    assert 'name="damage_level"' in form
+
+    done = admin_client.post(
+        url("document_correct", certificate),
+        {
+            "damage_level": "半壊",
+            "reason_text": "全壊には至らず、半壊と判定しました",
+            "correction_note": "被害の程度を訂正しました。",
+        },
+    )
+
+    assert done.status_code == 302
+    old = Document.objects.get(pk=certificate.record_id)
+    assert old.status == "superseded"
+    assert old.superseded_by is not None
+    assert old.superseded_by.title.startswith("罹災証明書（訂正）")

@@ -975,3 +975,97 @@ def test_reasons_messages_and_notes_of_invisible_characters_only_are_refused(
     assert not IssuedDocument.objects.exists()
     assert not ApplicationNote.objects.exists()
     assert not ApplicationMessage.objects.exists()
+
+
+# --- f2: the 被害の程度 of a 罹災証明書 is chosen, and the confirmation says what happens --------
+
+
+def test_a_certificate_decision_asks_for_the_damage_level_and_says_the_certificate_is_issued(
+    staff_client, staff_member, organisation, templates_loaded, resident
+):
+    from madoguchi.applications.review import application_move
+    from madoguchi.testing import answers_with_file_rows, submit
+
+    risai = publish(organisation, "risai-shomei")
+    application = submit(risai, resident, answers_with_file_rows(risai, owner=resident)).application
+    application = application_move(
+        organisation=organisation,
+        application=application,
+        staff=staff_member,
+        to_status=S.ACCEPTED,
+        expected_status=S.SUBMITTED,
+        now=now(),
+    )
+    detail = text(staff_client.get(url("application", application)))
+    assert 'name="damage_level"' in detail
+    assert "被害の程度" in detail
+    reason = "全壊には至らず、半壊と判定しました"
+
+    refused = post(
+        staff_client,
+        "application_decide",
+        application,
+        {"outcome": "approve", "reason": reason, "expected_status": S.ACCEPTED},
+    )
+    assert refused.status_code == 400
+    assert "被害の程度を選んでください" in text(refused)
+
+    confirm = post(
+        staff_client,
+        "application_decide",
+        application,
+        {
+            "outcome": "approve",
+            "reason": reason,
+            "damage_level": "半壊",
+            "expected_status": S.ACCEPTED,
+        },
+    )
+    page = text(confirm)
+    assert confirm.status_code == 200
+    assert "罹災証明書" in page
+    assert "確定した決定は取り消せません" not in page
+    assert 'name="damage_level" value="半壊"' in page
+
+    done = post(
+        staff_client,
+        "application_decide",
+        application,
+        {
+            "outcome": "approve",
+            "reason": reason,
+            "damage_level": "半壊",
+            "expected_status": S.ACCEPTED,
+            "confirm": "1",
+        },
+    )
+    assert done.status_code == 302
+    certificate = IssuedDocument.objects.get(application=application, kind="certificate")
+    assert certificate.record.kind == "certificate"
+
+
+def test_the_confirmation_of_a_counter_application_without_mail_does_not_promise_mail(
+    staff_client, staff_member, application
+):
+    from madoguchi.applications.review import application_move
+
+    application_move(
+        organisation=application.organisation,
+        application=application,
+        staff=staff_member,
+        to_status=S.ACCEPTED,
+        expected_status=S.SUBMITTED,
+        now=now(),
+    )
+    Application.objects.filter(pk=application.pk).update(applicant=None, contact_email="")
+    application.refresh_from_db()
+    page = text(
+        post(
+            staff_client,
+            "application_decide",
+            application,
+            {"outcome": "approve", "reason": "", "expected_status": S.ACCEPTED},
+        )
+    )
+    assert "メールは送りません" in page
+    assert "メールで知らせます" not in page

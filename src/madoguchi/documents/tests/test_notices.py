@@ -16,7 +16,6 @@ import pytest
 from madoguchi.documents.certificate import (
     CertificateData,
     certificate_pdf,
-    damage_level,
     damage_row_text,
 )
 from madoguchi.documents.decision import DecisionData, decision_pdf, leading_date
@@ -31,7 +30,7 @@ URL = f"https://madoguchi.example.jp/verify/{CODE}"
 REASON = "所得が所得制限限度額（1,234,000円）を超えているため、要件を満たしません。"
 
 
-def decision(outcome: str = "reject", **changes: str) -> DecisionData:
+def decision(outcome: str = "reject", **changes: Any) -> DecisionData:
     data = DecisionData(
         organisation_name="鎌倉市",
         procedure_name="児童手当認定請求",
@@ -226,7 +225,7 @@ def test_the_issued_receipt_names_its_issuer_and_carries_the_verification_block(
     assert "作成日時" not in body  # an issued receipt is dated by its issuing
 
 
-def certificate_data(**changes: str) -> CertificateData:
+def certificate_data(**changes: Any) -> CertificateData:
     data = CertificateData(
         organisation_name="鎌倉市",
         receipt_number="142042-261120-01234567",
@@ -265,14 +264,18 @@ def test_the_certificate_states_the_damage_and_is_signed_by_the_issuer():
     assert CODE in body
 
 
-def test_the_damage_level_is_read_from_the_reason_longest_name_first():
-    assert damage_level("現地調査の結果、大規模半壊と判定") == "大規模半壊"
-    assert damage_level("中規模半壊") == "中規模半壊"
-    assert damage_level("準半壊") == "準半壊"
-    assert damage_level("準半壊に至らない（一部損壊）") == "準半壊に至らない（一部損壊）"
-    assert damage_level("一部損壊") == "準半壊に至らない（一部損壊）"
-    assert damage_level("全壊です") == "全壊"
-    assert damage_level("", self_assessed=True) == "準半壊に至らない（一部損壊）"
-    assert damage_level("写真を確認しました") == ""
+def test_the_damage_row_marks_only_the_level_given_never_one_in_the_note():
+    row = damage_row_text("半壊")
+    assert "■半壊" in row
+    assert "■全壊" not in row
+    assert row.count("■") == 1
+    _, text = read(
+        certificate_pdf(
+            certificate_data(damage_level="半壊", note="全壊には至らず、半壊と判定しました"),
+            generated_at=GENERATED,
+        )
+    )
+    assert "■半壊" in flat(text)
+    assert "■全壊" not in flat(text)
     assert damage_row_text("") == "（記載なし）"
     assert damage_row_text("床上浸水") == "床上浸水"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from madoguchi.applications.constants import ApplicationStatus as S
-from madoguchi.applications.review import application_decide, application_move
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.models import AuditEvent
 from madoguchi.core.time import now
@@ -19,31 +17,15 @@ from madoguchi.documents.services import (
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
 from madoguchi.testing import staff_create
-from madoguchi.testing import submit_named as apply
 
 
 @pytest.fixture
-def notice(procedure, resident, staff_member) -> Document:
-    application = apply(procedure, resident)
-    for to_status in (S.ACCEPTED, S.IN_REVIEW):
-        application = application_move(
-            organisation=procedure.organisation,
-            application=application,
-            staff=staff_member,
-            to_status=to_status,
-            expected_status=application.status,
-            now=now(),
-        )
-    issued = application_decide(
-        organisation=procedure.organisation,
-        application=application,
-        staff=staff_member,
-        outcome="approve",
-        reason="要件を満たしています。",
-        expected_status=application.status,
-        now=now(),
-    )
-    return issued.record
+def notice(organisation) -> Document:
+    """A document of the organisation that no application owns (an application's documents
+    are withdrawn through ``applications.notices.application_document_withdraw``)."""
+    from madoguchi.documents.testing import document_record_make
+
+    return document_record_make(organisation=organisation, now=now())
 
 
 def withdraw(staff, document, reason="決定の前提となる事実に誤りがあったため。", **kw):
@@ -118,3 +100,47 @@ def test_another_organisations_document_does_not_exist(notice, other_admin):
         withdraw(other_admin, notice, organisation=notice.organisation)
     notice.refresh_from_db()
     assert notice.status == "valid"
+
+
+def test_supersede_refuses_a_reason_too_long_instead_of_cutting_it(notice, admin_staff):
+    from django.db import transaction
+
+    from madoguchi.documents.services import document_supersede
+    from madoguchi.documents.status import status_reason_check
+
+    successor = Document.objects.create(
+        organisation=notice.organisation,
+        kind=notice.kind,
+        title="訂正",
+        source_key="test:successor",
+        code="TESTCODE0001",
+        issued_at=now(),
+        pdf=b"%PDF-1.7",
+        sha256="0" * 64,
+        issued_length=8,
+    )
+    with pytest.raises(DocumentRefused, match="文字以内"), transaction.atomic():
+        document_supersede(
+            organisation=notice.organisation,
+            staff_user=admin_staff.user,
+            document_id=notice.pk,
+            successor=successor,
+            reason="あ" * (MAX_STATUS_REASON + 1),
+            now=now(),
+        )
+    notice.refresh_from_db()
+    assert notice.status == "valid"
+    # one validator: what people cannot see is not a reason, in the step as in the service
+    assert status_reason_check(" \u200b理由\u3000") == "理由"
+
+
+def test_an_applications_document_is_not_withdrawn_here(organisation, admin_staff):
+    from madoguchi.documents.testing import document_record_make
+
+    document = document_record_make(
+        organisation=organisation, source_key="application:7:decision", now=now()
+    )
+    with pytest.raises(DocumentRefused, match="その申請の画面から"):
+        withdraw(admin_staff, document)
+    document.refresh_from_db()
+    assert document.status == "valid"

@@ -15,13 +15,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from madoguchi.applications.constants import ApplicationStatus as S
-from madoguchi.applications.notices import decision_notice_correct
+from madoguchi.applications.notices import application_document_withdraw, decision_notice_correct
 from madoguchi.applications.review import application_decide, application_move
 from madoguchi.core.time import now
 from madoguchi.documents import verify as verify_module
 from madoguchi.documents.models import Document, RegisterHead
 from madoguchi.documents.ratelimit import LOOKUP_LIMIT, UPLOAD_LIMIT
-from madoguchi.documents.services import document_withdraw
 from madoguchi.documents.testing import document_record_make
 from madoguchi.documents.testsigning import TestCA, pdf_append_page_text, pdf_plain, pdf_sign
 from madoguchi.testing import submit_named as apply
@@ -155,10 +154,11 @@ def test_an_unknown_code_is_404_and_says_only_that(client, notice, code):
 
 
 def test_a_withdrawn_document_says_so_with_the_date_and_reason(client, notice, admin_staff):
-    document_withdraw(
+    application_document_withdraw(
         organisation=admin_staff.organisation,
-        staff_user=admin_staff.user,
-        document_id=notice.record_id,
+        staff=admin_staff,
+        application=notice.application,
+        issued_id=notice.pk,
         reason="審査の前提となる事実に誤りがあったため。",
         now=now(),
     )
