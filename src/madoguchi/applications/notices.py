@@ -16,6 +16,7 @@ Who may: the rule of :func:`madoguchi.documents.services.staff_may_change_docume
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import transaction
@@ -34,7 +35,7 @@ from madoguchi.applications.review import (
 from madoguchi.applications.workflow import MAX_MESSAGE, notify_applicant
 from madoguchi.core.time import to_tokyo
 from madoguchi.documents.constants import DocumentKind, DocumentStatus
-from madoguchi.documents.issuance import document_issue
+from madoguchi.documents.issuance import Stamp, document_issue
 from madoguchi.documents.models import Document
 from madoguchi.documents.services import (
     DocumentRefused,
@@ -108,6 +109,77 @@ def correction_text(*, old: Document, reason_text: str, correction_note: str) ->
     return "\n\n".join(lines)
 
 
+def _replacement_issue(
+    *,
+    organisation: Organisation,
+    staff: Staff,
+    application: Application,
+    old: Document,
+    kind: IssuedDocumentKind,
+    label: str,
+    noun: str,
+    prefix: str,
+    build: Callable[[Stamp], bytes],
+    note: str,
+    subject: str,
+    now: datetime,
+) -> IssuedDocument:
+    """The one transaction of a correction, for notices and certificates alike: lock the old
+    document (still valid, or refused), issue its replacement (``<prefix><n>``, same name,
+    the application's numbering), mark the old one superseded with ``note``, and hand the
+    new one to the applicant (:func:`notice_deliver`)."""
+    title = f"{label}（訂正）（{application.receipt_number}）"
+    with transaction.atomic(durable=True):
+        locked = Document.objects.select_for_update().get(organisation=organisation, pk=old.pk)
+        if locked.status != DocumentStatus.VALID:
+            raise DocumentRefused(
+                f"この{noun}は、ほかの職員がすでに取り消したか差し替えました。"
+                "画面を開き直してください。"
+            )
+        serial = (
+            Document.objects.filter(
+                organisation=organisation, source_key__startswith=prefix
+            ).count()
+            + 1
+        )
+        record = document_issue(
+            organisation=organisation,
+            kind=DocumentKind(kind.value),
+            title=title,
+            name=old.name,
+            source_key=f"{prefix}{serial}",
+            procedure_key=f"procedure:{application.procedure_id}",
+            build=build,
+            now=now,
+            **numbering_for(application),
+        )
+        document_supersede(
+            organisation=organisation,
+            staff_user=staff.user,
+            document_id=old.pk,
+            successor=record,
+            reason=note,
+            now=now,
+        )
+        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
+        body = (
+            f"{old.number or '以前'}の{label}を訂正しました。訂正した{label}（PDF）を"
+            f"{where}で確認してください。以前の{noun}は、訂正した{noun}に差し替えられました。"
+            f"\n\n訂正の内容: {note}"
+        )
+        return notice_deliver(
+            organisation=organisation,
+            application=application,
+            actor=staff.user,
+            record=record,
+            kind=kind,
+            title=title,
+            body=body,
+            subject=subject,
+            now=now,
+        )
+
+
 def decision_notice_correct(
     *,
     organisation: Organisation,
@@ -158,56 +230,20 @@ def decision_notice_correct(
         corrects=corrected_name(old),
     )
     kind = IssuedDocumentKind(issued.kind)
-    title = f"{kind.label}（訂正）（{application.receipt_number}）"
-    prefix = correction_source_prefix(application)
-    with transaction.atomic(durable=True):
-        locked = Document.objects.select_for_update().get(organisation=organisation, pk=old.pk)
-        if locked.status != DocumentStatus.VALID:
-            raise DocumentRefused(
-                "この通知書は、ほかの職員がすでに取り消したか差し替えました。画面を開き直してください。"
-            )
-        serial = (
-            Document.objects.filter(
-                organisation=organisation, source_key__startswith=prefix
-            ).count()
-            + 1
-        )
-        record = document_issue(
-            organisation=organisation,
-            kind=DocumentKind(kind.value),
-            title=title,
-            name=old.name,
-            source_key=f"{prefix}{serial}",
-            procedure_key=f"procedure:{application.procedure_id}",
-            build=build,
-            now=now,
-            **numbering_for(application),
-        )
-        document_supersede(
-            organisation=organisation,
-            staff_user=staff.user,
-            document_id=old.pk,
-            successor=record,
-            reason=note,
-            now=now,
-        )
-        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
-        body = (
-            f"{old.number or '以前'}の{kind.label}を訂正しました。訂正した{kind.label}（PDF）を"
-            f"{where}で確認してください。以前の通知書は、訂正した通知書に差し替えられました。"
-            f"\n\n訂正の内容: {note}"
-        )
-        return notice_deliver(
-            organisation=organisation,
-            application=application,
-            actor=staff.user,
-            record=record,
-            kind=kind,
-            title=title,
-            body=body,
-            subject="決定通知書の訂正をお知らせします",
-            now=now,
-        )
+    return _replacement_issue(
+        organisation=organisation,
+        staff=staff,
+        application=application,
+        old=old,
+        kind=kind,
+        label=kind.label,
+        noun="通知書",
+        prefix=correction_source_prefix(application),
+        build=build,
+        note=note,
+        subject="決定通知書の訂正をお知らせします",
+        now=now,
+    )
 
 
 def application_document_withdraw(
@@ -344,55 +380,20 @@ def certificate_correct(
     )
     if build is None:  # the procedure no longer issues certificates
         raise DocumentRefused("この手続は罹災証明書を交付しないため、訂正できません。")
-    title = f"罹災証明書（訂正）（{application.receipt_number}）"
-    prefix = f"application:{application.pk}:certificate:correction:"
-    with transaction.atomic(durable=True):
-        locked = Document.objects.select_for_update().get(organisation=organisation, pk=old.pk)
-        if locked.status != DocumentStatus.VALID:
-            raise DocumentRefused(
-                "この証明書は、ほかの職員がすでに取り消したか差し替えました。画面を開き直してください。"
-            )
-        serial = (
-            Document.objects.filter(
-                organisation=organisation, source_key__startswith=prefix
-            ).count()
-            + 1
-        )
-        record = document_issue(
-            organisation=organisation,
-            kind=DocumentKind.CERTIFICATE,
-            title=title,
-            source_key=f"{prefix}{serial}",
-            procedure_key=f"procedure:{application.procedure_id}",
-            build=build,
-            now=now,
-            **numbering_for(application),
-        )
-        document_supersede(
-            organisation=organisation,
-            staff_user=staff.user,
-            document_id=old.pk,
-            successor=record,
-            reason=note,
-            now=now,
-        )
-        where = "マイページ" if application.applicant_id else "メールでお知らせしたページ"
-        body = (
-            f"{old.number or '以前'}の罹災証明書を訂正しました。訂正した罹災証明書（PDF）を"
-            f"{where}で確認してください。以前の証明書は、訂正した証明書に差し替えられました。"
-            f"\n\n訂正の内容: {note}"
-        )
-        return notice_deliver(
-            organisation=organisation,
-            application=application,
-            actor=staff.user,
-            record=record,
-            kind=IssuedDocumentKind.CERTIFICATE,
-            title=title,
-            body=body,
-            subject="罹災証明書の訂正をお知らせします",
-            now=now,
-        )
+    return _replacement_issue(
+        organisation=organisation,
+        staff=staff,
+        application=application,
+        old=old,
+        kind=IssuedDocumentKind.CERTIFICATE,
+        label="罹災証明書",
+        noun="証明書",
+        prefix=f"application:{application.pk}:certificate:correction:",
+        build=build,
+        note=note,
+        subject="罹災証明書の訂正をお知らせします",
+        now=now,
+    )
 
 
 __all__ = [
