@@ -22,6 +22,7 @@ from pyhanko.sign import signers
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.sync import off_loop
 from madoguchi.documents.models import Document
 from madoguchi.documents.seal import (
     SealError,
@@ -57,12 +58,16 @@ def archive_timestamp(pdf: bytes, *, organisation: Organisation, now: datetime) 
     try:
         if count:
             # Validates the newest document timestamp, stores its validation data, stamps.
-            output = pdf_stamper.update_archival_timestamp_chain(reader, context, in_place=False)
+            output = off_loop(
+                lambda: pdf_stamper.update_archival_timestamp_chain(reader, context, in_place=False)
+            )
         else:
-            output = pdf_stamper.timestamp_pdf(
-                IncrementalPdfFileWriter(BytesIO(pdf), strict=False),
-                "sha256",
-                validation_context=context,
+            output = off_loop(
+                lambda: pdf_stamper.timestamp_pdf(
+                    IncrementalPdfFileWriter(BytesIO(pdf), strict=False),
+                    "sha256",
+                    validation_context=context,
+                )
             )
     except SealError:
         raise

@@ -53,6 +53,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from madoguchi.core.sync import off_loop
 from madoguchi.documents.seal_testca import (
     TestSealCaRefused,
     seal_test_allowed,
@@ -691,7 +692,7 @@ def seal_pdf(
     )
     try:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-        output = signer.sign_pdf(writer)
+        output = off_loop(lambda: signer.sign_pdf(writer))
     except TimestampRequestError as error:
         logger.error("seal: the timestamp authority did not answer: %s", error)
         raise SealError(tsa_unavailable_message()) from error

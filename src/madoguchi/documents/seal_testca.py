@@ -17,7 +17,6 @@ creator's CA wins), organisations' certificates under an exclusive file lock.
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import secrets
 import shutil
@@ -33,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
+
+from madoguchi.core.files import write_private
 
 # (X.500 names are at most 64 bytes in UTF-8: half-width parentheses.)
 CA_COMMON_NAME = "Madoguchi 試験用公印CA(本番では信頼されません)"
@@ -77,18 +78,7 @@ def _refuse_in_production() -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write crash-safe and owner-only (a temporary file in the same directory, then rename)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, data)
 
 
 @contextmanager

@@ -23,6 +23,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from madoguchi.core.sync import off_loop
+
 
 @dataclass(frozen=True)
 class TestIdentity:
@@ -164,12 +166,14 @@ def pdf_sign(
         cert_registry=SimpleCertificateStore.from_certs(list(identity.chain)),  # type: ignore[no-untyped-call]
     )
     out = io.BytesIO()
-    signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False),
-        signers.PdfSignatureMetadata(field_name=field_name),
-        signer=signer,
-        timestamper=timestamper,
-        output=out,
+    off_loop(
+        lambda: signers.sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False),
+            signers.PdfSignatureMetadata(field_name=field_name),
+            signer=signer,
+            timestamper=timestamper,
+            output=out,
+        )
     )
     return out.getvalue()
 
@@ -280,8 +284,10 @@ def pdf_seal_like_platform(pdf: bytes, identity: TestIdentity, timestamper: Any)
             trust_roots=list(identity.chain), allow_fetching=False, revocation_mode="soft-fail"
         ),
     )
-    output = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    output = off_loop(
+        lambda: signers.PdfSigner(metadata, signer=signer, timestamper=timestamper).sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        )
     )
     return bytes(output.getvalue())
 
@@ -289,7 +295,9 @@ def pdf_seal_like_platform(pdf: bytes, identity: TestIdentity, timestamper: Any)
 def pdf_archive_timestamp(pdf: bytes, timestamper: Any) -> bytes:
     """``pdf`` with a document timestamp appended (what archival re-timestamping adds)."""
     out = io.BytesIO()
-    signers.PdfTimeStamper(timestamper).timestamp_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), "sha256", output=out
+    off_loop(
+        lambda: signers.PdfTimeStamper(timestamper).timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), "sha256", output=out
+        )
     )
     return out.getvalue()

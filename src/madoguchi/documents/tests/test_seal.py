@@ -22,11 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.db import transaction
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign import validation
 from pyhanko_certvalidator import ValidationContext
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.models import AuditEvent
+from madoguchi.core.sync import off_loop
 from madoguchi.core.time import now as clock_now
 from madoguchi.documents.archive import documents_archive_tick
 from madoguchi.documents.constants import DocumentKind
@@ -53,6 +54,16 @@ DATA = DecisionData(
     code="ABCD-EFGH-JKLM",
     verify_url="http://127.0.0.1:8000/verify/ABCDEFGHJKLM",
 )
+
+
+# pyHanko's synchronous validators run asyncio.run: off the loop a browser test may have left
+# running in this thread (Playwright's synchronous API).
+def validate_pdf_signature(*args: Any, **kwargs: Any) -> Any:
+    return off_loop(lambda: validation.validate_pdf_signature(*args, **kwargs))
+
+
+def validate_pdf_timestamp(*args: Any, **kwargs: Any) -> Any:
+    return off_loop(lambda: validation.validate_pdf_timestamp(*args, **kwargs))
 
 
 def _notice(stamp: Stamp | None = None) -> bytes:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from madoguchi.core.sync import off_loop
 from madoguchi.core.time import now
 from madoguchi.documents.models import Document
 from madoguchi.documents.testing import document_record_make
@@ -334,8 +335,10 @@ def test_a_forgery_signed_with_a_trusted_timestamp_only_is_still_a_change(
     document_record_make(organisation=organisation, pdf=signed_pdf, now=now())
     hidden = pdf_hide_fields_and_change(signed_pdf)
     out = io.BytesIO()
-    signers.PdfTimeStamper(tsa_make(seal_ca)).timestamp_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(hidden), strict=False), "sha256", output=out
+    off_loop(
+        lambda: signers.PdfTimeStamper(tsa_make(seal_ca)).timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(hidden), strict=False), "sha256", output=out
+        )
     )
 
     report = check(out.getvalue(), seal_ca)
@@ -351,8 +354,10 @@ def test_a_trusted_document_timestamp_after_issue_keeps_the_document_as_issued(
 
     document_record_make(organisation=organisation, pdf=signed_pdf, now=now())
     out = io.BytesIO()
-    signers.PdfTimeStamper(tsa_make(seal_ca)).timestamp_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(signed_pdf), strict=False), "sha256", output=out
+    off_loop(
+        lambda: signers.PdfTimeStamper(tsa_make(seal_ca)).timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(signed_pdf), strict=False), "sha256", output=out
+        )
     )
 
     report = check(out.getvalue(), seal_ca)
@@ -369,8 +374,10 @@ def test_an_untrusted_document_timestamp_after_issue_is_not_accepted(
 
     document_record_make(organisation=organisation, pdf=signed_pdf, now=now())
     out = io.BytesIO()
-    signers.PdfTimeStamper(tsa_make(stranger_ca)).timestamp_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(signed_pdf), strict=False), "sha256", output=out
+    off_loop(
+        lambda: signers.PdfTimeStamper(tsa_make(stranger_ca)).timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(signed_pdf), strict=False), "sha256", output=out
+        )
     )
 
     assert check(out.getvalue(), seal_ca).verdict == Verdict.ISSUED_CHANGED

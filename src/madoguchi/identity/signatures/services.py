@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -37,6 +36,7 @@ from pyhanko_certvalidator import errors as pkix
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.sync import off_loop
 from madoguchi.identity.models import JpkiCrl, JpkiRevocationMethod, JpkiSettings, User
 from madoguchi.identity.signatures import cms as cms_format
 from madoguchi.identity.signatures import profile
@@ -89,12 +89,7 @@ def _refuse(code: SignatureProblem, message: str | None = None) -> SignatureRefu
 
 def _run[T](coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from sync code, also when the caller already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    return off_loop(lambda: asyncio.run(coroutine))
 
 
 def _check_rsa_signature(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import shutil
 import tempfile
@@ -34,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from madoguchi.core.files import write_private
 from madoguchi.identity.signatures import cms as cms_format
 from madoguchi.identity.signatures import profile
 from madoguchi.identity.signatures.trust import test_ca_allowed, test_ca_dir
@@ -78,18 +78,7 @@ def _refuse_in_production() -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write crash-safe and owner-only (a temporary file in the same directory, then rename)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, data)
 
 
 def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
