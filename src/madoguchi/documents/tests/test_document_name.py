@@ -15,7 +15,7 @@ from madoguchi.documents.testing import document_record_make
 def test_the_migration_takes_the_name_from_the_title_before_the_number(organisation):
     from django.apps import apps
 
-    migration = importlib.import_module("madoguchi.documents.migrations.0004_f1_document_name")
+    migration = importlib.import_module("madoguchi.documents.migrations.0005_document_name")
     certificate = document_record_make(
         organisation=organisation,
         kind=DocumentKind.CERTIFICATE,
