@@ -145,6 +145,10 @@ except SettingError as error:
 
 _secret_from_env = ENV.get("MADOGUCHI_SECRET_KEY") or None
 _database_url = ENV.get("MADOGUCHI_DATABASE_URL") or None
+# PostgreSQL: the role that owns the tables (migrations, backups). The application itself
+# connects with MADOGUCHI_DATABASE_URL, as a role that row-level security applies to; unset,
+# both are the same URL (development, tests).
+DATABASE_OWNER_URL = (ENV.get("MADOGUCHI_DATABASE_OWNER_URL") or "").strip() or _database_url or ""
 
 if PRODUCTION:
     _problems = production_problems(
