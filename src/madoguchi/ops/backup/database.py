@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,7 +34,7 @@ from django.db import connection
 from madoguchi.applications.models import Application, Attachment
 from madoguchi.core.models import Installation
 from madoguchi.documents.models import Document
-from madoguchi.ops.backup.errors import NotEmpty, ToolFailed, ToolMissing
+from madoguchi.ops.backup.errors import BackupError, NotEmpty, ToolFailed, ToolMissing
 
 SQLITE: Final = "sqlite"
 POSTGRESQL: Final = "postgresql"
@@ -106,7 +107,10 @@ class DatabaseTarget:
         """A DB-API connection (closed afterwards). SQLite: a missing file is not created."""
         if self.vendor == SQLITE:
             assert self.sqlite_path is not None
-            sqlite = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True)
+            try:
+                sqlite = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True)
+            except sqlite3.Error:
+                raise self._unreachable() from None
             try:
                 yield sqlite
             finally:
@@ -114,11 +118,21 @@ class DatabaseTarget:
             return
         import psycopg
 
-        pg = psycopg.connect(self._pg_conninfo(), password=self.password or None)
+        try:
+            pg = psycopg.connect(self._pg_conninfo(), password=self.password or None)
+        except psycopg.OperationalError:
+            raise self._unreachable() from None
         try:
             yield pg
         finally:
             pg.close()
+
+    def _unreachable(self) -> BackupError:
+        return BackupError(
+            f"データベース（{self.describe()}）に接続できません。設定"
+            "（MADOGUCHI_DATABASE_URL、MADOGUCHI_DATABASE_OWNER_URL）とデータベースが動いているかを"
+            "確かめてください（cannot connect to the database）。"
+        )
 
     def exists(self) -> bool:
         """Whether there is a database to look into (an SQLite file; PostgreSQL: always)."""
@@ -278,7 +292,7 @@ def snapshot(target: DatabaseTarget, dump_path: Path) -> Iterator[Contents]:
     import psycopg
 
     pg_dump = _tool("pg_dump")
-    with psycopg.connect(target._pg_conninfo(), password=target.password or None) as db:
+    with target.connect() as db:
         db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         db.read_only = True
         (snapshot_id,) = db.execute("SELECT pg_export_snapshot()").fetchone() or ("",)
@@ -379,15 +393,25 @@ def installation_id_set(target: DatabaseTarget, installation_id: str) -> None:
     """Give the restored database ``installation_id`` (a restore from another installation
     keeps the target's identity)."""
     table = _quote(Installation._meta.db_table)
-    value = installation_id if target.vendor == SQLITE else str(uuid.UUID(installation_id))
+    at = datetime.now(UTC)
     if target.vendor == SQLITE:
         assert target.sqlite_path is not None
         db = sqlite3.connect(target.sqlite_path)
         try:
             with db:
-                db.execute(f"UPDATE {table} SET installation_id = ? WHERE singleton = 1", [value])  # noqa: S608
+                db.execute(f"DELETE FROM {table}")  # noqa: S608
+                db.execute(
+                    f"INSERT INTO {table} (singleton, installation_id, created_at)"  # noqa: S608
+                    " VALUES (1, ?, ?)",
+                    [installation_id, at.strftime("%Y-%m-%d %H:%M:%S.%f")],
+                )
         finally:
             db.close()
         return
     with target.connect() as pg, pg.transaction():
-        pg.execute(f"UPDATE {table} SET installation_id = %s WHERE singleton = 1", [value])  # noqa: S608
+        pg.execute(f"DELETE FROM {table}")  # noqa: S608
+        pg.execute(
+            f"INSERT INTO {table} (singleton, installation_id, created_at)"  # noqa: S608
+            " VALUES (1, %s, %s)",
+            [str(uuid.UUID(installation_id)), at],
+        )

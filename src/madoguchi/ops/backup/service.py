@@ -311,6 +311,8 @@ def archive_read(
     :class:`~.errors.Corrupted`.
     """
     started = time.monotonic()
+    if into is not None:
+        into.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         source = open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as error:
@@ -341,6 +343,7 @@ def archive_read(
                     destination = _destination(into, name, header)
                     seen[name] = _copy(handle, destination)
         except tarfile.TarError:
+            reader.drain()  # a truncated or damaged chunk is the cause to name, if there is one
             raise Corrupted(
                 "バックアップの中身が壊れています（the backup's contents are damaged）。"
             ) from None
@@ -440,6 +443,11 @@ def installation_verify(
     started = time.monotonic()
     target = target or DatabaseTarget.configured()
     report = InstallationReport()
+    if not target.exists():
+        raise BackupError(
+            f"照合するデータベース（{target.describe()}）がありません"
+            "（there is no database to verify against）。"
+        )
     with target.connect() as db:
         now_contents = contents_read(db, target.vendor)
     saved_apps: dict[str, list[str]] = manifest.get("applications") or {}
