@@ -137,6 +137,9 @@ try:
     TSA_TIMEOUT = env_int(ENV, "MADOGUCHI_TSA_TIMEOUT", 10, minimum=1)
     # PEM bundle of the TSA's root CA(s), when they are not among the seal's roots.
     TSA_TRUST_ROOTS = ENV.get("MADOGUCHI_TSA_TRUST_ROOTS", "").strip()
+    # The key file of `madoguchi backup` (made by `madoguchi backup keygen`), kept apart from
+    # the backups and from the data directory.
+    BACKUP_KEY_FILE = ENV.get("MADOGUCHI_BACKUP_KEY_FILE", "").strip()
     # The demo identity provider at /demo-idp/ (logs in and signs with test cards): never in
     # production, whatever this says.
     DEMO_IDP = not PRODUCTION and env_bool(ENV, "MADOGUCHI_DEMO_IDP", default=True)

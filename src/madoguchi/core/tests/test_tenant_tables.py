@@ -34,6 +34,7 @@ GLOBAL_TABLES = {
     "catalog.Template": "national templates (ひな形)",
     "catalog.TemplateVersion": "versions of national templates",
     "forms.FormVersion": "an immutable form version; its FormDefinition holds the organisation",
+    "core.Installation": "the identity of the whole installation (one row), for backups",
     # Statistics above any one organisation.
     "stats.PublishedFigure": "a figure published for the nation or a prefecture (公表値)",
 }

@@ -1,0 +1,1 @@
+"""Backup and restore of a whole installation (``madoguchi backup``); see :mod:`.service`."""
