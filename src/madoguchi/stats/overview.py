@@ -33,6 +33,8 @@ from madoguchi.stats.figures import (
 from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import group_members
 
+#: A seal certificate that expires within this many days is pointed out.
+SEAL_WARNING_DAYS: Final = 90
 #: The sortable columns (query parameter ``sort``; a leading "-" sorts descending).
 SORTS: Final = ("lg_code", "name", "procedures", "applications", "rate", "last_login", "seal")
 
@@ -47,6 +49,8 @@ class MemberRow:
     figure: Figure | None
     last_staff_login: datetime | None
     seal_expires_at: datetime | None
+    #: Whole days until the seal certificate expires (negative: expired); None without one.
+    seal_days_left: int | None
 
     @property
     def rate(self) -> Decimal | None:
@@ -63,6 +67,7 @@ class GroupOverview:
     procedures_published: int
     applications_this_month: int
     figure: Figure
+    seal_warning_days: int = SEAL_WARNING_DAYS
 
     @property
     def rate(self) -> Decimal | None:
@@ -140,6 +145,7 @@ def group_overview(*, group: SharedGroup, now: datetime, sort: str = "lg_code") 
             if category_list is not None
             else None
         )
+        expiry = seal_certificate_expiry(org)
         rows.append(
             MemberRow(
                 organisation=org,
@@ -147,7 +153,8 @@ def group_overview(*, group: SharedGroup, now: datetime, sort: str = "lg_code") 
                 applications_this_month=received.get(org.pk, 0),
                 figure=figure,
                 last_staff_login=logins.get(org.pk),
-                seal_expires_at=seal_certificate_expiry(org),
+                seal_expires_at=expiry,
+                seal_days_left=(expiry - now).days if expiry is not None else None,
             )
         )
     return GroupOverview(
