@@ -80,8 +80,7 @@ def _month_start(now: datetime) -> tuple[date, datetime]:
     return start.date(), start
 
 
-def _key(sort: str) -> Callable[[MemberRow], tuple[Any, ...]]:
-    name = sort.removeprefix("-")
+def _column(sort: str) -> Callable[[MemberRow], Any]:
     keys: dict[str, Callable[[MemberRow], Any]] = {
         "lg_code": lambda r: r.organisation.lg_code,
         "name": lambda r: r.organisation.name,
@@ -91,16 +90,18 @@ def _key(sort: str) -> Callable[[MemberRow], tuple[Any, ...]]:
         "last_login": lambda r: r.last_staff_login,
         "seal": lambda r: r.seal_expires_at,
     }
-    column = keys[name]
-    # Rows without a value (no rate, never logged in) go last whichever way is sorted.
-    return lambda r: (column(r) is None, column(r), r.organisation.lg_code)
+    return keys[sort.removeprefix("-")]
 
 
 def _sorted(rows: Sequence[MemberRow], sort: str) -> list[MemberRow]:
-    present = [r for r in rows if _key(sort)(r)[0] is False]
-    missing = [r for r in rows if _key(sort)(r)[0] is True]
-    present.sort(key=_key(sort), reverse=sort.startswith("-"))
-    missing.sort(key=lambda r: r.organisation.lg_code)
+    """By the column, ties by 団体コード (ascending either way); rows without a value (no
+    rate, never logged in, no certificate) last, whichever way is sorted."""
+    column = _column(sort)
+    by_code = sorted(rows, key=lambda r: r.organisation.lg_code)
+    present = [r for r in by_code if column(r) is not None]
+    missing = [r for r in by_code if column(r) is None]
+    # Python's sort is stable, also reversed: equal values keep the 団体コード order.
+    present.sort(key=column, reverse=sort.startswith("-"))
     return present + missing
 
 

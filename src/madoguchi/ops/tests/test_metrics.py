@@ -44,9 +44,7 @@ def test_anyone_else_gets_404_when_nothing_is_configured(client, db):
         assert client.get("/metrics", REMOTE_ADDR=address).status_code == 404
 
 
-def test_production_answers_404_even_to_loopback_without_a_token_or_networks(
-    client, db, settings
-):
+def test_production_answers_404_even_to_loopback_without_a_token_or_networks(client, db, settings):
     settings.PRODUCTION = True
 
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
@@ -92,8 +90,12 @@ def test_with_a_token_and_networks_both_must_hold(client, db, settings):
     settings.METRICS_NETWORKS = [ipaddress.ip_network("10.0.5.0/24")]
     bearer = f"Bearer {TOKEN}"
 
-    assert client.get("/metrics", REMOTE_ADDR="10.0.5.7", HTTP_AUTHORIZATION=bearer).status_code == 200
-    assert client.get("/metrics", REMOTE_ADDR="10.0.9.7", HTTP_AUTHORIZATION=bearer).status_code == 404
+    assert (
+        client.get("/metrics", REMOTE_ADDR="10.0.5.7", HTTP_AUTHORIZATION=bearer).status_code == 200
+    )
+    assert (
+        client.get("/metrics", REMOTE_ADDR="10.0.9.7", HTTP_AUTHORIZATION=bearer).status_code == 404
+    )
     assert client.get("/metrics", REMOTE_ADDR="10.0.5.7").status_code == 404
 
 
@@ -155,7 +157,9 @@ def test_a_submission_is_counted_with_its_organisation_once_committed(
     assert 'madoguchi_submissions_total{channel="online",organisation="141003"}' in scrape(Client())
 
 
-def test_a_failed_login_is_counted_by_kind(client, staff_member, django_capture_on_commit_callbacks):
+def test_a_failed_login_is_counted_by_kind(
+    client, staff_member, django_capture_on_commit_callbacks
+):
     before = value("madoguchi_login_failures_total", {"kind": "console"})
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -193,7 +197,9 @@ def test_the_outbox_backlog_is_read_from_the_database(client, db):
     assert 'madoguchi_outbox_failed{kind="mail"} 1.0' in text
     assert 'madoguchi_outbox_pending{kind="webhook"} 0.0' in text
     age = next(
-        line for line in text.splitlines() if line.startswith('madoguchi_outbox_oldest_age_seconds{kind="mail"}')
+        line
+        for line in text.splitlines()
+        if line.startswith('madoguchi_outbox_oldest_age_seconds{kind="mail"}')
     )
     assert 590 <= float(age.split()[-1]) < 3600
     assert "madoguchi_database_up 1.0" in text
