@@ -76,7 +76,8 @@ def test_a_stopped_worker_is_not_ready_and_says_how_long(client, beating, data_d
     assert body["failing"] == ["worker"]
     worker = body["components"]["worker"]
     assert worker["code"] == "worker_stale"
-    assert "送信ワーカー" in worker["message"] and "30" in worker["message"]
+    assert "送信ワーカー" in worker["message"]
+    assert "30" in worker["message"]
     assert "送信ワーカー" in body["message"]
 
 
