@@ -242,3 +242,66 @@ def test_serve_starts_with_an_empty_metrics_folder(tmp_path):
 
     assert metrics_folder_prepare(tmp_path) == folder
     assert list(folder.iterdir()) == []
+
+
+# --- the domain's counts, where they happen ------------------------------------------------
+
+
+def test_the_kind_of_a_failed_login():
+    from madoguchi.identity.models import User
+    from madoguchi.identity.throttle import login_failure_kind
+
+    operator = User(email="root@platform.test", is_staff=True)
+    staff = User(email="staff@yokohama.test")
+
+    assert login_failure_kind(stage="password", user=staff, portal="console") == "console"
+    assert login_failure_kind(stage="password", user=None, portal="console") == "console"
+    assert login_failure_kind(stage="password", user=operator, portal="console") == "operator"
+    assert login_failure_kind(stage="totp", user=staff, portal="console") == "second_factor"
+    assert login_failure_kind(stage="recovery", user=operator, portal="console") == "second_factor"
+    assert login_failure_kind(stage="resident", user=None, portal="portal") == "resident"
+
+
+def test_a_rate_limit_refusal_is_counted_by_the_limits_name(db):
+    from madoguchi.core.ratelimit import window_admit
+
+    labels = {"limit": "verify.lookup"}
+    before = value("madoguchi_rate_limited_total", labels)
+    key = "madoguchi.verify.lookup." + "ab" * 16
+
+    assert window_admit(checks=[(key, (1, 60))], now=now()) is None
+    assert window_admit(checks=[(key, (1, 60))], now=now()) is not None
+
+    assert value("madoguchi_rate_limited_total", labels) == before + 1
+
+
+def test_a_scanner_that_does_not_answer_is_counted_as_unavailable():
+    from madoguchi.applications.virus import ScannerUnavailable, clamd_address_parse, clamd_scan
+    from madoguchi.testing import free_port
+
+    before = value("madoguchi_virus_scans_total", {"result": "unavailable"})
+
+    with pytest.raises(ScannerUnavailable):
+        clamd_scan(
+            address=clamd_address_parse(f"tcp:127.0.0.1:{free_port()}"), data=b"x", timeout=1
+        )
+
+    assert value("madoguchi_virus_scans_total", {"result": "unavailable"}) == before + 1
+
+
+def test_mail_sent_from_the_outbox_is_counted(db, smtp_server):
+    from madoguchi.notifications.services import outbox_deliver_email
+
+    moment = now()
+    OutboxMessage.objects.create(
+        created_at=moment,
+        available_at=moment,
+        topic=OutboxMessage.Topic.EMAIL,
+        payload={"to": "x@example.jp", "subject": "件名", "body": "本文"},
+    )
+    before = value("madoguchi_mail_deliveries_total", {"result": "sent"})
+
+    report = outbox_deliver_email(now=moment)
+
+    assert report.delivered == 1
+    assert value("madoguchi_mail_deliveries_total", {"result": "sent"}) == before + 1
