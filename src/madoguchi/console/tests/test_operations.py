@@ -228,3 +228,25 @@ def test_the_page_reads_on_a_desktop_and_a_phone(page, width):
         page.screenshot(
             path=f"{os.environ['MADOGUCHI_SCREENSHOTS']}/operations-{width}.png", full_page=True
         )
+
+
+def test_the_seal_certificates_expiry_is_shown(client, operator, settings, tmp_path):
+    from cryptography import x509 as pyca_x509
+
+    from madoguchi.documents.seal_testca import seal_test_issue
+
+    settings.DATA_DIR = tmp_path
+    seal = seal_test_issue(lg_code="141003", organisation_name="横浜市", now=now())
+    expires = pyca_x509.load_pem_x509_certificate(
+        seal.certificate_path.read_bytes()
+    ).not_valid_after_utc
+    console_login(client, operator)
+
+    html = text(client.get(PAGE, {"sort": "seal"}))
+
+    yokohama = html.split("<td>141003</td>", 1)[1].split("</tr>", 1)[0]
+    assert f"{expires.year}年" in yokohama
+    assert "証明書なし" not in yokohama
+    assert rows(html)[0] == "141003"  # rows with a certificate first
+    kamakura = html.split("<td>142042</td>", 1)[1].split("</tr>", 1)[0]
+    assert "証明書なし" in kamakura
