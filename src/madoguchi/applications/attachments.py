@@ -47,6 +47,7 @@ from madoguchi.applications.virus import (
 )
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import DecryptionFailed, decrypt_bytes, encrypt_bytes
+from madoguchi.core.metrics import VIRUS_SCANS
 from madoguchi.core.storage import TEMPORARY_PREFIX, TEMPORARY_SUFFIX
 from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import to_tokyo
@@ -279,6 +280,7 @@ def _scan(data: bytes, *, procedure: Procedure, sha256: str) -> bool:
     """
     configured = str(getattr(settings, "CLAMD", "") or "")
     if not configured:
+        VIRUS_SCANS.labels("not_scanned").inc()
         return False
     try:
         address = clamd_address_parse(configured)

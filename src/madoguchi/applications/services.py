@@ -32,6 +32,7 @@ from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.testers import TEST_SUBJECT_MARK, procedure_tester_of
+from madoguchi.core.metrics import SUBMISSIONS
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.answers import DROP, Answer, answers_map, holds_specific, walk
@@ -685,6 +686,8 @@ def _insert(
         arrived_at=arrived,
         channel=channel,
     )
+    if not is_test:  # /metrics: counted once the arrival is committed, by 団体コード and channel
+        transaction.on_commit(SUBMISSIONS.labels(organisation.lg_code, channel).inc)
     if email:
         with translation.override(application.language or "ja"):
             subject = gettext("申請を受け付けました（受付番号 %(receipt)s）") % {

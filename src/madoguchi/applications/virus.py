@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
+from madoguchi.core.metrics import VIRUS_SCANS
+
 CHUNK_SIZE: Final = 64 * 1024
 MAX_REPLY: Final = 4096
 
@@ -104,7 +106,21 @@ def clamd_scan(*, address: ClamdAddress, data: bytes, timeout: float) -> ScanRes
     Returns the verdict. Raises :class:`ScannerUnavailable` when clamd cannot be reached or
     does not answer within ``timeout`` seconds (per socket operation), and
     :class:`ScannerError` when it answers with an error: no verdict, so never "clean".
+    Each outcome is counted in ``/metrics`` (clean, infected, error, unavailable).
     """
+    try:
+        result = _instream(address=address, data=data, timeout=timeout)
+    except ScannerError:
+        VIRUS_SCANS.labels("error").inc()
+        raise
+    except ScannerUnavailable:
+        VIRUS_SCANS.labels("unavailable").inc()
+        raise
+    VIRUS_SCANS.labels("clean" if result.clean else "infected").inc()
+    return result
+
+
+def _instream(*, address: ClamdAddress, data: bytes, timeout: float) -> ScanResult:
     with _connect(address, timeout) as sock:
         try:
             try:

@@ -56,6 +56,8 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_VIRUS_SCAN_EXTERNAL",
     "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE",
     "MADOGUCHI_WEBHOOK_ALLOWED_NETWORKS",
+    "MADOGUCHI_METRICS_TOKEN",
+    "MADOGUCHI_METRICS_NETWORKS",
     "MADOGUCHI_JPKI_TRUST_ANCHORS",
     "MADOGUCHI_JPKI_VERIFY_URL",
     "MADOGUCHI_JPKI_VERIFY_TOKEN",
@@ -169,6 +171,24 @@ def env_networks(
                 f"（{name}: {part} includes loopback or link-local addresses, which are never allowed）"
             )
         networks.append(network)
+    return networks
+
+
+def env_metrics_networks(
+    environ: Mapping[str, str], name: str = "MADOGUCHI_METRICS_NETWORKS"
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks whose addresses may read ``/metrics`` (comma-separated CIDRs, e.g. the
+    monitoring server's ``10.0.5.7/32``), checked now. Loopback is allowed here: a Prometheus
+    on the same host is the common case."""
+    networks = []
+    for part in env_list(environ, name, []):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingError(
+                f"{name} の {part!r} はネットワークではありません。10.0.5.0/24 のように"
+                f" CIDR で指定してください（{name}: {part!r} is not a network in CIDR form）"
+            ) from None
     return networks
 
 

@@ -25,6 +25,7 @@ from madoguchi.conf.env import (
     env_int,
     env_jpki_verify_url,
     env_list,
+    env_metrics_networks,
     env_networks,
     env_portal_url,
     load_or_create_secret_key,
@@ -87,6 +88,10 @@ try:
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
     # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
     WEBHOOK_ALLOWED_NETWORKS = env_networks(ENV)
+    # /metrics (Prometheus): a bearer token and/or the networks that may read it. Neither set:
+    # loopback only outside production, nobody (404) in production.
+    METRICS_TOKEN = ENV.get("MADOGUCHI_METRICS_TOKEN", "").strip()
+    METRICS_NETWORKS = env_metrics_networks(ENV)
     # JPKI signatures (level 3): a PEM bundle of the J-LIS signing CA certificates; outside
     # production the installation's test CA (DATA_DIR/jpki-test) is trusted as well.
     JPKI_TRUST_ANCHORS = ENV.get("MADOGUCHI_JPKI_TRUST_ANCHORS", "").strip()
@@ -217,6 +222,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "madoguchi.core.admission.AdmissionControlMiddleware",
+    # Counts requests by route name and times them (/metrics); no database access.
+    "madoguchi.ops.metrics.HttpMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "madoguchi.core.middleware.JapaneseOnlyMiddleware",
@@ -323,7 +330,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 from django.utils.csp import CSP  # noqa: E402  (settings-only import)
 

@@ -2,10 +2,14 @@ from django.urls import include, path
 
 from madoguchi.api.v1 import api as api_v1
 from madoguchi.ops.admin import site as operator_admin
-from madoguchi.ops.views import favicon, healthz
+from madoguchi.ops.metrics import metrics
+from madoguchi.ops.views import favicon, healthz, readyz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    # Prometheus; 404 unless MADOGUCHI_METRICS_TOKEN/_NETWORKS (or loopback outside production).
+    path("metrics", metrics, name="metrics"),
     # Browsers ask for /favicon.ico whatever the page says: answer with the icon, not a 404.
     path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api_v1.urls),

@@ -17,6 +17,7 @@ from madoguchi.console import (
     views_catalog,
     views_classification,
     views_notices,
+    views_operations,
     views_statistics,
 )
 
@@ -27,6 +28,11 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("groups/<slug:slug>/", views.group, name="group"),
+    path(
+        "groups/<slug:slug>/operations/",
+        views_operations.group_operations,
+        name="group_operations",
+    ),
     path("settings/notices/", views_notices.notice_settings, name="notice_settings"),
     path("procedures/", views_catalog.procedures, name="procedures"),
     path("procedures/new/", views_catalog.procedure_new, name="procedure_new"),

@@ -38,7 +38,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 #: Never refused: health checks (a load balancer must see a busy server as alive).
-EXEMPT_PREFIXES: Final = ("/healthz", "/readyz", "/static/", "/favicon.")
+EXEMPT_PREFIXES: Final = ("/healthz", "/readyz", "/metrics", "/static/", "/favicon.")
 #: Retry-After is drawn from this range (seconds).
 RETRY_AFTER: Final = (3, 8)
 

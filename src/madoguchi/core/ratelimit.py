@@ -46,6 +46,8 @@ from datetime import datetime
 
 from django.core.cache import cache
 
+from madoguchi.core.metrics import RATE_LIMITED
+
 #: ``(most attempts, window in seconds)``.
 type Limit = tuple[int, int]
 
@@ -88,7 +90,8 @@ def window_admit(*, checks: Sequence[tuple[str, Limit]], now: datetime) -> int |
     module text). Returns ``None`` when every check admits it; otherwise the seconds (at least
     1) until the window of the first refusing check ends, and the attempt is counted nowhere.
     No checks admit. Keys must be cache-safe (ASCII, no spaces or control characters, as a
-    dotted name and a hex digest are); writes only the cache."""
+    dotted name and a hex digest are) and end with the client's part after a last dot (a
+    refusal is counted in ``/metrics`` under the name before it); writes only the cache."""
     stamp = int(now.timestamp())
     counted: list[str] = []
     for name, (most, window) in checks:
@@ -97,6 +100,8 @@ def window_admit(*, checks: Sequence[tuple[str, Limit]], now: datetime) -> int |
         if _count(key, window) > most:
             for done in [*counted, key]:
                 _uncount(done)
+            # /metrics: the key without its last part (the client's digest), e.g. "verify.lookup".
+            RATE_LIMITED.labels(name.rpartition(".")[0].removeprefix("madoguchi.")[:64]).inc()
             return max(1, start + window - stamp)
         counted.append(key)
     return None

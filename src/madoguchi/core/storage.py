@@ -74,3 +74,22 @@ class DataDirStorage(FileSystemStorage):
         finally:
             os.close(directory)
         return str(path.relative_to(self.location)).replace(os.sep, "/")
+
+
+def storage_bytes_used(storage: Any, *, most_files: int = 200_000) -> tuple[int, int, bool] | None:
+    """Bytes and files under a :class:`DataDirStorage`'s folder, and whether the count stopped
+    at ``most_files`` (the figure is then a lower bound). None for any other storage (object
+    storage is measured by its provider, not here)."""
+    if not isinstance(storage, DataDirStorage):
+        return None
+    total = files = 0
+    for folder, _dirs, names in os.walk(storage.location):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:  # removed meanwhile
+                continue
+            files += 1
+            if files >= most_files:
+                return total, files, True
+    return total, files, False

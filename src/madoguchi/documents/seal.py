@@ -775,3 +775,27 @@ def tsa_trust_roots() -> list[x509.Certificate]:
     ``MADOGUCHI_TSA_TRUST_ROOTS``, and the test CA's root while the test TSA is in use.
     Verification trusts a timestamp only through these or the seal's roots."""
     return list(_tsa_roots())
+
+
+def seal_certificate_expiry(organisation: Organisation) -> datetime | None:
+    """When the seal certificate of ``organisation`` expires, read from its ``cert.pem`` (the
+    configured one under ``MADOGUCHI_SEAL_DIR``, else the installation's test seal if one was
+    issued). None when there is no certificate file yet or it cannot be read: nothing is
+    generated, no key is loaded (the group operators' overview asks for every member)."""
+    directory = _organisation_dir(organisation)
+    if directory is not None:
+        path = directory / "cert.pem"
+    elif settings.SEAL_DIR or settings.SEAL_PKCS11_MODULE:
+        return None
+    else:
+        path = seal_test_dir() / "orgs" / organisation.lg_code / "cert.pem"
+    if not path.is_file():
+        return None
+    try:
+        certificates = _read_certificates(path, what="証明書")
+    except SealError:
+        return None
+    if not certificates:
+        return None
+    expiry: datetime = certificates[0]["tbs_certificate"]["validity"]["not_after"].native
+    return expiry

@@ -61,8 +61,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.core import signing
+from django.db import transaction
 from django.utils.crypto import salted_hmac
 
+from madoguchi.core.metrics import LOGIN_FAILURES, RATE_LIMITED
 from madoguchi.identity.models import LoginAttempt, User
 
 PAIR_FREE_FAILURES: Final = 3
@@ -238,6 +240,19 @@ def login_allowed(
     )
 
 
+def login_failure_kind(*, stage: str, user: User | None, portal: str) -> str:
+    """The ``kind`` label of a failed login: ``resident`` (the portal), ``second_factor`` (a
+    code, a recovery code, enrolment), ``operator`` (a platform operator's password: the
+    operators' admin site logs in through the console) or ``console`` (staff)."""
+    if portal != "console":
+        return "resident"
+    if stage in (STAGE_TOTP, STAGE_RECOVERY, STAGE_ENROL):
+        return "second_factor"
+    if user is not None and user.is_staff:
+        return "operator"
+    return "console"
+
+
 def login_record(
     *,
     account: object,
@@ -252,7 +267,16 @@ def login_record(
     """Append one attempt (in the caller's transaction). The typed text is kept only as its
     hash; the password is never passed here; of the device cookie the request presented, only
     the keyed hash of its device id (:func:`device_key_of`).
-    ``identity.login.login_attempt_record`` adds the audit event in the same transaction."""
+    ``identity.login.login_attempt_record`` adds the audit event in the same transaction.
+    A failure is counted in ``/metrics`` once committed: a throttled attempt as the rate
+    limit ``login``, any other by kind (:func:`login_failure_kind`)."""
+    if not success:
+        counter = (
+            RATE_LIMITED.labels("login")
+            if stage == STAGE_THROTTLED
+            else LOGIN_FAILURES.labels(login_failure_kind(stage=stage, user=user, portal=portal))
+        )
+        transaction.on_commit(counter.inc)
     return LoginAttempt.objects.create(
         at=now,
         account_key=account_key_of(account),

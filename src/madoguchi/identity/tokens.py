@@ -17,6 +17,7 @@ from typing import Final
 from django.db.models import Q
 
 from madoguchi.audit.services import audit_record
+from madoguchi.core.metrics import LOGIN_FAILURES
 from madoguchi.identity.models import AccessToken, User
 from madoguchi.tenants.models import Organisation
 
@@ -79,10 +80,18 @@ def access_token_authenticate(*, raw: str, now: datetime) -> AccessToken | None:
     """The usable token that ``raw`` is, or ``None``.
 
     None for anything malformed, unknown, revoked, expired or belonging to an inactive
-    user. The look-up is by SHA-256 of the whole secret (an attacker cannot steer which
-    stored hash is compared), and the match is confirmed with a constant-time comparison.
-    ``last_used_at`` is updated at most once a minute.
+    user (counted as a failed login of kind ``api_token`` in ``/metrics``). The look-up is by
+    SHA-256 of the whole secret (an attacker cannot steer which stored hash is compared), and
+    the match is confirmed with a constant-time comparison. ``last_used_at`` is updated at
+    most once a minute.
     """
+    token = _token_usable(raw, now)
+    if token is None:
+        LOGIN_FAILURES.labels("api_token").inc()
+    return token
+
+
+def _token_usable(raw: str, now: datetime) -> AccessToken | None:
     if not isinstance(raw, str) or len(raw) > MAX_RAW_LENGTH:
         return None
     if not raw.startswith(f"{TOKEN_PREFIX}_") or not raw.isascii():

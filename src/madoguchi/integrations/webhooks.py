@@ -36,6 +36,7 @@ from django.db.models import QuerySet
 
 from madoguchi.audit.services import audit_record
 from madoguchi.core.crypto import decrypt, encrypt
+from madoguchi.core.metrics import WEBHOOK_DELIVERIES
 from madoguchi.core.text import visible_text
 from madoguchi.identity.models import User
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
@@ -479,6 +480,9 @@ def webhooks_deliver(
             row.attempts,
             code,
         )
+    WEBHOOK_DELIVERIES.labels("delivered").inc(delivered)
+    WEBHOOK_DELIVERIES.labels("retry").inc(failed)
+    WEBHOOK_DELIVERIES.labels("failed").inc(gave_up)
     return WebhookReport(delivered, failed, gave_up)
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 
+from madoguchi.core.metrics import MAIL_DELIVERIES, RATE_LIMITED
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.ratelimit import (
     CLIENT_LIMITS,
@@ -52,6 +53,7 @@ def _check_limit(
             refusals.append((inside[most - 1] + window, window_label(window, most, whom)))
     if refusals:
         retry_at, label = max(refusals)
+        RATE_LIMITED.labels(f"mail.{field.removesuffix('_key')}").inc()  # mail.recipient/client
         raise MailRateLimited(limit=label, retry_at=retry_at, now=now)
 
 
@@ -183,4 +185,7 @@ def outbox_deliver_email(*, now: datetime, limit: int = 100) -> DeliveryReport:
         # Closing a broken connection must not lose the delivery records written above.
         with contextlib.suppress(Exception):
             connection.close()
+    # Mail is retried without end (hourly at most): a failed attempt is a "retry".
+    MAIL_DELIVERIES.labels("sent").inc(delivered)
+    MAIL_DELIVERIES.labels("retry").inc(failed)
     return DeliveryReport(delivered, failed)

@@ -8,7 +8,9 @@ few minutes."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import time
 from types import FrameType
 from typing import Any
@@ -20,11 +22,13 @@ from madoguchi.applications.attachments import attachments_purge_expired
 from madoguchi.applications.retention import applications_purge_expired
 from madoguchi.applications.services import drafts_expire
 from madoguchi.applications.staff_notices import staff_notices_deliver
+from madoguchi.core.metrics import WORKER_HEARTBEAT
 from madoguchi.core.time import now
 from madoguchi.documents.archive import documents_archive_tick
 from madoguchi.documents.publication import register_heads_publish
 from madoguchi.integrations.webhooks import webhooks_deliver
 from madoguchi.notifications.services import outbox_deliver_email
+from madoguchi.ops.models import WorkerHeartbeat
 from madoguchi.reservations.tasks import reservations_tick
 
 #: The retention purge runs at start and then once a day: django_tasks_db has no schedule of
@@ -36,6 +40,17 @@ HOUSEKEEPING_INTERVAL_SECONDS = 3600
 #: The register's daily head is published once per Japan date: looked at every 5 minutes, so
 #: it is out a few minutes after midnight.
 HEADS_INTERVAL_SECONDS = 300
+
+
+def heartbeat() -> None:
+    """Record that this worker completed a loop (``/readyz`` and ``/metrics`` read it): one row
+    per host, so that several hosts' workers each keep their own."""
+    host = socket.gethostname()[:200]
+    WorkerHeartbeat.objects.update_or_create(
+        name=f"outbox@{host}"[:64],
+        defaults={"host": host, "pid": os.getpid(), "beat_at": now()},
+    )
+    WORKER_HEARTBEAT.set(time.time())
 
 
 class Command(BaseCommand):
@@ -147,6 +162,10 @@ class Command(BaseCommand):
                             f"下書き: 期限の通知 {drafts.notified}、削除 {drafts.deleted}、"
                             f"未送信の添付ファイル削除 {files}"
                         )
+            try:
+                heartbeat()
+            except Exception as error:  # the database is away: /readyz will say so
+                self.stderr.write(f"稼働記録を書けませんでした（{type(error).__name__}）。")
             if options["once"] or stopping:
                 return
             waited = 0.0

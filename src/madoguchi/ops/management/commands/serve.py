@@ -24,6 +24,22 @@ from madoguchi.ops.clamd import (
 )
 
 
+def metrics_folder_prepare(data_dir: Path) -> Path:
+    """A fresh, empty folder for prometheus_client's multiprocess mode: every server process
+    and the outbox worker write their counts there, and ``/metrics`` adds them up. Emptied at
+    each start (counts from an earlier run would otherwise be added in).
+
+    The limit: a granian worker that dies and is replaced while the server runs leaves its
+    file behind. Its counters stay in the sums (correct: what it counted happened); its
+    "requests in flight" gauge would too, but granian does not tell us the pid to pass to
+    ``prometheus_client.multiprocess.mark_process_dead``. The next start clears the folder."""
+    folder = data_dir / "metrics"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return folder
+
+
 class Command(BaseCommand):
     help = "granian（Webサーバー）と送信ワーカーを起動します。Ctrl-C で両方を止めます。"
 
@@ -88,6 +104,8 @@ class Command(BaseCommand):
         in_flight = settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads
         environ["MADOGUCHI_MAX_INFLIGHT"] = str(in_flight)
         blocking = threads if in_flight <= 0 else in_flight + max(4, in_flight)
+        # /metrics adds up the counts of every granian worker and the outbox worker.
+        environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder_prepare(Path(settings.DATA_DIR)))
         # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
         # then sends exactly one SIGTERM to each group (granian shuts down cleanly on one
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
