@@ -6,6 +6,9 @@ a conflict yet stays exactly-once, and the number of statements of one submissio
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from typing import Any
@@ -295,3 +298,74 @@ def test_concurrent_retries_store_each_submission_exactly_once(organisation):
         assert len({r.application.pk for r in mine}) == 1
         assert sum(r.created for r in mine) == 1
     assert Application.objects.count() == 3
+
+
+def test_the_one_insert_baseline_is_off_unless_asked_for_and_stores_one_row(db, client, settings):
+    from madoguchi.audit.models import AuditEvent
+
+    settings.BENCH_ENDPOINTS = False
+    assert client.post("/api/v1/bench/one-insert/").status_code == 404
+    assert not AuditEvent.objects.filter(target_type="bench").exists()
+
+    settings.BENCH_ENDPOINTS = True
+    response = client.post("/api/v1/bench/one-insert/")
+
+    assert response.status_code == 201, response.content
+    assert AuditEvent.objects.filter(target_type="bench").count() == 1
+    assert not Application.objects.exists()
+
+
+OTHER_PROCESS = """
+import sys, django
+django.setup()
+from madoguchi.catalog.selectors import published_procedure_get
+for line in sys.stdin:
+    try:
+        print(published_procedure_get(procedure_id=int(line)).processing_days, flush=True)
+    except Exception as error:
+        print(type(error).__name__, flush=True)
+"""
+
+
+def _database_url() -> str:
+    """The test database, as another process of the installation would name it."""
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    auth = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    return f"postgres://{auth}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_by_one_process_reaches_the_cache_of_another_at_once(organisation):
+    """Two processes: the other one has the procedure cached; this one changes a setting,
+    then closes the procedure; the other sees each at its very next look-up."""
+    procedure = procedure_publish(organisation, "sodai-gomi", processing_days=5)
+    env = {**os.environ, "MADOGUCHI_DATABASE_URL": _database_url()}
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def ask() -> str:
+        assert other.stdin is not None
+        assert other.stdout is not None
+        other.stdin.write(f"{procedure.pk}\n")
+        other.stdin.flush()
+        return other.stdout.readline().strip()
+
+    try:
+        assert ask() == "5"
+        assert ask() == "5"  # from its cache now
+        procedure.processing_days = 9
+        procedure.save()
+        assert ask() == "9"
+        procedure_set_status(
+            organisation=organisation, procedure=procedure, status=ProcedureStatus.CLOSED
+        )
+        assert ask() == "DoesNotExist"
+    finally:
+        other.communicate(timeout=60)
