@@ -237,8 +237,10 @@ def _audit(
     action: str, endpoint: WebhookEndpoint, actor: User, now: datetime, detail: dict[str, Any]
 ) -> None:
     # Every change of an endpoint passes here, in its transaction: the organisation's change
-    # token moves, so that no process keeps answering "no endpoints" from its cache.
+    # token moves, so that no process keeps answering "no endpoints" from its cache; this
+    # process also forgets at once (a caller may hold an organisation read before the change).
     organisation_touch(organisation_id=endpoint.organisation_id)
+    _HAS_ENDPOINTS.pop(endpoint.organisation_id, None)
     audit_record(
         action=action,
         now=now,
@@ -513,7 +515,11 @@ _HAS_ENDPOINTS_MAX = 4096
 
 
 def _has_endpoints(organisation_id: int, version: datetime) -> bool:
-    """Whether the organisation has an active endpoint, read once per change token."""
+    """Whether the organisation has an active endpoint, read once per change token.
+
+    The token is the organisation's ``updated_at`` as the sender read it: fresh in every
+    request (the API reads it with the procedure). Another process's endpoint change moves it;
+    this process's own change also empties the entry (``_audit``)."""
     known = _HAS_ENDPOINTS.get(organisation_id)
     if known is not None and known[0] == version:
         return known[1]
