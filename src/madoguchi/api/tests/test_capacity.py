@@ -47,7 +47,7 @@ GUEST = "guest@example.jp"
 #: procedure is cached: the procedure's change token; the application, its first revision,
 #: the audit event; the reviewers to notify; the receipt mail in the outbox; the applicant's
 #: duplicate keys (both in one insert). No idempotency look-up, no procedure join, no
-#: webhook read, no application read back, no health check (11 statements and a
+#: webhook read, no application read back, no health check (16 statements and a
 #: ``SELECT 1`` before). Raise it only with a reason: each statement costs every submission.
 STATEMENTS_PER_SUBMISSION = 7
 
