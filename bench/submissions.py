@@ -10,16 +10,21 @@ answers, in a database created for the run and dropped after it) this module:
 3. drives it with 16 and then 64 concurrent clients (asyncio, keep-alive HTTP/1.1), each
    client sending ``POST /api/v1/applications/`` back to back; 5% of the requests replay an
    earlier ``Idempotency-Key`` and must get the same receipt with 200;
-4. in the same run, alternating with the figure, drives the baseline
+4. in the same run, alternating with the figure, drives two baselines:
    ``POST /api/v1/bench/insert-only/``: the same inserts in one transaction (application,
    revision, audit event, outbox row), without authentication, validation,
-   encryption or the idempotency look-up;
+   encryption or the idempotency look-up; and ``POST /api/v1/bench/one-insert/``: one durable
+   INSERT of one small row, the floor of any request that stores something;
+   for each it reports throughput, p99 and CPU per request of the server processes, of
+   PostgreSQL's backends (by pid from pg_stat_activity, /proc) and of the whole machine
+   (/proc/stat: every process, the load generator and the other tenants of a shared machine
+   included);
 5. stops the server and proves from the database that every acknowledged receipt exists
    exactly once (by receipt and by idempotency key), that no replay created a row, and
    that every application has its revision, audit event and outbox row, and that the
    statistics (derived from the applications, no counter row) count each exactly once;
 6. profiles 300 submissions in one process (Django's test client, same database) to show
-   where the time of one submission goes.
+   where the time of one submission goes, and counts the statements one submission sends.
 
 ``BENCH_QUICK=1`` runs 4 s per level instead of 8 (``BENCH_SUBMISSION_SECONDS`` sets it);
 ``BENCH_POSTGRES_URL`` names the server's maintenance database (default
@@ -132,7 +137,7 @@ print("BENCH-SETUP " + json.dumps({"procedure": proc.pk, "answers": answers, "gu
 """
 
 PROFILE = r"""
-import cProfile, json, pstats, secrets, sys, time
+import cProfile, json, pstats, re, secrets, sys, time
 import django
 django.setup()
 from django.test import Client
@@ -147,6 +152,13 @@ def one():
     assert r.status_code == 201, r.content[:300]
 for _ in range(30):
     one()
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+with CaptureQueriesContext(connection) as captured:
+    one()
+control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+statements = [q["sql"] for q in captured.captured_queries
+              if not q["sql"].lstrip().upper().startswith(control)]
 count = int(sys.argv[1])
 started = time.perf_counter()
 for _ in range(count):
@@ -178,7 +190,10 @@ for (path, line, name), (cc, nc, tt, ct, callers) in stats.items():
             found[label] = found.get(label, 0.0) + ct
 total = sum(tt for (cc, nc, tt, ct, callers) in stats.values())
 print("BENCH-PROFILE " + json.dumps({"plain": plain, "total": total / count,
-      "parts": {k: v / count for k, v in found.items()}}))
+      "parts": {k: v / count for k, v in found.items()},
+      "statements": [sql.split()[0] + " " + (re.search(r'(?:FROM|INTO|UPDATE) "?(\w+)', sql)
+                                              or re.match("(.)", "?")).group(1)
+                     for sql in statements]}))
 """
 
 
@@ -333,6 +348,18 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def _machine_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy (every core, every process), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(value) for value in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    busy = sum(ticks[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def _group_pids(pgid: int) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -376,6 +403,7 @@ class Phase:
     server_cpu: float = 0.0
     client_cpu: float = 0.0
     db_cpu: float = 0.0
+    machine_cpu: float = 0.0
 
     @property
     def created(self) -> int:
@@ -484,12 +512,14 @@ def _measure(
 ) -> None:  # fmt: skip
     server_pids = _group_pids(server.pid)
     db_pids = _pg_backends(db)
-    cpu_server, cpu_db, cpu_client = (
+    cpu_server, cpu_db, cpu_client, cpu_machine = (
         _cpu_seconds(server_pids),
         _cpu_seconds(db_pids),
         time.process_time(),
+        _machine_cpu_seconds(),
     )
     asyncio.run(_drive(port, path, body, clients, seconds, phase, replays))
+    phase.machine_cpu += _machine_cpu_seconds() - cpu_machine
     phase.server_cpu += _cpu_seconds(server_pids) - cpu_server
     # Backends opened during the phase count from zero, which is what they used.
     phase.db_cpu += _cpu_seconds(_pg_backends(db)) - cpu_db
@@ -614,7 +644,11 @@ def _profile(db: Database, body: bytes, count: int) -> list[str]:
         for name, value in sorted(parts.items(), key=lambda item: -item[1])
         if value / total >= 0.01
     )
+    sent: list[str] = data.get("statements", [])
+    kinds = Counter(sent)
     return [
+        f"{db.label} statements per submission (after warm-up, no BEGIN/COMMIT): {len(sent)} — "
+        + ", ".join(f"{n}× {kind}" for kind, n in kinds.items()),
         f"{db.label} where the time goes (one client, in-process, {count} submissions): "
         f"{duration(data['plain'])} each without profiler; under cProfile "
         f"{duration(total)} of which outside the view (Django + ninja + middleware) "
@@ -645,7 +679,7 @@ def _p99(phase: Phase) -> float:
     return statistics.quantiles(phase.latencies, n=100, method="inclusive")[98]
 
 
-def _describe(db: Database, clients: int, figure: Phase, base: Phase) -> list[str]:
+def _describe(db: Database, clients: int, figure: Phase, base: Phase, one: Phase) -> list[str]:
     def rate(phase: Phase) -> float:
         return phase.created / phase.seconds if phase.seconds else 0.0
 
@@ -653,24 +687,29 @@ def _describe(db: Database, clients: int, figure: Phase, base: Phase) -> list[st
         requests = sum(phase.statuses.values())
         return duration(cpu / requests) if requests else "—"
 
+    def cpu(phase: Phase) -> str:
+        shown = f"server {per_request(phase.server_cpu, phase)}"
+        if db.pg_name:
+            shown += f", PostgreSQL {per_request(phase.db_cpu, phase)}"
+        return (
+            f"{shown}, whole machine {per_request(phase.machine_cpu, phase)} "
+            f"(load generator {per_request(phase.client_cpu, phase)})"
+        )
+
     statuses = ", ".join(f"{k}×{v}" for k, v in sorted(figure.statuses.items()))
-    db_cpu = (
-        f", PostgreSQL {per_request(figure.db_cpu, figure)}/{per_request(base.db_cpu, base)}"
-        if db.pg_name
-        else ""
-    )
     return [
         f"{db.label}, {clients} clients: {rate(figure):.0f} submissions/s "
-        f"(baseline {rate(base):.0f}/s, ratio {rate(base) / rate(figure):.2f}× slower)"
+        f"(insert-only baseline {rate(base):.0f}/s, {rate(base) / rate(figure):.2f}× as many; "
+        f"one-INSERT baseline {rate(one):.0f}/s, {rate(one) / rate(figure):.2f}×)"
         if rate(figure)
         else f"{db.label}, {clients} clients: no submission succeeded",
         f"    latency p50 {duration(statistics.median(figure.latencies))}, p99 "
-        f"{duration(_p99(figure))} (baseline p99 {duration(_p99(base))}); errors "
-        f"{figure.errors} of {sum(figure.statuses.values())} ({statuses}); baseline errors "
-        f"{base.errors}",
-        f"    CPU per request, figure/baseline: server {per_request(figure.server_cpu, figure)}"
-        f"/{per_request(base.server_cpu, base)}{db_cpu}, load-generating client "
-        f"{per_request(figure.client_cpu, figure)}/{per_request(base.client_cpu, base)}",
+        f"{duration(_p99(figure))} (insert-only p99 {duration(_p99(base))}, one-INSERT p99 "
+        f"{duration(_p99(one))}); errors {figure.errors} of {sum(figure.statuses.values())} "
+        f"({statuses}); baseline errors {base.errors}, {one.errors}",
+        f"    CPU per request — submission: {cpu(figure)}",
+        f"    CPU per request — insert-only: {cpu(base)}",
+        f"    CPU per request — one INSERT: {cpu(one)}",
     ]
 
 
@@ -687,20 +726,23 @@ def _run_database(db: Database, seconds: float) -> list[Result]:
     baselines: list[Phase] = []
     try:
         submit, baseline = "/api/v1/applications/", "/api/v1/bench/insert-only/"
+        floor = "/api/v1/bench/one-insert/"
         # Warm up: every worker thread opens its connection, caches the form spec.
         warm = Phase()
         asyncio.run(_drive(port, submit, body, 32, 1.5, warm, False))
         warm_base = Phase()
         asyncio.run(_drive(port, baseline, body, 32, 0.5, warm_base, False))
+        asyncio.run(_drive(port, floor, b"{}", 32, 0.5, Phase(), False))
         assert warm.created, f"{db.label}: warm-up failed: {dict(warm.statuses)}"
         figures.append(warm)
         baselines.append(warm_base)
         for clients in LEVELS:
-            figure, base = Phase(), Phase()
-            _say(f"{db.label}: {clients} clients, {ROUNDS}×({seconds / ROUNDS:.0f} s + baseline)")
+            figure, base, one = Phase(), Phase(), Phase()
+            _say(f"{db.label}: {clients} clients, {ROUNDS}×({seconds / ROUNDS:.0f} s + baselines)")
             for _ in range(ROUNDS):
                 _measure(db, server, port, submit, body, clients, seconds / ROUNDS, figure, True)
                 _measure(db, server, port, baseline, body, clients, seconds / ROUNDS, base, False)
+                _measure(db, server, port, floor, b"{}", clients, seconds / ROUNDS, one, False)
             figures.append(figure)
             baselines.append(base)
             results.append(
@@ -711,7 +753,15 @@ def _run_database(db: Database, seconds: float) -> list[Result]:
                     "insert-only endpoint",
                 )
             )
-            NOTES.extend(_describe(db, clients, figure, base))
+            results.append(
+                Result(
+                    f"{db.label}, {clients} clients",
+                    _timing(figure),
+                    _timing(one),
+                    "one-INSERT endpoint",
+                )
+            )
+            NOTES.extend(_describe(db, clients, figure, base, one))
     finally:
         _stop(server)
     NOTES.extend(_prove(db, figures, baselines))
@@ -726,8 +776,11 @@ def run(settings: Settings) -> list[Result]:
     NOTES.append(
         f"granian: {CORES} workers × {THREADS} threads; {seconds:.0f} s per level "
         f"({ROUNDS} rounds alternating with the baseline); {REPLAY_SHARE:.0%} of requests replay "
-        "an earlier key; baseline = the same inserts in one transaction, no HTTP parsing of the "
-        "form, no validation, no encryption, no idempotency look-up."
+        "an earlier key; insert-only baseline = the same inserts in one transaction, no HTTP "
+        "parsing of the form, no validation, no encryption, no idempotency look-up; one-INSERT "
+        "baseline = one durable INSERT of one small row. CPU per request is the robust figure "
+        "(whole machine includes the load generator and anything else running); throughput "
+        "is indicative on a shared machine."
     )
     results: list[Result] = []
     for kind in _databases():

@@ -166,7 +166,7 @@ def published(adopted: Procedure, organisation: Organisation) -> Procedure:
     published = procedure_set_status(
         organisation=organisation, procedure=adopted, status=ProcedureStatus.PUBLISHED
     )
-    Procedure.objects.filter(pk=published.pk).update(**LEVEL_ONE)
+    Procedure.objects.filter(pk=published.pk).update(**LEVEL_ONE, updated_at=now())
     published.refresh_from_db()
     return published
 

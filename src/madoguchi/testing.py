@@ -125,7 +125,7 @@ def at_level_one(procedure: Procedure) -> Procedure:
     """``procedure`` changed to ask for level 1 and no signature (:data:`LEVEL_ONE`)."""
     from madoguchi.catalog.models import Procedure
 
-    Procedure.objects.filter(pk=procedure.pk).update(**LEVEL_ONE)
+    Procedure.objects.filter(pk=procedure.pk).update(**LEVEL_ONE, updated_at=now())
     procedure.refresh_from_db()
     return procedure
 
@@ -154,7 +154,7 @@ def procedure_publish(
         organisation=organisation, procedure=item, status=ProcedureStatus.PUBLISHED
     )
     if changes:
-        Procedure.objects.filter(pk=item.pk).update(**changes)
+        Procedure.objects.filter(pk=item.pk).update(**changes, updated_at=now())
         item.refresh_from_db()
     return item
 
@@ -1075,7 +1075,7 @@ def procedure_under_test(organisation: Organisation, actor: Any, slug: str = "ju
     item = procedure_adopt(
         organisation=organisation, template_version=template_version_get(slug=slug), now=now()
     )
-    Procedure.objects.filter(pk=item.pk).update(**LEVEL_ONE)
+    Procedure.objects.filter(pk=item.pk).update(**LEVEL_ONE, updated_at=now())
     item.refresh_from_db()
     return procedure_test_start(organisation=organisation, procedure=item, actor=actor, now=now())
 

@@ -9,6 +9,8 @@ It calls the insert of ``application_submit`` itself (``applications.bench``): t
 e-mail in the outbox) in one transaction with the same durability, so that the benchmark's
 ratio is the price of everything around them: HTTP parsing, authentication, validation,
 encryption of My Number, the idempotency look-up.
+
+``/bench/one-insert/`` is the floor: one durable INSERT of one small row per request.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.errors import HttpError
 
-from madoguchi.applications.bench import application_insert_only
+from madoguchi.applications.bench import application_insert_only, bench_one_insert
 from madoguchi.core.time import now
 
 router = Router(tags=["ベンチマーク"])
@@ -40,3 +42,10 @@ def insert_only(request: HttpRequest) -> Status[dict[str, Any]]:
         now=now(),
     )
     return Status(201, {"receipt_number": application.receipt_number})
+
+
+@router.post("/bench/one-insert/", response={201: dict[str, str]}, include_in_schema=False)
+def one_insert(request: HttpRequest) -> Status[dict[str, Any]]:
+    if not settings.BENCH_ENDPOINTS:
+        raise HttpError(404, "見つかりません。")
+    return Status(201, {"receipt_number": f"bench-{bench_one_insert(now=now())}"})

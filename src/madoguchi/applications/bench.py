@@ -1,4 +1,5 @@
-"""The insert-only baseline of ``bench/submissions.py``: the rows of one arrival, nothing else.
+"""The baselines of ``bench/submissions.py``: the rows of one arrival, nothing else; and one
+durable INSERT, the least a request that stores something can cost.
 
 For the benchmark only (``madoguchi.api.bench``, off unless ``MADOGUCHI_BENCH_ENDPOINTS``): it
 stores what it is given, unvalidated. It calls the very insert of ``application_submit``, so
@@ -16,6 +17,7 @@ from django.db import transaction
 
 from madoguchi.applications.models import Application
 from madoguchi.applications.services import _insert
+from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure
 
 
@@ -46,3 +48,12 @@ def application_insert_only(
             now=now,
             search_name="",
         )
+
+
+def bench_one_insert(*, now: datetime) -> int:
+    """One audit row in one durable transaction (target ``bench``, never counted as an
+    application): the one-INSERT baseline. Returns its id."""
+    with transaction.atomic(durable=True):
+        return audit_record(
+            action="application.submitted", now=now, target_type="bench", actor_label="bench"
+        ).pk

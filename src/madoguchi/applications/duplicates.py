@@ -295,6 +295,8 @@ def claim_uniqueness(
     kinds: list[str] = []
     conflicts: list[int] = []
     held = False
+    # The keys no rule claims are stored in one statement (every submission stores them).
+    plain: list[DuplicateKey] = []
     for kind, digest in ((K.PERSON, keys.person), (K.HOUSEHOLD, keys.household)):
         if not digest:
             continue
@@ -310,7 +312,7 @@ def claim_uniqueness(
         )
         kinds.append(kind)
         if kind != ruled:
-            row.save()
+            plain.append(row)
             continue
         try:
             with transaction.atomic():
@@ -334,6 +336,8 @@ def claim_uniqueness(
             row.holds = False
             row.save()
             conflicts.append(holder.application_id)
+    if plain:
+        DuplicateKey.objects.bulk_create(plain)
     return ClaimOutcome(kinds=tuple(kinds), held=held, conflicts=tuple(conflicts))
 
 

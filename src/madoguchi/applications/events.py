@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-#: kwargs: organisation_id, procedure_id, application_id, arrived_at, channel
+#: kwargs: organisation_id, procedure_id, application_id, arrived_at, channel, and what the
+#: receivers would otherwise read back in the same transaction: receipt_number, lg_code (the
+#: organisation's), is_test, and organisation_version — the organisation row's
+#: ``updated_at`` as the sender read it, a change token: services that change what receivers
+#: cache per organisation (webhook endpoints) move it (``tenants.services.organisation_touch``).
 application_arrived = Signal()
 
 #: kwargs: organisation_id, procedure_id, application_id, from_status, to_status, changed_at.

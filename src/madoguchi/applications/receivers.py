@@ -15,22 +15,31 @@ def delete_drafts_of_closing_resident(*, user_id: int, **_: Any) -> None:
 
 
 def notify_staff_of_arrival(
-    *, application_id: int, channel: str, arrived_at: Any, **_: Any
+    *,
+    organisation_id: int,
+    procedure_id: int,
+    application_id: int,
+    channel: str,
+    arrived_at: Any,
+    **_: Any,
 ) -> None:
     """A new online application: its reviewers are told (inside the submitting
     transaction; mailed by ``staff_notices``). Counter and mail applications were entered by
-    staff themselves and tell no one."""
+    staff themselves and tell no one. The event carries the ids: the application is not
+    read back."""
     if channel != "online":
         return
-    from madoguchi.applications.staff_notices import notices_add, reviewers_of
+    from madoguchi.applications.staff_notices import notices_add_for, procedure_reviewers
 
-    application = Application.objects.select_related("procedure").get(pk=application_id)
-    notices_add(
-        application=application,
-        kind=StaffNoticeKind.ARRIVAL,
-        user_ids=reviewers_of(application),
-        now=arrived_at,
-    )
+    users = procedure_reviewers(organisation_id=organisation_id, procedure_id=procedure_id)
+    if users:
+        notices_add_for(
+            organisation_id=organisation_id,
+            application_id=application_id,
+            kind=StaffNoticeKind.ARRIVAL,
+            user_ids=users,
+            now=arrived_at,
+        )
 
 
 def notify_staff_of_resubmission(

@@ -441,50 +441,58 @@ def application_submit(
         raise SubmissionError("連絡先のメールアドレスが必要です。")
     scope = f"user:{applicant_id}" if applicant_id else f"guest:{email.lower()}"
 
-    existing = Application.objects.filter(
-        idempotency_scope=scope, idempotency_key=idempotency_key
-    ).first()
     spec = form_spec(procedure.form_version)
-    if existing is not None:
+    # Insert first, look up only on conflict: a replay is rare, so the key is looked up when
+    # the insert meets the unique constraint (below), or when a check refuses the request
+    # (the procedure may have closed since, the answers may no longer validate: a replay is
+    # answered with its receipt all the same). A signed request is the exception: checking a
+    # signature costs far more than a look-up, and a failed check is audited, so its replay
+    # is found first, as before.
+    if signature is not None and (existing := _earlier(scope, idempotency_key)) is not None:
         return _replay(existing, procedure, spec, answers, now)
-    if form_version_id is not None and form_version_id != procedure.form_version_id:
-        raise StaleFormVersion(
-            "申請様式が更新されました。内容を確認してから、もう一度送信してください。"
+    try:
+        if form_version_id is not None and form_version_id != procedure.form_version_id:
+            raise StaleFormVersion(
+                "申請様式が更新されました。内容を確認してから、もう一度送信してください。"
+            )
+        if not procedure_is_open(procedure, now, applicant=applicant):
+            raise ProcedureClosed("この手続は現在受け付けていません。")
+        # During the operational test only named testers get this far: theirs is a test.
+        is_test = procedure.status == ProcedureStatus.DRAFT
+        owner = applicant if applicant_id else None
+        normalised = _prepared(procedure, spec, answers, owner=owner, guest_key=guest_key, now=now)
+        content = canonical_bytes(procedure=procedure, answers=normalised)
+        verification = (
+            _verify_signature(
+                organisation, procedure, signature=signature, content=content, actor=owner, now=now
+            )
+            if signature is not None
+            else None
         )
-    if not procedure_is_open(procedure, now, applicant=applicant):
-        raise ProcedureClosed("この手続は現在受け付けていません。")
-    # During the operational test only named testers get this far: theirs is a test.
-    is_test = procedure.status == ProcedureStatus.DRAFT
-    owner = applicant if applicant_id else None
-    normalised = _prepared(procedure, spec, answers, owner=owner, guest_key=guest_key, now=now)
-    content = canonical_bytes(procedure=procedure, answers=normalised)
-    verification = (
-        _verify_signature(
-            organisation, procedure, signature=signature, content=content, actor=owner, now=now
+        met = with_signature(identity, verification.identity()) if verification else identity
+        shortfall = assurance_shortfall(
+            ial=procedure.ial,
+            aal=procedure.aal,
+            signature_required=procedure.signature_required,
+            identity=met,
+            signed=verification is not None,
         )
-        if signature is not None
-        else None
-    )
-    met = with_signature(identity, verification.identity()) if verification else identity
-    shortfall = assurance_shortfall(
-        ial=procedure.ial,
-        aal=procedure.aal,
-        signature_required=procedure.signature_required,
-        identity=met,
-        signed=verification is not None,
-    )
-    if shortfall is not None:
-        raise AssuranceInsufficient(shortfall)
-    mismatches = (
-        attribute_mismatches(spec, normalised, met.attributes)
-        if met is not None and met.attributes is not None
-        else []
-    )
-    record: dict[str, Any] = met.to_json() if met is not None else {}
-    if mismatches:
-        record["mismatches"] = [m.__dict__ for m in mismatches]
-    digest = canonical_digest(normalised)
-    stored = protect_answers(spec, normalised)
+        if shortfall is not None:
+            raise AssuranceInsufficient(shortfall)
+        mismatches = (
+            attribute_mismatches(spec, normalised, met.attributes)
+            if met is not None and met.attributes is not None
+            else []
+        )
+        record: dict[str, Any] = met.to_json() if met is not None else {}
+        if mismatches:
+            record["mismatches"] = [m.__dict__ for m in mismatches]
+        digest = canonical_digest(normalised)
+        stored = protect_answers(spec, normalised)
+    except Exception:
+        if (existing := _earlier(scope, idempotency_key)) is not None:
+            return _replay(existing, procedure, spec, answers, now)
+        raise
     from madoguchi.applications import duplicates  # imports this module
 
     # A receipt number is random: in the unlikely event it is taken, the unique constraint
@@ -542,15 +550,25 @@ def application_submit(
             duplicates.duplicate_refusal_record(refused, applicant=applicant, now=now)
             raise
         except IntegrityError:
-            # Another copy of the same submission committed first: answer with its receipt.
-            existing = Application.objects.filter(
-                idempotency_scope=scope, idempotency_key=idempotency_key
-            ).first()
+            # The same submission was stored before (a replay), or another copy of it
+            # committed first: answer with its receipt. Otherwise the receipt number was taken.
+            existing = _earlier(scope, idempotency_key)
             if existing is None:
                 continue
             return _replay(existing, procedure, spec, answers, now)
+        if verification is None:
+            # Known without asking: a new unsigned application has no signature (its
+            # response shows none), as if prefetched.
+            application._prefetched_objects_cache = {  # type: ignore[attr-defined]
+                "signatures": ApplicationSignature.objects.none()
+            }
         return SubmitResult(application, True)
     raise SubmissionError("受付番号を発行できませんでした。もう一度送信してください。")
+
+
+def _earlier(scope: str, key: str) -> Application | None:
+    """The application stored before under this idempotency key, if any."""
+    return Application.objects.filter(idempotency_scope=scope, idempotency_key=key).first()
 
 
 def _test_still_running(procedure: Procedure) -> bool:
@@ -685,6 +703,10 @@ def _insert(
         application_id=application.pk,
         arrived_at=arrived,
         channel=channel,
+        receipt_number=application.receipt_number,
+        lg_code=organisation.lg_code,
+        is_test=is_test,
+        organisation_version=organisation.updated_at,
     )
     if not is_test:  # /metrics: counted once the arrival is committed, by 団体コード and channel
         transaction.on_commit(SUBMISSIONS.labels(organisation.lg_code, channel).inc)

@@ -38,11 +38,12 @@ from typing import Final
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef, Q
 from django.urls import reverse
 
 from madoguchi.applications.constants import StaffNoticeKind
 from madoguchi.applications.models import Application, StaffNotice
+from madoguchi.catalog.models import Procedure
 from madoguchi.core.time import TOKYO, to_tokyo
 from madoguchi.identity.constants import NoticeMode, StaffRole
 from madoguchi.identity.models import Staff
@@ -78,6 +79,26 @@ def _receiving(organisation_id: int, user_ids: Iterable[int]) -> list[int]:
     )
 
 
+def procedure_reviewers(*, organisation_id: int, procedure_id: int) -> list[int]:
+    """:func:`reviewers_of` by ids, in one query: the procedure's assigned reviewers, else
+    every reviewer of the organisation."""
+    assigned = Exists(
+        Procedure.reviewers.through.objects.filter(
+            procedure_id=procedure_id, staff_id=OuterRef("pk")
+        )
+    )
+    rows = list(
+        Staff.objects.filter(organisation_id=organisation_id)
+        .annotate(assigned=assigned)
+        .filter(Q(assigned=True) | Q(role=StaffRole.REVIEWER))
+        .values_list("user_id", "assigned")
+    )
+    listed = [user_id for user_id, is_assigned in rows if is_assigned]
+    if listed:
+        return listed
+    return [user_id for user_id, is_assigned in rows if not is_assigned]
+
+
 def reviewers_of(application: Application) -> list[int]:
     """User ids of who reviews the application's procedure (assigned reviewers, else every
     reviewer of the organisation)."""
@@ -106,13 +127,26 @@ def notices_add(
 ) -> int:
     """Write notices for the users among ``user_ids`` who want mail (a step: joins the
     caller's transaction). Returns how many."""
-    recipients = _receiving(application.organisation_id, dict.fromkeys(user_ids))
+    return notices_add_for(
+        organisation_id=application.organisation_id,
+        application_id=application.pk,
+        kind=kind,
+        user_ids=user_ids,
+        now=now,
+    )
+
+
+def notices_add_for(
+    *, organisation_id: int, application_id: int, kind: str, user_ids: Iterable[int], now: datetime
+) -> int:
+    """:func:`notices_add` by ids (the arrival event carries them)."""
+    recipients = _receiving(organisation_id, dict.fromkeys(user_ids))
     StaffNotice.objects.bulk_create(
         StaffNotice(
-            organisation_id=application.organisation_id,
+            organisation_id=organisation_id,
             recipient_id=user_id,
             kind=kind,
-            application_id=application.pk,
+            application_id=application_id,
             created_at=now,
         )
         for user_id in recipients

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,20 +96,68 @@ def procedure_get(
     )
 
 
+#: Published procedures as loaded by ``published_procedure_get``, keyed by what changes
+#: when they change: (id, the procedure's updated_at, its form version, the organisation's
+#: updated_at). Process-local; every look-up still asks the database for the key, so a change
+#: committed by any process is seen by the next look-up in every process.
+_PUBLISHED: dict[tuple[Any, ...], Procedure] = {}
+_PUBLISHED_MAX = 512
+
+
+def _published_copy(procedure: Procedure) -> Procedure:
+    """A copy a caller may change without changing the cached one (and its related rows)."""
+    clone = copy.copy(procedure)
+    clone._state = copy.copy(procedure._state)
+    clone._state.fields_cache = {
+        name: copy.copy(related) for name, related in procedure._state.fields_cache.items()
+    }
+    return clone
+
+
 def published_procedure_get(*, procedure_id: int) -> Procedure:
     """A published procedure of any organisation, for residents and the public API.
 
-    The large JSON documents (the form schema, the template's metadata) are deferred: every
-    submission looks the procedure up, and the form spec is cached by the version's digest,
-    so they are read only on a cache miss or by the pages that show them.
+    One small query (the procedure's and its organisation's ``updated_at`` and the form
+    version, only while published and the organisation active) names the version to use; the
+    procedure with its organisation, template and form version is loaded once per process
+    and version and then served from memory. Every change of a procedure (status, settings,
+    a new form version: ``Procedure.save`` moves ``updated_at``) or of its organisation
+    therefore reaches the next look-up in every process. Raises ``Procedure.DoesNotExist``.
+
+    The large JSON documents (the form schema, the template's metadata) are deferred: the
+    form spec is cached by the version's digest, so they are read only on a cache miss or by
+    the pages that show them.
     """
-    return (
-        Procedure.objects.select_related(
-            "organisation", "template_version__template", "form_version"
+    if not isinstance(procedure_id, int) or isinstance(procedure_id, bool):
+        raise Procedure.DoesNotExist
+    row = (
+        Procedure.objects.filter(
+            pk=procedure_id, status=ProcedureStatus.PUBLISHED, organisation__active=True
         )
-        .defer("form_version__schema", "template_version__metadata")
-        .get(pk=procedure_id, status=ProcedureStatus.PUBLISHED, organisation__active=True)
+        .values_list("updated_at", "form_version_id", "organisation__updated_at")
+        .first()
     )
+    if row is None:
+        raise Procedure.DoesNotExist
+    key = (procedure_id, *row)
+    cached = _PUBLISHED.get(key)
+    if cached is None:
+        cached = (
+            Procedure.objects.select_related(
+                "organisation__prefecture",
+                "organisation__parent",
+                "template_version__template",
+                "form_version",
+            )
+            .defer("form_version__schema", "template_version__metadata")
+            .get(pk=procedure_id, status=ProcedureStatus.PUBLISHED, organisation__active=True)
+        )
+        if (cached.updated_at, cached.form_version_id, cached.organisation.updated_at) != row:
+            return cached  # changed between the two queries: use it, keep nothing
+        if len(_PUBLISHED) >= _PUBLISHED_MAX:
+            _PUBLISHED.clear()
+        _PUBLISHED[key] = cached
+    return _published_copy(cached)
 
 
 def _expand(term: str, synonyms: Mapping[str, list[str]]) -> list[str]:

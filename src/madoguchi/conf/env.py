@@ -34,6 +34,8 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_DATABASE_URL",
     "MADOGUCHI_DATABASE_OWNER_URL",
     "MADOGUCHI_BACKUP_KEY_FILE",
+    "MADOGUCHI_DATABASE_POOL_MIN",
+    "MADOGUCHI_DATABASE_POOL_MAX",
     "MADOGUCHI_ALLOWED_HOSTS",
     "MADOGUCHI_CSRF_TRUSTED_ORIGINS",
     "MADOGUCHI_TLS",
@@ -130,6 +132,38 @@ def env_int(environ: Mapping[str, str], name: str, default: int, *, minimum: int
             f"{name} は {minimum} 以上にしてください（{name} must be at least {minimum}, not {value}）"
         )
     return value
+
+
+#: Connections one server process keeps open at least, and may open at most (PostgreSQL).
+DATABASE_POOL_MIN_DEFAULT = 2
+DATABASE_POOL_MAX_DEFAULT = 10
+#: Far above any real pool: a typo such as 10000 would exhaust PostgreSQL's max_connections.
+DATABASE_POOL_LIMIT = 500
+
+
+def env_database_pool(environ: Mapping[str, str]) -> tuple[int, int] | None:
+    """``MADOGUCHI_DATABASE_POOL_MIN``/``_MAX`` as (min, max) for psycopg's pool, or None when
+    ``_MAX`` is 0 (no pool). Raises :class:`SettingError` for a value that is not a whole
+    number, negative, above :data:`DATABASE_POOL_LIMIT`, or a minimum above the maximum."""
+    high = env_int(environ, "MADOGUCHI_DATABASE_POOL_MAX", DATABASE_POOL_MAX_DEFAULT)
+    if high == 0:
+        return None
+    low = env_int(environ, "MADOGUCHI_DATABASE_POOL_MIN", min(DATABASE_POOL_MIN_DEFAULT, high))
+    for name, value in (
+        ("MADOGUCHI_DATABASE_POOL_MAX", high),
+        ("MADOGUCHI_DATABASE_POOL_MIN", low),
+    ):
+        if value > DATABASE_POOL_LIMIT:
+            raise SettingError(
+                f"{name} は {DATABASE_POOL_LIMIT} 以下にしてください（{name} must be at most "
+                f"{DATABASE_POOL_LIMIT}, not {value}）"
+            )
+    if low > high:
+        raise SettingError(
+            "MADOGUCHI_DATABASE_POOL_MIN は MADOGUCHI_DATABASE_POOL_MAX 以下にしてください"
+            f"（MADOGUCHI_DATABASE_POOL_MIN must not exceed MADOGUCHI_DATABASE_POOL_MAX: {low} > {high}）"
+        )
+    return low, high
 
 
 def env_list(environ: Mapping[str, str], name: str, default: list[str]) -> list[str]:

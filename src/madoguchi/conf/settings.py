@@ -21,6 +21,7 @@ from madoguchi.conf.env import (
     email_settings,
     env_bool,
     env_clamd,
+    env_database_pool,
     env_fernet_keys,
     env_int,
     env_jpki_verify_url,
@@ -282,14 +283,28 @@ def _database(url: str | None) -> dict[str, Any]:
         config.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test_madoguchi.sqlite3")
     elif engine == "django.db.backends.postgresql":
         config["ENGINE"] = "django.db.backends.postgresql"
-        config["CONN_MAX_AGE"] = 60
-        config["CONN_HEALTH_CHECKS"] = True
         options.setdefault("application_name", "madoguchi")
+        if DATABASE_POOL is not None:
+            # psycopg's pool (Django closes a request's connection back into it): the pool
+            # checks a connection when it takes it back, so no request pays a `SELECT 1`;
+            # Django requires CONN_MAX_AGE 0 with a pool.
+            config["CONN_MAX_AGE"] = 0
+            config["CONN_HEALTH_CHECKS"] = False
+            options["pool"] = {"min_size": DATABASE_POOL[0], "max_size": DATABASE_POOL[1]}
+        else:
+            config["CONN_MAX_AGE"] = 60
+            config["CONN_HEALTH_CHECKS"] = True
     config["OPTIONS"] = options
     config.setdefault("TEST", {})
     return config
 
 
+try:
+    #: PostgreSQL's connection pool per server process: (min, max), or None (max 0: no pool,
+    #: one persistent connection per thread, as behind PgBouncer).
+    DATABASE_POOL = env_database_pool(ENV)
+except SettingError as error:
+    raise ImproperlyConfigured(str(error)) from None
 DATABASES = {"default": _database(_database_url)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -42,6 +42,7 @@ from madoguchi.identity.models import User
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
 from madoguchi.integrations.selectors import application_reference
 from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.services import organisation_touch
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,11 @@ def webhook_endpoint_disable(
 def _audit(
     action: str, endpoint: WebhookEndpoint, actor: User, now: datetime, detail: dict[str, Any]
 ) -> None:
+    # Every change of an endpoint passes here, in its transaction: the organisation's change
+    # token moves, so that no process keeps answering "no endpoints" from its cache; this
+    # process also forgets at once (a caller may hold an organisation read before the change).
+    organisation_touch(organisation_id=endpoint.organisation_id)
+    _HAS_ENDPOINTS.pop(endpoint.organisation_id, None)
     audit_record(
         action=action,
         now=now,
@@ -505,6 +511,29 @@ def _application_data(application_id: int, procedure_id: int, status: str) -> di
     }
 
 
+#: Whether an organisation has an active endpoint, per process: organisation id →
+#: (the organisation's change token it was read under, the answer). See
+#: :func:`madoguchi.tenants.services.organisation_touch`.
+_HAS_ENDPOINTS: dict[int, tuple[datetime, bool]] = {}
+_HAS_ENDPOINTS_MAX = 4096
+
+
+def _has_endpoints(organisation_id: int, version: datetime) -> bool:
+    """Whether the organisation has an active endpoint, read once per change token.
+
+    The token is the organisation's ``updated_at`` as the sender read it: fresh in every
+    request (the API reads it with the procedure). Another process's endpoint change moves it;
+    this process's own change also empties the entry (``_audit``)."""
+    known = _HAS_ENDPOINTS.get(organisation_id)
+    if known is not None and known[0] == version:
+        return known[1]
+    answer = WebhookEndpoint.objects.filter(organisation_id=organisation_id, active=True).exists()
+    if len(_HAS_ENDPOINTS) >= _HAS_ENDPOINTS_MAX:
+        _HAS_ENDPOINTS.clear()
+    _HAS_ENDPOINTS[organisation_id] = (version, answer)
+    return answer
+
+
 def on_application_arrived(
     sender: Any,
     *,
@@ -512,10 +541,34 @@ def on_application_arrived(
     procedure_id: int,
     application_id: int,
     arrived_at: datetime,
+    receipt_number: str | None = None,
+    lg_code: str | None = None,
+    is_test: bool = False,
+    organisation_version: datetime | None = None,
     **kwargs: Any,
 ) -> None:
-    """Queue ``application.submitted`` (inside the submission transaction)."""
-    data = _application_data(application_id, procedure_id, "submitted")
+    """Queue ``application.submitted`` (inside the submission transaction).
+
+    The event carries the receipt number, the organisation's code and the test flag, so the
+    application is not read back; with the organisation's change token, an organisation
+    without endpoints costs no query at all (once per process and change)."""
+    if is_test:
+        return
+    if organisation_version is not None and not _has_endpoints(
+        organisation_id, organisation_version
+    ):
+        return
+    if receipt_number is not None and lg_code is not None:
+        data: dict[str, Any] | None = {
+            "application_id": application_id,
+            "receipt_number": receipt_number,
+            "organisation": lg_code,
+            "procedure_id": procedure_id,
+            "status": "submitted",
+            "href": f"/api/v1/staff/applications/{application_id}/",
+        }
+    else:
+        data = _application_data(application_id, procedure_id, "submitted")
     if data is None:
         return
     data["arrived_at"] = arrived_at.isoformat()

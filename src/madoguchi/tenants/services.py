@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from madoguchi.core.lgcode import InvalidLgCode, is_valid, parse_lg_code, with_check_digit
 from madoguchi.core.text import search_key
@@ -71,6 +72,16 @@ def _level(record: MasterRecord) -> int:
     if record.kind == OrganisationKind.PREFECTURE:
         return 0
     return 2 if record.kind == OrganisationKind.WARD else 1
+
+
+def organisation_touch(*, organisation_id: int) -> None:
+    """Move the organisation's ``updated_at`` (its change token), in the caller's transaction.
+
+    What other processes cache per organisation (the published procedures, whether it has
+    webhook endpoints) is keyed by it: a service that changes such a thing calls this, and
+    every process sees the change at its next look-up. The clock's reading is used, never a
+    caller's ``now``, so that the token always moves."""
+    Organisation.objects.filter(pk=organisation_id).update(updated_at=timezone.now())
 
 
 def organisation_master_load(*, now: datetime, data: MasterData | None = None) -> MasterLoadReport:
