@@ -97,3 +97,14 @@ WORKER_HEARTBEAT: Final = Gauge(
     "Unix time of the outbox worker's last completed loop (this process).",
     multiprocess_mode="max",
 )
+REPLICA_LAG: Final = Gauge(
+    "madoguchi_replica_lag_seconds",
+    "How far the read replica was behind the primary at the last check (this process).",
+    multiprocess_mode="max",
+)
+REPLICA_FALLBACKS: Final = Counter(
+    "madoguchi_replica_fallbacks_total",
+    "Reads meant for the replica that went to the primary instead, by reason: lag (behind "
+    "more than MADOGUCHI_REPLICA_MAX_LAG_SECONDS), unreachable.",
+    ["reason"],
+)
