@@ -24,14 +24,14 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from madoguchi.core.metrics import REPLICA_FALLBACKS, REPLICA_LAG
 
@@ -131,23 +131,54 @@ def replica_reads() -> Iterator[bool]:
         _reading.reset(token)
 
 
-def replica_reads_view[**P](view: Callable[P, HttpResponse]) -> Callable[P, HttpResponse]:
+def replica_reads_view[**P, R](view: Callable[P, R]) -> Callable[P, R]:
     """A view whose GET (and HEAD) requests read from the replica, rendering included (a
     lazy ``TemplateResponse`` is rendered inside). Other methods read from the primary."""
 
     @functools.wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        request = args[0]
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        request = args[0] if args else None
         if not isinstance(request, HttpRequest) or request.method not in {"GET", "HEAD"}:
             return view(*args, **kwargs)
         with replica_reads():
             response = view(*args, **kwargs)
             render = getattr(response, "render", None)
-            if callable(render) and not getattr(response, "is_rendered", True):
+            if callable(render) and getattr(response, "is_rendered", True) is False:
                 render()
             return response
 
     return wrapped
+
+
+def replica_reads_download[**P, R](view: Callable[P, R]) -> Callable[P, R]:
+    """A download view (any method) whose reads, and those of a streamed body, go to the
+    replica: for exports, whose only write (the audit record) goes to the primary anyway."""
+
+    @functools.wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        with replica_reads() as used:
+            response = view(*args, **kwargs)
+        if used and isinstance(response, StreamingHttpResponse) and not response.is_async:
+            chunks = cast(Iterator[bytes], response.streaming_content)
+            response.streaming_content = _on_replica(chunks)
+        return response
+
+    return wrapped
+
+
+def _on_replica[T](chunks: Iterable[T]) -> Iterator[T]:
+    """``chunks`` produced with reads on the replica (set around each step only, so nothing
+    else the server does between chunks reads there)."""
+    iterator = iter(chunks)
+    while True:
+        token = _reading.set(True)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            _reading.reset(token)
+        yield chunk
 
 
 class ReplicaRouter:
