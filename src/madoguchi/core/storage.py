@@ -92,7 +92,7 @@ def _count(operation: str) -> None:
 
 @deconstructible(path="madoguchi.core.storage.ObjectStorage")
 class ObjectStorage(S3Storage):  # type: ignore[misc]  # django-storages is untyped
-    """Files on S3-compatible object storage (``MADOGUCHI_S3_*``): private objects, short
+    """Files on S3-compatible object storage (``MADOGUCHI_S3_BUCKET`` and the settings beside it): private objects, short
     timeouts, and one kind of error when the store is away.
 
     Every failure other than "no such file" raises :class:`StorageUnavailable` and is counted
