@@ -89,7 +89,8 @@ TASK_ENQUEUE_FAILURES: Final = Counter(
 )
 STORAGE_ERRORS: Final = Counter(
     "madoguchi_storage_errors_total",
-    "File storage operations that failed, by operation (save, open, delete).",
+    "File storage operations that failed, by operation (save, open, delete, exists, size, "
+    "listdir).",
     ["operation"],
 )
 WORKER_HEARTBEAT: Final = Gauge(

@@ -167,3 +167,13 @@ class ObjectStorage(S3Storage):  # type: ignore[misc]  # django-storages is unty
             raise StorageUnavailable(
                 f"object store: size failed ({type(error).__name__})"
             ) from error
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        try:
+            folders, files = super().listdir(path)
+        except (BotoCoreError, ClientError) as error:
+            _count("listdir")
+            raise StorageUnavailable(
+                f"object store: listdir failed ({type(error).__name__})"
+            ) from error
+        return list(folders), list(files)

@@ -214,3 +214,11 @@ def test_replica_settings_are_read_with_defaults():
             "MADOGUCHI_REPLICA_MAX_LAG_SECONDS": "2",
         }
     ) == (url, 30, 2)
+
+
+def test_the_statistics_api_reads_the_replica(client, replica):
+    with CaptureQueriesContext(replica) as on_replica:
+        response = client.get("/api/v1/statistics/organisations/141003/")
+
+    assert response.status_code == 200, response.content
+    assert any("FROM" in q["sql"] for q in on_replica.captured_queries)

@@ -5,7 +5,9 @@ request still succeeds, the failure is counted and the outbox worker's sweep del
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,6 +21,8 @@ from madoguchi.core import tasks as core_tasks
 from madoguchi.core.metrics import TASK_ENQUEUE_FAILURES
 from madoguchi.core.time import now
 from madoguchi.identity.tokens import access_token_create
+from madoguchi.integrations.models import WebhookDelivery
+from madoguchi.integrations.webhooks import EVENT_SUBMITTED, webhook_endpoint_create
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.services import outbox_deliver_email, outbox_enqueue_email
 from madoguchi.ops.management.commands.serve import task_worker_argv
@@ -175,3 +179,53 @@ def test_serve_starts_the_rq_worker_with_the_tasks_job_class():
     assert argv[1:4] == ["-m", "madoguchi", "rqworker"]
     assert "django_tasks_rq.Job" in argv
     assert argv[-1] == "default"
+
+
+@pytest.fixture
+def hook_receiver() -> Iterator[tuple[str, list[bytes]]]:
+    """A real HTTP receiver on loopback; yields its URL and the bodies it got."""
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks", bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_committed_submission_reaches_the_webhook_through_the_redis_worker(
+    client,
+    resident,
+    staff_member,
+    redis_url,
+    hook_receiver,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    url, bodies = hook_receiver
+    webhook_endpoint_create(
+        organisation=staff_member.organisation,
+        url=url,
+        events=[EVENT_SUBMITTED],
+        actor=staff_member.user,
+        now=now(),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert submit_over_http(client, resident).status_code == 201
+    work(redis_url)
+
+    assert len(bodies) == 1
+    assert json.loads(bodies[0])["type"] == EVENT_SUBMITTED
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.DELIVERED
