@@ -11,11 +11,13 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
+from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from pydantic import Field
 
 from madoguchi.api.schemas import ErrorOut
 from madoguchi.core.lgcode import InvalidLgCode
+from madoguchi.core.replica import replica_reads_view
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.stats.categories import CategoryList, category_list
 from madoguchi.stats.figures import (
@@ -312,6 +314,7 @@ def _estimate(estimate: NationalEstimate | None) -> EstimateOut | None:
     response={200: OrganisationStatisticsOut, 400: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="団体の手続ごとのオンライン利用率（年度、前年度つき）",
 )
+@decorate_view(replica_reads_view)
 def organisation_statistics(
     request: HttpRequest, code: str, query: Query[YearQuery]
 ) -> OrganisationStatisticsOut:
@@ -350,6 +353,7 @@ def organisation_statistics(
     response={200: PrefectureStatisticsOut, 404: ErrorOut, 422: ErrorOut},
     summary="都道府県の市区町村別・手続別のオンライン利用率（年度）",
 )
+@decorate_view(replica_reads_view)
 def prefecture_statistics(
     request: HttpRequest, code: str, query: Query[PrefectureQuery]
 ) -> PrefectureStatisticsOut:
@@ -386,6 +390,7 @@ def prefecture_statistics(
     response={200: NationalStatisticsOut, 422: ErrorOut},
     summary="全国のオンライン利用率（年度ごと：単純合計・人口による推計・公表値）",
 )
+@decorate_view(replica_reads_view)
 def national_statistics(request: HttpRequest, query: Query[NationalQuery]) -> NationalStatisticsOut:
     chosen = _choose(query.list, query.fiscal_year)
     table = national_table(category_list=chosen, top_year=query.fiscal_year)

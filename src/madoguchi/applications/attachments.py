@@ -47,8 +47,8 @@ from madoguchi.applications.virus import (
 )
 from madoguchi.catalog.models import Procedure
 from madoguchi.core.crypto import DecryptionFailed, decrypt_bytes, encrypt_bytes
-from madoguchi.core.metrics import VIRUS_SCANS
-from madoguchi.core.storage import TEMPORARY_PREFIX, TEMPORARY_SUFFIX
+from madoguchi.core.metrics import STORAGE_ERRORS, VIRUS_SCANS
+from madoguchi.core.storage import TEMPORARY_PREFIX, TEMPORARY_SUFFIX, StorageUnavailable
 from madoguchi.core.text import strip_invisible
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import FieldSpec
@@ -63,6 +63,13 @@ _TRY_LATER = (
     "ただいまファイルの安全確認ができないため、添付を受け付けられません。"
     "しばらくしてからもう一度お試しください。"
 )
+
+#: The file store cannot be reached (object storage away, disk full): nothing was stored.
+_STORE_LATER = (
+    "ただいまファイルを保存できないため、添付を受け付けられませんでした。"
+    "しばらくしてからもう一度お試しください。"
+)
+_READ_LATER = "ただいま添付ファイルを読み出せません。しばらくしてからもう一度お試しください。"
 
 
 class AttachmentUnreadable(RuntimeError):
@@ -170,9 +177,15 @@ def attachment_store(
         created_at=now,
     )
     storage = _storage()
-    stored_name = storage.save(
-        attachment_storage_name(attachment), ContentFile(encrypt_bytes(clean.data))
-    )
+    try:
+        stored_name = storage.save(
+            attachment_storage_name(attachment), ContentFile(encrypt_bytes(clean.data))
+        )
+    except OSError as error:  # the object store is away, the disk is full …
+        if not isinstance(error, StorageUnavailable):  # ObjectStorage counted it already
+            STORAGE_ERRORS.labels(operation="save").inc()
+        logger.error("attachments: file not stored (%s)", type(error).__name__)
+        raise UploadRefused(_STORE_LATER) from None
     if stored_name != attachment_storage_name(attachment):  # a storage that renamed it
         storage.delete(stored_name)
         raise RuntimeError("the file storage did not keep the attachment's name")
@@ -325,6 +338,8 @@ def attachment_open(*, attachment: Attachment) -> bytes:
     try:
         with _storage().open(attachment_storage_name(attachment), "rb") as handle:
             token = handle.read()
+    except StorageUnavailable:
+        raise AttachmentUnreadable(_READ_LATER) from None
     except OSError:
         raise AttachmentUnreadable("添付ファイルが見つかりません。") from None
     try:

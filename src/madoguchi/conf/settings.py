@@ -33,6 +33,7 @@ from madoguchi.conf.env import (
     production_problems,
     virus_scan_problems,
 )
+from madoguchi.conf.scale import replica_settings, s3_problems, storage_settings, tasks_settings
 
 ENV = os.environ
 BASE_DIR = Path(__file__).resolve().parent.parent  # src/madoguchi
@@ -160,23 +161,27 @@ _database_url = ENV.get("MADOGUCHI_DATABASE_URL") or None
 DATABASE_OWNER_URL = (ENV.get("MADOGUCHI_DATABASE_OWNER_URL") or "").strip() or _database_url or ""
 
 if PRODUCTION:
-    _problems = production_problems(
-        ProductionCheck(
-            debug=DEBUG,
-            secret_key_from_env=_secret_from_env,
-            allowed_hosts=ALLOWED_HOSTS,
-            tls=TLS,
-            database_url=_database_url,
-            encryption_keys=ENCRYPTION_KEYS,
-            bench_endpoints=BENCH_ENDPOINTS,
-            webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
-            smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
-            jpki_verify_url=JPKI_VERIFY_URL,
-            portal_url=PORTAL_URL if ENV.get("MADOGUCHI_PORTAL_URL", "").strip() else "",
-            seal_configured=bool(SEAL_DIR or SEAL_PKCS11_MODULE),
-            tsa_url=TSA_URL,
+    _problems = (
+        production_problems(
+            ProductionCheck(
+                debug=DEBUG,
+                secret_key_from_env=_secret_from_env,
+                allowed_hosts=ALLOWED_HOSTS,
+                tls=TLS,
+                database_url=_database_url,
+                encryption_keys=ENCRYPTION_KEYS,
+                bench_endpoints=BENCH_ENDPOINTS,
+                webhook_allow_private=WEBHOOK_ALLOW_PRIVATE,
+                smtp_url=ENV.get("MADOGUCHI_SMTP_URL", ""),
+                jpki_verify_url=JPKI_VERIFY_URL,
+                portal_url=PORTAL_URL if ENV.get("MADOGUCHI_PORTAL_URL", "").strip() else "",
+                seal_configured=bool(SEAL_DIR or SEAL_PKCS11_MODULE),
+                tsa_url=TSA_URL,
+            )
         )
-    ) + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
+        + virus_scan_problems(clamd=CLAMD, external=VIRUS_SCAN_EXTERNAL)
+        + s3_problems(ENV)
+    )
     if _problems:
         raise ImproperlyConfigured(
             "安全でない設定のため、本番モードでは起動しません"
@@ -231,6 +236,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Read-your-writes with a replica: after a write, this browser reads from the primary.
+    "madoguchi.core.replica.ReplicaStickinessMiddleware",
     "madoguchi.identity.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -308,8 +315,23 @@ except SettingError as error:
 DATABASES = {"default": _database(_database_url)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Tasks (Django's Tasks API, database-backed) ---------------------------------------------
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# --- Scaling out (conf.scale): tasks on Redis, files on object storage, a read replica -------
+try:
+    # Django's Tasks API: in the database (the outbox worker is the worker, nothing is enqueued
+    # from requests) or, with MADOGUCHI_TASKS_URL, on Redis (django-tasks-rq; `madoguchi
+    # rqworker` runs them, `madoguchi serve` starts it).
+    TASKS_URL, TASKS, RQ_QUEUES = tasks_settings(ENV)
+    _default_storage = storage_settings(ENV)
+    DATABASE_REPLICA_URL, REPLICA_STICKY_SECONDS, REPLICA_MAX_LAG_SECONDS = replica_settings(ENV)
+except SettingError as error:
+    raise ImproperlyConfigured(str(error)) from None
+if TASKS_URL:
+    INSTALLED_APPS.append("django_rq")
+if DATABASE_REPLICA_URL:
+    # Only the views that ask for it read here (core.replica.replica_reads); tests mirror it.
+    DATABASES["replica"] = _database(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["madoguchi.core.replica.ReplicaRouter"]
 
 # --- Identity --------------------------------------------------------------------------------
 AUTH_USER_MODEL = "identity.User"
@@ -378,7 +400,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     # Uploads and other stored files: DATA_DIR/files, written crash-safe and owner-only. Domain
     # code reaches them only through storages["default"]: object storage is a setting away.
-    "default": {"BACKEND": "madoguchi.core.storage.DataDirStorage"},
+    # MADOGUCHI_S3_BUCKET: a private bucket on S3-compatible object storage (conf.scale).
+    "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Uploads through STORAGES are owner-only, whatever the process umask.

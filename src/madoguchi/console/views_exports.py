@@ -33,6 +33,7 @@ from madoguchi.applications.constants import ApplicationStatus
 from madoguchi.catalog.models import Procedure
 from madoguchi.catalog.selectors import procedure_get, procedures_of
 from madoguchi.console.access import staff_required
+from madoguchi.core.replica import replica_reads_download, replica_reads_view
 from madoguchi.core.time import now
 from madoguchi.identity.models import Staff
 from madoguchi.integrations.exports import (
@@ -206,6 +207,7 @@ def _carry(request: HttpRequest) -> list[tuple[str, str]]:
 
 @require_GET
 @staff_required()
+@replica_reads_view
 def exports(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     procedures = procedures_of(organisation=staff.organisation, published_only=False)
     return render(
@@ -215,6 +217,7 @@ def exports(request: HttpRequest, *, staff: Staff) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @staff_required()
+@replica_reads_download
 def export(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResponse:
     procedure = _procedure(staff, procedure_id)
     layout = export_layout(procedure=procedure)

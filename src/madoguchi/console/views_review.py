@@ -83,6 +83,7 @@ from madoguchi.applications.signoff import (
 from madoguchi.applications.versions import application_history_rows, versions_compare
 from madoguchi.catalog.selectors import procedures_of
 from madoguchi.console.access import can_manage, staff_required
+from madoguchi.core.replica import replica_reads_view
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now
 from madoguchi.documents.certificate import DAMAGE_LEVELS
@@ -114,6 +115,7 @@ def _post(request: HttpRequest, name: str) -> str:
 
 @require_GET
 @staff_required()
+@replica_reads_view
 def inbox(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     filters, errors = inbox_filters_parse(request.GET, viewer_id=staff.user_id)
     page = inbox_page(

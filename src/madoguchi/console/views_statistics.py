@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from madoguchi.console.access import mfa_required
 from madoguchi.core.lgcode import InvalidLgCode
+from madoguchi.core.replica import replica_reads_view
 from madoguchi.identity.models import User
 from madoguchi.identity.selectors import active_staff_of, groups_operated_by
 from madoguchi.stats.categories import category_lists
@@ -34,6 +35,7 @@ def _user(request: HttpRequest) -> User:
 
 @require_GET
 @mfa_required
+@replica_reads_view
 def statistics_home(request: HttpRequest) -> HttpResponse:
     """Staff go straight to their organisation; group operators choose a member."""
     user = _user(request)
@@ -49,6 +51,7 @@ def statistics_home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @mfa_required
+@replica_reads_view
 def statistics_monthly(request: HttpRequest, code: str) -> HttpResponse:
     try:
         org = organisation_get(code=code[:MAX_PARAM_LENGTH])

@@ -89,11 +89,23 @@ TASK_ENQUEUE_FAILURES: Final = Counter(
 )
 STORAGE_ERRORS: Final = Counter(
     "madoguchi_storage_errors_total",
-    "File storage operations that failed, by operation (save, open, delete).",
+    "File storage operations that failed, by operation (save, open, delete, exists, size, "
+    "listdir).",
     ["operation"],
 )
 WORKER_HEARTBEAT: Final = Gauge(
     "madoguchi_worker_heartbeat_timestamp_seconds",
     "Unix time of the outbox worker's last completed loop (this process).",
     multiprocess_mode="max",
+)
+REPLICA_LAG: Final = Gauge(
+    "madoguchi_replica_lag_seconds",
+    "How far the read replica was behind the primary at the last check (this process).",
+    multiprocess_mode="max",
+)
+REPLICA_FALLBACKS: Final = Counter(
+    "madoguchi_replica_fallbacks_total",
+    "Reads meant for the replica that went to the primary instead, by reason: lag (behind "
+    "more than MADOGUCHI_REPLICA_MAX_LAG_SECONDS), unreachable.",
+    ["reason"],
 )

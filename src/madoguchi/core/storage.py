@@ -16,11 +16,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
+from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
 #: Prefix and suffix of the temporary names: hidden, and swept when a crash leaves one.
 TEMPORARY_PREFIX = "."
@@ -93,3 +96,103 @@ def storage_bytes_used(storage: Any, *, most_files: int = 200_000) -> tuple[int,
             if files >= most_files:
                 return total, files, True
     return total, files, False
+
+
+class StorageUnavailable(OSError):
+    """The file store could not be reached or refused the operation (not: the file does not
+    exist). The message is for operators; users get a plain Japanese sentence instead."""
+
+
+def _count(operation: str) -> None:
+    from madoguchi.core.metrics import STORAGE_ERRORS
+
+    STORAGE_ERRORS.labels(operation=operation).inc()
+
+
+@deconstructible(path="madoguchi.core.storage.ObjectStorage")
+class ObjectStorage(S3Storage):  # type: ignore[misc]  # django-storages is untyped
+    """Files on S3-compatible object storage (``MADOGUCHI_S3_BUCKET`` and the settings beside it): private objects, short
+    timeouts, and one kind of error when the store is away.
+
+    Every failure other than "no such file" raises :class:`StorageUnavailable` and is counted
+    in ``madoguchi_storage_errors_total`` by operation, so callers catch one ``OSError``
+    subclass instead of botocore's many. A save is one PUT: the object is whole or absent.
+    """
+
+    def __init__(self, *, timeout: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.client_config = Config(
+            s3={"addressing_style": self.addressing_style},
+            signature_version=self.signature_version,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
+
+    def _save(self, name: str, content: File[Any]) -> str:
+        try:
+            return str(super()._save(name, content))
+        except (BotoCoreError, ClientError) as error:
+            _count("save")
+            raise StorageUnavailable(
+                f"object store: save failed ({type(error).__name__})"
+            ) from error
+
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        try:
+            handle = super()._open(name, mode)
+            if "r" in mode:
+                # S3File fetches lazily: read now, so an unreachable store fails here.
+                handle.file  # noqa: B018
+            return handle  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            raise
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                raise FileNotFoundError(name) from error
+            _count("open")
+            raise StorageUnavailable(
+                f"object store: open failed ({type(error).__name__})"
+            ) from error
+        except BotoCoreError as error:
+            _count("open")
+            raise StorageUnavailable(
+                f"object store: open failed ({type(error).__name__})"
+            ) from error
+
+    def delete(self, name: str) -> None:
+        try:
+            super().delete(name)
+        except (BotoCoreError, ClientError) as error:
+            _count("delete")
+            raise StorageUnavailable(
+                f"object store: delete failed ({type(error).__name__})"
+            ) from error
+
+    def exists(self, name: str) -> bool:
+        try:
+            return bool(super().exists(name))
+        except (BotoCoreError, ClientError) as error:
+            _count("exists")
+            raise StorageUnavailable(
+                f"object store: exists failed ({type(error).__name__})"
+            ) from error
+
+    def size(self, name: str) -> int:
+        try:
+            return int(super().size(name))
+        except (BotoCoreError, ClientError) as error:
+            _count("size")
+            raise StorageUnavailable(
+                f"object store: size failed ({type(error).__name__})"
+            ) from error
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        try:
+            folders, files = super().listdir(path)
+        except (BotoCoreError, ClientError) as error:
+            _count("listdir")
+            raise StorageUnavailable(
+                f"object store: listdir failed ({type(error).__name__})"
+            ) from error
+        return list(folders), list(files)

@@ -24,7 +24,7 @@ import secrets
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -33,11 +33,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.tasks import task
 
 from madoguchi.audit.services import audit_record
 from madoguchi.core.crypto import decrypt, encrypt
 from madoguchi.core.metrics import WEBHOOK_DELIVERIES
+from madoguchi.core.tasks import enqueue_on_commit
 from madoguchi.core.text import visible_text
+from madoguchi.core.time import now as clock
 from madoguchi.identity.models import User
 from madoguchi.integrations.models import WebhookDelivery, WebhookEndpoint
 from madoguchi.integrations.selectors import application_reference
@@ -297,7 +300,7 @@ def webhooks_enqueue(
     if not endpoints:
         return []
     payload = {"type": event_type, "timestamp": now.isoformat(), "data": dict(data)}
-    return WebhookDelivery.objects.bulk_create(
+    rows = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
                 organisation_id=organisation_id,
@@ -311,6 +314,9 @@ def webhooks_enqueue(
             for endpoint in endpoints
         ]
     )
+    # With tasks on Redis, delivered right after the commit; the worker's sweep otherwise.
+    enqueue_on_commit(webhooks_deliver_task, [row.pk for row in rows if row.pk is not None])
+    return rows
 
 
 # --- Delivery ---------------------------------------------------------------------------------
@@ -346,20 +352,21 @@ class WebhookReport:
     gave_up: int
 
 
-def _claim(now: datetime, limit: int, lease: timedelta) -> list[WebhookDelivery]:
+def _claim(
+    now: datetime, limit: int, lease: timedelta, ids: Sequence[int] | None = None
+) -> list[WebhookDelivery]:
     """Take due deliveries for this worker: locked (SKIP LOCKED on PostgreSQL, so several
     workers split the work), then leased by moving ``available_at`` ahead, and committed at
     once — no transaction stays open while a receiver is slow. A worker that dies mid-way
     leaves its rows to be taken again when the lease ends (at least once, never zero)."""
     with transaction.atomic():
-        rows = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                status__in=(WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED),
-                available_at__lte=now,
-            )
-            .order_by("available_at", "id")[:limit]
+        due = WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status__in=(WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED),
+            available_at__lte=now,
         )
+        if ids is not None:
+            due = due.filter(pk__in=list(ids))
+        rows = list(due.order_by("available_at", "id")[:limit])
         if rows:
             WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(
                 available_at=now + lease
@@ -415,7 +422,11 @@ def _send(
 
 
 def webhooks_deliver(
-    *, now: datetime, limit: int = 50, timeout: float = TIMEOUT_SECONDS
+    *,
+    now: datetime,
+    limit: int = 50,
+    timeout: float = TIMEOUT_SECONDS,
+    ids: Sequence[int] | None = None,
 ) -> WebhookReport:
     """Send due webhook deliveries and record each answer.
 
@@ -424,10 +435,11 @@ def webhooks_deliver(
     with exponential backoff (30 s doubling, at most 6 hours) and given up after
     :data:`MAX_ATTEMPTS` attempts. A disabled endpoint's deliveries are given up unsent. The
     log keeps the status code and a short error, never a response body. At least once: a
-    receiver deduplicates by ``webhook-id``.
+    receiver deduplicates by ``webhook-id``. ``ids`` limits the delivery to those rows (the
+    task that follows a commit); a row another worker holds is left to it.
     """
     lease = timedelta(seconds=timeout * limit + 60)
-    rows = _claim(now, limit, lease)
+    rows = _claim(now, limit, lease, ids)
     delivered = failed = gave_up = 0
     endpoints = {
         endpoint.pk: endpoint
@@ -490,6 +502,13 @@ def webhooks_deliver(
     WEBHOOK_DELIVERIES.labels("retry").inc(failed)
     WEBHOOK_DELIVERIES.labels("failed").inc(gave_up)
     return WebhookReport(delivered, failed, gave_up)
+
+
+@task()
+def webhooks_deliver_task(delivery_ids: list[int]) -> int:
+    """Deliver the given webhook deliveries now (Django Tasks on Redis, enqueued after the
+    commit that queued them). Returns how many were delivered; the rest stay for the sweep."""
+    return webhooks_deliver(now=clock(), ids=delivery_ids).delivered
 
 
 # --- Receivers of application events ----------------------------------------------------------

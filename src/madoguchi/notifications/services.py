@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
+from django.tasks import task
 
 from madoguchi.core.metrics import MAIL_DELIVERIES, RATE_LIMITED
+from madoguchi.core.tasks import enqueue_on_commit
+from madoguchi.core.time import now as clock
 from madoguchi.notifications.models import OutboxMessage
 from madoguchi.notifications.ratelimit import (
     CLIENT_LIMITS,
@@ -31,6 +34,8 @@ from madoguchi.tenants.models import Organisation
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+#: Mails sent in one transaction (one SMTP connection), and ids handed to one task.
+DELIVERY_BATCH = 100
 
 
 def _check_limit(
@@ -92,7 +97,7 @@ def outbox_enqueue_email(
             whom="同じ接続元からは",
             now=now,
         )
-    return OutboxMessage.objects.create(
+    message = OutboxMessage.objects.create(
         created_at=now,
         available_at=now,
         organisation=organisation,
@@ -101,6 +106,8 @@ def outbox_enqueue_email(
         recipient_key=to_key,
         client_key=client,
     )
+    enqueue_on_commit(outbox_deliver_task, [message.pk])
+    return message
 
 
 def outbox_enqueue_emails(
@@ -126,6 +133,9 @@ def outbox_enqueue_emails(
         for to, subject, body in mails
     ]
     OutboxMessage.objects.bulk_create(rows, batch_size=1000)
+    ids = [row.pk for row in rows if row.pk is not None]  # SQLite and PostgreSQL return them
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        enqueue_on_commit(outbox_deliver_task, ids[start : start + DELIVERY_BATCH])
     return len(rows)
 
 
@@ -139,22 +149,25 @@ def _backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** min(attempts, 12)), MAX_BACKOFF)
 
 
-def outbox_deliver_email(*, now: datetime, limit: int = 100) -> DeliveryReport:
+def outbox_deliver_email(
+    *, now: datetime, limit: int = DELIVERY_BATCH, ids: Sequence[int] | None = None
+) -> DeliveryReport:
     """Send due e-mails; a failure is retried later with exponential backoff (max 1 hour).
 
     Delivery is at least once: a crash between sending and recording can send a mail twice,
     never zero times. Rows are locked (SKIP LOCKED on PostgreSQL) so that several workers
-    can run side by side. Logs carry message ids, never addresses or contents.
+    can run side by side. Logs carry message ids, never addresses or contents. ``ids``
+    limits the delivery to those rows (the task that follows a commit); a row another worker
+    holds or already delivered is skipped, so the task and the sweep never send it twice.
     """
     delivered = failed = 0
     with transaction.atomic():
-        rows = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(
-                topic=OutboxMessage.Topic.EMAIL, delivered_at__isnull=True, available_at__lte=now
-            )
-            .order_by("available_at", "id")[:limit]
+        due = OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+            topic=OutboxMessage.Topic.EMAIL, delivered_at__isnull=True, available_at__lte=now
         )
+        if ids is not None:
+            due = due.filter(pk__in=list(ids))
+        rows = list(due.order_by("available_at", "id")[:limit])
         if not rows:
             return DeliveryReport(0, 0)
         connection = mailers.default
@@ -189,3 +202,10 @@ def outbox_deliver_email(*, now: datetime, limit: int = 100) -> DeliveryReport:
     MAIL_DELIVERIES.labels("sent").inc(delivered)
     MAIL_DELIVERIES.labels("retry").inc(failed)
     return DeliveryReport(delivered, failed)
+
+
+@task()
+def outbox_deliver_task(message_ids: list[int]) -> int:
+    """Deliver the given outbox mails now (Django Tasks on Redis, enqueued after the commit
+    that queued them). Returns how many were sent; the rest stay for the sweep's retries."""
+    return outbox_deliver_email(now=clock(), ids=message_ids).delivered

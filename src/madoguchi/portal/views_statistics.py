@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from madoguchi.core.lgcode import InvalidLgCode, parse_lg_code
+from madoguchi.core.replica import replica_reads_view
 from madoguchi.stats import opendata, svg
 from madoguchi.stats.categories import CategoryList, category_lists
 from madoguchi.stats.figures import (
@@ -99,6 +100,7 @@ def _band_label(rate: Decimal | None) -> str:
 
 
 @require_GET
+@replica_reads_view
 def national(request: HttpRequest) -> HttpResponse:
     try:
         selection = _selection(request)
@@ -218,6 +220,7 @@ def _sort_links(selection: Selection, sort: str, path: str) -> dict[str, dict[st
 
 
 @require_GET
+@replica_reads_view
 def prefecture(request: HttpRequest, code: str) -> HttpResponse:
     try:
         pref = prefecture_get(code=code[:MAX_PARAM_LENGTH])
@@ -291,6 +294,7 @@ def _organisation_or_404(code: str) -> Organisation:
 
 
 @require_GET
+@replica_reads_view
 def organisation(request: HttpRequest, code: str) -> HttpResponse:
     try:
         lg_code = parse_lg_code(code[:MAX_PARAM_LENGTH])
@@ -382,6 +386,7 @@ def _file_response(data: opendata.OpenDataFile) -> HttpResponse:
 
 
 @require_GET
+@replica_reads_view
 def national_file(request: HttpRequest, file: str) -> HttpResponse:
     try:
         chosen, fiscal_year, fmt = _file_parts(request, file)
@@ -393,6 +398,7 @@ def national_file(request: HttpRequest, file: str) -> HttpResponse:
 
 
 @require_GET
+@replica_reads_view
 def prefecture_file(request: HttpRequest, code: str, file: str) -> HttpResponse:
     try:
         pref = prefecture_get(code=code)
@@ -413,6 +419,7 @@ def prefecture_file(request: HttpRequest, code: str, file: str) -> HttpResponse:
 
 
 @require_GET
+@replica_reads_view
 def organisation_file(request: HttpRequest, code: str, file: str) -> HttpResponse:
     org = _organisation_or_404(code)
     try:
@@ -427,6 +434,7 @@ def organisation_file(request: HttpRequest, code: str, file: str) -> HttpRespons
 
 
 @require_GET
+@replica_reads_view
 def deployment_file(request: HttpRequest, file: str, code: str | None = None) -> HttpResponse:
     """Deployment status as open data: the whole nation, or one prefecture (``code``)."""
     prefecture_code = None

@@ -1,4 +1,5 @@
-"""``madoguchi serve``: the web server (granian), the outbox worker and, where the system has
+"""``madoguchi serve``: the web server (granian), the outbox worker, with
+``MADOGUCHI_TASKS_URL`` the Redis task worker (``madoguchi rqworker``) and, where the system has
 ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together."""
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def metrics_folder_prepare(data_dir: Path) -> Path:
     for stale in folder.glob("*.db"):
         stale.unlink(missing_ok=True)
     return folder
+
+
+def task_worker_argv(*, burst: bool = False) -> list[str]:
+    """The Redis task worker: django_rq's ``rqworker`` with django-tasks-rq's job class (which
+    runs Django Tasks), on the ``default`` queue of ``RQ_QUEUES``."""
+    argv = [sys.executable, "-m", "madoguchi", "rqworker", "--job-class", "django_tasks_rq.Job"]
+    return [*argv, "--burst", "default"] if burst else [*argv, "default"]
 
 
 class Command(BaseCommand):
@@ -136,7 +144,15 @@ class Command(BaseCommand):
             start_new_session=True,
             env=environ,
         )
-        children = (server, worker)
+        children: tuple[subprocess.Popen[bytes], ...] = (server, worker)
+        if settings.TASKS_URL:
+            # Tasks on Redis: their worker runs beside the outbox worker (which stays the
+            # sweeper for anything whose task was lost).
+            self.stdout.write("バックグラウンド処理: Redis のワーカーを起動します。")
+            tasks = subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
+                task_worker_argv(), start_new_session=True, env=environ
+            )
+            children = (*children, tasks)
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
