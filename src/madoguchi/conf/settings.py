@@ -221,6 +221,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "madoguchi.identity.middleware.SessionTimeoutMiddleware",
+    # PostgreSQL row-level security: which organisations this request may see (core.tenancy).
+    "madoguchi.identity.middleware.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -281,6 +283,17 @@ def _database(url: str | None) -> dict[str, Any]:
 
 
 DATABASES = {"default": _database(_database_url)}
+# With a separate owner role (PostgreSQL row-level security), `madoguchi migrate`, `bootstrap`
+# and `db_app_role` use the alias "owner"; the application never does. In tests it mirrors
+# the default database instead of creating a second one.
+if (
+    DATABASE_OWNER_URL
+    and _database_url != DATABASE_OWNER_URL
+    and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+):
+    DATABASES["owner"] = _database(DATABASE_OWNER_URL)
+    DATABASES["owner"]["CONN_MAX_AGE"] = 0
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Tasks (Django's Tasks API, database-backed) ---------------------------------------------

@@ -2,7 +2,14 @@
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
 application = get_wsgi_application()
+
+if settings.PRODUCTION:
+    from madoguchi.core.tenancy import rls_refuse_unsafe
+
+    # PostgreSQL: the application's role must be held by row-level security.
+    rls_refuse_unsafe()
