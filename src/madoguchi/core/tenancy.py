@@ -33,7 +33,7 @@ from contextvars import ContextVar
 from typing import Any, Final, Literal
 
 from django.apps import apps
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 #: The PostgreSQL setting (a custom GUC) that holds the scope.
@@ -120,8 +120,18 @@ def scope_activate(organisations: Scope) -> None:
 
 
 def scope_clear() -> None:
-    """Back to the scope that sees no tenant row (the end of a request)."""
-    scope_activate(None)
+    """Back to the scope that sees no tenant row (the end of a request). A connection that
+    cannot be reset (a failed transaction, a lost server) is closed rather than kept or handed
+    back to a pool with the old scope."""
+    _scope.set(NONE)
+    for connection in list(_postgres_connections()):
+        try:
+            _apply(connection, NONE)
+        except DatabaseError:
+            raw = connection.connection
+            if raw is not None:
+                raw.close()
+            connection.close()
 
 
 @contextmanager

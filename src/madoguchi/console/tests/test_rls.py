@@ -15,6 +15,7 @@ import io
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -38,7 +39,7 @@ from madoguchi.core.tenancy import (
 )
 from madoguchi.core.time import now
 from madoguchi.identity.middleware import request_scope
-from madoguchi.testing import procedure_publish, staff_token
+from madoguchi.testing import console_log_in, procedure_publish, staff_token
 from madoguchi.testing import submit_named as apply
 
 postgres_only = pytest.mark.skipif(
@@ -73,7 +74,7 @@ def acting_as(role: str) -> Iterator[None]:
             cursor.execute("SELECT set_config(%s, '', false)", [GUC])
 
 
-def scalar(query: str, params: list[object] | None = None) -> object:
+def scalar(query: str, params: list[Any] | None = None) -> object:
     with connection.cursor() as cursor:
         cursor.execute(query, params or [])
         row = cursor.fetchone()
@@ -175,17 +176,18 @@ def test_a_scope_sees_its_organisation_and_nothing_of_another(two_organisations,
 
 
 @postgres_only
-def test_a_row_of_another_organisation_cannot_be_written_under_a_scope(
-    two_organisations, app_role
-):
+def test_a_row_of_another_organisation_cannot_be_written_under_a_scope(two_organisations, app_role):
     mine, theirs = two_organisations
     with acting_as(app_role), tenant_scope([mine.organisation_id]):
-        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE applications_application SET organisation_id = %s WHERE id = %s",
-                    [theirs.organisation_id, mine.pk],
-                )
+        with (
+            pytest.raises(DatabaseError, match="row-level security"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "UPDATE applications_application SET organisation_id = %s WHERE id = %s",
+                [theirs.organisation_id, mine.pk],
+            )
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
             AuditEvent.objects.create(
                 organisation_id=theirs.organisation_id,
@@ -210,13 +212,23 @@ def test_a_console_request_as_the_app_role_sees_only_its_organisation(
         assert mine.receipt_number in inbox.text
         assert theirs.receipt_number not in inbox.text
         assert staff_client.get(reverse("console:application", args=[mine.pk])).status_code == 200
-        assert (
-            staff_client.get(reverse("console:application", args=[theirs.pk])).status_code == 404
-        )
+        assert staff_client.get(reverse("console:application", args=[theirs.pk])).status_code == 404
         # The scope ended with the response: the connection sees nothing again.
         assert scalar("SELECT current_setting(%s)", [GUC]) == ""
         # A public page spans organisations.
         assert staff_client.get("/o/142042/").status_code == 200
+
+
+@postgres_only
+def test_the_whole_console_login_works_as_the_app_role(two_organisations, app_role, client):
+    """The login reads the user and their staff row before any scope is known."""
+    mine, theirs = two_organisations
+    with acting_as(app_role):
+        done = console_log_in(client, "reviewer@yokohama.test")
+        assert done.status_code == 302, done.status_code
+        inbox = client.get(reverse("console:inbox"))
+        assert mine.receipt_number in inbox.text
+        assert theirs.receipt_number not in inbox.text
 
 
 @postgres_only
@@ -231,7 +243,9 @@ def test_a_staff_api_request_as_the_app_role_sees_its_token_organisation(
         assert listed.status_code == 200, listed.text
         assert mine.receipt_number in listed.text
         assert theirs.receipt_number not in listed.text
-        assert client.get(f"/api/v1/staff/applications/{theirs.pk}/", headers=auth).status_code == 404
+        assert (
+            client.get(f"/api/v1/staff/applications/{theirs.pk}/", headers=auth).status_code == 404
+        )
 
 
 @pytest.mark.django_db
@@ -262,9 +276,9 @@ def test_the_setting_is_made_of_ids_only():
     assert scope_value(ALL) == "*"
     assert scope_value([27, 14, 14]) == "14,27"
     assert scope_value([]) == ""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="scope"):
         scope_value("1,2")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid literal"):
         scope_value(["1 OR true"])  # type: ignore[list-item]
 
 
