@@ -39,7 +39,9 @@ from madoguchi.core.tenancy import (
 )
 from madoguchi.core.time import now
 from madoguchi.identity.middleware import request_scope
-from madoguchi.testing import console_log_in, procedure_publish, staff_token
+from madoguchi.identity.models import GroupOperator
+from madoguchi.tenants.models import GroupMembership, Organisation, SharedGroup
+from madoguchi.testing import console_log_in, procedure_publish, resident_create, staff_token
 from madoguchi.testing import submit_named as apply
 
 postgres_only = pytest.mark.skipif(
@@ -269,6 +271,25 @@ def test_each_kind_of_request_gets_its_scope(rf, staff_member, admin_staff, resi
     portal = rf.get("/o/142042/")
     portal.user = resident
     assert request_scope(portal) == ALL
+
+
+@pytest.mark.django_db
+def test_a_group_operator_works_on_the_groups_members(rf, organisation, other_organisation):
+    group = SharedGroup.objects.create(
+        slug="kanagawa-rls",
+        name="神奈川テスト共同利用",
+        prefecture=Organisation.objects.get(lg_code="140007"),
+    )
+    for member in (organisation, other_organisation):
+        GroupMembership.objects.create(group=group, organisation=member, joined_at=now())
+    operator = resident_create("operator@kanagawa.test")
+    GroupOperator.objects.create(user=operator, group=group)
+    request = rf.get("/console/")
+    request.user = operator
+    assert request_scope(request) == sorted([organisation.pk, other_organisation.pk])
+    group.active = False
+    group.save()
+    assert request_scope(request) == []
 
 
 def test_the_setting_is_made_of_ids_only():
