@@ -9,7 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
 application = get_wsgi_application()
 
 if settings.PRODUCTION:
+    from django.db import connection
+
     from madoguchi.core.tenancy import rls_refuse_unsafe
 
     # PostgreSQL: the application's role must be held by row-level security.
-    rls_refuse_unsafe()
+    try:
+        rls_refuse_unsafe(connection)
+    finally:
+        connection.close()

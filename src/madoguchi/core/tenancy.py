@@ -313,22 +313,16 @@ def rls_problems(connection: BaseDatabaseWrapper) -> list[str]:
     return problems
 
 
-def rls_refuse_unsafe() -> None:
-    """At the start of a production server: refuse to serve when the application's
-    PostgreSQL role is not held by row-level security (:func:`rls_problems`). A database
-    that cannot be reached yet is left to ``/readyz`` and the first request."""
+def rls_refuse_unsafe(connection: BaseDatabaseWrapper) -> None:
+    """At the start of a production server: refuse to serve (``ImproperlyConfigured``) when
+    the application's PostgreSQL role is not held by row-level security (:func:`rls_problems`).
+    A database that cannot be reached yet is left to ``/readyz`` and the first request."""
     from django.core.exceptions import ImproperlyConfigured
-    from django.db import DatabaseError
 
-    connection = connections["default"]
-    if connection.vendor != "postgresql":
-        return
     try:
         problems = rls_problems(connection)
     except DatabaseError:
         return
-    finally:
-        connection.close()
     if problems:
         raise ImproperlyConfigured(
             "データベースの行レベルセキュリティが効かない接続のため、本番モードでは起動しません"

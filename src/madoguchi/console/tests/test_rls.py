@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
@@ -33,6 +34,7 @@ from madoguchi.core.tenancy import (
     POLICY,
     rls_missing,
     rls_problems,
+    rls_refuse_unsafe,
     scope_value,
     tenant_scope,
     tenant_tables_from_models,
@@ -309,8 +311,11 @@ def test_rls_problems_flags_a_superuser_owner_and_not_the_app_role(app_role):
     problems = rls_problems(connection)  # the tests connect as the superuser that owns all
     assert any("スーパーユーザー" in problem for problem in problems)
     assert any("所有者" in problem for problem in problems)
+    with pytest.raises(ImproperlyConfigured, match="行レベルセキュリティ"):
+        rls_refuse_unsafe(connection)  # what a production server does at its start
     with acting_as(app_role):
         assert rls_problems(connection) == []
+        rls_refuse_unsafe(connection)
 
 
 @postgres_only
