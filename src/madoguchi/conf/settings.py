@@ -283,9 +283,9 @@ def _database(url: str | None) -> dict[str, Any]:
 
 
 DATABASES = {"default": _database(_database_url)}
-# With a separate owner role (PostgreSQL row-level security), `madoguchi migrate`, `bootstrap`
-# and `db_app_role` use the alias "owner"; the application never does. In tests it mirrors
-# the default database instead of creating a second one.
+# With a separate owner role (PostgreSQL row-level security): the alias "owner", which
+# `madoguchi db_app_role` uses and whose settings `madoguchi migrate` (and `bootstrap`) put under
+# "default" while migrating; the application never uses it. In tests it mirrors "default".
 if (
     DATABASE_OWNER_URL
     and _database_url != DATABASE_OWNER_URL

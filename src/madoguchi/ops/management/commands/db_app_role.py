@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from psycopg import sql
 
-from madoguchi.core.tenancy import ROLE_NAME
-from madoguchi.ops.management.commands.migrate import migration_database
+from madoguchi.core.tenancy import OWNER_ALIAS, ROLE_NAME
 
 
 class Command(BaseCommand):
@@ -46,7 +46,8 @@ class Command(BaseCommand):
                 ) from None
             if not password:
                 raise CommandError("パスワードのファイルが空です (the password file is empty)。")
-        connection = connections[options["database"] or migration_database()]
+        owner = OWNER_ALIAS if OWNER_ALIAS in settings.DATABASES else "default"
+        connection = connections[options["database"] or owner]
         if connection.vendor != "postgresql":
             raise CommandError(
                 "行レベルセキュリティは PostgreSQL だけで使います。SQLite では不要です"
@@ -62,8 +63,8 @@ class Command(BaseCommand):
             )
             row = cursor.fetchone()
             assert row is not None
-            owner, schema, database, existing = (str(row[0]), str(row[1]), str(row[2]), row[3])
-            if role == owner:
+            owner_role, schema, database, existing = (str(row[0]), str(row[1]), str(row[2]), row[3])
+            if role == owner_role:
                 raise CommandError(
                     "表の所有者とは別のロールを指定してください"
                     " (the application's role must not be the owner)。"
@@ -96,11 +97,11 @@ class Command(BaseCommand):
                 sql.SQL(
                     "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}"
                     " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
-                ).format(sql.Identifier(owner), sql.Identifier(schema), name),
+                ).format(sql.Identifier(owner_role), sql.Identifier(schema), name),
                 sql.SQL(
                     "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}"
                     " GRANT USAGE, SELECT ON SEQUENCES TO {}"
-                ).format(sql.Identifier(owner), sql.Identifier(schema), name),
+                ).format(sql.Identifier(owner_role), sql.Identifier(schema), name),
             ]
             for statement in statements:
                 text = statement.as_string(cursor.connection)
@@ -110,6 +111,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}")
         self.stdout.write(
             f"ロール {role} に、{database} の表 ({schema}) の読み書きを許可しました。"
-            f" これから {owner} が作る表にも同じ権限がつきます。"
+            f" これから {owner_role} が作る表にも同じ権限がつきます。"
             " MADOGUCHI_DATABASE_URL をこのロールの接続先にしてください。"
         )
