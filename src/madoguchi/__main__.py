@@ -10,6 +10,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
     from django.core.management import execute_from_command_line
 
+    from madoguchi.core.tenancy import command_scope_begin
+
+    command_scope_begin(sys.argv)
     execute_from_command_line(sys.argv)
 
 

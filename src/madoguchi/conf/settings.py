@@ -239,6 +239,8 @@ MIDDLEWARE = [
     # Read-your-writes with a replica: after a write, this browser reads from the primary.
     "madoguchi.core.replica.ReplicaStickinessMiddleware",
     "madoguchi.identity.middleware.SessionTimeoutMiddleware",
+    # PostgreSQL row-level security: which organisations this request may see (core.tenancy).
+    "madoguchi.identity.middleware.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -313,6 +315,17 @@ try:
 except SettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 DATABASES = {"default": _database(_database_url)}
+# With a separate owner role (PostgreSQL row-level security): the alias "owner", which
+# `madoguchi db_app_role` uses and whose settings `madoguchi migrate` (and `bootstrap`) put under
+# "default" while migrating; the application never uses it. In tests it mirrors "default".
+if (
+    DATABASE_OWNER_URL
+    and _database_url != DATABASE_OWNER_URL
+    and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+):
+    DATABASES["owner"] = _database(DATABASE_OWNER_URL)
+    DATABASES["owner"]["CONN_MAX_AGE"] = 0
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Scaling out (conf.scale): tasks on Redis, files on object storage, a read replica -------

@@ -2,7 +2,19 @@
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
 application = get_wsgi_application()
+
+if settings.PRODUCTION:
+    from django.db import connection
+
+    from madoguchi.core.tenancy import rls_refuse_unsafe
+
+    # PostgreSQL: the application's role must be held by row-level security.
+    try:
+        rls_refuse_unsafe(connection)
+    finally:
+        connection.close()

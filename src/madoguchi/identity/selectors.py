@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from madoguchi.identity.models import GroupOperator, IdentityLink, Staff, User
-from madoguchi.tenants.models import Organisation, SharedGroup
+from madoguchi.tenants.models import GroupMembership, Organisation, SharedGroup
 
 
 def active_staff_of(*, user: User) -> Staff | None:
@@ -15,6 +15,17 @@ def active_staff_of(*, user: User) -> Staff | None:
         .filter(user=user, active=True, organisation__active=True)
         .first()
     )
+
+
+def organisations_worked_for(*, user_id: int) -> list[int]:
+    """The ids of the organisations whose data ``user_id`` works on in the console: their
+    active staff organisation and the member organisations of the groups they operate (one
+    query; both tables are outside row-level security, see ``core.tenancy``)."""
+    staff = Staff.objects.filter(user_id=user_id, active=True).values_list("organisation_id")
+    members = GroupMembership.objects.filter(
+        group__operators__user_id=user_id, group__active=True
+    ).values_list("organisation_id")
+    return sorted({int(row[0]) for row in staff.union(members)})
 
 
 def groups_operated_by(*, user: User) -> QuerySet[SharedGroup]:

@@ -40,6 +40,23 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def access_token_organisation_id(*, raw: str) -> int | None:
+    """The organisation id of the token that ``raw`` claims to be, or ``None`` (no such
+    token, or a token of no organisation). Only chooses the database scope of a staff API
+    request (``identity.middleware``); :func:`access_token_authenticate` still decides whether
+    the token may be used."""
+    if not isinstance(raw, str) or len(raw) > MAX_RAW_LENGTH or not raw.isascii():
+        return None
+    if not raw.startswith(f"{TOKEN_PREFIX}_"):
+        return None
+    found = (
+        AccessToken.objects.filter(token_hash=_digest(raw))
+        .values_list("organisation_id", flat=True)
+        .first()
+    )
+    return int(found) if found is not None else None
+
+
 def access_token_create(
     *,
     user: User,

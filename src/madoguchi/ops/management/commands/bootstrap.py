@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from madoguchi.catalog.services import template_load_all
 from madoguchi.conf.env import data_dir_tighten
+from madoguchi.core.tenancy import ALL, tenant_scope
 from madoguchi.core.time import now
 from madoguchi.identity.signatures.testca import demo_card_ensure
 from madoguchi.ops.demo import demo_setup
@@ -36,7 +37,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"データディレクトリの {tightened} 件を所有者だけが読めるようにしました（0600/0700）。"
             )
+        # As the owner role when there is one (ops.management.commands.migrate); the rest runs
+        # as the application's role, platform-wide (row-level security, core.tenancy).
         call_command("migrate", interactive=False, verbosity=0)
+        with tenant_scope(ALL):
+            self._prepare(options, started)
+
+    def _prepare(self, options: dict[str, Any], started: float) -> None:
         data = load_master_data()
         last = last_master_load()
         if last is None or last.digest != data.digest:
