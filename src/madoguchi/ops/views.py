@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 
 from madoguchi import __version__
 from madoguchi.applications.virus import ScannerUnavailable, clamd_address_parse, clamd_command
+from madoguchi.core.tenancy import rls_problems
 from madoguchi.core.time import now
 from madoguchi.ops.models import WorkerHeartbeat
 
@@ -55,6 +56,13 @@ def _database() -> Check:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
+    if settings.PRODUCTION and (problems := rls_problems(connection)):
+        # Checked at start-up too (conf.wsgi); here it catches a grant changed since then.
+        return Check(
+            "error",
+            "database_rls",
+            "データベースの行レベルセキュリティが効いていません: " + "；".join(problems),
+        )
     return Check("ok", "ok", f"データベースに接続できます（{connection.vendor}）。")
 
 
