@@ -20,6 +20,7 @@ from madoguchi.conf.env import (
     data_dir_prepare,
     email_settings,
     env_bool,
+    env_choice,
     env_clamd,
     env_fernet_keys,
     env_int,
@@ -27,6 +28,8 @@ from madoguchi.conf.env import (
     env_list,
     env_networks,
     env_portal_url,
+    env_rate,
+    env_role,
     load_or_create_secret_key,
     production_problems,
     virus_scan_problems,
@@ -83,6 +86,19 @@ try:
     # Admission control (madoguchi.core.admission): requests one process works on at once;
     # beyond it, 503 with Retry-After at once. 0: off. `madoguchi serve` sets it to --threads.
     MAX_INFLIGHT = env_int(ENV, "MADOGUCHI_MAX_INFLIGHT", default=8)
+    # How long a request beyond MAX_INFLIGHT waits for a slot before its 503 (milliseconds;
+    # 0: refused at once), and how many may wait at once (beyond them: 503 at once).
+    ADMISSION_QUEUE_MS = env_int(ENV, "MADOGUCHI_ADMISSION_QUEUE_MS", default=200)
+    ADMISSION_QUEUE_MAX = env_int(ENV, "MADOGUCHI_ADMISSION_QUEUE_MAX", default=16)
+    # Expensive endpoints (exports, /verify/ uploads, statistics downloads, searches, PDFs):
+    # at most this many requests per client network per window ("most/seconds"; 0: no limit).
+    CLIENT_LIMIT_EXPENSIVE = env_rate(ENV, "MADOGUCHI_CLIENT_LIMIT_EXPENSIVE", default=(60, 60))
+    # What this process serves (三層の対策): portal (internet), console (LGWAN) or all.
+    ROLE = env_role(ENV)
+    # Log lines as JSON (one object a line, for a log collector) or plain text.
+    LOG_FORMAT = env_choice(
+        ENV, "MADOGUCHI_LOG_FORMAT", ("json", "plain"), "json" if PRODUCTION else "plain"
+    )
     # Webhooks to loopback/private addresses (SSRF guard off): development and tests only.
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
     # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
@@ -220,6 +236,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # MADOGUCHI_ROLE: 404 for another role's paths, no staff session on the portal.
+    "madoguchi.ops.roles.RoleMiddleware",
     "madoguchi.identity.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
