@@ -87,6 +87,8 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     "MADOGUCHI_BENCH_ENDPOINTS",
     "MADOGUCHI_MAX_INFLIGHT",
     "MADOGUCHI_ADMISSION_QUEUE_MS",
+    # Set by `madoguchi serve` for its workers (the shared admission count), not by operators.
+    "MADOGUCHI_ADMISSION_FILE",
     "MADOGUCHI_ADMISSION_QUEUE_MAX",
     "MADOGUCHI_CLIENT_LIMIT_EXPENSIVE",
     "MADOGUCHI_ROLE",

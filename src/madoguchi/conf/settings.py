@@ -83,8 +83,10 @@ try:
     VIRUS_SCAN_EXTERNAL = env_bool(ENV, "MADOGUCHI_VIRUS_SCAN_EXTERNAL", default=False)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
-    # Admission control (madoguchi.core.admission): requests one process works on at once;
-    # beyond it, 503 with Retry-After at once. 0: off. `madoguchi serve` sets it to --threads.
+    # Admission control (madoguchi.core.admission): requests the whole server works on at
+    # once (every worker process of `madoguchi serve` together; per process without serve);
+    # beyond it a short queue, then 503 with Retry-After. 0: off. `madoguchi serve` sets it
+    # to --threads × --workers unless set.
     MAX_INFLIGHT = env_int(ENV, "MADOGUCHI_MAX_INFLIGHT", default=8)
     # How long a request beyond MAX_INFLIGHT waits for a slot before its 503 (milliseconds;
     # 0: refused at once), and how many may wait at once (beyond them: 503 at once).
@@ -238,6 +240,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # MADOGUCHI_ROLE: 404 for another role's paths, no staff session on the portal.
     "madoguchi.ops.roles.RoleMiddleware",
+    # Per-client limit on expensive endpoints (exports, PDFs, /verify/ uploads, statistics).
+    "madoguchi.core.admission.ExpensiveEndpointLimitMiddleware",
     "madoguchi.identity.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from madoguchi.core.admission import ADMISSION_FILE_ENV, admission_file_prepare
 from madoguchi.ops.clamd import (
     SYSTEM_SIGNATURES,
     LocalClamd,
@@ -83,11 +84,18 @@ class Command(BaseCommand):
         if scanner is not None:
             environ["MADOGUCHI_CLAMD"] = scanner.address
         threads = max(options["threads"], 1)
-        # Admission control (madoguchi.core.admission): --threads requests work at once per
-        # process; spare threads answer the excess with 503 at once instead of queueing it.
-        in_flight = settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads
+        workers = max(options["workers"], 1)
+        # Admission control (madoguchi.core.admission): at most MADOGUCHI_MAX_INFLIGHT requests
+        # in flight in the whole server (default --threads × --workers), counted in one file
+        # that every worker maps. Each worker gets spare threads beyond --threads, which hold
+        # the short queue and answer the excess with 503 instead of leaving it in granian's
+        # own queue, where admission control could not see it.
+        in_flight = (
+            settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads * workers
+        )
         environ["MADOGUCHI_MAX_INFLIGHT"] = str(in_flight)
-        blocking = threads if in_flight <= 0 else in_flight + max(4, in_flight)
+        environ[ADMISSION_FILE_ENV] = str(admission_file_prepare(Path(settings.DATA_DIR)))
+        blocking = threads if in_flight <= 0 else threads + max(4, threads)
         # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
         # then sends exactly one SIGTERM to each group (granian shuts down cleanly on one
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
@@ -103,7 +111,7 @@ class Command(BaseCommand):
                 "--port",
                 str(options["port"]),
                 "--workers",
-                str(max(options["workers"], 1)),
+                str(workers),
                 "--blocking-threads",
                 str(blocking),
                 "--log-level",
