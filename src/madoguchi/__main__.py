@@ -10,6 +10,10 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
     from django.core.management import execute_from_command_line
 
+    from madoguchi.core.logs import request_id_bind, request_id_new
+
+    # One id for the command's run: its log lines carry it (the outbox worker one per loop).
+    request_id_bind(request_id_new("cmd"))
     execute_from_command_line(sys.argv)
 
 

@@ -229,6 +229,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request id (X-Request-ID) and the access line: outermost, so refusals are logged too.
+    "madoguchi.core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "madoguchi.core.admission.AdmissionControlMiddleware",
@@ -386,14 +388,32 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Logging ---------------------------------------------------------------------------------
-# Personal data never goes into logs: we log ids and codes, never answers or names.
+# Personal data never goes into logs: we log ids and codes, never answers or names; the
+# handler's filters add the request id and redact what looks like a My Number or an e-mail
+# address, whatever logger it came from (madoguchi.core.logs).
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "madoguchi.core.logs.ContextFilter"},
+        "redact": {"()": "madoguchi.core.logs.RedactFilter"},
+    },
+    "formatters": {
+        "plain": {"()": "madoguchi.core.logs.PlainFormatter"},
+        "json": {"()": "madoguchi.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (mail_admins, the debug console) replaced by the root's.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "INFO"},
     },
 }
