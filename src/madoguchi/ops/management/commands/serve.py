@@ -36,6 +36,11 @@ class Command(BaseCommand):
         # core under the GIL.
         parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
         parser.add_argument(
+            "--no-outbox-worker",
+            action="store_true",
+            help="送信ワーカーを起動しません（別のホストで動かすとき。MADOGUCHI_ROLE を参照）",
+        )
+        parser.add_argument(
             "--clamd-signatures",
             type=Path,
             default=SYSTEM_SIGNATURES,
@@ -121,12 +126,14 @@ class Command(BaseCommand):
             start_new_session=True,
             env=environ,
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "madoguchi", "outbox_worker"],
-            start_new_session=True,
-            env=environ,
-        )
-        children = (server, worker)
+        children: tuple[subprocess.Popen[bytes], ...] = (server,)
+        if not options["no_outbox_worker"]:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "madoguchi", "outbox_worker"],
+                start_new_session=True,
+                env=environ,
+            )
+            children = (server, worker)
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
