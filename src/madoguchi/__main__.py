@@ -13,6 +13,10 @@ def main() -> None:
     from madoguchi.core.tenancy import command_scope_begin
 
     command_scope_begin(sys.argv)
+    from madoguchi.core.logs import request_id_bind, request_id_new
+
+    # One id for the command's run: its log lines carry it (the outbox worker one per loop).
+    request_id_bind(request_id_new("cmd"))
     execute_from_command_line(sys.argv)
 
 

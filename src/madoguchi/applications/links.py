@@ -17,11 +17,11 @@ from typing import Final
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from madoguchi.applications.models import Application
+from madoguchi.core.roles import reverse_any
 
 _SALT: Final = "madoguchi.applications.guest-status"
 #: Subjects of the notices sent for staff actions (``workflow._notify_applicant`` translates
@@ -64,14 +64,14 @@ def applicant_status_url(application: Application) -> str:
     account holder, the signed status page for a guest."""
     base = settings.PORTAL_URL.rstrip("/")
     if application.applicant_id:
-        return base + reverse("portal:apply:mypage_detail", args=[application.receipt_number])
+        return base + reverse_any("portal:apply:mypage_detail", args=[application.receipt_number])
     token = guest_status_token_make(application)
-    return base + reverse("portal:apply:guest_status", args=[token])
+    return base + reverse_any("portal:apply:guest_status", args=[token])
 
 
 def my_page_url() -> str:
     """The absolute address of my page (drafts and applications of an account holder)."""
-    return settings.PORTAL_URL.rstrip("/") + reverse("portal:apply:mypage")
+    return settings.PORTAL_URL.rstrip("/") + reverse_any("portal:apply:mypage")
 
 
 def applicant_status_sentence(application: Application) -> str:

@@ -39,11 +39,11 @@ from typing import Final
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
-from django.urls import reverse
 
 from madoguchi.applications.constants import StaffNoticeKind
 from madoguchi.applications.models import Application, StaffNotice
 from madoguchi.catalog.models import Procedure
+from madoguchi.core.roles import reverse_any
 from madoguchi.core.time import TOKYO, to_tokyo
 from madoguchi.identity.constants import NoticeMode, StaffRole
 from madoguchi.identity.models import Staff
@@ -195,17 +195,19 @@ def _body(staff: Staff, notices: list[StaffNotice], *, digest: bool) -> str:
             lines.append(
                 f"  {test}受付番号 {application.receipt_number}（{application.procedure.name}）"
             )
-            lines.append("  " + console_link(reverse("console:application", args=[application.pk])))
+            lines.append(
+                "  " + console_link(reverse_any("console:application", args=[application.pk]))
+            )
         if len(of_kind) > MAX_LISTED:
             lines.append(f"  ほか {len(of_kind) - MAX_LISTED}件")
         lines.append(
-            "  一覧: " + console_link(f"{reverse('console:inbox')}?{KIND_LIST_QUERY[kind]}")
+            "  一覧: " + console_link(f"{reverse_any('console:inbox')}?{KIND_LIST_QUERY[kind]}")
         )
         lines.append("")
     lines += [
         "このメールには申請者の個人情報を含めていません。内容は職員コンソールで確認してください。",
         "受け取り方（その都度・1日1回・受け取らない）は、職員コンソールの「お知らせメールの設定」で変えられます。",
-        "  " + console_link(reverse("console:notice_settings")),
+        "  " + console_link(reverse_any("console:notice_settings")),
     ]
     return "\n".join(lines) + "\n"
 

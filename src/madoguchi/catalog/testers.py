@@ -27,12 +27,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.urls import reverse
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure, ProcedureTester, TesterKind
+from madoguchi.core.roles import reverse_any
 from madoguchi.core.time import to_tokyo
 from madoguchi.identity.models import Staff, User
 from madoguchi.notifications.services import outbox_enqueue_email
@@ -326,7 +326,7 @@ def procedure_tester_invite(
 def _invitation_body(
     organisation: Organisation, procedure: Procedure, token: str, now: datetime
 ) -> str:
-    link = settings.PORTAL_URL.rstrip("/") + reverse("portal:tester_accept", args=[token])
+    link = settings.PORTAL_URL.rstrip("/") + reverse_any("portal:tester_accept", args=[token])
     until = to_tokyo(now + INVITATION_VALID)
     return (
         f"{organisation.name}から、公開前の手続「{procedure.name}」の運用テスト（試験的な申請）"

@@ -107,6 +107,13 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
     # Benchmark-only: the insert-only baseline endpoint (refused in production).
     "MADOGUCHI_BENCH_ENDPOINTS",
     "MADOGUCHI_MAX_INFLIGHT",
+    "MADOGUCHI_ADMISSION_QUEUE_MS",
+    # Set by `madoguchi serve` for its workers (the shared admission count), not by operators.
+    "MADOGUCHI_ADMISSION_FILE",
+    "MADOGUCHI_ADMISSION_QUEUE_MAX",
+    "MADOGUCHI_CLIENT_LIMIT_EXPENSIVE",
+    "MADOGUCHI_ROLE",
+    "MADOGUCHI_LOG_FORMAT",
     # Test-only: which Chromium the browser tests drive, and whether its absence fails them.
     "MADOGUCHI_CHROMIUM",
     "MADOGUCHI_REQUIRE_BROWSER",
@@ -117,6 +124,59 @@ DOCUMENTED_SETTINGS: tuple[str, ...] = (
 
 class SettingError(ValueError):
     """An environment variable holds a value that cannot be used."""
+
+
+#: What one installation's process serves (三層の対策): ``portal`` the internet side,
+#: ``console`` the LGWAN side, ``all`` both (one host, ``make run``).
+ROLES: tuple[str, ...] = ("all", "portal", "console")
+
+
+def env_role(environ: Mapping[str, str], name: str = "MADOGUCHI_ROLE") -> str:
+    """The role this process serves (:data:`ROLES`); unset or empty: ``all``."""
+    raw = environ.get(name, "")
+    word = raw.strip().lower() or "all"
+    if word not in ROLES:
+        raise SettingError(
+            f"{name} は all、portal、console のいずれかです"
+            f"（{name} must be all, portal or console, not {raw!r}）"
+        )
+    return word
+
+
+def env_rate(environ: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A rate limit written ``most/seconds`` (``60/60``: 60 requests a minute); ``0``: off,
+    returned as ``(0, 1)``. Unset or empty: ``default``."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw == "0":
+        return (0, 1)
+    most, _, window = raw.partition("/")
+    try:
+        pair = (int(most), int(window))
+    except ValueError:
+        pair = (0, 0)
+    if pair[0] < 1 or pair[1] < 1:
+        raise SettingError(
+            f"{name} は 回数/秒数（例: 60/60）か 0 で指定してください"
+            f"（{name} must be most/seconds such as 60/60, or 0, not {raw!r}）"
+        )
+    return pair
+
+
+def env_choice(
+    environ: Mapping[str, str], name: str, choices: tuple[str, ...], default: str
+) -> str:
+    """One word of ``choices`` (case-insensitive); unset or empty: ``default``."""
+    raw = environ.get(name, "")
+    word = raw.strip().lower() or default
+    if word not in choices:
+        listed = "、".join(choices)
+        raise SettingError(
+            f"{name} は {listed} のいずれかです"
+            f"（{name} must be one of {', '.join(choices)}, not {raw!r}）"
+        )
+    return word
 
 
 def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:

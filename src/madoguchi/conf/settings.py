@@ -20,6 +20,7 @@ from madoguchi.conf.env import (
     data_dir_prepare,
     email_settings,
     env_bool,
+    env_choice,
     env_clamd,
     env_database_pool,
     env_fernet_keys,
@@ -29,6 +30,8 @@ from madoguchi.conf.env import (
     env_metrics_networks,
     env_networks,
     env_portal_url,
+    env_rate,
+    env_role,
     load_or_create_secret_key,
     production_problems,
     virus_scan_problems,
@@ -83,9 +86,24 @@ try:
     VIRUS_SCAN_EXTERNAL = env_bool(ENV, "MADOGUCHI_VIRUS_SCAN_EXTERNAL", default=False)
     # The insert-only baseline of `make bench` (madoguchi.api.bench): never in production.
     BENCH_ENDPOINTS = env_bool(ENV, "MADOGUCHI_BENCH_ENDPOINTS", default=False)
-    # Admission control (madoguchi.core.admission): requests one process works on at once;
-    # beyond it, 503 with Retry-After at once. 0: off. `madoguchi serve` sets it to --threads.
+    # Admission control (madoguchi.core.admission): requests the whole server works on at
+    # once (every worker process of `madoguchi serve` together; per process without serve);
+    # beyond it a short queue, then 503 with Retry-After. 0: off. `madoguchi serve` sets it
+    # to --threads × --workers unless set.
     MAX_INFLIGHT = env_int(ENV, "MADOGUCHI_MAX_INFLIGHT", default=8)
+    # How long a request beyond MAX_INFLIGHT waits for a slot before its 503 (milliseconds;
+    # 0: refused at once), and how many may wait at once (beyond them: 503 at once).
+    ADMISSION_QUEUE_MS = env_int(ENV, "MADOGUCHI_ADMISSION_QUEUE_MS", default=200)
+    ADMISSION_QUEUE_MAX = env_int(ENV, "MADOGUCHI_ADMISSION_QUEUE_MAX", default=16)
+    # Expensive endpoints (exports, /verify/ uploads, statistics downloads, searches, PDFs):
+    # at most this many requests per client network per window ("most/seconds"; 0: no limit).
+    CLIENT_LIMIT_EXPENSIVE = env_rate(ENV, "MADOGUCHI_CLIENT_LIMIT_EXPENSIVE", default=(60, 60))
+    # What this process serves (三層の対策): portal (internet), console (LGWAN) or all.
+    ROLE = env_role(ENV)
+    # Log lines as JSON (one object a line, for a log collector) or plain text.
+    LOG_FORMAT = env_choice(
+        ENV, "MADOGUCHI_LOG_FORMAT", ("json", "plain"), "json" if PRODUCTION else "plain"
+    )
     # Webhooks to loopback/private addresses (SSRF guard off): development and tests only.
     WEBHOOK_ALLOW_PRIVATE = env_bool(ENV, "MADOGUCHI_WEBHOOK_ALLOW_PRIVATE", default=False)
     # The private networks webhooks may reach in any mode (the core systems' LGWAN segment).
@@ -225,6 +243,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request id (X-Request-ID) and the access line: outermost, so refusals are logged too.
+    "madoguchi.core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "madoguchi.core.admission.AdmissionControlMiddleware",
@@ -238,6 +258,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Read-your-writes with a replica: after a write, this browser reads from the primary.
     "madoguchi.core.replica.ReplicaStickinessMiddleware",
+    # MADOGUCHI_ROLE: 404 for another role's paths, no staff session on the portal.
+    "madoguchi.ops.roles.RoleMiddleware",
+    # Per-client limit on expensive endpoints (exports, PDFs, /verify/ uploads, statistics).
+    "madoguchi.core.admission.ExpensiveEndpointLimitMiddleware",
     "madoguchi.identity.middleware.SessionTimeoutMiddleware",
     # PostgreSQL row-level security: which organisations this request may see (core.tenancy).
     "madoguchi.identity.middleware.TenantScopeMiddleware",
@@ -425,14 +449,32 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Logging ---------------------------------------------------------------------------------
-# Personal data never goes into logs: we log ids and codes, never answers or names.
+# Personal data never goes into logs: we log ids and codes, never answers or names; the
+# handler's filters add the request id and redact what looks like a My Number or an e-mail
+# address, whatever logger it came from (madoguchi.core.logs).
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "madoguchi.core.logs.ContextFilter"},
+        "redact": {"()": "madoguchi.core.logs.RedactFilter"},
+    },
+    "formatters": {
+        "plain": {"()": "madoguchi.core.logs.PlainFormatter"},
+        "json": {"()": "madoguchi.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (mail_admins, the debug console) replaced by the root's.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "INFO"},
     },
 }

@@ -50,6 +50,7 @@ from madoguchi.catalog.testers import (
 from madoguchi.console.access import can_manage, staff_required
 from madoguchi.console.forms import LocalQuestionForm, OwnProcedureForm, ProcedureSettingsForm
 from madoguchi.core.request import client_address
+from madoguchi.core.roles import role_reverse
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.area import organisation_area
@@ -563,7 +564,7 @@ def _test_page(
             "applications": procedure_test_applications(
                 organisation=staff.organisation, procedure=procedure
             ),
-            "portal_url": reverse(
+            "portal_url": role_reverse(
                 "portal:procedure", args=[procedure.organisation.lg_code, procedure.pk]
             ),
             "email": "",

@@ -42,9 +42,16 @@ HTTP_IN_FLIGHT: Final = Gauge(
 )
 ADMISSION_REFUSED: Final = Counter(
     "madoguchi_admission_refused_total",
-    "Requests answered 503 by admission control: 'server' (too many in flight), "
-    "'client' (one client's limit on an expensive endpoint).",
+    "Requests refused by admission control: 'server' (503: too many in flight, no slot "
+    "within the queue's wait), 'client' (429: one client's limit on expensive endpoints).",
     ["reason"],
+)
+ADMISSION_LIMIT: Final = Gauge(
+    "madoguchi_admission_limit",
+    "Admission control's configured limits: 'in_flight' (requests worked on at once by the "
+    "server; 0: off), 'queue' (requests that may wait for a slot at once).",
+    ["limit"],
+    multiprocess_mode="max",
 )
 ADMISSION_QUEUE_SECONDS: Final = Histogram(
     "madoguchi_admission_queue_seconds",

@@ -17,12 +17,12 @@ from typing import Any, Final
 
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
-from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlencode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import audit_record
+from madoguchi.core.roles import reverse_any
 from madoguchi.core.text import strip_invisible
 from madoguchi.identity.events import resident_closing
 from madoguchi.identity.models import AccessToken, ResidentProfile, Staff, User
@@ -75,7 +75,7 @@ def _audit(action: str, user: User | None, user_id: int, now: datetime, **detail
 
 
 def _link(base_url: str, name: str, *args: str, next_path: str = "") -> str:
-    link = base_url.rstrip("/") + reverse(f"portal:account:{name}", args=args)
+    link = base_url.rstrip("/") + reverse_any(f"portal:account:{name}", args=args)
     next_path = _local_path(next_path)
     return f"{link}?{urlencode({'next': next_path})}" if next_path else link
 

@@ -16,12 +16,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from madoguchi.audit.services import audit_record
+from madoguchi.core.roles import reverse_any
 from madoguchi.identity.constants import NoticeMode, StaffRole
 from madoguchi.identity.mfa import totp_reset
 from madoguchi.identity.models import (
@@ -472,7 +472,7 @@ def staff_invite(
 
 
 def _absolute(base_url: str, token: str) -> str:
-    return base_url.rstrip("/") + reverse("console:invitation", args=[token])
+    return base_url.rstrip("/") + reverse_any("console:invitation", args=[token])
 
 
 def _invitation_mail(*, organisation: Organisation, member: Staff, link: str) -> str:

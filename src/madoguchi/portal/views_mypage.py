@@ -8,7 +8,6 @@ import segno
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -35,6 +34,7 @@ from madoguchi.applications.selectors import (
     open_correction,
 )
 from madoguchi.applications.services import ValidationFailed
+from madoguchi.core.roles import role_reverse
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.answers import holds_specific
 from madoguchi.forms.base import FieldSpec, FormSpec, SectionSpec, StepSpec
@@ -253,7 +253,8 @@ def draft_counter(request: HttpRequest, draft_id: str) -> HttpResponse:
             issued = counter_handoff_issue(applicant=user, draft_id=draft.pk, now=now())
         except Draft.DoesNotExist:
             raise Http404("その下書きはありません。") from None
-        url = request.build_absolute_uri(reverse("console:counter_handoff", args=[issued.token]))
+        # The counter staff scan it in the console, which may run on another host (LGWAN).
+        url = request.build_absolute_uri(role_reverse("console:counter_handoff", [issued.token]))
         context.update(
             {
                 "qr_svg": mark_safe(  # noqa: S308 (segno's own SVG, no user text in it)

@@ -24,10 +24,10 @@ from typing import Final
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.roles import reverse_any
 from madoguchi.core.text import visible_text
 from madoguchi.core.time import now as _now
 from madoguchi.core.time import to_tokyo
@@ -52,7 +52,7 @@ REMINDER_BEFORE: Final = timedelta(days=1)
 
 
 def _event_url(event: Event) -> str:
-    return settings.PORTAL_URL.rstrip("/") + reverse(
+    return settings.PORTAL_URL.rstrip("/") + reverse_any(
         "portal:event", args=[event.organisation.lg_code, event.pk]
     )
 

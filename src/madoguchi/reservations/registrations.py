@@ -35,10 +35,10 @@ from typing import Final
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 
 from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
+from madoguchi.core.roles import reverse_any
 from madoguchi.core.text import visible_text
 from madoguchi.core.time import now as _now
 from madoguchi.core.time import to_tokyo
@@ -145,7 +145,7 @@ def _mail(registration: Registration, subject: str, body: str, now: datetime) ->
     user = registration.user
     if user is None or not user.email:
         return
-    url = django_settings.PORTAL_URL.rstrip("/") + reverse(
+    url = django_settings.PORTAL_URL.rstrip("/") + reverse_any(
         "portal:reservation_registration_status", args=[registration.organisation.lg_code]
     )
     outbox_enqueue_email(

@@ -3,6 +3,8 @@ WSGI stack (every middleware), with views held busy until the test lets them go.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,14 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
-from django.urls import path
+from django.urls import include, path
+
+from madoguchi.core.admission import (
+    ADMISSION_FILE_ENV,
+    SlotCounter,
+    admission_file_prepare,
+    counter_from_environment,
+)
 
 #: The views below wait on this until the test sets it.
 RELEASE = threading.Event()
@@ -28,14 +37,22 @@ def busy(request: HttpRequest) -> HttpResponse:
     return HttpResponse("done")
 
 
+def search(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("found")
+
+
 urlpatterns = [
     path("work/", busy),
     path("api/v1/work/", busy),
     path("healthz", busy),
+    # Named as the portal's search: an expensive endpoint with a per-client limit.
+    path("search/", include(([path("", search, name="search")], "portal"))),
 ]
 
 
-def call(handler: WSGIHandler, route: str) -> tuple[int, dict[str, str], str]:
+def call(
+    handler: WSGIHandler, route: str, client: str = "192.0.2.1"
+) -> tuple[int, dict[str, str], str]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": route,
@@ -44,7 +61,7 @@ def call(handler: WSGIHandler, route: str) -> tuple[int, dict[str, str], str]:
         "HTTP_HOST": "127.0.0.1",
         "wsgi.input": BytesIO(),
         "wsgi.url_scheme": "http",
-        "REMOTE_ADDR": "192.0.2.1",
+        "REMOTE_ADDR": client,
     }
     seen: dict[str, Any] = {}
 
@@ -57,6 +74,13 @@ def call(handler: WSGIHandler, route: str) -> tuple[int, dict[str, str], str]:
 
     body = b"".join(handler(environ, start_response))
     return seen["status"], seen["headers"], body.decode("utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _entered_drained():
+    """No permit left by an earlier test's request (``fill`` counts permits as requests)."""
+    while ENTERED.acquire(blocking=False):
+        pass
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +99,7 @@ def _no_database():
 @pytest.fixture
 def handler():
     RELEASE.clear()
-    with override_settings(ROOT_URLCONF=__name__, MAX_INFLIGHT=3):
+    with override_settings(ROOT_URLCONF=__name__, MAX_INFLIGHT=3, ADMISSION_QUEUE_MS=0):
         yield WSGIHandler()
     RELEASE.set()
 
@@ -135,6 +159,8 @@ def test_many_racing_threads_never_exceed_the_limit_and_every_one_is_answered(ha
     assert set(results) <= {200, 503}
     assert results.count(200) >= 3
     # Every admitted request was counted out again: a fresh burst of three is admitted.
+    while ENTERED.acquire(blocking=False):  # the race's permits: fill must count new ones
+        pass
     RELEASE.clear()
     with ThreadPoolExecutor(max_workers=4) as pool:
         running = fill(handler, pool, 3)
@@ -154,3 +180,143 @@ def test_limit_zero_turns_admission_control_off():
     assert statuses == [200] * 50
     while ENTERED.acquire(blocking=False):
         pass
+
+
+def test_many_racing_threads_never_exceed_the_limit_and_every_one_is_answered_with_a_queue():
+    """Racing threads with the queue on: each is admitted or refused once, and every slot and
+    queue place is given back."""
+    RELEASE.set()
+    with override_settings(ROOT_URLCONF=__name__, MAX_INFLIGHT=2, ADMISSION_QUEUE_MS=5):
+        handler = WSGIHandler()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(lambda _: call(handler, "/work/")[0], range(200)))
+    assert set(results) <= {200, 503}
+    while ENTERED.acquire(blocking=False):
+        pass
+
+
+@pytest.fixture
+def shared_file(tmp_path, monkeypatch):
+    """The count file `madoguchi serve` makes, named as it names it for its workers."""
+    path = admission_file_prepare(tmp_path)
+    monkeypatch.setenv(ADMISSION_FILE_ENV, str(path))
+    return path
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(5000):
+        if condition():
+            return
+        threading.Event().wait(0.002)
+    raise AssertionError("never happened")
+
+
+def test_a_queued_request_gets_in_when_a_slot_frees(shared_file):
+    RELEASE.clear()
+    seen = SlotCounter(shared_file)
+    with override_settings(
+        ROOT_URLCONF=__name__, MAX_INFLIGHT=1, ADMISSION_QUEUE_MS=30_000, ADMISSION_QUEUE_MAX=4
+    ):
+        handler = WSGIHandler()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            running = fill(handler, pool, 1)
+            queued = pool.submit(call, handler, "/work/")
+            _wait_until(lambda: seen.totals() == (1, 1))  # one in, one waiting
+            assert not queued.done()
+            RELEASE.set()
+            assert running[0].result(timeout=10)[0] == 200
+            assert queued.result(timeout=10)[0] == 200
+    assert seen.totals() == (0, 0)
+    while ENTERED.acquire(blocking=False):
+        pass
+
+
+def test_beyond_the_queue_a_request_is_refused_at_once_and_reaches_no_view(shared_file):
+    RELEASE.clear()
+    seen = SlotCounter(shared_file)
+    with override_settings(
+        ROOT_URLCONF=__name__, MAX_INFLIGHT=1, ADMISSION_QUEUE_MS=30_000, ADMISSION_QUEUE_MAX=1
+    ):
+        handler = WSGIHandler()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            running = fill(handler, pool, 1)
+            queued = pool.submit(call, handler, "/work/")
+            _wait_until(lambda: seen.totals() == (1, 1))
+            status, headers, body = call(handler, "/api/v1/work/")  # the queue is full
+            assert status == 503
+            assert int(headers["Retry-After"]) >= 1
+            assert "混み合っています" in body
+            assert not ENTERED.acquire(blocking=False)  # the refused one ran no view
+            RELEASE.set()
+            assert queued.result(timeout=10)[0] == 200
+            running[0].result(timeout=10)
+    while ENTERED.acquire(blocking=False):
+        pass
+
+
+_OTHER_PROCESS = """
+import os, sys
+from pathlib import Path
+from madoguchi.core.admission import SlotCounter
+counter = SlotCounter(Path(sys.argv[1]))
+print(counter.try_acquire(2), flush=True)
+if sys.argv[2] == "die":
+    os._exit(0)  # killed with its request in flight: never released
+"""
+
+
+def _other_process(path, mode="stay"):
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, str(path), mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_two_real_processes_share_the_server_wide_count(tmp_path):
+    path = admission_file_prepare(tmp_path)
+    here = SlotCounter(path)
+    assert here.try_acquire(2) == "in"
+    assert here.try_acquire(2) == "in"
+    # Another process of the same server sees the two slots taken.
+    assert _other_process(path) == "full"
+    here.release()
+    # One free: the other process takes it, and dies holding it (SIGKILL-like).
+    assert _other_process(path, "die") == "in"
+    assert here.totals() == (2, 0)
+    # The dead process's slot is not lost: when the server looks full, it is cleared.
+    assert here.try_acquire(2) == "in"
+    assert here.totals() == (2, 0)
+
+
+def test_without_serve_the_count_is_this_process_own(monkeypatch):
+    monkeypatch.delenv(ADMISSION_FILE_ENV, raising=False)
+    counter = counter_from_environment()
+    assert counter.shared is False
+    assert counter.try_acquire(1) == "in"
+    assert counter.try_acquire(1, queue=0) == "full"
+    counter.release()
+    assert counter.totals() == (0, 0)
+
+
+def test_one_client_over_its_limit_on_an_expensive_endpoint_gets_429_and_another_does_not():
+    RELEASE.set()
+    with override_settings(ROOT_URLCONF=__name__, CLIENT_LIMIT_EXPENSIVE=(3, 3600)):
+        handler = WSGIHandler()
+        assert [call(handler, "/search/")[0] for _ in range(3)] == [200, 200, 200]
+        status, headers, body = call(handler, "/search/")
+        assert status == 429
+        assert 1 <= int(headers["Retry-After"]) <= 3600
+        assert "短い時間に多くの操作がありました" in body
+        assert f"{headers['Retry-After']}秒後にもう一度お試しください" in body
+        assert "found" not in body
+        # Another client (another network) is not held back; nor is this one elsewhere.
+        assert call(handler, "/search/", client="198.51.100.7")[0] == 200
+        assert call(handler, "/work/")[0] == 200
+        # The same IPv6 /64 counts as one client.
+        for _ in range(3):
+            assert call(handler, "/search/", client="2001:db8:1:2::1")[0] == 200
+        assert call(handler, "/search/", client="2001:db8:1:2::99")[0] == 429

@@ -1,8 +1,6 @@
 """The site's URLs with the token and webhook console pages spliced in, as the lead will do in
 console/urls.py; once they are there, this adds nothing twice."""
 
-from typing import cast
-
 from django.urls import URLPattern, URLResolver, include, path
 
 from madoguchi.conf import urls as site
@@ -22,4 +20,4 @@ def _swap(entry: URLPattern | URLResolver) -> URLPattern | URLResolver:
     return entry
 
 
-urlpatterns = [_swap(cast(URLPattern | URLResolver, entry)) for entry in site.urlpatterns]
+urlpatterns = [_swap(entry) for entry in site.urlpatterns]

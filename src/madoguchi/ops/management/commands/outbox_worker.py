@@ -22,6 +22,7 @@ from madoguchi.applications.attachments import attachments_purge_expired
 from madoguchi.applications.retention import applications_purge_expired
 from madoguchi.applications.services import drafts_expire
 from madoguchi.applications.staff_notices import staff_notices_deliver
+from madoguchi.core.logs import request_id_bind, request_id_new
 from madoguchi.core.metrics import WORKER_HEARTBEAT
 from madoguchi.core.time import now
 from madoguchi.documents.archive import documents_archive_tick
@@ -76,6 +77,8 @@ class Command(BaseCommand):
         next_housekeeping = 0.0
         next_heads = 0.0
         while True:
+            # One id per loop: every line this loop logs carries it (madoguchi.core.logs).
+            request_id_bind(request_id_new("worker"))
             try:
                 report = outbox_deliver_email(now=now())
             except Exception as error:  # the database is away: keep the worker alive, retry

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from madoguchi.core.admission import ADMISSION_FILE_ENV, admission_file_prepare
 from madoguchi.ops.clamd import (
     SYSTEM_SIGNATURES,
     LocalClamd,
@@ -58,6 +59,11 @@ class Command(BaseCommand):
         # One process per core: a request is mostly Python (CPU), so threads alone share one
         # core under the GIL.
         parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
+        parser.add_argument(
+            "--no-outbox-worker",
+            action="store_true",
+            help="送信ワーカーを起動しません（別のホストで動かすとき。MADOGUCHI_ROLE を参照）",
+        )
         parser.add_argument(
             "--clamd-signatures",
             type=Path,
@@ -107,11 +113,18 @@ class Command(BaseCommand):
         if scanner is not None:
             environ["MADOGUCHI_CLAMD"] = scanner.address
         threads = max(options["threads"], 1)
-        # Admission control (madoguchi.core.admission): --threads requests work at once per
-        # process; spare threads answer the excess with 503 at once instead of queueing it.
-        in_flight = settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads
+        workers = max(options["workers"], 1)
+        # Admission control (madoguchi.core.admission): at most MADOGUCHI_MAX_INFLIGHT requests
+        # in flight in the whole server (default --threads × --workers), counted in one file
+        # that every worker maps. Each worker gets spare threads beyond --threads, which hold
+        # the short queue and answer the excess with 503 instead of leaving it in granian's
+        # own queue, where admission control could not see it.
+        in_flight = (
+            settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads * workers
+        )
         environ["MADOGUCHI_MAX_INFLIGHT"] = str(in_flight)
-        blocking = threads if in_flight <= 0 else in_flight + max(4, in_flight)
+        environ[ADMISSION_FILE_ENV] = str(admission_file_prepare(Path(settings.DATA_DIR)))
+        blocking = threads if in_flight <= 0 else threads + max(4, threads)
         # /metrics adds up the counts of every granian worker and the outbox worker.
         environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder_prepare(Path(settings.DATA_DIR)))
         # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
@@ -129,7 +142,7 @@ class Command(BaseCommand):
                 "--port",
                 str(options["port"]),
                 "--workers",
-                str(max(options["workers"], 1)),
+                str(workers),
                 "--blocking-threads",
                 str(blocking),
                 "--log-level",
@@ -139,12 +152,14 @@ class Command(BaseCommand):
             start_new_session=True,
             env=environ,
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "madoguchi", "outbox_worker"],
-            start_new_session=True,
-            env=environ,
-        )
-        children: tuple[subprocess.Popen[bytes], ...] = (server, worker)
+        children: tuple[subprocess.Popen[bytes], ...] = (server,)
+        if not options["no_outbox_worker"]:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "madoguchi", "outbox_worker"],
+                start_new_session=True,
+                env=environ,
+            )
+            children = (server, worker)
         if settings.TASKS_URL:
             # Tasks on Redis: their worker runs beside the outbox worker (which stays the
             # sweeper for anything whose task was lost).
