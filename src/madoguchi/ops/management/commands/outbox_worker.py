@@ -36,6 +36,10 @@ HOUSEKEEPING_INTERVAL_SECONDS = 3600
 #: The register's daily head is published once per Japan date: looked at every 5 minutes, so
 #: it is out a few minutes after midnight.
 HEADS_INTERVAL_SECONDS = 300
+#: Mails and webhooks taken per pass; a full pass means more are due and the next pass starts
+#: at once instead of after ``--interval`` (a backlog drains at the transports' speed).
+MAIL_BATCH = 100
+WEBHOOK_BATCH = 50
 
 
 class Command(BaseCommand):
@@ -61,13 +65,15 @@ class Command(BaseCommand):
         next_housekeeping = 0.0
         next_heads = 0.0
         while True:
+            full = False
             try:
-                report = outbox_deliver_email(now=now())
+                report = outbox_deliver_email(now=now(), limit=MAIL_BATCH)
             except Exception as error:  # the database is away: keep the worker alive, retry
                 self.stderr.write(
                     f"配信を一時中断しました（{type(error).__name__}）。再試行します。"
                 )
             else:
+                full = full or report.delivered + report.failed >= MAIL_BATCH
                 if report.delivered or report.failed:
                     self.stdout.write(
                         f"メール: 配信 {report.delivered}、失敗（再送予定） {report.failed}"
@@ -82,10 +88,11 @@ class Command(BaseCommand):
                 if staff_report.mails:
                     self.stdout.write(f"職員へのお知らせ: {staff_report.mails} 通")
             try:
-                hooks = webhooks_deliver(now=now())
+                hooks = webhooks_deliver(now=now(), limit=WEBHOOK_BATCH)
             except Exception as error:  # as for mail: keep the worker alive, retry
                 self.stderr.write(f"Webhook の配信を一時中断しました（{type(error).__name__}）。")
             else:
+                full = full or hooks.delivered + hooks.failed + hooks.gave_up >= WEBHOOK_BATCH
                 if hooks.delivered or hooks.failed or hooks.gave_up:
                     self.stdout.write(
                         f"Webhook: 配信 {hooks.delivered}、失敗（再送予定） {hooks.failed}、"
@@ -149,7 +156,7 @@ class Command(BaseCommand):
                         )
             if options["once"] or stopping:
                 return
-            waited = 0.0
+            waited = 0.0 if not full else options["interval"]
             while waited < options["interval"] and not stopping:
                 time.sleep(0.2)
                 waited += 0.2

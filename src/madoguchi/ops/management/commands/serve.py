@@ -1,5 +1,10 @@
 """``madoguchi serve``: the web server (granian), the outbox worker and, where the system has
-ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together."""
+ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together.
+
+A child that dies is not the end of the service: granian starts a new web worker in place of
+one that died (``--respawn-failed-workers``), and this supervisor starts a new outbox worker
+after a back-off (1 s, doubling to 60 s while it keeps dying at once), saying so. Only the web
+server's own main process dying stops everything (its port is gone)."""
 
 from __future__ import annotations
 
@@ -22,6 +27,20 @@ from madoguchi.ops.clamd import (
     local_clamd_start,
     signature_directory,
 )
+
+#: Back-off before starting a new outbox worker: doubled after each death that follows a short
+#: run, back to the first value once a worker has run for ``WORKER_STEADY_SECONDS``.
+WORKER_RESTART_FIRST = 1.0
+WORKER_RESTART_MAX = 60.0
+WORKER_STEADY_SECONDS = 60.0
+
+
+def _worker_start(environ: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "madoguchi", "outbox_worker"],
+        start_new_session=True,
+        env=environ,
+    )
 
 
 class Command(BaseCommand):
@@ -106,6 +125,10 @@ class Command(BaseCommand):
                 str(max(options["workers"], 1)),
                 "--blocking-threads",
                 str(blocking),
+                # A web worker that dies (killed, out of memory) is replaced by a new one.
+                "--respawn-failed-workers",
+                "--respawn-interval",
+                "1",
                 "--log-level",
                 "warning",
                 "madoguchi.conf.wsgi:application",
@@ -113,12 +136,10 @@ class Command(BaseCommand):
             start_new_session=True,
             env=environ,
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "madoguchi", "outbox_worker"],
-            start_new_session=True,
-            env=environ,
-        )
-        children = (server, worker)
+        worker = _worker_start(environ)
+        worker_started = time.monotonic()
+        restart_at: float | None = None
+        backoff = WORKER_RESTART_FIRST
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -128,7 +149,28 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         scanner_state = "starting" if scanner is not None else "none"
-        while not stopping and all(child.poll() is None for child in children):
+        while not stopping and server.poll() is None:
+            if restart_at is None and worker.poll() is not None:
+                # The outbox worker died (killed, crashed): what it was sending stays queued
+                # (leases and locks let go) and is sent by its successor.
+                if time.monotonic() - worker_started >= WORKER_STEADY_SECONDS:
+                    backoff = WORKER_RESTART_FIRST
+                self.stderr.write(
+                    f"送信ワーカーが停止しました（終了コード {worker.returncode}）。"
+                    f"{backoff:g} 秒後に起動し直します。"
+                    f"(The outbox worker exited with {worker.returncode}; "
+                    f"restarting in {backoff:g} s.)"
+                )
+                restart_at = time.monotonic() + backoff
+                backoff = min(backoff * 2, WORKER_RESTART_MAX)
+            if restart_at is not None and time.monotonic() >= restart_at:
+                restart_at = None
+                worker = _worker_start(environ)
+                worker_started = time.monotonic()
+                self.stderr.write(
+                    f"送信ワーカーを起動し直しました（PID {worker.pid}）。"
+                    f"(The outbox worker was restarted.)"
+                )
             if scanner is not None and scanner_state == "starting":
                 if scanner.ready(timeout=0.2):
                     scanner_state = "ready"
@@ -145,6 +187,7 @@ class Command(BaseCommand):
                         )
                     )
             time.sleep(0.3)
+        children = (server, worker)
         for child in children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
