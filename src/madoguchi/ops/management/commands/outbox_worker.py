@@ -49,7 +49,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--once", action="store_true", help="1回だけ配信して終了する")
+        parser.add_argument(
+            "--once", action="store_true", help="いま送るべきものを配信して終了する"
+        )
         parser.add_argument("--interval", type=float, default=5.0, help="確認の間隔（秒）")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -154,9 +156,11 @@ class Command(BaseCommand):
                             f"下書き: 期限の通知 {drafts.notified}、削除 {drafts.deleted}、"
                             f"未送信の添付ファイル削除 {files}"
                         )
-            if options["once"] or stopping:
+            if stopping or (options["once"] and not full):
                 return
-            waited = 0.0 if not full else options["interval"]
+            if full:  # more is due: the next pass at once, on the connection that just worked
+                continue
+            waited = 0.0
             while waited < options["interval"] and not stopping:
                 time.sleep(0.2)
                 waited += 0.2
