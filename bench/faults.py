@@ -64,6 +64,8 @@ BIN = Path(sys.executable).parent
 PG_BIN = Path(os.environ.get("BENCH_FAULTS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 GUEST_EMAIL = "bench@example.jp"
 WORKERS = 2
+#: Seconds a process must have run before it may be killed (see ``_faults``).
+SETTLED = 8.0
 THREADS = 8
 RECEIPT = re.compile(r"受付番号 ([0-9A-Za-z-]+)")
 
@@ -256,6 +258,16 @@ def _alive(pid: int) -> bool:
     return fields[0] != "Z"
 
 
+def _age(pid: int) -> float:
+    """Seconds since the process started (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return 0.0
+    return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
 def _processes(serve: subprocess.Popen[bytes]) -> tuple[list[int], list[int]]:
     """(granian's web workers, the outbox worker(s)) under ``serve`` right now."""
     web: list[int] = []
@@ -325,6 +337,7 @@ class Run:
     restart_seconds: float = 0.0
     restart_at: int = 0
     seconds: float = 0.0
+    serve_died: bool = False
 
 
 async def _clients(
@@ -379,12 +392,19 @@ async def _faults(
     serve: subprocess.Popen[bytes], cluster: Cluster, rng: random.Random, total: int,
     run: Run, done: asyncio.Event, started: float,
 ) -> None:  # fmt: skip
-    """Kill a web or outbox worker every 0.5–4 s (chosen by ``rng``); restart PostgreSQL once,
-    when a random share (30–60 %) of the submissions has been acknowledged."""
+    """Kill a web or outbox worker every 1–6 s (chosen by ``rng``); restart PostgreSQL once,
+    when a random share (30–60 %) of the submissions has been acknowledged.
+
+    A victim has run for at least :data:`SETTLED` seconds: a worker killed again within 5.5 s
+    of its respawn is what granian calls a crash loop (it then exits, and ``serve`` restarts
+    it after a back-off) — a different fault from a crash at a random moment."""
     restart_share = rng.uniform(0.3, 0.6)
     restarted = False
     while not done.is_set():
-        wait = rng.uniform(0.5, 4.0)
+        if serve.poll() is not None:  # the supervisor itself gave up: a finding, not a fault
+            run.serve_died = True
+            return
+        wait = rng.uniform(1.0, 6.0)
         target = rng.choice(("web", "web", "outbox"))
         pick = rng.random()
         try:
@@ -405,8 +425,8 @@ async def _faults(
             )
             continue
         web, outbox = _processes(serve)
-        victims = web if target == "web" else outbox
-        if not victims:  # being respawned right now
+        victims = [p for p in (web if target == "web" else outbox) if _age(p) >= SETTLED]
+        if not victims:  # being respawned right now, or just started
             continue
         victim = victims[int(pick * len(victims))]
         try:
@@ -424,8 +444,12 @@ async def _drive(
     done = asyncio.Event()
     started = time.monotonic()
     faults = asyncio.create_task(_faults(serve, cluster, rng, len(keys), run, done, started))
+    sending = asyncio.create_task(_clients(port, body, token, keys, clients, run))
     try:
-        await _clients(port, body, token, keys, clients, run)
+        await asyncio.wait({faults, sending}, return_when=asyncio.FIRST_COMPLETED)
+        if run.serve_died:
+            sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
     finally:
         run.seconds = time.monotonic() - started
         done.set()
@@ -460,6 +484,8 @@ def _prove(
 ) -> tuple[list[str], list[str]]:
     """(what was shown, which proofs failed)."""
     failed: list[str] = []
+    if run.serve_died:
+        failed.append("madoguchi serve stopped under the faults (see its log)")
     stored = dict(
         _rows(
             url,

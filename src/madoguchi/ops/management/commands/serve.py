@@ -2,17 +2,20 @@
 ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together.
 
 A child that dies is not the end of the service: granian starts a new web worker in place of
-one that died (``--respawn-failed-workers``), and this supervisor starts a new outbox worker
-after a back-off (1 s, doubling to 60 s while it keeps dying at once), saying so. Only the web
-server's own main process dying stops everything (its port is gone)."""
+one that died (``--respawn-failed-workers``), and this supervisor starts a new outbox worker —
+or a new granian, which gives up by itself when a worker dies again within 5.5 s of its respawn
+("crash loop") — after a back-off (1 s, doubling to 60 s while it keeps dying at once), saying
+so. Only a granian that stops within its first seconds (the port is taken, say) stops all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,19 +31,56 @@ from madoguchi.ops.clamd import (
     signature_directory,
 )
 
-#: Back-off before starting a new outbox worker: doubled after each death that follows a short
-#: run, back to the first value once a worker has run for ``WORKER_STEADY_SECONDS``.
+#: Back-off before starting a child again (granian, the outbox worker): doubled after each
+#: death that follows a short run, back to the first value once it has run for
+#: ``WORKER_STEADY_SECONDS``.
 WORKER_RESTART_FIRST = 1.0
 WORKER_RESTART_MAX = 60.0
 WORKER_STEADY_SECONDS = 60.0
 
 
-def _worker_start(environ: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "madoguchi", "outbox_worker"],
-        start_new_session=True,
-        env=environ,
-    )
+#: A granian that stops sooner than this after ``serve`` started never worked (the port is
+#: taken, the settings are wrong): ``serve`` stops instead of retrying for ever.
+SERVER_FIRST_SECONDS = 10.0
+
+
+class _Supervised:
+    """One child process, started again after a back-off whenever it dies."""
+
+    def __init__(self, name: str, english: str, start: Callable[[], subprocess.Popen[bytes]]):
+        self.name, self.english, self._start = name, english, start
+        self.process = start()
+        self.started = time.monotonic()
+        self.restart_at: float | None = None
+        self.backoff = WORKER_RESTART_FIRST
+
+    def check(self, say: Callable[[str], None]) -> None:
+        """Notice a death (and schedule the restart), or restart when the back-off is over."""
+        if self.restart_at is None and self.process.poll() is not None:
+            # Killed or crashed: what it was doing is redone by its successor (the outbox's
+            # leases and locks let go; a web request in flight is answered by no one and the
+            # client retries with its Idempotency-Key).
+            if time.monotonic() - self.started >= WORKER_STEADY_SECONDS:
+                self.backoff = WORKER_RESTART_FIRST
+            code = self.process.returncode
+            # Whatever it left in its process group (a killed granian's workers) goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            say(
+                f"{self.name}が停止しました（終了コード {code}）。{self.backoff:g} 秒後に"
+                f"起動し直します。(The {self.english} exited with {code}; restarting in "
+                f"{self.backoff:g} s.)"
+            )
+            self.restart_at = time.monotonic() + self.backoff
+            self.backoff = min(self.backoff * 2, WORKER_RESTART_MAX)
+        if self.restart_at is not None and time.monotonic() >= self.restart_at:
+            self.restart_at = None
+            self.process = self._start()
+            self.started = time.monotonic()
+            say(
+                f"{self.name}を起動し直しました（PID {self.process.pid}）。"
+                f"(The {self.english} was restarted.)"
+            )
 
 
 class Command(BaseCommand):
@@ -112,34 +152,41 @@ class Command(BaseCommand):
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
         # inherited-ignored SIGINT, also stops a child still starting), and a group can be
         # killed whole if it does not stop.
-        server = subprocess.Popen(  # noqa: S603 (our own executables, fixed arguments)
-            [
-                os.path.join(bin_dir, "granian"),
-                "--interface",
-                "wsgi",
-                "--host",
-                options["host"],
-                "--port",
-                str(options["port"]),
-                "--workers",
-                str(max(options["workers"], 1)),
-                "--blocking-threads",
-                str(blocking),
-                # A web worker that dies (killed, out of memory) is replaced by a new one.
-                "--respawn-failed-workers",
-                "--respawn-interval",
-                "1",
-                "--log-level",
-                "warning",
-                "madoguchi.conf.wsgi:application",
-            ],
-            start_new_session=True,
-            env=environ,
+        granian = [
+            os.path.join(bin_dir, "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            options["host"],
+            "--port",
+            str(options["port"]),
+            "--workers",
+            str(max(options["workers"], 1)),
+            "--blocking-threads",
+            str(blocking),
+            # A web worker that dies (killed, out of memory) is replaced by a new one.
+            "--respawn-failed-workers",
+            "--respawn-interval",
+            "1",
+            "--log-level",
+            "warning",
+            "madoguchi.conf.wsgi:application",
+        ]
+        launched = time.monotonic()
+        server = _Supervised(
+            "Webサーバー（granian）",
+            "web server (granian)",
+            lambda: subprocess.Popen(granian, start_new_session=True, env=environ),  # noqa: S603
         )
-        worker = _worker_start(environ)
-        worker_started = time.monotonic()
-        restart_at: float | None = None
-        backoff = WORKER_RESTART_FIRST
+        worker = _Supervised(
+            "送信ワーカー",
+            "outbox worker",
+            lambda: subprocess.Popen(
+                [sys.executable, "-m", "madoguchi", "outbox_worker"],
+                start_new_session=True,
+                env=environ,
+            ),
+        )
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -149,28 +196,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         scanner_state = "starting" if scanner is not None else "none"
-        while not stopping and server.poll() is None:
-            if restart_at is None and worker.poll() is not None:
-                # The outbox worker died (killed, crashed): what it was sending stays queued
-                # (leases and locks let go) and is sent by its successor.
-                if time.monotonic() - worker_started >= WORKER_STEADY_SECONDS:
-                    backoff = WORKER_RESTART_FIRST
+        while not stopping:
+            if (
+                server.process.poll() is not None
+                and time.monotonic() - launched < SERVER_FIRST_SECONDS
+            ):
                 self.stderr.write(
-                    f"送信ワーカーが停止しました（終了コード {worker.returncode}）。"
-                    f"{backoff:g} 秒後に起動し直します。"
-                    f"(The outbox worker exited with {worker.returncode}; "
-                    f"restarting in {backoff:g} s.)"
+                    "Webサーバー（granian）が起動できませんでした。上の表示を確認してください。"
+                    "(The web server could not start.)"
                 )
-                restart_at = time.monotonic() + backoff
-                backoff = min(backoff * 2, WORKER_RESTART_MAX)
-            if restart_at is not None and time.monotonic() >= restart_at:
-                restart_at = None
-                worker = _worker_start(environ)
-                worker_started = time.monotonic()
-                self.stderr.write(
-                    f"送信ワーカーを起動し直しました（PID {worker.pid}）。"
-                    f"(The outbox worker was restarted.)"
-                )
+                break
+            server.check(self.stderr.write)
+            worker.check(self.stderr.write)
             if scanner is not None and scanner_state == "starting":
                 if scanner.ready(timeout=0.2):
                     scanner_state = "ready"
@@ -187,7 +224,7 @@ class Command(BaseCommand):
                         )
                     )
             time.sleep(0.3)
-        children = (server, worker)
+        children = (server.process, worker.process)
         for child in children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
