@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,6 +65,9 @@ MAX_ATTEMPTS: Final = 12
 #: 30 s, 1 min, 2 min … capped at 6 hours: the twelve attempts span about a day.
 BACKOFF_BASE: Final = timedelta(seconds=30)
 BACKOFF_MAX: Final = timedelta(hours=6)
+#: How long a claimed delivery is kept from other workers beyond its own timeout: a worker
+#: killed while sending leaves that one delivery, sent again by another after this.
+LEASE_MARGIN: Final = timedelta(seconds=30)
 MAX_URL_LENGTH: Final = 500
 MAX_DESCRIPTION: Final = 200
 #: Only so much of an answer is read (and then discarded): a receiver cannot make us buffer.
@@ -353,25 +357,27 @@ class WebhookReport:
 
 
 def _claim(
-    now: datetime, limit: int, lease: timedelta, ids: Sequence[int] | None = None
-) -> list[WebhookDelivery]:
-    """Take due deliveries for this worker: locked (SKIP LOCKED on PostgreSQL, so several
-    workers split the work), then leased by moving ``available_at`` ahead, and committed at
-    once — no transaction stays open while a receiver is slow. A worker that dies mid-way
-    leaves its rows to be taken again when the lease ends (at least once, never zero)."""
+    now: datetime, lease: timedelta, ids: Sequence[int] | None = None
+) -> WebhookDelivery | None:
+    """Take the next due delivery for this worker: locked (SKIP LOCKED on PostgreSQL, so
+    several workers split the work), then leased by moving ``available_at`` to ``now + lease``,
+    and committed at once — no transaction stays open while a receiver is slow.
+
+    One at a time, just before it is sent: a worker that dies mid-way leaves only the delivery
+    it was sending, due again when that short lease ends (at least once, never zero). A batch
+    leased together would keep every row of it from the others for the whole batch's worst
+    case (10 minutes) after a crash."""
     with transaction.atomic():
         due = WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status__in=(WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED),
             available_at__lte=now,
         )
-        if ids is not None:
+        if ids is not None:  # the task that follows a commit: only its own rows
             due = due.filter(pk__in=list(ids))
-        rows = list(due.order_by("available_at", "id")[:limit])
-        if rows:
-            WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-                available_at=now + lease
-            )
-    return rows
+        row = due.order_by("available_at", "id").first()
+        if row is not None:
+            WebhookDelivery.objects.filter(pk=row.pk).update(available_at=now + lease)
+    return row
 
 
 def _send(
@@ -438,15 +444,19 @@ def webhooks_deliver(
     receiver deduplicates by ``webhook-id``. ``ids`` limits the delivery to those rows (the
     task that follows a commit); a row another worker holds is left to it.
     """
-    lease = timedelta(seconds=timeout * limit + 60)
-    rows = _claim(now, limit, lease, ids)
     delivered = failed = gave_up = 0
-    endpoints = {
-        endpoint.pk: endpoint
-        for endpoint in WebhookEndpoint.objects.filter(pk__in={row.endpoint_id for row in rows})
-    }
-    for row in rows:
-        endpoint = endpoints.get(row.endpoint_id)
+    endpoints: dict[int, WebhookEndpoint | None] = {}
+    started = time.monotonic()
+    for _ in range(limit):
+        # Leased from when its turn comes (``now`` plus the time this call has taken so far)
+        # for the longest one send may take: the receiver's timeout, with a margin.
+        elapsed = timedelta(seconds=time.monotonic() - started)
+        row = _claim(now, elapsed + timedelta(seconds=timeout) + LEASE_MARGIN, ids)
+        if row is None:
+            break
+        if row.endpoint_id not in endpoints:
+            endpoints[row.endpoint_id] = WebhookEndpoint.objects.filter(pk=row.endpoint_id).first()
+        endpoint = endpoints[row.endpoint_id]
         if endpoint is None or not endpoint.active:
             WebhookDelivery.objects.filter(pk=row.pk).update(
                 status=WebhookDelivery.Status.GAVE_UP,

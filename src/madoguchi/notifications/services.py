@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,8 +35,11 @@ from madoguchi.tenants.models import Organisation
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
-#: Mails sent in one transaction (one SMTP connection), and ids handed to one task.
+#: Mails one delivery call sends at most, and ids handed to one task.
 DELIVERY_BATCH = 100
+#: How long a claimed mail is kept from other workers: longer than one SMTP exchange (20 s
+#: per operation). A worker killed while sending leaves that one mail, sent again after this.
+MAIL_LEASE = timedelta(minutes=2)
 
 
 def _check_limit(
@@ -149,29 +153,46 @@ def _backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** min(attempts, 12)), MAX_BACKOFF)
 
 
-def outbox_deliver_email(
-    *, now: datetime, limit: int = DELIVERY_BATCH, ids: Sequence[int] | None = None
-) -> DeliveryReport:
-    """Send due e-mails; a failure is retried later with exponential backoff (max 1 hour).
-
-    Delivery is at least once: a crash between sending and recording can send a mail twice,
-    never zero times. Rows are locked (SKIP LOCKED on PostgreSQL) so that several workers
-    can run side by side. Logs carry message ids, never addresses or contents. ``ids``
-    limits the delivery to those rows (the task that follows a commit); a row another worker
-    holds or already delivered is skipped, so the task and the sweep never send it twice.
-    """
-    delivered = failed = 0
+def _claim(
+    now: datetime, lease: timedelta, ids: Sequence[int] | None = None
+) -> OutboxMessage | None:
+    """Take the next due mail (of ``ids`` when given): locked (SKIP LOCKED on PostgreSQL, so
+    several workers split the work), leased by moving ``available_at`` to ``now + lease``,
+    and committed at once."""
     with transaction.atomic():
         due = OutboxMessage.objects.select_for_update(skip_locked=True).filter(
             topic=OutboxMessage.Topic.EMAIL, delivered_at__isnull=True, available_at__lte=now
         )
         if ids is not None:
             due = due.filter(pk__in=list(ids))
-        rows = list(due.order_by("available_at", "id")[:limit])
-        if not rows:
-            return DeliveryReport(0, 0)
-        connection = mailers.default
-        for row in rows:
+        row = due.order_by("available_at", "id").first()
+        if row is not None:
+            OutboxMessage.objects.filter(pk=row.pk).update(available_at=now + lease)
+    return row
+
+
+def outbox_deliver_email(
+    *, now: datetime, limit: int = DELIVERY_BATCH, ids: Sequence[int] | None = None
+) -> DeliveryReport:
+    """Send due e-mails; a failure is retried later with exponential backoff (max 1 hour).
+
+    Delivery is at least once: each mail is claimed (leased for :data:`MAIL_LEASE`, so that
+    several workers can run side by side) just before it is sent, and its delivery recorded
+    right after, each in its own short transaction. A worker killed mid-way, or a database
+    restart, sends again only the one mail in flight, once its lease ends — never a whole
+    batch, never zero. Logs carry message ids, never addresses or contents. ``ids`` limits
+    the delivery to those rows (the task that follows a commit); a row another worker holds or
+    already delivered is skipped, so the task and the sweep never send it twice.
+    """
+    delivered = failed = 0
+    connection = mailers.default
+    started = time.monotonic()
+    try:
+        for _ in range(limit):
+            # Leased from when its turn comes (``now`` plus the time this call has taken).
+            row = _claim(now, timedelta(seconds=time.monotonic() - started) + MAIL_LEASE, ids)
+            if row is None:
+                break
             payload = row.payload
             message = EmailMessage(
                 subject=payload["subject"],
@@ -192,10 +213,12 @@ def outbox_deliver_email(
                 )
             else:
                 row.delivered_at = now
+                row.available_at = now
                 row.last_error = ""
                 delivered += 1
             row.save(update_fields=["attempts", "last_error", "available_at", "delivered_at"])
-        # Closing a broken connection must not lose the delivery records written above.
+    finally:
+        # Closing a broken connection must not hide what was recorded above.
         with contextlib.suppress(Exception):
             connection.close()
     # Mail is retried without end (hourly at most): a failed attempt is a "retry".

@@ -51,6 +51,8 @@ class Receiver:
         self.status = 204
         self.delay = 0.0
         self.location = ""
+        #: Called (in the server's thread) before each answer, with the request's number.
+        self.on_request: Any = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +62,8 @@ class Receiver:
                 receiver.requests.append(
                     {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
                 )
+                if receiver.on_request is not None:
+                    receiver.on_request(len(receiver.requests))
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(receiver.status)
@@ -519,15 +523,57 @@ def test_rows_taken_by_one_worker_are_not_sent_by_another(endpoint, procedure, r
 
     apply(procedure, resident)
     at = now()
-    taken = _claim(at, 10, timedelta(minutes=5))
+    taken = _claim(at, timedelta(minutes=5))
 
     report = webhooks_deliver(now=at)
 
-    assert len(taken) == 1
+    assert taken is not None
     assert (report.delivered, report.failed) == (0, 0)
     assert receiver.requests == []
     # A worker that died mid-way: the lease ends and the row is sent (at least once).
     assert webhooks_deliver(now=at + timedelta(minutes=5)).delivered == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the receiver's thread reads what was committed
+def test_a_worker_holds_only_the_delivery_it_is_sending(endpoint, procedure, resident, receiver):
+    """A worker killed while sending (SIGKILL in the fault benchmark) leaves behind exactly
+    what it held at that moment: the one delivery in flight, leased for one timeout and a
+    margin — never the rest of a batch, which would wait out the whole batch's lease."""
+    from django.db import connection
+
+    from madoguchi.integrations.webhooks import LEASE_MARGIN
+
+    for _ in range(3):
+        apply(procedure, resident)
+    at = now()
+    started = time.monotonic()
+    held: list[list[tuple[int, Any]]] = []
+    elapsed: list[timedelta] = []
+
+    def snapshot(number: int) -> None:
+        if number == 2:  # while the second delivery is being received
+            elapsed.append(timedelta(seconds=time.monotonic() - started))
+            held.append(
+                list(
+                    WebhookDelivery.objects.filter(available_at__gt=at)
+                    .exclude(status=WebhookDelivery.Status.DELIVERED)
+                    .values_list("pk", "available_at")
+                )
+            )
+            connection.close()
+
+    receiver.on_request = snapshot
+    queued = list(
+        WebhookDelivery.objects.order_by("available_at", "id").values_list("pk", flat=True)
+    )
+
+    report = webhooks_deliver(now=at, timeout=10)
+
+    assert report.delivered == 3
+    ((pk, until),) = held[0]  # one row held: the second, nothing else
+    assert pk == queued[1]
+    # Leased from when its turn came, for one timeout and the margin.
+    assert at < until <= at + elapsed[0] + timedelta(seconds=10) + LEASE_MARGIN
 
 
 def test_one_broken_endpoint_does_not_hold_up_the_others(

@@ -41,6 +41,10 @@ HOUSEKEEPING_INTERVAL_SECONDS = 3600
 #: The register's daily head is published once per Japan date: looked at every 5 minutes, so
 #: it is out a few minutes after midnight.
 HEADS_INTERVAL_SECONDS = 300
+#: Mails and webhooks taken per pass; a full pass means more are due and the next pass starts
+#: at once instead of after ``--interval`` (a backlog drains at the transports' speed).
+MAIL_BATCH = 100
+WEBHOOK_BATCH = 50
 
 
 def heartbeat() -> None:
@@ -61,7 +65,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--once", action="store_true", help="1回だけ配信して終了する")
+        parser.add_argument(
+            "--once", action="store_true", help="いま送るべきものを配信して終了する"
+        )
         parser.add_argument("--interval", type=float, default=5.0, help="確認の間隔（秒）")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -79,13 +85,15 @@ class Command(BaseCommand):
         while True:
             # One id per loop: every line this loop logs carries it (madoguchi.core.logs).
             request_id_bind(request_id_new("worker"))
+            full = False
             try:
-                report = outbox_deliver_email(now=now())
+                report = outbox_deliver_email(now=now(), limit=MAIL_BATCH)
             except Exception as error:  # the database is away: keep the worker alive, retry
                 self.stderr.write(
                     f"配信を一時中断しました（{type(error).__name__}）。再試行します。"
                 )
             else:
+                full = full or report.delivered + report.failed >= MAIL_BATCH
                 if report.delivered or report.failed:
                     self.stdout.write(
                         f"メール: 配信 {report.delivered}、失敗（再送予定） {report.failed}"
@@ -100,10 +108,11 @@ class Command(BaseCommand):
                 if staff_report.mails:
                     self.stdout.write(f"職員へのお知らせ: {staff_report.mails} 通")
             try:
-                hooks = webhooks_deliver(now=now())
+                hooks = webhooks_deliver(now=now(), limit=WEBHOOK_BATCH)
             except Exception as error:  # as for mail: keep the worker alive, retry
                 self.stderr.write(f"Webhook の配信を一時中断しました（{type(error).__name__}）。")
             else:
+                full = full or hooks.delivered + hooks.failed + hooks.gave_up >= WEBHOOK_BATCH
                 if hooks.delivered or hooks.failed or hooks.gave_up:
                     self.stdout.write(
                         f"Webhook: 配信 {hooks.delivered}、失敗（再送予定） {hooks.failed}、"
@@ -148,8 +157,9 @@ class Command(BaseCommand):
                     next_purge = time.monotonic() + 600
                 else:
                     # A full batch means more is due: the next loop continues the backlog.
-                    full = purge.purged >= PURGE_BATCH
-                    next_purge = time.monotonic() + (0 if full else PURGE_INTERVAL_SECONDS)
+                    more = purge.purged >= PURGE_BATCH
+                    full = full or more
+                    next_purge = time.monotonic() + (0 if more else PURGE_INTERVAL_SECONDS)
                     if purge.purged:
                         self.stdout.write(f"保存期間を過ぎた申請を削除: {purge.purged} 件")
             if time.monotonic() >= next_housekeeping:
@@ -169,8 +179,10 @@ class Command(BaseCommand):
                 heartbeat()
             except Exception as error:  # the database is away: /readyz will say so
                 self.stderr.write(f"稼働記録を書けませんでした（{type(error).__name__}）。")
-            if options["once"] or stopping:
+            if stopping or (options["once"] and not full):
                 return
+            if full:  # more is due: the next pass at once, on the connection that just worked
+                continue
             waited = 0.0
             while waited < options["interval"] and not stopping:
                 time.sleep(0.2)

@@ -1,14 +1,24 @@
-"""``madoguchi serve``: the web server (granian), the outbox worker, with
-``MADOGUCHI_TASKS_URL`` the Redis task worker (``madoguchi rqworker``) and, where the system has
-ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together."""
+"""``madoguchi serve``: the web server (granian), the outbox worker (unless
+``--no-outbox-worker``), with ``MADOGUCHI_TASKS_URL`` the Redis task worker (``madoguchi
+rqworker``) and, where the system has
+ClamAV and its signatures and no scanner is configured, a clamd of its own; stopped together.
+
+A child that dies is not the end of the service: granian starts a new web worker in place of
+one that died (``--respawn-failed-workers``), and this supervisor starts a new outbox worker
+(or task worker) —
+or a new granian, which gives up by itself when a worker dies again within 5.5 s of its respawn
+("crash loop") — after a back-off (1 s, doubling to 60 s while it keeps dying at once), saying
+so. Only a granian that stops within its first seconds (the port is taken, say) stops all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,6 +34,57 @@ from madoguchi.ops.clamd import (
     local_clamd_start,
     signature_directory,
 )
+
+#: Back-off before starting a child again (granian, the outbox worker): doubled after each
+#: death that follows a short run, back to the first value once it has run for
+#: ``WORKER_STEADY_SECONDS``.
+WORKER_RESTART_FIRST = 1.0
+WORKER_RESTART_MAX = 60.0
+WORKER_STEADY_SECONDS = 60.0
+
+
+#: A granian that stops sooner than this after ``serve`` started never worked (the port is
+#: taken, the settings are wrong): ``serve`` stops instead of retrying for ever.
+SERVER_FIRST_SECONDS = 10.0
+
+
+class _Supervised:
+    """One child process, started again after a back-off whenever it dies."""
+
+    def __init__(self, name: str, english: str, start: Callable[[], subprocess.Popen[bytes]]):
+        self.name, self.english, self._start = name, english, start
+        self.process = start()
+        self.started = time.monotonic()
+        self.restart_at: float | None = None
+        self.backoff = WORKER_RESTART_FIRST
+
+    def check(self, say: Callable[[str], None]) -> None:
+        """Notice a death (and schedule the restart), or restart when the back-off is over."""
+        if self.restart_at is None and self.process.poll() is not None:
+            # Killed or crashed: what it was doing is redone by its successor (the outbox's
+            # leases and locks let go; a web request in flight is answered by no one and the
+            # client retries with its Idempotency-Key).
+            if time.monotonic() - self.started >= WORKER_STEADY_SECONDS:
+                self.backoff = WORKER_RESTART_FIRST
+            code = self.process.returncode
+            # Whatever it left in its process group (a killed granian's workers) goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            say(
+                f"{self.name}が停止しました（終了コード {code}）。{self.backoff:g} 秒後に"
+                f"起動し直します。(The {self.english} exited with {code}; restarting in "
+                f"{self.backoff:g} s.)"
+            )
+            self.restart_at = time.monotonic() + self.backoff
+            self.backoff = min(self.backoff * 2, WORKER_RESTART_MAX)
+        if self.restart_at is not None and time.monotonic() >= self.restart_at:
+            self.restart_at = None
+            self.process = self._start()
+            self.started = time.monotonic()
+            say(
+                f"{self.name}を起動し直しました（PID {self.process.pid}）。"
+                f"(The {self.english} was restarted.)"
+            )
 
 
 def metrics_folder_prepare(data_dir: Path) -> Path:
@@ -132,42 +193,58 @@ class Command(BaseCommand):
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
         # inherited-ignored SIGINT, also stops a child still starting), and a group can be
         # killed whole if it does not stop.
-        server = subprocess.Popen(  # noqa: S603 (our own executables, fixed arguments)
-            [
-                os.path.join(bin_dir, "granian"),
-                "--interface",
-                "wsgi",
-                "--host",
-                options["host"],
-                "--port",
-                str(options["port"]),
-                "--workers",
-                str(workers),
-                "--blocking-threads",
-                str(blocking),
-                "--log-level",
-                "warning",
-                "madoguchi.conf.wsgi:application",
-            ],
-            start_new_session=True,
-            env=environ,
+        granian = [
+            os.path.join(bin_dir, "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            options["host"],
+            "--port",
+            str(options["port"]),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(blocking),
+            # A web worker that dies (killed, out of memory) is replaced by a new one.
+            "--respawn-failed-workers",
+            "--respawn-interval",
+            "1",
+            "--log-level",
+            "warning",
+            "madoguchi.conf.wsgi:application",
+        ]
+        launched = time.monotonic()
+        server = _Supervised(
+            "Webサーバー（granian）",
+            "web server (granian)",
+            lambda: subprocess.Popen(granian, start_new_session=True, env=environ),  # noqa: S603
         )
-        children: tuple[subprocess.Popen[bytes], ...] = (server,)
+        supervised = [server]
         if not options["no_outbox_worker"]:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "madoguchi", "outbox_worker"],
-                start_new_session=True,
-                env=environ,
+            supervised.append(
+                _Supervised(
+                    "送信ワーカー",
+                    "outbox worker",
+                    lambda: subprocess.Popen(
+                        [sys.executable, "-m", "madoguchi", "outbox_worker"],
+                        start_new_session=True,
+                        env=environ,
+                    ),
+                )
             )
-            children = (server, worker)
         if settings.TASKS_URL:
             # Tasks on Redis: their worker runs beside the outbox worker (which stays the
             # sweeper for anything whose task was lost).
             self.stdout.write("バックグラウンド処理: Redis のワーカーを起動します。")
-            tasks = subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
-                task_worker_argv(), start_new_session=True, env=environ
+            supervised.append(
+                _Supervised(
+                    "Redis のワーカー",
+                    "Redis task worker",
+                    lambda: subprocess.Popen(  # noqa: S603 (our own executable, fixed arguments)
+                        task_worker_argv(), start_new_session=True, env=environ
+                    ),
+                )
             )
-            children = (*children, tasks)
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -177,7 +254,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         scanner_state = "starting" if scanner is not None else "none"
-        while not stopping and all(child.poll() is None for child in children):
+        while not stopping:
+            if (
+                server.process.poll() is not None
+                and time.monotonic() - launched < SERVER_FIRST_SECONDS
+            ):
+                self.stderr.write(
+                    "Webサーバー（granian）が起動できませんでした。上の表示を確認してください。"
+                    "(The web server could not start.)"
+                )
+                break
+            for child in supervised:
+                child.check(self.stderr.write)
             if scanner is not None and scanner_state == "starting":
                 if scanner.ready(timeout=0.2):
                     scanner_state = "ready"
@@ -194,15 +282,16 @@ class Command(BaseCommand):
                         )
                     )
             time.sleep(0.3)
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
+        processes = [child.process for child in supervised]
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
             try:
-                child.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         if scanner is not None:
             scanner.stop()
         self.stdout.write("停止しました。")
