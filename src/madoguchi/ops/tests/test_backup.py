@@ -552,3 +552,49 @@ def test_a_truncated_backup_exits_non_zero_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "途中で切れています" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- Where the plaintext is while a command works -------------------------------------------
+
+
+@pytestmark_db
+def test_decrypted_data_stays_in_a_private_folder_under_the_data_directory(machine, key, tmp_path):
+    root = machine / "run" / "backup-tmp"
+    root.mkdir(parents=True)
+    # What a backup killed with SIGKILL left: its process (a pid above any pid_max) is gone.
+    stale = root / "999999999-killed"
+    stale.mkdir()
+    (stale / "madoguchi.sqlite3").write_bytes(b"plaintext of yesterday")
+    seen: list[tuple[list[str], int]] = []
+
+    def progress(text: str) -> None:
+        seen.append((sorted(p.name for p in root.iterdir()), root.stat().st_mode & 0o777))
+
+    out = tmp_path / "private.mdgbak"
+    backup_create(out=out, key=key, now=now(), progress=progress)
+
+    names, mode = seen[0]  # while the database was being copied
+    assert len(names) == 1
+    assert names[0].startswith(f"{os.getpid()}-")
+    assert mode == 0o700
+    assert list(root.iterdir()) == []  # the stale folder and this command's are gone
+
+
+@pytestmark_db
+@pytest.mark.parametrize("chunk_bytes", [2**32 - 1, 0, "many"])
+def test_an_edited_chunk_size_is_refused_before_any_chunk_is_read(
+    archive, key, tmp_path, chunk_bytes
+):
+    # The header is authenticated only with the chunks: its chunk size must not decide how
+    # much is read (a 4 GiB buffer) before that.
+    data = archive.read_bytes()
+    start = len(MAGIC) + 4
+    length = int.from_bytes(data[len(MAGIC) : start], "big")
+    header = json.loads(data[start : start + length])
+    header["chunk_bytes"] = chunk_bytes
+    raw = json.dumps(header).encode()
+    edited = tmp_path / "edited.mdgbak"
+    edited.write_bytes(MAGIC + len(raw).to_bytes(4, "big") + raw + data[start + length :])
+
+    with pytest.raises(Corrupted, match="見出しが壊れています"):
+        archive_read(edited, key=key)
