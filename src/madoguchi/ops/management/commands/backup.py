@@ -43,7 +43,7 @@ class Command(BaseCommand):
     # Django's system checks open the database (SQLite's JSON support): on a fresh machine
     # that creates an empty madoguchi.sqlite3 before restore could refuse. Restore checks the
     # archive and the target itself; nothing here needs the checks.
-    requires_system_checks: list[str] = []  # type: ignore[assignment]
+    requires_system_checks = ()
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
