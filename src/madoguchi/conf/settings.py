@@ -268,6 +268,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # A lost or refused database connection in a view: 503 with Retry-After, not a 500
+    # (handler500 in conf.urls does the same for the middlewares above).
+    "madoguchi.core.dbguard.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "madoguchi.conf.urls"

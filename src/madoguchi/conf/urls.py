@@ -89,3 +89,5 @@ def patterns_for(role: str) -> list[Pattern]:
 
 
 urlpatterns = patterns_for(settings.ROLE)
+#: A database that cannot be reached is a 503 with Retry-After, also outside a view.
+handler500 = "madoguchi.core.dbguard.server_error"

@@ -116,3 +116,8 @@ REPLICA_FALLBACKS: Final = Counter(
     "more than MADOGUCHI_REPLICA_MAX_LAG_SECONDS), unreachable.",
     ["reason"],
 )
+DATABASE_UNAVAILABLE: Final = Counter(
+    "madoguchi_database_unavailable_total",
+    "Requests answered 503 because the database could not be reached (connection lost or "
+    "refused), instead of a server error.",
+)

@@ -7,6 +7,7 @@ serve now: the database, the file storage, the outbox worker's heartbeat and the
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -26,12 +27,16 @@ from madoguchi import __version__
 from madoguchi.applications.virus import ScannerUnavailable, clamd_address_parse, clamd_command
 from madoguchi.core.tenancy import rls_problems
 from madoguchi.core.time import now
+from madoguchi.ops.metrics import metrics_allowed
 from madoguchi.ops.models import WorkerHeartbeat
 
 #: The outbox worker beats once a loop (every few seconds); older than this, it is not running.
 HEARTBEAT_STALE_SECONDS: Final = 60
 #: clamd must answer PING within this.
 CLAMD_TIMEOUT_SECONDS: Final = 2.0
+#: ``/readyz`` answers from one check of the components per process for this long: a flood of
+#: requests costs one storage write/delete, one set of queries and one clamd PING per process.
+READY_CACHE_SECONDS: Final = 5.0
 
 
 @dataclass(frozen=True)
@@ -144,11 +149,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "version": __version__})
 
 
-@never_cache
-@require_GET
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to serve: 200 when every component answers; else 503 naming the failing ones
-    (in Japanese, with a code). Never a 500: a check that raises is that component's error."""
+_ready_lock = threading.Lock()
+_ready_cache: tuple[float, dict[str, dict[str, str]], list[str]] | None = None
+
+
+def _check_components() -> tuple[dict[str, dict[str, str]], list[str]]:
     results: dict[str, dict[str, str]] = {}
     failing: list[str] = []
     for key, (label, check) in _COMPONENTS.items():
@@ -174,16 +179,47 @@ def readyz(request: HttpRequest) -> JsonResponse:
         results[key] = {"name": label, **result.as_json((time.perf_counter() - started) * 1000)}
         if result.status == "error":
             failing.append(key)
+    return results, failing
+
+
+def _components() -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The components' answers, checked at most once per :data:`READY_CACHE_SECONDS` in this
+    process (concurrent requests wait for the one check under way)."""
+    global _ready_cache
+    with _ready_lock:
+        cached = _ready_cache
+        if cached is not None and time.monotonic() - cached[0] < READY_CACHE_SECONDS:
+            return cached[1], cached[2]
+        results, failing = _check_components()
+        _ready_cache = (time.monotonic(), results, failing)
+        return results, failing
+
+
+def ready_cache_clear() -> None:
+    """Forget the cached answers (tests; the next request checks again)."""
+    global _ready_cache
+    with _ready_lock:
+        _ready_cache = None
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: 200 when every component answers, else 503. Never a 500: a check that
+    raises is that component's error. The components are checked at most once every
+    :data:`READY_CACHE_SECONDS` per process. Only a caller allowed to read ``/metrics``
+    (:func:`~madoguchi.ops.metrics.metrics_allowed`) sees the version and the components (in
+    Japanese, with a code); anyone else gets just ``{"status": "ok"|"error"}``."""
+    results, failing = _components()
     status = 503 if failing else 200
-    body: dict[str, object] = {
-        "status": "ok" if not failing else "error",
-        "version": __version__,
-        "components": results,
-    }
-    if failing:
-        names = "、".join(results[key]["name"] for key in failing)
-        body["message"] = f"利用できない部分があります: {names}"
-        body["failing"] = failing
+    body: dict[str, object] = {"status": "ok" if not failing else "error"}
+    if metrics_allowed(request):
+        body["version"] = __version__
+        body["components"] = results
+        if failing:
+            names = "、".join(results[key]["name"] for key in failing)
+            body["message"] = f"利用できない部分があります: {names}"
+            body["failing"] = failing
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -266,3 +267,8 @@ def test_every_line_of_a_request_carries_its_id_and_the_access_line_no_query(cap
     assert access[-1]["role"] == "all"
     assert "duration_ms" in access[-1]
     assert "hanako" not in json.dumps(access[-1])
+    # ISO 8601 with the zone's offset, to the millisecond: 2026-12-05T12:35:43.114+09:00.
+    stamp = datetime.fromisoformat(access[-1]["time"])
+    assert stamp.tzinfo is not None
+    assert "T" in access[-1]["time"]
+    assert len(access[-1]["time"].split("T")[1].split("+")[0].split("-")[0]) == len("12:35:43.114")

@@ -270,11 +270,17 @@ class DecryptingReader:
         try:
             salt = bytes.fromhex(str(header["salt"]))
             self._prefix = bytes.fromhex(str(header["nonce_prefix"]))
-            self._limit = int(header["chunk_bytes"]) + TAG_BYTES
+            chunk_bytes = int(header["chunk_bytes"])
         except (KeyError, ValueError, TypeError):
+            chunk_bytes = -1
+        # The header is only authenticated by the chunks read with it: a chunk size from an
+        # edited header must not decide how much is read (up to 4 GiB at once). Every archive
+        # is written with CHUNK_BYTES; anything else is damage.
+        if chunk_bytes != CHUNK_BYTES:
             raise Corrupted(
                 "バックアップの見出しが壊れています（the backup's header is damaged）。"
-            ) from None
+            )
+        self._limit = chunk_bytes + TAG_BYTES
         self._aead = _archive_key(key, salt)
         self._digest = digest
         self._source = source

@@ -150,9 +150,49 @@ class RestoreReport:
 # --- Create ---------------------------------------------------------------------------------
 
 
+def scratch_root() -> Path:
+    """``<DATA_DIR>/run/backup-tmp``: where a backup or restore unpacks (decrypted) data while
+    it works. Under the data directory, not the system's temp folder: readable only by the
+    platform's user (0700), on the disk sized for the data, and cleaned by the next command."""
+    return Path(settings.DATA_DIR) / "run" / "backup-tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def scratch_clean() -> list[Path]:
+    """Remove what a backup or restore killed mid-way (SIGKILL, power loss) left in
+    :func:`scratch_root`: every folder whose process is gone. Returns the folders removed."""
+    removed: list[Path] = []
+    root = scratch_root()
+    if not root.is_dir():
+        return removed
+    for folder in root.iterdir():
+        pid_text = folder.name.partition("-")[0]
+        if pid_text.isdigit() and _pid_alive(int(pid_text)):
+            continue  # this or another backup command at work
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            folder.unlink(missing_ok=True)
+        removed.append(folder)
+    return removed
+
+
 @contextmanager
-def _private_folder(near: Path | None = None) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="madoguchi-backup-", dir=near))
+def _private_folder() -> Iterator[Path]:
+    root = scratch_root()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    scratch_clean()
+    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
     os.chmod(folder, 0o700)
     try:
         yield folder

@@ -28,7 +28,6 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 
 from madoguchi.applications.models import Application, Attachment, IssuedDocument
@@ -513,13 +512,20 @@ def test_the_command_creates_verifies_and_refuses_in_japanese(
     call_command("backup", "verify", str(path), "--against-installation", stdout=out)
     assert "バックアップは完全です" in out.getvalue()
     assert "すべて一致しました" in out.getvalue()
-    with pytest.raises(CommandError, match="すでにあります"):
-        call_command("backup", "create", "--out", str(path), stdout=io.StringIO())
-    with pytest.raises(CommandError, match="すでにデータがあります"):
-        call_command("backup", "restore", str(path), stdout=io.StringIO())
+    for argv, expected in (
+        (["create", "--out", str(path)], "すでにあります"),
+        (["restore", str(path)], "すでにデータがあります"),
+    ):
+        err = io.StringIO()
+        with pytest.raises(SystemExit) as exited:
+            call_command("backup", *argv, stdout=io.StringIO(), stderr=err)
+        assert exited.value.code == 1
+        assert expected in err.getvalue()
     settings.BACKUP_KEY_FILE = ""
-    with pytest.raises(CommandError, match="MADOGUCHI_BACKUP_KEY_FILE"):
-        call_command("backup", "verify", str(path), stdout=io.StringIO())
+    err = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("backup", "verify", str(path), stdout=io.StringIO(), stderr=err)
+    assert "MADOGUCHI_BACKUP_KEY_FILE" in err.getvalue()
 
 
 def test_a_truncated_backup_exits_non_zero_without_a_traceback(tmp_path):
@@ -541,8 +547,27 @@ def test_a_truncated_backup_exits_non_zero_without_a_traceback(tmp_path):
         "MADOGUCHI_BACKUP_KEY_FILE": str(key_path),
         "DJANGO_SETTINGS_MODULE": "madoguchi.conf.settings",
     }
+    for command in ("verify", "restore"):
+        result = subprocess.run(
+            [sys.executable, "-m", "madoguchi", "backup", command, str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 1
+        assert "途中で切れています" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "CommandError" not in result.stderr
+        # The refused restore made no database (settings' own secret_key/static may be there).
+        assert not (tmp_path / "data" / "madoguchi.sqlite3").exists()
+    # A restore onto non-empty file storage is refused, again without making a database.
+    stored = tmp_path / "data" / "files" / "extra" / "blob"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"x")
     result = subprocess.run(
-        [sys.executable, "-m", "madoguchi", "backup", "verify", str(path)],
+        [sys.executable, "-m", "madoguchi", "backup", "restore", str(path)],
         env=env,
         capture_output=True,
         text=True,
@@ -550,5 +575,51 @@ def test_a_truncated_backup_exits_non_zero_without_a_traceback(tmp_path):
         timeout=120,
     )
     assert result.returncode == 1
-    assert "途中で切れています" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "すでにファイルがあります" in result.stderr
+    assert not (tmp_path / "data" / "madoguchi.sqlite3").exists()
+
+
+# --- Where the plaintext is while a command works -------------------------------------------
+
+
+@pytestmark_db
+def test_decrypted_data_stays_in_a_private_folder_under_the_data_directory(machine, key, tmp_path):
+    root = machine / "run" / "backup-tmp"
+    root.mkdir(parents=True)
+    # What a backup killed with SIGKILL left: its process (a pid above any pid_max) is gone.
+    stale = root / "999999999-killed"
+    stale.mkdir()
+    (stale / "madoguchi.sqlite3").write_bytes(b"plaintext of yesterday")
+    seen: list[tuple[list[str], int]] = []
+
+    def progress(text: str) -> None:
+        seen.append((sorted(p.name for p in root.iterdir()), root.stat().st_mode & 0o777))
+
+    out = tmp_path / "private.mdgbak"
+    backup_create(out=out, key=key, now=now(), progress=progress)
+
+    names, mode = seen[0]  # while the database was being copied
+    assert len(names) == 1
+    assert names[0].startswith(f"{os.getpid()}-")
+    assert mode == 0o700
+    assert list(root.iterdir()) == []  # the stale folder and this command's are gone
+
+
+@pytestmark_db
+@pytest.mark.parametrize("chunk_bytes", [2**32 - 1, 0, "many"])
+def test_an_edited_chunk_size_is_refused_before_any_chunk_is_read(
+    archive, key, tmp_path, chunk_bytes
+):
+    # The header is authenticated only with the chunks: its chunk size must not decide how
+    # much is read (a 4 GiB buffer) before that.
+    data = archive.read_bytes()
+    start = len(MAGIC) + 4
+    length = int.from_bytes(data[len(MAGIC) : start], "big")
+    header = json.loads(data[start : start + length])
+    header["chunk_bytes"] = chunk_bytes
+    raw = json.dumps(header).encode()
+    edited = tmp_path / "edited.mdgbak"
+    edited.write_bytes(MAGIC + len(raw).to_bytes(4, "big") + raw + data[start + length :])
+
+    with pytest.raises(Corrupted, match="見出しが壊れています"):
+        archive_read(edited, key=key)

@@ -107,6 +107,10 @@ def test_bootstrap_without_demo_creates_no_accounts(db, data_dir):
     output = bootstrap()
 
     assert "デモ用ログイン" not in output
+    # No demo addresses on a server that is not running: how to start it, once.
+    assert ":8000" not in output
+    assert "全国トップ" not in output
+    assert "madoguchi serve" in output
     assert not SharedGroup.objects.filter(slug=DEMO_GROUP_SLUG).exists()
     assert not User.objects.exists()
     assert not (data_dir / "demo_logins.json").exists()

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from madoguchi import __version__
 from madoguchi.core.time import now
 from madoguchi.ops.models import WorkerHeartbeat
+from madoguchi.ops.views import ready_cache_clear
 from madoguchi.testing import free_port
 
 
@@ -33,6 +34,14 @@ def test_the_favicon_browsers_ask_for_is_there(client, db):
 
 
 # --- /readyz ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_readiness():
+    """Each test sees a fresh check, not the one a previous test cached."""
+    ready_cache_clear()
+    yield
+    ready_cache_clear()
 
 
 @pytest.fixture
@@ -127,6 +136,52 @@ def test_a_scanner_address_that_is_no_address_is_not_ready_never_a_500(
 
 def test_readyz_only_answers_get(client, db):
     assert client.post("/readyz").status_code == 405
+
+
+def test_strangers_learn_only_ok_or_error_never_the_components(client, db, data_dir, settings):
+    # A client /metrics refuses (here: production without a token or networks) sees no detail
+    # of what failed (the worker never ran), only the status and the 503.
+    settings.PRODUCTION = True
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_NETWORKS = []
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "error"}
+
+
+def test_the_monitoring_server_with_the_token_sees_the_components(client, db, data_dir, settings):
+    settings.PRODUCTION = True
+    settings.METRICS_TOKEN = "s3cret-token"
+
+    stranger = client.get("/readyz", REMOTE_ADDR="203.0.113.9")
+    monitor = client.get(
+        "/readyz", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-token"
+    )
+
+    assert stranger.json() == {"status": "error"}
+    assert monitor.status_code == 503
+    assert monitor.json()["failing"]  # the worker never ran (and the components are named)
+    assert set(monitor.json()["components"]) == {"database", "storage", "worker", "scanner"}
+
+
+def test_a_flood_of_readiness_requests_checks_the_components_once(
+    client, beating, data_dir, settings
+):
+    settings.CLAMD = ""
+    assert client.get("/readyz").status_code == 200
+    # The storage probe is not written again and the heartbeat not read again: the answer
+    # comes from this process's recent check (READY_CACHE_SECONDS).
+    (data_dir / "files").rename(data_dir / "files-away")
+    (data_dir / "files").write_bytes(b"")
+    WorkerHeartbeat.objects.all().delete()
+    for _ in range(20):
+        answer = client.get("/readyz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"
+    ready_cache_clear()
+    assert client.get("/readyz").status_code == 503
 
 
 def test_the_outbox_worker_beats_each_loop(db, data_dir):

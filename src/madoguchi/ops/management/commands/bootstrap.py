@@ -67,6 +67,13 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         self.stdout.write(f"準備ができました（{elapsed:.1f}秒）。データ: {settings.DATA_DIR}")
         self.stdout.write("")
+        if not options["demo"]:
+            # No demo data and no server yet: the addresses below would lead nowhere.
+            self.stdout.write(
+                "サーバーは madoguchi serve（開発では make run）で起動します"
+                "（start the server with madoguchi serve）。"
+            )
+            return
         self.stdout.write(f"  全国トップ          {base}/")
         self.stdout.write(f"  神奈川県ポータル    {base}/p/14/")
         self.stdout.write(f"  団体ページ（横浜市）{base}/o/141003/")
