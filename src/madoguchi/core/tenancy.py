@@ -166,12 +166,11 @@ def command_scope_begin(argv: list[str]) -> None:
 
 def connection_apply(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """``connection_created``: a new (or reopened, or pooled) connection gets this thread's
-    scope when it has one, so a reconnect in the middle of a request keeps its scope."""
+    scope, also the empty one, so a reconnect in the middle of a request keeps its scope and
+    a connection taken from a pool never carries the scope it was left with."""
     if connection.vendor != "postgresql" or connection.alias == OWNER_ALIAS:
         return
-    value = _scope.get()
-    if value != NONE:
-        _apply(connection, value)
+    _apply(connection, _scope.get())
 
 
 # --- The policies -----------------------------------------------------------------------------
