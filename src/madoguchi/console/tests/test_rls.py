@@ -488,3 +488,35 @@ def test_an_invitation_is_accepted_as_the_app_role(organisation, admin_staff, ap
     assert AuditEvent.objects.filter(
         action="staff.invitation_accepted", organisation=organisation
     ).exists()
+
+
+@postgres_only
+def test_the_app_role_cannot_change_or_remove_an_audit_event(two_organisations, app_role):
+    event = AuditEvent.objects.filter(organisation__isnull=False).first()
+    assert event is not None
+    with acting_as(app_role), tenant_scope(ALL):
+        for statement in (
+            "UPDATE audit_auditevent SET action = 'application.viewed' WHERE id = %s",
+            "DELETE FROM audit_auditevent WHERE id = %s",
+            "DELETE FROM documents_registerentry WHERE id = %s",
+        ):
+            with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as c:
+                c.execute(statement, [event.pk])
+        # Deleting a user account sets its events' actor to NULL: that column only.
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE audit_auditevent SET actor_id = NULL WHERE id = %s", [event.pk])
+    event.refresh_from_db()
+    assert event.actor_id is None
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_db_app_role_sends_the_password_as_a_scram_verifier(tmp_path):
+    role = f"mdg_rls_app_{secrets.token_hex(4)}"
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery staple\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command("db_app_role", role=role, password_file=str(secret), stdout=out)
+    assert "correct horse" not in out.getvalue()
+    stored = str(scalar("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role]))
+    assert stored.startswith("SCRAM-SHA-256$")
