@@ -33,8 +33,10 @@ from madoguchi.core.tenancy import (
     GUC,
     NOT_TENANT_OWNED,
     POLICY,
+    rls_aliases,
     rls_missing,
     rls_problems,
+    rls_problems_everywhere,
     rls_refuse_unsafe,
     scope_value,
     tenant_scope,
@@ -520,3 +522,16 @@ def test_db_app_role_sends_the_password_as_a_scram_verifier(tmp_path):
     assert "correct horse" not in out.getvalue()
     stored = str(scalar("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role]))
     assert stored.startswith("SCRAM-SHA-256$")
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_every_database_the_application_reads_through_is_checked():
+    """``/readyz`` and the start-up check name the alias of each problem (``default``, and the
+    read replica when ``MADOGUCHI_DATABASE_REPLICA_URL`` configures one); the test's own
+    superuser stands in for a wrongly configured role."""
+    problems = rls_problems_everywhere()
+    assert problems
+    assert all(problem.split(": ", 1)[0] in rls_aliases() for problem in problems)
+    with pytest.raises(ImproperlyConfigured, match="default: "):
+        rls_refuse_unsafe(connection)
