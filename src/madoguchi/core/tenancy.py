@@ -347,7 +347,7 @@ def rls_problems_everywhere() -> list[str]:
     """:func:`rls_problems` of every alias of :func:`rls_aliases`, each message prefixed with
     the alias. A replica that cannot be reached is left out (reads fall back to the primary
     then, and its lag check reports it); the primary's errors propagate."""
-    problems = []
+    problems: list[str] = []
     for alias in rls_aliases():
         try:
             found = rls_problems(connections[alias])
