@@ -9,12 +9,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
 application = get_wsgi_application()
 
 if settings.PRODUCTION:
-    from django.db import connection
+    from django.db import connection, connections
 
     from madoguchi.core.tenancy import rls_refuse_unsafe
 
-    # PostgreSQL: the application's role must be held by row-level security.
+    # PostgreSQL: the application's role must be held by row-level security (on the read
+    # replica too, when one is configured).
     try:
         rls_refuse_unsafe(connection)
     finally:
-        connection.close()
+        connections.close_all()

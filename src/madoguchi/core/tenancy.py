@@ -166,12 +166,11 @@ def command_scope_begin(argv: list[str]) -> None:
 
 def connection_apply(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """``connection_created``: a new (or reopened, or pooled) connection gets this thread's
-    scope when it has one, so a reconnect in the middle of a request keeps its scope."""
+    scope, also the empty one, so a reconnect in the middle of a request keeps its scope and
+    a connection taken from a pool never carries the scope it was left with."""
     if connection.vendor != "postgresql" or connection.alias == OWNER_ALIAS:
         return
-    value = _scope.get()
-    if value != NONE:
-        _apply(connection, value)
+    _apply(connection, _scope.get())
 
 
 # --- The policies -----------------------------------------------------------------------------
@@ -315,12 +314,15 @@ def rls_problems(connection: BaseDatabaseWrapper) -> list[str]:
 
 def rls_refuse_unsafe(connection: BaseDatabaseWrapper) -> None:
     """At the start of a production server: refuse to serve (``ImproperlyConfigured``) when
-    the application's PostgreSQL role is not held by row-level security (:func:`rls_problems`).
+    the application's PostgreSQL role is not held by row-level security (:func:`rls_problems`;
+    for ``default``, also on the read replica when one is configured).
     A database that cannot be reached yet is left to ``/readyz`` and the first request."""
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        problems = rls_problems(connection)
+        problems = (
+            rls_problems_everywhere() if connection.alias == "default" else rls_problems(connection)
+        )
     except DatabaseError:
         return
     if problems:
@@ -329,6 +331,32 @@ def rls_refuse_unsafe(connection: BaseDatabaseWrapper) -> None:
             " (Madoguchi refuses to serve with a database role that bypasses row-level"
             " security):\n- " + "\n- ".join(problems)
         )
+
+
+#: The read replica's alias (``MADOGUCHI_DATABASE_REPLICA_URL``; core.replica names it too).
+REPLICA_ALIAS: Final = "replica"
+
+
+def rls_aliases() -> list[str]:
+    """The connections the application reads tenant rows through: ``default`` and, when one
+    is configured, the read replica (each must be held by row-level security)."""
+    return ["default"] + ([REPLICA_ALIAS] if REPLICA_ALIAS in connections.settings else [])
+
+
+def rls_problems_everywhere() -> list[str]:
+    """:func:`rls_problems` of every alias of :func:`rls_aliases`, each message prefixed with
+    the alias. A replica that cannot be reached is left out (reads fall back to the primary
+    then, and its lag check reports it); the primary's errors propagate."""
+    problems: list[str] = []
+    for alias in rls_aliases():
+        try:
+            found = rls_problems(connections[alias])
+        except DatabaseError:
+            if alias == "default":
+                raise
+            continue
+        problems.extend(f"{alias}: {problem}" for problem in found)
+    return problems
 
 
 #: A PostgreSQL role name ``db_app_role`` accepts.

@@ -23,6 +23,7 @@ from django.db import transaction
 from webauthn import verify_authentication_response
 
 from madoguchi.audit.services import audit_record
+from madoguchi.core.tenancy import tenant_scope
 from madoguchi.identity import passkeys, throttle
 from madoguchi.identity.assurance import IdentityMethod, VerifiedIdentity
 from madoguchi.identity.models import PasskeyCredential, Staff, User
@@ -142,8 +143,16 @@ def login_attempt_record(
     otherwise only a prefix of the typed address's hash is kept (never the text, never the
     password). ``device_token`` is the device cookie the request presented: the row keeps the
     keyed hash of its device id (``identity.throttle``), so that the failures of that browser
-    are counted apart from the rest of its address. Never raises for what a client typed."""
-    with transaction.atomic(durable=True):
+    are counted apart from the rest of its address. Never raises for what a client typed.
+
+    Runs before the login is known, where a console request sees no tenant row: the audit
+    event belongs to the account's organisation, so exactly that organisation is the database
+    scope of the record (none for an unknown account or a resident)."""
+    organisation = _organisation_of(user)
+    with (
+        tenant_scope([organisation.pk] if organisation is not None else None),
+        transaction.atomic(durable=True),
+    ):
         _record(
             account=account,
             user=user,

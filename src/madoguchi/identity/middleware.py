@@ -56,10 +56,13 @@ _STAFF_API_PREFIX = "/api/v1/staff/"
 def request_scope(request: HttpRequest) -> Scope:
     """The organisations this request may see in the database (``core.tenancy``).
 
+    - console, a platform operator (``is_staff`` or ``is_superuser``, who also works on
+      /operator-admin/ with every organisation): every organisation;
     - console, logged in: the staff member's organisation and the member organisations of
       the groups they operate (nothing when they are neither);
-    - console, not logged in (login, second factor, password reset): every organisation,
-      because logging in reads and records across organisations before the user is known;
+    - console, not logged in (login, second factor, password reset, invitation): no tenant
+      row, so a console view that forgot its login check shows nothing; the few services
+      that need a tenant row before login give themselves an explicit, narrow scope;
     - staff API: the organisation of the bearer token (nothing without a known token);
     - everything else: every organisation (a resident applies to many; the catalog lists
       many); the application's own checks are the guard there.
@@ -68,6 +71,8 @@ def request_scope(request: HttpRequest) -> Scope:
     if path.startswith(_CONSOLE_PREFIX):
         user = request.user
         if not user.is_authenticated:
+            return None
+        if user.is_staff or user.is_superuser:
             return ALL
         return organisations_worked_for(user_id=int(user.pk))
     if path.startswith(_STAFF_API_PREFIX):

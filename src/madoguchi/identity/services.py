@@ -22,6 +22,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from madoguchi.audit.services import audit_record
 from madoguchi.core.roles import reverse_any
+from madoguchi.core.tenancy import tenant_scope
 from madoguchi.identity.constants import NoticeMode, StaffRole
 from madoguchi.identity.mfa import totp_reset
 from madoguchi.identity.models import (
@@ -516,7 +517,12 @@ def staff_invitation_accept(*, token: object, password: object, now: datetime) -
     if not isinstance(password, str) or len(password) > 4096:
         raise ValidationError("パスワードを入力してください。")
     password_validation.validate_password(password, staff.user)
-    with transaction.atomic(durable=True):
+    # The invitee is not logged in (no tenant row in scope): the audit event is the only
+    # tenant row written, and it belongs to the invitee's organisation.
+    with (
+        tenant_scope([staff.organisation_id]),
+        transaction.atomic(durable=True),
+    ):
         user = User.objects.select_for_update().get(pk=staff.user_id)
         if not _hmac_equal(_invitation_fingerprint(user), _invitation_fingerprint(staff.user)):
             raise InvalidToken

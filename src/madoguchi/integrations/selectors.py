@@ -14,6 +14,7 @@ from django.db.models import Count, Min, Q
 
 from madoguchi.applications.models import Application
 from madoguchi.core.storage import storage_bytes_used
+from madoguchi.core.tenancy import ALL, tenant_scope
 from madoguchi.integrations.models import WebhookDelivery
 from madoguchi.notifications.selectors import MailBacklog, mail_backlog
 from madoguchi.tenants.models import Organisation
@@ -90,10 +91,14 @@ class SystemHealth:
 
 
 def system_health(*, now: datetime) -> SystemHealth:
-    """Two aggregate queries and, for local storage, a walk of the files folder (bounded)."""
-    return SystemHealth(
-        mail=mail_backlog(),
-        webhooks=webhook_backlog(),
-        storage=storage_bytes_used(storages["default"]),
-        now=now,
-    )
+    """The platform's health, whoever asks: two aggregate queries over every organisation
+    (counts only, no content) and, for local storage, a walk of the files folder (bounded).
+    Read under the platform-wide database scope, so a group operator's console and SQLite
+    show the same numbers as the platform's operators."""
+    with tenant_scope(ALL):
+        return SystemHealth(
+            mail=mail_backlog(),
+            webhooks=webhook_backlog(),
+            storage=storage_bytes_used(storages["default"]),
+            now=now,
+        )

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 
 from madoguchi import __version__
 from madoguchi.applications.virus import ScannerUnavailable, clamd_address_parse, clamd_command
-from madoguchi.core.tenancy import rls_problems
+from madoguchi.core.tenancy import rls_problems_everywhere
 from madoguchi.core.time import now
 from madoguchi.ops.metrics import metrics_allowed
 from madoguchi.ops.models import WorkerHeartbeat
@@ -61,8 +61,9 @@ def _database() -> Check:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
-    if settings.PRODUCTION and (problems := rls_problems(connection)):
+    if settings.PRODUCTION and (problems := rls_problems_everywhere()):
         # Checked at start-up too (conf.wsgi); here it catches a grant changed since then.
+        # The read replica too, when configured: its role reads the same tenant rows.
         return Check(
             "error",
             "database_rls",

@@ -88,6 +88,7 @@ from django.db.models import Q, Sum
 from madoguchi.applications.selectors import ArrivalCount, arrival_counts
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.models import Procedure
+from madoguchi.core.tenancy import ALL, tenant_scope
 from madoguchi.identity.models import GroupOperator, Staff
 from madoguchi.reservations.selectors import BookingCount, booking_counts
 from madoguchi.stats.categories import CategoryList, category_lists
@@ -530,7 +531,11 @@ def _cached[T](name: str, key: tuple[object, ...], compute: Callable[[], T]) -> 
     hit: T | None = cache.get(cache_key)
     if hit is not None:
         return hit
-    value = compute()
+    # A cached figure is public and the same for everyone: it is computed across every
+    # organisation whoever asks first (a console request's narrower database scope would
+    # otherwise count zeros and serve them to the public pages for CACHE_SECONDS).
+    with tenant_scope(ALL):
+        value = compute()
     cache.set(cache_key, value, CACHE_SECONDS)
     return value
 

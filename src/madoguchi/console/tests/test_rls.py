@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.test import Client
 from django.urls import reverse
 
 from madoguchi.applications.models import Application
@@ -32,8 +33,10 @@ from madoguchi.core.tenancy import (
     GUC,
     NOT_TENANT_OWNED,
     POLICY,
+    rls_aliases,
     rls_missing,
     rls_problems,
+    rls_problems_everywhere,
     rls_refuse_unsafe,
     scope_value,
     tenant_scope,
@@ -42,8 +45,19 @@ from madoguchi.core.tenancy import (
 from madoguchi.core.time import now
 from madoguchi.identity.middleware import request_scope
 from madoguchi.identity.models import GroupOperator
+from madoguchi.identity.services import staff_invitation_token_make, staff_invite
+from madoguchi.stats.figures import prefecture_table
+from madoguchi.stats.params import parse_list
 from madoguchi.tenants.models import GroupMembership, Organisation, SharedGroup
-from madoguchi.testing import console_log_in, procedure_publish, resident_create, staff_token
+from madoguchi.tenants.services import shared_group_upsert
+from madoguchi.testing import (
+    console_log_in,
+    console_login,
+    counts_imported,
+    procedure_publish,
+    resident_create,
+    staff_token,
+)
 from madoguchi.testing import submit_named as apply
 
 postgres_only = pytest.mark.skipif(
@@ -263,7 +277,13 @@ def test_each_kind_of_request_gets_its_scope(rf, staff_member, admin_staff, resi
     from django.contrib.auth.models import AnonymousUser
 
     anonymous.user = AnonymousUser()
-    assert request_scope(anonymous) == ALL  # logging in reads across organisations
+    # Not logged in: no tenant row (a console view without its login check shows nothing);
+    # logging in scopes its own records (identity.login).
+    assert request_scope(anonymous) is None
+    platform = resident_create("root@platform.test")
+    platform.is_staff = True
+    console.user = platform  # the platform's operators: every organisation, as on the admin
+    assert request_scope(console) == ALL
     token = staff_token(admin_staff)
     api = rf.get("/api/v1/staff/applications/", headers={"Authorization": f"Bearer {token}"})
     assert request_scope(api) == [staff_member.organisation_id]
@@ -350,3 +370,168 @@ def test_on_sqlite_scopes_cost_nothing_and_policies_are_not_needed(two_organisat
     assert rls_problems(connection) == []
     with pytest.raises(CommandError, match="PostgreSQL"):
         call_command("db_app_role", role="mdg_rls_app_x", stdout=io.StringIO())
+
+
+# --- Platform operators, public figures, logging in (review of issue 15) -------------------
+
+
+@pytest.fixture
+def shonan(organisation, other_organisation) -> SharedGroup:
+    return shared_group_upsert(
+        slug="shonan",
+        name="湘南共同利用グループ",
+        prefecture=None,
+        members=Organisation.objects.filter(pk__in=(organisation.pk, other_organisation.pk)),
+        now=now(),
+    )
+
+
+@postgres_only
+def test_a_platform_operator_sees_every_member_and_the_public_figures_stay_whole(
+    client, organisation, resident, shonan, app_role
+):
+    """The operator's console page counts every member; the public figures it computes (and
+    caches) are the same as an anonymous visitor's, whoever asks first."""
+    procedure = procedure_publish(organisation, "event-moushikomi")
+    apply(procedure, resident)
+    apply(procedure, resident)
+    platform = resident_create("root@platform.test")
+    platform.is_staff = True
+    platform.save()
+    console_login(client, platform)
+    with acting_as(app_role):
+        page = client.get("/console/groups/shonan/operations/")
+        assert page.status_code == 200
+        yokohama = page.text.split("<td>141003</td>", 1)[1].split("</tr>", 1)[0]
+        assert '<td class="num">1件</td>' in yokohama  # one procedure published
+        assert '<td class="num">2件</td>' in yokohama  # two applications this month
+        assert '<td class="num">100.0%</td>' in yokohama  # the fiscal year's rate
+        # The public page after the operator's visit (the figure is cached by then).
+        public = Client().get("/statistics/organisations/141003/")
+        assert public.status_code == 200
+        assert "100.0%" in public.text
+
+
+@postgres_only
+def test_a_narrow_scope_never_caches_a_public_figure(
+    organisation, other_organisation, shonan, app_role
+):
+    """A console request of 横浜市 that computes the prefecture's public table first (or a
+    group operator's console statistics page) still caches 鎌倉市's counts for the public."""
+    counts_imported(other_organisation, ("eltax-filing", 2025, 4, 300, 30))
+    operator = resident_create("operator@shonan.test")
+    GroupOperator.objects.create(user=operator, group=shonan)
+    operator_client = console_login(Client(), operator)
+    fy2025 = "?list=guideline-21&fy=2025"
+    with acting_as(app_role):
+        detail = operator_client.get(f"/console/statistics/142042/{fy2025}")
+        assert detail.status_code == 200
+        assert "10.0%" in detail.text
+        with tenant_scope([organisation.pk]):
+            table = prefecture_table(
+                prefecture_code="14",
+                category_list=parse_list("guideline-21", fiscal_year=2025),
+                fiscal_year=2025,
+            )
+        assert table is not None
+        public = Client().get(f"/statistics/prefectures/14/{fy2025}")
+        assert public.status_code == 200
+        kamakura = public.text.split("鎌倉市", 1)[1].split("</tr>", 1)[0]
+        assert "300" in kamakura
+
+
+@postgres_only
+def test_an_anonymous_console_request_sees_no_tenant_row(two_organisations, app_role, client):
+    with acting_as(app_role):
+        login = client.get(reverse("console:login"))
+        assert login.status_code == 200
+        assert scalar("SELECT current_setting(%s)", [GUC]) == ""
+
+
+@postgres_only
+def test_a_failed_console_login_is_recorded_for_its_organisation_as_the_app_role(
+    two_organisations, app_role, client, staff_member
+):
+    """Logging in runs with no tenant row in scope; the attempt's audit event belongs to the
+    account's organisation, so the record gives itself exactly that scope."""
+    with acting_as(app_role):
+        failed = client.post(
+            reverse("console:login"),
+            {"username": "reviewer@yokohama.test", "password": "not the password"},
+        )
+        assert failed.status_code in (200, 400)
+        unknown = client.post(
+            reverse("console:login"), {"username": "nobody@nowhere.test", "password": "x"}
+        )
+        assert unknown.status_code in (200, 400)
+    events = AuditEvent.objects.filter(action="staff.login_failed")
+    assert events.filter(organisation=staff_member.organisation).count() == 1
+    assert events.filter(organisation=None).count() == 1
+
+
+@postgres_only
+def test_an_invitation_is_accepted_as_the_app_role(organisation, admin_staff, app_role):
+    member, _link = staff_invite(
+        organisation=organisation,
+        email="new.member@yokohama.test",
+        role="viewer",
+        actor=admin_staff,
+        base_url="http://testserver",
+        now=now(),
+    )
+    token = staff_invitation_token_make(user=member.user)
+    invitee = Client()
+    with acting_as(app_role):
+        done = invitee.post(
+            f"/console/invitation/{token}/",
+            {"new_password1": "Madoguchi-2026-invited", "new_password2": "Madoguchi-2026-invited"},
+        )
+        assert done.status_code == 302, done.status_code
+    assert AuditEvent.objects.filter(
+        action="staff.invitation_accepted", organisation=organisation
+    ).exists()
+
+
+@postgres_only
+def test_the_app_role_cannot_change_or_remove_an_audit_event(two_organisations, app_role):
+    event = AuditEvent.objects.filter(organisation__isnull=False).first()
+    assert event is not None
+    with acting_as(app_role), tenant_scope(ALL):
+        for statement in (
+            "UPDATE audit_auditevent SET action = 'application.viewed' WHERE id = %s",
+            "DELETE FROM audit_auditevent WHERE id = %s",
+            "DELETE FROM documents_registerentry WHERE id = %s",
+        ):
+            with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as c:
+                c.execute(statement, [event.pk])
+        # Deleting a user account sets its events' actor to NULL: that column only.
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE audit_auditevent SET actor_id = NULL WHERE id = %s", [event.pk])
+    event.refresh_from_db()
+    assert event.actor_id is None
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_db_app_role_sends_the_password_as_a_scram_verifier(tmp_path):
+    role = f"mdg_rls_app_{secrets.token_hex(4)}"
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery staple\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command("db_app_role", role=role, password_file=str(secret), stdout=out)
+    assert "correct horse" not in out.getvalue()
+    stored = str(scalar("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role]))
+    assert stored.startswith("SCRAM-SHA-256$")
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_every_database_the_application_reads_through_is_checked():
+    """``/readyz`` and the start-up check name the alias of each problem (``default``, and the
+    read replica when ``MADOGUCHI_DATABASE_REPLICA_URL`` configures one); the test's own
+    superuser stands in for a wrongly configured role."""
+    problems = rls_problems_everywhere()
+    assert problems
+    assert all(problem.split(": ", 1)[0] in rls_aliases() for problem in problems)
+    with pytest.raises(ImproperlyConfigured, match="default: "):
+        rls_refuse_unsafe(connection)

@@ -5,7 +5,7 @@ of the tables (``MADOGUCHI_DATABASE_OWNER_URL``); idempotent."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,6 +13,11 @@ from django.db import connections
 from psycopg import sql
 
 from madoguchi.core.tenancy import OWNER_ALIAS, ROLE_NAME
+
+#: Append-only tables: the audit trail and the hash-chained register of issued documents.
+APPEND_ONLY: Final = ("audit_auditevent", "documents_registerentry")
+#: The one column of an append-only table the database itself may change (``SET_NULL``).
+SET_NULL_ONLY: Final = (("audit_auditevent", "actor_id"),)
 
 
 class Command(BaseCommand):
@@ -74,7 +79,14 @@ class Command(BaseCommand):
                     "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
                 ).format(name)
                 if password is not None:
-                    create = sql.SQL("{} PASSWORD {}").format(create, sql.Literal(password))
+                    # The SCRAM verifier, never the password, goes into the statement (and so
+                    # into any statement log of the server).
+                    verifier = cursor.connection.pgconn.encrypt_password(
+                        password.encode(), role.encode(), b"scram-sha-256"
+                    )
+                    create = sql.SQL("{} PASSWORD {}").format(
+                        create, sql.Literal(verifier.decode("ascii"))
+                    )
                 cursor.execute(create.as_string(cursor.connection))
                 done.append(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
             elif existing != "(f,f)":
@@ -103,6 +115,22 @@ class Command(BaseCommand):
                     " GRANT USAGE, SELECT ON SEQUENCES TO {}"
                 ).format(sql.Identifier(owner_role), sql.Identifier(schema), name),
             ]
+            for table in APPEND_ONLY:
+                # Written once, never changed: the application may add rows, not alter or
+                # remove them (the models refuse too; this holds against a raw UPDATE).
+                statements.append(
+                    sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(
+                        sql.Identifier(table), name
+                    )
+                )
+            for table, column in SET_NULL_ONLY:
+                # Deleting a user account sets its events' actor to NULL (on_delete=SET_NULL):
+                # that one column stays writable, nothing else of the event.
+                statements.append(
+                    sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                        sql.Identifier(column), sql.Identifier(table), name
+                    )
+                )
             for statement in statements:
                 text = statement.as_string(cursor.connection)
                 cursor.execute(text)
