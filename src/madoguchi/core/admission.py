@@ -24,9 +24,12 @@ server as alive; static files are served by WhiteNoise before this middleware an
 every worker maps it into memory (``mmap``, shared) and counts there under an exclusive
 ``flock`` (plus a thread lock: granian runs a process's requests in several threads, and
 ``flock`` does not exclude threads sharing one file). The file holds the server's totals and one row per
-process — its pid, its requests in flight and its requests waiting — so a worker killed with requests in flight (SIGKILL) does not leak its slots for
-ever: when the server looks full, rows of processes that no longer exist are taken off the totals
-first.
+process — its pid, the process's start time (``/proc/<pid>/stat``, in clock ticks since
+boot), its requests in flight and its requests waiting — so a worker killed with requests in
+flight (SIGKILL) does not leak its slots for ever: when the server looks full, rows of
+processes that no longer exist are taken off the totals first. A row is alive only while a
+process with its pid *and* its start time exists: a pid the kernel has since given to another
+process (or to the worker granian respawns in its place) does not keep a dead row's counts.
 Admitting and releasing cost two lock round trips each (a few microseconds; ``make bench``
 does not need to notice). Without the file (``runserver``, tests, a server started by hand),
 the same count is kept in the process's own memory: the limit is then per process.
@@ -81,8 +84,9 @@ RETRY_AFTER: Final = (3, 8)
 ADMISSION_FILE_ENV: Final = "MADOGUCHI_ADMISSION_FILE"
 #: Rows in the shared file: processes of one server (granian workers) that can count at once.
 ROWS: Final = 256
-#: Each row: pid, requests in flight, requests waiting (signed 64-bit integers).
-_FIELDS: Final = 3
+#: Each row: pid, requests in flight, requests waiting, the process's start time (signed
+#: 64-bit integers).
+_FIELDS: Final = 4
 _SIZE: Final = ROWS * _FIELDS * 8
 #: A waiting request re-checks at least this often (seconds).
 _POLL: Final = 0.002
@@ -157,6 +161,7 @@ class SlotCounter:
         self._freed = threading.Condition(threading.Lock())
         self._fd = -1
         self._pid = 0
+        self._started = 0
         self._row = -1
         self._open()
 
@@ -206,26 +211,30 @@ class SlotCounter:
         (whose counts are taken off the totals first). Row 0 holds the totals."""
         cells = self._cells
         pid = os.getpid()
+        started = _start_time(pid) or 0
         free = -1
         for row in range(1, ROWS):
-            owner = cells[row * _FIELDS]
-            if owner == pid:  # another counter of this process (another handler): share it
-                self._pid, self._row = pid, row
+            base = row * _FIELDS
+            owner = cells[base]
+            if owner == pid and cells[base + 3] == started:
+                # another counter of this process (another handler): share it
+                self._pid, self._started, self._row = pid, started, row
                 return
-            if free < 0 and (owner == 0 or not _alive(owner)):
+            if free < 0 and (owner == 0 or not _alive(owner, cells[base + 3])):
                 free = row
         if free < 0:
             raise RuntimeError("admission: no free row for this process")
         self._clear_row(free)
         cells[free * _FIELDS] = pid
-        self._pid, self._row = pid, free
+        cells[free * _FIELDS + 3] = started
+        self._pid, self._started, self._row = pid, started, free
 
     def _clear_row(self, row: int) -> None:
         cells = self._cells
         base = row * _FIELDS
         cells[0] -= cells[base + 1]
         cells[1] -= cells[base + 2]
-        cells[base], cells[base + 1], cells[base + 2] = 0, 0, 0
+        cells[base], cells[base + 1], cells[base + 2], cells[base + 3] = 0, 0, 0, 0
 
     def _clear_dead(self) -> None:
         """Clear the rows of processes that no longer exist (killed with requests counted)."""
@@ -233,7 +242,11 @@ class SlotCounter:
         for row in range(1, ROWS):
             base = row * _FIELDS
             owner = cells[base]
-            if owner and (cells[base + 1] or cells[base + 2]) and not _alive(owner):
+            if (
+                owner
+                and (cells[base + 1] or cells[base + 2])
+                and not _alive(owner, cells[base + 3])
+            ):
                 self._clear_row(row)
 
     def _add(self, field: int, amount: int) -> None:
@@ -302,7 +315,33 @@ class SlotCounter:
             self._unlock()
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat`` field 22);
+    ``None`` when no such process exists; 0 where there is no ``/proc`` (then only the pid is
+    compared)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except FileNotFoundError:
+        return None if os.path.isdir("/proc/self") else 0
+    except OSError:
+        return 0
+    # The command name (field 2) is in parentheses and may hold spaces or ")": split after
+    # the last ")"; the fields after it start with field 3.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _alive(pid: int, started: int) -> bool:
+    """Whether the process of a row (its pid and its start time) still exists."""
+    now_started = _start_time(pid)
+    if now_started is None:
+        return False
+    if now_started and started and now_started != started:
+        return False  # the pid belongs to another process now
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -371,10 +410,22 @@ class AdmissionControlMiddleware:
             return self._refuse(request)
         metrics.HTTP_IN_FLIGHT.inc()
         try:
-            return self.get_response(request)
-        finally:
-            metrics.HTTP_IN_FLIGHT.dec()
-            self.counter.release()
+            response = self.get_response(request)
+        except BaseException:
+            self._release()
+            raise
+        if response.streaming:
+            # A streamed response (CSV exports) is still being worked on until the server has
+            # sent it: its slot is freed when the server closes it (HttpResponseBase.close()
+            # calls these), not when the view returns.
+            response._resource_closers.append(self._release)  # type: ignore[attr-defined]
+        else:
+            self._release()
+        return response
+
+    def _release(self) -> None:
+        metrics.HTTP_IN_FLIGHT.dec()
+        self.counter.release()
 
 
 #: Route names (namespace:name) of the expensive endpoints that count against the per-client

@@ -3,6 +3,7 @@ WSGI stack (every middleware), with views held busy until the test lets them go.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -15,13 +16,16 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import include, path
 
 from madoguchi.core.admission import (
+    _FIELDS,
     ADMISSION_FILE_ENV,
+    ROWS,
     SlotCounter,
+    _start_time,
     admission_file_prepare,
     counter_from_environment,
 )
@@ -41,10 +45,15 @@ def search(request: HttpRequest) -> HttpResponse:
     return HttpResponse("found")
 
 
+def export(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(iter([b"a,b\r\n", b"1,2\r\n"]), content_type="text/csv")
+
+
 urlpatterns = [
     path("work/", busy),
     path("api/v1/work/", busy),
     path("healthz", busy),
+    path("export/", export),
     # Named as the portal's search: an expensive endpoint with a per-client limit.
     path("search/", include(([path("", search, name="search")], "portal"))),
 ]
@@ -320,3 +329,79 @@ def test_one_client_over_its_limit_on_an_expensive_endpoint_gets_429_and_another
         for _ in range(3):
             assert call(handler, "/search/", client="2001:db8:1:2::1")[0] == 200
         assert call(handler, "/search/", client="2001:db8:1:2::99")[0] == 429
+
+
+def _plant_row(path, *, pid: int, started: int, in_flight: int) -> None:
+    """Write a row as a process that counted ``in_flight`` requests would have left it."""
+    import mmap as _mmap
+
+    with path.open("r+b") as handle, _mmap.mmap(handle.fileno(), 0) as shared:
+        cells = memoryview(shared).cast("q")
+        base = (ROWS - 1) * _FIELDS  # the last row: no live counter takes it first
+        cells[base], cells[base + 1], cells[base + 3] = pid, in_flight, started
+        cells[0] += in_flight
+        del cells
+
+
+def test_a_dead_row_whose_pid_now_belongs_to_another_live_process_is_reclaimed(tmp_path):
+    """SIGKILL, then the kernel hands the pid to another process: the slots come back."""
+    path = admission_file_prepare(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = _start_time(other.pid)
+        assert started
+        # The row's process had this pid but started earlier: it is gone.
+        _plant_row(path, pid=other.pid, started=started - 1, in_flight=2)
+        here = SlotCounter(path)
+        assert here.totals() == (2, 0)
+        assert here.try_acquire(2) == "in"
+        assert here.totals() == (1, 0)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_live_other_process_row_is_kept(tmp_path):
+    path = admission_file_prepare(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _plant_row(path, pid=other.pid, started=_start_time(other.pid) or 0, in_flight=2)
+        assert SlotCounter(path).try_acquire(2) == "full"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_dead_row_with_this_process_pid_is_not_taken_over(tmp_path):
+    """A respawned worker that got the dead one's pid does not inherit its counts."""
+    path = admission_file_prepare(tmp_path)
+    started = _start_time(os.getpid())
+    assert started
+    _plant_row(path, pid=os.getpid(), started=started - 1, in_flight=2)
+    here = SlotCounter(path)
+    assert here.try_acquire(2) == "in"
+    here.release()
+    assert here.totals() == (0, 0)
+
+
+def test_a_streamed_response_holds_its_slot_until_it_is_closed(shared_file):
+    seen = SlotCounter(shared_file)
+    with override_settings(ROOT_URLCONF=__name__, MAX_INFLIGHT=1, ADMISSION_QUEUE_MS=0):
+        handler = WSGIHandler()
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/export/",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.input": BytesIO(),
+            "wsgi.url_scheme": "http",
+            "REMOTE_ADDR": "192.0.2.1",
+        }
+        response = handler(environ, lambda status, headers, exc_info=None: lambda data: None)
+        assert seen.totals() == (1, 0)  # the view returned; the body is not sent yet
+        assert call(handler, "/search/")[0] == 503
+        assert b"".join(response) == b"a,b\r\n1,2\r\n"
+        response.close()  # the server has sent it
+        assert seen.totals() == (0, 0)
+        assert call(handler, "/search/")[0] == 200
