@@ -247,3 +247,46 @@ def test_production_portal_starts_without_console_settings(start, tmp_path):
         MADOGUCHI_TSA_URL="http://tsa.example.lg.jp/tsa",
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["group_operator", "platform_operator"])
+def test_every_console_account_counts_as_logged_out_on_the_portal(role, django_user_model, kind):
+    """Review finding: a shared group's operator (no Staff row) logged in on the console was a
+    logged-in resident on the portal."""
+    from madoguchi.identity.services import group_operator_upsert
+    from madoguchi.tenants.models import Organisation, SharedGroup
+
+    if kind == "group_operator":
+        group = SharedGroup.objects.create(
+            slug="kanagawa-roles",
+            name="神奈川",
+            prefecture=Organisation.objects.get(lg_code="140007"),
+        )
+        user = group_operator_upsert(group=group, email="g@example.jp", password="x" * 20).user
+    else:  # is_staff without is_superuser
+        user = django_user_model.objects.create_user("p@example.jp", "x" * 20, is_staff=True)
+    browser = Client()
+    browser.force_login(user)
+    role("portal")
+    answer = browser.get("/mypage/")
+    assert answer.status_code == 302
+    assert answer["Location"].startswith("/account/login/")
+    assert answer.wsgi_request.user.is_authenticated is False
+    role("console")
+    assert browser.get("/healthz").wsgi_request.user.is_authenticated is True
+
+
+def test_the_path_guard_reads_path_info_under_a_script_name_prefix(settings):
+    """Installed under a sub-path (SCRIPT_NAME), ``request.path`` carries the prefix; the
+    guard must judge the path the URL configuration resolves (``path_info``)."""
+    from django.http import Http404, HttpResponse
+    from django.test import RequestFactory
+
+    from madoguchi.ops.roles import RoleMiddleware
+
+    settings.ROLE = "portal"
+    request = RequestFactory().get("/console/", SCRIPT_NAME="/madoguchi")
+    assert request.path == "/madoguchi/console/"
+    with pytest.raises(Http404):
+        RoleMiddleware(lambda request: HttpResponse("served"))(request)
