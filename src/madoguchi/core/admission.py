@@ -20,7 +20,7 @@ server as alive; static files are served by WhiteNoise before this middleware an
 ``MADOGUCHI_MAX_INFLIGHT=0`` turns the limit off (and the queue with it).
 
 **Where the count lives.** ``madoguchi serve`` creates a small file under the data directory
-(``run/admission``) before it starts granian and names it in ``MADOGUCHI_ADMISSION_FILE``;
+(``run/<role>-<port>/admission``: each server its own) before it starts granian and names it in ``MADOGUCHI_ADMISSION_FILE``;
 every worker maps it into memory (``mmap``, shared) and counts there under an exclusive
 ``flock`` (plus a thread lock: granian runs a process's requests in several threads, and
 ``flock`` does not exclude threads sharing one file). The file holds the server's totals and one row per
@@ -357,9 +357,10 @@ def counter_from_environment() -> SlotCounter:
     return SlotCounter(Path(named) if named else None)
 
 
-def admission_file_prepare(data_dir: Path) -> Path:
-    """For ``madoguchi serve``, before it starts granian: a fresh, empty count file."""
-    folder = data_dir / "run"
+def admission_file_prepare(folder: Path) -> Path:
+    """For ``madoguchi serve``, before it starts granian: a fresh, empty count file in the
+    server's own run folder (``<DATA_DIR>/run/<role>-<port>/``, so that a second server on
+    the same data directory — the portal beside the console — never resets this one's)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "admission"
     with path.open("wb") as handle:
