@@ -10,9 +10,10 @@ waits). A request that gets no slot in time is answered ``503 Service Unavailabl
 the same instant):
 
 - for the API (``/api/``): the API's JSON error (``{"detail": "…"}``);
-- for pages: a plain Japanese page that says when to try again and that what the person typed
-  is still in their browser (the refused request changed nothing; going back and sending again
-  is safe, and forms carry an idempotency key where it matters).
+- for pages: a small Japanese page in the site's layout that says when to try again — for a
+  page asked for (GET, HEAD), to reload it; for a form sent, that what the person typed is
+  still in their browser and that going back and sending again is safe (the refused request
+  changed nothing, and forms carry an idempotency key where it matters).
 
 A refused request never reaches a view: nothing is stored. ``/healthz``, ``/readyz``,
 ``/metrics`` and static files are never refused or queued (a load balancer must see a busy
@@ -69,6 +70,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import escape
 
 from madoguchi.core import metrics
 from madoguchi.core.ratelimit import network_of, window_admit
@@ -91,28 +93,56 @@ _SIZE: Final = ROWS * _FIELDS * 8
 #: A waiting request re-checks at least this often (seconds).
 _POLL: Final = 0.002
 
-PAGE: Final = """<!DOCTYPE html>
+#: The refusal page: a static string (no template, no database), in the site's own layout
+#: and classes (``madoguchi.css``). No line breaks inside a Japanese sentence: the browser
+#: would show each as a space.
+PAGE: Final = """<!doctype html>
 <html lang="ja">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
+<title>{title} | 窓口 電子申請</title>
 <link rel="stylesheet" href="{static}madoguchi/madoguchi.css">
 </head>
 <body>
-<main id="main" class="container">
+<header class="site-header">
+<div class="site-header__inner">
+<span class="site-title">窓口<small>地方公共団体の電子申請</small></span>
+</div>
+</header>
+<main id="main" class="site-main">
 <h1>{title}</h1>
-<p>{reason}
-<strong>{seconds}秒後にもう一度お試しください。</strong></p>
-<p>入力した内容は失われていません。ブラウザーの「戻る」で前の画面に戻り、
-もう一度送信してください。この操作では、まだ何も受け付けていません（二重に申し込まれることはありません）。</p>
+<p class="lead">{reason}</p>
+<div class="notice" role="status">
+<p><strong>{seconds}秒ほど待ってから、{again}</strong></p>
+{after}
+</div>
+{action}
 </main>
+<footer class="site-footer">
+<div class="site-footer__inner">
+<p>窓口 — 共同利用型の汎用的電子申請システム</p>
+</div>
+</footer>
 </body>
 </html>
 """
 
+#: A page was asked for (GET, HEAD): nothing was sent, so the advice is to reload.
+_AGAIN_READ: Final = "このページを再読み込みしてください。"
+_AFTER_READ: Final = (
+    "<p>再読み込みは、ブラウザーの再読み込みボタンか、下の「もう一度表示する」でできます。</p>"
+)
+_ACTION_READ: Final = '<p><a class="button" href="{url}">もう一度表示する</a></p>'
+#: A form was sent (POST …): what was typed is still in the browser; go back and send again.
+_AGAIN_SEND: Final = "ブラウザーの「戻る」で前の画面に戻り、もう一度送信してください。"
+_AFTER_SEND: Final = (
+    "<p>入力した内容は失われていません（前の画面に残っています）。この操作では、まだ何も"
+    "受け付けていません。もう一度送信しても、二重に申し込まれることはありません。</p>"
+)
+
 _BUSY_TITLE: Final = "ただいま混み合っています"
-_BUSY_REASON: Final = "多くの方が同時に利用しているため、いまはこの操作を受け付けられませんでした。"
+_BUSY_REASON: Final = "多くの方が同時に利用しているため、いまはお応えできませんでした。"
 _CLIENT_TITLE: Final = "短い時間に多くの操作がありました"
 _CLIENT_REASON: Final = (
     "この操作（ダウンロード・検索・検証など）は、同じ接続元から短い時間に多く行われたため、"
@@ -134,8 +164,18 @@ def refusal(
             {"detail": message}, status=status, json_dumps_params={"ensure_ascii": False}
         )
     else:
+        reading = request.method in ("GET", "HEAD")
+        page = PAGE.format(
+            title=title,
+            reason=reason,
+            seconds=seconds,
+            static=settings.STATIC_URL,
+            again=_AGAIN_READ if reading else _AGAIN_SEND,
+            after=_AFTER_READ if reading else _AFTER_SEND,
+            action=_ACTION_READ.format(url=escape(request.get_full_path())) if reading else "",
+        )
         response = HttpResponse(
-            PAGE.format(title=title, reason=reason, seconds=seconds, static=settings.STATIC_URL),
+            page,
             status=status,
             content_type="text/html; charset=utf-8",
         )

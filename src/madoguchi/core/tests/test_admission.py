@@ -4,6 +4,7 @@ WSGI stack (every middleware), with views held busy until the test lets them go.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -60,10 +61,10 @@ urlpatterns = [
 
 
 def call(
-    handler: WSGIHandler, route: str, client: str = "192.0.2.1"
+    handler: WSGIHandler, route: str, client: str = "192.0.2.1", method: str = "GET"
 ) -> tuple[int, dict[str, str], str]:
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": "GET",
+        "REQUEST_METHOD": method,
         "PATH_INFO": route,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
@@ -121,6 +122,12 @@ def fill(handler: WSGIHandler, pool: ThreadPoolExecutor, count: int) -> list[Any
     return running
 
 
+def _no_line_break_inside_a_sentence(body: str) -> None:
+    """A line break between Japanese characters shows as a stray space ("でした。 8秒後")."""
+    for paragraph in re.findall(r"<p[^>]*>(.*?)</p>", body, flags=re.DOTALL):
+        assert "\n" not in paragraph, paragraph
+
+
 def test_beyond_the_limit_a_page_is_refused_at_once_in_japanese(handler):
     with ThreadPoolExecutor(max_workers=8) as pool:
         running = fill(handler, pool, 3)
@@ -129,8 +136,21 @@ def test_beyond_the_limit_a_page_is_refused_at_once_in_japanese(handler):
         assert 1 <= int(headers["Retry-After"]) <= 10
         assert headers["Content-Type"].startswith("text/html")
         assert "ただいま混み合っています" in body
-        assert f"{headers['Retry-After']}秒後にもう一度お試しください" in body
+        # A page asked for: reload it (nothing was sent, so nothing to send again).
+        assert f"{headers['Retry-After']}秒ほど待ってから、このページを再読み込み" in body
+        assert 'class="site-header"' in body
+        assert 'class="site-main"' in body
+        assert 'href="/work/"' in body
+        assert "送信" not in body
+        assert "入力した内容" not in body
+        _no_line_break_inside_a_sentence(body)
+        # A form sent: what was typed is still there; go back and send again.
+        status, headers, body = call(handler, "/work/", method="POST")
+        assert status == 503
+        assert "「戻る」で前の画面に戻り、もう一度送信してください" in body
         assert "入力した内容は失われていません" in body
+        assert "再読み込み" not in body
+        _no_line_break_inside_a_sentence(body)
         RELEASE.set()
         assert [r.result(timeout=10)[0] for r in running] == [200, 200, 200]
     # Once the work is done, the next request is admitted again.
@@ -320,7 +340,7 @@ def test_one_client_over_its_limit_on_an_expensive_endpoint_gets_429_and_another
         assert status == 429
         assert 1 <= int(headers["Retry-After"]) <= 3600
         assert "短い時間に多くの操作がありました" in body
-        assert f"{headers['Retry-After']}秒後にもう一度お試しください" in body
+        assert f"{headers['Retry-After']}秒ほど待ってから、このページを再読み込み" in body
         assert "found" not in body
         # Another client (another network) is not held back; nor is this one elsewhere.
         assert call(handler, "/search/", client="198.51.100.7")[0] == 200
