@@ -290,3 +290,30 @@ def test_the_path_guard_reads_path_info_under_a_script_name_prefix(settings):
     assert request.path == "/madoguchi/console/"
     with pytest.raises(Http404):
         RoleMiddleware(lambda request: HttpResponse("served"))(request)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"MADOGUCHI_ROLE": "consol"}, {"MADOGUCHI_DATABASE_URL": "nosuchdb://x"}],
+    ids=["role", "database_url"],
+)
+def test_the_madoguchi_command_says_only_what_setting_is_wrong(tmp_path, environ):
+    """Review finding: a wrong setting printed a 35-line traceback before the message."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MADOGUCHI_")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["MADOGUCHI_DATA_DIR"] = str(tmp_path / "data")
+    env.update(environ)
+    result = subprocess.run(
+        [sys.executable, "-m", "madoguchi", "serve", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("設定の誤り (configuration error): MADOGUCHI_")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
