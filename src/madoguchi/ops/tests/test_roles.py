@@ -317,3 +317,19 @@ def test_the_madoguchi_command_says_only_what_setting_is_wrong(tmp_path, environ
     assert result.stderr.startswith("設定の誤り (configuration error): MADOGUCHI_")
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
+
+
+@pytest.mark.django_db
+def test_each_role_documents_only_its_own_api_routes(role, client):
+    """Review finding: the portal's schema and docs listed the staff routes it does not serve."""
+    role("portal")
+    portal = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/organisations/" in portal
+    assert not [route for route in portal if route.startswith("/api/v1/staff/")]
+    role("console")
+    console = client.get("/api/v1/openapi.json").json()["paths"]
+    assert console
+    assert all(route.startswith("/api/v1/staff/") for route in console)
+    role("all")
+    both = client.get("/api/v1/openapi.json").json()["paths"]
+    assert set(both) == set(portal) | set(console)
