@@ -102,6 +102,10 @@ def test_the_default_role_is_all_and_a_wrong_role_is_refused_in_both_languages(s
 
 @pytest.fixture
 def role(settings):
+    # madoguchi.conf.urls builds its patterns from settings.ROLE when first imported: import
+    # it before any role is set, or a role set here would stay in it for the whole session.
+    import madoguchi.conf.urls  # noqa: F401
+
     def use(name):
         settings.ROLE = name
         settings.ROOT_URLCONF = URLCONFS[name]
