@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import NinjaAPI, Query, Schema
 from ninja.errors import HttpError
@@ -37,7 +38,30 @@ class JapaneseJSONRenderer(JSONRenderer):
     json_dumps_params: Mapping[str, Any] = MappingProxyType({"ensure_ascii": False})
 
 
-api = NinjaAPI(
+class RoleNinjaAPI(NinjaAPI):
+    """The API whose OpenAPI schema (``/api/v1/openapi.json``, ``/api/v1/docs``) lists only the
+    routes the process's ``MADOGUCHI_ROLE`` serves: the staff routes (``/api/v1/staff/…``) on
+    the console side, the others on the portal side, all of them with ``all``. (The shared
+    component schemas are left whole: they name data shapes, not routes.)"""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        role = str(getattr(settings, "ROLE", "all"))
+        if role not in ("portal", "console"):
+            return schema
+        prefix = self.get_root_path(path_params or {}) if path_prefix is None else path_prefix
+        staff_prefix = prefix.rstrip("/") + "/staff/"
+        schema["paths"] = {
+            route: item
+            for route, item in schema["paths"].items()
+            if route.startswith(staff_prefix) == (role == "console")
+        }
+        return schema
+
+
+api = RoleNinjaAPI(
     renderer=JapaneseJSONRenderer(),
     title="Madoguchi API",
     version=f"1 ({__version__})",

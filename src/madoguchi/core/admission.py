@@ -10,9 +10,10 @@ waits). A request that gets no slot in time is answered ``503 Service Unavailabl
 the same instant):
 
 - for the API (``/api/``): the API's JSON error (``{"detail": "…"}``);
-- for pages: a plain Japanese page that says when to try again and that what the person typed
-  is still in their browser (the refused request changed nothing; going back and sending again
-  is safe, and forms carry an idempotency key where it matters).
+- for pages: a small Japanese page in the site's layout that says when to try again — for a
+  page asked for (GET, HEAD), to reload it; for a form sent, that what the person typed is
+  still in their browser and that going back and sending again is safe (the refused request
+  changed nothing, and forms carry an idempotency key where it matters).
 
 A refused request never reaches a view: nothing is stored. ``/healthz``, ``/readyz``,
 ``/metrics`` and static files are never refused or queued (a load balancer must see a busy
@@ -20,13 +21,16 @@ server as alive; static files are served by WhiteNoise before this middleware an
 ``MADOGUCHI_MAX_INFLIGHT=0`` turns the limit off (and the queue with it).
 
 **Where the count lives.** ``madoguchi serve`` creates a small file under the data directory
-(``run/admission``) before it starts granian and names it in ``MADOGUCHI_ADMISSION_FILE``;
+(``run/<role>-<port>/admission``: each server its own) before it starts granian and names it in ``MADOGUCHI_ADMISSION_FILE``;
 every worker maps it into memory (``mmap``, shared) and counts there under an exclusive
 ``flock`` (plus a thread lock: granian runs a process's requests in several threads, and
 ``flock`` does not exclude threads sharing one file). The file holds the server's totals and one row per
-process — its pid, its requests in flight and its requests waiting — so a worker killed with requests in flight (SIGKILL) does not leak its slots for
-ever: when the server looks full, rows of processes that no longer exist are taken off the totals
-first.
+process — its pid, the process's start time (``/proc/<pid>/stat``, in clock ticks since
+boot), its requests in flight and its requests waiting — so a worker killed with requests in
+flight (SIGKILL) does not leak its slots for ever: when the server looks full, rows of
+processes that no longer exist are taken off the totals first. A row is alive only while a
+process with its pid *and* its start time exists: a pid the kernel has since given to another
+process (or to the worker granian respawns in its place) does not keep a dead row's counts.
 Admitting and releasing cost two lock round trips each (a few microseconds; ``make bench``
 does not need to notice). Without the file (``runserver``, tests, a server started by hand),
 the same count is kept in the process's own memory: the limit is then per process.
@@ -66,6 +70,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import escape
 
 from madoguchi.core import metrics
 from madoguchi.core.ratelimit import network_of, window_admit
@@ -81,34 +86,63 @@ RETRY_AFTER: Final = (3, 8)
 ADMISSION_FILE_ENV: Final = "MADOGUCHI_ADMISSION_FILE"
 #: Rows in the shared file: processes of one server (granian workers) that can count at once.
 ROWS: Final = 256
-#: Each row: pid, requests in flight, requests waiting (signed 64-bit integers).
-_FIELDS: Final = 3
+#: Each row: pid, requests in flight, requests waiting, the process's start time (signed
+#: 64-bit integers).
+_FIELDS: Final = 4
 _SIZE: Final = ROWS * _FIELDS * 8
 #: A waiting request re-checks at least this often (seconds).
 _POLL: Final = 0.002
 
-PAGE: Final = """<!DOCTYPE html>
+#: The refusal page: a static string (no template, no database), in the site's own layout
+#: and classes (``madoguchi.css``). No line breaks inside a Japanese sentence: the browser
+#: would show each as a space.
+PAGE: Final = """<!doctype html>
 <html lang="ja">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
+<title>{title} | 窓口 電子申請</title>
 <link rel="stylesheet" href="{static}madoguchi/madoguchi.css">
 </head>
 <body>
-<main id="main" class="container">
+<header class="site-header">
+<div class="site-header__inner">
+<span class="site-title">窓口<small>地方公共団体の電子申請</small></span>
+</div>
+</header>
+<main id="main" class="site-main">
 <h1>{title}</h1>
-<p>{reason}
-<strong>{seconds}秒後にもう一度お試しください。</strong></p>
-<p>入力した内容は失われていません。ブラウザーの「戻る」で前の画面に戻り、
-もう一度送信してください。この操作では、まだ何も受け付けていません（二重に申し込まれることはありません）。</p>
+<p class="lead">{reason}</p>
+<div class="notice" role="status">
+<p><strong>{seconds}秒ほど待ってから、{again}</strong></p>
+{after}
+</div>
+{action}
 </main>
+<footer class="site-footer">
+<div class="site-footer__inner">
+<p>窓口 — 共同利用型の汎用的電子申請システム</p>
+</div>
+</footer>
 </body>
 </html>
 """
 
+#: A page was asked for (GET, HEAD): nothing was sent, so the advice is to reload.
+_AGAIN_READ: Final = "このページを再読み込みしてください。"
+_AFTER_READ: Final = (
+    "<p>再読み込みは、ブラウザーの再読み込みボタンか、下の「もう一度表示する」でできます。</p>"
+)
+_ACTION_READ: Final = '<p><a class="button" href="{url}">もう一度表示する</a></p>'
+#: A form was sent (POST …): what was typed is still in the browser; go back and send again.
+_AGAIN_SEND: Final = "ブラウザーの「戻る」で前の画面に戻り、もう一度送信してください。"
+_AFTER_SEND: Final = (
+    "<p>入力した内容は失われていません（前の画面に残っています）。この操作では、まだ何も"
+    "受け付けていません。もう一度送信しても、二重に申し込まれることはありません。</p>"
+)
+
 _BUSY_TITLE: Final = "ただいま混み合っています"
-_BUSY_REASON: Final = "多くの方が同時に利用しているため、いまはこの操作を受け付けられませんでした。"
+_BUSY_REASON: Final = "多くの方が同時に利用しているため、いまはお応えできませんでした。"
 _CLIENT_TITLE: Final = "短い時間に多くの操作がありました"
 _CLIENT_REASON: Final = (
     "この操作（ダウンロード・検索・検証など）は、同じ接続元から短い時間に多く行われたため、"
@@ -130,8 +164,18 @@ def refusal(
             {"detail": message}, status=status, json_dumps_params={"ensure_ascii": False}
         )
     else:
+        reading = request.method in ("GET", "HEAD")
+        page = PAGE.format(
+            title=title,
+            reason=reason,
+            seconds=seconds,
+            static=settings.STATIC_URL,
+            again=_AGAIN_READ if reading else _AGAIN_SEND,
+            after=_AFTER_READ if reading else _AFTER_SEND,
+            action=_ACTION_READ.format(url=escape(request.get_full_path())) if reading else "",
+        )
         response = HttpResponse(
-            PAGE.format(title=title, reason=reason, seconds=seconds, static=settings.STATIC_URL),
+            page,
             status=status,
             content_type="text/html; charset=utf-8",
         )
@@ -157,6 +201,7 @@ class SlotCounter:
         self._freed = threading.Condition(threading.Lock())
         self._fd = -1
         self._pid = 0
+        self._started = 0
         self._row = -1
         self._open()
 
@@ -206,26 +251,30 @@ class SlotCounter:
         (whose counts are taken off the totals first). Row 0 holds the totals."""
         cells = self._cells
         pid = os.getpid()
+        started = _start_time(pid) or 0
         free = -1
         for row in range(1, ROWS):
-            owner = cells[row * _FIELDS]
-            if owner == pid:  # another counter of this process (another handler): share it
-                self._pid, self._row = pid, row
+            base = row * _FIELDS
+            owner = cells[base]
+            if owner == pid and cells[base + 3] == started:
+                # another counter of this process (another handler): share it
+                self._pid, self._started, self._row = pid, started, row
                 return
-            if free < 0 and (owner == 0 or not _alive(owner)):
+            if free < 0 and (owner == 0 or not _alive(owner, cells[base + 3])):
                 free = row
         if free < 0:
             raise RuntimeError("admission: no free row for this process")
         self._clear_row(free)
         cells[free * _FIELDS] = pid
-        self._pid, self._row = pid, free
+        cells[free * _FIELDS + 3] = started
+        self._pid, self._started, self._row = pid, started, free
 
     def _clear_row(self, row: int) -> None:
         cells = self._cells
         base = row * _FIELDS
         cells[0] -= cells[base + 1]
         cells[1] -= cells[base + 2]
-        cells[base], cells[base + 1], cells[base + 2] = 0, 0, 0
+        cells[base], cells[base + 1], cells[base + 2], cells[base + 3] = 0, 0, 0, 0
 
     def _clear_dead(self) -> None:
         """Clear the rows of processes that no longer exist (killed with requests counted)."""
@@ -233,7 +282,11 @@ class SlotCounter:
         for row in range(1, ROWS):
             base = row * _FIELDS
             owner = cells[base]
-            if owner and (cells[base + 1] or cells[base + 2]) and not _alive(owner):
+            if (
+                owner
+                and (cells[base + 1] or cells[base + 2])
+                and not _alive(owner, cells[base + 3])
+            ):
                 self._clear_row(row)
 
     def _add(self, field: int, amount: int) -> None:
@@ -302,7 +355,33 @@ class SlotCounter:
             self._unlock()
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat`` field 22);
+    ``None`` when no such process exists; 0 where there is no ``/proc`` (then only the pid is
+    compared)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except FileNotFoundError:
+        return None if os.path.isdir("/proc/self") else 0
+    except OSError:
+        return 0
+    # The command name (field 2) is in parentheses and may hold spaces or ")": split after
+    # the last ")"; the fields after it start with field 3.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _alive(pid: int, started: int) -> bool:
+    """Whether the process of a row (its pid and its start time) still exists."""
+    now_started = _start_time(pid)
+    if now_started is None:
+        return False
+    if now_started and started and now_started != started:
+        return False  # the pid belongs to another process now
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -318,9 +397,10 @@ def counter_from_environment() -> SlotCounter:
     return SlotCounter(Path(named) if named else None)
 
 
-def admission_file_prepare(data_dir: Path) -> Path:
-    """For ``madoguchi serve``, before it starts granian: a fresh, empty count file."""
-    folder = data_dir / "run"
+def admission_file_prepare(folder: Path) -> Path:
+    """For ``madoguchi serve``, before it starts granian: a fresh, empty count file in the
+    server's own run folder (``<DATA_DIR>/run/<role>-<port>/``, so that a second server on
+    the same data directory — the portal beside the console — never resets this one's)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "admission"
     with path.open("wb") as handle:
@@ -371,10 +451,22 @@ class AdmissionControlMiddleware:
             return self._refuse(request)
         metrics.HTTP_IN_FLIGHT.inc()
         try:
-            return self.get_response(request)
-        finally:
-            metrics.HTTP_IN_FLIGHT.dec()
-            self.counter.release()
+            response = self.get_response(request)
+        except BaseException:
+            self._release()
+            raise
+        if response.streaming:
+            # A streamed response (CSV exports) is still being worked on until the server has
+            # sent it: its slot is freed when the server closes it (HttpResponseBase.close()
+            # calls these), not when the view returns.
+            response._resource_closers.append(self._release)  # type: ignore[attr-defined]
+        else:
+            self._release()
+        return response
+
+    def _release(self) -> None:
+        metrics.HTTP_IN_FLIGHT.dec()
+        self.counter.release()
 
 
 #: Route names (namespace:name) of the expensive endpoints that count against the per-client

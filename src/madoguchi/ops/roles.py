@@ -13,7 +13,8 @@ keeps staff sessions out of the portal:
 - **Staff sessions on the portal.** The session table is shared (one database), so a console
   session's cookie would be a valid session on the portal host too. A ``portal`` process
   therefore treats every request whose session belongs to a staff member (a ``Staff`` row,
-  active or not) or a platform operator (``is_staff`` / ``is_superuser``) as anonymous:
+  active or not), a shared group's operator (a ``GroupOperator`` row) or a platform operator
+  (``is_staff`` / ``is_superuser``) as anonymous:
   ``request.user`` is an ``AnonymousUser``. The session itself is left alone (deleting it
   would log the person out of the console). This holds however the session was made — in
   the console, through the resident login, or before the split — because it is decided by
@@ -31,7 +32,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
-from madoguchi.identity.models import Staff
+from madoguchi.identity.services import is_resident
 
 #: Served only by ``console`` (and ``all``).
 CONSOLE_PREFIXES: Final = ("/console", "/operator-admin", "/api/v1/staff/")
@@ -63,12 +64,14 @@ def path_served(role: str, path: str) -> bool:
 
 
 def is_staff_account(user: Any) -> bool:
-    """Whether ``user`` is a staff member or a platform operator (never a resident)."""
+    """Whether ``user`` is a console account — a staff member (active or not), a shared
+    group's operator or a platform operator — never a resident
+    (:func:`madoguchi.identity.services.is_resident` is the one rule)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
+    if getattr(user, "is_superuser", False):
         return True
-    return Staff.objects.filter(user_id=user.pk).exists()
+    return not is_resident(user)
 
 
 class RoleMiddleware:
@@ -80,7 +83,8 @@ class RoleMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         role = str(getattr(settings, "ROLE", "all"))
-        if not path_served(role, request.path):
+        # path_info, as request_scope: without the SCRIPT_NAME prefix of a sub-path install.
+        if not path_served(role, request.path_info):
             raise Http404("この窓口では提供していないページです。")
         if role == "portal" and hasattr(request, "user"):
             original = request.user

@@ -3,6 +3,8 @@ WSGI stack (every middleware), with views held busy until the test lets them go.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,13 +17,16 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import include, path
 
 from madoguchi.core.admission import (
+    _FIELDS,
     ADMISSION_FILE_ENV,
+    ROWS,
     SlotCounter,
+    _start_time,
     admission_file_prepare,
     counter_from_environment,
 )
@@ -41,20 +46,25 @@ def search(request: HttpRequest) -> HttpResponse:
     return HttpResponse("found")
 
 
+def export(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(iter([b"a,b\r\n", b"1,2\r\n"]), content_type="text/csv")
+
+
 urlpatterns = [
     path("work/", busy),
     path("api/v1/work/", busy),
     path("healthz", busy),
+    path("export/", export),
     # Named as the portal's search: an expensive endpoint with a per-client limit.
     path("search/", include(([path("", search, name="search")], "portal"))),
 ]
 
 
 def call(
-    handler: WSGIHandler, route: str, client: str = "192.0.2.1"
+    handler: WSGIHandler, route: str, client: str = "192.0.2.1", method: str = "GET"
 ) -> tuple[int, dict[str, str], str]:
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": "GET",
+        "REQUEST_METHOD": method,
         "PATH_INFO": route,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
@@ -112,6 +122,12 @@ def fill(handler: WSGIHandler, pool: ThreadPoolExecutor, count: int) -> list[Any
     return running
 
 
+def _no_line_break_inside_a_sentence(body: str) -> None:
+    """A line break between Japanese characters shows as a stray space ("でした。 8秒後")."""
+    for paragraph in re.findall(r"<p[^>]*>(.*?)</p>", body, flags=re.DOTALL):
+        assert "\n" not in paragraph, paragraph
+
+
 def test_beyond_the_limit_a_page_is_refused_at_once_in_japanese(handler):
     with ThreadPoolExecutor(max_workers=8) as pool:
         running = fill(handler, pool, 3)
@@ -120,8 +136,21 @@ def test_beyond_the_limit_a_page_is_refused_at_once_in_japanese(handler):
         assert 1 <= int(headers["Retry-After"]) <= 10
         assert headers["Content-Type"].startswith("text/html")
         assert "ただいま混み合っています" in body
-        assert f"{headers['Retry-After']}秒後にもう一度お試しください" in body
+        # A page asked for: reload it (nothing was sent, so nothing to send again).
+        assert f"{headers['Retry-After']}秒ほど待ってから、このページを再読み込み" in body
+        assert 'class="site-header"' in body
+        assert 'class="site-main"' in body
+        assert 'href="/work/"' in body
+        assert "送信" not in body
+        assert "入力した内容" not in body
+        _no_line_break_inside_a_sentence(body)
+        # A form sent: what was typed is still there; go back and send again.
+        status, headers, body = call(handler, "/work/", method="POST")
+        assert status == 503
+        assert "「戻る」で前の画面に戻り、もう一度送信してください" in body
         assert "入力した内容は失われていません" in body
+        assert "再読み込み" not in body
+        _no_line_break_inside_a_sentence(body)
         RELEASE.set()
         assert [r.result(timeout=10)[0] for r in running] == [200, 200, 200]
     # Once the work is done, the next request is admitted again.
@@ -311,7 +340,7 @@ def test_one_client_over_its_limit_on_an_expensive_endpoint_gets_429_and_another
         assert status == 429
         assert 1 <= int(headers["Retry-After"]) <= 3600
         assert "短い時間に多くの操作がありました" in body
-        assert f"{headers['Retry-After']}秒後にもう一度お試しください" in body
+        assert f"{headers['Retry-After']}秒ほど待ってから、このページを再読み込み" in body
         assert "found" not in body
         # Another client (another network) is not held back; nor is this one elsewhere.
         assert call(handler, "/search/", client="198.51.100.7")[0] == 200
@@ -320,3 +349,79 @@ def test_one_client_over_its_limit_on_an_expensive_endpoint_gets_429_and_another
         for _ in range(3):
             assert call(handler, "/search/", client="2001:db8:1:2::1")[0] == 200
         assert call(handler, "/search/", client="2001:db8:1:2::99")[0] == 429
+
+
+def _plant_row(path, *, pid: int, started: int, in_flight: int) -> None:
+    """Write a row as a process that counted ``in_flight`` requests would have left it."""
+    import mmap as _mmap
+
+    with path.open("r+b") as handle, _mmap.mmap(handle.fileno(), 0) as shared:
+        cells = memoryview(shared).cast("q")
+        base = (ROWS - 1) * _FIELDS  # the last row: no live counter takes it first
+        cells[base], cells[base + 1], cells[base + 3] = pid, in_flight, started
+        cells[0] += in_flight
+        del cells
+
+
+def test_a_dead_row_whose_pid_now_belongs_to_another_live_process_is_reclaimed(tmp_path):
+    """SIGKILL, then the kernel hands the pid to another process: the slots come back."""
+    path = admission_file_prepare(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = _start_time(other.pid)
+        assert started
+        # The row's process had this pid but started earlier: it is gone.
+        _plant_row(path, pid=other.pid, started=started - 1, in_flight=2)
+        here = SlotCounter(path)
+        assert here.totals() == (2, 0)
+        assert here.try_acquire(2) == "in"
+        assert here.totals() == (1, 0)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_live_other_process_row_is_kept(tmp_path):
+    path = admission_file_prepare(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _plant_row(path, pid=other.pid, started=_start_time(other.pid) or 0, in_flight=2)
+        assert SlotCounter(path).try_acquire(2) == "full"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_dead_row_with_this_process_pid_is_not_taken_over(tmp_path):
+    """A respawned worker that got the dead one's pid does not inherit its counts."""
+    path = admission_file_prepare(tmp_path)
+    started = _start_time(os.getpid())
+    assert started
+    _plant_row(path, pid=os.getpid(), started=started - 1, in_flight=2)
+    here = SlotCounter(path)
+    assert here.try_acquire(2) == "in"
+    here.release()
+    assert here.totals() == (0, 0)
+
+
+def test_a_streamed_response_holds_its_slot_until_it_is_closed(shared_file):
+    seen = SlotCounter(shared_file)
+    with override_settings(ROOT_URLCONF=__name__, MAX_INFLIGHT=1, ADMISSION_QUEUE_MS=0):
+        handler = WSGIHandler()
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/export/",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.input": BytesIO(),
+            "wsgi.url_scheme": "http",
+            "REMOTE_ADDR": "192.0.2.1",
+        }
+        response = handler(environ, lambda status, headers, exc_info=None: lambda data: None)
+        assert seen.totals() == (1, 0)  # the view returned; the body is not sent yet
+        assert call(handler, "/search/")[0] == 503
+        assert b"".join(response) == b"a,b\r\n1,2\r\n"
+        response.close()  # the server has sent it
+        assert seen.totals() == (0, 0)
+        assert call(handler, "/search/")[0] == 200

@@ -244,6 +244,28 @@ def test_serve_starts_with_an_empty_metrics_folder(tmp_path):
     assert list(folder.iterdir()) == []
 
 
+def test_a_second_server_on_the_same_data_directory_leaves_the_first_ones_files_alone(tmp_path):
+    """The README's own topology: the portal and the console on one data directory. Each
+    start emptied ``<data>/metrics/`` and rewrote ``run/admission``, wiping the other's."""
+    from madoguchi.core.admission import SlotCounter, admission_file_prepare
+    from madoguchi.ops.management.commands.serve import metrics_folder_prepare, server_run_folder
+
+    portal = server_run_folder(tmp_path, role="portal", port=8000)
+    portal_metrics = metrics_folder_prepare(portal)
+    (portal_metrics / "counter_1234.db").write_bytes(b"the portal's counts")
+    counter = SlotCounter(admission_file_prepare(portal))
+    assert counter.try_acquire(5) == "in"
+
+    console = server_run_folder(tmp_path, role="console", port=8001)
+    assert console != portal
+    metrics_folder_prepare(console)
+    admission_file_prepare(console)
+
+    assert (portal_metrics / "counter_1234.db").read_bytes() == b"the portal's counts"
+    assert counter.totals() == (1, 0)
+    assert list((console / "metrics").iterdir()) == []
+
+
 # --- the domain's counts, where they happen ------------------------------------------------
 
 

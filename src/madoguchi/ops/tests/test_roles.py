@@ -102,6 +102,10 @@ def test_the_default_role_is_all_and_a_wrong_role_is_refused_in_both_languages(s
 
 @pytest.fixture
 def role(settings):
+    # madoguchi.conf.urls builds its patterns from settings.ROLE when first imported: import
+    # it before any role is set, or a role set here would stay in it for the whole session.
+    import madoguchi.conf.urls  # noqa: F401
+
     def use(name):
         settings.ROLE = name
         settings.ROOT_URLCONF = URLCONFS[name]
@@ -247,3 +251,89 @@ def test_production_portal_starts_without_console_settings(start, tmp_path):
         MADOGUCHI_TSA_URL="http://tsa.example.lg.jp/tsa",
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["group_operator", "platform_operator"])
+def test_every_console_account_counts_as_logged_out_on_the_portal(role, django_user_model, kind):
+    """Review finding: a shared group's operator (no Staff row) logged in on the console was a
+    logged-in resident on the portal."""
+    from madoguchi.identity.services import group_operator_upsert
+    from madoguchi.tenants.models import Organisation, SharedGroup
+
+    if kind == "group_operator":
+        group = SharedGroup.objects.create(
+            slug="kanagawa-roles",
+            name="神奈川",
+            prefecture=Organisation.objects.get(lg_code="140007"),
+        )
+        user = group_operator_upsert(group=group, email="g@example.jp", password="x" * 20).user
+    else:  # is_staff without is_superuser
+        user = django_user_model.objects.create_user("p@example.jp", "x" * 20, is_staff=True)
+    browser = Client()
+    browser.force_login(user)
+    role("portal")
+    answer = browser.get("/mypage/")
+    assert answer.status_code == 302
+    assert answer["Location"].startswith("/account/login/")
+    assert answer.wsgi_request.user.is_authenticated is False
+    role("console")
+    assert browser.get("/healthz").wsgi_request.user.is_authenticated is True
+
+
+def test_the_path_guard_reads_path_info_under_a_script_name_prefix(settings):
+    """Installed under a sub-path (SCRIPT_NAME), ``request.path`` carries the prefix; the
+    guard must judge the path the URL configuration resolves (``path_info``)."""
+    from django.http import Http404, HttpResponse
+    from django.test import RequestFactory
+
+    from madoguchi.ops.roles import RoleMiddleware
+
+    settings.ROLE = "portal"
+    request = RequestFactory().get("/console/", SCRIPT_NAME="/madoguchi")
+    assert request.path == "/madoguchi/console/"
+    with pytest.raises(Http404):
+        RoleMiddleware(lambda request: HttpResponse("served"))(request)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"MADOGUCHI_ROLE": "consol"}, {"MADOGUCHI_DATABASE_URL": "nosuchdb://x"}],
+    ids=["role", "database_url"],
+)
+def test_the_madoguchi_command_says_only_what_setting_is_wrong(tmp_path, environ):
+    """Review finding: a wrong setting printed a 35-line traceback before the message."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MADOGUCHI_")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["MADOGUCHI_DATA_DIR"] = str(tmp_path / "data")
+    env.update(environ)
+    result = subprocess.run(
+        [sys.executable, "-m", "madoguchi", "serve", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("設定の誤り (configuration error): MADOGUCHI_")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+@pytest.mark.django_db
+def test_each_role_documents_only_its_own_api_routes(role, client):
+    """Review finding: the portal's schema and docs listed the staff routes it does not serve."""
+    role("portal")
+    portal = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/organisations/" in portal
+    assert not [route for route in portal if route.startswith("/api/v1/staff/")]
+    role("console")
+    console = client.get("/api/v1/openapi.json").json()["paths"]
+    assert console
+    assert all(route.startswith("/api/v1/staff/") for route in console)
+    role("all")
+    both = client.get("/api/v1/openapi.json").json()["paths"]
+    assert set(both) == set(portal) | set(console)

@@ -87,7 +87,16 @@ class _Supervised:
             )
 
 
-def metrics_folder_prepare(data_dir: Path) -> Path:
+def server_run_folder(data_dir: Path, *, role: str, port: int) -> Path:
+    """This server's own folder under the data directory, ``run/<role>-<port>/``: its
+    admission count and its metrics files. Two servers may share one data directory (the
+    portal and the console on one machine); each counts and reports only its own requests."""
+    folder = data_dir / "run" / f"{role}-{port}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def metrics_folder_prepare(server_folder: Path) -> Path:
     """A fresh, empty folder for prometheus_client's multiprocess mode: every server process
     and the outbox worker write their counts there, and ``/metrics`` adds them up. Emptied at
     each start (counts from an earlier run would otherwise be added in).
@@ -96,7 +105,7 @@ def metrics_folder_prepare(data_dir: Path) -> Path:
     file behind. Its counters stay in the sums (correct: what it counted happened); its
     "requests in flight" gauge would too, but granian does not tell us the pid to pass to
     ``prometheus_client.multiprocess.mark_process_dead``. The next start clears the folder."""
-    folder = data_dir / "metrics"
+    folder = server_folder / "metrics"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink(missing_ok=True)
@@ -184,10 +193,11 @@ class Command(BaseCommand):
             settings.MAX_INFLIGHT if "MADOGUCHI_MAX_INFLIGHT" in environ else threads * workers
         )
         environ["MADOGUCHI_MAX_INFLIGHT"] = str(in_flight)
-        environ[ADMISSION_FILE_ENV] = str(admission_file_prepare(Path(settings.DATA_DIR)))
+        own = server_run_folder(Path(settings.DATA_DIR), role=settings.ROLE, port=options["port"])
+        environ[ADMISSION_FILE_ENV] = str(admission_file_prepare(own))
         blocking = threads if in_flight <= 0 else threads + max(4, threads)
         # /metrics adds up the counts of every granian worker and the outbox worker.
-        environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder_prepare(Path(settings.DATA_DIR)))
+        environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder_prepare(own))
         # Each child gets its own process group: Ctrl-C reaches only this supervisor, which
         # then sends exactly one SIGTERM to each group (granian shuts down cleanly on one
         # signal; a second one during shutdown can orphan its worker; SIGTERM, unlike an
