@@ -85,6 +85,10 @@ def request_scope(request: HttpRequest) -> Scope:
     return ALL
 
 
+#: Requests that never read tenant rows and must not touch the database at all.
+UNSCOPED_PREFIXES = ("/healthz", "/favicon.ico", "/static/")
+
+
 class TenantScopeMiddleware:
     """Set the database scope of row-level security at the start of every request, and clear
     it when the response is closed (after a streamed export's last row), so that a reused or
@@ -99,7 +103,8 @@ class TenantScopeMiddleware:
         self.enabled = connection.vendor == "postgresql"
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not self.enabled:
+        # /healthz touches nothing, the database included (an outage must not fail liveness).
+        if not self.enabled or request.path_info.startswith(UNSCOPED_PREFIXES):
             return self.get_response(request)
         scope_activate(request_scope(request))
         try:

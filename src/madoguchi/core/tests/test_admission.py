@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import include, path
@@ -99,6 +99,9 @@ def _no_database():
     # connection an earlier test left open in this thread) and pytest-django forbids it.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
+    # Nor may row-level security's per-request setting (PostgreSQL) find one open: it sets the
+    # scope on open connections only (a closed one gets it when it opens, which these never do).
+    connections.close_all()
     try:
         yield
     finally:
