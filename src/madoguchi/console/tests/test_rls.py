@@ -38,6 +38,7 @@ from madoguchi.core.tenancy import (
     rls_problems,
     rls_problems_everywhere,
     rls_refuse_unsafe,
+    scope_clear,
     scope_value,
     tenant_scope,
     tenant_tables_from_models,
@@ -77,6 +78,8 @@ def app_role(db: None) -> str:
     out = io.StringIO()
     call_command("db_app_role", role=name, stdout=out)
     assert f"CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS" in out.getvalue()
+    # Start from the empty scope, whatever an earlier test left on this thread's connection.
+    scope_clear()
     return name
 
 
