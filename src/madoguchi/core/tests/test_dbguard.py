@@ -62,7 +62,7 @@ def test_a_page_answers_503_with_retry_after_when_the_database_is_away(
     assert response["Retry-After"] == "10"
     page = response.content.decode()
     assert "データベースに接続できない" in page
-    assert "10秒後にもう一度お試しください" in page
+    assert "10秒ほど待ってから、このページを再読み込みしてください" in page
     assert DATABASE_UNAVAILABLE._value.get() == before + 1
     lines = [r for r in caplog.records if r.name == "madoguchi.core.dbguard"]
     assert len(lines) == 1

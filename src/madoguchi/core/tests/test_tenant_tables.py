@@ -35,6 +35,7 @@ GLOBAL_TABLES = {
     "catalog.TemplateVersion": "versions of national templates",
     "forms.FormVersion": "an immutable form version; its FormDefinition holds the organisation",
     "core.Installation": "the identity of the whole installation (one row), for backups",
+    "ops.WorkerHeartbeat": "the background worker's last sign of life, for the whole installation",
     # Statistics above any one organisation.
     "stats.PublishedFigure": "a figure published for the nation or a prefecture (公表値)",
 }

@@ -62,6 +62,8 @@ GLOBAL = {
     "tenants_masterload",
     "tenants_populationimport",
     "demo_idp_demogrant",
+    "core_installation",
+    "ops_workerheartbeat",
 }
 
 
