@@ -220,6 +220,7 @@ def test_the_admin_invites_a_new_staff_member_who_sets_a_password_and_enrols(
     "token",
     ["x", "a" * 5000, "eyJ1IjoxfQ:1u:abc", "%00", "../../etc/passwd"],
 )
+@pytest.mark.django_db  # on PostgreSQL every console request sets its row-level-security scope
 def test_a_forged_invitation_link_is_a_japanese_404(client, token):
     response = client.get(f"/console/invitation/{token}/")
 
