@@ -64,6 +64,16 @@ __all__ = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashing() -> Iterator[None]:
+    """Passwords hashed with argon2 at its smallest cost (see QuickArgon2PasswordHasher);
+    production's cost is checked by the settings tests."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["madoguchi.testing.QuickArgon2PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     """The organisation master and the national templates, once for the session."""

@@ -95,3 +95,14 @@ def test_staff_of_another_organisation_cannot_be_taken_over(organisation, other_
     assert other_staff.user.display_name == "審査 花子"
     assert other_staff.user.check_password(STAFF_PASSWORD)  # nothing was changed
     assert not other_staff.user.check_password("an attacker's password 1")
+
+
+def test_outside_the_test_suite_passwords_are_hashed_with_argon2_at_its_full_cost():
+    """The suite hashes with argon2 at its smallest cost (madoguchi.testing); the settings
+    that run everywhere else keep Django's argon2 and its default cost."""
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    from madoguchi.conf import settings as configured
+
+    assert configured.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert (Argon2PasswordHasher.time_cost, Argon2PasswordHasher.memory_cost) == (2, 102400)
