@@ -8,6 +8,7 @@ from a file, its line, so an organisation admin can fix an uploaded form without
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -226,7 +227,30 @@ def _shape_problems(data: Any) -> list[DefinitionProblem]:
     return sorted(problems, key=lambda p: p.path)[:200]
 
 
+#: The schema's verdicts on recent definitions, by the digest of their canonical JSON: checking
+#: is a pure function of the definition and costs about 0.1 s for a national template (most of
+#: an adoption, a preview or a builder's edit), while the same definitions are checked again
+#: and again. Cleared whole when full; a definition that is not plain JSON is not cached.
+_SCHEMA_VERDICTS: dict[bytes, tuple[DefinitionProblem, ...]] = {}
+_SCHEMA_VERDICTS_MAX = 256
+
+
 def _schema_problems(data: Any) -> list[DefinitionProblem]:
+    try:
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # keys of mixed types, dates from YAML …: check, no cache
+        return _schema_problems_checked(data)
+    key = hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=32).digest()
+    verdict = _SCHEMA_VERDICTS.get(key)
+    if verdict is None:
+        verdict = tuple(_schema_problems_checked(data))
+        if len(_SCHEMA_VERDICTS) >= _SCHEMA_VERDICTS_MAX:
+            _SCHEMA_VERDICTS.clear()
+        _SCHEMA_VERDICTS[key] = verdict
+    return list(verdict)
+
+
+def _schema_problems_checked(data: Any) -> list[DefinitionProblem]:
     problems = []
     for error in sorted(
         _VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))

@@ -450,3 +450,22 @@ def test_a_character_yaml_cannot_read_is_named_with_its_line():
     [problem] = problems_of("schema_version: 1\ntitle: 児童\x7f手当\n")
     assert problem.message == "YAML/JSON として読めません: 使えない文字（U+007F）が含まれています。"
     assert problem.line == 2
+
+
+def test_a_definition_checked_again_gets_the_same_verdict_and_a_change_is_checked_afresh():
+    """The schema's verdicts are remembered by the definition's content (a builder checks the
+    same definition after every edit): the same problems each time, and an edit is never
+    answered with the verdict of the definition before it."""
+    good = definition(field("name", "text", "氏名"))
+    bad = definition(field("name", "text", "氏名", colour="red"))
+
+    check_definition(good)
+    for _ in range(2):
+        with pytest.raises(InvalidDefinition) as first:
+            check_definition(bad)
+        assert [p.path for p in first.value.problems] == ["steps[0].sections[0].fields[0]"]
+    good["steps"][0]["sections"][0]["fields"][0]["colour"] = "red"  # now the same content
+    with pytest.raises(InvalidDefinition):
+        check_definition(good)
+    del good["steps"][0]["sections"][0]["fields"][0]["colour"]
+    assert [f.key for f in check_definition(good).fields] == ["name"]
