@@ -259,7 +259,7 @@ def blank_definition(*, title: str) -> dict[str, Any]:
 def copied_definition(source: Mapping[str, Any], *, title: str = "") -> dict[str, Any]:
     """A copy of a published form to start from (a procedure's or a national template's).
     団体独自の質問 sections stay ordinary sections in an own form."""
-    definition = json.loads(json.dumps(source, ensure_ascii=False))
+    definition: dict[str, Any] = json.loads(json.dumps(source, ensure_ascii=False))
     for step in definition.get("steps") or []:
         for section in step.get("sections") or []:
             section.pop("local", None)

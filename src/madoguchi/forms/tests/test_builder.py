@@ -4,6 +4,7 @@ judges, with each problem attached to the element that causes it."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ from madoguchi.forms.schema import check_definition, parse_definition_text
 SECTION = "steps[0].sections[0]"
 
 
-def with_fields(*types: str) -> dict:
+def with_fields(*types: str) -> dict[str, Any]:
     definition = blank_definition(title="テスト様式")
     for position, ftype in enumerate(types):
         definition, _ = element_add(
