@@ -287,11 +287,6 @@ def _editor(
             kind = None
         if kind is not None:
             inserting = {"parent": insert, "position": position, "kind": kind}
-    spec = None
-    try:
-        spec = check_definition(draft.definition)
-    except InvalidDefinition:
-        spec = None
     return render(
         request,
         "console/builder/editor.html",
@@ -306,7 +301,7 @@ def _editor(
             "field_types": field_type_choices(),
             "blocks": [(b.name, b.label) for b in BLOCKS.values()],
             "saved_label": _saved_label(draft),
-            "publishable": spec is not None,
+            "publishable": not problems,
             "import_problems": import_problems or [],
         },
         status=status,
