@@ -323,6 +323,7 @@ def _edit_context(draft: ProcedureDraft, path: str, element: dict[str, Any]) -> 
         "operators": list(OPERATOR_LABELS.items()),
         "expression_kinds": list(EXPRESSION_KINDS.items()),
         "has_value": ftype in field_types and field_types[ftype].has_value,
+        "type_label": _type_label(ftype),
         "flags": [
             (flag, FLAG_LABELS[flag], bool(options.get(flag)))
             for flag in FLAGS

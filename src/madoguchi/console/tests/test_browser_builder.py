@@ -263,7 +263,7 @@ def test_an_admin_builds_sodai_gomi_from_blank_and_a_resident_applies(page):
     base_answers = {
         key: value for key, value in application.answers.items() if key in shared and key != "fee"
     }
-    cases = [
+    cases: list[dict[str, Any]] = [
         {},
         {"building_type": "castle"},
         {"items": [{"name": "自転車", "quantity": "11"}]},
@@ -273,7 +273,7 @@ def test_an_admin_builds_sodai_gomi_from_blank_and_a_resident_applies(page):
         {"collection_address": {"postal_code": "1000001", "block": "1-1"}},
     ]
     for change in cases:
-        answers = {**base_answers, **change}
+        answers: dict[str, Any] = {**base_answers, **change}
         national_answers = {
             **answers,
             "items": [{**item, "tickets_per_item": "1"} for item in answers["items"]],
