@@ -30,6 +30,7 @@ from madoguchi.forms.builder import (
     element_add,
     element_remove,
     field_update,
+    problems_by_element,
 )
 from madoguchi.forms.models import FormVersion
 from madoguchi.forms.schema import InvalidDefinition
@@ -113,6 +114,8 @@ def test_a_draft_starts_from_a_procedure_or_a_national_template(
         source_template=template,
     )
     assert national.definition["steps"][0]["key"] == "applicant"
+    assert problems_by_element(national.definition) == {}  # parameters filled in
+    assert problems_by_element(copied.definition) == {}
     with pytest.raises(Procedure.DoesNotExist):
         procedure_draft_create(
             organisation=other_organisation,

@@ -390,3 +390,28 @@ def test_every_control_of_the_editor_is_a_labelled_form_control(admin_client, dr
     assert 'aria-label="「氏名」を削除"' in html
     for input_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
         assert f'for="{input_id}"' in html, input_id
+
+
+def test_ten_thousand_choices_and_a_huge_label_are_refused_through_the_console(admin_client, draft):
+    edit(
+        admin_client,
+        draft,
+        action="add",
+        path=SECTION,
+        position="0",
+        kind="field",
+        field_type="choice",
+        label="品目",
+    )
+    before = procedure_draft_get(organisation=draft.organisation, draft_id=draft.pk)
+    many = "\n".join(f"選択肢{n}" for n in range(10_000))
+    response = edit(admin_client, draft, action="update", path=f"{SECTION}.fields[0]", choices=many)
+    assert response.status_code == 422
+    assert "選択肢が多すぎます（500個まで。現在10000個）" in response.content.decode()
+    response = edit(
+        admin_client, draft, action="update", path=f"{SECTION}.fields[0]", label="あ" * 100_000
+    )
+    assert response.status_code == 422
+    after = procedure_draft_get(organisation=draft.organisation, draft_id=draft.pk)
+    assert after.revision == before.revision
+    assert after.definition == before.definition
