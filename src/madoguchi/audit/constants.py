@@ -96,6 +96,11 @@ class AuditAction(models.TextChoices):
     PROCEDURE_TESTER_REMOVED = "procedure.tester_removed", "運用テストの試験者の削除"
     PROCEDURE_TESTER_ACCEPTED = "procedure.tester_accepted", "運用テストの招待の承諾"
     PROCEDURE_TEST_PURGED = "procedure.test_purged", "運用テストの申請の削除（公開時）"
+    # 様式の作成（フォームビルダー）
+    PROCEDURE_DRAFT_CREATED = "procedure_draft.created", "様式の下書きの作成"
+    PROCEDURE_DRAFT_IMPORTED = "procedure_draft.imported", "様式の下書きへの読み込み（YAML）"
+    PROCEDURE_DRAFT_PUBLISHED = "procedure_draft.published", "様式の下書きの公開"
+    PROCEDURE_DRAFT_DELETED = "procedure_draft.deleted", "様式の下書きの削除"
     # Staff (職員)
     STAFF_INVITED = "staff.invited", "職員の招待"
     STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"

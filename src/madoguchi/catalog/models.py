@@ -208,3 +208,55 @@ class ProcedureTester(models.Model):
 
     def __str__(self) -> str:
         return self.email or f"staff:{self.staff_id}"
+
+
+class ProcedureDraft(models.Model):
+    """様式の下書き (form builder): an organisation's form being built in the console.
+
+    ``definition`` is the same data the engine checks (``forms.schema.check_definition``); it
+    may be incomplete while it is edited. ``revision`` grows by one with every saved change:
+    a save names the revision it started from and is refused when another editor saved first
+    (optimistic concurrency). ``previous`` keeps the state before the last change (one-step
+    undo). Publishing makes (or gives a new form version to) the own procedure ``slug``
+    through the one write path of own procedures; the draft stays for the next version.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    slug = models.SlugField("手続の識別子", max_length=64)
+    definition = models.JSONField("様式の定義")
+    previous = models.JSONField("直前の定義", null=True, blank=True)
+    revision = models.PositiveIntegerField("版数", default=1)
+    created_at = models.DateTimeField("作成日時")
+    created_by = models.ForeignKey(
+        "identity.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField("保存日時")
+    updated_by = models.ForeignKey(
+        "identity.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField("最後の公開日時", null=True, blank=True)
+    published_revision = models.PositiveIntegerField("公開した版数", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "様式の下書き"
+        verbose_name_plural = "様式の下書き"
+        ordering = ("-updated_at", "-pk")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("organisation", "slug"), name="procedure_draft_slug_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(revision__gte=1), name="procedure_draft_revision_positive"
+            ),
+        )
+
+    def __str__(self) -> str:
+        title = self.definition.get("title") if isinstance(self.definition, dict) else ""
+        return str(title or self.slug)
+
+    @property
+    def title(self) -> str:
+        return str(self)

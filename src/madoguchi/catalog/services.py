@@ -26,6 +26,7 @@ from madoguchi.catalog.definitions import (
 )
 from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVersion
 from madoguchi.core.text import search_key
+from madoguchi.forms.base import FormSpec
 from madoguchi.forms.schema import (
     DefinitionProblem,
     InvalidDefinition,
@@ -526,34 +527,73 @@ def procedure_create_own(
     Raises ``InvalidDefinition`` whose problems carry the path and line of each error, and
     :class:`CatalogError` for a ward or an inactive organisation (not tenants).
     """
-    if not organisation.is_tenant or not organisation.active:
-        raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
-    spec, data = parse_definition_text(definition)
+    spec, data = _own_definition_checked(organisation=organisation, definition=definition)
     with transaction.atomic(durable=True):
-        form_version = form_version_publish(
-            organisation=organisation,
-            schema=data,
-            now=now,
-            key=f"own_{slug.replace('-', '_')}"[:64],
-        )
-        procedure, created = Procedure.objects.get_or_create(
+        return _procedure_own_store(
             organisation=organisation,
             slug=slug,
-            defaults={"form_version": form_version, "name": spec.title},
+            spec=spec,
+            data=data,
+            kana=kana,
+            summary=summary,
+            ial=ial,
+            aal=aal,
+            retention_years=retention_years,
+            processing_days=processing_days,
+            now=now,
         )
-        if not created and procedure.template_version_id is not None:
-            raise CatalogError(
-                [f"「{slug}」はひな形から作った手続です。独自の様式には置き換えられません。"]
-            )
-        procedure.form_version = form_version
-        procedure.name = spec.title
-        procedure.kana = kana
-        procedure.summary = summary or spec.description
-        procedure.ial, procedure.aal = ial, aal
-        procedure.retention_years = retention_years
-        procedure.processing_days = processing_days
-        procedure.save()
-        _refresh_search_key(procedure)
+
+
+def _own_definition_checked(
+    *, organisation: Organisation, definition: str | bytes
+) -> tuple[FormSpec, Any]:
+    """The checks of :func:`procedure_create_own` before anything is written (raises
+    ``CatalogError`` or ``InvalidDefinition``)."""
+    if not organisation.is_tenant or not organisation.active:
+        raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
+    return parse_definition_text(definition)
+
+
+def _procedure_own_store(
+    *,
+    organisation: Organisation,
+    slug: str,
+    spec: FormSpec,
+    data: Any,
+    kana: str,
+    summary: str,
+    ial: int,
+    aal: int,
+    retention_years: int,
+    processing_days: int | None,
+    now: datetime,
+) -> Procedure:
+    """The write step of :func:`procedure_create_own`, in the caller's transaction. Only the
+    catalog's own public services call it (the builder's publish, in ``catalog.drafts``)."""
+    form_version = form_version_publish(
+        organisation=organisation,
+        schema=data,
+        now=now,
+        key=f"own_{slug.replace('-', '_')}"[:64],
+    )
+    procedure, created = Procedure.objects.get_or_create(
+        organisation=organisation,
+        slug=slug,
+        defaults={"form_version": form_version, "name": spec.title},
+    )
+    if not created and procedure.template_version_id is not None:
+        raise CatalogError(
+            [f"「{slug}」はひな形から作った手続です。独自の様式には置き換えられません。"]
+        )
+    procedure.form_version = form_version
+    procedure.name = spec.title
+    procedure.kana = kana
+    procedure.summary = summary or spec.description
+    procedure.ial, procedure.aal = ial, aal
+    procedure.retention_years = retention_years
+    procedure.processing_days = processing_days
+    procedure.save()
+    _refresh_search_key(procedure)
     return procedure
 
 

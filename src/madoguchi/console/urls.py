@@ -2,6 +2,7 @@ from django.urls import path
 
 from madoguchi.console import (
     urls_admin,
+    urls_builder,
     urls_counter,
     urls_documents,
     urls_exports,
@@ -84,4 +85,5 @@ urlpatterns = [
     *urls_facilities.urlpatterns,
     *urls_members.urlpatterns,
     *urls_documents.urlpatterns,
+    *urls_builder.urlpatterns,
 ]

@@ -54,6 +54,7 @@ from madoguchi.core.roles import role_reverse
 from madoguchi.core.text import parse_int
 from madoguchi.core.time import now, to_tokyo
 from madoguchi.forms.area import organisation_area
+from madoguchi.forms.base import FormSpec
 from madoguchi.forms.engine import display_rows, validate
 from madoguchi.forms.rendering import (
     Live,
@@ -68,6 +69,7 @@ from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
 from madoguchi.identity.selectors import staff_of_organisation
 from madoguchi.notifications.ratelimit import MailRateLimited
+from madoguchi.tenants.models import Organisation
 
 
 def _procedure(staff: Staff, procedure_id: int) -> Procedure:
@@ -401,7 +403,28 @@ def procedure_new(request: HttpRequest, *, staff: Staff) -> HttpResponse:
 def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) -> HttpResponse:
     """The form as residents will see it, step by step, validated by the server. Nothing is stored."""
     procedure = _procedure(staff, procedure_id)
-    spec = form_spec(procedure.form_version)
+    return preview_page(
+        request,
+        spec=form_spec(procedure.form_version),
+        organisation=procedure.organisation,
+        preview_url=reverse("console:procedure_preview", args=[procedure.pk]),
+        template="console/procedure_preview.html",
+        context={"staff": staff, "procedure": procedure},
+    )
+
+
+def preview_page(
+    request: HttpRequest,
+    *,
+    spec: FormSpec,
+    organisation: Organisation,
+    preview_url: str,
+    template: str,
+    context: dict[str, Any],
+) -> HttpResponse:
+    """A preview of ``spec`` with the resident's renderer and rules (a procedure's form, or a
+    builder draft's): step by step, validated by the server, nothing stored. Its live
+    endpoint is ``preview_url + "live/"`` (:func:`preview_live`)."""
     keys = [s.key for s in spec.steps]
     step_key = request.POST.get("_step") or request.GET.get("step") or keys[0]
     if step_key not in keys:
@@ -425,7 +448,7 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
                 answers,
                 today=to_tokyo(now()).date(),
                 step=step_key,
-                area=organisation_area(procedure.organisation),
+                area=organisation_area(organisation),
             )
             errors = result.errors
             if not errors:
@@ -437,27 +460,26 @@ def procedure_preview(request: HttpRequest, procedure_id: int, *, staff: Staff) 
                         spec,
                         answers,
                         today=to_tokyo(now()).date(),
-                        area=organisation_area(procedure.organisation),
+                        area=organisation_area(organisation),
                     )
                     errors = full.errors
                     done = not errors
                     answers = full.answers if done else answers
     step = spec.step(step_key)
     checked = validate(spec, answers, today=to_tokyo(now()).date())
-    preview_url = reverse("console:procedure_preview", args=[procedure.pk])
     live = Live.of(checked, url=preview_url + "live/", form_url=preview_url)
     return render(
         request,
-        "console/procedure_preview.html",
+        template,
         {
-            "staff": staff,
-            "procedure": procedure,
+            **context,
             "spec": spec,
             "step": step,
             "steps": spec.steps,
             "answers": answers,
             "fields_html": render_step(spec, step, answers, errors, live=live, focus=added),
             "live_url": live.url,
+            "preview_url": preview_url,
             "errors": error_summary(spec, errors),
             "done": done,
             "rows": display_rows(spec, answers) if done else [],
@@ -474,14 +496,21 @@ def procedure_preview_live(
     """The preview's live form: the same answer as the resident's (questions shown or hidden,
     computed values, the postal code's address, the field just left). Nothing is stored."""
     procedure = _procedure(staff, procedure_id)
-    spec = form_spec(procedure.form_version)
+    return preview_live(
+        request,
+        spec=form_spec(procedure.form_version),
+        preview_url=reverse("console:procedure_preview", args=[procedure.pk]),
+    )
+
+
+def preview_live(request: HttpRequest, *, spec: FormSpec, preview_url: str) -> HttpResponse:
+    """The live answer of :func:`preview_page`'s form."""
     try:
         step = spec.step(request.POST.get("_step", ""))
     except KeyError:
         return HttpResponse("その入力画面はありません。", status=400)
     answers = answers_from_post(spec, request.POST)
     result = validate(spec, answers, today=to_tokyo(now()).date(), step=step.key)
-    preview_url = reverse("console:procedure_preview", args=[procedure.pk])
     response = HttpResponse(
         render_live(
             spec,

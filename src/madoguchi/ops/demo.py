@@ -42,6 +42,11 @@ from madoguchi.applications.services import (
 )
 from madoguchi.applications.signoff import decision_propose
 from madoguchi.catalog.constants import ProcedureStatus
+from madoguchi.catalog.drafts import (
+    procedure_draft_change,
+    procedure_draft_create,
+    procedure_drafts_of,
+)
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.organisation_info import organisation_contact_of, organisation_contact_save
 from madoguchi.catalog.services import (
@@ -64,6 +69,13 @@ from madoguchi.documents.notice_admin import (
 from madoguchi.documents.publication import register_heads_publish
 from madoguchi.forms.area import organisation_area
 from madoguchi.forms.base import Context, field_types
+from madoguchi.forms.builder import (
+    block_insert,
+    computed_set,
+    condition_set,
+    element_add,
+    field_update,
+)
 from madoguchi.forms.engine import validate
 from madoguchi.forms.identity import verified_prefill
 from madoguchi.forms.selectors import form_spec
@@ -190,6 +202,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     demo_population_import(now=now)
     demo_current_year_counts(now=now)
     _demo_operational_test(yokohama, resident, now=now)
+    _demo_builder_draft(yokohama, now=now)
     demo_reservations(yokohama, resident, now=now)
     # The register's daily head, so that /register/ shows the demo's notices at once.
     register_heads_publish(now=now)
@@ -1148,6 +1161,97 @@ steps:
           - {key: applicant_name, type: person_name, label: 申込者の氏名, required: true}
           - {key: applicant_phone, type: phone, label: 電話番号, required: true}
 """
+
+
+_DRAFT_SLUG = "natsumatsuri"
+
+
+def _demo_builder_draft(yokohama: Organisation, *, now: datetime) -> None:
+    """A 横浜市 form being built in the console's form builder (様式の作成): the applicant
+    block, a repeatable group of participants, a fee from their number and a condition,
+    left as a draft (not published). Once: a second bootstrap finds it and adds nothing."""
+    if procedure_drafts_of(organisation=yokohama).filter(slug=_DRAFT_SLUG).exists():
+        return
+    admin = Staff.objects.filter(
+        organisation=yokohama, role=StaffRole.ADMIN, user__email="staff@yokohama.demo.madoguchi.jp"
+    ).first()
+    if admin is None:
+        return
+    draft = procedure_draft_create(
+        organisation=yokohama,
+        slug=_DRAFT_SLUG,
+        title="夏祭りの参加申込（作成中）",
+        actor=admin.user,
+        now=now,
+    )
+    section = "steps[0].sections[0]"
+
+    def build(definition: dict[str, Any]) -> dict[str, Any]:
+        definition, _ = block_insert(definition, parent=section, position=0, block="applicant")
+        definition, group = element_add(
+            definition,
+            parent=section,
+            position=5,
+            kind="field",
+            field_type="group",
+            label="参加者",
+        )
+        definition = field_update(
+            definition,
+            path=f"{group}.fields[0]",
+            changes={"label": "参加者の名前", "key": "participant_name"},
+        )
+        definition = field_update(
+            definition, path=group, changes={"key": "participants", "max_items": "5"}
+        )
+        definition, fee = element_add(
+            definition,
+            parent=section,
+            position=6,
+            kind="field",
+            field_type="computed",
+            label="参加費",
+        )
+        definition = field_update(
+            definition, path=fee, changes={"key": "fee", "unit": "円", "fee": "on"}
+        )
+        definition = computed_set(
+            definition, path=fee, kind="count_times", ref="participants", factor="500"
+        )
+        definition, choice = element_add(
+            definition,
+            parent=section,
+            position=7,
+            kind="field",
+            field_type="yesno",
+            label="車いすを使う参加者がいますか",
+        )
+        definition = field_update(definition, path=choice, changes={"key": "wheelchair"})
+        definition, notice = element_add(
+            definition,
+            parent=section,
+            position=8,
+            kind="field",
+            field_type="textarea",
+            label="必要な配慮",
+        )
+        return condition_set(
+            definition,
+            path=notice,
+            which="visible_if",
+            ref="wheelchair",
+            operator="equals",
+            value="yes",
+        )
+
+    procedure_draft_change(
+        organisation=yokohama,
+        draft_id=draft.pk,
+        revision=draft.revision,
+        change=build,
+        actor=admin.user,
+        now=now,
+    )
 
 
 def _demo_operational_test(yokohama: Organisation, resident: User, *, now: datetime) -> None:

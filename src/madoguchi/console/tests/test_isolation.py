@@ -275,8 +275,19 @@ def world(db, organisation, other_organisation):
         channel="counter",
         contact=f"{SECRET_NAME} 電話",
     )
+    # A's form builder draft (様式の作成).
+    from madoguchi.catalog.drafts import procedure_draft_create
+
+    builder_draft = procedure_draft_create(
+        organisation=organisation,
+        slug="isolation-draft",
+        title=f"{SECRET_NAME}の様式",
+        actor=admin_a.user,
+        now=now(),
+    )
     return {
         "params": {
+            "draft_id": builder_draft.pk,
             "facility_id": facility.pk,
             "resource_id": slot.resource_id,
             "band_id": slot.band_id,

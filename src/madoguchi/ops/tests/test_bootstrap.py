@@ -234,3 +234,18 @@ def test_the_demo_resident_has_a_correction_to_answer_with_a_photo_and_an_accoun
     assert application.status == "correction_requested"
     assert application.answers["account_document"][0]["name"] == "通帳の写し.png"
     assert "$enc" in application.answers["account"]
+
+
+def test_the_demo_has_a_form_builder_draft_of_yokohama_once(db, data_dir):
+    from madoguchi.catalog.models import ProcedureDraft
+    from madoguchi.forms.builder import problems_by_element
+
+    bootstrap("--demo")
+    bootstrap("--demo")
+    (draft,) = ProcedureDraft.objects.filter(organisation__lg_code="141003")
+    assert draft.slug == "natsumatsuri"
+    assert draft.procedure_id is None  # a draft, not published
+    assert draft.previous is not None  # its last change can be undone
+    assert problems_by_element(draft.definition) == {}
+    keys = [f["key"] for f in draft.definition["steps"][0]["sections"][0]["fields"]]
+    assert {"name", "participants", "fee", "wheelchair"} <= set(keys)
