@@ -96,6 +96,10 @@ class AuditAction(models.TextChoices):
     PROCEDURE_TESTER_REMOVED = "procedure.tester_removed", "運用テストの試験者の削除"
     PROCEDURE_TESTER_ACCEPTED = "procedure.tester_accepted", "運用テストの招待の承諾"
     PROCEDURE_TEST_PURGED = "procedure.test_purged", "運用テストの申請の削除（公開時）"
+    PROCEDURE_ADOPTED = "procedure.adopted", "ひな形の採用"
+    PROCEDURE_UPGRADED = "procedure.upgraded", "ひな形の新しい版への移行"
+    PROCEDURE_DEFINITION_SAVED = "procedure.definition_saved", "独自の手続の様式の登録・置き換え"
+    GROUP_TEMPLATE_PUBLISHED = "group_template.published", "グループ内ひな形の公開"
     # Staff (職員)
     STAFF_INVITED = "staff.invited", "職員の招待"
     STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"
