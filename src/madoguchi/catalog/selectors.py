@@ -23,9 +23,14 @@ MAX_QUERY_LENGTH = 100
 
 def templates_list() -> QuerySet[Template]:
     """National templates with their versions (newest last) and life events."""
-    return Template.objects.filter(group__isnull=True).prefetch_related(
-        Prefetch("versions", queryset=TemplateVersion.objects.order_by("version")), "life_events"
-    ).order_by("category", "slug")
+    return (
+        Template.objects.filter(group__isnull=True)
+        .prefetch_related(
+            Prefetch("versions", queryset=TemplateVersion.objects.order_by("version")),
+            "life_events",
+        )
+        .order_by("category", "slug")
+    )
 
 
 def template_version_get(*, slug: str, version: int | None = None) -> TemplateVersion:

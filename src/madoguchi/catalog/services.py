@@ -692,7 +692,9 @@ def _group_template_content(
             if key in optional:
                 optional[key] = {**optional[key], "default": bool(on)}
         meta["optional_fields"] = optional
-        source += f"（国のひな形「{version.metadata['name']}」第{version.version}版をもとにしています）"
+        source += (
+            f"（国のひな形「{version.metadata['name']}」第{version.version}版をもとにしています）"
+        )
     meta.update(
         name=procedure.name,
         kana=procedure.kana or procedure.name,

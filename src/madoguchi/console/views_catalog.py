@@ -770,9 +770,7 @@ def library_template(request: HttpRequest, template_id: int, *, staff: Staff) ->
     versions = list(template.versions.all())
     history = []
     for index, version in enumerate(versions):
-        changes = (
-            template_changes(versions[index - 1].metadata, version.metadata) if index else []
-        )
+        changes = template_changes(versions[index - 1].metadata, version.metadata) if index else []
         history.append({"version": version, "changes": changes})
     history.reverse()
     adopted = next(

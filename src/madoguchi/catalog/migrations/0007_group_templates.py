@@ -5,47 +5,93 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0006_operational_test'),
-        ('tenants', '0003_organisation_romaji_search_key'),
+        ("catalog", "0006_operational_test"),
+        ("tenants", "0003_organisation_romaji_search_key"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='template',
-            name='group',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='library', to='tenants.sharedgroup', verbose_name='共同利用グループ'),
+            model_name="template",
+            name="group",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="library",
+                to="tenants.sharedgroup",
+                verbose_name="共同利用グループ",
+            ),
         ),
         migrations.AddField(
-            model_name='template',
-            name='source_organisation',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.organisation', verbose_name='公開した団体'),
+            model_name="template",
+            name="source_organisation",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenants.organisation",
+                verbose_name="公開した団体",
+            ),
         ),
         migrations.AddField(
-            model_name='template',
-            name='source_procedure',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.procedure'),
+            model_name="template",
+            name="source_procedure",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="catalog.procedure",
+            ),
         ),
         migrations.AlterField(
-            model_name='template',
-            name='slug',
+            model_name="template",
+            name="slug",
             field=models.SlugField(max_length=64),
         ),
         migrations.AddConstraint(
-            model_name='template',
-            constraint=models.UniqueConstraint(condition=models.Q(('group__isnull', True)), fields=('slug',), name='template_national_slug_unique'),
+            model_name="template",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group__isnull", True)),
+                fields=("slug",),
+                name="template_national_slug_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='template',
-            constraint=models.UniqueConstraint(condition=models.Q(('group__isnull', False)), fields=('group', 'slug'), name='template_group_slug_unique'),
+            model_name="template",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group__isnull", False)),
+                fields=("group", "slug"),
+                name="template_group_slug_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='template',
-            constraint=models.UniqueConstraint(condition=models.Q(('group__isnull', False)), fields=('group', 'source_procedure'), name='template_group_source_once'),
+            model_name="template",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group__isnull", False)),
+                fields=("group", "source_procedure"),
+                name="template_group_source_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='template',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('group__isnull', True), ('source_organisation__isnull', True), ('source_procedure__isnull', True)), models.Q(('group__isnull', False), ('source_organisation__isnull', False), ('source_procedure__isnull', False)), _connector='OR'), name='template_group_source_consistent'),
+            model_name="template",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("group__isnull", True),
+                        ("source_organisation__isnull", True),
+                        ("source_procedure__isnull", True),
+                    ),
+                    models.Q(
+                        ("group__isnull", False),
+                        ("source_organisation__isnull", False),
+                        ("source_procedure__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="template_group_source_consistent",
+            ),
         ),
     ]

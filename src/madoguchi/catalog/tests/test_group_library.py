@@ -68,7 +68,9 @@ def own(org: Organisation, *, extra: str = "", title: str = "夏祭りボラン�
     )
 
 
-def publish(org: Organisation, group: SharedGroup, procedure: Procedure) -> tuple[TemplateVersion, bool]:
+def publish(
+    org: Organisation, group: SharedGroup, procedure: Procedure
+) -> tuple[TemplateVersion, bool]:
     return group_template_publish(
         organisation=org, group=group, procedure=procedure, actor=None, now=now()
     )
@@ -104,9 +106,10 @@ def test_a_member_adopts_and_upgrades_with_the_diff_in_words(
     adopted = procedure_adopt(organisation=other_organisation, template_version=v1, now=now())
     assert adopted.organisation == other_organisation
     assert adopted.template_version == v1
-    assert "グループのひな形「夏祭りボランティア申込」第1版（横浜市が公開）" in procedure_diff(
-        procedure=adopted
-    )[0].text
+    assert (
+        "グループのひな形「夏祭りボランティア申込」第1版（横浜市が公開）"
+        in procedure_diff(procedure=adopted)[0].text
+    )
     assert newer_template_versions([adopted]) == {}
     # Local settings at the extension points, exactly as for a national template.
     adopted = procedure_update_settings(
@@ -235,7 +238,7 @@ def test_a_member_that_left_the_group_cannot_move_to_a_new_version(
 
 
 def test_hostile_labels_are_stored_as_text_and_published_unchanged(organisation, group):
-    label = '<script>alert(1)</script>\u202e危険'
+    label = "<script>alert(1)</script>\u202e危険"
     procedure = own(organisation, extra=f'- {{key: evil, type: text, label: "{label}"}}')
     v1, _ = publish(organisation, group, procedure)
     labels = [f.label for f in form_spec(v1.form_version).fields]
