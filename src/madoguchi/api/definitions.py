@@ -57,7 +57,7 @@ class DefinitionProblemOut(Schema):
 
 class DefinitionErrorOut(Schema):
     detail: str
-    errors: list[DefinitionProblemOut] = []
+    errors: list[DefinitionProblemOut] = Field(default_factory=list)
 
 
 class DefinitionSavedOut(Schema):
@@ -93,7 +93,7 @@ def _body(request: HttpRequest) -> bytes:
     return raw
 
 
-def _refused(problems: list[tuple[str, str, int | None]]) -> Status:
+def _refused(problems: list[tuple[str, str, int | None]]) -> Status[dict[str, Any]]:
     return Status(
         422,
         {
@@ -106,7 +106,9 @@ def _refused(problems: list[tuple[str, str, int | None]]) -> Status:
     )
 
 
-def _save(auth: StaffAuth, slug: str, raw: bytes, existing: Procedure | None) -> Status:
+def _save(
+    auth: StaffAuth, slug: str, raw: bytes, existing: Procedure | None
+) -> Status[dict[str, Any]]:
     before = existing.form_version_id if existing is not None else None
     try:
         procedure = procedure_create_own(
@@ -216,7 +218,7 @@ _BODY_DOC: Final = {
     summary="独自の手続の様式を置き換える（内容が同じなら版は増えません。受付中の申請は元の版のまま）",
     openapi_extra=_BODY_DOC,
 )
-def replace_definition(request: HttpRequest, procedure_id: ProcedureId) -> Status:
+def replace_definition(request: HttpRequest, procedure_id: ProcedureId) -> Status[dict[str, Any]]:
     auth = _auth(request, SCOPE_DEFINITION_WRITE)
     procedure = _own(auth, procedure_id)
     if procedure.template_version_id is not None:
@@ -235,7 +237,7 @@ def replace_definition(request: HttpRequest, procedure_id: ProcedureId) -> Statu
     summary="識別子で独自の手続を登録する、またはその様式を置き換える（新しく作った手続は準備中）",
     openapi_extra=_BODY_DOC,
 )
-def put_definition_by_slug(request: HttpRequest, slug: Slug) -> Status:
+def put_definition_by_slug(request: HttpRequest, slug: Slug) -> Status[dict[str, Any]]:
     auth = _auth(request, SCOPE_DEFINITION_WRITE)
     existing = (
         procedures_of(organisation=auth.staff.organisation, published_only=False)

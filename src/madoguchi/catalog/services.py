@@ -19,12 +19,12 @@ from madoguchi.catalog.constants import LOCAL_KEY_PREFIX, Uniqueness
 from madoguchi.catalog.definitions import (
     TemplateFile,
     compose,
-    template_digest,
     national_files,
     national_life_events,
     optional_defaults,
     parameter_defaults,
     parse_template_text,
+    template_digest,
 )
 from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVersion
 from madoguchi.core.text import search_key
@@ -39,7 +39,6 @@ from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
 from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import groups_of_organisation
-
 
 #: An own procedure's identifier (also the name of its file in an organisation's repository).
 PROCEDURE_SLUG = re.compile(r"[a-z][a-z0-9-]{1,63}")
@@ -809,12 +808,12 @@ def group_template_publish(
 
 __all__ = [
     "CatalogError",
-    "group_template_publish",
     "TemplateLoadReport",
     "TemplateVersionConflict",
     "UpgradeConflict",
     "UpgradePreview",
     "check_settings",
+    "group_template_publish",
     "optional_defaults",
     "parameter_defaults",
     "procedure_adopt",

@@ -73,9 +73,9 @@ from madoguchi.forms.selectors import form_spec
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
 from madoguchi.identity.selectors import staff_of_organisation
+from madoguchi.notifications.ratelimit import MailRateLimited
 from madoguchi.tenants.models import SharedGroup
 from madoguchi.tenants.selectors import groups_of_organisation
-from madoguchi.notifications.ratelimit import MailRateLimited
 
 
 def _procedure(staff: Staff, procedure_id: int) -> Procedure:

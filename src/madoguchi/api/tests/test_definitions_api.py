@@ -53,7 +53,8 @@ def own(client, raw) -> Procedure:
 
 
 def test_create_read_and_replace_an_own_form_round_trip(client, raw, own, organisation):
-    assert own.organisation == organisation and own.status == "draft"
+    assert own.organisation == organisation
+    assert own.status == "draft"
     assert own.name == "公民館の利用申込"
     got = client.get(f"{BASE}/{own.pk}/definition", **bearer(raw))
     assert got.status_code == 200
@@ -67,7 +68,8 @@ def test_create_read_and_replace_an_own_form_round_trip(client, raw, own, organi
     # Sending back what was read changes nothing (no new version).
     again = put(client, f"{BASE}/{own.pk}/definition", text, raw)
     assert again.status_code == 200, again.content
-    assert again.json()["form_version"] == 1 and again.json()["changed"] is False
+    assert again.json()["form_version"] == 1
+    assert again.json()["changed"] is False
     again = put(client, f"{BASE}/{own.pk}/definition", as_json.content, raw, "application/json")
     assert again.json()["changed"] is False
     # A changed form becomes version 2; the procedure keeps its id and status.
@@ -195,7 +197,8 @@ def test_a_bad_identifier_is_refused(client, raw, slug):
 
 def test_an_adopted_procedure_is_read_but_not_replaced(client, raw, adopted):
     got = client.get(f"{BASE}/{adopted.pk}/definition?format=json", **bearer(raw))
-    assert got.status_code == 200 and got.json() == adopted.form_version.schema
+    assert got.status_code == 200
+    assert got.json() == adopted.form_version.schema
     refused = put(client, f"{BASE}/{adopted.pk}/definition", own_definition("x"), raw)
     assert refused.status_code == 409
     by_slug = put(client, f"{BASE}/by-slug/{adopted.slug}/definition", own_definition("x"), raw)

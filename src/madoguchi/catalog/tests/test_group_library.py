@@ -13,6 +13,7 @@ from madoguchi.catalog.selectors import (
     group_template_get,
     newer_template_versions,
     procedure_diff,
+    template_version_get,
     templates_list,
 )
 from madoguchi.catalog.services import (
@@ -24,7 +25,6 @@ from madoguchi.catalog.services import (
     procedure_upgrade,
     procedure_upgrade_preview,
 )
-from madoguchi.catalog.selectors import template_version_get
 from madoguchi.core.time import now
 from madoguchi.forms.selectors import form_spec
 from madoguchi.tenants.models import Organisation, SharedGroup
@@ -79,14 +79,18 @@ def publish(
 def test_publishing_creates_versions_only_when_something_changed(organisation, group):
     procedure = own(organisation)
     first, added = publish(organisation, group, procedure)
-    assert added and first.version == 1
+    assert added
+    assert first.version == 1
     assert first.template.group == group
     assert first.template.source_organisation == organisation
     again, added = publish(organisation, group, procedure)
-    assert not added and again.pk == first.pk
+    assert not added
+    assert again.pk == first.pk
     procedure = own(organisation, extra=EXTRA)
     second, added = publish(organisation, group, procedure)
-    assert added and second.version == 2 and second.template_id == first.template_id
+    assert added
+    assert second.version == 2
+    assert second.template_id == first.template_id
     assert TemplateVersion.objects.filter(template=first.template).count() == 2
     actions = list(
         AuditEvent.objects.filter(action="group_template.published")
@@ -167,7 +171,7 @@ def test_publishing_is_refused_where_it_makes_no_sense(
     with pytest.raises(SharedGroup.DoesNotExist):  # a group it is not a member of
         publish(organisation, other_group, procedure)
     v1, _ = publish(organisation, group, procedure)
-    with pytest.raises(CatalogError, match="自団体がグループに公開した|横浜市がグループに公開した"):
+    with pytest.raises(CatalogError, match="横浜市がグループに公開した"):
         procedure_adopt(organisation=organisation, template_version=v1, now=now())
     adopted = procedure_adopt(organisation=other_organisation, template_version=v1, now=now())
     with pytest.raises(CatalogError, match="グループのひな形から採用した手続"):

@@ -248,12 +248,15 @@ def test_the_demo_group_library_has_a_form_kamakura_adopted_and_can_upgrade(db, 
     bootstrap("--demo")
     bootstrap("--demo")  # once only
     template = Template.objects.get(group__slug=DEMO_GROUP_SLUG)
+    assert template.source_organisation is not None
     assert template.source_organisation.lg_code == "141003"
     assert list(template.versions.values_list("version", flat=True)) == [1, 2]
     adopted = Procedure.objects.get(
         organisation__lg_code="142042", template_version__template=template
     )
-    assert adopted.status == "published" and adopted.template_version.version == 1
+    assert adopted.status == "published"
+    assert adopted.template_version is not None
+    assert adopted.template_version.version == 1
     admin = staff_create(adopted.organisation, email="admin@kamakura.test", role=StaffRole.ADMIN)
     client = console_login(Client(), admin.user)
     assert "新しい版（第2版）があります" in client.get("/console/procedures/").content.decode()
@@ -261,5 +264,6 @@ def test_the_demo_group_library_has_a_form_kamakura_adopted_and_can_upgrade(db, 
     assert "追加された項目: 「軍手の貸出しを希望する」（gloves）" in preview
     assert client.post(f"/console/procedures/{adopted.pk}/upgrade/").status_code == 302
     adopted.refresh_from_db()
+    assert adopted.template_version is not None
     assert adopted.template_version.version == 2
     assert adopted.settings["contact"].startswith("鎌倉市 市民活動課")
