@@ -247,3 +247,17 @@ def test_hostile_labels_are_stored_as_text_and_published_unchanged(organisation,
     v1, _ = publish(organisation, group, procedure)
     labels = [f.label for f in form_spec(v1.form_version).fields]
     assert any("<script>" in text for text in labels)
+
+
+def test_a_group_template_is_not_listed_as_a_national_one_on_the_portal(
+    client, organisation, group, fee_template
+):
+    mine = procedure_adopt(organisation=organisation, template_version=fee_template, now=now())
+    mine.name = "横浜独自の住民票請求"
+    mine.save()
+    v1, _ = publish(organisation, group, mine)
+    event = v1.template.life_events.first()
+    assert event is not None  # the group template carries the procedure's life events
+    page = client.get(f"/life-events/{event.slug}/").content.decode()
+    assert "住民票の写しの交付請求" in page
+    assert "横浜独自の住民票請求" not in page
