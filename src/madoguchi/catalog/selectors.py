@@ -15,7 +15,7 @@ from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVer
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import field_types
-from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import groups_of_organisation
 
 MAX_QUERY_LENGTH = 100
@@ -63,6 +63,18 @@ def group_library(*, organisation: Organisation) -> QuerySet[Template]:
         )
         .order_by("group__name", "name", "pk")
     )
+
+
+def group_library_of(*, group: SharedGroup) -> list[Template]:
+    """A group's library as its operator sees it: every template, who published it, and its
+    newest version (``latest``)."""
+    templates = list(
+        Template.objects.filter(group=group)
+        .select_related("source_organisation")
+        .annotate(latest=Max("versions__version"))
+        .order_by("name", "pk")
+    )
+    return templates
 
 
 def group_template_get(*, organisation: Organisation, template_id: int) -> Template:

@@ -356,10 +356,16 @@ def procedure_adopt(
                 },
             )
     except IntegrityError:
+        if Procedure.objects.filter(
+            organisation=organisation, template_version__template=template
+        ).exists():
+            raise CatalogError(
+                [f"{organisation.name}はこのひな形（{meta['name']}）をすでに採用しています。"]
+            ) from None
         raise CatalogError(
             [
-                f"{organisation.name}はこのひな形（{meta['name']}）をすでに採用しているか、"
-                f"同じ識別子（{slug}）の手続があります。"
+                f"{organisation.name}には同じ識別子（{slug}）の手続がすでにあるため、"
+                f"このひな形（{meta['name']}）は採用できません。"
             ]
         ) from None
     return procedure
@@ -750,6 +756,24 @@ def group_template_publish(
         )
     meta, form = _group_template_content(procedure, group)
     digest = template_digest(meta, form)
+    try:
+        return _group_template_store(organisation, group, procedure, meta, form, digest, actor, now)
+    except IntegrityError:  # another admin published the same procedure at the same moment
+        raise CatalogError(
+            ["同じ手続が同時に公開されました。グループのひな形の一覧を確かめてください。"]
+        ) from None
+
+
+def _group_template_store(
+    organisation: Organisation,
+    group: SharedGroup,
+    procedure: Procedure,
+    meta: dict[str, Any],
+    form: dict[str, Any],
+    digest: str,
+    actor: User | None,
+    now: datetime,
+) -> tuple[TemplateVersion, bool]:
     with transaction.atomic(durable=True):
         template = (
             Template.objects.select_for_update()

@@ -179,3 +179,18 @@ def test_the_pages_are_labelled_and_work_without_javascript(organisation, group,
     assert 'id="publish-procedure"' in page
     assert '<label for="publish-group">' in page
     assert "<script" not in page.split("<main", 1)[-1].split("</main>", 1)[0]
+
+
+def test_the_group_operator_sees_the_library_on_the_group_page(organisation, group, yokohama):
+    from madoguchi.identity.services import group_operator_upsert
+    from madoguchi.testing import STAFF_PASSWORD
+
+    source = own_form(organisation)
+    yokohama.post(PUBLISH, {"procedure": source.pk, "group": group.pk})
+    operator = group_operator_upsert(
+        group=group, email="operator@group.test", password=STAFF_PASSWORD
+    ).user
+    page = text(console_login(Client(), operator).get(f"/console/groups/{group.slug}/"))
+    assert "グループのひな形（ライブラリ）" in page
+    assert "夏祭りボランティア申込" in page
+    assert "第1版" in page
