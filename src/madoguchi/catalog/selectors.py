@@ -65,16 +65,16 @@ def group_library(*, organisation: Organisation) -> QuerySet[Template]:
     )
 
 
-def group_library_of(*, group: SharedGroup) -> list[Template]:
-    """A group's library as its operator sees it: every template, who published it, and its
-    newest version (``latest``)."""
-    templates = list(
+def group_library_of(*, group: SharedGroup) -> list[dict[str, Any]]:
+    """A group's library as its operator sees it: each template's name, who published it,
+    and its newest version number."""
+    rows = (
         Template.objects.filter(group=group)
-        .select_related("source_organisation")
-        .annotate(latest=Max("versions__version"))
         .order_by("name", "pk")
+        .values("pk", "name", "source_organisation__name")
+        .annotate(latest=Max("versions__version"))
     )
-    return templates
+    return [dict(row) for row in rows]
 
 
 def group_template_get(*, organisation: Organisation, template_id: int) -> Template:
