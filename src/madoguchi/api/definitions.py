@@ -160,7 +160,8 @@ def _own(auth: StaffAuth, procedure_id: int) -> Procedure:
 @router.get(
     "/procedures/{procedure_id}/definition",
     auth=_AUTH,
-    response={200: dict[str, Any], 404: ErrorOut, **dict.fromkeys((401, 403, 422), ErrorOut)},
+    # 200 is described below (YAML or JSON text): naming it here too would write the key twice.
+    response={404: ErrorOut, **dict.fromkeys((401, 403, 422), ErrorOut)},
     summary="手続の様式（定義）を YAML または JSON で取得する（ひな形から採用した手続は団体の設定を反映した様式）",
     openapi_extra={
         "responses": {

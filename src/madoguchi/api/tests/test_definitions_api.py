@@ -235,7 +235,7 @@ def test_scopes_roles_and_other_organisations(client, admin_staff, other_admin, 
     assert Procedure.objects.get(pk=mine.json()["id"]).organisation == other_admin.organisation
 
 
-def test_the_console_openapi_lists_the_definition_endpoints(client, settings):
+def test_the_console_openapi_lists_the_definition_endpoints(client, db, settings):
     settings.ROLE = "console"
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/api/v1/staff/procedures/{procedure_id}/definition" in paths
