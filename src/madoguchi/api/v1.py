@@ -19,6 +19,7 @@ from madoguchi.api import errors
 from madoguchi.api.applications import router as applications_router
 from madoguchi.api.bench import router as bench_router
 from madoguchi.api.catalog import router as catalog_router
+from madoguchi.api.definitions import router as definitions_router
 from madoguchi.api.lotteries import router as lotteries_router
 from madoguchi.api.register import router as register_router
 from madoguchi.api.reservations import router as reservations_router
@@ -80,6 +81,7 @@ api.add_router("", lotteries_router)
 api.add_router("", verify_router)
 api.add_router("", register_router)
 api.add_router("/staff", staff_router)
+api.add_router("/staff", definitions_router)
 
 MAX_PER_PAGE = 200
 

@@ -101,6 +101,10 @@ class AuditAction(models.TextChoices):
     PROCEDURE_DRAFT_IMPORTED = "procedure_draft.imported", "様式の下書きへの読み込み（YAML）"
     PROCEDURE_DRAFT_PUBLISHED = "procedure_draft.published", "様式の下書きの公開"
     PROCEDURE_DRAFT_DELETED = "procedure_draft.deleted", "様式の下書きの削除"
+    PROCEDURE_ADOPTED = "procedure.adopted", "ひな形の採用"
+    PROCEDURE_UPGRADED = "procedure.upgraded", "ひな形の新しい版への移行"
+    PROCEDURE_DEFINITION_SAVED = "procedure.definition_saved", "独自の手続の様式の登録・置き換え"
+    GROUP_TEMPLATE_PUBLISHED = "group_template.published", "グループ内ひな形の公開"
     # Staff (職員)
     STAFF_INVITED = "staff.invited", "職員の招待"
     STAFF_INVITATION_ACCEPTED = "staff.invitation_accepted", "招待の受諾"

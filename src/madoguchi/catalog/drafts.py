@@ -16,7 +16,6 @@ at all.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from madoguchi.audit.constants import AuditAction
 from madoguchi.audit.services import audit_record
 from madoguchi.catalog.models import Procedure, ProcedureDraft, TemplateVersion
 from madoguchi.catalog.services import (
+    PROCEDURE_SLUG,
     CatalogError,
     _own_definition_checked,
     _procedure_own_store,
@@ -44,7 +44,6 @@ from madoguchi.forms.schema import (
 from madoguchi.identity.models import User
 from madoguchi.tenants.models import Organisation
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: Drafts per organisation: enough for every small procedure of a city, not unbounded.
 MAX_DRAFTS = 500
 
@@ -98,9 +97,10 @@ def procedure_draft_create(
     if not organisation.is_tenant or not organisation.active:
         raise DraftError(f"{organisation.display_name} は手続を持てません。")
     slug = slug.strip() if isinstance(slug, str) else ""
-    if not _SLUG.match(slug):
+    if not PROCEDURE_SLUG.fullmatch(slug):
         raise DraftError(
-            "手続の識別子は半角英小文字・数字と - で、64文字までにしてください（例: event-2026）。"
+            "手続の識別子は、半角英小文字で始まり、英小文字・数字・ハイフンだけの"
+            "2〜64文字にしてください（例: event-2026）。"
         )
     if source_procedure is not None and source_procedure.organisation_id != organisation.pk:
         raise Procedure.DoesNotExist
@@ -300,7 +300,9 @@ def procedure_draft_publish(
     if draft.revision != revision:
         raise _conflict(draft)
     text = json.dumps(draft.definition, ensure_ascii=False)
-    spec, data = _own_definition_checked(organisation=organisation, definition=text)
+    spec, data = _own_definition_checked(
+        organisation=organisation, slug=draft.slug, definition=text
+    )
     existing = Procedure.objects.filter(organisation=organisation, slug=draft.slug).first()
     with transaction.atomic(durable=True):
         marked = ProcedureDraft.objects.filter(
@@ -319,6 +321,8 @@ def procedure_draft_publish(
             aal=existing.aal if existing else 1,
             retention_years=existing.retention_years if existing else 5,
             processing_days=existing.processing_days if existing else None,
+            actor=actor,
+            channel="builder",
             now=now,
         )
         ProcedureDraft.objects.filter(pk=draft_id).update(procedure=procedure)

@@ -29,20 +29,78 @@ class LifeEvent(models.Model):
 
 
 class Template(TimeStampedModel):
-    """申請様式のひな形 (national). Its versions are immutable."""
+    """申請様式のひな形. Its versions are immutable.
 
-    slug = models.SlugField(max_length=64, unique=True)
+    A national template has no ``group``. A group template (グループ内ひな形) belongs to one
+    shared group: an organisation of the group published one of its procedures
+    (``source_procedure``) to the group's library, and only members of that group see and
+    adopt it — with the same adoption, settings, diff and upgrade as a national template.
+    """
+
+    slug = models.SlugField(max_length=64)
     name = models.CharField("名称", max_length=200)
     kana = models.CharField("よみ", max_length=400)
     category = models.CharField("分野", max_length=64)
     synonyms = models.JSONField("別の呼び方", default=list)
     life_events = models.ManyToManyField(LifeEvent, blank=True, related_name="templates")
     search_key = models.TextField(editable=False, default="")
+    #: The shared group whose library holds this template; empty for a national template.
+    group = models.ForeignKey(
+        "tenants.SharedGroup",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="library",
+        verbose_name="共同利用グループ",
+    )
+    #: The organisation that published it to the group (empty for a national template).
+    source_organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="公開した団体",
+    )
+    #: The publisher's procedure it comes from; publishing it again adds a version.
+    source_procedure = models.ForeignKey(
+        "catalog.Procedure", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = "ひな形"
         verbose_name_plural = "ひな形"
         ordering = ("category", "slug")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("slug",),
+                condition=models.Q(group__isnull=True),
+                name="template_national_slug_unique",
+            ),
+            models.UniqueConstraint(
+                fields=("group", "slug"),
+                condition=models.Q(group__isnull=False),
+                name="template_group_slug_unique",
+            ),
+            models.UniqueConstraint(
+                fields=("group", "source_procedure"),
+                condition=models.Q(group__isnull=False),
+                name="template_group_source_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    group__isnull=True,
+                    source_organisation__isnull=True,
+                    source_procedure__isnull=True,
+                )
+                | models.Q(
+                    group__isnull=False,
+                    source_organisation__isnull=False,
+                    source_procedure__isnull=False,
+                ),
+                name="template_group_source_consistent",
+            ),
+        )
 
     def __str__(self) -> str:
         return self.name

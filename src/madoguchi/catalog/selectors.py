@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from madoguchi.catalog.constants import ProcedureStatus
 from madoguchi.catalog.definitions import national_synonyms, optional_defaults, parameter_defaults
@@ -15,22 +15,29 @@ from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVer
 from madoguchi.core.text import search_key
 from madoguchi.core.time import to_tokyo
 from madoguchi.forms.base import field_types
-from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.models import Organisation, SharedGroup
+from madoguchi.tenants.selectors import groups_of_organisation
 
 MAX_QUERY_LENGTH = 100
 
 
 def templates_list() -> QuerySet[Template]:
     """National templates with their versions (newest last) and life events."""
-    return Template.objects.prefetch_related(
-        Prefetch("versions", queryset=TemplateVersion.objects.order_by("version")), "life_events"
-    ).order_by("category", "slug")
+    return (
+        Template.objects.filter(group__isnull=True)
+        .prefetch_related(
+            Prefetch("versions", queryset=TemplateVersion.objects.order_by("version")),
+            "life_events",
+        )
+        .order_by("category", "slug")
+    )
 
 
 def template_version_get(*, slug: str, version: int | None = None) -> TemplateVersion:
-    """A template's version (the newest when ``version`` is None). Raises DoesNotExist."""
+    """A national template's version (the newest when ``version`` is None). Raises
+    DoesNotExist (also for a group template's slug: those are reached through the group)."""
     qs = TemplateVersion.objects.select_related("template", "form_version").filter(
-        template__slug=slug[:64]
+        template__slug=slug[:64], template__group__isnull=True
     )
     if version is None:
         result = qs.order_by("-version").first()
@@ -44,6 +51,73 @@ def latest_template_version(*, template_id: int) -> TemplateVersion | None:
     return TemplateVersion.objects.filter(template_id=template_id).order_by("-version").first()
 
 
+def group_library(*, organisation: Organisation) -> QuerySet[Template]:
+    """The group templates (グループ内ひな形) of every active group ``organisation`` is a
+    member of, its own publications included, with their versions (newest last)."""
+    groups = groups_of_organisation(organisation=organisation).values("pk")
+    return (
+        Template.objects.filter(group__in=groups)
+        .select_related("group", "source_organisation")
+        .prefetch_related(
+            Prefetch("versions", queryset=TemplateVersion.objects.order_by("version"))
+        )
+        .order_by("group__name", "name", "pk")
+    )
+
+
+def group_library_of(*, group: SharedGroup) -> list[dict[str, Any]]:
+    """A group's library as its operator sees it: each template's name, who published it,
+    and its newest version number."""
+    rows = (
+        Template.objects.filter(group=group)
+        .order_by("name", "pk")
+        .values("pk", "name", "source_organisation__name")
+        .annotate(latest=Max("versions__version"))
+    )
+    return [dict(row) for row in rows]
+
+
+def group_template_get(*, organisation: Organisation, template_id: int) -> Template:
+    """A group template of a group ``organisation`` belongs to; anything else (a national
+    template, another group's) raises ``Template.DoesNotExist`` (404)."""
+    return group_library(organisation=organisation).get(pk=template_id)
+
+
+def group_templates_published_by(*, organisation: Organisation) -> dict[int, list[Template]]:
+    """The organisation's own procedures in group libraries: procedure id → its templates."""
+    found: dict[int, list[Template]] = {}
+    for template in group_library(organisation=organisation).filter(
+        source_organisation=organisation
+    ):
+        assert template.source_procedure_id is not None
+        found.setdefault(template.source_procedure_id, []).append(template)
+    return found
+
+
+def newer_template_versions(procedures: list[Procedure]) -> dict[int, int]:
+    """Procedure id → the newest version of its (national or group) template, for those whose
+    template has a newer version than the one they use."""
+    current = {
+        p.pk: (p.template_version.template_id, p.template_version.version)
+        for p in procedures
+        if p.template_version is not None
+    }
+    if not current:
+        return {}
+    rows = (
+        TemplateVersion.objects.filter(template_id__in={t for t, _ in current.values()})
+        .values("template_id")
+        .annotate(latest=Max("version"))
+        .order_by()
+    )
+    latest = {row["template_id"]: row["latest"] for row in rows}
+    return {
+        pk: latest[template_id]
+        for pk, (template_id, version) in current.items()
+        if latest.get(template_id, 0) > version
+    }
+
+
 def life_events_list() -> QuerySet[LifeEvent]:
     return LifeEvent.objects.order_by("order")
 
@@ -54,7 +128,7 @@ def procedures_of(
     """An organisation's procedures (for residents: only published ones, and none of an
     organisation that no longer exists, as in search and ``published_procedure_get``)."""
     qs = Procedure.objects.filter(organisation=organisation).select_related(
-        "template_version__template", "form_version"
+        "template_version__template__source_organisation", "form_version"
     )
     if published_only:
         qs = qs.filter(status=ProcedureStatus.PUBLISHED, organisation__active=True)
@@ -214,11 +288,13 @@ def procedure_diff(*, procedure: Procedure) -> list[DiffLine]:
         return [DiffLine("version", "国のひな形によらない、団体独自の手続です。")]
     meta = version.metadata
     settings = procedure.settings
-    lines = [
-        DiffLine(
-            "version", f"国のひな形「{meta['name']}」第{version.version}版をもとにしています。"
-        )
-    ]
+    source = version.template.source_organisation
+    origin = (
+        f"グループのひな形「{meta['name']}」第{version.version}版（{source.name}が公開）"
+        if source is not None
+        else f"国のひな形「{meta['name']}」第{version.version}版"
+    )
+    lines = [DiffLine("version", f"{origin}をもとにしています。")]
     latest = latest_template_version(template_id=version.template_id)
     if latest is not None and latest.version > version.version:
         lines.append(DiffLine("version", f"新しい版（第{latest.version}版）が公開されています。"))

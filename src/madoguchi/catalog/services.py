@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from madoguchi.catalog.definitions import (
     optional_defaults,
     parameter_defaults,
     parse_template_text,
+    template_digest,
 )
 from madoguchi.catalog.models import LifeEvent, Procedure, Template, TemplateVersion
 from madoguchi.core.text import search_key
@@ -36,7 +38,11 @@ from madoguchi.forms.schema import (
 from madoguchi.forms.services import form_version_publish
 from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff, User
-from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.models import Organisation, SharedGroup
+from madoguchi.tenants.selectors import groups_of_organisation
+
+#: An own procedure's identifier (also the name of its file in an organisation's repository).
+PROCEDURE_SLUG = re.compile(r"[a-z][a-z0-9-]{1,63}")
 
 
 class CatalogError(ValueError):
@@ -150,6 +156,7 @@ def template_version_publish(
     meta = parsed.metadata
     template, created = Template.objects.get_or_create(
         slug=meta["slug"],
+        group=None,
         defaults={"name": meta["name"], "kana": meta["kana"], "category": meta["category"]},
     )
     existing = TemplateVersion.objects.filter(template=template, version=meta["version"]).first()
@@ -277,21 +284,39 @@ def _refresh_search_key(procedure: Procedure) -> None:
     procedure.save(update_fields=["search_key"])
 
 
+def _group_template_check(organisation: Organisation, template: Template) -> None:
+    """A group template is only for the members of its group: anyone else is told it does not
+    exist (``TemplateVersion.DoesNotExist``, a 404), exactly as for a missing one."""
+    if template.group_id is None:
+        return
+    if not groups_of_organisation(organisation=organisation).filter(pk=template.group_id).exists():
+        raise TemplateVersion.DoesNotExist
+
+
 def procedure_adopt(
     *,
     organisation: Organisation,
     template_version: TemplateVersion,
     settings: Mapping[str, Any] | None = None,
+    actor: User | None = None,
     now: datetime,
 ) -> Procedure:
-    """Adopt a national template version as a procedure of ``organisation`` (準備中).
+    """Adopt a national or group template version as a procedure of ``organisation`` (準備中).
 
     The procedure's form is the template's with the organisation's settings applied at the
-    declared extension points. Raises :class:`CatalogError` for invalid settings or when the
-    organisation already has a procedure from this template.
+    declared extension points. Raises :class:`CatalogError` for invalid settings, for the
+    publisher's own group template, or when the organisation already has a procedure from
+    this template (or of the same slug); ``TemplateVersion.DoesNotExist`` for a group template
+    of a group the organisation is not a member of. Records ``procedure.adopted``.
     """
     if not organisation.is_tenant or not organisation.active:
         raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
+    template = template_version.template
+    _group_template_check(organisation, template)
+    if template.source_organisation_id == organisation.pk:
+        raise CatalogError(
+            [f"「{template.name}」は{organisation.name}がグループに公開したひな形です。"]
+        )
     settings = dict(settings or {})
     meta = template_version.metadata
     form = check_settings(settings, meta, organisation_name=organisation.name)
@@ -317,9 +342,32 @@ def procedure_adopt(
             )
             procedure.life_events.set(template_version.template.life_events.all())
             _refresh_search_key(procedure)
+            audit_record(
+                action=AuditAction.PROCEDURE_ADOPTED,
+                now=now,
+                organisation=organisation,
+                actor=actor,
+                actor_label=actor.email if actor is not None else "",
+                target_type="procedure",
+                target_id=procedure.pk,
+                detail={
+                    "template": template.pk,
+                    "version": template_version.version,
+                    "group": template.group_id,
+                },
+            )
     except IntegrityError:
+        if Procedure.objects.filter(
+            organisation=organisation, template_version__template=template
+        ).exists():
+            raise CatalogError(
+                [f"{organisation.name}はこのひな形（{meta['name']}）をすでに採用しています。"]
+            ) from None
         raise CatalogError(
-            [f"{organisation.name}はこのひな形（{meta['name']}）をすでに採用しています。"]
+            [
+                f"{organisation.name}には同じ識別子（{slug}）の手続がすでにあるため、"
+                f"このひな形（{meta['name']}）は採用できません。"
+            ]
         ) from None
     return procedure
 
@@ -467,19 +515,29 @@ def procedure_upgrade(
     procedure: Procedure,
     to: TemplateVersion,
     accept_changes: bool = False,
+    actor: User | None = None,
     now: datetime,
 ) -> Procedure:
-    """Move a procedure to a newer template version, carrying its local settings over.
+    """Move a procedure to a newer version of its national or group template, carrying its
+    local settings over.
 
     Raises :class:`UpgradeConflict` listing what cannot be carried over, unless
-    ``accept_changes`` (the admin has seen the preview and accepts the listed adjustments).
-    Applications already made keep the form version they were made with.
+    ``accept_changes`` (the admin has seen the preview and accepts the listed adjustments);
+    :class:`CatalogError` for an older version or a group template of a group the
+    organisation has left. Applications already made keep the form version they were made
+    with. Records ``procedure.upgraded``.
     """
     if procedure.organisation_id != organisation.pk:
         raise Procedure.DoesNotExist
     current = procedure.template_version
     if current is None or to.version <= current.version:
         raise CatalogError(["新しい版を指定してください。"])
+    try:
+        _group_template_check(organisation, to.template)
+    except TemplateVersion.DoesNotExist:
+        raise CatalogError(
+            ["このグループのひな形は、グループに参加していないため新しい版に移行できません。"]
+        ) from None
     preview = procedure_upgrade_preview(procedure=procedure, to=to)
     if preview.conflicts and not accept_changes:
         raise UpgradeConflict(preview.conflicts)
@@ -503,6 +561,21 @@ def procedure_upgrade(
         procedure.save()
         procedure.life_events.set(to.template.life_events.all())
         _refresh_search_key(procedure)
+        audit_record(
+            action=AuditAction.PROCEDURE_UPGRADED,
+            now=now,
+            organisation=organisation,
+            actor=actor,
+            actor_label=actor.email if actor is not None else "",
+            target_type="procedure",
+            target_id=procedure.pk,
+            detail={
+                "template": to.template_id,
+                "from": current.version,
+                "to": to.version,
+                "accepted_changes": len(preview.conflicts),
+            },
+        )
     return procedure
 
 
@@ -520,14 +593,20 @@ def procedure_create_own(
     aal: int = 1,
     retention_years: int = 5,
     processing_days: int | None = None,
+    actor: User | None = None,
+    channel: str = "console",
     now: datetime,
 ) -> Procedure:
     """Create (or give a new form version to) an organisation's own procedure from a file.
 
     Raises ``InvalidDefinition`` whose problems carry the path and line of each error, and
-    :class:`CatalogError` for a ward or an inactive organisation (not tenants).
+    :class:`CatalogError` for a ward or an inactive organisation (not tenants) or a slug that
+    names a procedure adopted from a template. Nothing is stored when it raises. Records
+    ``procedure.definition_saved`` (with the form version and ``channel``: console or api).
     """
-    spec, data = _own_definition_checked(organisation=organisation, definition=definition)
+    spec, data = _own_definition_checked(
+        organisation=organisation, slug=slug, definition=definition
+    )
     with transaction.atomic(durable=True):
         return _procedure_own_store(
             organisation=organisation,
@@ -540,17 +619,26 @@ def procedure_create_own(
             aal=aal,
             retention_years=retention_years,
             processing_days=processing_days,
+            actor=actor,
+            channel=channel,
             now=now,
         )
 
 
 def _own_definition_checked(
-    *, organisation: Organisation, definition: str | bytes
+    *, organisation: Organisation, slug: str, definition: str | bytes
 ) -> tuple[FormSpec, Any]:
     """The checks of :func:`procedure_create_own` before anything is written (raises
     ``CatalogError`` or ``InvalidDefinition``)."""
     if not organisation.is_tenant or not organisation.active:
         raise CatalogError([f"{organisation.display_name} は手続を持てません。"])
+    if not isinstance(slug, str) or not PROCEDURE_SLUG.fullmatch(slug):
+        raise CatalogError(
+            [
+                "手続の識別子は、半角英小文字で始まり、英小文字・数字・ハイフンだけの"
+                "2〜64文字にしてください。"
+            ]
+        )
     return parse_definition_text(definition)
 
 
@@ -566,10 +654,13 @@ def _procedure_own_store(
     aal: int,
     retention_years: int,
     processing_days: int | None,
+    actor: User | None,
+    channel: str,
     now: datetime,
 ) -> Procedure:
-    """The write step of :func:`procedure_create_own`, in the caller's transaction. Only the
-    catalog's own public services call it (the builder's publish, in ``catalog.drafts``)."""
+    """The write step of :func:`procedure_create_own`, in the caller's transaction, with its
+    audit event. Only the catalog's own public services call it (the builder's publish, in
+    ``catalog.drafts``)."""
     form_version = form_version_publish(
         organisation=organisation,
         schema=data,
@@ -594,7 +685,196 @@ def _procedure_own_store(
     procedure.processing_days = processing_days
     procedure.save()
     _refresh_search_key(procedure)
+    audit_record(
+        action=AuditAction.PROCEDURE_DEFINITION_SAVED,
+        now=now,
+        organisation=organisation,
+        actor=actor,
+        actor_label=actor.email if actor is not None else "",
+        target_type="procedure",
+        target_id=procedure.pk,
+        detail={
+            "form_version": form_version.version,
+            "created": created,
+            "channel": channel[:16],
+        },
+    )
     return procedure
+
+
+# --- Group library (グループ内ひな形) -----------------------------------------------------------
+
+GROUP_TEMPLATE_CATEGORY = "グループ内ひな形"
+
+
+def _group_template_content(
+    procedure: Procedure, group: SharedGroup
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metadata without version, form) of what ``procedure`` gives the group's library.
+
+    An own procedure gives its form as it is. An adopted procedure gives its national
+    template's form with the publisher's fee parameters and optional-field choices as the new
+    defaults (the members can still set both); its local questions stay the publisher's.
+    """
+    org = procedure.organisation
+    source = f"{org.name}が共同利用グループ「{group.name}」のライブラリに公開した様式です。"
+    version = procedure.template_version
+    if version is None:
+        form = copy.deepcopy(dict(procedure.form_version.schema))
+        meta: dict[str, Any] = {
+            "category": GROUP_TEMPLATE_CATEGORY,
+            "synonyms": [],
+            "parameters": {},
+            "optional_fields": {},
+            "signature_required": procedure.signature_required,
+        }
+    else:
+        base = copy.deepcopy(version.metadata)
+        form = base.pop("form")
+        base.pop("version", None)
+        base.pop("changes", None)
+        meta = base
+        params = dict(meta.get("parameters") or {})
+        for name, value in (procedure.settings.get("parameters") or {}).items():
+            if name in params:
+                params[name] = {**params[name], "default": value}
+        meta["parameters"] = params
+        optional = dict(meta.get("optional_fields") or {})
+        for key, on in (procedure.settings.get("optional_fields") or {}).items():
+            if key in optional:
+                optional[key] = {**optional[key], "default": bool(on)}
+        meta["optional_fields"] = optional
+        source += (
+            f"（国のひな形「{version.metadata['name']}」第{version.version}版をもとにしています）"
+        )
+    meta.update(
+        name=procedure.name,
+        kana=procedure.kana or procedure.name,
+        summary=procedure.summary,
+        life_events=sorted(e.slug for e in procedure.life_events.all()),
+        ial=procedure.ial,
+        aal=procedure.aal,
+        uniqueness=procedure.uniqueness,
+        retention_years=procedure.retention_years,
+        processing_days=procedure.processing_days,
+        source=source,
+    )
+    return meta, form
+
+
+def _group_template_slug(group: SharedGroup, procedure: Procedure) -> str:
+    slug = procedure.slug
+    if Template.objects.filter(group=group, slug=slug).exists():
+        slug = f"{procedure.slug[:57]}-{procedure.organisation.lg_code}"
+    return slug
+
+
+def group_template_publish(
+    *,
+    organisation: Organisation,
+    group: SharedGroup,
+    procedure: Procedure,
+    actor: User | None,
+    now: datetime,
+) -> tuple[TemplateVersion, bool]:
+    """Publish ``procedure`` of ``organisation`` to the library of ``group`` (グループ内ひな形).
+
+    The first publication creates the group template (version 1); publishing again with a
+    changed form or changed attributes adds the next immutable version, and the members that
+    adopted it see that a new version is there; publishing the same content again adds
+    nothing and returns the latest version with ``False``. Returns (version, added).
+
+    Raises ``Procedure.DoesNotExist`` for another organisation's procedure,
+    ``SharedGroup.DoesNotExist`` for a group the organisation is not an active member of,
+    and :class:`CatalogError` (Japanese, nothing stored) for a procedure adopted from a group
+    template (publish the source instead) or a form that no longer checks.
+    Records ``group_template.published``.
+    """
+    if procedure.organisation_id != organisation.pk:
+        raise Procedure.DoesNotExist
+    if not groups_of_organisation(organisation=organisation).filter(pk=group.pk).exists():
+        raise SharedGroup.DoesNotExist
+    if procedure.template_version is not None and procedure.template_version.template.group_id:
+        raise CatalogError(
+            [
+                "グループのひな形から採用した手続は、グループに公開できません。"
+                "もとのひな形を公開した団体が新しい版を公開します。"
+            ]
+        )
+    meta, form = _group_template_content(procedure, group)
+    digest = template_digest(meta, form)
+    try:
+        return _group_template_store(organisation, group, procedure, meta, form, digest, actor, now)
+    except IntegrityError:  # another admin published the same procedure at the same moment
+        raise CatalogError(
+            ["同じ手続が同時に公開されました。グループのひな形の一覧を確かめてください。"]
+        ) from None
+
+
+def _group_template_store(
+    organisation: Organisation,
+    group: SharedGroup,
+    procedure: Procedure,
+    meta: dict[str, Any],
+    form: dict[str, Any],
+    digest: str,
+    actor: User | None,
+    now: datetime,
+) -> tuple[TemplateVersion, bool]:
+    with transaction.atomic(durable=True):
+        template = (
+            Template.objects.select_for_update()
+            .filter(group=group, source_procedure=procedure)
+            .first()
+        )
+        if template is None:
+            template = Template.objects.create(
+                slug=_group_template_slug(group, procedure),
+                name=meta["name"],
+                kana=meta["kana"],
+                category=meta["category"],
+                group=group,
+                source_organisation=organisation,
+                source_procedure=procedure,
+            )
+        latest = template.versions.order_by("-version").first()
+        if latest is not None and latest.digest == digest:
+            return latest, False
+        number = latest.version + 1 if latest is not None else 1
+        meta.update(slug=template.slug, version=number)
+        try:
+            form_version = form_version_publish(
+                organisation=None,
+                schema=compose(form, meta, {}),
+                now=now,
+                key=f"group{group.pk}_{template.slug}".replace("-", "_")[:64],
+            )
+        except InvalidDefinition as error:
+            raise CatalogError([f"{p.path}: {p.message}" for p in error.problems]) from None
+        created = TemplateVersion.objects.create(
+            template=template,
+            version=number,
+            form_version=form_version,
+            metadata={**meta, "form": form},
+            digest=digest,
+            published_at=now,
+        )
+        template.name = meta["name"]
+        template.kana = meta["kana"]
+        template.search_key = _template_search_key(meta)
+        template.save()
+        template.life_events.set(LifeEvent.objects.filter(slug__in=meta["life_events"]))
+        audit_record(
+            action=AuditAction.GROUP_TEMPLATE_PUBLISHED,
+            now=now,
+            organisation=organisation,
+            actor=actor,
+            actor_label=actor.email if actor is not None else "",
+            target_type="template",
+            target_id=template.pk,
+            detail={"group": group.pk, "procedure": procedure.pk, "version": number},
+        )
+    return created, True
 
 
 __all__ = [
@@ -604,6 +884,7 @@ __all__ = [
     "UpgradeConflict",
     "UpgradePreview",
     "check_settings",
+    "group_template_publish",
     "optional_defaults",
     "parameter_defaults",
     "procedure_adopt",

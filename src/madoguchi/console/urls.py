@@ -69,6 +69,10 @@ urlpatterns = [
         name="procedure_preview_live",
     ),
     path("templates/", views_catalog.templates, name="templates"),
+    path("library/", views_catalog.library, name="library"),
+    path("library/publish/", views_catalog.library_publish, name="library_publish"),
+    path("library/<int:template_id>/", views_catalog.library_template, name="library_template"),
+    path("library/<int:template_id>/adopt/", views_catalog.library_adopt, name="library_adopt"),
     # Imports first: "statistics/imports/" is not an organisation code.
     *urls_imports.urlpatterns,
     path("statistics/", views_statistics.statistics_home, name="statistics_home"),

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from madoguchi.applications.worklist import work_counts
+from madoguchi.catalog.selectors import group_library_of
 from madoguchi.console.access import mfa_complete, mfa_required
 from madoguchi.console.views_mfa import (
     may_use_console,
@@ -162,6 +163,7 @@ def group(request: HttpRequest, slug: str) -> HttpResponse:
     if not groups_operated_by(user=user).filter(pk=shared_group.pk).exists():
         raise Http404
     members = list(group_members(group=shared_group))
+    library = group_library_of(group=shared_group)
     total_population = sum(org.population or 0 for org in members)
     return render(
         request,
@@ -171,5 +173,6 @@ def group(request: HttpRequest, slug: str) -> HttpResponse:
             "members": members,
             "total_population": total_population,
             "without_population": sum(1 for org in members if org.population is None),
+            "library": library,
         },
     )

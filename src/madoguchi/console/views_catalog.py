@@ -18,9 +18,13 @@ from madoguchi.applications.publishing import ProcedureStatusError, procedure_se
 from madoguchi.applications.selectors import procedure_test_applications
 from madoguchi.catalog.constants import ProcedureStatus, Uniqueness
 from madoguchi.catalog.definitions import optional_defaults, parameter_defaults
-from madoguchi.catalog.models import Procedure, ProcedureTester, TemplateVersion
+from madoguchi.catalog.models import Procedure, ProcedureTester, Template, TemplateVersion
 from madoguchi.catalog.selectors import (
+    group_library,
+    group_template_get,
+    group_templates_published_by,
     latest_template_version,
+    newer_template_versions,
     procedure_diff,
     procedure_get,
     procedures_of,
@@ -30,6 +34,7 @@ from madoguchi.catalog.selectors import (
 from madoguchi.catalog.services import (
     CatalogError,
     UpgradeConflict,
+    group_template_publish,
     procedure_adopt,
     procedure_create_own,
     procedure_set_signoff_steps,
@@ -37,6 +42,7 @@ from madoguchi.catalog.services import (
     procedure_update_settings,
     procedure_upgrade,
     procedure_upgrade_preview,
+    template_changes,
 )
 from madoguchi.catalog.testers import (
     ProcedureTesterError,
@@ -69,7 +75,8 @@ from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import Staff
 from madoguchi.identity.selectors import staff_of_organisation
 from madoguchi.notifications.ratelimit import MailRateLimited
-from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.models import Organisation, SharedGroup
+from madoguchi.tenants.selectors import groups_of_organisation
 
 
 def _procedure(staff: Staff, procedure_id: int) -> Procedure:
@@ -82,10 +89,17 @@ def _procedure(staff: Staff, procedure_id: int) -> Procedure:
 @staff_required()
 def procedures(request: HttpRequest, *, staff: Staff) -> HttpResponse:
     items = list(procedures_of(organisation=staff.organisation, published_only=False))
+    newer = newer_template_versions(items)
     return render(
         request,
         "console/procedures.html",
-        {"staff": staff, "procedures": items, "can_manage": can_manage(staff)},
+        {
+            "staff": staff,
+            "rows": [(p, newer.get(p.pk)) for p in items],
+            "procedures": items,
+            "can_manage": can_manage(staff),
+            "has_groups": groups_of_organisation(organisation=staff.organisation).exists(),
+        },
     )
 
 
@@ -118,7 +132,10 @@ def template_adopt(request: HttpRequest, slug: str, *, staff: Staff) -> HttpResp
         raise Http404 from None
     try:
         procedure = procedure_adopt(
-            organisation=staff.organisation, template_version=version, now=now()
+            organisation=staff.organisation,
+            template_version=version,
+            actor=staff.user,
+            now=now(),
         )
     except CatalogError as error:
         for problem in error.problems:
@@ -298,6 +315,9 @@ def procedure_detail(request: HttpRequest, procedure_id: int, *, staff: Staff) -
         {
             "staff": staff,
             "procedure": procedure,
+            "group_templates": group_templates_published_by(organisation=staff.organisation).get(
+                procedure.pk, []
+            ),
             "diff": procedure_diff(procedure=procedure),
             "form": form,
             "question_form": question_form,
@@ -342,6 +362,7 @@ def procedure_upgrade_view(
                 procedure=procedure,
                 to=target,
                 accept_changes=request.POST.get("accept") == "yes",
+                actor=staff.user,
                 now=now(),
             )
         except UpgradeConflict as error:
@@ -380,6 +401,7 @@ def procedure_new(request: HttpRequest, *, staff: Staff) -> HttpResponse:
                     slug=form.cleaned_data["slug"],
                     definition=form.definition(),
                     kana=form.cleaned_data.get("kana") or "",
+                    actor=staff.user,
                     now=now(),
                 )
             except InvalidDefinition as error:
@@ -677,3 +699,156 @@ def procedure_test(request: HttpRequest, procedure_id: int, *, staff: Staff) -> 
         messages.error(request, str(error))
         return _test_page(request, staff, procedure, status=409)
     return here
+
+
+# --- グループ内ひな形（共同利用グループのライブラリ） ---------------------------------------------
+
+
+@staff_required()
+def library(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    """The group templates of the organisation's groups: adopt one, or publish a procedure."""
+    organisation = staff.organisation
+    mine = list(procedures_of(organisation=organisation, published_only=False))
+    adopted = {p.template_version.template_id: p for p in mine if p.template_version is not None}
+    rows = []
+    for template in group_library(organisation=organisation):
+        versions = list(template.versions.all())
+        procedure = adopted.get(template.pk)
+        rows.append(
+            {
+                "template": template,
+                "latest": versions[-1] if versions else None,
+                "procedure": procedure,
+                "own": template.source_organisation_id == organisation.pk,
+                "newer": procedure is not None
+                and versions
+                and procedure.template_version is not None
+                and versions[-1].version > procedure.template_version.version,
+            }
+        )
+    publishable = [
+        p
+        for p in mine
+        if p.template_version is None or p.template_version.template.group_id is None
+    ]
+    return render(
+        request,
+        "console/library.html",
+        {
+            "staff": staff,
+            "rows": rows,
+            "groups": list(groups_of_organisation(organisation=organisation).order_by("name")),
+            "publishable": publishable,
+            "can_manage": can_manage(staff),
+        },
+    )
+
+
+@require_POST
+@staff_required(StaffRole.ADMIN)
+def library_publish(request: HttpRequest, *, staff: Staff) -> HttpResponse:
+    procedure_id = parse_int(request.POST.get("procedure"), minimum=1)
+    group_id = parse_int(request.POST.get("group"), minimum=1)
+    if procedure_id is None or group_id is None:
+        messages.error(request, "公開する手続と共同利用グループを選んでください。")
+        return redirect("console:library")
+    procedure = _procedure(staff, procedure_id)
+    group = groups_of_organisation(organisation=staff.organisation).filter(pk=group_id).first()
+    if group is None:
+        raise Http404
+    try:
+        version, added = group_template_publish(
+            organisation=staff.organisation,
+            group=group,
+            procedure=procedure,
+            actor=staff.user,
+            now=now(),
+        )
+    except SharedGroup.DoesNotExist:
+        raise Http404 from None
+    except CatalogError as error:
+        for problem in error.problems:
+            messages.error(request, problem)
+        return redirect("console:library")
+    if added:
+        messages.success(
+            request,
+            f"「{procedure.name}」をグループのひな形（第{version.version}版）として公開しました。",
+        )
+    else:
+        messages.info(
+            request,
+            f"「{procedure.name}」は前回の公開（第{version.version}版）から変わっていないため、"
+            "新しい版は作りませんでした。",
+        )
+    return redirect("console:library_template", version.template_id)
+
+
+def _group_template(staff: Staff, template_id: int) -> Template:
+    try:
+        return group_template_get(organisation=staff.organisation, template_id=template_id)
+    except Template.DoesNotExist:
+        raise Http404 from None
+
+
+@staff_required()
+def library_template(request: HttpRequest, template_id: int, *, staff: Staff) -> HttpResponse:
+    """One group template: who published it, its versions and what changed in each, in words."""
+    template = _group_template(staff, template_id)
+    versions = list(template.versions.all())
+    history = []
+    for index, version in enumerate(versions):
+        changes = template_changes(versions[index - 1].metadata, version.metadata) if index else []
+        history.append({"version": version, "changes": changes})
+    history.reverse()
+    adopted = next(
+        (
+            p
+            for p in procedures_of(organisation=staff.organisation, published_only=False)
+            if p.template_version is not None and p.template_version.template_id == template.pk
+        ),
+        None,
+    )
+    return render(
+        request,
+        "console/library_template.html",
+        {
+            "staff": staff,
+            "template": template,
+            "latest": versions[-1] if versions else None,
+            "history": history,
+            "procedure": adopted,
+            "own": template.source_organisation_id == staff.organisation_id,
+            "can_manage": can_manage(staff),
+        },
+    )
+
+
+@require_POST
+@staff_required()
+def library_adopt(request: HttpRequest, template_id: int, *, staff: Staff) -> HttpResponse:
+    # Another group's template is a 404 for everyone; the role is checked only after that.
+    template = _group_template(staff, template_id)
+    if not can_manage(staff):
+        raise PermissionDenied("この操作は団体管理者だけができます。")
+    version = latest_template_version(template_id=template.pk)
+    if version is None:
+        raise Http404
+    try:
+        procedure = procedure_adopt(
+            organisation=staff.organisation,
+            template_version=version,
+            actor=staff.user,
+            now=now(),
+        )
+    except TemplateVersion.DoesNotExist:
+        raise Http404 from None
+    except CatalogError as error:
+        for problem in error.problems:
+            messages.error(request, problem)
+        return redirect("console:library_template", template.pk)
+    messages.success(
+        request,
+        f"グループのひな形「{procedure.name}」を採用しました（準備中）。内容を確認して公開してください。",
+    )
+    return redirect("console:procedure", procedure.pk)

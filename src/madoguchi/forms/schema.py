@@ -623,6 +623,28 @@ def _json_data(text: str) -> Any:
         return None
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """YAML as :func:`load_definition_text` reads it: no anchors or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def definition_yaml(data: Any) -> str:
+    """A stored definition as YAML (keys in their order, Japanese as written) that
+    :func:`parse_definition_text` reads back to the same data."""
+    return str(
+        yaml.dump(
+            data,
+            Dumper=_NoAliasDumper,
+            allow_unicode=True,
+            sort_keys=False,
+            default_flow_style=False,
+            width=100,
+        )
+    )
+
+
 def parse_definition_text(text: str | bytes) -> tuple[FormSpec, Any]:
     """Load and check a definition file; returns the spec and the plain data to store."""
     data, lines = load_definition_text(text)

@@ -28,7 +28,19 @@ SCOPE_APPLICATIONS: Final = "applications"
 #: the applications of the token's organisation.
 SCOPE_STAFF_READ: Final = "applications:read"
 SCOPE_STAFF_WRITE: Final = "applications:write"
-KNOWN_SCOPES: Final = frozenset({SCOPE_APPLICATIONS, SCOPE_STAFF_READ, SCOPE_STAFF_WRITE})
+#: Staff integrations: read the forms (様式の定義) of the organisation's procedures, or
+#: create and replace its own procedures' forms (an organisation keeping them in a repository).
+SCOPE_PROCEDURES_READ: Final = "procedures:read"
+SCOPE_PROCEDURES_WRITE: Final = "procedures:write"
+KNOWN_SCOPES: Final = frozenset(
+    {
+        SCOPE_APPLICATIONS,
+        SCOPE_STAFF_READ,
+        SCOPE_STAFF_WRITE,
+        SCOPE_PROCEDURES_READ,
+        SCOPE_PROCEDURES_WRITE,
+    }
+)
 #: ``last_used_at`` is a hint for the owner ("used 3 days ago"), not an audit trail: writing
 #: it on every request would turn every API read into a write.
 LAST_USED_RESOLUTION: Final = timedelta(minutes=1)

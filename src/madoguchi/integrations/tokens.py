@@ -24,6 +24,8 @@ from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import AccessToken, Staff
 from madoguchi.identity.selectors import active_staff_of
 from madoguchi.identity.tokens import (
+    SCOPE_PROCEDURES_READ,
+    SCOPE_PROCEDURES_WRITE,
     SCOPE_STAFF_READ,
     SCOPE_STAFF_WRITE,
     access_token_authenticate,
@@ -33,16 +35,22 @@ from madoguchi.identity.tokens import (
 
 SCOPE_READ: Final = SCOPE_STAFF_READ
 SCOPE_WRITE: Final = SCOPE_STAFF_WRITE
+SCOPE_DEFINITION_READ: Final = SCOPE_PROCEDURES_READ
+SCOPE_DEFINITION_WRITE: Final = SCOPE_PROCEDURES_WRITE
 #: scope → what an admin reads when choosing.
 STAFF_SCOPES: Final[Mapping[str, str]] = {
     SCOPE_READ: "申請の一覧・内容の取得（applications:read）",
     SCOPE_WRITE: "申請の状態の変更（applications:write）",
+    SCOPE_PROCEDURES_READ: "手続の様式（定義）の取得（procedures:read）",
+    SCOPE_PROCEDURES_WRITE: "独自の手続の様式の登録・置き換え（procedures:write）",
 }
 
 
 #: The scopes each role may hold: only organisation admins issue (and so hold) tokens.
 ROLE_SCOPES: Final[Mapping[str, frozenset[str]]] = {
-    StaffRole.ADMIN: frozenset({SCOPE_READ, SCOPE_WRITE}),
+    StaffRole.ADMIN: frozenset(
+        {SCOPE_READ, SCOPE_WRITE, SCOPE_PROCEDURES_READ, SCOPE_PROCEDURES_WRITE}
+    ),
     StaffRole.REVIEWER: frozenset(),
     StaffRole.VIEWER: frozenset(),
 }

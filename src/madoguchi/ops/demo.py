@@ -50,6 +50,7 @@ from madoguchi.catalog.drafts import (
 from madoguchi.catalog.models import Procedure, TemplateVersion
 from madoguchi.catalog.organisation_info import organisation_contact_of, organisation_contact_save
 from madoguchi.catalog.services import (
+    group_template_publish,
     procedure_adopt,
     procedure_create_own,
     procedure_set_signoff_steps,
@@ -93,7 +94,7 @@ from madoguchi.stats.imports import count_import_done, counts_import
 from madoguchi.stats.models import ProcedureClassification
 from madoguchi.stats.services import procedure_classify
 from madoguchi.tenants.constants import MUNICIPALITY_KINDS
-from madoguchi.tenants.models import Organisation
+from madoguchi.tenants.models import Organisation, SharedGroup
 from madoguchi.tenants.selectors import organisation_get, prefecture_get
 from madoguchi.tenants.services import population_import, shared_group_upsert
 
@@ -203,6 +204,7 @@ def demo_setup(*, now: datetime) -> list[DemoLogin]:
     demo_current_year_counts(now=now)
     _demo_operational_test(yokohama, resident, now=now)
     _demo_builder_draft(yokohama, now=now)
+    _demo_group_library(yokohama, kamakura, group, now=now)
     demo_reservations(yokohama, resident, now=now)
     # The register's daily head, so that /register/ shows the demo's notices at once.
     register_heads_publish(now=now)
@@ -1300,3 +1302,70 @@ def _demo_operational_test(yokohama: Organisation, resident: User, *, now: datet
         )
     except SubmissionError as error:
         logger.warning("demo test application not created: %s", error)
+
+
+_LIBRARY_SLUG = "demo-seisou-volunteer"
+_LIBRARY_FORM = """schema_version: 1
+key: demo_seisou_volunteer
+title: 地域清掃ボランティアの参加申込
+description: 海岸・公園の清掃活動に参加するボランティアを募集します（グループのひな形のデモ）。
+steps:
+  - key: main
+    title: 申込内容
+    sections:
+      - key: applicant
+        title: 参加者
+        fields:
+          - {key: applicant_name, type: person_name, label: 参加者の氏名, required: true}
+          - {key: applicant_phone, type: phone, label: 電話番号, required: true}
+          - {key: people, type: number, label: 参加人数, required: true, options: {min: 1, max: 20, unit: 人}}
+"""
+_LIBRARY_FIELD_V2 = "          - {key: gloves, type: yesno, label: 軍手の貸出しを希望する}\n"
+
+
+def _demo_group_library(
+    yokohama: Organisation, kamakura: Organisation, group: SharedGroup, *, now: datetime
+) -> None:
+    """グループ内ひな形: 横浜市 publishes its own 地域清掃ボランティア form to the group's
+    library, 鎌倉市 adopts it (and publishes it), and 横浜市 then publishes a second version
+    with one more question — so 鎌倉市's procedure list shows that a new version is there,
+    and its admin can move to it with the change in words. Once: a second bootstrap finds
+    the template and adds nothing."""
+    if Procedure.objects.filter(organisation=yokohama, slug=_LIBRARY_SLUG).exists():
+        return
+    source = procedure_create_own(
+        organisation=yokohama,
+        slug=_LIBRARY_SLUG,
+        definition=_LIBRARY_FORM,
+        kana="チイキセイソウボランティア",
+        now=now - timedelta(days=14),
+    )
+    procedure_set_status(organisation=yokohama, procedure=source, status=ProcedureStatus.PUBLISHED)
+    first, _ = group_template_publish(
+        organisation=yokohama,
+        group=group,
+        procedure=source,
+        actor=None,
+        now=now - timedelta(days=14),
+    )
+    adopted = procedure_adopt(
+        organisation=kamakura,
+        template_version=first,
+        settings={"contact": "鎌倉市 市民活動課 電話 0467-00-0001（デモ）"},
+        now=now - timedelta(days=10),
+    )
+    procedure_set_status(organisation=kamakura, procedure=adopted, status=ProcedureStatus.PUBLISHED)
+    source = procedure_create_own(
+        organisation=yokohama,
+        slug=_LIBRARY_SLUG,
+        definition=_LIBRARY_FORM + _LIBRARY_FIELD_V2,
+        kana="チイキセイソウボランティア",
+        now=now - timedelta(days=2),
+    )
+    group_template_publish(
+        organisation=yokohama,
+        group=group,
+        procedure=source,
+        actor=None,
+        now=now - timedelta(days=2),
+    )

@@ -220,7 +220,7 @@ def life_event(request: HttpRequest, slug: str) -> HttpResponse:
     procedures = (
         list(procedures_search(life_event=event.slug, organisation=org)[:200]) if org else []
     )
-    templates = list(event.templates.order_by("category", "slug"))
+    templates = list(event.templates.filter(group__isnull=True).order_by("category", "slug"))
     return render(
         request,
         "portal/life_event.html",

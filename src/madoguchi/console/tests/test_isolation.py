@@ -31,7 +31,7 @@ from madoguchi.identity.constants import StaffRole
 from madoguchi.identity.models import User
 from madoguchi.identity.services import staff_upsert
 from madoguchi.identity.tokens import SCOPE_STAFF_READ, SCOPE_STAFF_WRITE
-from madoguchi.integrations.tokens import staff_token_create
+from madoguchi.integrations.tokens import STAFF_SCOPES, staff_token_create
 from madoguchi.integrations.webhooks import webhook_endpoint_create
 from madoguchi.testing import console_login
 
@@ -234,9 +234,8 @@ def world(db, organisation, other_organisation):
         password="admin password b 12345",
         role=StaffRole.ADMIN,
     )
-    _b_token, b_raw = staff_token_create(
-        staff=admin_b, name="鎌倉", scopes=[SCOPE_STAFF_READ, SCOPE_STAFF_WRITE], now=now()
-    )
+    # Every scope a staff token can hold: the strongest token of another organisation.
+    _b_token, b_raw = staff_token_create(staff=admin_b, name="鎌倉", scopes=STAFF_SCOPES, now=now())
     # 利用者登録 and イベント・講座 of A.
     from madoguchi.reservations.models import Event, Registration
 
@@ -285,9 +284,24 @@ def world(db, organisation, other_organisation):
         actor=admin_a.user,
         now=now(),
     )
+    # A's procedure in the library of a group B is not a member of (グループ内ひな形).
+    from madoguchi.catalog.services import group_template_publish
+    from madoguchi.tenants.services import shared_group_upsert
+
+    group = shared_group_upsert(
+        slug="isolation-group",
+        name="隔離検証グループ",
+        prefecture=None,
+        members=[organisation],
+        now=now(),
+    )
+    group_version, _ = group_template_publish(
+        organisation=organisation, group=group, procedure=procedure, actor=admin_a.user, now=now()
+    )
     return {
         "params": {
             "draft_id": builder_draft.pk,
+            "template_id": group_version.template_id,
             "facility_id": facility.pk,
             "resource_id": slot.resource_id,
             "band_id": slot.band_id,

@@ -249,3 +249,36 @@ def test_the_demo_has_a_form_builder_draft_of_yokohama_once(db, data_dir):
     assert problems_by_element(draft.definition) == {}
     keys = [f["key"] for f in draft.definition["steps"][0]["sections"][0]["fields"]]
     assert {"name", "participants", "fee", "wheelchair"} <= set(keys)
+
+
+def test_the_demo_group_library_has_a_form_kamakura_adopted_and_can_upgrade(db, data_dir):
+    """グループ内ひな形 in the demo: 横浜市 published 地域清掃ボランティア to the group's library
+    twice; 鎌倉市 adopted the first version, sees the second, and moves to it."""
+    from django.test import Client
+
+    from madoguchi.catalog.models import Procedure, Template
+    from madoguchi.identity.constants import StaffRole
+    from madoguchi.testing import console_login, staff_create
+
+    bootstrap("--demo")
+    bootstrap("--demo")  # once only
+    template = Template.objects.get(group__slug=DEMO_GROUP_SLUG)
+    assert template.source_organisation is not None
+    assert template.source_organisation.lg_code == "141003"
+    assert list(template.versions.values_list("version", flat=True)) == [1, 2]
+    adopted = Procedure.objects.get(
+        organisation__lg_code="142042", template_version__template=template
+    )
+    assert adopted.status == "published"
+    assert adopted.template_version is not None
+    assert adopted.template_version.version == 1
+    admin = staff_create(adopted.organisation, email="admin@kamakura.test", role=StaffRole.ADMIN)
+    client = console_login(Client(), admin.user)
+    assert "新しい版（第2版）があります" in client.get("/console/procedures/").content.decode()
+    preview = client.get(f"/console/procedures/{adopted.pk}/upgrade/").content.decode()
+    assert "追加された項目: 「軍手の貸出しを希望する」（gloves）" in preview
+    assert client.post(f"/console/procedures/{adopted.pk}/upgrade/").status_code == 302
+    adopted.refresh_from_db()
+    assert adopted.template_version is not None
+    assert adopted.template_version.version == 2
+    assert adopted.settings["contact"].startswith("鎌倉市 市民活動課")
