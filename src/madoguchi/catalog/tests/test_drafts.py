@@ -119,7 +119,7 @@ def test_a_draft_starts_from_a_procedure_or_a_national_template(
     with pytest.raises(Procedure.DoesNotExist):
         procedure_draft_create(
             organisation=other_organisation,
-            slug="x",
+            slug="other-copy",
             title="x",
             actor=admin_staff.user,
             now=now(),
