@@ -116,6 +116,7 @@ def _save(
             slug=slug,
             definition=raw,
             kana=existing.kana if existing is not None else "",
+            summary=existing.summary if existing is not None else "",
             ial=existing.ial if existing is not None else 1,
             aal=existing.aal if existing is not None else 1,
             retention_years=existing.retention_years if existing is not None else 5,

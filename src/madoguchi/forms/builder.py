@@ -22,8 +22,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from madoguchi.forms.base import field_types
 from madoguchi.forms.constants import KEY_PATTERN, MAX_FIELDS, SCHEMA_VERSION, Privacy
 from madoguchi.forms.rules import OPERATORS
@@ -32,6 +30,7 @@ from madoguchi.forms.schema import (
     InvalidDefinition,
     check_definition,
 )
+from madoguchi.forms.schema import definition_yaml as _definition_yaml
 
 #: A draft may hold a little more than a publishable form (so that one can be trimmed back),
 #: never without bound.
@@ -778,14 +777,10 @@ def element_of(path: str) -> str:
 
 
 def definition_yaml(definition: Mapping[str, Any]) -> str:
-    """The definition as YAML, readable (Japanese as is) and read back by
-    :func:`madoguchi.forms.schema.load_definition_text` unchanged."""
-    text = yaml.safe_dump(
-        json.loads(json.dumps(definition, ensure_ascii=False)),
-        allow_unicode=True,
-        sort_keys=False,
-        width=100,
-    )
+    """The definition as YAML (:func:`madoguchi.forms.schema.definition_yaml`, which
+    :func:`madoguchi.forms.schema.load_definition_text` reads back unchanged), refused with
+    ``BuilderError`` when it would be larger than a definition may be."""
+    text = _definition_yaml(definition)
     if len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
         raise BuilderError("様式が大きすぎて書き出せません（1MBまで）。")
     return text
