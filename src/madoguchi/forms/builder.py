@@ -671,7 +671,7 @@ def condition_set(
         items = [v.strip() for v in value.replace("、", ",").split(",") if v.strip()]
         if not items:
             raise BuilderError("比べる値を入力してください。")
-        condition[operator] = items[:200]
+        condition[operator] = [_choice_value(offered[ref], item) for item in items[:200]]
     elif operator in ("gt", "gte", "lt", "lte"):
         number = _number(value, what="比べる値")
         condition[operator] = number if number is not None else value.strip()[:40]
@@ -684,9 +684,28 @@ def condition_set(
             number = _number(text, what="比べる値")
             condition[operator] = number if number is not None else text
         else:
-            condition[operator] = text
+            condition[operator] = _choice_value(reference, text)
     element[which] = condition
     return result
+
+
+def _choice_value(reference: Reference, typed: str) -> str:
+    """What a condition compares a choice field's answer with: the choice's value, whether the
+    staff member typed the value or the label residents see (「大会議室」 for ``choice_1``). A
+    text that is neither would make a condition that never holds, so it is refused."""
+    if not reference.choices:
+        return typed
+    for choice_value, _label in reference.choices:
+        if typed == choice_value:
+            return choice_value
+    for choice_value, label in reference.choices:
+        if typed == label:
+            return choice_value
+    offered = "、".join(f"「{label}」" for _value, label in reference.choices[:20])
+    raise BuilderError(
+        f"「{typed[:40]}」は「{reference.label}」の選択肢にありません。選択肢から選んでください"
+        f"（{offered}）。"
+    )
 
 
 EXPRESSION_KINDS = {

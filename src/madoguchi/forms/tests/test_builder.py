@@ -352,3 +352,40 @@ def test_yaml_export_reads_back_unchanged():
     assert "氏名" in text
     _, data = parse_definition_text(text)
     assert data == definition
+
+
+def test_a_condition_on_a_choice_takes_the_label_residents_see_and_refuses_what_is_no_choice():
+    """Staff type 「選択肢2」 as residents see it; the condition compares the choice's value
+    (choice_2), so it holds when that choice is picked. A text that is no choice would make a
+    condition that never holds: refused, with the choices named."""
+    definition = with_fields("choice", "text")
+    choice, text = (f"{SECTION}.fields[{i}]" for i in range(2))
+    choice_key = element_at(definition, choice)["key"]
+    shown = condition_set(
+        definition,
+        path=text,
+        which="visible_if",
+        ref=choice_key,
+        operator="equals",
+        value="選択肢2",
+    )
+    assert element_at(shown, text)["visible_if"] == {"field": choice_key, "equals": "choice_2"}
+    listed = condition_set(
+        definition,
+        path=text,
+        which="visible_if",
+        ref=choice_key,
+        operator="in",
+        value="選択肢1、choice_2",
+    )
+    assert element_at(listed, text)["visible_if"]["in"] == ["choice_1", "choice_2"]
+    for operator, value in (("equals", "大会議室"), ("in", "選択肢1, 大会議室")):
+        with pytest.raises(BuilderError, match=r"「大会議室」は.*選択肢にありません.*「選択肢1」"):
+            condition_set(
+                definition,
+                path=text,
+                which="visible_if",
+                ref=choice_key,
+                operator=operator,
+                value=value,
+            )
