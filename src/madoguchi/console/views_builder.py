@@ -52,7 +52,9 @@ from madoguchi.forms.builder import (
     BuilderError,
     block_insert,
     choices_text,
+    computed_guided,
     computed_set,
+    computed_words,
     condition_set,
     definition_yaml,
     element_add,
@@ -62,6 +64,7 @@ from madoguchi.forms.builder import (
     field_type_choices,
     field_update,
     group_references,
+    iter_fields,
     kind_of,
     problems_by_element,
     references,
@@ -308,14 +311,40 @@ def _editor(
     )
 
 
+def _field_labels(definition: dict[str, Any]) -> dict[str, str]:
+    """Every field's label by its key (a group's fields also as ``group.field``)."""
+    labels: dict[str, str] = {}
+    for _path, field in iter_fields(definition):
+        for child in field.get("fields") or []:
+            labels[f"{field.get('key')}.{child.get('key')}"] = str(child.get("label", ""))
+        labels.setdefault(str(field.get("key")), str(field.get("label", "")))
+    return labels
+
+
+def _expression_context(expression: Any, definition: dict[str, Any]) -> dict[str, Any]:
+    """The computed field's formula as the guided editor's choices and in words."""
+    guided = computed_guided(expression) if expression is not None else None
+    if guided is None:
+        words = (
+            "（まだ式がありません）"
+            if expression is None
+            else "画面では作れない式です（YAMLで書かれています）: "
+            + json.dumps(expression, ensure_ascii=False)
+        )
+        guided = {"kind": "constant", "ref": "", "factor": "1", "offset": "0"}
+    else:
+        words = computed_words(guided, _field_labels(definition))
+    return {"guided": guided, "expression": words}
+
+
 def _edit_context(draft: ProcedureDraft, path: str, element: dict[str, Any]) -> dict[str, Any]:
     options = element.get("options") or {}
     ftype = element.get("type", "")
     return {
+        **_expression_context(options.get("expression"), draft.definition),
         "options": options,
         "option_names": TYPE_OPTIONS.get(ftype, ()),
         "choices_text": choices_text(options.get("choices")),
-        "expression": json.dumps(options.get("expression"), ensure_ascii=False),
         "privacy_choices": Privacy.choices,
         "attachment_kinds": list(ATTACHMENT_KINDS.items()),
         "references": references(draft.definition, path=path),

@@ -716,6 +716,57 @@ EXPRESSION_KINDS = {
 }
 
 
+def computed_guided(expression: Any) -> dict[str, str] | None:
+    """The guided choices (``kind``, ``ref``, ``factor``, ``offset``, as :func:`computed_set`
+    takes them) that make ``expression``, so the editor opens on the formula the field has;
+    ``None`` for an expression the guided editor cannot make (written in YAML)."""
+
+    def number(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    offset = "0"
+    if isinstance(expression, dict) and set(expression) == {"add"}:
+        parts = expression["add"]
+        if not (isinstance(parts, list) and len(parts) == 2 and number(parts[1]) is not None):
+            return None
+        expression, offset = parts[0], str(number(parts[1]))
+    if number(expression) is not None and offset == "0":
+        return {"kind": "constant", "ref": "", "factor": "1", "offset": str(number(expression))}
+    if not (isinstance(expression, dict) and set(expression) == {"multiply"}):
+        return None
+    parts = expression["multiply"]
+    if not (isinstance(parts, list) and len(parts) == 2 and number(parts[1]) is not None):
+        return None
+    base, factor = parts[0], str(number(parts[1]))
+    if isinstance(base, dict) and set(base) == {"field"} and isinstance(base["field"], str):
+        return {"kind": "field_times", "ref": base["field"], "factor": factor, "offset": offset}
+    if isinstance(base, dict) and set(base) == {"count"} and isinstance(base["count"], str):
+        return {"kind": "count_times", "ref": base["count"], "factor": factor, "offset": offset}
+    total = base.get("sum") if isinstance(base, dict) and set(base) == {"sum"} else None
+    if isinstance(total, dict) and isinstance(total.get("group"), str):
+        ref = f"{total['group']}.{total.get('field', '')}"
+        return {"kind": "sum_times", "ref": ref, "factor": factor, "offset": offset}
+    return None
+
+
+def computed_words(guided: Mapping[str, str], labels: Mapping[str, str]) -> str:
+    """The guided formula in words, with the labels residents see (「参加者の件数 × 500」)."""
+    kind, ref = guided["kind"], guided["ref"]
+    group, _, child = ref.partition(".")
+    if kind == "constant":
+        return f"いつも {guided['offset']}"
+    if kind == "field_times":
+        base = f"「{labels.get(ref, ref)}」"
+    elif kind == "count_times":
+        base = f"「{labels.get(ref, ref)}」の件数"
+    else:
+        base = f"「{labels.get(group, group)}」の「{labels.get(ref, child)}」の合計"
+    words = f"{base} × {guided['factor']}"
+    return words + (f" ＋ {guided['offset']}" if guided["offset"] != "0" else "")
+
+
 def computed_set(
     definition: Mapping[str, Any],
     *,

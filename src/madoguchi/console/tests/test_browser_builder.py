@@ -142,7 +142,7 @@ def test_an_admin_builds_sodai_gomi_from_blank_and_a_resident_applies(page):
         "building_type"
     )
     visible.get_by_label("比べ方").select_option("equals")
-    visible.get_by_label("値（選択肢は値、はい・いいえは yes / no）").fill("business")
+    visible.get_by_label("値（選択肢は住民に見える表示名のまま", exact=False).fill("business")
     visible.get_by_role("button", name="条件を設定する").click()
     saved(page)
 

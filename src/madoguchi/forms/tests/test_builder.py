@@ -15,7 +15,9 @@ from madoguchi.forms.builder import (
     BuilderError,
     blank_definition,
     block_insert,
+    computed_guided,
     computed_set,
+    computed_words,
     condition_set,
     definition_yaml,
     element_add,
@@ -389,3 +391,43 @@ def test_a_condition_on_a_choice_takes_the_label_residents_see_and_refuses_what_
                 operator=operator,
                 value=value,
             )
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "factor", "offset", "words"),
+    [
+        ("constant", "", "1", "500", "いつも 500"),
+        ("field_times", "number", "2", "0", "「人数」 × 2"),
+        ("sum_times", "group.quantity", "300", "100", "「品目」の「数量」の合計 × 300 ＋ 100"),
+        ("count_times", "group", "500", "0", "「品目」の件数 × 500"),
+    ],
+)
+def test_the_editor_reopens_on_the_formula_a_computed_field_has(
+    kind, target, factor, offset, words
+):
+    """QA: the 計算値 panel showed raw JSON and reset to 決まった数, so pressing its button
+    turned a fee of 件数 × 500 into 0. The guided choices are read back from the expression."""
+    definition = with_fields("number", "group", "computed")
+    number, group, fee = (f"{SECTION}.fields[{i}]" for i in range(3))
+    definition = field_update(definition, path=number, changes={"label": "人数"})
+    definition = field_update(definition, path=group, changes={"label": "品目"})
+    definition, quantity = element_add(
+        definition, parent=group, position=1, kind="child", field_type="number", label="数量"
+    )
+    keys = {
+        "number": element_at(definition, number)["key"],
+        "group": element_at(definition, group)["key"],
+    }
+    keys["group.quantity"] = f"{keys['group']}.{element_at(definition, quantity)['key']}"
+    ref = keys.get(target, "")
+    definition = computed_set(
+        definition, path=fee, kind=kind, ref=ref, factor=factor, offset=offset
+    )
+    expression = element_at(definition, fee)["options"]["expression"]
+
+    guided = computed_guided(expression)
+
+    assert guided == {"kind": kind, "ref": ref, "factor": factor, "offset": offset}
+    labels = {keys["number"]: "人数", keys["group"]: "品目", keys["group.quantity"]: "数量"}
+    assert computed_words(guided, labels) == words
+    assert computed_guided({"multiply": [{"field": "a"}, {"field": "b"}]}) is None  # YAML only
