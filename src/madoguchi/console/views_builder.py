@@ -265,9 +265,11 @@ def _editor(
     *,
     status: int = 200,
     import_problems: list[DefinitionProblem] | None = None,
+    edit: str = "",
+    edit_error: str = "",
 ) -> HttpResponse:
     problems = problems_by_element(draft.definition)
-    edit = request.GET.get("edit", "")[:80]
+    edit = edit or request.GET.get("edit", "")[:80]
     insert = request.GET.get("insert", "")[:80]
     position = parse_int(request.GET.get("position", ""), maximum=1000) or 0
     editing: dict[str, Any] | None = None
@@ -303,7 +305,9 @@ def _editor(
             "inserting": inserting,
             "field_types": field_type_choices(),
             "blocks": [(b.name, b.label) for b in BLOCKS.values()],
-            "saved_label": _saved_label(draft),
+            # Not 「保存しました」 beside an error that says nothing was saved.
+            "saved_label": _saved_label(draft) if status < 400 else "",
+            "edit_error": edit_error,
             "publishable": not problems,
             "import_problems": import_problems or [],
         },
@@ -482,6 +486,9 @@ def draft_edit(request: HttpRequest, draft_id: int, *, staff: Staff) -> HttpResp
         fresh = procedure_draft_get(organisation=staff.organisation, draft_id=draft.pk)
         return _editor(request, staff, fresh, status=409)
     except (DraftError, BuilderError) as error:
+        if action in _EDIT_PANEL_ACTIONS and path:
+            # The edit panel stays open, with the error inside it, next to what was typed.
+            return _editor(request, staff, draft, status=422, edit=path, edit_error=str(error))
         messages.error(request, str(error))
         return _editor(request, staff, draft, status=422)
     url = reverse("console:draft", args=[draft.pk])
@@ -489,6 +496,10 @@ def draft_edit(request: HttpRequest, draft_id: int, *, staff: Staff) -> HttpResp
         return redirect(f"{url}?edit={path}#edit-form")
     anchor = _element_anchor(path) if action not in ("remove", "undo") and path else "saved"
     return redirect(f"{url}#{anchor}")
+
+
+#: Edits made in an element's edit panel (a refused one keeps the panel open).
+_EDIT_PANEL_ACTIONS = frozenset({"update", "condition", "computed"})
 
 
 @require_http_methods(["GET", "POST"])

@@ -407,7 +407,13 @@ def test_ten_thousand_choices_and_a_huge_label_are_refused_through_the_console(a
     many = "\n".join(f"選択肢{n}" for n in range(10_000))
     response = edit(admin_client, draft, action="update", path=f"{SECTION}.fields[0]", choices=many)
     assert response.status_code == 422
-    assert "選択肢が多すぎます（500個まで。現在10000個）" in response.content.decode()
+    page = response.content.decode()
+    assert "選択肢が多すぎます（500個まで。現在10000個）" in page
+    # QA: the refusal closed the panel and showed 「保存しました」 beside it. The panel stays
+    # open on that field with the message inside it, and nothing claims a save.
+    assert 'id="edit-form"' in page
+    assert "保存していません: 選択肢が多すぎます" in page
+    assert "保存しました" not in page
     response = edit(
         admin_client, draft, action="update", path=f"{SECTION}.fields[0]", label="あ" * 100_000
     )
