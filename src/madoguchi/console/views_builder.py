@@ -486,8 +486,8 @@ def draft_edit(request: HttpRequest, draft_id: int, *, staff: Staff) -> HttpResp
         fresh = procedure_draft_get(organisation=staff.organisation, draft_id=draft.pk)
         return _editor(request, staff, fresh, status=409)
     except (DraftError, BuilderError) as error:
-        if action in _EDIT_PANEL_ACTIONS and path:
-            # The edit panel stays open, with the error inside it, next to what was typed.
+        if action in _EDIT_PANEL_ACTIONS and _element_exists(draft, path):
+            # The element's edit panel stays open, with the reason inside it.
             return _editor(request, staff, draft, status=422, edit=path, edit_error=str(error))
         messages.error(request, str(error))
         return _editor(request, staff, draft, status=422)
@@ -500,6 +500,15 @@ def draft_edit(request: HttpRequest, draft_id: int, *, staff: Staff) -> HttpResp
 
 #: Edits made in an element's edit panel (a refused one keeps the panel open).
 _EDIT_PANEL_ACTIONS = frozenset({"update", "condition", "computed"})
+
+
+def _element_exists(draft: ProcedureDraft, path: str) -> bool:
+    """Whether ``path`` names an element of the draft (a forged path has no panel to open)."""
+    try:
+        element_at(draft.definition, path)
+    except BuilderError:
+        return False
+    return bool(path)
 
 
 @require_http_methods(["GET", "POST"])

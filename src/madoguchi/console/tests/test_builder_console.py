@@ -228,6 +228,7 @@ def test_a_stale_revision_is_told_and_nothing_is_overwritten(admin_client, draft
 def test_hostile_edits_answer_with_a_message_never_a_500(admin_client, draft, data):
     response = edit(admin_client, draft, **data)
     assert response.status_code == 422, response.content.decode()[:300]
+    assert "notice--error" in response.content.decode()  # the reason is shown somewhere
     assert procedure_draft_get(organisation=draft.organisation, draft_id=draft.pk).revision == 1
 
 
