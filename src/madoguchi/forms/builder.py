@@ -92,12 +92,8 @@ BLOCKS: dict[str, Block] = {
                     "options": {"kana_required": True},
                 },
                 {"key": "birth_date", "type": "birth_date", "label": "生年月日", "required": True},
-                {
-                    "key": "postal_code",
-                    "type": "postal_code",
-                    "label": "郵便番号",
-                    "required": True,
-                },
+                # The address asks for its postal code itself (and fills in the town from it):
+                # a separate postal-code field would ask residents twice (QA).
                 {"key": "address", "type": "address", "label": "住所", "required": True},
                 {"key": "phone", "type": "phone", "label": "電話番号", "required": True},
             ),
